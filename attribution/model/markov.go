@@ -1,0 +1,172 @@
+package model
+
+import "math"
+
+// ChannelWeights are the data-driven weights per channel: Markov removal
+// effects normalised to add up to 1.
+type ChannelWeights map[string]float64
+
+// Path is one journey of a site: the channels of its touches, oldest first,
+// and whether it ended in a conversion.
+type Path struct {
+	Channels  []string
+	Converted bool
+}
+
+// Markov computes data-driven channel weights from all journeys of a site.
+//
+// The journeys form a first-order Markov chain over the states start, one per
+// channel, conversion and null (no conversion); transition probabilities are
+// the observed transition counts divided by the count of leaving the state.
+// P(conversion) is the probability of being absorbed in conversion when
+// starting at start. The removal effect of a channel is
+// 1 - P(conversion with the channel removed) / P(conversion), where removing a
+// channel sends every transition into it to null. Effects are normalised to
+// add up to 1. Every channel seen in a journey is in the result, possibly with
+// weight 0. Without any conversion the result is empty.
+//
+// Absorption probabilities are exact: the linear system (I - Q) x = r (Q the
+// transitions between channels, r the transitions into conversion) is solved
+// by Gaussian elimination with partial pivoting, once for the full chain and
+// once per removed channel.
+func Markov(paths []Path) ChannelWeights {
+	index := map[string]int{}
+	for _, p := range paths {
+		for _, ch := range p.Channels {
+			if _, ok := index[ch]; !ok {
+				index[ch] = len(index)
+			}
+		}
+	}
+	k := len(index)
+	// Rows 0..k-1 are channels, row k is start; columns add conversion and null.
+	conv, null := k, k+1
+	counts := make([][]float64, k+1)
+	for i := range counts {
+		counts[i] = make([]float64, k+2)
+	}
+	for _, p := range paths {
+		from := k
+		for _, ch := range p.Channels {
+			to := index[ch]
+			counts[from][to]++
+			from = to
+		}
+		if p.Converted {
+			counts[from][conv]++
+		} else {
+			counts[from][null]++
+		}
+	}
+	for _, row := range counts {
+		total := 0.0
+		for _, c := range row {
+			total += c
+		}
+		if total > 0 {
+			for j := range row {
+				row[j] /= total
+			}
+		}
+	}
+
+	base := conversionProbability(counts, -1)
+	if !(base > 0) {
+		return ChannelWeights{}
+	}
+	weights := make(ChannelWeights, k)
+	sum := 0.0
+	for ch, i := range index {
+		effect := 1 - conversionProbability(counts, i)/base
+		// Removing a state can only lower the probability; anything below
+		// zero or at the level of rounding noise is no effect.
+		if effect < 1e-12 {
+			effect = 0
+		}
+		weights[ch] = effect
+		sum += effect
+	}
+	if sum > 0 {
+		for ch := range weights {
+			weights[ch] /= sum
+		}
+	}
+	return weights
+}
+
+// conversionProbability returns the probability of reaching conversion from
+// start, with channel state removed (-1: none) redirected to null.
+// p holds the transition probabilities as built by Markov.
+func conversionProbability(p [][]float64, removed int) float64 {
+	k := len(p) - 1
+	conv := k
+	// x_i = sum_j p[i][j] x_j + p[i][conv] for channel i; x_removed = 0.
+	a := make([][]float64, k)
+	b := make([]float64, k)
+	for i := 0; i < k; i++ {
+		a[i] = make([]float64, k)
+		if i == removed {
+			a[i][i] = 1
+			continue
+		}
+		for j := 0; j < k; j++ {
+			if j != removed {
+				a[i][j] = -p[i][j]
+			}
+		}
+		a[i][i]++
+		b[i] = p[i][conv]
+	}
+	x := solve(a, b)
+	start := p[k]
+	prob := start[conv]
+	for j := 0; j < k; j++ {
+		if j != removed {
+			prob += start[j] * x[j]
+		}
+	}
+	return prob
+}
+
+// solve solves a x = b in place by Gaussian elimination with partial
+// pivoting. a is I - Q of an absorbing chain and so not singular; a zero
+// pivot (a state that cannot be left, which journeys cannot produce) is
+// treated as a state that never converts.
+func solve(a [][]float64, b []float64) []float64 {
+	n := len(b)
+	for col := 0; col < n; col++ {
+		pivot := col
+		for r := col + 1; r < n; r++ {
+			if math.Abs(a[r][col]) > math.Abs(a[pivot][col]) {
+				pivot = r
+			}
+		}
+		a[col], a[pivot] = a[pivot], a[col]
+		b[col], b[pivot] = b[pivot], b[col]
+		if a[col][col] == 0 {
+			continue
+		}
+		for r := col + 1; r < n; r++ {
+			f := a[r][col] / a[col][col]
+			if f == 0 {
+				continue
+			}
+			for c := col; c < n; c++ {
+				a[r][c] -= f * a[col][c]
+			}
+			b[r] -= f * b[col]
+		}
+	}
+	x := make([]float64, n)
+	for r := n - 1; r >= 0; r-- {
+		if a[r][r] == 0 {
+			continue
+		}
+		s := b[r]
+		for c := r + 1; c < n; c++ {
+			s -= a[r][c] * x[c]
+		}
+		x[r] = s / a[r][r]
+	}
+	return x
+}

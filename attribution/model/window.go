@@ -1,0 +1,39 @@
+package model
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultLookback is the lookback window of a site that has not set its own.
+const DefaultLookback = 90 * 24 * time.Hour
+
+// Window returns the touches inside the lookback window (conv-lookback, conv],
+// oldest first; equal times are ordered by SessionID so that results do not
+// depend on the order the touches were read in. Touches after the conversion
+// do not count. When no touch remains, the conversion is credited to one
+// Direct touch at the conversion time. The input is not modified.
+func Window(touches []Touch, conv time.Time, lookback time.Duration) []Touch {
+	from := conv.Add(-lookback)
+	var in []Touch
+	for i := range touches {
+		at := touches[i].At
+		if at.After(from) && !at.After(conv) {
+			if in == nil {
+				in = make([]Touch, 0, len(touches)-i)
+			}
+			in = append(in, touches[i])
+		}
+	}
+	if len(in) == 0 {
+		return []Touch{{At: conv, Channel: Direct, Source: "(direct)", Medium: "(none)"}}
+	}
+	slices.SortStableFunc(in, func(a, b Touch) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SessionID, b.SessionID)
+	})
+	return in
+}
