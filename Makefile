@@ -1,0 +1,42 @@
+# Touchpoint: `make demo` shows the whole system on demo data, `make test` runs every test.
+# Each target installs what it needs (scripts/deps.sh) and starts the local stack itself.
+
+GO ?= go
+export PATH := $(PATH):/usr/sbin
+
+.PHONY: all deps build up down status test lint demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@if [ -f tracker-js/package.json ]; then cd tracker-js && npm run --silent build; fi
+	$(GO) build -o bin/ ./cmd/...
+
+up: build
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+status:
+	@scripts/stack.sh status
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+test: build
+	@scripts/test.sh
+
+demo: up
+	@bin/demo
+
+bench: build
+	@scripts/bench.sh
+
+clean: down
+	rm -rf bin .stack

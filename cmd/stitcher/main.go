@@ -1,0 +1,39 @@
+// Command stitcher turns the events on Kafka into ClickHouse rows (SPEC §5).
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os/signal"
+	"syscall"
+
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/envflag"
+	"touchpoint/internal/health"
+	"touchpoint/internal/kafkabus"
+	"touchpoint/stitcher"
+)
+
+func main() {
+	cfg := stitcher.RegisterFlags(flag.CommandLine)
+	kc := kafkabus.RegisterFlags(flag.CommandLine)
+	chc := chstore.RegisterFlags(flag.CommandLine)
+	envflag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	conn, err := chstore.Open(ctx, *chc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	go health.Serve(cfg.Listen)
+
+	log.Printf("stitcher: consuming %s as group %s", kc.Topic, cfg.Group)
+	if err := stitcher.New(cfg, kc, conn, chc.Database).Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+	log.Print("stitcher: stopped")
+}

@@ -1,0 +1,103 @@
+// Package event defines the event contract of SPEC §4: what browsers and servers send to the
+// collector (Event) and what the collector writes to Kafka after enrichment (Enriched).
+package event
+
+import "encoding/json"
+
+// Event types accepted from clients.
+const (
+	Pageview   = "pageview"
+	FormSubmit = "form_submit"
+	Identify   = "identify"
+	Track      = "track"
+	Conversion = "conversion"
+	CallClick  = "call_click"
+	EmailClick = "email_click"
+)
+
+// Types is the set of valid event types.
+var Types = map[string]bool{
+	Pageview: true, FormSubmit: true, Identify: true, Track: true,
+	Conversion: true, CallClick: true, EmailClick: true,
+}
+
+// Batch is the body of POST /e and POST /v1/import.
+type Batch struct {
+	Site   string  `json:"site"`
+	Events []Event `json:"events"`
+}
+
+// Event is one event as a client sends it. Fields the server owns (site, receive time,
+// enrichment) are not here, so a client can never set them.
+type Event struct {
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	TS         int64             `json:"ts"` // client time, epoch milliseconds
+	VID        string            `json:"vid,omitempty"`
+	URL        string            `json:"url,omitempty"`
+	Ref        string            `json:"ref,omitempty"`
+	Title      string            `json:"title,omitempty"`
+	Name       string            `json:"name,omitempty"`
+	Props      json.RawMessage   `json:"props,omitempty"` // flat JSON object
+	Traits     map[string]string `json:"traits,omitempty"`
+	Form       *Form             `json:"form,omitempty"`
+	Conversion *ConversionInfo   `json:"conversion,omitempty"`
+	Screen     string            `json:"screen,omitempty"`
+	Lang       string            `json:"lang,omitempty"`
+	TZ         string            `json:"tz,omitempty"`
+	// IP and UA are accepted from /v1/import only, so history is enriched like live data.
+	IP string `json:"ip,omitempty"`
+	UA string `json:"ua,omitempty"`
+}
+
+// Form describes a submitted form; sensitive fields are never listed by the tracker.
+type Form struct {
+	ID     string   `json:"id,omitempty"`
+	Name   string   `json:"name,omitempty"`
+	Action string   `json:"action,omitempty"`
+	Fields []string `json:"fields,omitempty"`
+}
+
+// ConversionInfo is a lead, sale or lifecycle stage attached to a conversion event.
+type ConversionInfo struct {
+	ID       string  `json:"id,omitempty"`
+	Type     string  `json:"type,omitempty"`
+	LeadType string  `json:"lead_type,omitempty"`
+	Value    float64 `json:"value,omitempty"`
+	Currency string  `json:"currency,omitempty"`
+}
+
+// Enriched is the message on the tp.events topic: the client's event plus what the
+// collector determined. IP is anonymised; Traits carry email_sha256 instead of the email
+// unless the site keeps PII.
+type Enriched struct {
+	Event
+	Site       string `json:"site"`
+	ReceivedAt int64  `json:"received_at"` // server time, epoch milliseconds
+	Origin     string `json:"origin"`      // how it arrived: web, pixel, import, server
+	Country    string `json:"country,omitempty"`
+	Region     string `json:"region,omitempty"`
+	City       string `json:"city,omitempty"`
+	Browser    string `json:"browser,omitempty"`
+	OS         string `json:"os,omitempty"`
+	Device     string `json:"device,omitempty"`
+	Bot        bool   `json:"bot,omitempty"`
+}
+
+// Origins of an enriched event.
+const (
+	OriginWeb    = "web"
+	OriginPixel  = "pixel"
+	OriginImport = "import"
+	OriginServer = "server"
+)
+
+// Key is the Kafka message key: one visitor's events stay on one partition, in order.
+// Events without a visitor id (consent pending, server calls by email) key by event id.
+func (e *Enriched) Key() []byte {
+	id := e.VID
+	if id == "" {
+		id = e.ID
+	}
+	return []byte(e.Site + "/" + id)
+}

@@ -1,0 +1,115 @@
+// Package site holds the per-site configuration shared by the services: who may send
+// events (origins, server secret), privacy settings and attribution settings.
+// Secrets and the admin token are stored as SHA-256 hex digests, never in clear.
+package site
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Site is one tracked website.
+type Site struct {
+	ID           string   `json:"id"`
+	Origins      []string `json:"origins"`       // allowed browser origins; "*" as a port or label wildcard
+	SecretSHA256 string   `json:"secret_sha256"` // server API secret, hashed
+	CookieDomain string   `json:"cookie_domain,omitempty"`
+	KeepPII      bool     `json:"keep_pii,omitempty"` // keep raw emails instead of hashing them
+	LookbackDays int      `json:"lookback_days,omitempty"`
+	WebhookURL   string   `json:"webhook_url,omitempty"`
+	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+}
+
+// Config is the whole configuration file.
+type Config struct {
+	AdminTokenSHA256 string `json:"admin_token_sha256"`
+	Sites            []Site `json:"sites"`
+}
+
+// Registry answers questions about the configured sites.
+type Registry struct {
+	cfg   Config
+	byID  map[string]*Site
+	admin []byte
+}
+
+var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Load reads and validates a configuration file.
+func Load(file string) (*Registry, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read site config: %w", err)
+	}
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("cannot parse site config %s: %w", file, err)
+	}
+	return New(c)
+}
+
+// New validates c and builds a Registry.
+func New(c Config) (*Registry, error) {
+	r := &Registry{cfg: c, byID: map[string]*Site{}}
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		if !idRe.MatchString(s.ID) {
+			return nil, fmt.Errorf("site %q: id must be 1-64 letters, digits, '_', '.', '-'", s.ID)
+		}
+		if r.byID[s.ID] != nil {
+			return nil, fmt.Errorf("site %q configured twice", s.ID)
+		}
+		if s.LookbackDays == 0 {
+			s.LookbackDays = 90
+		}
+		r.byID[s.ID] = s
+	}
+	if c.AdminTokenSHA256 != "" {
+		d, err := hex.DecodeString(c.AdminTokenSHA256)
+		if err != nil || len(d) != sha256.Size {
+			return nil, fmt.Errorf("admin_token_sha256 must be 64 hex digits")
+		}
+		r.admin = d
+	}
+	return r, nil
+}
+
+// Get returns the site with id, or nil.
+func (r *Registry) Get(id string) *Site { return r.byID[id] }
+
+// Sites returns every configured site.
+func (r *Registry) Sites() []Site { return r.cfg.Sites }
+
+// CheckAdmin reports whether token is the admin token.
+func (r *Registry) CheckAdmin(token string) bool { return r.admin != nil && hashEqual(r.admin, token) }
+
+// CheckSecret reports whether secret is the site's server secret.
+func (s *Site) CheckSecret(secret string) bool {
+	d, err := hex.DecodeString(s.SecretSHA256)
+	return err == nil && len(d) == sha256.Size && hashEqual(d, secret)
+}
+
+func hashEqual(digest []byte, clear string) bool {
+	h := sha256.Sum256([]byte(clear))
+	return subtle.ConstantTimeCompare(digest, h[:]) == 1
+}
+
+// AllowsOrigin reports whether a browser Origin header may send events for the site.
+// Patterns are scheme://host[:port] with "*" matching one host label or the port.
+func (s *Site) AllowsOrigin(origin string) bool {
+	origin = strings.ToLower(origin)
+	for _, p := range s.Origins {
+		if ok, _ := path.Match(strings.ToLower(p), origin); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Applies every ClickHouse migration to a current ClickHouse engine (chdb, embedded) so
+SQL that only works on the old Debian server is caught early. Exits non-zero on failure."""
+import pathlib
+import re
+import sys
+import tempfile
+
+import chdb
+from chdb import session
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DB = "touchpoint"
+
+
+def statements(sql: str):
+    cur = []
+    for line in sql.splitlines():
+        t = line.strip()
+        if not t or t.startswith("--"):
+            continue
+        cur.append(line)
+        if t.endswith(";"):
+            yield "\n".join(cur).rstrip().rstrip(";")
+            cur = []
+    if cur:
+        yield "\n".join(cur)
+
+
+def main() -> int:
+    files = sorted((ROOT / "schemas" / "migrations").glob("*.sql"))
+    extra = sys.argv[1:]  # optional files of queries to run after the migrations
+    with tempfile.TemporaryDirectory() as tmp:
+        s = session.Session(tmp)
+        s.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
+        n = 0
+        for f in files + [pathlib.Path(p) for p in extra]:
+            for st in statements(f.read_text().replace("{db}", DB)):
+                try:
+                    s.query(st)
+                except Exception as e:  # chdb raises its own error types
+                    print(f"FAIL {f.name}: {e}\n{st}", file=sys.stderr)
+                    return 1
+                n += 1
+        print(f"schema check: {len(files)} migrations, {n} statements applied on ClickHouse {s.query('SELECT version()', 'CSV').data().strip()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The whole local stack: Kafka, ClickHouse, migrations and Touchpoint's services, as
+# background processes on loopback. Usage: stack.sh up|down|status
+# `up` returns once everything answers; both commands are idempotent.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$TP_ROOT"
+
+# Our services: name, health URL. Binaries are in bin/ (make build).
+SERVICES=(
+  "stitcher http://127.0.0.1:8082/healthz"
+  "collector http://127.0.0.1:8080/healthz"
+)
+
+up() {
+  scripts/kafka.sh start
+  scripts/clickhouse.sh start
+  bin/migrate >>"$TP_LOG/migrate.log" 2>&1 || { tail -n 20 "$TP_LOG/migrate.log" >&2; return 1; }
+  local entry name url
+  for entry in "${SERVICES[@]}"; do
+    read -r name url <<<"$entry"
+    if pid_alive "$name"; then continue; fi
+    log "starting $name"
+    start_bg "$name" "bin/$name"
+  done
+  for entry in "${SERVICES[@]}"; do
+    read -r name url <<<"$entry"
+    wait_for "$name" 30 curl -sf "$url" || { tail -n 20 "$TP_LOG/$name.log" >&2; return 1; }
+  done
+  log "up: collector http://127.0.0.1:8080, ClickHouse http://127.0.0.1:8123, Kafka 127.0.0.1:9092"
+}
+
+down() {
+  local i entry name
+  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+    read -r name _ <<<"${SERVICES[$i]}"
+    stop_pid "$name"
+  done
+  scripts/clickhouse.sh stop
+  scripts/kafka.sh stop
+}
+
+status() {
+  local entry name rc=0
+  for entry in "${SERVICES[@]}" "kafka -" "clickhouse -"; do
+    read -r name _ <<<"$entry"
+    if pid_alive "$name"; then echo "$name running (pid $(cat "$TP_RUN/$name.pid"))"; else echo "$name stopped"; rc=1; fi
+  done
+  return $rc
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

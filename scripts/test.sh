@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test: lint, Go unit and integration tests against the real stack, the snippet's
+# unit and browser tests, and the schema check on a current ClickHouse engine.
+# Starts the stack when it is not running and stops it afterwards in that case.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$TP_ROOT"
+start=$SECONDS
+
+started=0
+if ! scripts/stack.sh status >/dev/null 2>&1; then
+  started=1
+  trap 'scripts/stack.sh down' EXIT
+fi
+scripts/stack.sh up
+
+echo "== lint"
+make --no-print-directory lint
+
+echo "== go test"
+go test -count=1 -timeout 15m ./...
+
+if [ -f tracker-js/package.json ]; then
+  echo "== tracker-js"
+  (cd tracker-js && npm test && npm run --silent test:browser)
+fi
+
+echo "== schema on a current ClickHouse engine"
+scripts/chdb.sh scripts/check_schema.py
+
+echo "== all tests passed in $((SECONDS - start))s"
