@@ -1,0 +1,210 @@
+// Package identity builds persons from identity links (SPEC §5): a visitor id, an email hash
+// or a user id seen together belong to one person. A person's id is the smallest "own id" of
+// the identifiers it contains, so it does not depend on the order links arrive in, and every
+// person id ever written is the own id of one of its identifiers: when persons merge, aliasing
+// each member's own id to the new person id is enough to resolve every stored row.
+package identity
+
+import (
+	"sort"
+
+	"github.com/google/uuid"
+)
+
+// Kinds of identifiers.
+const (
+	Visitor = 'v'
+	Email   = 'e'
+	User    = 'u'
+)
+
+// Key is one identifier of a person.
+type Key struct {
+	Kind  byte
+	Value string
+}
+
+var namespace = uuid.MustParse("0d7f4a3c-8b21-5e9d-b6a4-1c2e3f405a6b")
+
+// OwnID is the person id an identifier has while it is alone: UUID v5 of site and key.
+func OwnID(site string, k Key) string {
+	return uuid.NewSHA1(namespace, []byte(site+"\x00"+string(k.Kind)+":"+k.Value)).String()
+}
+
+// Link is one observation that identifiers belong together.
+type Link struct {
+	Visitor, Email, User string
+	At                   int64 // seconds
+	EventID              uuid.UUID
+}
+
+// Keys returns the link's non-empty identifiers.
+func (l Link) Keys() []Key {
+	var ks []Key
+	if l.Visitor != "" {
+		ks = append(ks, Key{Visitor, l.Visitor})
+	}
+	if l.Email != "" {
+		ks = append(ks, Key{Email, l.Email})
+	}
+	if l.User != "" {
+		ks = append(ks, Key{User, l.User})
+	}
+	return ks
+}
+
+// Graph is a union-find over the identifiers of one site.
+type Graph struct {
+	site   string
+	parent map[Key]Key
+}
+
+// NewGraph returns an empty graph of site.
+func NewGraph(site string) *Graph { return &Graph{site: site, parent: map[Key]Key{}} }
+
+func (g *Graph) find(k Key) Key {
+	p, ok := g.parent[k]
+	if !ok {
+		g.parent[k] = k
+		return k
+	}
+	if p == k {
+		return k
+	}
+	r := g.find(p)
+	g.parent[k] = r
+	return r
+}
+
+// Add joins the link's identifiers.
+func (g *Graph) Add(l Link) {
+	ks := l.Keys()
+	for _, k := range ks {
+		g.find(k)
+	}
+	for _, k := range ks[min(1, len(ks)):] {
+		a, b := g.find(ks[0]), g.find(k)
+		if a != b {
+			g.parent[b] = a
+		}
+	}
+}
+
+// Members returns the identifiers of k's person, sorted.
+func (g *Graph) Members(k Key) []Key {
+	return g.components()[g.find(k)]
+}
+
+// Person returns the person id of k: the smallest own id of its person's identifiers.
+func (g *Graph) Person(k Key) string {
+	return g.personOf(g.Members(k))
+}
+
+func (g *Graph) personOf(members []Key) string {
+	best := ""
+	for _, m := range members {
+		if id := OwnID(g.site, m); best == "" || id < best {
+			best = id
+		}
+	}
+	return best
+}
+
+// components returns the sorted members of every person, by root.
+func (g *Graph) components() map[Key][]Key {
+	out := map[Key][]Key{}
+	for m := range g.parent {
+		r := g.find(m)
+		out[r] = append(out[r], m)
+	}
+	for _, ms := range out {
+		sort.Slice(ms, func(i, j int) bool {
+			if ms[i].Kind != ms[j].Kind {
+				return ms[i].Kind < ms[j].Kind
+			}
+			return ms[i].Value < ms[j].Value
+		})
+	}
+	return out
+}
+
+// Merge records that person From became part of person Into.
+type Merge struct{ From, Into string }
+
+// Change is what adding links did to one person.
+type Change struct {
+	Person  string            // the person id after the links
+	Members []Key             // the person's identifiers
+	Links   []int             // indexes of the links that touched the person
+	Aliases map[string]string // own id of each member that is not Person -> Person
+	Merges  []Merge           // persons that existed before and are now Person
+}
+
+// Apply adds links to g, which holds every link already stored that touches them, and
+// returns one Change per person the links touched.
+func (g *Graph) Apply(links []Link) []Change {
+	// Persons before, per identifier touched. A visitor id new to the graph was a person of
+	// its own (its events carry its own id); a new email or user id was nobody yet.
+	comps := g.components()
+	personOfRoot := map[Key]string{}
+	before := map[Key]string{}
+	for _, l := range links {
+		for _, k := range l.Keys() {
+			if _, ok := before[k]; ok {
+				continue
+			}
+			if _, known := g.parent[k]; known {
+				r := g.find(k)
+				if _, ok := personOfRoot[r]; !ok {
+					personOfRoot[r] = g.personOf(comps[r])
+				}
+				before[k] = personOfRoot[r]
+			} else if k.Kind == Visitor {
+				before[k] = OwnID(g.site, k)
+			}
+		}
+	}
+	for _, l := range links {
+		g.Add(l)
+	}
+	comps = g.components()
+	byRoot := map[Key]int{}
+	var out []Change
+	for i, l := range links {
+		ks := l.Keys()
+		if len(ks) == 0 {
+			continue
+		}
+		root := g.find(ks[0])
+		if ci, ok := byRoot[root]; ok {
+			out[ci].Links = append(out[ci].Links, i)
+			continue
+		}
+		byRoot[root] = len(out)
+		members := comps[root]
+		c := Change{Person: g.personOf(members), Members: members, Links: []int{i}, Aliases: map[string]string{}}
+		for _, m := range members {
+			if id := OwnID(g.site, m); id != c.Person {
+				c.Aliases[id] = c.Person
+			}
+		}
+		// A merge joins two persons that existed; one person taking a new id because a new
+		// identifier sorts first is only an alias.
+		existed := map[string]bool{}
+		for _, m := range members {
+			if p, ok := before[m]; ok {
+				existed[p] = true
+			}
+		}
+		if len(existed) > 1 {
+			for p := range existed {
+				if p != c.Person {
+					c.Merges = append(c.Merges, Merge{From: p, Into: c.Person})
+				}
+			}
+		}
+		sort.Slice(c.Merges, func(i, j int) bool { return c.Merges[i].From < c.Merges[j].From })
+		out = append(out, c)
+	}
+	return out
+}

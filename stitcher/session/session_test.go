@@ -1,0 +1,118 @@
+package session
+
+import (
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// ev is a pageview at minute min on url with referrer ref; ids follow the order of creation.
+func ev(n int, min int64, url, ref string) Event {
+	id := uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint(n)))
+	return NewEvent(id, 1_763_800_000+min*60, true, false, url, ref)
+}
+
+// shape renders sessions as "first-last" event numbers joined by spaces, e.g. "0-2 3-3".
+func shape(evs []Event, ss []Session, order map[uuid.UUID]int) string {
+	var parts []string
+	for _, s := range ss {
+		parts = append(parts, fmt.Sprintf("%d-%d", order[evs[s.First].ID], order[evs[s.Last].ID]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestSplit(t *testing.T) {
+	const site, vid = "demo", "v1"
+	type pv struct {
+		min      int64
+		url, ref string
+	}
+	f := func(in []pv, want string) {
+		t.Helper()
+		var evs []Event
+		order := map[uuid.UUID]int{}
+		for i, p := range in {
+			e := ev(i, p.min, p.url, p.ref)
+			order[e.ID] = i
+			evs = append(evs, e)
+		}
+		got, ss := Split(site, vid, evs)
+		if s := shape(got, ss, order); s != want {
+			t.Fatalf("sessions = %q, want %q", s, want)
+		}
+	}
+	home, pricing := "https://shop.example.com/", "https://shop.example.com/pricing"
+	ads := "https://shop.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=spring"
+	f([]pv{{0, home, ""}, {10, pricing, home}, {39, home, pricing}}, "0-2")
+	// 30 minutes exactly still continues; one second more does not.
+	f([]pv{{0, home, ""}, {30, pricing, home}}, "0-1")
+	f([]pv{{0, home, ""}, {31, pricing, home}}, "0-0 1-1")
+	// A new campaign, click id or external referrer starts a new session.
+	f([]pv{{0, home, ""}, {5, ads, ""}, {6, pricing, ads}}, "0-0 1-2")
+	f([]pv{{0, ads, ""}, {5, ads, ""}}, "0-1")
+	f([]pv{{0, home + "?gclid=a", ""}, {5, home + "?gclid=b", ""}}, "0-0 1-1")
+	f([]pv{{0, home, "https://www.google.com/"}, {2, pricing, home}, {3, home, "https://www.bing.com/"}}, "0-1 2-2")
+	f([]pv{{0, home, "https://www.google.com/"}, {3, home, "https://www.google.com/"}}, "0-1")
+	// Internal referrers (also from a subdomain) and reloads do not.
+	f([]pv{{0, ads, ""}, {1, pricing, "https://blog.shop.example.com/post"}}, "0-1")
+	// Events arriving out of order give the same sessions.
+	f([]pv{{39, home, pricing}, {0, home, ""}, {10, pricing, home}}, "1-0")
+}
+
+func TestSplitIsOrderIndependent(t *testing.T) {
+	urls := []string{"https://a.example/", "https://a.example/x?utm_source=news&utm_medium=email", "https://a.example/?gclid=z"}
+	var evs []Event
+	for i := range 200 {
+		evs = append(evs, ev(i, int64(i*7%500), urls[i%len(urls)], ""))
+	}
+	_, want := Split("s", "v", append([]Event(nil), evs...))
+	for range 5 {
+		shuffled := append([]Event(nil), evs...)
+		rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		shuffled = append(shuffled, shuffled[:20]...) // replayed duplicates
+		_, got := Split("s", "v", shuffled)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("shuffled and replayed events give other sessions:\n got %v\nwant %v", got, want)
+		}
+	}
+}
+
+func TestSessionCounts(t *testing.T) {
+	a := ev(1, 0, "https://a.example/", "")
+	b := ev(2, 1, "https://a.example/b", "https://a.example/")
+	track := NewEvent(uuid.New(), a.TS+5, false, true, a.URL, "")
+	_, ss := Split("s", "v", []Event{b, track, a})
+	if len(ss) != 1 {
+		t.Fatalf("got %d sessions, want 1", len(ss))
+	}
+	s := ss[0]
+	if s.Pageviews != 2 || s.Events != 3 || !s.Bot || s.Start != a.TS || s.End != b.TS || s.ID != ID("s", "v", a.ID) {
+		t.Fatalf("session = %+v", s)
+	}
+}
+
+func TestAttribute(t *testing.T) {
+	f := func(url, ref, want string) {
+		t.Helper()
+		a := Attribute(ParsePage(url), ref)
+		got := strings.Join([]string{a.Source, a.Medium, a.Campaign, a.Term, a.Content, a.Channel, a.ReferrerDomain}, "|")
+		if got != want {
+			t.Fatalf("Attribute(%q, %q) = %q, want %q", url, ref, got, want)
+		}
+	}
+	f("https://shop.example.com/", "", "(direct)|(none)||||Direct|")
+	f("https://shop.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=spring&utm_term=shoes&utm_content=ad1",
+		"https://www.google.com/", "google|cpc|spring|shoes|ad1|Paid Search|google.com")
+	f("https://shop.example.com/?gclid=abc", "", "google|cpc||||Paid Search|")
+	f("https://shop.example.com/?msclkid=abc", "", "bing|cpc||||Paid Search|")
+	f("https://shop.example.com/", "https://www.facebook.com/", "facebook|social||||Organic Social|facebook.com")
+	f("https://shop.example.com/", "https://chatgpt.com/", "chatgpt.com|referral||||AI Assistant|chatgpt.com")
+	f("https://shop.example.com/", "https://blog.other.org/post", "blog.other.org|referral||||Referral|blog.other.org")
+	f("https://shop.example.com/?utm_source=newsletter&utm_medium=email", "", "newsletter|email||||Email|")
+	// The referrer's search term fills an empty utm_term.
+	f("https://shop.example.com/", "https://www.bing.com/search?q=red+shoes", "bing|organic||red shoes||Organic Search|bing.com")
+	f("https://shop.example.com/?utm_source=bing&utm_medium=cpc&utm_term=kw", "https://www.bing.com/search?q=red+shoes", "bing|cpc||kw||Paid Search|bing.com")
+}
