@@ -1,0 +1,69 @@
+// Pure helpers of the snippet: no DOM globals here, so node tests can run them.
+
+// A random UUID v4. crypto.randomUUID exists only in secure contexts, and
+// sites still run on plain http, so build it from getRandomValues.
+export const uuid = () =>
+  ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) =>
+    (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
+  )
+
+// Ids from cookies and links end up in a cookie: nothing but a UUID's characters.
+export const isId = (v) => /^[\da-f-]{36}$/i.test(v)
+
+// The collector base URL: the script's own URL without its file name, so
+// https://www.example.com/tp/t.js posts to https://www.example.com/tp/e.
+export const apiBase = (api, src) => (api || src.replace(/\/[^/?#]*([?#].*)?$/, '')).replace(/\/$/, '')
+
+export const readCookie = (all, name) => (all.match('(^|; )' + name + '=([^;]*)') || [])[2]
+
+// Fields whose name, id, autocomplete or type suggest a secret are neither
+// listed nor read.
+const SECRET = /pass|pwd|secret|token|card|cvv|cvc|csc|iban|ssn|(^|[\W_])(cc|pin)/i
+const SKIP = /^(submit|button|reset|image|hidden)$/
+
+// What a submitted form tells: the names of the fields a visitor filled in
+// and, when one of them holds an email address, that address. Only the email
+// field's value is ever read.
+export const formFields = (elements) => {
+  const fields = []
+  let email
+  for (const el of elements) {
+    const name = el.name || el.id
+    const hint = [name, el.id, el.autocomplete, el.type].join()
+    if (!name || SKIP.test(el.type) || SECRET.test(hint) || fields.includes(name)) continue
+    fields.push(name)
+    if (!email && /mail/i.test(hint)) {
+      const v = String(el.value).trim()
+      if (/^\S+@\S+\.\S+$/.test(v)) email = v
+    }
+  }
+  return [fields, email]
+}
+
+// The link with the visitor id added when it leads to one of the site's
+// other domains (or their subdomains), else ''.
+export const decorate = (href, host, domains, vid) => {
+  const u = new URL(href)
+  if (u.hostname == host || !domains.some((d) => ('.' + u.hostname).endsWith('.' + d))) return ''
+  u.searchParams.set('_tp_vid', vid)
+  return u.href
+}
+
+// How long to wait before sending a batch again after an answer with this
+// status (0: network error), or 0 when the batch is done: delivered, or
+// refused for good (a 4xx other than 408/429).
+export const retryDelay = (status, retryAfter, tries) =>
+  status && status != 408 && status != 429 && status < 500
+    ? 0
+    : retryAfter > 0
+      ? retryAfter * 1e3
+      : Math.min(1e3 * 2 ** tries, 3e5)
+
+// The address without one query parameter, and that parameter's value (null
+// when absent).
+export const takeParam = (href, name) => {
+  const u = new URL(href)
+  const v = u.searchParams.get(name)
+  u.searchParams.delete(name)
+  return [v, u.href]
+}
