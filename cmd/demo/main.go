@@ -1,94 +1,59 @@
-// Command demo sends a small set of events through the running collector and prints
-// what landed in ClickHouse (make demo).
+// Command demo tells the whole story on a running stack (make demo): it sends ten weeks of
+// realistic traffic, leads, CRM stages, sales and ad costs through the real APIs, waits
+// until every conversion is attributed, then prints the first-click and last-click source
+// reports side by side and the dashboard URL.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
-	"net/http"
 	"os"
-	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
-
 	"touchpoint/internal/chstore"
+	"touchpoint/internal/demo"
 	"touchpoint/internal/envflag"
-	"touchpoint/internal/event"
 )
 
 func main() {
 	collectorURL := flag.String("collector", "http://127.0.0.1:8080", "collector base URL")
+	attributionURL := flag.String("attribution", "http://127.0.0.1:8081", "attribution service base URL")
 	siteID := flag.String("site", "demo", "site id")
+	secret := flag.String("secret", "demo-secret", "the site's server secret")
+	adminToken := flag.String("admin-token", "demo-admin", "admin token of the reports API")
+	visitors := flag.Int("visitors", 5000, "visitors to generate")
+	weeks := flag.Int("weeks", 10, "weeks of history")
+	seed := flag.Uint64("seed", 1, "random seed (the same seed and day give the same data)")
 	chc := chstore.RegisterFlags(flag.CommandLine)
 	envflag.Parse()
 
-	now := time.Now().Add(-time.Hour)
-	landings := []string{
-		"https://www.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=EAIaIQ",
-		"https://www.example.com/blog/attribution",
-		"https://www.example.com/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=november",
-	}
-	refs := []string{"https://www.google.com/", "https://www.bing.com/search?q=attribution", ""}
-	var evs []event.Event
-	var vids []string
-	for i, u := range landings {
-		vid := uuid.NewString()
-		vids = append(vids, vid)
-		evs = append(evs, event.Event{ID: uuid.NewString(), Type: event.Pageview, TS: now.Add(time.Duration(i) * time.Minute).UnixMilli(),
-			VID: vid, URL: u, Ref: refs[i], Title: "Example", Lang: "en-GB", Screen: "1440x900"})
-	}
-	body, _ := json.Marshal(event.Batch{Site: *siteID, Events: evs})
-	resp, err := http.Post(*collectorURL+"/e", "text/plain", bytes.NewReader(body))
-	if err != nil {
-		log.Fatalf("demo: cannot reach the collector: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		log.Fatalf("demo: collector answered %s", resp.Status)
-	}
-	fmt.Printf("demo: sent %d events to %s/e\n", len(evs), *collectorURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+	ds := demo.Generate(demo.Options{Site: *siteID, Visitors: *visitors, Weeks: *weeks, End: time.Now(), Seed: *seed})
+	fmt.Printf("demo: %d visitors (%d people) over %d weeks: %d events, %d CRM records, %d days of ad costs\n",
+		ds.Visitors, ds.Persons, *weeks, len(ds.Events), len(ds.Conversions), len(ds.Costs))
 
-	ctx := context.Background()
+	c := &demo.Client{Collector: *collectorURL, Attribution: *attributionURL, Site: *siteID, Secret: *secret, AdminToken: *adminToken}
+	if err := c.Send(ctx, ds); err != nil {
+		log.Fatalf("demo: %v", err)
+	}
+	fmt.Printf("demo: sent through the collector's /v1/import and /v1/conversions in %s\n", time.Since(start).Round(time.Millisecond))
+
 	conn, err := chstore.Open(ctx, *chc)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer conn.Close()
-	q := "SELECT toString(ts), event_type, utm_source, utm_medium, utm_campaign, click_id_type, path, referrer FROM " +
-		chc.Database + ".events FINAL WHERE site_id = ? AND has(?, visitor_id) ORDER BY ts"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rows, err := conn.Query(ctx, q, *siteID, vids)
-		if err != nil {
-			log.Fatalf("demo: cannot query ClickHouse: %v", err)
-		}
-		var out [][8]string
-		for rows.Next() {
-			var r [8]string
-			if err := rows.Scan(&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7]); err != nil {
-				log.Fatal(err)
-			}
-			out = append(out, r)
-		}
-		rows.Close()
-		if len(out) == len(evs) || time.Now().After(deadline) {
-			fmt.Printf("demo: %d rows read back from ClickHouse %s.events:\n", len(out), chc.Database)
-			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "ts\ttype\tsource\tmedium\tcampaign\tclick id\tpath\treferrer")
-			for _, r := range out {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
-			}
-			w.Flush()
-			if len(out) != len(evs) {
-				os.Exit(1)
-			}
-			return
-		}
-		time.Sleep(300 * time.Millisecond)
+	if err := demo.WaitAttributed(ctx, conn, chc.Database, ds); err != nil {
+		log.Fatalf("demo: %v", err)
 	}
+	fmt.Printf("demo: every conversion attributed %s after the start\n\n", time.Since(start).Round(time.Second))
+
+	if err := c.PrintSourceReports(ctx, os.Stdout, ds); err != nil {
+		log.Fatalf("demo: %v", err)
+	}
+	fmt.Printf("\nDashboard: %s/#token=%s&site=%s\n", *attributionURL, *adminToken, *siteID)
 }

@@ -1,0 +1,171 @@
+// Package api is the HTTP face of the attribution service (SPEC §9): the reports API
+// behind the admin token, ad cost import, the webhook delivery log, and the dashboard.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"strings"
+	"time"
+
+	"touchpoint/attribution/engine"
+	"touchpoint/attribution/report"
+	"touchpoint/internal/site"
+)
+
+// Server serves the API.
+type Server struct {
+	Sites     *site.Registry
+	Reports   *report.Store
+	Engine    *engine.Engine
+	Dashboard http.Handler // served at /; nil serves nothing there
+	Now       func() time.Time
+}
+
+// Handler routes every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /api/v1/reports/sources", s.admin(s.sources))
+	mux.Handle("GET /api/v1/reports/lifecycle", s.admin(s.lifecycle))
+	mux.Handle("GET /api/v1/journeys", s.admin(s.journey))
+	mux.Handle("POST /api/v1/costs", s.admin(s.costs))
+	mux.Handle("GET /api/v1/webhooks/deliveries", s.admin(s.deliveries))
+	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no such endpoint")
+	}))
+	if s.Dashboard != nil {
+		mux.Handle("/", s.Dashboard)
+	}
+	return mux
+}
+
+// admin requires the admin bearer token and a known site.
+func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, st *site.Site)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !s.Sites.CheckAdmin(strings.TrimSpace(token)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="touchpoint"`)
+			fail(w, http.StatusUnauthorized, "admin token required (Authorization: Bearer <token>)")
+			return
+		}
+		id := r.URL.Query().Get("site")
+		if id == "" {
+			fail(w, http.StatusBadRequest, "site is required")
+			return
+		}
+		st := s.Sites.Get(id)
+		if st == nil {
+			fail(w, http.StatusNotFound, "unknown site")
+			return
+		}
+		h(w, r, st)
+	})
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) sources(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	p, err := report.ParseParams(r.URL.Query(), s.now())
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out, err := s.Reports.Sources(r.Context(), p)
+	respond(w, out, err)
+}
+
+func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	p, err := report.ParseParams(r.URL.Query(), s.now())
+	if err == nil && r.URL.Query().Get("by") == "" {
+		p.By, _ = report.LookupGroupBy("source")
+	}
+	if err == nil && p.By.Name != "channel" && p.By.Name != "source" && p.By.Name != "campaign" {
+		err = errors.New("lifecycle is grouped by channel, source or campaign")
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out, err := s.Reports.Lifecycle(r.Context(), p, s.now())
+	respond(w, out, err)
+}
+
+func (s *Server) journey(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	q := r.URL.Query()
+	id, email := q.Get("conversion_id"), strings.ToLower(strings.TrimSpace(q.Get("email")))
+	if (id == "") == (email == "") {
+		fail(w, http.StatusBadRequest, "give either conversion_id or email")
+		return
+	}
+	hash := ""
+	if email != "" {
+		h := sha256.Sum256([]byte(email))
+		hash = hex.EncodeToString(h[:])
+	}
+	j, err := s.Engine.Journey(r.Context(), st.ID, id, hash)
+	if errors.Is(err, engine.ErrNotFound) {
+		fail(w, http.StatusNotFound, "no conversion found")
+		return
+	}
+	respond(w, j, err)
+}
+
+func (s *Server) costs(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 32<<20))
+	if err != nil {
+		fail(w, http.StatusRequestEntityTooLarge, "body over 32 MiB")
+		return
+	}
+	costs, err := report.ParseCosts(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := s.Reports.ImportCosts(r.Context(), st.ID, costs); err != nil {
+		respond(w, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"site": st.ID, "imported": len(costs)})
+}
+
+func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	out, err := s.Reports.Deliveries(r.Context(), st.ID, r.URL.Query().Get("conversion_id"), 200)
+	respond(w, map[string]any{"site": st.ID, "deliveries": out}, err)
+}
+
+func respond(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		log.Printf("api: %v", err)
+		fail(w, http.StatusInternalServerError, "the report could not be computed; see the service log")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		log.Printf("api: cannot write response: %v", err)
+	}
+}
+
+func fail(w http.ResponseWriter, status int, reason string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "{\"error\":%q}\n", reason)
+}

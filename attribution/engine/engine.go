@@ -1,0 +1,276 @@
+// Package engine computes the credit of every attribution model for each conversion and
+// writes touchpoint.attributions: for new conversions within seconds (Watch), and for a
+// site and date range on demand (Rebuild). Each computation is idempotent: it rewrites a
+// conversion's rows with a higher version and marks touches that dropped out as removed.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"touchpoint/attribution/model"
+	"touchpoint/internal/site"
+)
+
+// Engine computes attributions for the configured sites.
+type Engine struct {
+	store *store
+	sites *site.Registry
+	// OnNewLead is called once for each lead computed for the first time (webhooks).
+	OnNewLead func(st *site.Site, c Conversion, first, last *Session)
+
+	mu      sync.Mutex
+	weights map[string]weightsEntry // per site, data-driven channel weights
+}
+
+type weightsEntry struct {
+	w  model.ChannelWeights
+	at time.Time
+}
+
+// New builds an engine over database db.
+func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
+	return &Engine{store: &store{conn: conn, db: db}, sites: sites, weights: map[string]weightsEntry{}}
+}
+
+func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }
+
+// Weights returns the site's data-driven channel weights, recomputed from all journeys
+// of the last year when older than maxAge.
+func (e *Engine) Weights(ctx context.Context, st *site.Site, maxAge time.Duration) (model.ChannelWeights, error) {
+	e.mu.Lock()
+	w, ok := e.weights[st.ID]
+	e.mu.Unlock()
+	if ok && time.Since(w.at) < maxAge {
+		return w.w, nil
+	}
+	to := time.Now()
+	paths, conv, err := e.store.journeys(ctx, st.ID, to.AddDate(-1, 0, 0), to)
+	if err != nil {
+		return nil, err
+	}
+	ps := make([]model.Path, len(paths))
+	for i := range paths {
+		ps[i] = model.Path{Channels: paths[i], Converted: conv[i]}
+	}
+	cw := model.Markov(ps)
+	e.mu.Lock()
+	e.weights[st.ID] = weightsEntry{w: cw, at: time.Now()}
+	e.mu.Unlock()
+	return cw, nil
+}
+
+// computation carries what one compute pass needs.
+type computation struct {
+	site     *site.Site
+	weights  model.ChannelWeights
+	old      map[string][]key // currently credited keys per conversion
+	w        *writer
+	version  uint64
+	now      time.Time
+	newLeads []newLead // reported after the rows are written
+	notify   bool
+	rows     int
+}
+
+type newLead struct {
+	conv        Conversion
+	first, last Session
+}
+
+// person computes every model for each of one person's conversions; touches are the
+// person's sessions ordered by time.
+func (c *computation) person(ctx context.Context, convs []Conversion, sessions []Session) error {
+	touches := make([]model.Touch, len(sessions))
+	byID := make(map[string]*Session, len(sessions))
+	for i := range sessions {
+		s := &sessions[i]
+		touches[i] = model.Touch{SessionID: s.ID, At: s.At, Channel: s.Channel, Source: s.Source, Medium: s.Medium, Campaign: s.Campaign, Term: s.Term}
+		byID[s.ID] = s
+	}
+	lb := lookback(c.site)
+	for _, conv := range convs {
+		window := model.Window(touches, conv.At, lb)
+		credited := map[key]bool{}
+		var first, last *Session
+		for _, m := range model.Models {
+			credits, err := model.Assign(m, window, model.Conversion{ID: conv.ID, At: conv.At, Value: conv.Value}, c.weights)
+			if err != nil {
+				return err
+			}
+			for _, cr := range credits {
+				s := byID[cr.Touch.SessionID]
+				if s == nil { // the synthetic Direct touch
+					s = &Session{At: cr.Touch.At, Channel: cr.Touch.Channel, Source: cr.Touch.Source, Medium: cr.Touch.Medium}
+				}
+				if m == model.FirstClick {
+					first = s
+				} else if m == model.LastClick {
+					last = s
+				}
+				credited[key{m, cr.Touch.SessionID}] = true
+				if err := c.w.add(ctx, c.site.ID, conv.ID, conv.Type, conv.LeadType, conv.At, conv.Person, m, cr.Touch.SessionID,
+					s.At, s.Channel, s.Source, s.Medium, s.Campaign, s.Term, s.Content, s.LandingPath,
+					cr.Credit, conv.Value*cr.Credit, conv.Currency, uint8(0), c.now, c.version); err != nil {
+					return err
+				}
+				c.rows++
+			}
+		}
+		old, seen := c.old[conv.ID]
+		for _, k := range old {
+			if credited[k] {
+				continue
+			}
+			// A touch that lost its credit: overwrite its row with zero credit.
+			if err := c.w.add(ctx, c.site.ID, conv.ID, conv.Type, conv.LeadType, conv.At, conv.Person, k.model, k.session,
+				conv.At, "", "", "", "", "", "", "", 0.0, 0.0, conv.Currency, uint8(1), c.now, c.version); err != nil {
+				return err
+			}
+			c.rows++
+		}
+		if !seen && conv.Type == "lead" && c.notify {
+			c.newLeads = append(c.newLeads, newLead{conv, *first, *last})
+		}
+	}
+	return nil
+}
+
+// compute attributes convs (sorted by person) of one site, reading touchpoints of
+// their persons. where/args select the same conversions in the attributions table to
+// find touches that lost credit.
+func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion, sessionsFrom, sessionsTo time.Time,
+	personWhere string, personArgs []any, oldWhere string, oldArgs []any, notify bool) (int, error) {
+	if len(convs) == 0 {
+		return 0, nil
+	}
+	sortByPerson(convs)
+	weights, err := e.Weights(ctx, st, 10*time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	old, err := e.store.creditedKeys(ctx, st.ID, oldWhere, oldArgs...)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(200000), version: uint64(now.UnixNano()), now: now,
+		notify: notify && e.OnNewLead != nil}
+	defer c.w.abort()
+
+	// Walk conversions and the person-ordered session stream side by side.
+	i := 0
+	var cur []Session
+	curPerson := ""
+	flushPerson := func() error {
+		for i < len(convs) && convs[i].Person < curPerson {
+			// Conversions of persons without any session: everything goes to Direct.
+			j := i
+			for j < len(convs) && convs[j].Person == convs[i].Person {
+				j++
+			}
+			if err := c.person(ctx, convs[i:j], nil); err != nil {
+				return err
+			}
+			i = j
+		}
+		if i < len(convs) && convs[i].Person == curPerson {
+			j := i
+			for j < len(convs) && convs[j].Person == curPerson {
+				j++
+			}
+			if err := c.person(ctx, convs[i:j], cur); err != nil {
+				return err
+			}
+			i = j
+		}
+		return nil
+	}
+	err = e.store.sessions(ctx, st.ID, sessionsFrom, sessionsTo, personWhere, personArgs, func(s *Session) error {
+		if s.Person != curPerson {
+			if err := flushPerson(); err != nil {
+				return err
+			}
+			curPerson, cur = s.Person, cur[:0]
+		}
+		cur = append(cur, *s)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := flushPerson(); err != nil {
+		return 0, err
+	}
+	for i < len(convs) {
+		j := i
+		for j < len(convs) && convs[j].Person == convs[i].Person {
+			j++
+		}
+		if err := c.person(ctx, convs[i:j], nil); err != nil {
+			return 0, err
+		}
+		i = j
+	}
+	if err := c.w.flush(); err != nil {
+		return 0, err
+	}
+	for _, l := range c.newLeads {
+		e.OnNewLead(st, l.conv, &l.first, &l.last)
+	}
+	return c.rows, nil
+}
+
+// Rebuild recomputes every conversion of site that occurred in [from, to] (dates,
+// to inclusive). Running it twice leaves the same rows.
+func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time) (convs, rows int, err error) {
+	st := e.sites.Get(siteID)
+	if st == nil {
+		return 0, 0, fmt.Errorf("unknown site %q", siteID)
+	}
+	end := to.AddDate(0, 0, 1)
+	cs, err := e.store.conversions(ctx, st.ID, "occurred_at >= ? AND occurred_at < ?", from, end)
+	if err != nil {
+		return 0, 0, err
+	}
+	convSel := fmt.Sprintf(`person IN (SELECT person FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)`,
+		e.store.currentPerson(fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", e.store.db)))
+	n, err := e.compute(ctx, st, cs, from.Add(-lookback(st)), end, convSel, []any{st.ID, st.ID, from, end},
+		"occurred_at >= ? AND occurred_at < ?", []any{from, end}, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows", st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), len(cs), n)
+	return len(cs), n, nil
+}
+
+// ComputeConversions (re)computes the given conversions of one site now.
+func (e *Engine) ComputeConversions(ctx context.Context, st *site.Site, cs []Conversion, notify bool) (int, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	persons := map[string]bool{}
+	ids := make([]string, 0, len(cs))
+	from, to := cs[0].At, cs[0].At
+	for _, c := range cs {
+		persons[c.Person] = true
+		ids = append(ids, c.ID)
+		if c.At.Before(from) {
+			from = c.At
+		}
+		if c.At.After(to) {
+			to = c.At
+		}
+	}
+	plist := make([]string, 0, len(persons))
+	for p := range persons {
+		plist = append(plist, p)
+	}
+	return e.compute(ctx, st, cs, from.Add(-lookback(st)), to, "has(?, person)", []any{plist},
+		"has(?, conversion_id)", []any{ids}, notify)
+}

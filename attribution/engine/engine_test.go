@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"touchpoint/internal/site"
+	"touchpoint/internal/testenv"
+)
+
+// fixture writes stitcher-shaped rows straight into a fresh database.
+type fixture struct {
+	t    *testing.T
+	conn driver.Conn
+	db   string
+	eng  *Engine
+	sess map[string]string // label -> session id
+}
+
+func newFixture(t *testing.T) *fixture {
+	conn, db := testenv.FreshDatabase(t)
+	sites, err := site.New(site.Config{Sites: []site.Site{{ID: "s1", LookbackDays: 30}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, conn: conn, db: db, eng: New(conn, db, sites), sess: map[string]string{}}
+}
+
+var t0 = time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+
+func (f *fixture) session(label, person string, at time.Time, channel, source, medium string) {
+	f.t.Helper()
+	id := uuid.New()
+	f.sess[label] = id.String()
+	b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.db+`.sessions (site_id, session_id, visitor_id, person_id,
+		started_at, ended_at, landing_url, landing_path, referrer, referrer_domain, source, medium, campaign, term, content,
+		click_id_type, click_id, channel, pageviews, events, is_bot, first_event_id, deleted, version)`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Append("s1", id, "v-"+person, person, at, at.Add(5*time.Minute), "https://x.example/"+label, "/"+label, "", "",
+		source, medium, "camp-"+label, "", "", "", "", channel, uint32(1), uint32(1), uint8(0), uuid.New(), uint8(0), uint64(time.Now().UnixNano())); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) conversion(id, typ, person string, at time.Time, value float64) {
+	f.t.Helper()
+	b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.db+`.conversions (site_id, conversion_id, type, lead_type,
+		occurred_at, received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, version)`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Append("s1", id, typ, "form", at, at, "v-"+person, person, "", "", "", value, "EUR", "{}", uuid.New(), "server",
+		uint64(time.Now().UnixMilli())); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) alias(person, current string) {
+	f.t.Helper()
+	b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.db+".person_aliases (site_id, person_id, current_person_id, updated_at, version)")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Append("s1", person, current, time.Now(), uint64(time.Now().UnixNano())); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// credits returns model -> session label (or "" for the synthetic touch) -> credit.
+func (f *fixture) credits(convID string) map[string]map[string]float64 {
+	f.t.Helper()
+	labels := map[string]string{}
+	for l, id := range f.sess {
+		labels[id] = l
+	}
+	rows, err := f.conn.Query(context.Background(), "SELECT model, session_id, credit FROM "+f.db+
+		".attributions FINAL WHERE site_id = 's1' AND conversion_id = ? AND removed = 0", convID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]float64{}
+	for rows.Next() {
+		var m, sid string
+		var c float64
+		if err := rows.Scan(&m, &sid, &c); err != nil {
+			f.t.Fatal(err)
+		}
+		if out[m] == nil {
+			out[m] = map[string]float64{}
+		}
+		out[m][labels[sid]] = c
+	}
+	return out
+}
+
+func (f *fixture) rebuild() (int, int) {
+	f.t.Helper()
+	n, rows, err := f.eng.Rebuild(context.Background(), "s1", t0.AddDate(0, -3, 0), t0.AddDate(0, 3, 0))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n, rows
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestRebuildCreditsEveryModel(t *testing.T) {
+	f := newFixture(t)
+	f.session("search", "p1", t0.Add(-72*time.Hour), "Organic Search", "google", "organic")
+	f.session("social", "p1", t0.Add(-24*time.Hour), "Paid Social", "facebook", "paid_social")
+	f.session("direct", "p1", t0.Add(-time.Hour), "Direct", "(direct)", "(none)")
+	f.session("after", "p1", t0.Add(time.Hour), "Email", "newsletter", "email")        // after the conversion
+	f.session("old", "p1", t0.Add(-40*24*time.Hour), "Referral", "blog.example", "referral") // outside 30 days
+	f.conversion("lead-1", "lead", "p1", t0, 0)
+	f.conversion("sale-1", "sale", "p2", t0, 900) // no touchpoints: Direct
+
+	n, _ := f.rebuild()
+	if n != 2 {
+		t.Fatalf("rebuilt %d conversions, want 2", n)
+	}
+	got := f.credits("lead-1")
+	want := map[string]map[string]float64{
+		"first_click":     {"search": 1},
+		"last_click":      {"direct": 1},
+		"last_non_direct": {"social": 1},
+		"linear":          {"search": 1.0 / 3, "social": 1.0 / 3, "direct": 1.0 / 3},
+		"position_based":  {"search": 0.4, "social": 0.2, "direct": 0.4},
+	}
+	for m, w := range want {
+		if len(got[m]) != len(w) {
+			t.Fatalf("%s: credits %v, want %v", m, got[m], w)
+		}
+		for l, c := range w {
+			if !near(got[m][l], c) {
+				t.Fatalf("%s: credits %v, want %v", m, got[m], w)
+			}
+		}
+	}
+	for _, m := range []string{"time_decay", "data_driven"} {
+		sum := 0.0
+		for _, c := range got[m] {
+			sum += c
+		}
+		if !near(sum, 1) || got[m]["after"] != 0 || got[m]["old"] != 0 {
+			t.Fatalf("%s: credits %v", m, got[m])
+		}
+	}
+	if d := got["time_decay"]; !(d["direct"] > d["social"] && d["social"] > d["search"]) {
+		t.Fatalf("time_decay does not favour recent touches: %v", d)
+	}
+	sale := f.credits("sale-1")
+	if len(sale) != 7 || sale["first_click"][""] != 1 {
+		t.Fatalf("sale without touchpoints: %v", sale)
+	}
+	var revenue float64
+	if err := f.conn.QueryRow(context.Background(), "SELECT sum(revenue) FROM "+f.db+
+		".attributions FINAL WHERE conversion_id = 'sale-1' AND model = 'linear' AND channel = 'Direct'").Scan(&revenue); err != nil {
+		t.Fatal(err)
+	}
+	if revenue != 900 {
+		t.Fatalf("Direct revenue %v, want 900", revenue)
+	}
+}
+
+func TestRebuildTwiceIsIdempotent(t *testing.T) {
+	f := newFixture(t)
+	f.session("a", "p1", t0.Add(-48*time.Hour), "Organic Search", "google", "organic")
+	f.session("b", "p1", t0.Add(-2*time.Hour), "Email", "newsletter", "email")
+	f.conversion("c1", "lead", "p1", t0, 0)
+	snapshot := func() []string {
+		rows, err := f.conn.Query(context.Background(), "SELECT conversion_id, model, session_id, credit, removed FROM "+f.db+
+			".attributions FINAL ORDER BY conversion_id, model, session_id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var c, m, s string
+			var cr float64
+			var rm uint8
+			if err := rows.Scan(&c, &m, &s, &cr, &rm); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %s %s %.12f %d", c, m, s, cr, rm))
+		}
+		return out
+	}
+	f.rebuild()
+	first := snapshot()
+	f.rebuild()
+	second := snapshot()
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Fatalf("second rebuild changed rows:\n%v\n%v", first, second)
+	}
+	if len(first) != 11 { // first, last, last_non_direct: 1 row; four multi-touch models: 2 rows
+		t.Fatalf("%d rows after rebuild, want 11: %v", len(first), first)
+	}
+}
+
+// A person merged into another after the lead was credited: the watcher recomputes the
+// lead with the merged person's earlier touch, and the touch that lost its credit is
+// marked removed.
+func TestMergeRecomputesLead(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.session("phone", "p-phone", t0.Add(-24*time.Hour), "Paid Social", "linkedin", "paid_social")
+	f.session("laptop", "p-laptop", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("lead-m", "lead", "p-laptop", t0, 0)
+	st := f.eng.sites.Get("s1")
+	if err := f.eng.pass(ctx, st, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.credits("lead-m"); c["first_click"]["laptop"] != 1 {
+		t.Fatalf("before the merge: %v", c)
+	}
+	f.alias("p-phone", "p-laptop")
+	if err := f.eng.pass(ctx, st, false); err != nil {
+		t.Fatal(err)
+	}
+	c := f.credits("lead-m")
+	if c["first_click"]["phone"] != 1 || c["last_click"]["laptop"] != 1 || !near(c["linear"]["phone"], 0.5) {
+		t.Fatalf("after the merge: %v", c)
+	}
+	// The first-click row of the laptop session lost its credit: it is kept as removed.
+	var removed uint64
+	var removedCredit float64
+	if err := f.conn.QueryRow(ctx, "SELECT count(), sum(credit) FROM "+f.db+
+		".attributions FINAL WHERE conversion_id = 'lead-m' AND removed = 1 AND model = 'first_click' AND session_id = ?",
+		f.sess["laptop"]).Scan(&removed, &removedCredit); err != nil {
+		t.Fatal(err)
+	}
+	if removed != 1 || removedCredit != 0 {
+		t.Fatalf("removed first-click rows: %d with credit %v, want 1 with 0", removed, removedCredit)
+	}
+}

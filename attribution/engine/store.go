@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Conversion is a conversion as the engine reads it, with its current person.
+type Conversion struct {
+	ID, Type, LeadType string
+	At                 time.Time
+	Person             string
+	Value              float64
+	Currency           string
+	EmailSHA256        string
+	UserID             string
+	Version            uint64
+}
+
+// Session is a touchpoint as the engine reads it, with its current person.
+type Session struct {
+	Person                                    string
+	ID                                        string
+	At                                        time.Time
+	Channel, Source, Medium, Campaign, Term   string
+	Content, LandingPath, LandingURL, Referer string
+}
+
+// store reads the stitcher's tables and writes attributions. Persons are resolved to
+// their current person through person_aliases at query time, so merges count at once.
+type store struct {
+	conn driver.Conn
+	db   string
+}
+
+// currentPerson resolves the person_id column of the subquery inner (which must select
+// person_id) to the current person, as column `person`.
+func (s *store) currentPerson(inner string) string {
+	return fmt.Sprintf(`SELECT *, if(current_person_id = '', person_id, current_person_id) AS person
+		FROM (%s) ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ?) USING person_id`,
+		inner, s.db)
+}
+
+const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, version`
+
+// conversions returns the site's conversions matching where (a condition on the
+// resolved conversions: columns of the conversions table plus `person`).
+func (s *store) conversions(ctx context.Context, site, where string, args ...any) ([]Conversion, error) {
+	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id, version
+		FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
+	q := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
+	rows, err := s.conn.Query(ctx, q, append([]any{site, site}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read conversions: %w", err)
+	}
+	defer rows.Close()
+	var out []Conversion
+	for rows.Next() {
+		var c Conversion
+		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// sessions streams the touchpoints (non-bot, not deleted) of the persons matched by
+// personWhere started in [from, to], ordered by person and time.
+func (s *store) sessions(ctx context.Context, site string, from, to time.Time, personWhere string, args []any, f func(*Session) error) error {
+	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, content,
+			landing_path, landing_url, referrer
+		FROM %s.sessions FINAL
+		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
+	q := fmt.Sprintf(`SELECT person, sid, started_at, channel, source, medium, campaign, term, content, landing_path, landing_url, referrer
+		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), personWhere)
+	rows, err := s.conn.Query(ctx, q, append([]any{site, from, to, site}, args...)...)
+	if err != nil {
+		return fmt.Errorf("cannot read sessions: %w", err)
+	}
+	defer rows.Close()
+	var x Session
+	for rows.Next() {
+		if err := rows.Scan(&x.Person, &x.ID, &x.At, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
+			&x.LandingPath, &x.LandingURL, &x.Referer); err != nil {
+			return err
+		}
+		if err := f(&x); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// journeys returns, for the data-driven model, every person's channels in time order
+// over the sessions started in [from, to], and whether the person converted.
+func (s *store) journeys(ctx context.Context, site string, from, to time.Time) ([][]string, []bool, error) {
+	inner := fmt.Sprintf(`SELECT person_id, started_at, channel FROM %s.sessions FINAL
+		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
+	convInner := fmt.Sprintf(`SELECT person_id FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
+	q := fmt.Sprintf(`SELECT arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((started_at, channel)))) AS path,
+			person IN (SELECT person FROM (%s)) AS converted
+		FROM (%s) GROUP BY person`, s.currentPerson(convInner), s.currentPerson(inner))
+	rows, err := s.conn.Query(ctx, q, site, site, site, from, to, site)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read journeys: %w", err)
+	}
+	defer rows.Close()
+	var paths [][]string
+	var conv []bool
+	for rows.Next() {
+		var p []string
+		var c uint8
+		if err := rows.Scan(&p, &c); err != nil {
+			return nil, nil, err
+		}
+		paths = append(paths, p)
+		conv = append(conv, c == 1)
+	}
+	return paths, conv, rows.Err()
+}
+
+// creditedKeys returns the (model, session) keys that currently carry credit for each
+// conversion matched by where, so a recomputation can remove touches that dropped out.
+func (s *store) creditedKeys(ctx context.Context, site, where string, args ...any) (map[string][]key, error) {
+	q := fmt.Sprintf(`SELECT conversion_id, model, session_id FROM %s.attributions FINAL
+		WHERE site_id = ? AND removed = 0 AND %s`, s.db, where)
+	rows, err := s.conn.Query(ctx, q, append([]any{site}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read current attributions: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]key{}
+	for rows.Next() {
+		var id string
+		var k key
+		if err := rows.Scan(&id, &k.model, &k.session); err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], k)
+	}
+	return out, rows.Err()
+}
+
+type key struct{ model, session string }
+
+const attributionCols = `site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, model, session_id, touch_at,
+	channel, source, medium, campaign, term, content, landing_page, credit, revenue, currency, removed, computed_at, version`
+
+// writer appends attribution rows and sends them in batches.
+type writer struct {
+	s     *store
+	batch driver.Batch
+	n     int
+	max   int
+}
+
+func (s *store) newWriter(max int) *writer { return &writer{s: s, max: max} }
+
+func (w *writer) add(ctx context.Context, vals ...any) error {
+	if w.batch == nil {
+		b, err := w.s.conn.PrepareBatch(ctx, "INSERT INTO "+w.s.db+".attributions ("+attributionCols+")")
+		if err != nil {
+			return fmt.Errorf("cannot prepare attributions insert: %w", err)
+		}
+		w.batch = b
+	}
+	if err := w.batch.Append(vals...); err != nil {
+		return fmt.Errorf("cannot append attribution row: %w", err)
+	}
+	w.n++
+	if w.n >= w.max {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *writer) flush() error {
+	if w.batch == nil {
+		return nil
+	}
+	b := w.batch
+	w.batch, w.n = nil, 0
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("cannot write attributions: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) abort() {
+	if w.batch != nil {
+		w.batch.Abort()
+		w.batch = nil
+	}
+}
+
+// state reads one value of attribution_state.
+func (s *store) state(ctx context.Context, site, name string) (uint64, bool, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT value FROM %s.attribution_state FINAL WHERE site_id = ? AND name = ?`, s.db), site, name)
+	if err != nil {
+		return 0, false, fmt.Errorf("cannot read attribution state: %w", err)
+	}
+	defer rows.Close()
+	var v uint64
+	if !rows.Next() {
+		return 0, false, rows.Err()
+	}
+	if err := rows.Scan(&v); err != nil {
+		return 0, false, err
+	}
+	return v, true, nil
+}
+
+// setState writes values of attribution_state.
+func (s *store) setState(ctx context.Context, site string, values map[string]uint64) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".attribution_state (site_id, name, value, updated_at, version)")
+	if err != nil {
+		return fmt.Errorf("cannot write attribution state: %w", err)
+	}
+	defer b.Abort()
+	now := time.Now()
+	for k, v := range values {
+		if err := b.Append(site, k, v, now, uint64(now.UnixNano())); err != nil {
+			return err
+		}
+	}
+	return b.Send()
+}
+
+// maxVersion is the highest version in table for the site.
+func (s *store) maxVersion(ctx context.Context, site, table string) (uint64, error) {
+	var v uint64
+	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(version) FROM %s.%s WHERE site_id = ?", s.db, table), site).Scan(&v)
+	return v, err
+}
+
+// mergedPersons returns the current persons of merges written after version wm, and the
+// highest version seen.
+func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]string, uint64, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT current_person_id, version FROM %s.person_aliases FINAL
+		WHERE site_id = ? AND version > ?`, s.db), site, wm)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot read person merges: %w", err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var out []string
+	top := wm
+	for rows.Next() {
+		var p string
+		var v uint64
+		if err := rows.Scan(&p, &v); err != nil {
+			return nil, 0, err
+		}
+		top = max(top, v)
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, top, rows.Err()
+}
+
+// newSessions returns, per current person, the earliest start of sessions written after
+// version wm, and the highest version seen.
+func (s *store) newSessions(ctx context.Context, site string, wm uint64) (map[string]time.Time, uint64, error) {
+	inner := fmt.Sprintf(`SELECT person_id, started_at, version FROM %s.sessions
+		WHERE site_id = ? AND version > ? AND is_bot = 0`, s.db)
+	q := fmt.Sprintf(`SELECT person, min(started_at), max(version) FROM (%s) GROUP BY person`, s.currentPerson(inner))
+	rows, err := s.conn.Query(ctx, q, site, wm, site)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot read new sessions: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	top := wm
+	for rows.Next() {
+		var p string
+		var at time.Time
+		var v uint64
+		if err := rows.Scan(&p, &at, &v); err != nil {
+			return nil, 0, err
+		}
+		out[p] = at
+		top = max(top, v)
+	}
+	return out, top, rows.Err()
+}
+
+// credits returns a conversion's current credit per session and model.
+func (s *store) credits(ctx context.Context, site, conversionID string) (map[string]map[string]float64, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT session_id, model, credit FROM %s.attributions FINAL
+		WHERE site_id = ? AND conversion_id = ? AND removed = 0`, s.db), site, conversionID)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read credits: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]float64{}
+	for rows.Next() {
+		var sid, m string
+		var c float64
+		if err := rows.Scan(&sid, &m, &c); err != nil {
+			return nil, err
+		}
+		if out[sid] == nil {
+			out[sid] = map[string]float64{}
+		}
+		out[sid][m] = c
+	}
+	return out, rows.Err()
+}

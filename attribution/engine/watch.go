@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"sort"
+	"time"
+
+	"touchpoint/internal/site"
+)
+
+// Watch keeps attributions current until ctx is done. Every interval it computes, per
+// site: conversions written since the last pass (new or changed), conversions of persons
+// merged since then, and conversions that a late session (one that started before the
+// conversion) now precedes. Every minute it also picks up any conversion that still has
+// no attribution, so nothing is missed if rows became visible out of order. Progress is
+// kept in attribution_state; a changed lookback window rebuilds the site.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
+	for _, st := range e.sites.Sites() {
+		st := e.sites.Get(st.ID)
+		if err := e.checkLookback(ctx, st); err != nil {
+			return err
+		}
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	lastSweep := time.Time{}
+	for {
+		sweep := time.Since(lastSweep) > time.Minute
+		for _, s := range e.sites.Sites() {
+			st := e.sites.Get(s.ID)
+			if err := e.pass(ctx, st, sweep); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				log.Printf("attribution: %s: %v", st.ID, err)
+			}
+		}
+		if sweep {
+			lastSweep = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *Engine) checkLookback(ctx context.Context, st *site.Site) error {
+	used, ok, err := e.store.state(ctx, st.ID, "lookback_days")
+	if err != nil {
+		return err
+	}
+	if ok && used != uint64(st.LookbackDays) {
+		log.Printf("attribution: %s lookback changed from %d to %d days, rebuilding", st.ID, used, st.LookbackDays)
+		if _, _, err := e.Rebuild(ctx, st.ID, time.Unix(0, 0).UTC(), time.Now().UTC()); err != nil {
+			return err
+		}
+	}
+	return e.store.setState(ctx, st.ID, map[string]uint64{"lookback_days": uint64(st.LookbackDays)})
+}
+
+// pass runs one round of Watch for one site.
+func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
+	wm := map[string]uint64{}
+	changed := map[string]uint64{} // state to write at the end of the pass
+	for name, table := range map[string]string{"conversions": "", "sessions": "sessions", "merges": "person_aliases"} {
+		v, ok, err := e.store.state(ctx, st.ID, name)
+		if err != nil {
+			return err
+		}
+		if !ok && table != "" {
+			// First start: history is covered by the sweep and by rebuild, not replayed here.
+			if v, err = e.store.maxVersion(ctx, st.ID, table); err != nil {
+				return err
+			}
+			changed[name] = v
+		}
+		wm[name] = v
+	}
+	next := map[string]uint64{}
+	todo := map[string]Conversion{}
+	add := func(cs []Conversion) {
+		for _, c := range cs {
+			todo[c.ID] = c
+		}
+	}
+
+	// New and changed conversions.
+	cs, err := e.store.conversions(ctx, st.ID, "version > ?", wm["conversions"])
+	if err != nil {
+		return err
+	}
+	add(cs)
+	for _, c := range cs {
+		next["conversions"] = max(next["conversions"], c.Version)
+	}
+	if sweep {
+		missing, err := e.store.conversions(ctx, st.ID,
+			fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.attributions WHERE site_id = ?)", e.store.db), st.ID)
+		if err != nil {
+			return err
+		}
+		add(missing)
+	}
+
+	// Persons merged since the last pass: all their conversions.
+	merged, top, err := e.store.mergedPersons(ctx, st.ID, wm["merges"])
+	if err != nil {
+		return err
+	}
+	next["merges"] = top
+	if len(merged) > 0 {
+		cs, err := e.store.conversions(ctx, st.ID, "has(?, person)", merged)
+		if err != nil {
+			return err
+		}
+		add(cs)
+	}
+
+	// Sessions written since the last pass that start before one of the person's conversions.
+	earliest, top, err := e.store.newSessions(ctx, st.ID, wm["sessions"])
+	if err != nil {
+		return err
+	}
+	next["sessions"] = top
+	if len(earliest) > 0 {
+		persons := make([]string, 0, len(earliest))
+		for p := range earliest {
+			persons = append(persons, p)
+		}
+		cs, err := e.store.conversions(ctx, st.ID, "has(?, person)", persons)
+		if err != nil {
+			return err
+		}
+		lb := lookback(st)
+		for _, c := range cs {
+			if at := earliest[c.Person]; !at.After(c.At) && c.At.Sub(at) < lb {
+				todo[c.ID] = c
+			}
+		}
+	}
+
+	if len(todo) > 0 {
+		list := make([]Conversion, 0, len(todo))
+		for _, c := range todo {
+			list = append(list, c)
+		}
+		sortByPerson(list)
+		// Chunks keep the person and conversion lists of each query small.
+		for len(list) > 0 {
+			n := min(len(list), 2000)
+			for n < len(list) && list[n].Person == list[n-1].Person {
+				n++
+			}
+			if _, err := e.ComputeConversions(ctx, st, list[:n], true); err != nil {
+				return err
+			}
+			list = list[n:]
+		}
+	}
+	for k, v := range next {
+		if v > wm[k] {
+			changed[k] = v
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return e.store.setState(ctx, st.ID, changed)
+}
+
+func sortByPerson(cs []Conversion) {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Person != cs[j].Person {
+			return cs[i].Person < cs[j].Person
+		}
+		if !cs[i].At.Equal(cs[j].At) {
+			return cs[i].At.Before(cs[j].At)
+		}
+		return cs[i].ID < cs[j].ID
+	})
+}

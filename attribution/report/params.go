@@ -1,0 +1,105 @@
+// Package report answers the reports API of SPEC §9 from ClickHouse: the source report,
+// the lifecycle report and a lead's journey. Every value is a bound parameter; the only
+// SQL fragments chosen from input are the group-by expressions, taken from fixed maps.
+package report
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"touchpoint/attribution/model"
+)
+
+// GroupBy is a dimension of the source report.
+type GroupBy struct {
+	Name string
+	// SQL expressions for the dimension in sessions, attributions and ad_costs ("" = no cost by it).
+	session, attribution, cost string
+}
+
+var groupBys = map[string]GroupBy{
+	"channel":      {"channel", "channel", "channel", "channel"},
+	"source":       {"source", "source", "source", "source"},
+	"campaign":     {"campaign", "campaign", "campaign", "campaign"},
+	"keyword":      {"keyword", "term", "term", ""},
+	"landing_page": {"landing_page", "path(landing_url)", "landing_page", ""},
+}
+
+// Params are the common query parameters of the reports.
+type Params struct {
+	Site     string
+	From, To time.Time // dates, To inclusive
+	Model    string
+	By       GroupBy
+}
+
+// ParseParams reads site, from, to, model and by, with defaults (last 30 days,
+// first_click, channel), and explains what is wrong with bad values.
+func ParseParams(q url.Values, now time.Time) (Params, error) {
+	p := Params{Site: q.Get("site"), Model: q.Get("model")}
+	if p.Site == "" {
+		return p, fmt.Errorf("site is required")
+	}
+	if p.Model == "" {
+		p.Model = model.FirstClick
+	}
+	if !validModel(p.Model) {
+		return p, fmt.Errorf("unknown model %q (one of %v)", p.Model, model.Models)
+	}
+	by := q.Get("by")
+	if by == "" {
+		by = "channel"
+	}
+	g, ok := groupBys[by]
+	if !ok {
+		return p, fmt.Errorf("unknown by %q (channel, source, campaign, keyword or landing_page)", by)
+	}
+	p.By = g
+	today := now.UTC().Truncate(24 * time.Hour)
+	var err error
+	if p.To, err = parseDate(q.Get("to"), today); err != nil {
+		return p, fmt.Errorf("to: %w", err)
+	}
+	if p.From, err = parseDate(q.Get("from"), p.To.AddDate(0, 0, -29)); err != nil {
+		return p, fmt.Errorf("from: %w", err)
+	}
+	if p.From.After(p.To) {
+		return p, fmt.Errorf("from %s is after to %s", day(p.From), day(p.To))
+	}
+	if p.To.Sub(p.From) > 5*366*24*time.Hour {
+		return p, fmt.Errorf("a report covers at most five years")
+	}
+	return p, nil
+}
+
+func validModel(m string) bool {
+	for _, x := range model.Models {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+func parseDate(s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return t, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+	}
+	return t, nil
+}
+
+func day(t time.Time) string { return t.Format("2006-01-02") }
+
+// end is the exclusive upper bound of the date range.
+func (p Params) end() time.Time { return p.To.AddDate(0, 0, 1) }
+
+// LookupGroupBy returns the group-by of that name.
+func LookupGroupBy(name string) (GroupBy, bool) {
+	g, ok := groupBys[name]
+	return g, ok
+}

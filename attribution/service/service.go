@@ -1,0 +1,114 @@
+// Package service wires the attribution service: the engine watching for conversions,
+// the CRM webhook sender and the HTTP API with the dashboard.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"touchpoint/attribution/api"
+	"touchpoint/attribution/engine"
+	"touchpoint/attribution/report"
+	"touchpoint/attribution/webhook"
+	"touchpoint/internal/site"
+)
+
+// Config holds the service's settings.
+type Config struct {
+	Listen        string
+	SitesFile     string
+	Poll          time.Duration
+	WebhookTries  int
+	WebhookRetry  time.Duration
+	ShutdownAfter time.Duration
+}
+
+// RegisterFlags declares the service's flags.
+func RegisterFlags(fs *flag.FlagSet) *Config {
+	c := &Config{}
+	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8081", "address of the reports API and dashboard")
+	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
+	fs.DurationVar(&c.Poll, "poll", time.Second, "how often new conversions are looked for")
+	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook delivery")
+	fs.DurationVar(&c.WebhookRetry, "webhook.backoff", 2*time.Second, "wait before the first webhook retry (doubles each time)")
+	fs.DurationVar(&c.ShutdownAfter, "shutdown-timeout", 10*time.Second, "how long to drain on SIGTERM")
+	return c
+}
+
+// Run serves until ctx is done.
+func Run(ctx context.Context, cfg *Config, sites *site.Registry, conn driver.Conn, db string, dashboard http.Handler) error {
+	eng := engine.New(conn, db, sites)
+	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
+	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
+		if st.WebhookURL == "" {
+			return
+		}
+		body, err := json.Marshal(LeadPayload(st.ID, c, first, last))
+		if err != nil {
+			log.Printf("attribution: cannot encode webhook for %s: %v", c.ID, err)
+			return
+		}
+		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
+	}
+	srv := &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           (&api.Server{Sites: sites, Reports: &report.Store{Conn: conn, DB: db}, Engine: eng, Dashboard: dashboard}).Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 3)
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			errc <- fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
+		}
+	}()
+	go sender.Run(ctx)
+	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
+	log.Printf("attribution: serving on %s", cfg.Listen)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownAfter)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// LeadPayload is the webhook body for a new lead.
+func LeadPayload(siteID string, c engine.Conversion, first, last *engine.Session) webhook.Lead {
+	var l webhook.Lead
+	l.Event = "lead.created"
+	l.Site = siteID
+	l.Person.ID = c.Person
+	l.Person.EmailSHA256 = c.EmailSHA256
+	l.Person.UserID = c.UserID
+	l.Lead.ConversionID = c.ID
+	l.Lead.LeadType = c.LeadType
+	l.Lead.OccurredAt = c.At
+	l.Lead.Value = c.Value
+	l.Lead.Currency = c.Currency
+	l.FirstClick = touch(first)
+	l.LastClick = touch(last)
+	return l
+}
+
+func touch(s *engine.Session) webhook.Touch {
+	if s == nil {
+		return webhook.Touch{}
+	}
+	return webhook.Touch{Channel: s.Channel, Source: s.Source, Medium: s.Medium, Campaign: s.Campaign, Term: s.Term,
+		LandingPage: s.LandingPath, Referrer: s.Referer, Time: s.At}
+}

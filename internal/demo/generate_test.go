@@ -1,0 +1,93 @@
+package demo
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGenerate(t *testing.T) {
+	o := Options{Site: "demo", Visitors: 5000, Weeks: 9, End: time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC), Seed: 1}
+	ds := Generate(o)
+	if ds.Visitors < 5000 {
+		t.Fatalf("%d visitors, want at least 5000", ds.Visitors)
+	}
+	if again := Generate(o); !reflect.DeepEqual(ds, again) {
+		t.Fatal("the same options gave different data")
+	}
+
+	first, last := time.UnixMilli(ds.Events[0].TS), time.UnixMilli(ds.Events[0].TS)
+	leads := map[string]int{}
+	kinds := map[string]int{}
+	ids := map[string]bool{}
+	for _, e := range ds.Events {
+		at := time.UnixMilli(e.TS)
+		if at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+		if ids[e.ID] {
+			t.Fatalf("event id %s used twice", e.ID)
+		}
+		ids[e.ID] = true
+		switch {
+		case strings.Contains(e.URL, "gclid="):
+			kinds["google ads"]++
+		case strings.Contains(e.URL, "utm_source=facebook"):
+			kinds["facebook paid"]++
+		case strings.Contains(e.URL, "utm_source=linkedin"):
+			kinds["linkedin paid"]++
+		case strings.Contains(e.URL, "utm_medium=email"):
+			kinds["newsletter"]++
+		case strings.Contains(e.Ref, "facebook.com"):
+			kinds["facebook organic"]++
+		case strings.Contains(e.Ref, "linkedin.com") || strings.Contains(e.Ref, "lnkd.in"):
+			kinds["linkedin organic"]++
+		case strings.Contains(e.Ref, "chatgpt.com") || strings.Contains(e.Ref, "perplexity.ai") || strings.Contains(e.Ref, "claude.ai"):
+			kinds["ai"]++
+		case strings.Contains(e.Ref, "g2.com") || strings.Contains(e.Ref, "capterra.com"):
+			kinds["referral"]++
+		case strings.Contains(e.Ref, "google.") || strings.Contains(e.Ref, "bing.com"):
+			kinds["organic search"]++
+		}
+		if e.Type == "form_submit" {
+			leads["form"]++
+		}
+	}
+	if span := last.Sub(first); span < 8*7*24*time.Hour {
+		t.Fatalf("data spans %s, want at least 8 weeks", span)
+	}
+	if !last.Before(o.End.Truncate(24 * time.Hour)) {
+		t.Fatalf("an event at %s is not before the end day", last)
+	}
+	for _, k := range []string{"google ads", "facebook paid", "linkedin paid", "newsletter", "facebook organic", "linkedin organic", "ai", "referral", "organic search"} {
+		if kinds[k] == 0 {
+			t.Fatalf("no %s visits: %v", k, kinds)
+		}
+	}
+	for _, c := range ds.Conversions {
+		if c.Type == "lead" {
+			leads[c.LeadType]++
+		} else {
+			leads[c.Type]++
+		}
+		if c.Email == "" || c.ConversionID == "" {
+			t.Fatalf("conversion without email or id: %+v", c)
+		}
+	}
+	for _, k := range []string{"form", "call", "mql", "sal", "sql", "opportunity", "customer", "sale"} {
+		if leads[k] == 0 {
+			t.Fatalf("no %s: %v", k, leads)
+		}
+	}
+	if ds.Persons >= ds.Visitors {
+		t.Fatalf("%d persons for %d visitors: no multi-device journeys", ds.Persons, ds.Visitors)
+	}
+	if len(ds.Costs) < 8*7*4 {
+		t.Fatalf("%d cost rows, want a row per day and paid campaign", len(ds.Costs))
+	}
+	t.Logf("%d visitors, %d persons, %d events, %d conversions %v, %d cost rows", ds.Visitors, ds.Persons, len(ds.Events), len(ds.Conversions), leads, len(ds.Costs))
+}
