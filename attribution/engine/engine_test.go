@@ -127,7 +127,7 @@ func TestRebuildCreditsEveryModel(t *testing.T) {
 	f.session("search", "p1", t0.Add(-72*time.Hour), "Organic Search", "google", "organic")
 	f.session("social", "p1", t0.Add(-24*time.Hour), "Paid Social", "facebook", "paid_social")
 	f.session("direct", "p1", t0.Add(-time.Hour), "Direct", "(direct)", "(none)")
-	f.session("after", "p1", t0.Add(time.Hour), "Email", "newsletter", "email")        // after the conversion
+	f.session("after", "p1", t0.Add(time.Hour), "Email", "newsletter", "email")              // after the conversion
 	f.session("old", "p1", t0.Add(-40*24*time.Hour), "Referral", "blog.example", "referral") // outside 30 days
 	f.conversion("lead-1", "lead", "p1", t0, 0)
 	f.conversion("sale-1", "sale", "p2", t0, 900) // no touchpoints: Direct
