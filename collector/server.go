@@ -1,88 +1,183 @@
 // Package collector is the HTTP ingest service of SPEC §4: it accepts events from the
-// snippet and from servers, enriches them and produces them to Kafka.
+// snippet and from servers, enriches them and makes them durable in Kafka (or the local
+// spool) before answering 2xx.
 package collector
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"log"
+	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"touchpoint/collector/enrich"
+	"touchpoint/collector/spool"
 	"touchpoint/internal/site"
 )
 
-// Config holds the collector's settings.
+// Config holds the collector's settings; RegisterFlags declares each with its default.
 type Config struct {
-	Listen      string
-	SitesFile   string
-	MaxBodySize int
-	MaxEvents   int
+	Listen          string
+	SitesFile       string
+	PathPrefix      string
+	TrustedProxies  string
+	GeoIPFile       string
+	MaxBodySize     int
+	MaxServerBody   int
+	MaxEvents       int
+	MaxImportEvents int
+	SpoolDir        string
+	SpoolMaxBytes   int64
+	SiteRate        float64
+	SiteBurst       int
+	IPRate          float64
+	IPBurst         int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	KafkaTimeout    time.Duration
+	BatchTimeout    time.Duration
+	ClockSkew       time.Duration
+	MaxEventAge     time.Duration
 }
 
-// RegisterFlags declares the collector's flags.
+// RegisterFlags declares the collector's flags (each also readable as TP_<NAME>, see envflag).
 func RegisterFlags(fs *flag.FlagSet) *Config {
 	c := &Config{}
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8080", "address the collector listens on")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
-	fs.IntVar(&c.MaxBodySize, "max-body", 64<<10, "largest accepted request body in bytes")
-	fs.IntVar(&c.MaxEvents, "max-events", 100, "most events accepted in one request")
+	fs.StringVar(&c.PathPrefix, "http.path-prefix", "", "path prefix a reverse proxy keeps in front of the endpoints, e.g. /tp")
+	fs.StringVar(&c.TrustedProxies, "http.trusted-proxies", "127.0.0.0/8,::1/128", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
+	fs.StringVar(&c.GeoIPFile, "geoip", "", "MaxMind-format city database (.mmdb); empty: no GeoIP")
+	fs.IntVar(&c.MaxBodySize, "max-body", 64<<10, "largest accepted /e body in bytes")
+	fs.IntVar(&c.MaxServerBody, "max-server-body", 4<<20, "largest accepted server API body in bytes")
+	fs.IntVar(&c.MaxEvents, "max-events", 100, "most events accepted in one /e request")
+	fs.IntVar(&c.MaxImportEvents, "max-import-events", 1000, "most events accepted in one /v1/import request")
+	fs.StringVar(&c.SpoolDir, "spool.dir", ".stack/spool/collector", "directory of the local spool used while Kafka is unreachable")
+	fs.Int64Var(&c.SpoolMaxBytes, "spool.max-bytes", 1<<30, "largest spool size; beyond it requests get 503")
+	fs.Float64Var(&c.SiteRate, "ratelimit.site", 5000, "requests per second allowed per site (0: unlimited)")
+	fs.IntVar(&c.SiteBurst, "ratelimit.site-burst", 10000, "burst of requests allowed per site")
+	fs.Float64Var(&c.IPRate, "ratelimit.ip", 20, "requests per second allowed per client IP (0: unlimited)")
+	fs.IntVar(&c.IPBurst, "ratelimit.ip-burst", 100, "burst of requests allowed per client IP")
+	fs.DurationVar(&c.ReadTimeout, "http.read-timeout", 10*time.Second, "time to read a whole request")
+	fs.DurationVar(&c.WriteTimeout, "http.write-timeout", 15*time.Second, "time to write a response")
+	fs.DurationVar(&c.IdleTimeout, "http.idle-timeout", 60*time.Second, "keep-alive idle time")
+	fs.DurationVar(&c.KafkaTimeout, "kafka.write-timeout", 5*time.Second, "time to wait for Kafka's acknowledgement before spooling")
+	fs.DurationVar(&c.BatchTimeout, "kafka.batch-timeout", 2*time.Millisecond, "time a produce batch waits to fill")
+	fs.DurationVar(&c.ClockSkew, "clock.skew", time.Minute, "how far in the future a client time may be")
+	fs.DurationVar(&c.MaxEventAge, "clock.max-age", 7*24*time.Hour, "how far in the past a live event's client time may be before it is clamped")
 	return c
 }
 
-// Server is a running collector.
+// Store makes messages durable; Sink is the real one.
+type Store interface {
+	// Write returns nil once every message is durable; errSpoolFull when it cannot be.
+	Write(ctx context.Context, msgs []spool.Message) error
+	Close(ctx context.Context) error
+}
+
+// Server is a collector.
 type Server struct {
-	cfg      *Config
-	sites    *site.Registry
-	producer *Producer
-	http     *fasthttp.Server
+	cfg     *Config
+	sites   *site.Registry
+	pipe    *enrich.Pipeline
+	sink    Store
+	trusted []net.IPNet
+	siteRL  *limiter
+	ipRL    *limiter
+	tracker *trackerFile
+	ready   *readiness
+	topic   string
+	dlq     string
+	http    *fasthttp.Server
 }
 
 // New wires a collector.
-func New(cfg *Config, sites *site.Registry, p *Producer) *Server {
-	s := &Server{cfg: cfg, sites: sites, producer: p}
+func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Store, ready func(context.Context) error, topic, dlq string) (*Server, error) {
+	trusted, err := parseCIDRs(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, sites: sites, pipe: pipe, sink: sink, trusted: trusted,
+		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst),
+		tracker: newTrackerFile(), ready: &readiness{check: ready}, topic: topic, dlq: dlq,
+	}
 	s.http = &fasthttp.Server{
 		Handler:            s.route,
 		Name:               "touchpoint",
-		MaxRequestBodySize: cfg.MaxBodySize,
-		ReadTimeout:        10 * time.Second,
-		WriteTimeout:       10 * time.Second,
-		IdleTimeout:        60 * time.Second,
+		MaxRequestBodySize: max(cfg.MaxBodySize, cfg.MaxServerBody),
+		ReadTimeout:        cfg.ReadTimeout,
+		WriteTimeout:       cfg.WriteTimeout,
+		IdleTimeout:        cfg.IdleTimeout,
+		ReadBufferSize:     8 << 10,
+		CloseOnShutdown:    true,
+		ErrorHandler:       s.transportError,
+		Logger:             &throttledLogger{},
 	}
-	return s
+	return s, nil
 }
 
-func (s *Server) route(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
-	case "/e":
-		s.handleEvents(ctx)
-	case "/healthz":
-		ctx.SetStatusCode(fasthttp.StatusOK)
-		ctx.SetBodyString("ok\n")
-	default:
-		refuse(ctx, fasthttp.StatusNotFound, "no such endpoint")
-	}
-}
+// Handler is the request router, for tests that serve it themselves.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.http.Handler }
 
-// ListenAndServe serves until Shutdown.
-func (s *Server) ListenAndServe() error {
-	if err := s.http.ListenAndServe(s.cfg.Listen); err != nil {
-		return fmt.Errorf("cannot serve on %s: %w", s.cfg.Listen, err)
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); err != nil {
+		return fmt.Errorf("cannot serve: %w", err)
 	}
 	return nil
 }
 
-// Shutdown stops accepting, waits for in-flight requests, then flushes the producer.
+// ListenAndServe serves on the configured address until Shutdown.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ln)
+}
+
+// Shutdown stops accepting, waits for in-flight requests (each ends durable or refused),
+// then flushes the producer and the spool, all within ctx's deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.http.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("cannot stop HTTP server: %w", err)
 	}
-	return s.producer.Close()
+	if err := s.sink.Close(ctx); err != nil {
+		return fmt.Errorf("cannot flush producer: %w", err)
+	}
+	return nil
 }
 
-func refuse(ctx *fasthttp.RequestCtx, status int, reason string) {
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json")
-	fmt.Fprintf(ctx, "{\"error\":%q}\n", reason)
+// transportError answers requests fasthttp refused before routing: a body over the
+// server-wide limit gets a readable 413 (valyala/fasthttp#1348), a slow one 408.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		s.refuse(ctx, fasthttp.StatusRequestEntityTooLarge, reasonBodyTooLarge, "body larger than the server accepts")
+	case errors.As(err, &netErr) && netErr.Timeout():
+		s.refuse(ctx, fasthttp.StatusRequestTimeout, reasonTimeout, "request not received in time")
+	default:
+		s.refuse(ctx, fasthttp.StatusBadRequest, reasonBadRequest, "cannot parse HTTP request")
+	}
+}
+
+// throttledLogger keeps fasthttp's connection errors (scanners, broken clients) from
+// flooding the log: at most one line every 5 seconds.
+type throttledLogger struct {
+	last atomic.Int64
+}
+
+func (l *throttledLogger) Printf(format string, args ...any) {
+	now := time.Now().Unix()
+	if last := l.last.Load(); now-last >= 5 && l.last.CompareAndSwap(last, now) {
+		log.Printf("collector: "+format, args...)
+	}
 }

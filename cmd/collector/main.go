@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"touchpoint/collector"
+	"touchpoint/collector/enrich"
+	"touchpoint/collector/spool"
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/site"
@@ -22,17 +24,33 @@ func main() {
 	shutdownTimeout := flag.Duration("shutdown-timeout", 20*time.Second, "how long to drain on SIGTERM")
 	envflag.Parse()
 
-	sites, err := site.Load(cfg.SitesFile)
+	sites, err := site.LoadWithEnv(cfg.SitesFile)
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := collector.New(cfg, sites, collector.NewProducer(kc))
+	var geo *enrich.Geo
+	if cfg.GeoIPFile != "" {
+		if geo, err = enrich.OpenGeo(cfg.GeoIPFile); err != nil {
+			log.Fatal(err)
+		}
+		defer geo.Close()
+	}
+	sp, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolMaxBytes})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sink := collector.NewSink(collector.SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: cfg.KafkaTimeout, BatchTimeout: cfg.BatchTimeout})
+	pipe := enrich.New(enrich.Options{Geo: geo, Skew: cfg.ClockSkew, MaxAge: cfg.MaxEventAge})
+	srv, err := collector.New(cfg, sites, pipe, sink, collector.KafkaCheck(kc), kc.Topic, kc.DLQ)
+	if err != nil {
+		log.Fatal(err)
+	}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil {
 			log.Fatal(err)
 		}
 	}()
-	log.Printf("collector: listening on %s", cfg.Listen)
+	log.Printf("collector: listening on %s, producing to %s (%s)", cfg.Listen, kc.Topic, kc.Brokers)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

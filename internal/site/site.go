@@ -45,15 +45,24 @@ var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // Load reads and validates a configuration file.
 func Load(file string) (*Registry, error) {
-	b, err := os.ReadFile(file)
+	c, err := ReadConfig(file)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read site config: %w", err)
-	}
-	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("cannot parse site config %s: %w", file, err)
+		return nil, err
 	}
 	return New(c)
+}
+
+// ReadConfig reads a configuration file without validating it.
+func ReadConfig(file string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return c, fmt.Errorf("cannot read site config: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("cannot parse site config %s: %w", file, err)
+	}
+	return c, nil
 }
 
 // New validates c and builds a Registry.

@@ -55,3 +55,39 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	f(Config{Sites: []Site{{ID: "a"}, {ID: "a"}}})
 	f(Config{AdminTokenSHA256: "abc"})
 }
+
+func TestApplyEnv(t *testing.T) {
+	env := map[string]string{
+		"TP_ADMIN_TOKEN":                "new-admin",
+		"TP_SITE_SHOP_EU_SECRET":        "s3cret",
+		"TP_SITE_SHOP_EU_ORIGINS":       "https://shop.eu, https://*.shop.eu",
+		"TP_SITE_SHOP_EU_KEEP_PII":      "true",
+		"TP_SITE_SHOP_EU_COOKIE_DOMAIN": "shop.eu",
+		"TP_SITE_DEMO_LOOKBACK_DAYS":    "30",
+	}
+	c := Config{Sites: []Site{{ID: "shop-eu"}, {ID: "demo", SecretSHA256: hashHex("demo-secret")}}}
+	if err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop, demo := r.Get("shop-eu"), r.Get("demo")
+	if !r.CheckAdmin("new-admin") || !shop.CheckSecret("s3cret") || !demo.CheckSecret("demo-secret") {
+		t.Fatal("secrets from the environment not applied, or applied to the wrong site")
+	}
+	if shop.SecretSHA256 == "s3cret" {
+		t.Fatal("secret stored in clear")
+	}
+	if !shop.AllowsOrigin("https://www.shop.eu") || !shop.KeepPII || shop.CookieDomain != "shop.eu" || demo.KeepPII {
+		t.Fatalf("overrides not applied: %+v", shop)
+	}
+	if demo.LookbackDays != 30 || shop.LookbackDays != 90 {
+		t.Fatalf("lookback = %d/%d, want 30/90", demo.LookbackDays, shop.LookbackDays)
+	}
+	bad := map[string]string{"TP_SITE_DEMO_KEEP_PII": "maybe"}
+	if err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := bad[k]; return v, ok }); err == nil {
+		t.Fatal("a bad KEEP_PII was accepted")
+	}
+}

@@ -1,0 +1,99 @@
+package collector
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"touchpoint/collector/enrich"
+)
+
+// MaxDepth bounds JSON nesting in request bodies: an event is at most 3 levels deep
+// (batch → events → event → form/props/traits), so 8 leaves room and stops stack games.
+const MaxDepth = 8
+
+// Request-level refusal reasons (event-level reasons are in package enrich).
+const (
+	reasonMalformedJSON  enrich.Reason = "malformed_json"
+	reasonInvalidUTF8    enrich.Reason = "invalid_utf8"
+	reasonTooDeep        enrich.Reason = "too_deep"
+	reasonBodyTooLarge   enrich.Reason = "body_too_large"
+	reasonNoEvents       enrich.Reason = "no_events"
+	reasonTooManyEvents  enrich.Reason = "too_many_events"
+	reasonUnknownSite    enrich.Reason = "unknown_site"
+	reasonOrigin         enrich.Reason = "origin_not_allowed"
+	reasonUnauthorized   enrich.Reason = "unauthorized"
+	reasonSiteMismatch   enrich.Reason = "site_mismatch"
+	reasonRateSite       enrich.Reason = "rate_limited_site"
+	reasonRateIP         enrich.Reason = "rate_limited_ip"
+	reasonSpoolFull      enrich.Reason = "spool_full"
+	reasonUnavailable    enrich.Reason = "unavailable"
+	reasonMethod         enrich.Reason = "method_not_allowed"
+	reasonNotFound       enrich.Reason = "not_found"
+	reasonBadRequest     enrich.Reason = "bad_request"
+	reasonTimeout        enrich.Reason = "timeout"
+	reasonAllEventsWrong enrich.Reason = "all_events_refused"
+)
+
+// rawBatch is a request body with its events left undecoded, so that a bad event can be
+// refused alone and sent as received to the dead-letter topic.
+type rawBatch struct {
+	Site   string            `json:"site"`
+	Events []json.RawMessage `json:"events"`
+}
+
+// decodeBatch checks a body's encoding and shape: valid UTF-8, nesting at most MaxDepth,
+// a JSON object with a site and 1 to maxEvents events.
+func decodeBatch(body []byte, maxEvents int) (*rawBatch, *enrich.Refusal) {
+	if ref := checkJSON(body); ref != nil {
+		return nil, ref
+	}
+	var b rawBatch
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, &enrich.Refusal{Reason: reasonMalformedJSON, Detail: "body must be {\"site\":…,\"events\":[…]}: " + err.Error()}
+	}
+	if b.Site == "" {
+		return nil, &enrich.Refusal{Reason: reasonUnknownSite, Detail: "site is missing"}
+	}
+	if len(b.Events) == 0 {
+		return nil, &enrich.Refusal{Reason: reasonNoEvents, Detail: "events is empty"}
+	}
+	if len(b.Events) > maxEvents {
+		return nil, &enrich.Refusal{Reason: reasonTooManyEvents, Detail: "a request carries at most " + strconv.Itoa(maxEvents) + " events"}
+	}
+	return &b, nil
+}
+
+// checkJSON refuses invalid UTF-8 and JSON nested deeper than MaxDepth before any decoder
+// sees the body (encoding/json accepts the first and nests to 10000).
+func checkJSON(body []byte) *enrich.Refusal {
+	if !utf8.Valid(body) {
+		return &enrich.Refusal{Reason: reasonInvalidUTF8, Detail: "body is not valid UTF-8"}
+	}
+	depth, inString, escaped := 0, false, false
+	for _, c := range body {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+			if depth > MaxDepth {
+				return &enrich.Refusal{Reason: reasonTooDeep, Detail: "JSON nested deeper than " + strconv.Itoa(MaxDepth)}
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package enrich
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"touchpoint/internal/event"
+)
+
+// Field length limits, in bytes.
+const (
+	maxURL       = 4096
+	maxTitle     = 1024
+	maxName      = 128
+	maxShort     = 64 // screen, lang, tz, ids
+	maxUA        = 1024
+	maxProps     = 8 << 10
+	maxKeys      = 64
+	maxKey       = 128
+	maxTrait     = 1024
+	maxFormField = 100
+)
+
+// minTS and maxTS bound any timestamp we accept: 2000-01-01 to 3000-01-01.
+const (
+	minTS = 946684800000
+	maxTS = 32503680000000
+)
+
+func validate(r *Request, it *Item) *Refusal {
+	e := &it.E
+	if it.Raw != nil {
+		if err := json.Unmarshal(it.Raw, &e.Event); err != nil {
+			return refuse(ReasonMalformed, "cannot decode event: %v", err)
+		}
+	}
+	if len(e.ID) != 36 || uuid.Validate(e.ID) != nil {
+		return refuse(ReasonBadID, "id must be a UUID")
+	}
+	e.ID = strings.ToLower(e.ID)
+	if !event.Types[e.Type] {
+		return refuse(ReasonUnknownType, "unknown type %.64q", e.Type)
+	}
+	if e.Type == event.Track && e.Name == "" {
+		return refuse(ReasonBadField, "a track event needs a name")
+	}
+	if e.VID != "" && !validID(e.VID) {
+		return refuse(ReasonBadVisitor, "vid must be 1-64 letters, digits, '-' or '_'")
+	}
+	if r.Origin != event.OriginImport {
+		// The client's address and user agent come from the connection, never from the body.
+		e.IP, e.UA = "", ""
+	}
+	for _, f := range [...]struct {
+		name, v string
+		max     int
+	}{
+		{"url", e.URL, maxURL}, {"ref", e.Ref, maxURL}, {"title", e.Title, maxTitle}, {"name", e.Name, maxName},
+		{"screen", e.Screen, maxShort}, {"lang", e.Lang, maxShort}, {"tz", e.TZ, maxShort},
+		{"ip", e.IP, maxShort}, {"ua", e.UA, maxUA},
+	} {
+		if len(f.v) > f.max {
+			return refuse(ReasonTooLong, "%s is longer than %d bytes", f.name, f.max)
+		}
+	}
+	if ref := validateProps(e.Props); ref != nil {
+		return ref
+	}
+	if len(e.Traits) > maxKeys {
+		return refuse(ReasonTooLong, "more than %d traits", maxKeys)
+	}
+	for k, v := range e.Traits {
+		if k == "" || len(k) > maxKey || len(v) > maxTrait {
+			return refuse(ReasonTooLong, "trait %.32q: keys 1-%d bytes, values up to %d", k, maxKey, maxTrait)
+		}
+	}
+	if f := e.Form; f != nil {
+		if len(f.ID) > maxTitle || len(f.Name) > maxTitle || len(f.Action) > maxURL || len(f.Fields) > maxFormField {
+			return refuse(ReasonTooLong, "form id/name/action too long or more than %d fields", maxFormField)
+		}
+		for _, n := range f.Fields {
+			if len(n) > maxKey {
+				return refuse(ReasonTooLong, "form field name longer than %d bytes", maxKey)
+			}
+		}
+	}
+	if c := e.Conversion; c != nil {
+		if len(c.ID) > maxName || len(c.Type) > maxShort || len(c.LeadType) > maxShort {
+			return refuse(ReasonTooLong, "conversion id, type or lead_type too long")
+		}
+		if c.Currency != "" && !validCurrency(c.Currency) {
+			return refuse(ReasonBadField, "currency must be a 3-letter ISO 4217 code")
+		}
+		if math.IsNaN(c.Value) || math.IsInf(c.Value, 0) || math.Abs(c.Value) > 1e15 {
+			return refuse(ReasonBadField, "conversion value out of range")
+		}
+	}
+	return nil
+}
+
+func validateProps(p json.RawMessage) *Refusal {
+	if len(p) == 0 || bytes.Equal(p, []byte("null")) {
+		return nil
+	}
+	if len(p) > maxProps {
+		return refuse(ReasonTooLong, "props larger than %d bytes", maxProps)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(p, &m); err != nil {
+		return refuse(ReasonBadField, "props must be a JSON object")
+	}
+	if len(m) > maxKeys {
+		return refuse(ReasonTooLong, "more than %d props", maxKeys)
+	}
+	for k, v := range m {
+		if len(k) == 0 || len(k) > maxKey {
+			return refuse(ReasonTooLong, "prop names are 1-%d bytes", maxKey)
+		}
+		if c := v[0]; c == '{' || c == '[' {
+			return refuse(ReasonBadField, "prop %.32q: props are flat (strings, numbers, booleans)", k)
+		}
+	}
+	return nil
+}
+
+// validID accepts visitor and user ids: 1-64 letters, digits, '-' and '_'.
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > maxShort {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func validCurrency(s string) bool {
+	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
+}
+
+// assignSite sets what the server owns: the site, the origin, the client address and agent.
+func assignSite(r *Request, it *Item) *Refusal {
+	e := &it.E
+	e.Site = r.Site.ID
+	e.Origin = r.Origin
+	it.ip, it.ua = r.IP, r.UA
+	if r.Origin == event.OriginImport {
+		it.ip, it.ua = netip.Addr{}, e.UA
+		if e.IP != "" {
+			a, err := netip.ParseAddr(e.IP)
+			if err != nil {
+				return refuse(ReasonBadField, "ip is not an IP address")
+			}
+			it.ip = a
+		}
+	}
+	return nil
+}
+
+// clock sets the receive time and bounds the client time: live events are clamped into
+// [now-maxAge, now+skew]; imported and server events keep their time but may not be in
+// the future.
+func clock(skew, maxAge time.Duration) func(*Request, *Item) *Refusal {
+	return func(r *Request, it *Item) *Refusal {
+		e := &it.E
+		now := r.Now.UnixMilli()
+		e.ReceivedAt = now
+		switch r.Origin {
+		case event.OriginImport, event.OriginServer:
+			if e.TS < minTS || e.TS > now+skew.Milliseconds() {
+				return refuse(ReasonBadTimestamp, "ts must be epoch milliseconds between 2000 and now")
+			}
+		default:
+			if e.TS == 0 {
+				e.TS = now
+				return nil
+			}
+			if e.TS < 0 || e.TS > maxTS {
+				return refuse(ReasonBadTimestamp, "ts must be epoch milliseconds")
+			}
+			e.TS = min(max(e.TS, now-maxAge.Milliseconds()), now+skew.Milliseconds())
+		}
+		return nil
+	}
+}
+
+// anonymise keeps only the network of the client address: IPv4 /24, IPv6 /48.
+func anonymise(_ *Request, it *Item) *Refusal {
+	it.E.IP = AnonymiseIP(it.ip)
+	return nil
+}
+
+// AnonymiseIP returns the /24 (IPv4) or /48 (IPv6) network address of a, or "".
+func AnonymiseIP(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	a = a.Unmap()
+	bits := 48
+	if a.Is4() {
+		bits = 24
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.Addr().String()
+}
+
+// hashPII normalises an email trait and replaces it by its SHA-256 unless the site keeps PII.
+func hashPII(r *Request, it *Item) *Refusal {
+	t := it.E.Traits
+	if t == nil {
+		return nil
+	}
+	if h, ok := t["email_sha256"]; ok {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if _, err := hex.DecodeString(h); err != nil || len(h) != 64 {
+			return refuse(ReasonBadField, "email_sha256 must be 64 hex digits")
+		}
+		t["email_sha256"] = h
+	}
+	email, ok := t["email"]
+	if !ok {
+		return nil
+	}
+	email = NormaliseEmail(email)
+	if email == "" {
+		delete(t, "email")
+		return nil
+	}
+	t["email_sha256"] = HashEmail(email)
+	if r.Site.KeepPII {
+		t["email"] = email
+	} else {
+		delete(t, "email")
+	}
+	return nil
+}
+
+// NormaliseEmail trims and lower-cases an address.
+func NormaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// HashEmail is the hex SHA-256 of a normalised address.
+func HashEmail(normalised string) string {
+	h := sha256.Sum256([]byte(normalised))
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,251 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/segmentio/kafka-go"
+
+	"touchpoint/collector/spool"
+	"touchpoint/internal/kafkabus"
+)
+
+var (
+	kafkaErrors = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "tp_collector_kafka_errors_total", Help: "Produce calls that failed (their messages went to the spool).",
+	})
+	spooledMessages = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "tp_collector_spooled_messages_total", Help: "Messages written to the local spool.",
+	})
+	replayedMessages = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "tp_collector_replayed_messages_total", Help: "Spooled messages produced to Kafka.",
+	})
+	spoolBytes = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "tp_collector_spool_bytes", Help: "Disk space used by the spool.",
+	})
+)
+
+// errSpoolFull tells the handler to answer 503 with Retry-After.
+var errSpoolFull = spool.ErrFull
+
+// Sink makes messages durable: produced to Kafka with acks=all, or, while Kafka is
+// unreachable, appended to the local spool and replayed in order when it returns.
+// While the spool holds anything, new messages go behind it, so order is kept.
+type Sink struct {
+	w       *kafka.Writer
+	sp      *spool.Spool
+	timeout time.Duration
+
+	mu       sync.Mutex // orders "spool is empty, go direct" against appends
+	spooling atomic.Bool
+	wake     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	logged   atomic.Int64 // unix seconds of the last logged Kafka error (throttling)
+}
+
+// SinkConfig tunes a Sink.
+type SinkConfig struct {
+	Kafka        *kafkabus.Config
+	Spool        *spool.Spool
+	WriteTimeout time.Duration // how long to wait for Kafka before spooling
+	BatchTimeout time.Duration
+	BatchSize    int
+}
+
+// NewSink starts a sink and its replayer.
+func NewSink(c SinkConfig) *Sink {
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = 2 * time.Millisecond
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1000
+	}
+	s := &Sink{
+		w: &kafka.Writer{
+			Addr:         kafka.TCP(c.Kafka.BrokerList()...),
+			Balancer:     &kafka.Hash{}, // one key, one partition: a visitor's events stay in order
+			RequiredAcks: kafka.RequireAll,
+			// Concurrent requests share batches; a short timeout keeps latency low on quiet sites.
+			BatchTimeout:    c.BatchTimeout,
+			BatchSize:       c.BatchSize,
+			BatchBytes:      4 << 20,
+			Compression:     kafka.Lz4,
+			MaxAttempts:     3,
+			WriteBackoffMin: 50 * time.Millisecond,
+			WriteBackoffMax: 500 * time.Millisecond,
+			ReadTimeout:     c.WriteTimeout,
+			WriteTimeout:    c.WriteTimeout,
+		},
+		sp:      c.Spool,
+		timeout: c.WriteTimeout,
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if !s.sp.Empty() {
+		s.spooling.Store(true) // replay what an earlier run left before anything new
+	}
+	spoolBytes.Set(float64(s.sp.Bytes()))
+	go s.replay()
+	return s
+}
+
+// Write returns nil once every message is acknowledged by Kafka or on disk in the spool.
+func (s *Sink) Write(ctx context.Context, msgs []spool.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if !s.spooling.Load() {
+		err := s.produce(ctx, msgs)
+		if err == nil {
+			return nil
+		}
+		kafkaErrors.Inc()
+		s.logThrottled("collector: Kafka write failed, spooling: %v", err)
+		// The write may still land later (kafka-go cannot cancel a queued send): the
+		// spooled copy is then a duplicate, removed downstream by event id.
+		s.spooling.Store(true)
+	}
+	s.mu.Lock()
+	if !s.spooling.Load() {
+		s.mu.Unlock()
+		return s.Write(ctx, msgs)
+	}
+	err := s.sp.Append(msgs)
+	s.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, spool.ErrFull) {
+			return errSpoolFull
+		}
+		return fmt.Errorf("cannot spool %d messages: %w", len(msgs), err)
+	}
+	spooledMessages.Add(float64(len(msgs)))
+	spoolBytes.Set(float64(s.sp.Bytes()))
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *Sink) produce(ctx context.Context, msgs []spool.Message) error {
+	km := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		km[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
+		for _, h := range m.Headers {
+			km[i].Headers = append(km[i].Headers, kafka.Header{Key: h.Key, Value: h.Value})
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.w.WriteMessages(ctx, km...); err != nil {
+		return fmt.Errorf("cannot produce %d messages: %w", len(km), err)
+	}
+	return nil
+}
+
+// replay drains the spool to Kafka, oldest record first, until stopped.
+func (s *Sink) replay() {
+	defer close(s.done)
+	backoff := 100 * time.Millisecond
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if s.spooling.Load() {
+			ok := s.replayOne()
+			if ok {
+				backoff = 100 * time.Millisecond
+				continue
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// replayOne produces the oldest spooled record; false means "try again later".
+func (s *Sink) replayOne() bool {
+	msgs, err := s.sp.Peek()
+	if err != nil {
+		s.logThrottled("collector: cannot read spool: %v", err)
+		return false
+	}
+	if msgs == nil {
+		s.mu.Lock()
+		if s.sp.Empty() {
+			s.spooling.Store(false)
+		}
+		s.mu.Unlock()
+		return !s.spooling.Load()
+	}
+	if err := s.produce(context.Background(), msgs); err != nil {
+		s.logThrottled("collector: Kafka still unreachable, %d bytes spooled: %v", s.sp.Bytes(), err)
+		return false
+	}
+	if err := s.sp.Commit(); err != nil {
+		s.logThrottled("collector: cannot advance spool: %v", err)
+		return false
+	}
+	replayedMessages.Add(float64(len(msgs)))
+	spoolBytes.Set(float64(s.sp.Bytes()))
+	return true
+}
+
+// Spooling reports whether messages currently go to the spool.
+func (s *Sink) Spooling() bool { return s.spooling.Load() }
+
+// Close stops replaying, giving Kafka until ctx ends to take what is spooled (the rest
+// stays on disk for the next start), then closes the writer within the same deadline.
+func (s *Sink) Close(ctx context.Context) error {
+	drained := make(chan struct{})
+	go func() {
+		for s.spooling.Load() && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(drained)
+	}()
+	<-drained
+	close(s.stop)
+	<-s.done
+	closed := make(chan error, 1)
+	go func() { closed <- s.w.Close() }() // Close can hang on an unreachable broker
+	var err error
+	select {
+	case err = <-closed:
+	case <-ctx.Done():
+		err = fmt.Errorf("cannot close Kafka writer: %w", ctx.Err())
+	}
+	if e := s.sp.Close(); e != nil && err == nil {
+		err = fmt.Errorf("cannot close spool: %w", e)
+	}
+	return err
+}
+
+func (s *Sink) logThrottled(format string, args ...any) {
+	now := time.Now().Unix()
+	if last := s.logged.Load(); now-last >= 5 && s.logged.CompareAndSwap(last, now) {
+		log.Printf(format, args...)
+	}
+}

@@ -1,0 +1,75 @@
+package site
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// LoadWithEnv reads file, then applies the environment overrides of ApplyEnv.
+func LoadWithEnv(file string) (*Registry, error) {
+	c, err := ReadConfig(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := ApplyEnv(&c, os.LookupEnv); err != nil {
+		return nil, err
+	}
+	return New(c)
+}
+
+// EnvPrefix is the start of a site's override variables: TP_SITE_<ID>_<SETTING>, with the
+// id upper-cased and '.' or '-' written '_' (TP_SITE_DEMO_SECRET for site "demo").
+func EnvPrefix(id string) string {
+	return "TP_SITE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(id)) + "_"
+}
+
+// ApplyEnv overrides settings of configured sites from the environment, so secrets need
+// not sit in the file: SECRET (clear text, stored hashed), ORIGINS (comma-separated),
+// COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS. TP_ADMIN_TOKEN sets the admin token.
+func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
+	if v, ok := lookup("TP_ADMIN_TOKEN"); ok && v != "" {
+		c.AdminTokenSHA256 = hashHex(v)
+	}
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		p := EnvPrefix(s.ID)
+		if v, ok := lookup(p + "SECRET"); ok && v != "" {
+			s.SecretSHA256 = hashHex(v)
+		}
+		if v, ok := lookup(p + "ORIGINS"); ok {
+			s.Origins = nil
+			for _, o := range strings.Split(v, ",") {
+				if o = strings.TrimSpace(o); o != "" {
+					s.Origins = append(s.Origins, o)
+				}
+			}
+		}
+		if v, ok := lookup(p + "COOKIE_DOMAIN"); ok {
+			s.CookieDomain = v
+		}
+		if v, ok := lookup(p + "KEEP_PII"); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("cannot use %sKEEP_PII=%q: %w", p, v, err)
+			}
+			s.KeepPII = b
+		}
+		if v, ok := lookup(p + "LOOKBACK_DAYS"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("cannot use %sLOOKBACK_DAYS=%q: a positive number of days", p, v)
+			}
+			s.LookbackDays = n
+		}
+	}
+	return nil
+}
+
+func hashHex(clear string) string {
+	h := sha256.Sum256([]byte(clear))
+	return hex.EncodeToString(h[:])
+}
