@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/google/uuid"
 
+	"touchpoint/attribution/attrtest"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 )
@@ -18,7 +18,7 @@ import (
 type fixture struct {
 	t    *testing.T
 	conn driver.Conn
-	db   string
+	db   *attrtest.DB
 	eng  *Engine
 	sess map[string]string // label -> session id
 }
@@ -29,58 +29,25 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, conn: conn, db: db, eng: New(conn, db, sites), sess: map[string]string{}}
+	return &fixture{t: t, conn: conn, db: &attrtest.DB{T: t, Conn: conn, Name: db}, eng: New(conn, db, sites), sess: map[string]string{}}
 }
 
 var t0 = time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
 
 func (f *fixture) session(label, person string, at time.Time, channel, source, medium string) {
 	f.t.Helper()
-	id := uuid.New()
-	f.sess[label] = id.String()
-	b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.db+`.sessions (site_id, session_id, visitor_id, person_id,
-		started_at, ended_at, landing_url, landing_path, referrer, referrer_domain, source, medium, campaign, term, content,
-		click_id_type, click_id, channel, pageviews, events, is_bot, first_event_id, deleted, version)`)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := b.Append("s1", id, "v-"+person, person, at, at.Add(5*time.Minute), "https://x.example/"+label, "/"+label, "", "",
-		source, medium, "camp-"+label, "", "", "", "", channel, uint32(1), uint32(1), uint8(0), uuid.New(), uint8(0), uint64(time.Now().UnixNano())); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := b.Send(); err != nil {
-		f.t.Fatal(err)
-	}
+	f.sess[label] = f.db.Session(attrtest.Session{Site: "s1", Person: person, At: at, Channel: channel, Source: source,
+		Medium: medium, Campaign: "camp-" + label, Landing: "/" + label})
 }
 
 func (f *fixture) conversion(id, typ, person string, at time.Time, value float64) {
 	f.t.Helper()
-	b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.db+`.conversions (site_id, conversion_id, type, lead_type,
-		occurred_at, received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, version)`)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := b.Append("s1", id, typ, "form", at, at, "v-"+person, person, "", "", "", value, "EUR", "{}", uuid.New(), "server",
-		uint64(time.Now().UnixMilli())); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := b.Send(); err != nil {
-		f.t.Fatal(err)
-	}
+	f.db.Conversion(attrtest.Conversion{Site: "s1", ID: id, Type: typ, LeadType: "form", Person: person, At: at, Value: value})
 }
 
 func (f *fixture) alias(person, current string) {
 	f.t.Helper()
-	b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.db+".person_aliases (site_id, person_id, current_person_id, updated_at, version)")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := b.Append("s1", person, current, time.Now(), uint64(time.Now().UnixNano())); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := b.Send(); err != nil {
-		f.t.Fatal(err)
-	}
+	f.db.Alias("s1", person, current)
 }
 
 // credits returns model -> session label (or "" for the synthetic touch) -> credit.
@@ -90,7 +57,7 @@ func (f *fixture) credits(convID string) map[string]map[string]float64 {
 	for l, id := range f.sess {
 		labels[id] = l
 	}
-	rows, err := f.conn.Query(context.Background(), "SELECT model, session_id, credit FROM "+f.db+
+	rows, err := f.conn.Query(context.Background(), "SELECT model, session_id, credit FROM "+f.db.Name+
 		".attributions FINAL WHERE site_id = 's1' AND conversion_id = ? AND removed = 0", convID)
 	if err != nil {
 		f.t.Fatal(err)
@@ -171,7 +138,7 @@ func TestRebuildCreditsEveryModel(t *testing.T) {
 		t.Fatalf("sale without touchpoints: %v", sale)
 	}
 	var revenue float64
-	if err := f.conn.QueryRow(context.Background(), "SELECT sum(revenue) FROM "+f.db+
+	if err := f.conn.QueryRow(context.Background(), "SELECT sum(revenue) FROM "+f.db.Name+
 		".attributions FINAL WHERE conversion_id = 'sale-1' AND model = 'linear' AND channel = 'Direct'").Scan(&revenue); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +153,7 @@ func TestRebuildTwiceIsIdempotent(t *testing.T) {
 	f.session("b", "p1", t0.Add(-2*time.Hour), "Email", "newsletter", "email")
 	f.conversion("c1", "lead", "p1", t0, 0)
 	snapshot := func() []string {
-		rows, err := f.conn.Query(context.Background(), "SELECT conversion_id, model, session_id, credit, removed FROM "+f.db+
+		rows, err := f.conn.Query(context.Background(), "SELECT conversion_id, model, session_id, credit, removed FROM "+f.db.Name+
 			".attributions FINAL ORDER BY conversion_id, model, session_id")
 		if err != nil {
 			t.Fatal(err)
@@ -243,7 +210,7 @@ func TestMergeRecomputesLead(t *testing.T) {
 	// The first-click row of the laptop session lost its credit: it is kept as removed.
 	var removed uint64
 	var removedCredit float64
-	if err := f.conn.QueryRow(ctx, "SELECT count(), sum(credit) FROM "+f.db+
+	if err := f.conn.QueryRow(ctx, "SELECT count(), sum(credit) FROM "+f.db.Name+
 		".attributions FINAL WHERE conversion_id = 'lead-m' AND removed = 1 AND model = 'first_click' AND session_id = ?",
 		f.sess["laptop"]).Scan(&removed, &removedCredit); err != nil {
 		t.Fatal(err)

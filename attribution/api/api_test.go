@@ -1,0 +1,232 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"touchpoint/attribution/attrtest"
+	"touchpoint/attribution/engine"
+	"touchpoint/attribution/report"
+	"touchpoint/internal/site"
+	"touchpoint/internal/testenv"
+)
+
+// A small known data set: three people, one bot, two leads, one sale, two days of cost.
+//
+//	A: Oct 1 Paid Search (google/cpc brand, /pricing) → Oct 3 Email (newsletter/email nov, /blog)
+//	   → lead (form) Oct 3 12:00 → sale 1000 EUR Oct 5
+//	B: Oct 2 Organic Search (google/organic, /) → lead (call) Oct 2 13:00
+//	C: Oct 4 Paid Search (google/cpc brand, /pricing), no conversion
+//	bot: Oct 4 Direct — never counted
+//	cost: google/cpc brand 100 on Oct 1, 50 on Oct 2
+func newTestServer(t *testing.T) *httptest.Server {
+	conn, db := testenv.FreshDatabase(t)
+	sites, err := site.New(site.Config{
+		AdminTokenSHA256: "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c", // demo-admin
+		Sites:            []site.Site{{ID: "s1"}, {ID: "s2"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	day := func(n, h int) time.Time { return time.Date(2026, 10, n, h, 0, 0, 0, time.UTC) }
+	d.Session(attrtest.Session{Site: "s1", Person: "A", At: day(1, 9), Channel: "Paid Search", Source: "google", Medium: "cpc", Campaign: "brand", Term: "crm", Landing: "/pricing"})
+	d.Session(attrtest.Session{Site: "s1", Person: "A", At: day(3, 9), Channel: "Email", Source: "newsletter", Medium: "email", Campaign: "nov", Landing: "/blog"})
+	d.Session(attrtest.Session{Site: "s1", Person: "B", At: day(2, 9), Channel: "Organic Search", Source: "google", Medium: "organic", Landing: "/"})
+	d.Session(attrtest.Session{Site: "s1", Person: "C", At: day(4, 9), Channel: "Paid Search", Source: "google", Medium: "cpc", Campaign: "brand", Landing: "/pricing"})
+	d.Session(attrtest.Session{Site: "s1", Person: "bot", At: day(4, 9), Channel: "Direct", Source: "(direct)", Medium: "(none)", Bot: true})
+	d.Session(attrtest.Session{Site: "s2", Person: "X", At: day(4, 9), Channel: "Referral", Source: "other", Medium: "referral"})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-A", Type: "lead", LeadType: "form", Person: "A", At: day(3, 12)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-A", Type: "sale", Person: "A", At: day(5, 12), Value: 1000})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-B", Type: "lead", LeadType: "call", Person: "B", At: day(2, 13)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "mql-B", Type: "mql", Person: "B", At: day(4, 13)})
+	store := &report.Store{Conn: conn, DB: db}
+	costs, err := report.ParseCosts("text/csv", []byte("date,source,medium,campaign,cost\n2026-10-01,google,cpc,brand,100\n2026-10-02,google,cpc,brand,50\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ImportCosts(context.Background(), "s1", costs); err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(conn, db, sites)
+	if _, _, err := eng.Rebuild(context.Background(), "s1", day(1, 0), day(31, 0)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&Server{Sites: sites, Reports: store, Engine: eng,
+		Now: func() time.Time { return day(20, 0) }}).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, url, token string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type row struct {
+	visitors, sessions               uint64
+	leads, form, call, sales, revenue float64
+	cost                             float64
+	roi                              any // nil or float64
+}
+
+func TestSourceReport(t *testing.T) {
+	srv := newTestServer(t)
+	f := func(model, by string, want map[string]row, totals row) {
+		t.Helper()
+		var got report.Sources
+		url := srv.URL + "/api/v1/reports/sources?site=s1&from=2026-10-01&to=2026-10-31&model=" + model + "&by=" + by
+		if code := get(t, url, "demo-admin", &got); code != 200 {
+			t.Fatalf("%s: status %d", url, code)
+		}
+		if got.Model != model || got.By != by || got.From != "2026-10-01" || got.To != "2026-10-31" || got.Site != "s1" {
+			t.Fatalf("report header %+v", got)
+		}
+		check := func(key string, g report.SourceRow, w row) {
+			t.Helper()
+			ok := g.Visitors == w.visitors && g.Sessions == w.sessions && near(g.Leads, w.leads) &&
+				near(g.LeadsByType.Form, w.form) && near(g.LeadsByType.Call, w.call) && near(g.Sales, w.sales) &&
+				near(g.Revenue, w.revenue) && near(g.Cost, w.cost)
+			switch r := w.roi.(type) {
+			case nil:
+				ok = ok && g.ROI == nil
+			case float64:
+				ok = ok && g.ROI != nil && near(*g.ROI, r)
+			}
+			if !ok {
+				roi := "null"
+				if g.ROI != nil {
+					roi = fmt.Sprint(*g.ROI)
+				}
+				t.Fatalf("%s by %s, %q: got %+v (roi %s), want %+v", model, by, key, g, roi, w)
+			}
+		}
+		if len(got.Rows) != len(want) {
+			t.Fatalf("%s by %s: %d rows %+v, want %d", model, by, len(got.Rows), got.Rows, len(want))
+		}
+		for _, g := range got.Rows {
+			w, ok := want[g.Key]
+			if !ok {
+				t.Fatalf("%s by %s: unexpected row %q", model, by, g.Key)
+			}
+			check(g.Key, g, w)
+		}
+		check("totals", got.Totals, totals)
+	}
+	totals := row{visitors: 3, sessions: 4, leads: 2, form: 1, call: 1, sales: 1, revenue: 1000, cost: 150, roi: 850.0 / 150}
+	f("first_click", "channel", map[string]row{
+		"Paid Search":    {visitors: 2, sessions: 2, leads: 1, form: 1, sales: 1, revenue: 1000, cost: 150, roi: 850.0 / 150},
+		"Email":          {visitors: 1, sessions: 1},
+		"Organic Search": {visitors: 1, sessions: 1, leads: 1, call: 1},
+	}, totals)
+	f("last_click", "channel", map[string]row{
+		"Paid Search":    {visitors: 2, sessions: 2, cost: 150, roi: -1.0},
+		"Email":          {visitors: 1, sessions: 1, leads: 1, form: 1, sales: 1, revenue: 1000},
+		"Organic Search": {visitors: 1, sessions: 1, leads: 1, call: 1},
+	}, totals)
+	f("linear", "channel", map[string]row{
+		"Paid Search":    {visitors: 2, sessions: 2, leads: 0.5, form: 0.5, sales: 0.5, revenue: 500, cost: 150, roi: 350.0 / 150},
+		"Email":          {visitors: 1, sessions: 1, leads: 0.5, form: 0.5, sales: 0.5, revenue: 500},
+		"Organic Search": {visitors: 1, sessions: 1, leads: 1, call: 1},
+	}, totals)
+	f("first_click", "campaign", map[string]row{
+		"brand": {visitors: 2, sessions: 2, leads: 1, form: 1, sales: 1, revenue: 1000, cost: 150, roi: 850.0 / 150},
+		"nov":   {visitors: 1, sessions: 1},
+		"":      {visitors: 1, sessions: 1, leads: 1, call: 1},
+	}, totals)
+	f("last_click", "landing_page", map[string]row{
+		"/pricing": {visitors: 2, sessions: 2},
+		"/blog":    {visitors: 1, sessions: 1, leads: 1, form: 1, sales: 1, revenue: 1000},
+		"/":        {visitors: 1, sessions: 1, leads: 1, call: 1},
+	}, row{visitors: 3, sessions: 4, leads: 2, form: 1, call: 1, sales: 1, revenue: 1000})
+	f("first_click", "keyword", map[string]row{
+		"crm": {visitors: 1, sessions: 1, leads: 1, form: 1, sales: 1, revenue: 1000},
+		"":    {visitors: 3, sessions: 3, leads: 1, call: 1},
+	}, row{visitors: 3, sessions: 4, leads: 2, form: 1, call: 1, sales: 1, revenue: 1000})
+}
+
+func TestLifecycleAndJourney(t *testing.T) {
+	srv := newTestServer(t)
+	var lc report.Lifecycle
+	if code := get(t, srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-10-01&to=2026-10-31&by=channel", "demo-admin", &lc); code != 200 {
+		t.Fatalf("lifecycle status %d", code)
+	}
+	if lc.Totals.Counts["lead"] != 2 || lc.Totals.Counts["mql"] != 1 || lc.Totals.Rates["lead_mql"] == nil || *lc.Totals.Rates["lead_mql"] != 0.5 {
+		t.Fatalf("lifecycle totals %+v", lc.Totals)
+	}
+	if md := lc.Totals.MedianDays["lead_mql"]; md == nil || !near(*md, 2) {
+		t.Fatalf("median days lead→mql = %v, want 2", md)
+	}
+	// A's lead (Oct 3) is stalled at lead; B's mql (Oct 4) too: 16 days is under 30, so neither yet.
+	if lc.Totals.Stalled["lead"] != 0 {
+		t.Fatalf("stalled %v", lc.Totals.Stalled)
+	}
+	byKey := map[string]report.LifecycleRow{}
+	for _, r := range lc.Rows {
+		byKey[r.Key] = r
+	}
+	if byKey["Organic Search"].Counts["mql"] != 1 || byKey["Paid Search"].Counts["lead"] != 1 || byKey["Paid Search"].Counts["mql"] != 0 {
+		t.Fatalf("lifecycle rows %+v", lc.Rows)
+	}
+
+	var j engine.Journey
+	if code := get(t, srv.URL+"/api/v1/journeys?site=s1&conversion_id=sale-A", "demo-admin", &j); code != 200 {
+		t.Fatalf("journey status %d", code)
+	}
+	if j.Conversion.ConversionID != "sale-A" || len(j.Touchpoints) != 2 || len(j.Conversions) != 2 {
+		t.Fatalf("journey %+v", j)
+	}
+	if j.Touchpoints[0].Channel != "Paid Search" || j.Touchpoints[0].Credits["first_click"] != 1 || j.Touchpoints[0].Credits["last_click"] != 0 ||
+		j.Touchpoints[1].Credits["last_click"] != 1 || j.Touchpoints[1].Credits["linear"] != 0.5 {
+		t.Fatalf("journey touchpoints %+v", j.Touchpoints)
+	}
+	if code := get(t, srv.URL+"/api/v1/journeys?site=s1&conversion_id=nope", "demo-admin", nil); code != 404 {
+		t.Fatalf("unknown conversion: status %d, want 404", code)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	srv := newTestServer(t)
+	f := func(path, token string, want int) {
+		t.Helper()
+		var body map[string]any
+		if code := get(t, srv.URL+path, token, &body); code != want || body["error"] == "" {
+			t.Fatalf("GET %s: status %d body %v, want %d with an error", path, code, body, want)
+		}
+	}
+	f("/api/v1/reports/sources?site=s1", "", 401)
+	f("/api/v1/reports/sources?site=s1", "demo-secret", 401)
+	f("/api/v1/reports/sources?site=nope", "demo-admin", 404)
+	f("/api/v1/reports/sources", "demo-admin", 400)
+	f("/api/v1/reports/sources?site=s1&model=magic", "demo-admin", 400)
+	f("/api/v1/reports/sources?site=s1&by=country", "demo-admin", 400)
+	f("/api/v1/reports/sources?site=s1&from=2026-13-01", "demo-admin", 400)
+	f("/api/v1/reports/sources?site=s1&from=2026-10-05&to=2026-10-01", "demo-admin", 400)
+	f("/api/v1/reports/lifecycle?site=s1&by=keyword", "demo-admin", 400)
+	f("/api/v1/journeys?site=s1", "demo-admin", 400)
+	f("/api/v1/nothing", "demo-admin", 404)
+	// A hostile site id or campaign is only ever a bound value.
+	f("/api/v1/reports/sources?site=s1%27%20OR%201%3D1--", "demo-admin", 404)
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }

@@ -1,0 +1,90 @@
+// Package attrtest writes stitcher-shaped rows (sessions, conversions, person merges)
+// straight into a test database, so attribution and report tests control their journeys
+// exactly.
+package attrtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+)
+
+// DB is a test database.
+type DB struct {
+	T    testing.TB
+	Conn driver.Conn
+	Name string
+}
+
+// Session is a session row; zero fields get plausible values.
+type Session struct {
+	Site, Visitor, Person                            string
+	At                                               time.Time
+	Channel, Source, Medium, Campaign, Term, Landing string
+	Bot                                              bool
+}
+
+// Session inserts s and returns its session id.
+func (d *DB) Session(s Session) string {
+	d.T.Helper()
+	id := uuid.New()
+	if s.Visitor == "" {
+		s.Visitor = "v-" + s.Person
+	}
+	if s.Landing == "" {
+		s.Landing = "/"
+	}
+	var bot uint8
+	if s.Bot {
+		bot = 1
+	}
+	d.insert("sessions", `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path, referrer,
+		referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel, pageviews, events, is_bot,
+		first_event_id, deleted, version`,
+		s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5*time.Minute), "https://www.example.com"+s.Landing, s.Landing, "", "",
+		s.Source, s.Medium, s.Campaign, s.Term, "", "", "", s.Channel, uint32(1), uint32(1), bot, uuid.New(), uint8(0),
+		uint64(time.Now().UnixNano()))
+	return id.String()
+}
+
+// Conversion is a conversions row.
+type Conversion struct {
+	Site, ID, Type, LeadType, Person string
+	At                               time.Time
+	Value                            float64
+	EmailSHA256                      string
+}
+
+// Conversion inserts c.
+func (d *DB) Conversion(c Conversion) {
+	d.T.Helper()
+	d.insert("conversions", `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
+		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version`,
+		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, "EUR", "{}",
+		uuid.New(), "server", uint64(time.Now().UnixNano()))
+}
+
+// Alias records that person now belongs to current.
+func (d *DB) Alias(site, person, current string) {
+	d.T.Helper()
+	d.insert("person_aliases", "site_id, person_id, current_person_id, updated_at, version",
+		site, person, current, time.Now(), uint64(time.Now().UnixNano()))
+}
+
+func (d *DB) insert(table, cols string, vals ...any) {
+	d.T.Helper()
+	b, err := d.Conn.PrepareBatch(context.Background(), "INSERT INTO "+d.Name+"."+table+" ("+cols+")")
+	if err != nil {
+		d.T.Fatal(err)
+	}
+	defer b.Abort()
+	if err := b.Append(vals...); err != nil {
+		d.T.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		d.T.Fatal(err)
+	}
+}
