@@ -84,10 +84,10 @@ func get(t *testing.T, url, token string, out any) int {
 }
 
 type row struct {
-	visitors, sessions               uint64
+	visitors, sessions                uint64
 	leads, form, call, sales, revenue float64
-	cost                             float64
-	roi                              any // nil or float64
+	cost                              float64
+	roi                               any // nil or float64
 }
 
 func TestSourceReport(t *testing.T) {
