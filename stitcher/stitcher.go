@@ -1,10 +1,11 @@
-// Package stitcher consumes enriched events from Kafka and writes them to ClickHouse in
-// batches, committing Kafka offsets only after ClickHouse accepted the rows.
+// Package stitcher consumes enriched events from Kafka and turns them into journeys in
+// ClickHouse (SPEC §5): events, sessions with their touchpoint, the identity graph and
+// conversions. Offsets are committed only after every row of a batch was written, and all
+// rows are keyed so that writing them again replaces them: replays never double count.
 package stitcher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,34 +15,38 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
-	"touchpoint/internal/event"
 	"touchpoint/internal/kafkabus"
 )
 
 // Config holds the stitcher's settings.
 type Config struct {
-	Group      string
-	BatchSize  int
-	FlushEvery time.Duration
-	Listen     string
+	Group       string
+	BatchSize   int
+	FlushEvery  time.Duration
+	Listen      string
+	MaxVisitors int
 }
 
 // RegisterFlags declares the stitcher's flags.
 func RegisterFlags(fs *flag.FlagSet) *Config {
 	c := &Config{}
 	fs.StringVar(&c.Group, "kafka.group", "tp-stitcher", "Kafka consumer group")
-	fs.IntVar(&c.BatchSize, "batch.size", 10000, "most events in one ClickHouse insert")
+	fs.IntVar(&c.BatchSize, "batch.size", 20000, "most events in one ClickHouse insert")
 	fs.DurationVar(&c.FlushEvery, "batch.flush", time.Second, "longest time an event waits for its batch")
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8082", "address of /healthz and /metrics")
+	fs.IntVar(&c.MaxVisitors, "state.visitors", 500000, "visitors whose last session is kept in memory")
 	return c
 }
 
 // Stitcher is one consumer-group member.
 type Stitcher struct {
-	cfg    *Config
-	reader *kafka.Reader
-	conn   driver.Conn
-	db     string
+	cfg      *Config
+	reader   *kafka.Reader
+	dlq      *kafka.Writer
+	conn     driver.Conn
+	db       string
+	journeys *journeys
+	persons  map[personKey]string
 }
 
 // New builds a stitcher reading kc's topic and writing to database db.
@@ -55,24 +60,33 @@ func New(cfg *Config, kc *kafkabus.Config, conn driver.Conn, db string) *Stitche
 		MaxWait:        200 * time.Millisecond,
 		CommitInterval: 0, // commits are synchronous, after each insert
 		StartOffset:    kafka.FirstOffset,
+		QueueCapacity:  1000,
 	})
-	return &Stitcher{cfg: cfg, reader: r, conn: conn, db: db}
+	dlq := &kafka.Writer{
+		Addr:         kafka.TCP(kc.BrokerList()...),
+		Topic:        kc.DLQ,
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 10 * time.Millisecond,
+		WriteTimeout: 10 * time.Second,
+	}
+	return &Stitcher{cfg: cfg, reader: r, dlq: dlq, conn: conn, db: db,
+		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}}
 }
 
 // Run consumes until ctx is done. Rows of a batch are inserted before its offsets are
 // committed; a failed insert is retried with backoff and nothing is committed past it.
-func (s *Stitcher) Run(ctx context.Context) error {
-	defer s.reader.Close()
+func (st *Stitcher) Run(ctx context.Context) error {
+	defer st.close()
 	var batch []kafka.Message
-	deadline := time.Now().Add(s.cfg.FlushEvery)
+	deadline := time.Now().Add(st.cfg.FlushEvery)
 	for {
 		fctx, cancel := context.WithDeadline(ctx, deadline)
-		m, err := s.reader.FetchMessage(fctx)
+		m, err := st.reader.FetchMessage(fctx)
 		cancel()
 		switch {
 		case err == nil:
 			batch = append(batch, m)
-			if len(batch) < s.cfg.BatchSize {
+			if len(batch) < st.cfg.BatchSize {
 				continue
 			}
 		case ctx.Err() != nil:
@@ -82,64 +96,185 @@ func (s *Stitcher) Run(ctx context.Context) error {
 			return fmt.Errorf("cannot read from Kafka: %w", err)
 		}
 		if len(batch) > 0 {
-			if err := s.flush(ctx, batch); err != nil {
+			if err := st.flush(ctx, batch); err != nil {
 				return err
 			}
 			batch = batch[:0]
 		}
-		deadline = time.Now().Add(s.cfg.FlushEvery)
+		deadline = time.Now().Add(st.cfg.FlushEvery)
 	}
 }
 
-func (s *Stitcher) flush(ctx context.Context, msgs []kafka.Message) error {
-	rows := make([]eventRow, 0, len(msgs))
-	version := uint64(time.Now().UnixNano())
-	for i := range msgs {
-		var e event.Enriched
-		if err := json.Unmarshal(msgs[i].Value, &e); err != nil {
-			log.Printf("stitcher: skipping undecodable message at %s/%d@%d: %v", msgs[i].Topic, msgs[i].Partition, msgs[i].Offset, err)
-			continue
-		}
-		r, err := newEventRow(&e, version)
-		if err != nil {
-			log.Printf("stitcher: skipping event with bad id at %d@%d: %v", msgs[i].Partition, msgs[i].Offset, err)
-			continue
-		}
-		rows = append(rows, r)
+func (st *Stitcher) close() {
+	done := make(chan struct{})
+	go func() {
+		// Close can hang while the broker is unreachable.
+		st.reader.Close()
+		st.dlq.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		log.Print("stitcher: Kafka clients did not close in 5s")
 	}
+}
+
+// flush writes one batch until it succeeds, then commits its offsets. While ClickHouse or
+// the dead-letter topic is unavailable it waits with backoff; nothing is committed meanwhile.
+func (st *Stitcher) flush(ctx context.Context, msgs []kafka.Message) error {
+	for i := range msgs {
+		st.journeys.observe(msgs[i].Partition, msgs[i].Offset)
+	}
+	ins, bad := decode(msgs)
 	for attempt := 0; ; attempt++ {
-		err := s.insert(ctx, rows)
+		err := st.deadLetter(ctx, bad)
+		if err == nil {
+			bad = nil
+			err = st.write(ctx, ins)
+		}
 		if err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The visitor states may hold this batch's events that were never written.
+		st.journeys.forgetAll()
 		wait := min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)
-		log.Printf("stitcher: insert of %d rows failed (retrying in %s): %v", len(rows), wait, err)
+		log.Printf("stitcher: writing %d events failed (retrying in %s): %v", len(ins), wait, err)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
 		}
 	}
-	if err := s.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("cannot commit offsets: %w", err)
+	if err := st.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
+		// After a rebalance the partitions belong to another member, which reads the
+		// batch again; rows are replaced, not added.
+		log.Printf("stitcher: cannot commit offsets: %v", err)
 	}
 	return nil
 }
 
-func (s *Stitcher) insert(ctx context.Context, rows []eventRow) error {
+// deadLetter sends messages that can never be written to the dead-letter topic, with the
+// reason in the "reason" header, so they do not stall their partition.
+func (st *Stitcher) deadLetter(ctx context.Context, bad []poison) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	out := make([]kafka.Message, len(bad))
+	for i, b := range bad {
+		log.Printf("stitcher: message %s/%d@%d to dead-letter topic: %s", b.msg.Topic, b.msg.Partition, b.msg.Offset, b.reason)
+		out[i] = kafka.Message{Key: b.msg.Key, Value: b.msg.Value, Headers: []kafka.Header{
+			{Key: "reason", Value: []byte(b.reason)},
+			{Key: "source", Value: fmt.Appendf(nil, "%s/%d@%d", b.msg.Topic, b.msg.Partition, b.msg.Offset)},
+		}}
+	}
+	if err := st.dlq.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("cannot write to the dead-letter topic: %w", err)
+	}
+	return nil
+}
+
+// write turns a batch into rows and writes them: identity links first (they decide
+// persons), then sessions, events and conversions.
+func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
+	ids, err := st.link(ctx, ins)
+	if err != nil {
+		return err
+	}
+	persons, err := st.resolve(ctx, ins)
+	if err != nil {
+		return err
+	}
+	visitorPersons := map[visitorKey]string{}
+	for k, p := range persons {
+		if k.key.Kind == 'v' {
+			visitorPersons[visitorKey{k.site, k.key.Value}] = p
+		}
+	}
+	jr, err := st.sessionize(ctx, ins, visitorPersons)
+	if err != nil {
+		return err
+	}
+	version := uint64(time.Now().UnixNano())
+	events := make([][]any, 0, len(ins))
+	var conversions [][]any
+	for i := range ins {
+		in := &ins[i]
+		var person, sess string
+		if k, ok := personKeyOf(in); ok {
+			person = persons[personKey{in.e.Site, k}]
+		}
+		if s, ok := jr.assign[in.id]; ok {
+			sess = s.String()
+		}
+		events = append(events, eventValues(in, person, sess, version))
+		if c := conversionValues(in, person, sess); c != nil {
+			conversions = append(conversions, c)
+		}
+	}
+	sessions := make([][]any, len(jr.sessions))
+	for i := range jr.sessions {
+		sessions[i] = jr.sessions[i].values(version)
+	}
+	for _, t := range []struct {
+		table, columns string
+		rows           [][]any
+	}{
+		{"events", eventColumns, events},
+		{"sessions", sessionColumns, sessions},
+		{"conversions", conversionColumns, conversions},
+		{"identities", identityColumns, ids.links},
+		{"person_aliases", aliasColumns, ids.aliases},
+		{"person_merges", mergeColumns, ids.merges},
+	} {
+		if err := st.insert(ctx, t.table, t.columns, t.rows); err != nil {
+			return fmt.Errorf("cannot insert into %s: %w", t.table, err)
+		}
+	}
+	return st.moveEvents(ctx, jr.rewrites, version)
+}
+
+func (st *Stitcher) insert(ctx context.Context, table, columns string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	// A batch cannot be re-sent after a failure: it is rebuilt from rows on each attempt.
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".events ("+eventColumns+")")
+	b, err := st.conn.PrepareBatch(ctx, "INSERT INTO "+st.db+"."+table+" ("+columns+")")
 	if err != nil {
 		return err
 	}
 	defer b.Abort()
-	for i := range rows {
-		if err := b.Append(rows[i].values()...); err != nil {
+	for _, r := range rows {
+		if err := b.Append(r...); err != nil {
 			return err
 		}
 	}
 	return b.Send()
+}
+
+// moveEvents rewrites stored events whose session changed because a late event arrived,
+// copying each row inside ClickHouse with the new session id and a newer version.
+func (st *Stitcher) moveEvents(ctx context.Context, rws []rewrite, version uint64) error {
+	bySite := map[string][2][]string{}
+	for _, r := range rws {
+		v := bySite[r.site]
+		v[0], v[1] = append(v[0], r.event.String()), append(v[1], r.session.String())
+		bySite[r.site] = v
+	}
+	cols := eventColumns
+	q := fmt.Sprintf(`INSERT INTO %[1]s.events (%[2]s)
+		SELECT site_id, event_id, event_type, visitor_id, person_id, transform(toString(event_id), ?, ?, session_id), ts, received_at,
+		url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
+		click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
+		screen, language, timezone, ip, origin, toUInt64(?)
+		FROM %[1]s.events FINAL WHERE site_id = ? AND toString(event_id) IN (SELECT arrayJoin(?))`, st.db, cols)
+	for site, v := range bySite {
+		if err := st.conn.Exec(ctx, q, v[0], v[1], version, site, v[0]); err != nil {
+			return fmt.Errorf("cannot move events to their sessions: %w", err)
+		}
+	}
+	return nil
 }

@@ -78,7 +78,7 @@ func Split(site, vid string, evs []Event) ([]Event, []Session) {
 	var cur *Session
 	var touch Touch
 	for i, e := range evs {
-		if cur == nil || e.TS-cur.End > Timeout || (!e.Touch.IsZero() && e.Touch != touch) {
+		if cur == nil || e.TS-cur.End > Timeout || arrivesAgain(touch, e.Touch) {
 			out = append(out, Session{ID: ID(site, vid, e.ID), First: i, Start: e.TS})
 			cur = &out[len(out)-1]
 			touch = e.Touch
@@ -91,4 +91,18 @@ func Split(site, vid string, evs []Event) ([]Event, []Session) {
 		cur.Bot = cur.Bot || e.Bot
 	}
 	return evs, out
+}
+
+// arrivesAgain reports whether an event with touch t starts a new visit within a session
+// that began with touch s: other campaign parameters or click id, or, without them, another
+// external referrer. An event repeating the session's campaign URL without its referrer (a
+// form posted on the landing page, a reload) is the same visit.
+func arrivesAgain(s, t Touch) bool {
+	if t.UTM != ([5]string{}) || t.ClickID != "" {
+		return t.UTM != s.UTM || t.ClickType != s.ClickType || t.ClickID != s.ClickID
+	}
+	if t.RefDomain == "" {
+		return false
+	}
+	return t.RefDomain != s.RefDomain || s.UTM != ([5]string{}) || s.ClickID != ""
 }

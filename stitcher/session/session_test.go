@@ -54,6 +54,8 @@ func TestSplit(t *testing.T) {
 	f([]pv{{0, home, ""}, {5, ads, ""}, {6, pricing, ads}}, "0-0 1-2")
 	f([]pv{{0, ads, ""}, {5, ads, ""}}, "0-1")
 	f([]pv{{0, home + "?gclid=a", ""}, {5, home + "?gclid=b", ""}}, "0-0 1-1")
+	f([]pv{{0, home + "?gclid=a", "https://www.google.com/"}, {5, home + "?gclid=a", ""}}, "0-1")
+	f([]pv{{0, ads, ""}, {5, home, "https://www.google.com/"}}, "0-0 1-1")
 	f([]pv{{0, home, "https://www.google.com/"}, {2, pricing, home}, {3, home, "https://www.bing.com/"}}, "0-1 2-2")
 	f([]pv{{0, home, "https://www.google.com/"}, {3, home, "https://www.google.com/"}}, "0-1")
 	// Internal referrers (also from a subdomain) and reloads do not.

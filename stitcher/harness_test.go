@@ -1,0 +1,147 @@
+package stitcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+
+	"touchpoint/internal/event"
+	"touchpoint/internal/kafkabus"
+	"touchpoint/internal/testenv"
+)
+
+// harness is one integration test's own topic, consumer group and database.
+type harness struct {
+	t     *testing.T
+	kc    *kafkabus.Config
+	group string
+	conn  driver.Conn
+	db    string
+	w     *kafka.Writer
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	kc := testenv.KafkaConfig(t)
+	conn, db := testenv.FreshDatabase(t)
+	name := fmt.Sprintf("tp-test-%s-%d", t.Name(), time.Now().UnixNano())
+	c := *kc
+	c.Topic, c.DLQ, c.Partitions = name, name+".dlq", 2
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafkabus.EnsureTopics(ctx, &c); err != nil {
+		testenv.Missing(t, "Kafka", err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(c.BrokerList()...), Topic: c.Topic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
+	t.Cleanup(func() { w.Close() })
+	return &harness{t: t, kc: &c, group: name, conn: conn, db: db, w: w}
+}
+
+// send produces events keyed like the collector does.
+func (h *harness) send(evs ...event.Enriched) {
+	h.t.Helper()
+	msgs := make([]kafka.Message, len(evs))
+	for i := range evs {
+		b, err := json.Marshal(&evs[i])
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		msgs[i] = kafka.Message{Key: evs[i].Key(), Value: b}
+	}
+	h.write(msgs...)
+}
+
+// write produces messages, retrying while a new topic's metadata is still spreading.
+func (h *harness) write(msgs ...kafka.Message) {
+	h.t.Helper()
+	var err error
+	for range 50 {
+		if err = h.w.WriteMessages(context.Background(), msgs...); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.t.Fatalf("cannot produce: %v", err)
+}
+
+// run starts a stitcher in this process writing to conn/db; the returned function stops it.
+func (h *harness) run(conn driver.Conn, db string) func() {
+	h.t.Helper()
+	cfg := &Config{Group: h.group, BatchSize: 500, FlushEvery: 100 * time.Millisecond, MaxVisitors: 10000}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := New(cfg, h.kc, conn, db).Run(ctx); err != nil {
+			h.t.Errorf("stitcher: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
+	h.t.Cleanup(stop)
+	return stop
+}
+
+func (h *harness) count(q string, args ...any) uint64 {
+	h.t.Helper()
+	var n uint64
+	if err := h.conn.QueryRow(context.Background(), fmt.Sprintf(q, h.db), args...).Scan(&n); err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// waitCount waits until the count query returns want, then checks it stays there.
+func (h *harness) waitCount(timeout time.Duration, q string, want uint64, args ...any) {
+	h.t.Helper()
+	var got uint64
+	testenv.Eventually(h.t, timeout, fmt.Sprintf("%s = %d", q, want), func() (bool, error) {
+		got = h.count(q, args...)
+		if got != want {
+			return false, fmt.Errorf("count is %d (events: %d)", got, h.count("SELECT count() FROM %s.events"))
+		}
+		return true, nil
+	})
+}
+
+const site = "demo"
+
+var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+// browser builds a browser event of visitor vid at t0+at.
+func browser(typ, vid string, at time.Duration, url, ref string) event.Enriched {
+	ts := t0.Add(at).UnixMilli()
+	return event.Enriched{Event: event.Event{ID: uuid.NewString(), Type: typ, TS: ts, VID: vid, URL: url, Ref: ref},
+		Site: site, ReceivedAt: ts + 50, Origin: event.OriginWeb, Browser: "Firefox", Country: "GB"}
+}
+
+func pageview(vid string, at time.Duration, url, ref string) event.Enriched {
+	return browser(event.Pageview, vid, at, url, ref)
+}
+
+func identify(vid string, at time.Duration, emailHash string) event.Enriched {
+	e := browser(event.Identify, vid, at, "https://shop.example.com/thanks", "")
+	e.Traits = map[string]string{"email_sha256": emailHash}
+	return e
+}
+
+// serverConversion is a /v1/conversions call as the collector puts it on Kafka.
+func serverConversion(id, typ string, at time.Duration, vid, emailHash string, value float64) event.Enriched {
+	ts := t0.Add(at).UnixMilli()
+	e := event.Enriched{Event: event.Event{ID: uuid.NewString(), Type: event.Conversion, TS: ts, VID: vid,
+		Conversion: &event.ConversionInfo{ID: id, Type: typ, Value: value, Currency: "EUR"}},
+		Site: site, ReceivedAt: ts, Origin: event.OriginServer}
+	if emailHash != "" {
+		e.Traits = map[string]string{"email_sha256": emailHash}
+	}
+	return e
+}

@@ -1,0 +1,213 @@
+package stitcher
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"touchpoint/stitcher/identity"
+)
+
+type personKey struct {
+	site string
+	key  identity.Key
+}
+
+// identityRows are the identity graph rows a batch writes.
+type identityRows struct {
+	links   [][]any // identities
+	aliases [][]any // person_aliases
+	merges  [][]any // person_merges
+}
+
+const (
+	identityColumns = "site_id, visitor_id, person_id, email_sha256, user_id, linked_at, event_id, version"
+	aliasColumns    = "site_id, person_id, current_person_id, updated_at, version"
+	mergeColumns    = "site_id, person_id, merged_into, merged_at, event_id, visitor_id, email_sha256, user_id"
+)
+
+// linkOf returns the identity link an event carries: identify events, forms and server
+// calls with an email (hash) or user id, joined to the event's visitor id when it has one.
+func linkOf(in *incoming) (identity.Link, bool) {
+	l := identity.Link{Visitor: in.e.VID, Email: emailHash(in.e.Traits), User: in.e.Traits["user_id"], At: in.ts, EventID: in.id}
+	return l, l.Email != "" || l.User != ""
+}
+
+// link applies the batch's identity links: for each site it reads from ClickHouse every
+// stored link connected to them, adds the new ones and returns the rows that record links,
+// aliases of person ids that are no longer current, and merges. The person cache learns the
+// new person of every identifier involved.
+func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, error) {
+	var out identityRows
+	bySite := map[string][]identity.Link{}
+	for i := range ins {
+		if l, ok := linkOf(&ins[i]); ok {
+			bySite[ins[i].e.Site] = append(bySite[ins[i].e.Site], l)
+		}
+	}
+	now := time.Now().UTC()
+	version := uint64(now.UnixNano())
+	for site, links := range bySite {
+		g := identity.NewGraph(site)
+		if err := st.loadGraph(ctx, g, site, links); err != nil {
+			return out, err
+		}
+		for _, c := range g.Apply(links) {
+			for _, m := range c.Members {
+				st.persons[personKey{site, m}] = c.Person
+			}
+			for from, to := range c.Aliases {
+				out.aliases = append(out.aliases, []any{site, from, to, now, version})
+			}
+			var last identity.Link
+			for _, i := range c.Links {
+				l := links[i]
+				out.links = append(out.links, []any{site, l.Visitor, c.Person, l.Email, l.User, time.Unix(l.At, 0).UTC(), l.EventID, math.MaxUint64 - uint64(l.At)})
+				if l.At >= last.At {
+					last = l
+				}
+			}
+			for _, m := range c.Merges {
+				out.merges = append(out.merges, []any{site, m.From, m.Into, time.Unix(last.At, 0).UTC(), last.EventID, last.Visitor, last.Email, last.User})
+			}
+		}
+	}
+	return out, nil
+}
+
+// loadGraph adds to g every stored link connected to the given links' identifiers.
+func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site string, links []identity.Link) error {
+	seen := map[identity.Key]bool{}
+	var frontier []identity.Key
+	for _, l := range links {
+		for _, k := range l.Keys() {
+			if !seen[k] {
+				seen[k] = true
+				frontier = append(frontier, k)
+			}
+		}
+	}
+	q := fmt.Sprintf(`SELECT visitor_id, email_sha256, user_id FROM %s.identities
+		WHERE site_id = ? AND (visitor_id IN (SELECT arrayJoin(?)) OR email_sha256 IN (SELECT arrayJoin(?)) OR user_id IN (SELECT arrayJoin(?)))`, st.db)
+	for len(frontier) > 0 {
+		var vids, emails, users []string
+		for _, k := range frontier {
+			switch k.Kind {
+			case identity.Visitor:
+				vids = append(vids, k.Value)
+			case identity.Email:
+				emails = append(emails, k.Value)
+			case identity.User:
+				users = append(users, k.Value)
+			}
+		}
+		frontier = frontier[:0]
+		rows, err := st.conn.Query(ctx, q, site, nonEmpty(vids), nonEmpty(emails), nonEmpty(users))
+		if err != nil {
+			return fmt.Errorf("cannot read identities: %w", err)
+		}
+		for rows.Next() {
+			var l identity.Link
+			if err := rows.Scan(&l.Visitor, &l.Email, &l.User); err != nil {
+				rows.Close()
+				return err
+			}
+			g.Add(l)
+			for _, k := range l.Keys() {
+				if !seen[k] {
+					seen[k] = true
+					frontier = append(frontier, k)
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("cannot read identities: %w", err)
+		}
+	}
+	return nil
+}
+
+// nonEmpty keeps the array bound to a query typed as Array(String): an empty Go slice
+// would bind as [] and an empty identifier never matches a real one.
+func nonEmpty(s []string) []string {
+	if len(s) == 0 {
+		return []string{"\x00"}
+	}
+	return s
+}
+
+// personKeyOf is the identifier an event's person is found by: its visitor id, else the
+// email hash or user id of a server call.
+func personKeyOf(in *incoming) (identity.Key, bool) {
+	switch {
+	case in.e.VID != "":
+		return identity.Key{Kind: identity.Visitor, Value: in.e.VID}, true
+	case emailHash(in.e.Traits) != "":
+		return identity.Key{Kind: identity.Email, Value: emailHash(in.e.Traits)}, true
+	case in.e.Traits["user_id"] != "":
+		return identity.Key{Kind: identity.User, Value: in.e.Traits["user_id"]}, true
+	}
+	return identity.Key{}, false
+}
+
+// resolve returns the current person of each identifier the batch's events are found by.
+// Identifiers not in the cache are looked up in person_aliases by their own id; an
+// identifier without an alias is its own person. A stale cache entry is harmless: it is a
+// person id that person_aliases resolves.
+func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (map[personKey]string, error) {
+	out := map[personKey]string{}
+	miss := map[string]map[string]personKey{} // site -> own id -> key
+	for i := range ins {
+		k, ok := personKeyOf(&ins[i])
+		if !ok {
+			continue
+		}
+		pk := personKey{ins[i].e.Site, k}
+		if _, done := out[pk]; done {
+			continue
+		}
+		if p, ok := st.persons[pk]; ok {
+			out[pk] = p
+			continue
+		}
+		own := identity.OwnID(pk.site, k)
+		out[pk] = own
+		if miss[pk.site] == nil {
+			miss[pk.site] = map[string]personKey{}
+		}
+		miss[pk.site][own] = pk
+	}
+	q := fmt.Sprintf(`SELECT person_id, argMax(current_person_id, version) FROM %s.person_aliases
+		WHERE site_id = ? AND person_id IN (SELECT arrayJoin(?)) GROUP BY person_id`, st.db)
+	for site, owns := range miss {
+		ids := make([]string, 0, len(owns))
+		for id := range owns {
+			ids = append(ids, id)
+		}
+		rows, err := st.conn.Query(ctx, q, site, ids)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read person aliases: %w", err)
+		}
+		for rows.Next() {
+			var from, to string
+			if err := rows.Scan(&from, &to); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[owns[from]] = to
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("cannot read person aliases: %w", err)
+		}
+	}
+	if len(st.persons) > st.cfg.MaxVisitors {
+		st.persons = map[personKey]string{}
+	}
+	for k, p := range out {
+		st.persons[k] = p
+	}
+	return out, nil
+}
