@@ -1,0 +1,190 @@
+// The dashboard in real headless Chromium (Debian's, driven by playwright-core).
+// By default against test/browser/server.mjs (dist/ plus fixture API); with
+// TP_DASHBOARD_URL set, the same checks run against a real attribution service:
+//   TP_DASHBOARD_URL=http://127.0.0.1:8081 TP_SITE=demo TP_ADMIN_TOKEN=demo-admin \
+//   [TP_FROM=YYYY-MM-DD TP_TO=YYYY-MM-DD] [TP_JOURNEY=<conversion id or email>] npm run test:browser
+// The real site must hold a campaign named <script>alert(1)</script> in the range.
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import { fractional } from '../../web/src/format.js'
+import { start, TOKEN } from './server.mjs'
+
+const OUTPUT = fileURLToPath(new URL('../../../test-output/', import.meta.url))
+const HOSTILE = '<script>alert(1)</script>'
+const REAL = (process.env.TP_DASHBOARD_URL || '').replace(/\/$/, '')
+const SITE = REAL ? process.env.TP_SITE || 'demo' : 'demo'
+const ADMIN = REAL ? process.env.TP_ADMIN_TOKEN || 'demo-admin' : TOKEN
+const FROM = REAL ? process.env.TP_FROM || '' : '2026-10-01'
+const TO = REAL ? process.env.TP_TO || '' : '2026-10-31'
+const JOURNEY = REAL ? process.env.TP_JOURNEY || '' : 'lead-1001'
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync']
+
+let base, server, dir, context, page
+const dialogs = []
+const errors = []
+
+// What the API says, asked directly, to compare with what the page shows.
+async function api(path, params) {
+  const q = new URLSearchParams({ site: SITE, ...params })
+  const res = await fetch(`${base}${path}?${q}`, { headers: { Authorization: `Bearer ${ADMIN}` } })
+  assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`)
+  return res.json()
+}
+const range = () => (FROM && TO ? { from: FROM, to: TO } : {})
+const query = () => new URLSearchParams({ site: SITE, ...range() }).toString()
+const text = (sel) => page.locator(sel).first().textContent()
+const waitText = (sel, want) => page.waitForFunction(([s, w]) => document.querySelector(s)?.textContent === w, [sel, want], { timeout: 10000 })
+
+before(async () => {
+  if (REAL) base = REAL
+  else {
+    server = await start()
+    base = server.url
+  }
+  dir = mkdtempSync(join(tmpdir(), 'tp-dashboard-chromium-'))
+  context = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.TP_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1366, height: 900 },
+    locale: 'en-US',
+    reducedMotion: 'reduce',
+    acceptDownloads: true,
+  })
+  page = context.pages()[0] || (await context.newPage())
+  page.on('dialog', (d) => {
+    dialogs.push(d.message())
+    d.dismiss().catch(() => {})
+  })
+  page.on('pageerror', (e) => errors.push(String(e)))
+  // CSP violations are reported as console errors.
+  page.on('console', (m) => m.type() === 'error' && !/401|404/.test(m.text()) && errors.push(m.text()))
+  mkdirSync(OUTPUT, { recursive: true })
+})
+
+after(async () => {
+  await context?.close()
+  if (dir) rmSync(dir, { recursive: true, force: true })
+  await server?.close()
+})
+
+test('opens with the token from the fragment and shows the source report', async () => {
+  const want = await api('/api/v1/reports/sources', { ...range(), model: 'first_click', by: 'channel' })
+  await page.goto(`${base}/?${query()}#token=${encodeURIComponent(ADMIN)}`)
+  await page.waitForSelector('[data-testid=sources-table] tbody tr')
+  assert.ok(!page.url().includes('token'), `token left in the address bar: ${page.url()}`)
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('touchpoint.token')), ADMIN)
+  assert.equal(await text('[data-testid=kpi-leads] .kpi-value'), fractional(want.totals.leads))
+  assert.equal(await page.locator('[data-testid=sources-table] tbody tr').count(), Math.max(1, want.rows.length))
+  assert.equal(await page.locator('[data-testid=sources-chart] canvas').count(), want.rows.length ? 1 : 0)
+  await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true })
+})
+
+test('switching the attribution model shows that model’s numbers', async () => {
+  const first = await api('/api/v1/reports/sources', { ...range(), model: 'first_click', by: 'channel' })
+  const linear = await api('/api/v1/reports/sources', { ...range(), model: 'linear', by: 'channel' })
+  if (!REAL) assert.notEqual(fractional(first.totals.leads), fractional(linear.totals.leads), 'fixtures must differ per model')
+  await page.selectOption('select[name=model]', 'linear')
+  await waitText('[data-testid=kpi-leads] .kpi-value', fractional(linear.totals.leads))
+  assert.match(page.url(), /model=linear/)
+  const shown = await page.locator('[data-testid=sources-table] tbody tr th').allTextContents()
+  assert.equal(shown.length, Math.max(1, linear.rows.length))
+  await page.selectOption('select[name=model]', 'first_click')
+  await waitText('[data-testid=kpi-leads] .kpi-value', fractional(first.totals.leads))
+})
+
+test('a campaign named like a script renders as text and runs nothing', async () => {
+  const want = await api('/api/v1/reports/sources', { ...range(), model: 'first_click', by: 'campaign' })
+  assert.ok(want.rows.some((r) => r.key === HOSTILE), `the site needs a campaign named ${HOSTILE} in the range`)
+  await page.selectOption('select[name=by]', 'campaign')
+  await page.waitForFunction(
+    (h) => [...document.querySelectorAll('[data-testid=sources-table] tbody th')].some((th) => th.textContent === h),
+    HOSTILE,
+    { timeout: 10000 },
+  )
+  assert.equal(await page.locator('.view script, .view img').count(), 0)
+  assert.deepEqual(dialogs, [])
+})
+
+test('the table exports as CSV with the same rows', async () => {
+  const want = await api('/api/v1/reports/sources', { ...range(), model: 'first_click', by: 'campaign' })
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')])
+  assert.match(download.suggestedFilename(), /^touchpoint-.*-sources-first_click-campaign-.*\.csv$/)
+  const csv = readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, '')
+  const lines = csv.trimEnd().split('\r\n')
+  assert.equal(lines[0], 'Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Sales,Revenue,Cost,ROI %')
+  assert.equal(lines.length, want.rows.length + 2) // header, rows, total
+  assert.ok(lines.includes(`${HOSTILE},${want.rows.find((r) => r.key === HOSTILE).visitors},` + lines.find((l) => l.startsWith(HOSTILE)).split(',').slice(2).join(',')))
+  assert.ok(!lines.some((l) => /^=/.test(l)), 'a formula-like key must not start a CSV cell')
+})
+
+test('first click and last click show side by side', async () => {
+  const last = await api('/api/v1/reports/sources', { ...range(), model: 'last_click', by: 'campaign' })
+  await page.click('[data-view=compare]')
+  await page.waitForSelector('[data-testid=compare-last_click] tbody tr')
+  assert.equal(await page.locator('[data-testid=compare-first_click] canvas').count(), last.rows.length ? 1 : 0)
+  assert.equal(await page.locator('[data-testid=compare-last_click] tfoot td').first().textContent(), fractional(last.totals.leads))
+})
+
+test('the lifecycle funnel shows stage counts by source', async () => {
+  const want = await api('/api/v1/reports/lifecycle', { ...range(), by: 'source' })
+  await page.click('[data-view=lifecycle]')
+  await page.waitForSelector('[data-testid=lifecycle-table] tbody tr')
+  const heads = await page.locator('[data-testid=lifecycle-table] thead th').allTextContents()
+  assert.deepEqual(heads, ['Source', 'Lead', 'MQL', 'SAL', 'SQL', 'Opportunity', 'Customer'])
+  if (want.rows.length) {
+    const first = page.locator('[data-testid=lifecycle-table] tbody tr').first()
+    assert.equal(await first.locator('th').textContent(), want.rows[0].key || '(not set)')
+    assert.equal(await first.locator('.stage-count').first().textContent(), want.rows[0].counts.lead.toLocaleString('en-US'))
+  }
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-lifecycle.png'), fullPage: true })
+})
+
+test('a journey opens with every touchpoint and each model’s credit', { skip: JOURNEY ? false : 'set TP_JOURNEY to a conversion id or email' }, async () => {
+  const want = await api('/api/v1/journeys', JOURNEY.includes('@') ? { email: JOURNEY } : { conversion_id: JOURNEY })
+  await page.click('[data-view=journey]')
+  await page.fill('[data-testid=journey-form] input', JOURNEY)
+  await page.click('[data-testid=journey-form] button[type=submit]')
+  await page.waitForSelector('[data-testid=journey-table] tbody tr')
+  const rows = page.locator('[data-testid=journey-table] tbody tr')
+  assert.equal(await rows.count(), Math.max(1, want.touchpoints.length))
+  const heads = await page.locator('[data-testid=journey-table] thead th').allTextContents()
+  assert.deepEqual(heads.slice(-7), ['First click', 'Last click', 'Last non-direct', 'Linear', 'Time decay', 'Position based', 'Data-driven'])
+  if (want.touchpoints.length) {
+    const firstClick = await rows.first().locator('td').nth(8).textContent()
+    assert.equal(firstClick, `${Math.round(want.touchpoints[0].credits.first_click * 1000) / 10}%`)
+  }
+  if (!REAL) assert.equal(await rows.nth(1).locator('td').nth(4).textContent(), HOSTILE)
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-journey.png'), fullPage: true })
+  assert.deepEqual(dialogs, [])
+})
+
+test('fits a phone screen', async () => {
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.click('[data-view=sources]')
+  await page.waitForSelector('[data-testid=sources-table] tbody tr')
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`)
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-phone.png'), fullPage: true })
+  await page.setViewportSize({ width: 1366, height: 900 })
+})
+
+test('a rejected token brings up the sign-in form with a reason', async () => {
+  await page.goto(`${base}/?${query()}#token=wrong-token`)
+  await page.waitForSelector('[data-testid=signin] .message.error')
+  assert.match(await text('[data-testid=signin] .message.error'), /not accepted/)
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('touchpoint.token')), null)
+  await page.fill('[data-testid=signin] input[name=token]', ADMIN)
+  await page.click('[data-testid=signin] button[type=submit]')
+  await page.waitForSelector('[data-testid=sources-table] tbody tr')
+})
+
+test('nothing failed in the page', () => {
+  assert.deepEqual(errors, [])
+  assert.deepEqual(dialogs, [])
+})

@@ -1,0 +1,66 @@
+// Table columns of the reports: one definition drives the on-screen table, its
+// sorting and its CSV export, so the export is exactly what the table shows.
+import { count, fractional, keyLabel, medianDays, money, ratio } from './format.js'
+import { GROUP_NAMES } from './state.js'
+
+const round = (n, d) => (typeof n === 'number' && Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null)
+
+// col(title, value, show, csvValue): value is the sort value; numeric columns align right.
+const col = (id, title, value, show, csv = value, numeric = true) => ({ id, title, value, show, csv, numeric })
+
+export function sourceColumns(by, currency = '') {
+  return [
+    col('key', GROUP_NAMES[by] || 'Key', (r) => r.key ?? '', (r) => keyLabel(r.key), (r) => r.key ?? '', false),
+    col('visitors', 'Visitors', (r) => r.visitors, (r) => count(r.visitors)),
+    col('sessions', 'Sessions', (r) => r.sessions, (r) => count(r.sessions)),
+    col('leads', 'Leads', (r) => r.leads, (r) => fractional(r.leads), (r) => round(r.leads, 2)),
+    ...['form', 'call', 'chat', 'other'].map((t) =>
+      col(`leads_${t}`, t[0].toUpperCase() + t.slice(1), (r) => r.leads_by_type?.[t], (r) => fractional(r.leads_by_type?.[t]), (r) => round(r.leads_by_type?.[t], 2)),
+    ),
+    col('sales', 'Sales', (r) => r.sales, (r) => fractional(r.sales), (r) => round(r.sales, 2)),
+    col('revenue', 'Revenue', (r) => r.revenue, (r) => money(r.revenue, currency), (r) => round(r.revenue, 2)),
+    col('cost', 'Cost', (r) => r.cost, (r) => money(r.cost, currency), (r) => round(r.cost, 2)),
+    col('roi', 'ROI', (r) => r.roi, (r) => ratio(r.roi), (r) => round(r.roi === null || r.roi === undefined ? null : r.roi * 100, 1)),
+  ]
+}
+
+// The CSV header names say units where the table shows them by format.
+export const csvTitle = (c) => (c.id === 'roi' ? 'ROI %' : c.id.startsWith('leads_') ? `${c.title} leads` : c.title)
+
+// Sorts a copy; nulls last whatever the direction, ties by key.
+export function sortRows(rows, column, dir = 'desc') {
+  const s = dir === 'asc' ? 1 : -1
+  return [...rows].sort((a, b) => {
+    const x = column.value(a)
+    const y = column.value(b)
+    const nx = x === null || x === undefined
+    const ny = y === null || y === undefined
+    if (nx || ny) return nx === ny ? 0 : nx ? 1 : -1
+    if (typeof x === 'string' || typeof y === 'string') return s * String(x).localeCompare(String(y))
+    return s * (x - y) || String(a.key).localeCompare(String(b.key))
+  })
+}
+
+// The rows of a CSV export: what the table holds in its current order, then totals.
+export function csvRows(columns, rows, totals) {
+  const out = rows.map((r) => columns.map((c) => c.csv(r)))
+  if (totals) out.push(columns.map((c, i) => (i === 0 ? 'Total' : c.csv(totals))))
+  return out
+}
+
+export const STAGE_NAMES = { lead: 'Lead', mql: 'MQL', sal: 'SAL', sql: 'SQL', opportunity: 'Opportunity', customer: 'Customer' }
+
+// A lifecycle row as per-stage cells: count, the rate and median days from the
+// stage before, and how many are stalled there.
+export function stageCells(row, stages) {
+  return stages.map((s, i) => {
+    const pair = i > 0 ? `${stages[i - 1]}_${s}` : ''
+    return {
+      stage: s,
+      count: count(row.counts?.[s]),
+      rate: pair ? ratio(row.rates?.[pair]) : '',
+      median: pair ? medianDays(row.median_days?.[pair]) : '',
+      stalled: row.stalled?.[s] ?? 0,
+    }
+  })
+}
