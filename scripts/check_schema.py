@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Applies every ClickHouse migration to a current ClickHouse engine (chdb, embedded) so
-SQL that only works on the old Debian server is caught early. Exits non-zero on failure."""
+SQL that only works on the old Debian server is caught early, then runs the queries of
+the files given as arguments (.sql, or the ```sql blocks of .md). Exits non-zero on failure."""
 import pathlib
 import re
 import sys
@@ -27,6 +28,14 @@ def statements(sql: str):
         yield "\n".join(cur)
 
 
+def sql_of(path: pathlib.Path) -> str:
+    """A .sql file as it is; the ```sql blocks of a Markdown file, one statement each."""
+    text = path.read_text()
+    if path.suffix == ".md":
+        return "".join(b.strip() + ";\n" for b in re.findall(r"```sql\n(.*?)```", text, re.S))
+    return text
+
+
 def main() -> int:
     files = sorted((ROOT / "schemas" / "migrations").glob("*.sql"))
     extra = sys.argv[1:]  # optional files of queries to run after the migrations
@@ -35,7 +44,7 @@ def main() -> int:
         s.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
         n = 0
         for f in files + [pathlib.Path(p) for p in extra]:
-            for st in statements(f.read_text().replace("{db}", DB)):
+            for st in statements(sql_of(f).replace("{db}", DB)):
                 try:
                     s.query(st)
                 except Exception as e:  # chdb raises its own error types

@@ -26,6 +26,6 @@ if [ -f tracker-js/package.json ]; then
 fi
 
 echo "== schema on a current ClickHouse engine"
-scripts/chdb.sh scripts/check_schema.py
+scripts/chdb.sh scripts/check_schema.py docs/sql.md
 
 echo "== all tests passed in $((SECONDS - start))s"

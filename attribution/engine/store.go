@@ -40,7 +40,8 @@ type store struct {
 // person_id) to the current person, as column `person`.
 func (s *store) currentPerson(inner string) string {
 	return fmt.Sprintf(`SELECT *, if(current_person_id = '', person_id, current_person_id) AS person
-		FROM (%s) ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ?) USING person_id`,
+		FROM (%s) AS unresolved
+		ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ?) AS aliases USING person_id`,
 		inner, s.db)
 }
 

@@ -43,24 +43,24 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecy
 	}
 	resolved := func(where string) string {
 		return fmt.Sprintf(`SELECT if(current_person_id = '', person_id, current_person_id) AS person, conversion_id, type, occurred_at
-			FROM (SELECT person_id, conversion_id, type, occurred_at FROM %s.conversions FINAL WHERE site_id = ? %s)
-			ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ?) USING person_id`, s.DB, where, s.DB)
+			FROM (SELECT person_id, conversion_id, type, occurred_at FROM %s.conversions FINAL WHERE site_id = ? %s) AS unresolved
+			ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ?) AS aliases USING person_id`, s.DB, where, s.DB)
 	}
 	q := fmt.Sprintf(`SELECT k, person, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (
 			SELECT person, cid, lead_at, k FROM (
 				SELECT person, min(occurred_at) AS lead_at, argMin(conversion_id, occurred_at) AS cid
 				FROM (%s) GROUP BY person HAVING lead_at >= ? AND lead_at < ?
-			) ANY LEFT JOIN (
+			) AS leads ANY LEFT JOIN (
 				SELECT conversion_id AS cid, %s AS k FROM %s.attributions FINAL
 				WHERE site_id = ? AND model = 'first_click' AND removed = 0
-			) USING cid
-		) ANY LEFT JOIN (
+			) AS first_touches USING cid
+		) AS keyed ANY LEFT JOIN (
 			SELECT person,
 				minIf(occurred_at, type = 'mql') AS at_mql, minIf(occurred_at, type = 'sal') AS at_sal,
 				minIf(occurred_at, type = 'sql') AS at_sql, minIf(occurred_at, type = 'opportunity') AS at_opportunity,
 				minIf(occurred_at, type = 'customer') AS at_customer
 			FROM (%s) GROUP BY person
-		) USING person`,
+		) AS stages USING person`,
 		resolved("AND type = 'lead'"), p.By.attribution, s.DB, resolved("AND type != 'lead'"))
 	args := []any{p.Site, p.Site, p.From, p.end(), p.Site, p.Site, p.Site}
 	agg := map[string]*stageAgg{}

@@ -1,0 +1,61 @@
+package report_test
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"touchpoint/attribution/attrtest"
+	"touchpoint/attribution/engine"
+	"touchpoint/internal/site"
+	"touchpoint/internal/testenv"
+)
+
+var sqlBlock = regexp.MustCompile("(?s)```sql\n(.*?)```")
+
+// Every query of docs/sql.md runs on ClickHouse against a small journey, and the ones
+// that must find it return rows.
+func TestSQLDocQueriesRun(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/sql.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := sqlBlock.FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) < 6 {
+		t.Fatalf("docs/sql.md has %d sql blocks, want at least 6", len(blocks))
+	}
+	conn, db := testenv.FreshDatabase(t)
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	at := time.Date(2026, 10, 10, 10, 0, 0, 0, time.UTC)
+	d.Session(attrtest.Session{Site: "demo", Person: "p1", At: at, Channel: "Paid Search", Source: "google", Medium: "cpc", Campaign: "brand"})
+	d.Session(attrtest.Session{Site: "demo", Person: "p2", At: at.Add(time.Hour), Channel: "Email", Source: "newsletter", Medium: "email"})
+	d.Alias("demo", "p2", "p1")
+	d.Conversion(attrtest.Conversion{Site: "demo", ID: "l1", Type: "lead", LeadType: "form", Person: "p1", At: at.Add(2 * time.Hour)})
+	d.Conversion(attrtest.Conversion{Site: "demo", ID: "s1", Type: "sale", Person: "p1", At: at.Add(48 * time.Hour), Value: 100})
+	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "demo"}}})
+	if _, _, err := engine.New(conn, db, sites).Rebuild(context.Background(), "demo", at.AddDate(0, 0, -1), at.AddDate(0, 0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range blocks {
+		q := strings.ReplaceAll(b[1], "touchpoint.", db+".")
+		rows, err := conn.Query(context.Background(), q)
+		if err != nil {
+			t.Fatalf("docs/sql.md query %d fails: %v\n%s", i+1, err, b[1])
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatalf("docs/sql.md query %d: %v", i+1, err)
+		}
+		// The cost query and the email lookup have no matching rows in this journey.
+		if n == 0 && !strings.Contains(q, "ad_costs") && !strings.Contains(q, "SHA256") {
+			t.Fatalf("docs/sql.md query %d returned no rows:\n%s", i+1, b[1])
+		}
+	}
+}
