@@ -9,6 +9,7 @@ cd "$TP_ROOT"
 # Our services: name, health URL. Binaries are in bin/ (make build).
 SERVICES=(
   "stitcher http://127.0.0.1:8082/healthz"
+  "attribution http://127.0.0.1:8081/healthz"
   "collector http://127.0.0.1:8080/healthz"
 )
 
@@ -27,7 +28,7 @@ up() {
     read -r name url <<<"$entry"
     wait_for "$name" 30 curl -sf "$url" || { tail -n 20 "$TP_LOG/$name.log" >&2; return 1; }
   done
-  log "up: collector http://127.0.0.1:8080, ClickHouse http://127.0.0.1:8123, Kafka 127.0.0.1:9092"
+  log "up: collector http://127.0.0.1:8080, dashboard http://127.0.0.1:8081/#token=demo-admin, ClickHouse http://127.0.0.1:8123, Kafka 127.0.0.1:9092"
 }
 
 down() {
