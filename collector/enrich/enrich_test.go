@@ -1,0 +1,186 @@
+package enrich
+
+import (
+	"encoding/json"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"touchpoint/internal/event"
+	"touchpoint/internal/site"
+)
+
+// writeCityDB builds a small MaxMind-format city database for 81.2.69.0/24 (London).
+func writeCityDB(t *testing.T) string {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(en string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(en)} }
+	_, n, _ := net.ParseCIDR("81.2.69.0/24")
+	if err := tree.Insert(n, mmdbtype.Map{
+		"country":      mmdbtype.Map{"iso_code": mmdbtype.String("GB"), "names": names("United Kingdom")},
+		"subdivisions": mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("ENG"), "names": names("England")}},
+		"city":         mmdbtype.Map{"names": names("London")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, n6, _ := net.ParseCIDR("2a02:db8::/32")
+	if err := tree.Insert(n6, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")}}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "city.mmdb")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return file
+}
+
+func TestGeo(t *testing.T) {
+	g, err := OpenGeo(writeCityDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	p := New(Options{Geo: g})
+	f := func(ip, country, region, city string) {
+		t.Helper()
+		it := Item{Raw: []byte(`{"id":"` + uuid.NewString() + `","type":"pageview"}`)}
+		r := &Request{Site: &site.Site{ID: "s"}, Origin: event.OriginWeb, Now: time.Now(), IP: netip.MustParseAddr(ip), UA: "Mozilla/5.0"}
+		if ref := p.Run(r, &it); ref != nil {
+			t.Fatal(ref)
+		}
+		if it.E.Country != country || it.E.Region != region || it.E.City != city {
+			t.Fatalf("%s: %q/%q/%q, want %q/%q/%q", ip, it.E.Country, it.E.Region, it.E.City, country, region, city)
+		}
+	}
+	f("81.2.69.160", "GB", "England", "London")
+	f("::ffff:81.2.69.1", "GB", "England", "London")
+	f("2a02:db8:1::5", "DE", "", "")
+	f("192.0.2.1", "", "", "")
+	if _, err := OpenGeo(filepath.Join(t.TempDir(), "missing.mmdb")); err == nil {
+		t.Fatal("a missing database opened")
+	}
+}
+
+func TestUserAgent(t *testing.T) {
+	u := NewUAParser(16)
+	f := func(ua, browser, os, device string, bot bool) {
+		t.Helper()
+		for range 2 { // the second time from the cache
+			a := u.Parse(ua)
+			if a.Browser != browser || a.OS != os || a.Device != device || a.Bot != bot {
+				t.Fatalf("%s:\n got %+v\nwant {%s %s %s %v}", ua, a, browser, os, device, bot)
+			}
+		}
+	}
+	f("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Chrome", "Windows", "desktop", false)
+	f("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", "Mobile Safari", "iOS", "mobile", false)
+	f("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1", "Mobile Safari", "iOS", "tablet", false)
+	f("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36", "Chrome Mobile", "Android", "mobile", false)
+	f("Mozilla/5.0 (Linux; Android 13; CUBOT KINGKONG 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", "Chrome Mobile", "Android", "mobile", false)
+	f("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", "", "bot", true)
+	f("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", "HeadlessChrome", "Linux", "bot", true)
+	f("curl/8.5.0", "curl", "", "bot", true)
+	f("python-requests/2.31.0", "Python Requests", "", "bot", true)
+}
+
+func TestAnonymiseIP(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		var a netip.Addr
+		if in != "" {
+			a = netip.MustParseAddr(in)
+		}
+		if got := AnonymiseIP(a); got != want {
+			t.Fatalf("AnonymiseIP(%s) = %q, want %q", in, got, want)
+		}
+	}
+	f("203.0.113.77", "203.0.113.0")
+	f("::ffff:203.0.113.77", "203.0.113.0")
+	f("2001:db8:1234:5678::1", "2001:db8:1234::")
+	f("", "")
+}
+
+func TestClock(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	ms := now.UnixMilli()
+	step := clock(time.Minute, 24*time.Hour)
+	f := func(origin string, ts, want int64, wantRefused bool) {
+		t.Helper()
+		it := Item{E: event.Enriched{Event: event.Event{TS: ts}}}
+		ref := step(&Request{Origin: origin, Now: now}, &it)
+		if (ref != nil) != wantRefused {
+			t.Fatalf("%s ts %d: refusal %v, want refused=%v", origin, ts, ref, wantRefused)
+		}
+		if ref == nil && it.E.TS != want {
+			t.Fatalf("%s ts %d: got %d, want %d", origin, ts, it.E.TS, want)
+		}
+		if it.E.ReceivedAt != ms {
+			t.Fatalf("received_at %d, want the server's %d", it.E.ReceivedAt, ms)
+		}
+	}
+	f("web", ms-5000, ms-5000, false)
+	f("web", 0, ms, false)
+	f("web", ms+3600_000, ms+60_000, false)         // an hour fast: clamped to the allowed skew
+	f("web", ms-48*3600_000, ms-24*3600_000, false) // two days old: clamped to the oldest allowed
+	f("web", -1, 0, true)
+	f("web", maxTS+1, 0, true)
+	old := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	f("import", old, old, false)
+	f("import", 0, 0, true)
+	f("import", ms+3600_000, 0, true)
+	f("server", old, old, false)
+}
+
+func TestHashPII(t *testing.T) {
+	f := func(keep bool, traits map[string]string, want map[string]string, wantRefused bool) {
+		t.Helper()
+		it := Item{E: event.Enriched{Event: event.Event{Traits: traits}}}
+		ref := hashPII(&Request{Site: &site.Site{KeepPII: keep}}, &it)
+		if (ref != nil) != wantRefused {
+			t.Fatalf("refusal %v, want refused=%v", ref, wantRefused)
+		}
+		got, _ := json.Marshal(it.E.Traits)
+		w, _ := json.Marshal(want)
+		if !wantRefused && string(got) != string(w) {
+			t.Fatalf("traits %s, want %s", got, w)
+		}
+	}
+	h := HashEmail("ann@example.com")
+	f(false, map[string]string{"email": " Ann@Example.com\n", "plan": "pro"}, map[string]string{"email_sha256": h, "plan": "pro"}, false)
+	f(true, map[string]string{"email": "ANN@example.com"}, map[string]string{"email": "ann@example.com", "email_sha256": h}, false)
+	f(false, map[string]string{"email": "  "}, map[string]string{}, false)
+	f(false, map[string]string{"email_sha256": "  " + h[:10] + "ABCDEF" + h[16:]}, map[string]string{"email_sha256": h[:10] + "abcdef" + h[16:]}, false)
+	f(false, map[string]string{"email_sha256": "xyz"}, nil, true)
+	f(false, nil, nil, false)
+}
+
+func BenchmarkPipeline(b *testing.B) {
+	p := New(Options{})
+	raw := []byte(`{"id":"0b6c4d2e-7a7e-4a43-9d55-1f1c9a9a2f10","type":"pageview","ts":1763800000000,"vid":"5d1e5f3c-1d52-4b7a-8b7e-0d8f3e5c9a11","url":"https://shop.example.com/pricing?utm_source=google&utm_medium=cpc","ref":"https://www.google.com/","title":"Pricing","screen":"1920x1080","lang":"en-GB","tz":"Europe/London","traits":{"email":"a@b.c"}}`)
+	r := &Request{Site: &site.Site{ID: "demo"}, Origin: event.OriginWeb, IP: netip.MustParseAddr("203.0.113.9"),
+		UA: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		r.Now = time.Now()
+		it := Item{Raw: raw}
+		if ref := p.Run(r, &it); ref != nil {
+			b.Fatal(ref)
+		}
+	}
+}
