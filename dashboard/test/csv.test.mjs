@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { cell, fileName, toCSV } from '../web/src/csv.js'
+import { csvRows, csvTitle, sortRows, sourceColumns } from '../web/src/columns.js'
+
+test('cells are quoted when needed and formulas defused', () => {
+  const f = (v, want) => assert.equal(cell(v), want, JSON.stringify(v))
+  f('google', 'google')
+  f('a,b', '"a,b"')
+  f('say "hi"', '"say ""hi"""')
+  f('two\nlines', '"two\nlines"')
+  f(' padded', '" padded"')
+  f('=HYPERLINK("http://x")', `"'=HYPERLINK(""http://x"")"`)
+  f('+1', "'+1")
+  f('-1', "'-1")
+  f('@SUM(A1)', "'@SUM(A1)")
+  f('<script>alert(1)</script>', '<script>alert(1)</script>')
+  f(-12.5, '-12.5')
+  f(0, '0')
+  f(null, '')
+  f(NaN, '')
+})
+
+test('a source report exports its columns, rows in table order and totals', () => {
+  const rows = [
+    { key: 'b', visitors: 10, sessions: 12, leads: 1.006, leads_by_type: { form: 1.006, call: 0, chat: 0, other: 0 }, sales: 0.333333, revenue: 99.999, cost: 50, roi: 0.99998 },
+    { key: '', visitors: 3, sessions: 3, leads: 0, leads_by_type: { form: 0, call: 0, chat: 0, other: 0 }, sales: 0, revenue: 0, cost: 0, roi: null },
+  ]
+  const totals = { visitors: 13, sessions: 15, leads: 1.006, leads_by_type: { form: 1.006, call: 0, chat: 0, other: 0 }, sales: 0.333333, revenue: 99.999, cost: 50, roi: 0.99998 }
+  const cols = sourceColumns('campaign')
+  const csv = toCSV(cols.map(csvTitle), csvRows(cols, sortRows(rows, cols.find((c) => c.id === 'visitors'), 'asc'), totals))
+  assert.equal(
+    csv,
+    'Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Sales,Revenue,Cost,ROI %\r\n' +
+      ',3,3,0,0,0,0,0,0,0,0,\r\n' +
+      'b,10,12,1.01,1.01,0,0,0,0.33,100,50,100\r\n' +
+      'Total,13,15,1.01,1.01,0,0,0,0.33,100,50,100\r\n',
+  )
+})
+
+test('sorting puts missing values last in both directions', () => {
+  const roi = sourceColumns('channel').find((c) => c.id === 'roi')
+  const rows = [{ key: 'a', roi: null }, { key: 'b', roi: 0.5 }, { key: 'c', roi: -1 }]
+  assert.deepEqual(sortRows(rows, roi, 'desc').map((r) => r.key), ['b', 'c', 'a'])
+  assert.deepEqual(sortRows(rows, roi, 'asc').map((r) => r.key), ['c', 'b', 'a'])
+})
+
+test('export file names are safe', () => {
+  assert.equal(fileName('my site/../x', 'sources', 'linear'), 'touchpoint-my_site_.._x-sources-linear.csv')
+})

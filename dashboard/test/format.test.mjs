@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { count, fractional, keyLabel, medianDays, money, NONE, ratio, share, timestamp } from '../web/src/format.js'
+
+test('leads and sales show two decimals, counts none', () => {
+  const f = (fn, n, want) => assert.equal(fn(n), want, `${fn.name}(${n})`)
+  f(fractional, 12.3456, '12.35')
+  f(fractional, 0.005, '0.01')
+  f(fractional, 1234.5, '1,234.50')
+  f(fractional, 0, '0.00')
+  f(fractional, null, NONE)
+  f(fractional, NaN, NONE)
+  f(count, 10063, '10,063')
+  f(count, 0, '0')
+  f(count, undefined, NONE)
+})
+
+test('money has two decimals and a currency when known', () => {
+  const f = (n, cur, want) => assert.equal(money(n, cur), want)
+  f(53260.857, '', '53,260.86')
+  f(1250, 'EUR', '€1,250.00')
+  f(1250, 'USD', '$1,250.00')
+  f(1250, 'eur<b>', '1,250.00')
+  f(-20, '', '-20.00')
+  f(null, 'EUR', NONE)
+})
+
+test('ROI and rates are percentages, "—" when null', () => {
+  const f = (fn, x, want) => assert.equal(fn(x), want)
+  f(ratio, 6.431, '643.1%')
+  f(ratio, -0.25, '-25.0%')
+  f(ratio, 0, '0.0%')
+  f(ratio, null, '—')
+  f(share, 1, '100%')
+  f(share, 1 / 3, '33.3%')
+  f(share, 0, '0%')
+  f(medianDays, 3.25, '3.3 d')
+  f(medianDays, null, '—')
+})
+
+test('timestamps are shown in UTC and keys are labelled when empty', () => {
+  assert.equal(timestamp('2026-10-20T10:15:00Z'), '2026-10-20 10:15 UTC')
+  assert.equal(timestamp('2026-10-20T12:15:00+02:00'), '2026-10-20 10:15 UTC')
+  assert.equal(timestamp('yesterday'), 'yesterday')
+  assert.equal(timestamp(''), NONE)
+  assert.equal(keyLabel(''), '(not set)')
+  assert.equal(keyLabel(null), '(not set)')
+  assert.equal(keyLabel('<b>x</b>'), '<b>x</b>')
+})
