@@ -129,6 +129,7 @@ test('first click and last click show side by side', async () => {
   await page.waitForSelector('[data-testid=compare-last_click] tbody tr')
   assert.equal(await page.locator('[data-testid=compare-first_click] canvas').count(), last.rows.length ? 1 : 0)
   assert.equal(await page.locator('[data-testid=compare-last_click] tfoot td').first().textContent(), fractional(last.totals.leads))
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-compare.png'), fullPage: true })
 })
 
 test('the lifecycle funnel shows stage counts by source', async () => {
@@ -179,6 +180,7 @@ test('a rejected token brings up the sign-in form with a reason', async () => {
   await page.waitForSelector('[data-testid=signin] .message.error')
   assert.match(await text('[data-testid=signin] .message.error'), /not accepted/)
   assert.equal(await page.evaluate(() => sessionStorage.getItem('touchpoint.token')), null)
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-signin.png') })
   await page.fill('[data-testid=signin] input[name=token]', ADMIN)
   await page.click('[data-testid=signin] button[type=submit]')
   await page.waitForSelector('[data-testid=sources-table] tbody tr')

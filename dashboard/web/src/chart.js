@@ -8,6 +8,7 @@ Chart.defaults.color = '#475569'
 
 export const COLORS = ['#4f46e5', '#0ea5e9', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#64748b']
 
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 })
 const reduced = () => window.matchMedia('(prefers-reduced-motion: reduce)').matches
 const short = (s, n = 26) => (s.length > n ? s.slice(0, n - 1) + '…' : s)
 
@@ -18,11 +19,11 @@ export function bars(box, { labels, datasets, format, horizontal = true, stacked
   canvas.setAttribute('role', 'img')
   canvas.setAttribute('aria-label', datasets.map((d) => d.label).join(', ') + ' by ' + labels.length + ' keys')
   box.replaceChildren(canvas)
-  const valueAxis = { beginAtZero: true, stacked, grid: { color: '#e2e8f0' }, ticks: { callback: (v) => format(v), maxTicksLimit: 6 } }
+  const valueAxis = { beginAtZero: true, stacked, grid: { color: '#e2e8f0' }, ticks: { callback: (v) => compact.format(v), maxTicksLimit: 6 } }
   const keyAxis = {
     stacked,
     grid: { display: false },
-    ticks: { autoSkip: false, callback: function (v) { return short(String(this.getLabelForValue(v))) } },
+    ticks: { autoSkip: false, callback: function (v) { return short(String(this.getLabelForValue(v)), box.clientWidth < 520 ? 16 : 26) } },
   }
   return new Chart(canvas, {
     type: 'bar',
@@ -33,12 +34,13 @@ export function bars(box, { labels, datasets, format, horizontal = true, stacked
         data: d.data,
         backgroundColor: d.color || COLORS[i % COLORS.length],
         borderRadius: 3,
-        maxBarThickness: 22,
+        maxBarThickness: horizontal ? 22 : 72,
       })),
     },
     options: {
       indexAxis: horizontal ? 'y' : 'x',
       maintainAspectRatio: false,
+      layout: { padding: { left: 4, right: 8 } },
       animation: reduced() ? false : { duration: 250 },
       plugins: {
         legend: { display: datasets.length > 1, position: 'bottom', labels: { boxWidth: 12 } },

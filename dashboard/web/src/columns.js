@@ -6,7 +6,7 @@ import { GROUP_NAMES } from './state.js'
 const round = (n, d) => (typeof n === 'number' && Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null)
 
 // col(title, value, show, csvValue): value is the sort value; numeric columns align right.
-const col = (id, title, value, show, csv = value, numeric = true) => ({ id, title, value, show, csv, numeric })
+const col = (id, title, value, show, csv = value, numeric = true, sub = false) => ({ id, title, value, show, csv, numeric, sub })
 
 export function sourceColumns(by, currency = '') {
   return [
@@ -15,7 +15,7 @@ export function sourceColumns(by, currency = '') {
     col('sessions', 'Sessions', (r) => r.sessions, (r) => count(r.sessions)),
     col('leads', 'Leads', (r) => r.leads, (r) => fractional(r.leads), (r) => round(r.leads, 2)),
     ...['form', 'call', 'chat', 'other'].map((t) =>
-      col(`leads_${t}`, t[0].toUpperCase() + t.slice(1), (r) => r.leads_by_type?.[t], (r) => fractional(r.leads_by_type?.[t]), (r) => round(r.leads_by_type?.[t], 2)),
+      col(`leads_${t}`, t[0].toUpperCase() + t.slice(1), (r) => r.leads_by_type?.[t], (r) => fractional(r.leads_by_type?.[t]), (r) => round(r.leads_by_type?.[t], 2), true, true),
     ),
     col('sales', 'Sales', (r) => r.sales, (r) => fractional(r.sales), (r) => round(r.sales, 2)),
     col('revenue', 'Revenue', (r) => r.revenue, (r) => money(r.revenue, currency), (r) => round(r.revenue, 2)),

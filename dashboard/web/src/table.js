@@ -19,7 +19,7 @@ export function reportTable(columns, rows, totals, { sortBy, caption, testid } =
         const active = c.id === sort.id
         return h(
           'th',
-          { scope: 'col', class: c.numeric ? 'num' : 'text', 'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none' },
+          { scope: 'col', class: `${c.numeric ? 'num' : 'text'}${c.sub ? ' sub' : ''}`, title: c.sub ? `${c.title} leads` : undefined, 'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none' },
           h(
             'button',
             {
@@ -50,5 +50,5 @@ export function reportTable(columns, rows, totals, { sortBy, caption, testid } =
 function cellOf(c, r, i) {
   const text = c.show(r)
   const key = i === 0 && (r.key === '' || r.key === null || r.key === undefined)
-  return h(i === 0 ? 'th' : 'td', { scope: i === 0 ? 'row' : undefined, class: `${c.numeric ? 'num' : 'text'}${key ? ' muted' : ''}`, title: i === 0 ? text : undefined, text })
+  return h(i === 0 ? 'th' : 'td', { scope: i === 0 ? 'row' : undefined, class: `${c.numeric ? 'num' : 'text'}${key ? ' muted' : ''}${c.sub ? ' sub' : ''}`, title: i === 0 ? text : undefined, text })
 }
