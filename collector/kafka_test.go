@@ -1,0 +1,207 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"touchpoint/collector/enrich"
+	"touchpoint/collector/spool"
+	"touchpoint/internal/kafkabus"
+	"touchpoint/internal/testenv"
+)
+
+// testTopics creates an events and a dead-letter topic of the test's own.
+func testTopics(t *testing.T, brokers string) *kafkabus.Config {
+	t.Helper()
+	n := time.Now().UnixNano()
+	kc := &kafkabus.Config{Brokers: brokers, Topic: fmt.Sprintf("tp.test.%d.events", n), DLQ: fmt.Sprintf("tp.test.%d.dlq", n), Partitions: 4}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := kafkabus.EnsureTopics(ctx, kc); err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
+// kafkaServer is a collector with a real Sink, served over an in-memory listener.
+func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration) (*testServer, *Sink) {
+	t.Helper()
+	sp, err := spool.Open(t.TempDir(), spool.Options{MaxBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := NewSink(SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: timeout})
+	cfg := RegisterFlags(flag.NewFlagSet("test", flag.PanicOnError))
+	cfg.IPRate, cfg.SiteRate = 0, 0
+	srv, err := New(cfg, testSites(t), enrich.New(enrich.Options{}), sink, KafkaCheck(kc), kc.Topic, kc.DLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return &testServer{srv: srv, ln: ln}, sink
+}
+
+// consume reads every partition of topic from the start until enough(messages so far)
+// is true or timeout passes; it returns the messages in partition order.
+func consume(t *testing.T, brokers, topic string, timeout time.Duration, enough func([]kafka.Message) bool) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var mu sync.Mutex
+	var got []kafka.Message
+	var wg sync.WaitGroup
+	for p := range 4 {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{brokers}, Topic: topic, Partition: p, MaxWait: 200 * time.Millisecond})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				got = append(got, m)
+				if enough(got) {
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return got
+}
+
+// ids returns the event ids in messages, in order.
+func ids(t *testing.T, msgs []kafka.Message) []string {
+	t.Helper()
+	out := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		var e struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(m.Value, &e); err != nil {
+			t.Fatalf("message %q is not an event: %v", m.Value, err)
+		}
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func covers(t *testing.T, want map[string]bool) func([]kafka.Message) bool {
+	return func(msgs []kafka.Message) bool {
+		seen := 0
+		for _, id := range ids(t, msgs) {
+			if want[id] {
+				seen++
+			}
+		}
+		return seen >= len(want)
+	}
+}
+
+func TestKafkaKeyedOrderedAndDeadLettered(t *testing.T) {
+	kc := testTopics(t, testenv.KafkaConfig(t).Brokers)
+	ts, _ := kafkaServer(t, kc, 5*time.Second)
+	sent := map[string][]string{} // visitor → event ids in send order
+	want := map[string]bool{}
+	now := time.Now().UnixMilli()
+	for round := range 5 {
+		for v := range 6 {
+			vid := fmt.Sprintf("visitor-%d", v)
+			a, b := uuid.NewString(), uuid.NewString()
+			body := batch("demo", pageview(a, vid, now+int64(round)), pageview(b, vid, now+int64(round)))
+			if round == 2 && v == 0 {
+				body = batch("demo", pageview(a, vid, now), `{"id":"broken","type":"pageview","vid":"`+vid+`"}`, pageview(b, vid, now))
+			}
+			if resp := ts.do(t, req{path: "/e", body: body}); resp.StatusCode() != 204 {
+				t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
+			}
+			sent[vid] = append(sent[vid], a, b)
+			want[a], want[b] = true, true
+		}
+	}
+	msgs := consume(t, kc.Brokers, kc.Topic, 30*time.Second, covers(t, want))
+	got := map[string][]string{}
+	partition := map[string]int{}
+	for i, id := range ids(t, msgs) {
+		key := string(msgs[i].Key)
+		vid := key[len("demo/"):]
+		if p, ok := partition[key]; ok && p != msgs[i].Partition {
+			t.Fatalf("key %s on partitions %d and %d", key, p, msgs[i].Partition)
+		}
+		partition[key] = msgs[i].Partition
+		got[vid] = append(got[vid], id)
+	}
+	for vid, w := range sent {
+		if fmt.Sprint(got[vid]) != fmt.Sprint(w) {
+			t.Fatalf("visitor %s: events in Kafka\n %v\nwant (send order)\n %v", vid, got[vid], w)
+		}
+	}
+
+	dlq := consume(t, kc.Brokers, kc.DLQ, 30*time.Second, func(m []kafka.Message) bool { return len(m) >= 1 })
+	if len(dlq) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dlq))
+	}
+	hdr := map[string]string{}
+	for _, h := range dlq[0].Headers {
+		hdr[h.Key] = string(h.Value)
+	}
+	if hdr["reason"] != "bad_id" || hdr["site"] != "demo" || string(dlq[0].Value) != `{"id":"broken","type":"pageview","vid":"visitor-0"}` {
+		t.Fatalf("dead letter %q with headers %v", dlq[0].Value, hdr)
+	}
+}
+
+func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
+	brokers, stop, start := testenv.PrivateKafka(t)
+	kc := testTopics(t, brokers)
+	ts, sink := kafkaServer(t, kc, time.Second)
+	acked := map[string]bool{}
+	post := func(n int) {
+		t.Helper()
+		for range n {
+			a, b := uuid.NewString(), uuid.NewString()
+			resp := ts.do(t, req{path: "/e", body: batch("demo", pageview(a, uuid.NewString(), 0), pageview(b, uuid.NewString(), 0))})
+			if resp.StatusCode() != 204 {
+				t.Fatalf("status %d (%s) while the broker is %s", resp.StatusCode(), resp.Body(), map[bool]string{true: "down", false: "up"}[sink.Spooling()])
+			}
+			acked[a], acked[b] = true, true
+		}
+	}
+	post(10)
+	stop()
+	post(15) // answered from the spool
+	if !sink.Spooling() {
+		t.Fatal("broker down but the sink is not spooling")
+	}
+	start()
+	post(10)
+	msgs := consume(t, kc.Brokers, kc.Topic, 90*time.Second, covers(t, acked))
+	seen := map[string]bool{}
+	for _, id := range ids(t, msgs) {
+		seen[id] = true
+	}
+	for id := range acked {
+		if !seen[id] {
+			t.Fatalf("acknowledged event %s never reached Kafka (%d of %d arrived)", id, len(seen), len(acked))
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, "spool drained", func() (bool, error) { return !sink.Spooling(), nil })
+}
