@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+
+	"touchpoint/internal/event"
+	"touchpoint/internal/kafkabus"
+	"touchpoint/internal/testenv"
+)
+
+// TestSIGTERMUnderLoadLosesNothing boots the collector binary, loads it with concurrent
+// clients, sends SIGTERM mid-load and checks that every event answered 2xx is in Kafka.
+func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
+	kc := testenv.KafkaConfig(t)
+	n := time.Now().UnixNano()
+	kc.Topic, kc.DLQ = fmt.Sprintf("tp.test.%d.events", n), fmt.Sprintf("tp.test.%d.dlq", n)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := kafkabus.EnsureTopics(ctx, kc); err != nil {
+		t.Fatal(err)
+	}
+
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "collector")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/collector")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("cannot build the collector: %v\n%s", err, out)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "-http.listen", addr, "-sites", filepath.Join(root, "config", "dev.json"),
+		"-kafka.brokers", kc.Brokers, "-kafka.topic", kc.Topic, "-kafka.dlq", kc.DLQ,
+		"-spool.dir", filepath.Join(dir, "spool"), "-ratelimit.ip", "0", "-ratelimit.site", "0")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	url := "http://" + addr
+	testenv.Eventually(t, 20*time.Second, "collector answering", func() (bool, error) {
+		resp, err := http.Get(url + "/healthz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, nil
+	})
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 30 * time.Second}
+			for i := 0; ; i++ {
+				evs := []event.Event{
+					{ID: uuid.NewString(), Type: event.Pageview, VID: fmt.Sprintf("w%d-%d", w, i), URL: "https://example.com/"},
+					{ID: uuid.NewString(), Type: event.Track, Name: "click", VID: fmt.Sprintf("w%d-%d", w, i)},
+				}
+				body, _ := json.Marshal(event.Batch{Site: "demo", Events: evs})
+				resp, err := c.Post(url+"/e", "text/plain", bytes.NewReader(body))
+				if err != nil {
+					return // the collector stopped listening
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusNoContent {
+					mu.Lock()
+					acked[evs[0].ID], acked[evs[1].ID] = true, true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("collector exited with %v:\n%s", err, logs.String())
+	}
+	if len(acked) == 0 {
+		t.Fatal("no request was acknowledged before SIGTERM")
+	}
+	seen := map[string]bool{}
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	var rmu sync.Mutex
+	var rwg sync.WaitGroup
+	for p := range kc.Partitions {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.BrokerList(), Topic: kc.Topic, Partition: p, MaxWait: 200 * time.Millisecond})
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(rctx)
+				if err != nil {
+					return
+				}
+				var e event.Enriched
+				json.Unmarshal(m.Value, &e)
+				rmu.Lock()
+				seen[e.ID] = true
+				all := true
+				for id := range acked {
+					if !seen[id] {
+						all = false
+						break
+					}
+				}
+				rmu.Unlock()
+				if all {
+					rcancel()
+				}
+			}
+		}()
+	}
+	rwg.Wait()
+	var lost int
+	for id := range acked {
+		if !seen[id] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged events are not in Kafka after SIGTERM", lost, len(acked))
+	}
+	t.Logf("%d events acknowledged under load, all in Kafka", len(acked))
+}
