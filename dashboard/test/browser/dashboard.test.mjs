@@ -175,6 +175,17 @@ test('fits a phone screen', async () => {
   await page.setViewportSize({ width: 1366, height: 900 })
 })
 
+test('the site field switches the site of every report', async () => {
+  await page.fill('input[name=site]', 'other-site')
+  await page.press('input[name=site]', 'Enter')
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('site') === 'other-site')
+  await page.waitForSelector('[data-testid=sources-table] tbody tr')
+  if (!REAL) assert.match(server.requests.at(-1), /^\/api\/v1\/reports\/sources\?site=other-site&/)
+  await page.fill('input[name=site]', SITE)
+  await page.press('input[name=site]', 'Enter')
+  await page.waitForFunction((s) => new URL(location.href).searchParams.get('site') === s, SITE)
+})
+
 test('a rejected token brings up the sign-in form with a reason', async () => {
   await page.goto(`${base}/?${query()}#token=wrong-token`)
   await page.waitForSelector('[data-testid=signin] .message.error')

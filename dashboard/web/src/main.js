@@ -32,21 +32,24 @@ const get = client({ token: () => token })
 
 const app = document.getElementById('app')
 const nav = h('nav', { class: 'tabs', role: 'tablist', 'aria-label': 'Reports' })
-const siteInput = h('input', { type: 'text', name: 'site', value: state.site, 'aria-label': 'Site', spellcheck: 'false', autocomplete: 'off' })
+const siteInput = h('input', { type: 'text', name: 'site', value: state.site, 'aria-label': 'Site', spellcheck: 'false', autocomplete: 'off', onchange: () => changeSite() })
+const changeSite = () => {
+  const site = siteInput.value.trim()
+  if (site && site !== state.site) set({ site })
+}
 const siteForm = h(
   'form',
   {
     class: 'site',
     onsubmit: (e) => {
       e.preventDefault()
-      const site = siteInput.value.trim()
-      if (site) set({ site })
+      changeSite()
     },
   },
   h('label', { class: 'site-label', text: 'Site' }),
   siteInput,
 )
-const signOut = h('button', { type: 'button', class: 'button ghost', text: 'Sign out', onclick: () => showSignIn('You are signed out.') })
+const signOut = h('button', { type: 'button', class: 'button ghost', text: 'Sign out', onclick: () => showSignIn('You are signed out.', 'info') })
 const toolbar = h('div', { class: 'toolbar' })
 const view = h('div', { class: 'view', 'aria-live': 'polite' })
 const status = h('div', { class: 'status' })
@@ -157,7 +160,7 @@ async function draw() {
   }
 }
 
-function showSignIn(reason) {
+function showSignIn(reason, kind = 'error') {
   inflight?.abort()
   token = ''
   clearToken(sessionStorage)
@@ -182,7 +185,7 @@ function showSignIn(reason) {
       },
       h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), h('span', { text: 'Touchpoint' })),
       h('h1', { text: 'Sign in to the dashboard' }),
-      reason ? message('error', reason) : h('p', { class: 'muted', text: 'Use the admin token of this Touchpoint service.' }),
+      reason ? message(kind, reason) : h('p', { class: 'muted', text: 'Use the admin token of this Touchpoint service.' }),
       field('Admin token', tokenInput),
       field('Site', site),
       h('button', { type: 'submit', class: 'button', text: 'Sign in' }),
