@@ -114,9 +114,7 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 					last = s
 				}
 				credited[key{m, cr.Touch.SessionID}] = true
-				if err := c.w.add(ctx, c.site.ID, conv.ID, conv.Type, conv.LeadType, conv.At, conv.Person, m, cr.Touch.SessionID,
-					s.At, s.Channel, s.Source, s.Medium, s.Campaign, s.Term, s.Content, s.LandingPath,
-					cr.Credit, conv.Value*cr.Credit, conv.Currency, uint8(0), c.now, c.version); err != nil {
+				if err := c.w.row(ctx, c.site.ID, &conv, m, s, cr.Credit, 0, c.now, c.version); err != nil {
 					return err
 				}
 				c.rows++
@@ -128,8 +126,7 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 				continue
 			}
 			// A touch that lost its credit: overwrite its row with zero credit.
-			if err := c.w.add(ctx, c.site.ID, conv.ID, conv.Type, conv.LeadType, conv.At, conv.Person, k.model, k.session,
-				conv.At, "", "", "", "", "", "", "", 0.0, 0.0, conv.Currency, uint8(1), c.now, c.version); err != nil {
+			if err := c.w.row(ctx, c.site.ID, &conv, k.model, &Session{ID: k.session, At: conv.At}, 0, 1, c.now, c.version); err != nil {
 				return err
 			}
 			c.rows++
@@ -161,7 +158,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 	now := time.Now()
 	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(200000), version: uint64(now.UnixNano()), now: now,
 		notify: notify && e.OnNewLead != nil}
-	defer c.w.abort()
+	defer c.w.wait() // never leave a batch in flight behind
 
 	// Walk conversions and the person-ordered session stream side by side.
 	i := 0
@@ -217,7 +214,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 		}
 		i = j
 	}
-	if err := c.w.flush(); err != nil {
+	if err := c.w.flush(ctx); err != nil {
 		return 0, err
 	}
 	for _, l := range c.newLeads {

@@ -1,0 +1,188 @@
+// Command attribution-bench measures the attribution targets of SPEC §11 on this machine:
+// it fills a scratch database with N conversions of people with ~5 sessions each (plus
+// as many sessions of people who never convert), times a full rebuild of every model, and
+// times the source report over all sessions. It prints figures; it never fails on time.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"runtime/pprof"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"touchpoint/attribution/engine"
+	"touchpoint/attribution/report"
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/envflag"
+	"touchpoint/internal/site"
+)
+
+var channels = []struct{ channel, source, medium string }{
+	{"Paid Search", "google", "cpc"}, {"Organic Search", "google", "organic"}, {"Paid Social", "facebook", "paid_social"},
+	{"Organic Social", "linkedin", "social"}, {"Email", "newsletter", "email"}, {"Referral", "g2.com", "referral"},
+	{"AI Assistant", "chatgpt.com", "referral"}, {"Direct", "(direct)", "(none)"},
+}
+
+func main() {
+	addr := flag.String("clickhouse.addr", "127.0.0.1:9000", "ClickHouse native address")
+	db := flag.String("database", "tp_bench_attribution", "scratch database (dropped and recreated)")
+	convs := flag.Int("conversions", 1000000, "conversions, one person each")
+	touches := flag.Int("touches", 5, "average sessions per converting person")
+	extra := flag.Int("extra-sessions", 5000000, "sessions of people who never convert (for the report timing)")
+	keep := flag.Bool("keep", false, "keep the scratch database")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the rebuild to this file")
+	envflag.Parse()
+
+	ctx := context.Background()
+	conn, err := chstore.Open(ctx, chstore.Config{Addr: *addr, Database: *db, User: "default"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+*db); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := chstore.Migrate(ctx, conn, *db); err != nil {
+		log.Fatal(err)
+	}
+	if !*keep {
+		defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+*db)
+	}
+
+	end := time.Now().UTC().Truncate(24 * time.Hour)
+	start := time.Now()
+	sessions, err := fill(ctx, conn, *db, *convs, *touches, *extra, end)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("attribution bench: loaded %d conversions and %d sessions in %s\n", *convs, sessions, time.Since(start).Round(time.Millisecond))
+
+	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: 90}}})
+	eng := engine.New(conn, *db, sites)
+	var ms runtime.MemStats
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	start = time.Now()
+	n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
+	if err != nil {
+		log.Fatal(err)
+	}
+	took := time.Since(start)
+	pprof.StopCPUProfile()
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 60 s), Go heap peak %d MiB\n",
+		n, 7, rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), ms.HeapSys>>20)
+
+	store := &report.Store{Conn: conn, DB: *db}
+	p, err := report.ParseParams(map[string][]string{"site": {"bench"}, "from": {end.AddDate(0, 0, -200).Format("2006-01-02")},
+		"to": {end.Format("2006-01-02")}, "model": {"linear"}, "by": {"channel"}}, time.Now())
+	if err != nil {
+		log.Fatal(err)
+	}
+	var times []time.Duration
+	for i := 0; i < 3; i++ {
+		start = time.Now()
+		out, err := store.Sources(ctx, p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		times = append(times, time.Since(start))
+		if i == 0 {
+			fmt.Printf("attribution bench: source report over %d sessions: %d rows, %.0f leads\n", out.Totals.Sessions, len(out.Rows), out.Totals.Leads)
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	fmt.Printf("attribution bench: source report time: best %s, median %s (target <= 1 s)\n", times[0].Round(time.Millisecond), times[1].Round(time.Millisecond))
+}
+
+// fill writes persons with sessions and one conversion each, and people without conversions.
+func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extra int, end time.Time) (int, error) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const batchSize = 200000
+	var sb, cb driver.Batch
+	var err error
+	ns, nc := 0, 0
+	newS := func() error {
+		sb, err = conn.PrepareBatch(ctx, "INSERT INTO "+db+`.sessions (site_id, session_id, visitor_id, person_id, started_at, ended_at,
+			landing_url, landing_path, referrer, referrer_domain, source, medium, campaign, term, content, click_id_type, click_id,
+			channel, pageviews, events, is_bot, first_event_id, deleted, version)`)
+		return err
+	}
+	newC := func() error {
+		cb, err = conn.PrepareBatch(ctx, "INSERT INTO "+db+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
+			received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, version)`)
+		return err
+	}
+	if err := newS(); err != nil {
+		return 0, err
+	}
+	if err := newC(); err != nil {
+		return 0, err
+	}
+	version := uint64(time.Now().UnixNano())
+	session := func(person string, at time.Time) error {
+		ch := channels[r.IntN(len(channels))]
+		if err := sb.Append("bench", uuid.New(), person, person, at, at.Add(3*time.Minute), "https://www.example.com/", "/", "", "",
+			ch.source, ch.medium, "campaign-"+string(rune('a'+r.IntN(8))), "", "", "", "", ch.channel, uint32(3), uint32(3), uint8(0),
+			uuid.Nil, uint8(0), version); err != nil {
+			return err
+		}
+		ns++
+		if ns%batchSize == 0 {
+			if err := sb.Send(); err != nil {
+				return err
+			}
+			return newS()
+		}
+		return nil
+	}
+	span := 100 * 24 * time.Hour
+	for i := 0; i < convs+extra/max(touches, 1); i++ {
+		person := fmt.Sprintf("p%08d", i)
+		convAt := end.Add(-time.Duration(r.Int64N(int64(span))))
+		k := 1 + r.IntN(2*touches-1) // 1..2t-1, mean t
+		for j := 0; j < k; j++ {
+			if err := session(person, convAt.Add(-time.Duration(r.Int64N(int64(60*24*time.Hour))))); err != nil {
+				return 0, err
+			}
+		}
+		if i >= convs {
+			continue
+		}
+		typ, value := "lead", 0.0
+		if r.IntN(5) == 0 {
+			typ, value = "sale", float64(100+r.IntN(5000))
+		}
+		if err := cb.Append("bench", fmt.Sprintf("c%08d", i), typ, "form", convAt, convAt, person, person, "", "", "", value, "EUR", "{}",
+			uuid.Nil, "server", version); err != nil {
+			return 0, err
+		}
+		nc++
+		if nc%batchSize == 0 {
+			if err := cb.Send(); err != nil {
+				return 0, err
+			}
+			if err := newC(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := sb.Send(); err != nil {
+		return 0, err
+	}
+	return ns, cb.Send()
+}
