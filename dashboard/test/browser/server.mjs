@@ -31,7 +31,7 @@ function api(req, res, url, requests) {
   requests.push(url.pathname + url.search)
   if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(res, 401, { error: 'invalid admin token' })
   if (!q.get('site')) return json(res, 400, { error: 'site is required' })
-  if (q.get('site') !== 'demo') return json(res, 200, { site: q.get('site'), model: q.get('model'), by: q.get('by'), from: q.get('from'), to: q.get('to'), rows: [], totals: {} })
+  if (q.get('site') !== 'demo') return json(res, 404, { error: 'unknown site' })
   const by = q.get('by') || 'channel'
   switch (url.pathname) {
     case '/api/v1/reports/sources': {

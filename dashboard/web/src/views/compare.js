@@ -19,7 +19,7 @@ export async function compareView(root, ctx) {
   const panel = (data, model, color) => {
     const rows = Array.isArray(data.rows) ? data.rows : []
     const columns = sourceColumns(s.by, typeof data.currency === 'string' ? data.currency : '').filter((c) => SHOWN.includes(c.id))
-    const top = [...rows].sort((a, b) => (b.leads || 0) - (a.leads || 0)).slice(0, TOP)
+    const top = rows.filter((r) => r.leads > 0).sort((a, b) => b.leads - a.leads).slice(0, TOP)
     const box = h('div', { class: 'chart' })
     box.style.height = `${Math.max(140, top.length * 28 + 30)}px`
     const el = h(

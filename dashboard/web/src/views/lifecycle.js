@@ -4,7 +4,7 @@ import { PATHS } from '../api.js'
 import { bars } from '../chart.js'
 import { STAGE_NAMES, stageCells } from '../columns.js'
 import { h, replace } from '../dom.js'
-import { count, keyLabel, ratio } from '../format.js'
+import { NONE, count, keyLabel, ratio } from '../format.js'
 import { GROUP_NAMES } from '../state.js'
 
 const DEFAULT_STAGES = ['lead', 'mql', 'sal', 'sql', 'opportunity', 'customer']
@@ -28,8 +28,8 @@ export async function lifecycleView(root, ctx) {
     h(
       'td',
       { class: 'num stage' },
-      h('span', { class: 'stage-count', text: c.count }),
-      c.rate ? h('span', { class: 'stage-sub', text: `${c.rate} · ${c.median}` }) : null,
+      h('span', { class: `stage-count${c.count === '0' ? ' zero' : ''}`, text: c.count }),
+      c.rate && c.rate !== NONE ? h('span', { class: 'stage-sub', text: c.median !== NONE ? `${c.rate} · ${c.median}` : c.rate }) : null,
       c.stalled > 0 ? h('span', { class: 'stage-stalled', text: `${count(c.stalled)} stalled` }) : null,
     )
   const line = (r, head) => h('tr', null, head, stageCells(r, stages).map(stageCell))

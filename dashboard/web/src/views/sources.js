@@ -31,7 +31,7 @@ export async function sourcesView(root, ctx) {
   let chart = null
   const draw = () => {
     const m = METRICS[metric]
-    const top = [...rows].sort((a, b) => (m.value(b) || 0) - (m.value(a) || 0)).slice(0, TOP)
+    const top = rows.filter((r) => m.value(r) > 0).sort((a, b) => m.value(b) - m.value(a)).slice(0, TOP)
     chart?.destroy()
     chartBox.style.height = `${Math.max(160, top.length * 30 + 40)}px`
     chart = top.length ? bars(chartBox, { labels: top.map((r) => keyLabel(r.key)), datasets: [{ label: m.label, data: top.map(m.value) }], format: m.format }) : null
