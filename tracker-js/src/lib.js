@@ -18,8 +18,8 @@ export const readCookie = (all, name) => (all.match('(^|; )' + name + '=([^;]*)'
 
 // Fields whose name, id, autocomplete or type suggest a secret are neither
 // listed nor read.
-const SECRET = /pass|pwd|secret|token|card|cvv|cvc|csc|iban|ssn|(^|[\W_])(cc|pin)/i
-const SKIP = /^(submit|button|reset|image|hidden)$/
+const SECRET = /pass|pwd|secret|token|card|cv[vc]|csc|iban|ssn|(^|[\W_])(cc|pin)/i
+const SKIP = /submit|button|reset|image|hidden/
 
 // What a submitted form tells: the names of the fields a visitor filled in
 // and, when one of them holds an email address, that address. Only the email
@@ -41,10 +41,10 @@ export const formFields = (elements) => {
 }
 
 // The link with the visitor id added when it leads to one of the site's
-// other domains (or their subdomains), else ''.
+// other domains (or their subdomains), else the link as it was.
 export const decorate = (href, host, domains, vid) => {
   const u = new URL(href)
-  if (u.hostname == host || !domains.some((d) => ('.' + u.hostname).endsWith('.' + d))) return ''
+  if (u.hostname == host || !domains.some((d) => ('.' + u.hostname).endsWith('.' + d))) return href
   u.searchParams.set('_tp_vid', vid)
   return u.href
 }

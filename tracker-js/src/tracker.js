@@ -10,7 +10,8 @@ const loc = location
 const hist = history
 const on = (target, type, fn) => target.addEventListener(type, fn, true)
 
-const script = d.currentScript || d.querySelector('script[data-site]')
+// Run as a classic script (not type=module), so currentScript is set.
+const script = d.currentScript
 const cfg = script.dataset
 const api = apiBase(cfg.api, script.src) + '/e'
 const domains = (cfg.domains || '').split(/[\s,]+/)
@@ -30,46 +31,45 @@ const cookie = (name, value, age) =>
 const [linked, clean] = takeParam(loc.href, '_tp_vid')
 if (linked != null) hist.replaceState(hist.state, '', clean)
 const known = readCookie(d.cookie, ID)
-const vid = isId(linked) ? linked : isId(known) ? known : uuid()
+const vid = [linked, known].find(isId) || uuid()
 
 // out: send nothing (opt-out, or Global Privacy Control without an opt-in).
 // anon: no cookie, no stored queue, no identifiers until consent is granted;
 // the cookie itself records a consent given on an earlier page.
-let out = readCookie(d.cookie, OUT)
-out = out ? out == '1' : !!nav.globalPrivacyControl
+const choice = readCookie(d.cookie, OUT)
+let out = choice ? choice == '1' : nav.globalPrivacyControl
 let anon = cfg.consent == 'required' && !known
 const keep = () => anon || out || cookie(ID, vid, YEARS2)
 
-// Unsent events live in localStorage so they survive failures and unloads.
-let mem = []
-const load = () => {
-  if (!anon)
-    try {
-      return JSON.parse(localStorage[KEY] || '[]')
-    } catch {}
-  return mem
-}
-const save = (q) => {
-  mem = q
+// The unsent events, kept in localStorage too so that the next page sends
+// what this one could not (collector failing, page gone). A page starts with
+// the events earlier pages left.
+let queue = []
+const store = (q) => {
+  queue = q
   if (!anon)
     try {
       localStorage[KEY] = JSON.stringify(q)
     } catch {}
 }
+if (!anon)
+  try {
+    queue = JSON.parse(localStorage[KEY] || '[]')
+  } catch {}
 
 // busy: the batch in flight, or waiting out a backoff; it blocks other sends.
 let tries = 0
 let busy = []
 const body = (events) => JSON.stringify({ site: cfg.site, events })
-const done = (events) => save(load().filter((e) => !events.some((s) => s.id == e.id)))
+const done = (events) => store(queue.filter((e) => !events.includes(e)))
 
 const flush = () => {
-  const batch = load().slice(0, 20)
+  const batch = queue.slice(0, 20)
   if (busy.length || !batch.length) return
   busy = batch
-  fetch(api, { method: 'POST', body: body(batch), keepalive: true })
+  fetch(api, { method: 'POST', body: body(batch), keepalive: true, credentials: 'include' })
     .then(
-      (r) => retryDelay(r.status, r.headers.get('Retry-After'), tries),
+      (r) => retryDelay(r.status, r.headers.get('retry-after'), tries),
       () => retryDelay(0, 0, tries),
     )
     .then((ms) => {
@@ -88,7 +88,7 @@ const flush = () => {
 // The page may be gone before a fetch answers: hand what is left to the
 // browser. While the collector is failing, keep it for the next page instead.
 const leave = () => {
-  const q = load().filter((e) => !busy.some((b) => b.id == e.id))
+  const q = queue.filter((e) => !busy.includes(e)).slice(0, 20)
   if (!tries && q.length && nav.sendBeacon(api, body(q))) done(q)
 }
 on(d, 'visibilitychange', () => d.hidden && leave())
@@ -111,7 +111,7 @@ const send = (type, extra) => {
     ...extra,
   }
   if (!anon) e.vid = vid
-  save(load().concat(e).slice(-500))
+  store(queue.concat(e).slice(-500))
   // Events of the next half second go in the same batch.
   setTimeout(flush, 500)
 }
@@ -132,20 +132,18 @@ const commands = {
   conversion: (conversion) => send('conversion', { conversion }),
   consent: (state) => {
     if (state != 'granted') {
-      save([])
+      // Unsent events carrying the visitor id go; anonymous ones stay.
+      if (!anon) store([])
       anon = true
       cookie(ID, '', 0)
     } else if (anon) {
-      // Events of the anonymous part of the page move to the stored queue.
-      const m = mem
-      mem = []
       anon = false
-      save(load().concat(m))
+      store(queue)
     }
     keep()
   },
   optout: () => {
-    save([])
+    store([])
     out = true
     cookie(OUT, 1, YEARS2)
     cookie(ID, '', 0)
@@ -175,8 +173,9 @@ const click = (ev) => {
   const p = a && a.protocol
   if (p == 'tel:' || p == 'mailto:') send(p == 'tel:' ? 'call_click' : 'email_click', { props: { href: a.href } })
   else if (p && !anon && !out) {
+    // Only links to the other domains change: others keep their attribute.
     const href = decorate(a.href, loc.hostname, domains, vid)
-    if (href) a.href = href
+    if (href != a.href) a.href = href
   }
 }
 on(d, 'click', click)
@@ -184,8 +183,8 @@ on(d, 'auxclick', click)
 
 for (const m of ['pushState', 'replaceState']) {
   const orig = hist[m]
-  hist[m] = function () {
-    orig.apply(this, arguments)
+  hist[m] = (...args) => {
+    orig.apply(hist, args)
     setTimeout(page)
   }
 }
@@ -193,7 +192,7 @@ on(w, 'popstate', () => setTimeout(page))
 
 // Calls made before the script loaded wait in tp.q; run them first so a
 // queued consent or opt-out applies to the first pageview.
-const queued = (w.tp && w.tp.q) || []
+const queued = w.tp?.q || []
 w.tp = (cmd, ...args) => commands[cmd]?.(...args)
 for (const args of queued) w.tp(...args)
 keep()

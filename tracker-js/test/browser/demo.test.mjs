@@ -26,7 +26,10 @@ async function open(t) {
   await ctx.route(EMBED + '/t.js', (route) => route.fulfill({ contentType: 'text/javascript', body: readFileSync(OUTPUT) }))
   await ctx.route(EMBED + '/e', (route) => {
     sent.push(...JSON.parse(route.request().postData()).events)
-    route.fulfill({ status: 204, headers: { 'access-control-allow-origin': srv.origin } })
+    route.fulfill({
+      status: 204,
+      headers: { 'access-control-allow-origin': srv.origin, 'access-control-allow-credentials': 'true' },
+    })
   })
   const p = await ctx.newPage()
   const until = async (want) => {
