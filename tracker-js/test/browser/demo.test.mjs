@@ -2,16 +2,17 @@
 // collector's /t.js answered with the current build and /e recorded, so these
 // run without the stack.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { OUTPUT } from '../../build.mjs'
-import { browser, fixtureServer } from './harness.mjs'
+import { browser, fixtureServer, noBrowser } from './harness.mjs'
 
 const DEMO = fileURLToPath(new URL('../../demo/', import.meta.url))
 const EMBED = 'http://127.0.0.1:8080'
-const noChromium = !existsSync(process.env.TP_CHROMIUM || '/usr/bin/chromium') && process.env.CI !== 'true'
-const opts = { skip: noChromium && 'no chromium at /usr/bin/chromium (apt-get install chromium)', timeout: 60000 }
+const why = noBrowser()
+if (why) console.log(`demo tests skipped: ${why}`)
+const opts = { skip: why || false, timeout: 60000 }
 
 let srv
 before(async () => {

@@ -1,7 +1,7 @@
 // Shared pieces of the browser tests: the Debian chromium driven by
 // playwright-core, a local server for fixture pages, the collector's traffic
 // as the page sees it, and ClickHouse queries.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,9 +30,18 @@ const reachable = async (url) => {
   }
 }
 
-// Why the browser tests cannot run here, or '' when they can. Under CI a
-// missing collector is a failure, not a reason to skip.
+// Why no browser can be started here, or ''. Under CI that is a failure.
+export function noBrowser() {
+  if (existsSync(CHROMIUM)) return ''
+  const why = `no chromium at ${CHROMIUM} (apt-get install chromium)`
+  if (process.env.CI === 'true') throw new Error(why)
+  return why
+}
+
+// Why the tests against the stack cannot run here, or '' when they can. Under
+// CI a missing collector is a failure, not a reason to skip.
 export async function unavailable() {
+  if (noBrowser()) return noBrowser()
   if (!(await reachable(COLLECTOR + '/healthz'))) {
     const why = `no collector at ${COLLECTOR} (start the stack with make up, or set TP_COLLECTOR_URL)`
     if (process.env.CI === 'true') throw new Error(why)

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test'
 import { COLLECTOR, attempts, browser, fixtureServer, page, query, quote, recorder, rows, tag, unavailable } from './harness.mjs'
 
 const why = await unavailable()
-if (why) console.log(`# browser tests skipped: ${why}`)
+if (why) console.log(`browser tests skipped: ${why}`)
 const opts = { skip: why || false, timeout: 60000 }
 const UUID = /^[\da-f]{8}-[\da-f]{4}-4[\da-f]{3}-[89ab][\da-f]{3}-[\da-f]{12}$/
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
