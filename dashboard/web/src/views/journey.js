@@ -75,7 +75,7 @@ function render(out, data, ctx) {
                 type: 'button',
                 class: `chip${c.conversion_id === conv.conversion_id ? ' active' : ''}`,
                 'aria-pressed': String(c.conversion_id === conv.conversion_id),
-                text: `${convLabel(c) || 'conversion'} · ${timestamp(c.occurred_at).slice(0, 10)}`,
+                text: `${convLabel(c) || 'conversion'} · ${timestamp(c.occurred_at).replace(' UTC', '')}`,
                 title: String(c.conversion_id ?? ''),
                 onclick: () => {
                   ctx.journeyInput = ''
@@ -103,8 +103,8 @@ function render(out, data, ctx) {
       h(
         'tr',
         null,
-        ['#', 'Time', 'Channel', 'Source / medium', 'Campaign', 'Term', 'Landing page', 'Referrer'].map((t) => h('th', { scope: 'col', class: t === '#' ? 'num' : 'text', text: t })),
-        MODELS.map((m) => h('th', { scope: 'col', class: 'num', text: MODEL_NAMES[m] })),
+        ['#', 'Time', 'Channel', 'Source / medium', 'Campaign · term', 'Landing page · referrer'].map((t) => h('th', { scope: 'col', class: t === '#' ? 'num' : 'text', text: t })),
+        MODELS.map((m) => h('th', { scope: 'col', class: 'num model', text: MODEL_NAMES[m] })),
       ),
     ),
     h(
@@ -116,17 +116,20 @@ function render(out, data, ctx) {
               'tr',
               null,
               h('td', { class: 'num', text: String(i + 1) }),
-              h('td', { class: 'text nowrap', text: timestamp(t.started_at) }),
+              h('td', { class: 'text nowrap' }, h('span', { text: timestamp(t.started_at).slice(0, 10) }), h('span', { class: 'sub-line', text: timestamp(t.started_at).slice(11) })),
               h('td', { class: 'text' }, h('span', { class: 'badge', text: keyLabel(t.channel) })),
               h('td', { class: 'text', text: `${cellText(t.source)} / ${cellText(t.medium)}` }),
-              h('td', { class: 'text', text: cellText(t.campaign) }),
-              h('td', { class: 'text', text: cellText(t.term) }),
-              h('td', { class: 'text clip', title: cellText(t.landing_page), text: cellText(t.landing_page) }),
-              h('td', { class: 'text clip', title: cellText(t.referrer), text: cellText(t.referrer) }),
+              h('td', { class: 'text' }, h('span', { text: cellText(t.campaign) }), t.term ? h('span', { class: 'sub-line', text: String(t.term) }) : null),
+              h(
+                'td',
+                { class: 'text clip', title: [t.landing_page, t.referrer].filter(Boolean).join('\n') || undefined },
+                h('span', { text: cellText(t.landing_page) }),
+                t.referrer ? h('span', { class: 'sub-line', text: String(t.referrer) }) : null,
+              ),
               MODELS.map((m) => credit(t.credits?.[m])),
             ),
           )
-        : h('tr', null, h('td', { class: 'empty', colspan: 8 + MODELS.length, text: 'No touchpoints before this conversion (within the lookback window).' })),
+        : h('tr', null, h('td', { class: 'empty', colspan: 6 + MODELS.length, text: 'No touchpoints before this conversion (within the lookback window).' })),
     ),
   )
   replace(
