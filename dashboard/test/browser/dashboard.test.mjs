@@ -5,7 +5,7 @@
 //   [TP_FROM=YYYY-MM-DD TP_TO=YYYY-MM-DD] [TP_JOURNEY=<conversion id or email>] npm run test:browser
 // The real site must hold a campaign named <script>alert(1)</script> in the range.
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
@@ -42,6 +42,8 @@ const text = (sel) => page.locator(sel).first().textContent()
 const waitText = (sel, want) => page.waitForFunction(([s, w]) => document.querySelector(s)?.textContent === w, [sel, want], { timeout: 10000 })
 
 before(async () => {
+  const chromiumPath = process.env.TP_CHROMIUM || '/usr/bin/chromium'
+  if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set TP_CHROMIUM)`)
   if (REAL) base = REAL
   else {
     server = await start()
@@ -49,7 +51,7 @@ before(async () => {
   }
   dir = mkdtempSync(join(tmpdir(), 'tp-dashboard-chromium-'))
   context = await chromium.launchPersistentContext(dir, {
-    executablePath: process.env.TP_CHROMIUM || '/usr/bin/chromium',
+    executablePath: chromiumPath,
     headless: true,
     args: ARGS,
     viewport: { width: 1366, height: 900 },
@@ -90,13 +92,17 @@ test('switching the attribution model shows that model’s numbers', async () =>
   const first = await api('/api/v1/reports/sources', { ...range(), model: 'first_click', by: 'channel' })
   const linear = await api('/api/v1/reports/sources', { ...range(), model: 'linear', by: 'channel' })
   if (!REAL) assert.notEqual(fractional(first.totals.leads), fractional(linear.totals.leads), 'fixtures must differ per model')
+  const options = (name) => page.locator(`select[name=${name}] option`).evaluateAll((os) => os.map((o) => o.value))
+  assert.deepEqual(await options('model'), ['first_click', 'last_click', 'last_non_direct', 'linear', 'time_decay', 'position_based', 'data_driven'])
+  assert.deepEqual(await options('by'), ['channel', 'source', 'campaign', 'keyword', 'landing_page'])
   await page.selectOption('select[name=model]', 'linear')
   await waitText('[data-testid=kpi-leads] .kpi-value', fractional(linear.totals.leads))
   assert.match(page.url(), /model=linear/)
   const shown = await page.locator('[data-testid=sources-table] tbody tr th').allTextContents()
   assert.equal(shown.length, Math.max(1, linear.rows.length))
-  await page.selectOption('select[name=model]', 'first_click')
+  await page.goBack()
   await waitText('[data-testid=kpi-leads] .kpi-value', fractional(first.totals.leads))
+  assert.equal(await page.locator('select[name=model]').inputValue(), 'first_click')
 })
 
 test('a campaign named like a script renders as text and runs nothing', async () => {

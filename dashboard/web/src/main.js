@@ -68,11 +68,18 @@ replace(
 )
 document.body.append(signIn)
 
+// Each change is a history entry, so Back returns to the previous report.
 function set(patch) {
   state = { ...state, ...patch }
-  history.replaceState(history.state, '', location.pathname + writeState(state))
+  const url = location.pathname + writeState(state)
+  if (url !== location.pathname + location.search) history.pushState(null, '', url)
   draw()
 }
+
+addEventListener('popstate', () => {
+  state = readState(location.search)
+  draw()
+})
 
 function download(name, text) {
   // A BOM so spreadsheet programs read the UTF-8 keys correctly.
