@@ -1,9 +1,10 @@
 package collector
 
 import (
-	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/segmentio/encoding/json"
 
 	"touchpoint/collector/enrich"
 )

@@ -2,12 +2,12 @@ package collector
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/netip"
 	"strconv"
 	"time"
 
+	"github.com/segmentio/encoding/json"
 	"github.com/valyala/fasthttp"
 
 	"touchpoint/collector/enrich"

@@ -5,8 +5,11 @@ import (
 	"context"
 	"flag"
 	"log"
+	"net/http"
+	_ "net/http/pprof" // served only with -debug.pprof
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -22,7 +25,25 @@ func main() {
 	cfg := collector.RegisterFlags(flag.CommandLine)
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	shutdownTimeout := flag.Duration("shutdown-timeout", 20*time.Second, "how long to drain on SIGTERM")
+	pprofAddr := flag.String("debug.pprof", "", "address serving net/http/pprof (empty: off)")
+	createTopics := flag.Bool("kafka.create-topics", false, "create the events and dead-letter topics at start when missing")
 	envflag.Parse()
+
+	if os.Getenv("GOGC") == "" {
+		// Requests allocate short-lived garbage; a larger heap target halves GC work.
+		debug.SetGCPercent(400)
+	}
+	if *pprofAddr != "" {
+		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
+	}
+	if *createTopics {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := kafkabus.EnsureTopics(ctx, kc)
+		cancel()
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
 
 	sites, err := site.LoadWithEnv(cfg.SitesFile)
 	if err != nil {

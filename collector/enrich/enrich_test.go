@@ -2,10 +2,12 @@ package enrich
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,4 +185,37 @@ func BenchmarkPipeline(b *testing.B) {
 			b.Fatal(ref)
 		}
 	}
+}
+
+func TestValidateProps(t *testing.T) {
+	f := func(props string, want Reason) {
+		t.Helper()
+		var got Reason
+		if ref := validateProps(json.RawMessage(props)); ref != nil {
+			got = ref.Reason
+		}
+		if got != want {
+			t.Fatalf("validateProps(%.60s) = %q, want %q", props, got, want)
+		}
+	}
+	many := func(n int) string {
+		var b []byte
+		for i := range n {
+			b = fmt.Appendf(b, `,"k%d":%d`, i, i)
+		}
+		return "{" + string(b[1:]) + "}"
+	}
+	f(``, "")
+	f(`null`, "")
+	f(`{}`, "")
+	f(` {"plan":"pro","n":1.5,"ok":true,"x":null} `, "")
+	f(`{"a\"b":"{[not nested]}","c":"\\"}`, "")
+	f(many(64), "")
+	f(many(65), ReasonTooLong)
+	f(`{"":1}`, ReasonTooLong)
+	f(`{"`+strings.Repeat("k", 129)+`":1}`, ReasonTooLong)
+	f(`{"a":{"b":1}}`, ReasonBadField)
+	f(`{"a":[1]}`, ReasonBadField)
+	f(`[1]`, ReasonBadField)
+	f(`"str"`, ReasonBadField)
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"math"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/segmentio/encoding/json"
 
 	"touchpoint/internal/event"
 )
@@ -106,27 +106,56 @@ func validate(r *Request, it *Item) *Refusal {
 	return nil
 }
 
+// validateProps checks that props is a flat JSON object with bounded keys. The event
+// decoded already, so p is valid JSON: a scan suffices, no map is built.
 func validateProps(p json.RawMessage) *Refusal {
+	p = bytes.TrimSpace(p)
 	if len(p) == 0 || bytes.Equal(p, []byte("null")) {
 		return nil
 	}
 	if len(p) > maxProps {
 		return refuse(ReasonTooLong, "props larger than %d bytes", maxProps)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(p, &m); err != nil {
+	if p[0] != '{' {
 		return refuse(ReasonBadField, "props must be a JSON object")
 	}
-	if len(m) > maxKeys {
-		return refuse(ReasonTooLong, "more than %d props", maxKeys)
+	depth, keys, keyStart := 0, 0, -1
+	expectKey := true
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '"':
+			start := i
+			for i++; i < len(p) && p[i] != '"'; i++ {
+				if p[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 1 && expectKey {
+				keyStart = start
+				if n := i - start - 1; n == 0 || n > maxKey {
+					return refuse(ReasonTooLong, "prop names are 1-%d bytes", maxKey)
+				}
+			}
+		case ':':
+			if depth == 1 {
+				expectKey = false
+				keys++
+			}
+		case ',':
+			if depth == 1 {
+				expectKey = true
+			}
+		case '{', '[':
+			depth++
+			if depth > 1 {
+				return refuse(ReasonBadField, "prop %.32s: props are flat (strings, numbers, booleans)", p[max(keyStart, 0):i])
+			}
+		case '}', ']':
+			depth--
+		}
 	}
-	for k, v := range m {
-		if len(k) == 0 || len(k) > maxKey {
-			return refuse(ReasonTooLong, "prop names are 1-%d bytes", maxKey)
-		}
-		if c := v[0]; c == '{' || c == '[' {
-			return refuse(ReasonBadField, "prop %.32q: props are flat (strings, numbers, booleans)", k)
-		}
+	if keys > maxKeys {
+		return refuse(ReasonTooLong, "more than %d props", maxKeys)
 	}
 	return nil
 }
