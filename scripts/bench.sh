@@ -3,4 +3,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$TP_ROOT"
-echo "bench: nothing yet"
+
+echo "== collector (SPEC §11: at least half an empty fasthttp handler's request rate)"
+scripts/bench-collector.sh || echo "bench: collector benchmark failed"
