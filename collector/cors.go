@@ -33,5 +33,6 @@ func setCORS(ctx *fasthttp.RequestCtx, origin string) {
 	h := &ctx.Response.Header
 	h.Set(fasthttp.HeaderAccessControlAllowOrigin, origin)
 	h.Set(fasthttp.HeaderAccessControlAllowCredentials, "true")
+	h.Set(fasthttp.HeaderAccessControlExposeHeaders, "Retry-After")
 	h.Add(fasthttp.HeaderVary, "Origin")
 }

@@ -147,6 +147,10 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 		s.refuse(ctx, fasthttp.StatusMethodNotAllowed, reasonMethod, "use POST")
 		return
 	}
+	if origin != "" && s.anySiteAllows(origin) {
+		// Early, so that the tracker can read refusals such as 429 and their Retry-After.
+		setCORS(ctx, origin)
+	}
 	ip := s.clientIP(ctx)
 	if !s.allowIP(ctx, ip) {
 		return
@@ -166,12 +170,9 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 		s.refuse(ctx, fasthttp.StatusForbidden, reasonUnknownSite, "unknown site")
 		return
 	}
-	if origin != "" {
-		if !st.AllowsOrigin(origin) {
-			s.refuse(ctx, fasthttp.StatusForbidden, reasonOrigin, "origin not allowed for this site")
-			return
-		}
-		setCORS(ctx, origin)
+	if origin != "" && !st.AllowsOrigin(origin) {
+		s.refuse(ctx, fasthttp.StatusForbidden, reasonOrigin, "origin not allowed for this site")
+		return
 	}
 	if !s.allowSite(ctx, st) {
 		return

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 
 	"touchpoint/collector/enrich"
 	"touchpoint/collector/spool"
@@ -199,6 +200,16 @@ func TestRateLimits(t *testing.T) {
 	}
 	perIP := func(c *Config) { c.IPRate, c.IPBurst = 0.01, 2 }
 	f(perIP, []string{"192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.2"}, []int{204, 204, 429, 204}, "rate_limited_ip")
+	// The tracker must be able to read a 429 and its Retry-After across origins.
+	ts := newTestServer(t, perIP)
+	var resp *fasthttp.Response
+	for range 3 {
+		resp = ts.do(t, req{path: "/e", body: batch("demo", pageview(uuid.NewString(), "v", 0)), headers: []string{"Origin", "http://localhost:3000"}})
+	}
+	if resp.StatusCode() != 429 || string(resp.Header.Peek("Access-Control-Allow-Origin")) != "http://localhost:3000" ||
+		!strings.Contains(string(resp.Header.Peek("Access-Control-Expose-Headers")), "Retry-After") {
+		t.Fatalf("cross-origin 429: status %d, headers %s", resp.StatusCode(), resp.Header.String())
+	}
 	perSite := func(c *Config) { c.SiteRate, c.SiteBurst = 0.01, 2 }
 	f(perSite, []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}, []int{204, 204, 429}, "rate_limited_site")
 }

@@ -79,7 +79,7 @@ func NewSink(c SinkConfig) *Sink {
 			// Concurrent requests share batches; a short timeout keeps latency low on quiet sites.
 			BatchTimeout:    c.BatchTimeout,
 			BatchSize:       c.BatchSize,
-			BatchBytes:      4 << 20,
+			BatchBytes:      1 << 20, // under the broker's message.max.bytes, or a whole batch is refused (kafka-go#777)
 			Compression:     kafka.Lz4,
 			MaxAttempts:     3,
 			WriteBackoffMin: 50 * time.Millisecond,
