@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
 	"touchpoint/internal/event"
+	"touchpoint/stitcher/session"
 )
 
 // incoming is one decoded message of a batch.
@@ -18,6 +21,7 @@ type incoming struct {
 	id   uuid.UUID
 	ts   int64 // seconds
 	part int   // Kafka partition
+	sev  session.Event
 }
 
 // poison is a message that can never be written; it goes to the dead-letter topic.
@@ -26,40 +30,60 @@ type poison struct {
 	reason string
 }
 
-// decode reads a batch's messages. Messages that cannot become rows are returned as poison;
-// a repeated event id (same site) is kept once.
+// decode reads a batch's messages, in parallel: JSON and URL parsing are most of the
+// stitcher's work. Messages that cannot become rows are returned as poison; a repeated
+// event id (same site) is kept once.
 func decode(msgs []kafka.Message) ([]incoming, []poison) {
-	out := make([]incoming, 0, len(msgs))
+	parts := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/1000))
+	decoded := make([]incoming, len(msgs))
+	reasons := make([]string, len(msgs))
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p; i < len(msgs); i += parts {
+				reasons[i] = decodeOne(&msgs[i], &decoded[i])
+			}
+		}()
+	}
+	wg.Wait()
+	out := decoded[:0]
 	var bad []poison
 	seen := make(map[[2]string]struct{}, len(msgs))
-	for i := range msgs {
-		var in incoming
-		if err := json.Unmarshal(msgs[i].Value, &in.e); err != nil {
-			bad = append(bad, poison{msgs[i], "undecodable message: " + err.Error()})
+	for i := range decoded {
+		if reasons[i] != "" {
+			bad = append(bad, poison{msgs[i], reasons[i]})
 			continue
 		}
-		id, err := uuid.Parse(in.e.ID)
-		if err != nil {
-			bad = append(bad, poison{msgs[i], "invalid event id: " + err.Error()})
-			continue
-		}
-		if in.e.Site == "" {
-			bad = append(bad, poison{msgs[i], "missing site"})
-			continue
-		}
-		if !event.Types[in.e.Type] {
-			bad = append(bad, poison{msgs[i], "unknown event type " + in.e.Type})
-			continue
-		}
-		k := [2]string{in.e.Site, in.e.ID}
+		k := [2]string{decoded[i].e.Site, decoded[i].e.ID}
 		if _, dup := seen[k]; dup {
 			continue
 		}
 		seen[k] = struct{}{}
-		in.id, in.ts, in.part = id, in.e.TS/1000, msgs[i].Partition
-		out = append(out, in)
+		out = append(out, decoded[i])
 	}
 	return out, bad
+}
+
+// decodeOne fills in from m, or returns why m can never be written.
+func decodeOne(m *kafka.Message, in *incoming) string {
+	if err := json.Unmarshal(m.Value, &in.e); err != nil {
+		return "undecodable message: " + err.Error()
+	}
+	id, err := uuid.Parse(in.e.ID)
+	if err != nil {
+		return "invalid event id: " + err.Error()
+	}
+	if in.e.Site == "" {
+		return "missing site"
+	}
+	if !event.Types[in.e.Type] {
+		return "unknown event type " + in.e.Type
+	}
+	in.id, in.ts, in.part = id, in.e.TS/1000, m.Partition
+	in.sev = session.NewEvent(in.id, in.ts, in.e.Type == event.Pageview, in.e.Bot, in.e.URL, in.e.Ref)
+	return ""
 }
 
 // sessionable reports whether an event belongs to a visit: browser events with a visitor id.

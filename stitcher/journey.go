@@ -97,10 +97,10 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming, persons map[
 	need := map[string]map[string]session.Event{}
 	for _, k := range order {
 		evs := byVisitor[k]
-		earliest := newSessionEvent(evs[0])
+		earliest := evs[0].sev
 		for _, in := range evs[1:] {
-			if e := newSessionEvent(in); before(e, earliest) {
-				earliest = e
+			if before(in.sev, earliest) {
+				earliest = in.sev
 			}
 		}
 		s := j.states[k]
@@ -151,7 +151,7 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, person str
 	isNew := make(map[uuid.UUID]bool, len(news))
 	for _, in := range news {
 		isNew[in.id] = true
-		all = append(all, newSessionEvent(in))
+		all = append(all, in.sev)
 	}
 	evs, ss := session.Split(k.site, k.vid, all)
 	kept := map[uuid.UUID]bool{}
@@ -185,10 +185,6 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, person str
 	}
 	last := ss[len(ss)-1]
 	state.events = append([]session.Event(nil), evs[last.First:]...)
-}
-
-func newSessionEvent(in *incoming) session.Event {
-	return session.NewEvent(in.id, in.ts, in.e.Type == "pageview", in.e.Bot, in.e.URL, in.e.Ref)
 }
 
 // before reports whether a sorts before b in session order.

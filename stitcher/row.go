@@ -3,8 +3,6 @@ package stitcher
 import (
 	"strings"
 	"time"
-
-	"touchpoint/stitcher/session"
 )
 
 // eventColumns are the touchpoint.events columns the stitcher writes, in append order.
@@ -16,7 +14,7 @@ const eventColumns = `site_id, event_id, event_type, visitor_id, person_id, sess
 // eventValues is one row of touchpoint.events.
 func eventValues(in *incoming, personID, sessionID string, version uint64) []any {
 	e := &in.e
-	p := session.ParsePage(e.URL)
+	p := &in.sev.Page
 	props := string(e.Props)
 	if props == "" {
 		props = "{}"

@@ -73,10 +73,54 @@ func New(cfg *Config, kc *kafkabus.Config, conn driver.Conn, db string) *Stitche
 		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}}
 }
 
-// Run consumes until ctx is done. Rows of a batch are inserted before its offsets are
-// committed; a failed insert is retried with backoff and nothing is committed past it.
+// Run consumes until ctx is done. Three stages overlap: fetching a batch, decoding the next
+// one and writing the one before; batches are written and committed in order. Rows of a
+// batch are inserted before its offsets are committed; a failed insert is retried with
+// backoff and nothing is committed past it.
 func (st *Stitcher) Run(ctx context.Context) error {
 	defer st.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []kafka.Message, 1)
+	decoded := make(chan decodedBatch, 1)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		fetchErr <- st.fetch(ctx, batches)
+	}()
+	go func() {
+		defer close(decoded)
+		for b := range batches {
+			ins, bad := decode(b)
+			select {
+			case decoded <- decodedBatch{b, ins, bad}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for d := range decoded {
+		if ctx.Err() != nil {
+			break
+		}
+		st.flush(ctx, d)
+	}
+	cancel()
+	for range decoded {
+	}
+	return <-fetchErr
+}
+
+type decodedBatch struct {
+	msgs []kafka.Message
+	ins  []incoming
+	bad  []poison
+}
+
+// fetch cuts the topic into batches of at most BatchSize messages, closing a batch after
+// FlushEvery at the latest. Unwritten messages are never committed: after a stop they are
+// read again.
+func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafka.Message) error {
 	var batch []kafka.Message
 	deadline := time.Now().Add(st.cfg.FlushEvery)
 	for {
@@ -90,16 +134,18 @@ func (st *Stitcher) Run(ctx context.Context) error {
 				continue
 			}
 		case ctx.Err() != nil:
-			return nil // unflushed messages are not committed: they are read again
+			return nil
 		case errors.Is(err, context.DeadlineExceeded):
 		default:
 			return fmt.Errorf("cannot read from Kafka: %w", err)
 		}
 		if len(batch) > 0 {
-			if err := st.flush(ctx, batch); err != nil {
-				return err
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return nil
 			}
-			batch = batch[:0]
+			batch = nil
 		}
 		deadline = time.Now().Add(st.cfg.FlushEvery)
 	}
@@ -122,11 +168,11 @@ func (st *Stitcher) close() {
 
 // flush writes one batch until it succeeds, then commits its offsets. While ClickHouse or
 // the dead-letter topic is unavailable it waits with backoff; nothing is committed meanwhile.
-func (st *Stitcher) flush(ctx context.Context, msgs []kafka.Message) error {
+func (st *Stitcher) flush(ctx context.Context, d decodedBatch) {
+	msgs, ins, bad := d.msgs, d.ins, d.bad
 	for i := range msgs {
 		st.journeys.observe(msgs[i].Partition, msgs[i].Offset)
 	}
-	ins, bad := decode(msgs)
 	for attempt := 0; ; attempt++ {
 		err := st.deadLetter(ctx, bad)
 		if err == nil {
@@ -137,7 +183,7 @@ func (st *Stitcher) flush(ctx context.Context, msgs []kafka.Message) error {
 			break
 		}
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		// The visitor states may hold this batch's events that were never written.
 		st.journeys.forgetAll()
@@ -145,7 +191,7 @@ func (st *Stitcher) flush(ctx context.Context, msgs []kafka.Message) error {
 		log.Printf("stitcher: writing %d events failed (retrying in %s): %v", len(ins), wait, err)
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-time.After(wait):
 		}
 	}
@@ -154,7 +200,6 @@ func (st *Stitcher) flush(ctx context.Context, msgs []kafka.Message) error {
 		// batch again; rows are replaced, not added.
 		log.Printf("stitcher: cannot commit offsets: %v", err)
 	}
-	return nil
 }
 
 // deadLetter sends messages that can never be written to the dead-letter topic, with the

@@ -5,7 +5,9 @@ import (
 	"context"
 	"flag"
 	"log"
+	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"touchpoint/internal/chstore"
@@ -20,6 +22,10 @@ func main() {
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
 	envflag.Parse()
+	if os.Getenv("GOGC") == "" {
+		// Batches are short-lived garbage: collecting less often saves a tenth of the CPU.
+		debug.SetGCPercent(400)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -1,0 +1,270 @@
+// Command benchstitcher measures the stitcher (SPEC §11): Kafka → ClickHouse events/s when a
+// fresh consumer group drains a pre-loaded topic into a fresh database, and the p99 time
+// from an event's produce to it being queryable in ClickHouse under a steady live load.
+// It prints figures and never fails on them.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/event"
+	"touchpoint/internal/kafkabus"
+	"touchpoint/stitcher"
+)
+
+func main() {
+	n := flag.Int("events", 500000, "events to pre-load and drain")
+	visitors := flag.Int("visitors", 50000, "distinct visitors among them")
+	rate := flag.Int("latency.rate", 1000, "events/s of the live load of the latency phase")
+	dur := flag.Duration("latency.duration", 10*time.Second, "length of the latency phase")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the drain phase to this file")
+	keep := flag.Bool("keep", false, "keep the benchmark database and topic")
+	cfg := stitcher.RegisterFlags(flag.CommandLine)
+	kc := kafkabus.RegisterFlags(flag.CommandLine)
+	chc := chstore.RegisterFlags(flag.CommandLine)
+	flag.Parse()
+	log.SetFlags(0)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400) // as cmd/stitcher does
+	}
+
+	ctx := context.Background()
+	stamp := time.Now().UnixNano()
+	kc.Topic, kc.DLQ = fmt.Sprintf("tp-bench-%d", stamp), fmt.Sprintf("tp-bench-%d.dlq", stamp)
+	chc.Database = fmt.Sprintf("tp_bench_%d", stamp)
+	cfg.Group = kc.Topic
+	conn, err := chstore.Open(ctx, *chc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := chstore.Migrate(ctx, conn, chc.Database); err != nil {
+		log.Fatal(err)
+	}
+	if !*keep {
+		defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+chc.Database)
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := kafkabus.EnsureTopics(tctx, kc); err != nil {
+		log.Fatal(err)
+	}
+	cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(kc.BrokerList()...), Topic: kc.Topic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchSize: 5000, BatchBytes: 8 << 20, BatchTimeout: 5 * time.Millisecond,
+		Compression: kafka.Lz4}
+	defer w.Close()
+
+	// Phase 1: pre-load, then drain with a fresh group into a fresh database.
+	t0 := time.Now()
+	if err := preload(ctx, w, *n, *visitors); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("pre-loaded %d events in %s", *n, time.Since(t0).Round(time.Millisecond))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	go func() {
+		defer wg.Done()
+		if err := stitcher.New(cfg, kc, conn, chc.Database).Run(sctx); err != nil {
+			log.Fatal(err)
+		}
+	}()
+	var first time.Time
+	for {
+		c := count(ctx, conn, chc.Database)
+		if c > 0 && first.IsZero() {
+			first = time.Now()
+		}
+		if c >= uint64(*n) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	total := time.Since(start)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	fmt.Printf("stitcher drain: %d events in %s = %.0f events/s (%.0f events/s after the group joined and the first batch landed)\n",
+		*n, total.Round(time.Millisecond), float64(*n)/total.Seconds(), float64(*n)/time.Since(first).Seconds())
+
+	// Phase 2: live load at a steady rate; time from produce to queryable.
+	lat := latency(ctx, w, conn, chc.Database, *rate, *dur)
+	stop()
+	wg.Wait()
+	if len(lat) == 0 {
+		fmt.Println("stitcher latency: no probe events seen")
+		return
+	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	fmt.Printf("event to queryable: p50 %s, p99 %s, max %s over %d events at %d/s (batch.flush %s)\n",
+		q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), len(lat), *rate, cfg.FlushEvery)
+}
+
+func count(ctx context.Context, conn driver.Conn, db string) uint64 {
+	var c uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".events").Scan(&c); err != nil {
+		log.Printf("count: %v", err)
+	}
+	return c
+}
+
+var pages = []string{"/", "/pricing", "/features", "/blog/attribution-101", "/contact", "/signup", "/docs/getting-started"}
+var arrivals = []struct{ query, ref string }{
+	{"?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=touchpoint&gclid=Cj0KCQiA", "https://www.google.com/"},
+	{"", "https://www.google.com/search?q=marketing+attribution"},
+	{"?utm_source=newsletter&utm_medium=email&utm_campaign=november", ""},
+	{"", "https://www.linkedin.com/feed/"},
+	{"", ""},
+	{"", "https://chatgpt.com/"},
+}
+
+// visitorEvents is one visitor's next visit: a landing pageview, a few more pages, sometimes
+// a track event, a form and an identify.
+func visitorEvents(r *rand.Rand, vid string, at time.Time) []event.Enriched {
+	a := arrivals[r.Intn(len(arrivals))]
+	base := func(typ, path, ref string, ts time.Time) event.Enriched {
+		return event.Enriched{Event: event.Event{ID: uuid.NewString(), Type: typ, TS: ts.UnixMilli(), VID: vid,
+			URL: "https://www.example.com" + path, Ref: ref, Title: "Example — " + path, Screen: "1920x1080", Lang: "en-GB", TZ: "Europe/London"},
+			Site: "demo", ReceivedAt: ts.UnixMilli() + 40, Origin: event.OriginWeb, Country: "GB", Region: "ENG", City: "London",
+			Browser: "Chrome", OS: "Windows", Device: "desktop"}
+	}
+	evs := []event.Enriched{base(event.Pageview, "/"+a.query, a.ref, at)}
+	for i := range 3 + r.Intn(6) {
+		at = at.Add(time.Duration(20+r.Intn(120)) * time.Second)
+		evs = append(evs, base(event.Pageview, pages[r.Intn(len(pages))], "https://www.example.com"+pages[i%len(pages)], at))
+	}
+	if r.Intn(4) == 0 {
+		e := base(event.Track, "/pricing", "", at.Add(time.Second))
+		e.Name, e.Props = "plan_selected", json.RawMessage(`{"plan":"pro","seats":5}`)
+		evs = append(evs, e)
+	}
+	if r.Intn(20) == 0 {
+		f := base(event.FormSubmit, "/contact", "", at.Add(2*time.Second))
+		f.Form = &event.Form{ID: "contact", Fields: []string{"email", "company"}}
+		id := base(event.Identify, "/contact", "", at.Add(3*time.Second))
+		id.Traits = map[string]string{"email_sha256": fmt.Sprintf("%064x", r.Int63())}
+		evs = append(evs, f, id)
+	}
+	return evs
+}
+
+func preload(ctx context.Context, w *kafka.Writer, n, visitors int) error {
+	r := rand.New(rand.NewSource(1))
+	vids := make([]string, visitors)
+	next := make([]time.Time, visitors)
+	start := time.Now().Add(-30 * 24 * time.Hour)
+	for i := range vids {
+		vids[i] = uuid.NewString()
+		next[i] = start.Add(time.Duration(r.Int63n(int64(24 * time.Hour))))
+	}
+	msgs := make([]kafka.Message, 0, 20000)
+	sent := 0
+	for sent < n {
+		i := r.Intn(visitors)
+		for _, e := range visitorEvents(r, vids[i], next[i]) {
+			b, err := json.Marshal(&e)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, kafka.Message{Key: e.Key(), Value: b})
+		}
+		next[i] = next[i].Add(time.Duration(1+r.Intn(72)) * time.Hour)
+		if len(msgs) >= 20000 || sent+len(msgs) >= n {
+			msgs = msgs[:min(len(msgs), n-sent)]
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return fmt.Errorf("cannot pre-load: %w", err)
+			}
+			sent += len(msgs)
+			msgs = msgs[:0]
+		}
+	}
+	return nil
+}
+
+// latency produces probe pageviews at rate for d and records when each is first seen.
+func latency(ctx context.Context, w *kafka.Writer, conn driver.Conn, db string, rate int, d time.Duration) []time.Duration {
+	sentAt := sync.Map{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := rand.New(rand.NewSource(2))
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		end := time.Now().Add(d)
+		perTick := max(1, rate/100)
+		for now := range tick.C {
+			if now.After(end) {
+				return
+			}
+			msgs := make([]kafka.Message, 0, perTick)
+			for range perTick {
+				e := visitorEvents(r, uuid.NewString(), now)[0]
+				e.Name = "probe"
+				b, _ := json.Marshal(&e)
+				sentAt.Store(e.ID, time.Now())
+				msgs = append(msgs, kafka.Message{Key: e.Key(), Value: b})
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				log.Printf("probe: %v", err)
+			}
+		}
+	}()
+	seen := map[string]bool{}
+	var out []time.Duration
+	expected := int(d.Seconds() * float64(rate))
+	deadline := time.Now().Add(d + 30*time.Second)
+	for time.Now().Before(deadline) {
+		rows, err := conn.Query(ctx, "SELECT toString(event_id) FROM "+db+".events WHERE event_name = 'probe'")
+		if err != nil {
+			log.Printf("probe query: %v", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		now := time.Now()
+		for rows.Next() {
+			var id string
+			if rows.Scan(&id) != nil || seen[id] {
+				continue
+			}
+			seen[id] = true
+			if t, ok := sentAt.Load(id); ok {
+				out = append(out, now.Sub(t.(time.Time)))
+			}
+		}
+		rows.Close()
+		select {
+		case <-done:
+			if len(seen) >= expected {
+				return out
+			}
+		default:
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return out
+}
