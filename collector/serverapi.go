@@ -172,10 +172,10 @@ func identityTraits(traits map[string]string, email, userID string) map[string]s
 		t[k] = v
 	}
 	if email != "" {
-		t["email"] = email
+		t[event.TraitEmail] = email
 	}
 	if userID != "" {
-		t["user_id"] = userID
+		t[event.TraitUserID] = userID
 	}
 	return t
 }

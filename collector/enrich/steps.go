@@ -253,27 +253,27 @@ func hashPII(r *Request, it *Item) *Refusal {
 	if t == nil {
 		return nil
 	}
-	if h, ok := t["email_sha256"]; ok {
+	if h, ok := t[event.TraitEmailSHA256]; ok {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if _, err := hex.DecodeString(h); err != nil || len(h) != 64 {
 			return refuse(ReasonBadField, "email_sha256 must be 64 hex digits")
 		}
-		t["email_sha256"] = h
+		t[event.TraitEmailSHA256] = h
 	}
-	email, ok := t["email"]
+	email, ok := t[event.TraitEmail]
 	if !ok {
 		return nil
 	}
 	email = NormaliseEmail(email)
 	if email == "" {
-		delete(t, "email")
+		delete(t, event.TraitEmail)
 		return nil
 	}
-	t["email_sha256"] = HashEmail(email)
+	t[event.TraitEmailSHA256] = HashEmail(email)
 	if r.Site.KeepPII {
-		t["email"] = email
+		t[event.TraitEmail] = email
 	} else {
-		delete(t, "email")
+		delete(t, event.TraitEmail)
 	}
 	return nil
 }

@@ -16,12 +16,12 @@ type Agent struct {
 	Bot                 bool
 }
 
-// Device types.
+// Device types (the values of event.Enriched.Device).
 const (
-	DeviceDesktop = "desktop"
-	DeviceMobile  = "mobile"
-	DeviceTablet  = "tablet"
-	DeviceBot     = "bot"
+	DeviceDesktop = event.DeviceDesktop
+	DeviceMobile  = event.DeviceMobile
+	DeviceTablet  = event.DeviceTablet
+	DeviceBot     = event.DeviceBot
 )
 
 // UAParser parses user agents with uap-core's regexes (embedded in uap-go, no network),

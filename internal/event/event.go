@@ -84,6 +84,23 @@ type Enriched struct {
 	Bot        bool   `json:"bot,omitempty"`
 }
 
+// Trait keys with a meaning to Touchpoint. The collector replaces TraitEmail by
+// TraitEmailSHA256 (hex SHA-256 of the trimmed, lower-cased address) and keeps the email
+// itself only for sites configured with keep_pii.
+const (
+	TraitEmail       = "email"
+	TraitEmailSHA256 = "email_sha256"
+	TraitUserID      = "user_id"
+)
+
+// Device types in Enriched.Device.
+const (
+	DeviceDesktop = "desktop"
+	DeviceMobile  = "mobile"
+	DeviceTablet  = "tablet"
+	DeviceBot     = "bot"
+)
+
 // Origins of an enriched event.
 const (
 	OriginWeb    = "web"
