@@ -39,7 +39,10 @@ func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration) (*tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := NewSink(SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: timeout})
+	sink, err := NewSink(SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: timeout, Compression: "lz4"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := RegisterFlags(flag.NewFlagSet("test", flag.PanicOnError))
 	cfg.IPRate, cfg.SiteRate = 0, 0
 	srv, err := New(cfg, testSites(t), enrich.New(enrich.Options{}), sink, KafkaCheck(kc), kc.Topic, kc.DLQ)

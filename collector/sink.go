@@ -58,10 +58,17 @@ type SinkConfig struct {
 	WriteTimeout time.Duration // how long to wait for Kafka before spooling
 	BatchTimeout time.Duration
 	BatchSize    int
+	Compression  string // none, gzip, snappy, lz4 or zstd
 }
 
 // NewSink starts a sink and its replayer.
-func NewSink(c SinkConfig) *Sink {
+func NewSink(c SinkConfig) (*Sink, error) {
+	var codec kafka.Compression
+	if c.Compression != "" && c.Compression != "none" {
+		if err := codec.UnmarshalText([]byte(c.Compression)); err != nil {
+			return nil, fmt.Errorf("cannot use compression %q: %w", c.Compression, err)
+		}
+	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 5 * time.Second
 	}
@@ -80,7 +87,7 @@ func NewSink(c SinkConfig) *Sink {
 			BatchTimeout:    c.BatchTimeout,
 			BatchSize:       c.BatchSize,
 			BatchBytes:      1 << 20, // under the broker's message.max.bytes, or a whole batch is refused (kafka-go#777)
-			Compression:     kafka.Lz4,
+			Compression:     codec,
 			MaxAttempts:     3,
 			WriteBackoffMin: 50 * time.Millisecond,
 			WriteBackoffMax: 500 * time.Millisecond,
@@ -98,7 +105,7 @@ func NewSink(c SinkConfig) *Sink {
 	}
 	spoolBytes.Set(float64(s.sp.Bytes()))
 	go s.replay()
-	return s
+	return s, nil
 }
 
 // Write returns nil once every message is acknowledged by Kafka or on disk in the spool.

@@ -3,7 +3,8 @@
 # collector producing to the real Kafka (acks=all), then the same load hits an empty
 # fasthttp handler on the same machine. Prints requests/s, events/s, p50/p99 latency and
 # the ratio collector/empty (target >= 0.5). Never fails on the figures.
-# Settings: TP_BENCH_DURATION (default 10s), TP_BENCH_CONNECTIONS (64), TP_BENCH_THREADS (1).
+# Settings: TP_BENCH_DURATION (default 10s), TP_BENCH_CONNECTIONS (64), TP_BENCH_THREADS (1),
+# TP_BENCH_COLLECTOR_FLAGS (extra collector flags, e.g. "-kafka.compression none").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$TP_ROOT"
@@ -44,7 +45,7 @@ spool=$TP_STACK_DIR/spool/bench
 rm -rf "$spool"
 bin/collector -http.listen "$COLLECTOR_ADDR" -sites config/dev.json \
   -kafka.topic tp.bench.events -kafka.dlq tp.bench.events.dlq -kafka.create-topics \
-  -spool.dir "$spool" -ratelimit.ip 0 -ratelimit.site 0 >>"$TP_LOG/bench-collector.log" 2>&1 &
+  -spool.dir "$spool" -ratelimit.ip 0 -ratelimit.site 0 ${TP_BENCH_COLLECTOR_FLAGS:-} >>"$TP_LOG/bench-collector.log" 2>&1 &
 PIDS+=($!)
 wait_for collector 60 curl -sf "http://$COLLECTOR_ADDR/readyz"
 run_wrk collector "http://$COLLECTOR_ADDR/e"

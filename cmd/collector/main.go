@@ -60,7 +60,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sink := collector.NewSink(collector.SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: cfg.KafkaTimeout, BatchTimeout: cfg.BatchTimeout})
+	sink, err := collector.NewSink(collector.SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: cfg.KafkaTimeout, BatchTimeout: cfg.BatchTimeout, Compression: cfg.Compression})
+	if err != nil {
+		log.Fatal(err)
+	}
 	pipe := enrich.New(enrich.Options{Geo: geo, Skew: cfg.ClockSkew, MaxAge: cfg.MaxEventAge})
 	srv, err := collector.New(cfg, sites, pipe, sink, collector.KafkaCheck(kc), kc.Topic, kc.DLQ)
 	if err != nil {
