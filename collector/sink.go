@@ -113,22 +113,29 @@ func (s *Sink) Write(ctx context.Context, msgs []spool.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	if !s.spooling.Load() {
-		err := s.produce(ctx, msgs)
-		if err == nil {
-			return nil
-		}
-		kafkaErrors.Inc()
-		s.logThrottled("collector: Kafka write failed, spooling: %v", err)
-		// The write may still land later (kafka-go cannot cancel a queued send): the
-		// spooled copy is then a duplicate, removed downstream by event id.
-		s.spooling.Store(true)
+	if s.spooling.Load() {
+		return s.spoolWrite(ctx, msgs, false)
 	}
+	err := s.produce(ctx, msgs)
+	if err == nil {
+		return nil
+	}
+	kafkaErrors.Inc()
+	s.logThrottled("collector: Kafka write failed, spooling: %v", err)
+	// The write may still land later (kafka-go cannot cancel a queued send): the
+	// spooled copy is then a duplicate, removed downstream by event id.
+	return s.spoolWrite(ctx, msgs, true)
+}
+
+// spoolWrite appends msgs to the spool; unless force, it goes to Kafka instead when the
+// replayer emptied the spool in the meantime.
+func (s *Sink) spoolWrite(ctx context.Context, msgs []spool.Message, force bool) error {
 	s.mu.Lock()
-	if !s.spooling.Load() {
+	if !force && !s.spooling.Load() {
 		s.mu.Unlock()
 		return s.Write(ctx, msgs)
 	}
+	s.spooling.Store(true)
 	err := s.sp.Append(msgs)
 	s.mu.Unlock()
 	if err != nil {
