@@ -208,3 +208,116 @@ func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
 	}
 	testenv.Eventually(t, 30*time.Second, "spool drained", func() (bool, error) { return !sink.Spooling(), nil })
 }
+
+// unreachableKafka is a broker address nobody listens on.
+func unreachableKafka(t *testing.T) *kafkabus.Config {
+	return &kafkabus.Config{Brokers: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), Topic: "tp.events", DLQ: "tp.events.dlq", Partitions: 4}
+}
+
+func TestSpoolFullAnswers503WithRetryAfter(t *testing.T) {
+	kc := unreachableKafka(t)
+	sp, err := spool.Open(t.TempDir(), spool.Options{MaxBytes: 4 << 10, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := NewSink(SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		sink.Close(ctx)
+	}()
+	cfg := RegisterFlags(flag.NewFlagSet("test", flag.PanicOnError))
+	cfg.IPRate, cfg.SiteRate = 0, 0
+	srv, err := New(cfg, testSites(t), enrich.New(enrich.Options{}), sink, KafkaCheck(kc), kc.Topic, kc.DLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	defer ln.Close()
+	go srv.Serve(ln)
+	ts := &testServer{srv: srv, ln: ln}
+	spooled := 0
+	for i := range 50 {
+		resp := ts.do(t, req{path: "/e", body: batch("demo", pageview(uuid.NewString(), "v", 0))})
+		switch resp.StatusCode() {
+		case 204:
+			spooled++
+			continue
+		case 503:
+			if reasonOf(resp) != "spool_full" || len(resp.Header.Peek("Retry-After")) == 0 {
+				t.Fatalf("503 with reason %q Retry-After %q", reasonOf(resp), resp.Header.Peek("Retry-After"))
+			}
+			if spooled == 0 {
+				t.Fatal("the first request was refused: nothing went to the spool")
+			}
+			if resp := ts.do(t, req{method: "GET", path: "/readyz"}); resp.StatusCode() != 503 {
+				t.Fatalf("/readyz = %d with Kafka unreachable, want 503", resp.StatusCode())
+			}
+			return
+		default:
+			t.Fatalf("request %d: status %d (%s)", i, resp.StatusCode(), resp.Body())
+		}
+	}
+	t.Fatalf("%d requests accepted into a 4 KiB spool", spooled)
+}
+
+func TestSpoolOfEarlierRunIsReplayed(t *testing.T) {
+	kc := testTopics(t, testenv.KafkaConfig(t).Brokers)
+	dir := t.TempDir()
+	want := map[string]bool{}
+	var order []string
+
+	// First run: Kafka unreachable, events acknowledged from the spool, then stopped.
+	sp, err := spool.Open(dir, spool.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := unreachableKafka(t)
+	down.Topic, down.DLQ = kc.Topic, kc.DLQ
+	sink, err := NewSink(SinkConfig{Kafka: down, Spool: sp, WriteTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		msgs := []spool.Message{}
+		for range 3 {
+			id := uuid.NewString()
+			want[id] = true
+			order = append(order, id)
+			msgs = append(msgs, spool.Message{Topic: kc.Topic, Key: []byte("demo/v"), Value: fmt.Appendf(nil, `{"id":%q}`, id)})
+		}
+		if err := sink.Write(context.Background(), msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	sink.Close(ctx)
+	cancel()
+
+	// Second run, Kafka back: the spool drains before anything else.
+	sp, err = spool.Open(dir, spool.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err = NewSink(SinkConfig{Kafka: kc, Spool: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		sink.Close(ctx)
+	}()
+	if !sink.Spooling() {
+		t.Fatal("a spool left by the last run is not replayed first")
+	}
+	msgs := consume(t, kc.Brokers, kc.Topic, 30*time.Second, covers(t, want))
+	got := ids(t, msgs)
+	if fmt.Sprint(got) != fmt.Sprint(order) {
+		t.Fatalf("replayed\n %v\nwant, in order,\n %v", got, order)
+	}
+	testenv.Eventually(t, 10*time.Second, "spool drained", func() (bool, error) { return !sink.Spooling(), nil })
+}
