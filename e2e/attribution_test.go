@@ -1,0 +1,296 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"touchpoint/attribution/webhook"
+	"touchpoint/internal/event"
+	"touchpoint/internal/testenv"
+)
+
+// hook is a CRM webhook receiver that refuses its first delivery.
+type hook struct {
+	mu       sync.Mutex
+	calls    int
+	verified []bool
+	leads    []webhook.Lead
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls++
+	h.verified = append(h.verified, webhook.Verify("e2e-hook-secret", r.Header.Get(webhook.SignatureHeader), r.Header.Get(webhook.TimestampHeader), body))
+	if h.calls == 1 {
+		http.Error(w, "CRM is busy", http.StatusServiceUnavailable)
+		return
+	}
+	var l webhook.Lead
+	json.Unmarshal(body, &l)
+	h.leads = append(h.leads, l)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *hook) snapshot() (int, []bool, []webhook.Lead) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls, append([]bool(nil), h.verified...), append([]webhook.Lead(nil), h.leads...)
+}
+
+// A journey sent through the public APIs (history through /v1/import, a sale through
+// /v1/conversions) is credited by every model; a second device joined by email after the
+// lead moves first-click credit to its earlier session; the CRM webhook is signed and
+// retried; rebuilding twice leaves the same rows.
+func TestAttributionThroughPublicAPIs(t *testing.T) {
+	testenv.CollectorURL(t) // the shared stack (Kafka, stitcher) must run
+	conn, db := testenv.ClickHouse(t)
+	recv := &hook{}
+	hookSrv := httptest.NewServer(recv)
+	defer hookSrv.Close()
+
+	siteID := "e2e-" + uuid.NewString()[:8]
+	sitesFile := filepath.Join(t.TempDir(), "sites.json")
+	sites := fmt.Sprintf(`{"admin_token_sha256": "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c",
+		"sites": [{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
+		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf",
+		"webhook_url": %q, "webhook_secret": "e2e-hook-secret"}]}`, siteID, hookSrv.URL)
+	if err := os.WriteFile(sitesFile, []byte(sites), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	collectorAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-sites", sitesFile,
+		"-spool.dir", t.TempDir())
+	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-sites", sitesFile,
+		"-clickhouse.database", db, "-poll", "200ms", "-webhook.backoff", "300ms")
+	collector, attribution := "http://"+collectorAddr, "http://"+attributionAddr
+	waitHealthy(t, collector+"/healthz")
+	waitHealthy(t, attribution+"/healthz")
+
+	// Laptop: Google Ads, then the newsletter, then the demo form (a lead).
+	now := time.Now().UTC().Truncate(time.Second)
+	laptop, phone := uuid.NewString(), uuid.NewString()
+	email := "Buyer." + siteID + "@Example.com"
+	at := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
+	formID := uuid.NewString()
+	send(t, collector+"/v1/import", event.Batch{Site: siteID, Events: []event.Event{
+		{ID: uuid.NewString(), Type: "pageview", TS: at(72 * time.Hour), VID: laptop, URL: "https://shop.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=X1", Ref: "https://www.google.com/"},
+		{ID: uuid.NewString(), Type: "pageview", TS: at(2 * time.Hour), VID: laptop, URL: "https://shop.example.com/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=nov"},
+		{ID: formID, Type: "form_submit", TS: at(2*time.Hour - time.Minute), VID: laptop, URL: "https://shop.example.com/pricing",
+			Form: &event.Form{ID: "demo", Fields: []string{"email"}}},
+		{ID: uuid.NewString(), Type: "identify", TS: at(2*time.Hour - time.Minute), VID: laptop, URL: "https://shop.example.com/pricing",
+			Traits: map[string]string{"email": email}},
+	}})
+	send(t, collector+"/v1/conversions", map[string]any{"site": siteID, "conversion_id": "sale-" + siteID, "type": "sale",
+		"email": email, "value": 1200, "currency": "EUR", "occurred_at": now.Add(-time.Hour).Format(time.RFC3339)})
+
+	credits := func(conv string) map[string]map[string]float64 {
+		rows, err := conn.Query(context.Background(), fmt.Sprintf(`SELECT model, channel, sum(credit) FROM %s.attributions FINAL
+			WHERE site_id = ? AND conversion_id = ? AND removed = 0 GROUP BY model, channel`, db), siteID, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]map[string]float64{}
+		for rows.Next() {
+			var m, ch string
+			var c float64
+			if err := rows.Scan(&m, &ch, &c); err != nil {
+				t.Fatal(err)
+			}
+			if out[m] == nil {
+				out[m] = map[string]float64{}
+			}
+			out[m][ch] = c
+		}
+		return out
+	}
+	expect := func(conv string, want map[string]map[string]float64) {
+		t.Helper()
+		var got map[string]map[string]float64
+		testenv.Eventually(t, 30*time.Second, "credits of "+conv, func() (bool, error) {
+			got = credits(conv)
+			return equalCredits(got, want), nil
+		})
+	}
+	before := map[string]map[string]float64{
+		"first_click": {"Paid Search": 1}, "last_click": {"Email": 1}, "last_non_direct": {"Email": 1},
+		"linear": {"Paid Search": 0.5, "Email": 0.5}, "position_based": {"Paid Search": 0.5, "Email": 0.5},
+	}
+	expect(formID, before)
+	expect("sale-"+siteID, before)
+	for conv, all := range map[string]map[string]map[string]float64{formID: credits(formID)} {
+		for _, m := range []string{"time_decay", "data_driven"} {
+			if s := all[m]["Paid Search"] + all[m]["Email"]; math.Abs(s-1) > 1e-9 || len(all[m]) != 2 {
+				t.Fatalf("%s %s credits %v", conv, m, all[m])
+			}
+		}
+	}
+
+	// The webhook: first refused, then delivered, signed, with the lead's first and last click.
+	testenv.Eventually(t, 20*time.Second, "webhook delivered", func() (bool, error) {
+		_, _, leads := recv.snapshot()
+		return len(leads) == 1, nil
+	})
+	calls, verified, leads := recv.snapshot()
+	if calls != 2 || !verified[0] || !verified[1] {
+		t.Fatalf("webhook calls %d, signatures verified %v", calls, verified)
+	}
+	l := leads[0]
+	if l.Event != "lead.created" || l.Lead.ConversionID != formID || l.Lead.LeadType != "form" ||
+		l.FirstClick.Channel != "Paid Search" || l.FirstClick.Campaign != "brand" || l.LastClick.Channel != "Email" ||
+		l.Person.EmailSHA256 == "" && l.Person.ID == "" {
+		t.Fatalf("webhook lead %+v", l)
+	}
+	var logged uint64
+	if err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT count() FROM %s.webhook_deliveries WHERE site_id = ? AND conversion_id = ?", db),
+		siteID, formID).Scan(&logged); err != nil || logged != 2 {
+		t.Fatalf("delivery log has %d attempts (%v), want 2", logged, err)
+	}
+
+	// The phone saw a LinkedIn ad before everything else and now signs in with the same
+	// email: the lead is recomputed with the phone's session first.
+	send(t, collector+"/v1/import", event.Batch{Site: siteID, Events: []event.Event{
+		{ID: uuid.NewString(), Type: "pageview", TS: at(96 * time.Hour), VID: phone, URL: "https://shop.example.com/?utm_source=linkedin&utm_medium=paid_social&utm_campaign=abm", Ref: "https://www.linkedin.com/"},
+		{ID: uuid.NewString(), Type: "identify", TS: at(30 * time.Minute), VID: phone, URL: "https://shop.example.com/login",
+			Traits: map[string]string{"email": email}},
+	}})
+	third := 1.0 / 3
+	after := map[string]map[string]float64{
+		"first_click": {"Paid Social": 1}, "last_click": {"Email": 1}, "last_non_direct": {"Email": 1},
+		"linear": {"Paid Social": third, "Paid Search": third, "Email": third},
+		"position_based": {"Paid Social": 0.4, "Paid Search": 0.2, "Email": 0.4},
+	}
+	expect(formID, after)
+	if _, _, leads := recv.snapshot(); len(leads) != 1 {
+		t.Fatalf("a recomputation sent the webhook again: %d leads", len(leads))
+	}
+
+	// The journey API shows the phone's session with its credit.
+	var j struct {
+		Touchpoints []struct {
+			Channel string             `json:"channel"`
+			Credits map[string]float64 `json:"credits"`
+		} `json:"touchpoints"`
+	}
+	getJSON(t, attribution+"/api/v1/journeys?site="+siteID+"&email="+email, &j)
+	if len(j.Touchpoints) != 3 || j.Touchpoints[0].Channel != "Paid Social" || j.Touchpoints[0].Credits["first_click"] != 1 {
+		t.Fatalf("journey %+v", j)
+	}
+
+	// Rebuilding twice leaves the same rows.
+	snapshot := func() string {
+		rows, err := conn.Query(context.Background(), fmt.Sprintf(`SELECT conversion_id, model, session_id, credit, removed
+			FROM %s.attributions FINAL WHERE site_id = ? ORDER BY conversion_id, model, session_id`, db), siteID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b bytes.Buffer
+		for rows.Next() {
+			var c, m, s string
+			var cr float64
+			var rm uint8
+			rows.Scan(&c, &m, &s, &cr, &rm)
+			fmt.Fprintf(&b, "%s %s %s %.12f %d\n", c, m, s, cr, rm)
+		}
+		return b.String()
+	}
+	rebuild := func() {
+		cmd := testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "rebuild", "-site", siteID, "-sites", sitesFile,
+			"-clickhouse.database", db, "-from", now.AddDate(0, 0, -10).Format("2006-01-02"))
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("rebuild: %v\n%s", err, cmd.Output())
+		}
+	}
+	// The first rebuild may move data-driven credit: it refreshes the site's channel
+	// weights, which the live engine caches. A second rebuild must change nothing.
+	rebuild()
+	first := snapshot()
+	rebuild()
+	if second := snapshot(); first != second {
+		t.Fatalf("a second rebuild changed rows:\n%s\n%s", first, second)
+	}
+	var dup int64
+	if err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT count() - uniqExact(conversion_id, model, session_id)
+		FROM %s.attributions FINAL WHERE site_id = ?`, db), siteID).Scan(&dup); err != nil || dup != 0 {
+		t.Fatalf("%d duplicate attribution rows (%v)", dup, err)
+	}
+}
+
+func equalCredits(got, want map[string]map[string]float64) bool {
+	for m, w := range want {
+		if len(got[m]) != len(w) {
+			return false
+		}
+		for ch, c := range w {
+			if math.Abs(got[m][ch]-c) > 1e-9 {
+				return false
+			}
+		}
+	}
+	return len(got) == 7
+}
+
+func send(t *testing.T, url string, body any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer demo-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %s %s", url, resp.Status, msg)
+	}
+}
+
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer demo-admin")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s %s", url, resp.Status, msg)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, url, func() (bool, error) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, nil
+	})
+}
+
