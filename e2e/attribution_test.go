@@ -173,7 +173,7 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 	third := 1.0 / 3
 	after := map[string]map[string]float64{
 		"first_click": {"Paid Social": 1}, "last_click": {"Email": 1}, "last_non_direct": {"Email": 1},
-		"linear": {"Paid Social": third, "Paid Search": third, "Email": third},
+		"linear":         {"Paid Social": third, "Paid Search": third, "Email": third},
 		"position_based": {"Paid Social": 0.4, "Paid Search": 0.2, "Email": 0.4},
 	}
 	expect(formID, after)
@@ -293,4 +293,3 @@ func waitHealthy(t *testing.T, url string) {
 		return resp.StatusCode == 200, nil
 	})
 }
-

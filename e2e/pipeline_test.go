@@ -42,8 +42,8 @@ func TestEventReachesClickHouseOnce(t *testing.T) {
 	ts := time.Now().Add(-time.Minute).Truncate(time.Second)
 	pv := event.Event{
 		ID: uuid.NewString(), Type: event.Pageview, TS: ts.UnixMilli(), VID: vid,
-		URL:   "https://shop.example.com/pricing?utm_source=google&utm_medium=cpc&utm_campaign=" + campaign + "&gclid=Cj0KCQ",
-		Ref:   "https://www.google.com/", Title: "Pricing", Lang: "en-GB", Screen: "1920x1080", TZ: "Europe/London",
+		URL: "https://shop.example.com/pricing?utm_source=google&utm_medium=cpc&utm_campaign=" + campaign + "&gclid=Cj0KCQ",
+		Ref: "https://www.google.com/", Title: "Pricing", Lang: "en-GB", Screen: "1920x1080", TZ: "Europe/London",
 	}
 	track := event.Event{ID: uuid.NewString(), Type: event.Track, TS: ts.UnixMilli() + 1000, VID: vid, Name: "signup_click",
 		URL: "https://shop.example.com/pricing", Props: json.RawMessage(`{"plan":"pro"}`)}
@@ -53,7 +53,7 @@ func TestEventReachesClickHouseOnce(t *testing.T) {
 
 	type row struct {
 		eventType, site, path, source, medium, campaign, clickType, clickID, ref, title, name, props, lang string
-		ts                                                                                               time.Time
+		ts                                                                                                 time.Time
 	}
 	q := fmt.Sprintf(`SELECT event_type, site_id, path, utm_source, utm_medium, utm_campaign, click_id_type, click_id,
 		referrer, title, event_name, props, language, ts
