@@ -10,8 +10,11 @@ log() { echo "stack: $*" >&2; }
 
 # pid_alive NAME: true when the process recorded in run/NAME.pid is running.
 pid_alive() {
-  local f=$TP_RUN/$1.pid
-  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+  local f=$TP_RUN/$1.pid pid state
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  state=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+  [[ $state != Z* ]] # an exited process not yet reaped is not running
 }
 
 # start_bg NAME CMD...: runs CMD in the background with its own process group, records its pid.

@@ -209,8 +209,8 @@ func (g *gen) person(n int) {
 		// A call after the last visit, logged by the CRM with the caller's email.
 		leadAt = at.Add(-time.Duration(g.r.IntN(50)+5) * time.Minute)
 		if leadAt.Before(g.end) {
-			g.conversion(Conversion{Type: "lead", LeadType: "call", Email: email, OccurredAt: leadAt.Format(time.RFC3339)}, "call")
-			g.identify(lastVID, email, leadAt, agents[0])
+			// Call tracking tells the CRM which visitor called.
+			g.conversion(Conversion{Type: "lead", LeadType: "call", Email: email, VisitorID: lastVID, OccurredAt: leadAt.Format(time.RFC3339)}, "call")
 		} else {
 			leadAt = time.Time{}
 		}

@@ -214,14 +214,15 @@ func (c *Client) PrintSourceReports(ctx context.Context, w io.Writer, ds *Datase
 	}
 	fmt.Fprintf(w, "Source report by channel, %s to %s\n", first.Format("2006-01-02"), last.Format("2006-01-02"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "channel\tvisitors\tsessions\tcost\t| first-click leads\tsales\trevenue\tROI\t| last-click leads\tsales\trevenue\tROI\t")
+	fmt.Fprintln(tw, "\t\t\t\t|\tfirst click\t\t\t\t|\tlast click\t\t\t\t")
+	fmt.Fprintln(tw, "channel\tvisitors\tsessions\tcost\t|\tleads\tsales\trevenue\tROI\t|\tleads\tsales\trevenue\tROI\t")
 	for _, r := range reports["first_click"].Rows {
 		l := reports["first_click"].Rows[0]
 		l.Leads, l.Sales, l.Revenue, l.ROI = 0, 0, 0, nil
 		if i, ok := lastByKey[r.Key]; ok {
 			l = reports["last_click"].Rows[i]
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t| %.1f\t%.1f\t%.0f\t%s\t| %.1f\t%.1f\t%.0f\t%s\t\n", r.Key, r.Visitors, r.Sessions, r.Cost,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t|\t%.1f\t%.1f\t%.0f\t%s\t|\t%.1f\t%.1f\t%.0f\t%s\t\n", r.Key, r.Visitors, r.Sessions, r.Cost,
 			r.Leads, r.Sales, r.Revenue, pct(r.ROI), l.Leads, l.Sales, l.Revenue, pct(l.ROI))
 	}
 	return tw.Flush()
