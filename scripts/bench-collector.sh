@@ -59,6 +59,6 @@ run_wrk empty "http://$EMPTY_ADDR/e"
 c=$TP_LOG/bench-collector.txt e=$TP_LOG/bench-empty.txt
 crps=$(figure "$c" rps) erps=$(figure "$e" rps)
 printf 'collector: %s req/s, %.0f events/s, p50 %s, p99 %s, non-2xx %s, spooled %s (wrk -t%s -c%s -d%s, Kafka acks=all)\n' \
-  "$crps" "$(echo "$crps * $EVENTS_PER_REQUEST" | bc -l)" "$(figure "$c" p50)" "$(figure "$c" p99)" "$(figure "$c" errors)" "${spooled:-0}" "$THREADS" "$CONNS" "$DURATION"
+  "$crps" "$(awk -v r="$crps" -v n="$EVENTS_PER_REQUEST" 'BEGIN {print r * n}')" "$(figure "$c" p50)" "$(figure "$c" p99)" "$(figure "$c" errors)" "${spooled:-0}" "$THREADS" "$CONNS" "$DURATION"
 printf 'empty fasthttp handler: %s req/s, p50 %s, p99 %s\n' "$erps" "$(figure "$e" p50)" "$(figure "$e" p99)"
-printf 'ratio collector/empty: %.2f (target >= 0.50)\n' "$(echo "$crps / $erps" | bc -l)"
+printf 'ratio collector/empty: %.2f (target >= 0.50)\n' "$(awk -v c="$crps" -v e="$erps" 'BEGIN {print c / e}')"
