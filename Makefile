@@ -12,7 +12,8 @@ deps:
 	@scripts/deps.sh
 
 build: deps
-	@if [ -f tracker-js/package.json ]; then cd tracker-js && npm run --silent build; fi
+	@cd tracker-js && npm run --silent build
+	@cd dashboard && npm run --silent build
 	$(GO) build -o bin/ ./cmd/...
 
 up: build

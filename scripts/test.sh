@@ -20,10 +20,12 @@ make --no-print-directory lint
 echo "== go test"
 go test -count=1 -timeout 15m ./...
 
-if [ -f tracker-js/package.json ]; then
-  echo "== tracker-js"
-  (cd tracker-js && npm test && npm run --silent test:browser)
-fi
+echo "== tracker-js"
+(cd tracker-js && npm test && npm run --silent test:browser)
+
+echo "== dashboard"
+(cd dashboard && npm test && npm run --silent test:browser)
+scripts/dashboard-live-test.sh
 
 echo "== schema on a current ClickHouse engine"
 scripts/chdb.sh scripts/check_schema.py docs/sql.md

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the dashboard's browser tests against the real attribution service of the running
+# stack: sends a small demo data set plus a lead whose campaign is a <script> tag through
+# the collector, waits until that lead is attributed, then drives headless Chromium.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$TP_ROOT"
+
+bin/demo -visitors 300 -weeks 2 -seed 7 >/dev/null
+
+email="xss-check@example.com"
+vid=$(cat /proc/sys/kernel/random/uuid)
+now=$(($(date +%s) * 1000))
+uuid() { cat /proc/sys/kernel/random/uuid; }
+curl -sf -X POST http://127.0.0.1:8080/v1/import -H 'Authorization: Bearer demo-secret' -H 'Content-Type: application/json' -d @- <<JSON >/dev/null
+{"site": "demo", "events": [
+ {"id": "$(uuid)", "type": "pageview", "ts": $((now - 3600000)), "vid": "$vid",
+  "url": "https://www.example.com/?utm_source=evil&utm_medium=cpc&utm_campaign=%3Cscript%3Ealert(1)%3C%2Fscript%3E"},
+ {"id": "$(uuid)", "type": "form_submit", "ts": $((now - 3000000)), "vid": "$vid", "url": "https://www.example.com/demo",
+  "form": {"id": "demo-request", "fields": ["email"]}},
+ {"id": "$(uuid)", "type": "identify", "ts": $((now - 3000000)), "vid": "$vid", "url": "https://www.example.com/demo",
+  "traits": {"email": "$email"}}]}
+JSON
+wait_for "the <script> lead's attribution" 60 \
+  curl -sf -H 'Authorization: Bearer demo-admin' "http://127.0.0.1:8081/api/v1/journeys?site=demo&email=$email"
+
+cd dashboard
+TP_DASHBOARD_URL=http://127.0.0.1:8081 TP_SITE=demo TP_ADMIN_TOKEN=demo-admin TP_JOURNEY="$email" \
+  npm run --silent test:browser
