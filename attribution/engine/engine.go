@@ -74,6 +74,7 @@ type computation struct {
 	version  uint64
 	now      time.Time
 	newLeads []newLead // reported after the rows are written
+	touches  []model.Touch
 	notify   bool
 	rows     int
 }
@@ -86,53 +87,66 @@ type newLead struct {
 // person computes every model for each of one person's conversions; touches are the
 // person's sessions ordered by time.
 func (c *computation) person(ctx context.Context, convs []Conversion, sessions []Session) error {
-	touches := make([]model.Touch, len(sessions))
-	byID := make(map[string]*Session, len(sessions))
+	// Buffers are reused across people: a rebuild calls this a million times.
+	c.touches = c.touches[:0]
 	for i := range sessions {
 		s := &sessions[i]
-		touches[i] = model.Touch{SessionID: s.ID, At: s.At, Channel: s.Channel, Source: s.Source, Medium: s.Medium, Campaign: s.Campaign, Term: s.Term}
-		byID[s.ID] = s
+		c.touches = append(c.touches, model.Touch{SessionID: s.ID, At: s.At, Channel: s.Channel, Source: s.Source, Medium: s.Medium,
+			Campaign: s.Campaign, Term: s.Term})
+	}
+	// find returns the session of a credited touch; people have a handful of sessions.
+	find := func(t *model.Touch) *Session {
+		for i := range sessions {
+			if sessions[i].ID == t.SessionID {
+				return &sessions[i]
+			}
+		}
+		return &Session{At: t.At, Channel: t.Channel, Source: t.Source, Medium: t.Medium} // the synthetic Direct touch
 	}
 	lb := lookback(c.site)
-	for _, conv := range convs {
-		window := model.Window(touches, conv.At, lb)
-		credited := map[key]bool{}
+	for ci := range convs {
+		conv := &convs[ci]
+		window := model.Window(c.touches, conv.At, lb)
+		old, seen := c.old[conv.ID]
+		var credited map[key]bool // only needed to find touches that lost credit
+		if len(old) > 0 {
+			credited = map[key]bool{}
+		}
 		var first, last *Session
 		for _, m := range model.Models {
 			credits, err := model.Assign(m, window, model.Conversion{ID: conv.ID, At: conv.At, Value: conv.Value}, c.weights)
 			if err != nil {
 				return err
 			}
-			for _, cr := range credits {
-				s := byID[cr.Touch.SessionID]
-				if s == nil { // the synthetic Direct touch
-					s = &Session{At: cr.Touch.At, Channel: cr.Touch.Channel, Source: cr.Touch.Source, Medium: cr.Touch.Medium}
-				}
-				if m == model.FirstClick {
+			for i := range credits {
+				s := find(&credits[i].Touch)
+				switch m {
+				case model.FirstClick:
 					first = s
-				} else if m == model.LastClick {
+				case model.LastClick:
 					last = s
 				}
-				credited[key{m, cr.Touch.SessionID}] = true
-				if err := c.w.row(ctx, c.site.ID, &conv, m, s, cr.Credit, 0, c.now, c.version); err != nil {
+				if credited != nil {
+					credited[key{m, s.ID}] = true
+				}
+				if err := c.w.row(ctx, c.site.ID, conv, m, s, credits[i].Credit, 0, c.now, c.version); err != nil {
 					return err
 				}
 				c.rows++
 			}
 		}
-		old, seen := c.old[conv.ID]
 		for _, k := range old {
 			if credited[k] {
 				continue
 			}
 			// A touch that lost its credit: overwrite its row with zero credit.
-			if err := c.w.row(ctx, c.site.ID, &conv, k.model, &Session{ID: k.session, At: conv.At}, 0, 1, c.now, c.version); err != nil {
+			if err := c.w.row(ctx, c.site.ID, conv, k.model, &Session{ID: k.session, At: conv.At}, 0, 1, c.now, c.version); err != nil {
 				return err
 			}
 			c.rows++
 		}
 		if !seen && conv.Type == "lead" && c.notify {
-			c.newLeads = append(c.newLeads, newLead{conv, *first, *last})
+			c.newLeads = append(c.newLeads, newLead{*conv, *first, *last})
 		}
 	}
 	return nil
@@ -156,7 +170,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 		return 0, err
 	}
 	now := time.Now()
-	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(200000), version: uint64(now.UnixNano()), now: now,
+	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(50000), version: uint64(now.UnixNano()), now: now,
 		notify: notify && e.OnNewLead != nil}
 	defer c.w.wait() // never leave a batch in flight behind
 

@@ -22,11 +22,11 @@ type Conversion struct {
 
 // Session is a touchpoint as the engine reads it, with its current person.
 type Session struct {
-	Person                                    string
-	ID                                        string
-	At                                        time.Time
-	Channel, Source, Medium, Campaign, Term   string
-	Content, LandingPath, LandingURL, Referer string
+	Person                                  string
+	ID                                      string
+	At                                      time.Time
+	Channel, Source, Medium, Campaign, Term string
+	Content, LandingPath, Referer           string
 }
 
 // store reads the stitcher's tables and writes attributions. Persons are resolved to
@@ -73,10 +73,10 @@ func (s *store) conversions(ctx context.Context, site, where string, args ...any
 // personWhere started in [from, to], ordered by person and time.
 func (s *store) sessions(ctx context.Context, site string, from, to time.Time, personWhere string, args []any, f func(*Session) error) error {
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, content,
-			landing_path, landing_url, referrer
+			landing_path, referrer
 		FROM %s.sessions FINAL
 		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
-	q := fmt.Sprintf(`SELECT person, sid, started_at, channel, source, medium, campaign, term, content, landing_path, landing_url, referrer
+	q := fmt.Sprintf(`SELECT person, sid, started_at, channel, source, medium, campaign, term, content, landing_path, referrer
 		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), personWhere)
 	rows, err := s.conn.Query(ctx, q, append([]any{site, from, to, site}, args...)...)
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *store) sessions(ctx context.Context, site string, from, to time.Time, p
 	var x Session
 	for rows.Next() {
 		if err := rows.Scan(&x.Person, &x.ID, &x.At, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
-			&x.LandingPath, &x.LandingURL, &x.Referer); err != nil {
+			&x.LandingPath, &x.Referer); err != nil {
 			return err
 		}
 		if err := f(&x); err != nil {
@@ -154,19 +154,42 @@ const attributionCols = `site_id, conversion_id, conversion_type, lead_type, occ
 // attrRows holds attribution rows column by column: appending whole columns to a batch
 // is several times cheaper than appending rows of boxed values.
 type attrRows struct {
-	site, convID, convType, leadType                      []string
-	occurredAt                                            []time.Time
-	person, model, session                                []string
-	touchAt                                               []time.Time
+	site, convID, convType, leadType                       []string
+	occurredAt                                             []time.Time
+	person, model, session                                 []string
+	touchAt                                                []time.Time
 	channel, source, medium, campaign, term, content, land []string
-	credit, revenue                                       []float64
-	currency                                              []string
-	removed                                               []uint8
-	computedAt                                            []time.Time
-	version                                               []uint64
+	credit, revenue                                        []float64
+	currency                                               []string
+	removed                                                []uint8
+	computedAt                                             []time.Time
+	version                                                []uint64
 }
 
 func (r *attrRows) len() int { return len(r.convID) }
+
+// reset empties r, keeping its memory, or sizes it for n rows the first time.
+func (r *attrRows) reset(n int) {
+	strs := []*[]string{&r.site, &r.convID, &r.convType, &r.leadType, &r.person, &r.model, &r.session,
+		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency}
+	for _, p := range strs {
+		if *p == nil {
+			*p = make([]string, 0, n)
+		}
+		*p = (*p)[:0]
+	}
+	for _, p := range []*[]time.Time{&r.occurredAt, &r.touchAt, &r.computedAt} {
+		if *p == nil {
+			*p = make([]time.Time, 0, n)
+		}
+		*p = (*p)[:0]
+	}
+	if r.credit == nil {
+		r.credit, r.revenue = make([]float64, 0, n), make([]float64, 0, n)
+		r.removed, r.version = make([]uint8, 0, n), make([]uint64, 0, n)
+	}
+	r.credit, r.revenue, r.removed, r.version = r.credit[:0], r.revenue[:0], r.removed[:0], r.version[:0]
+}
 
 func (r *attrRows) columns() []any {
 	return []any{r.site, r.convID, r.convType, r.leadType, r.occurredAt, r.person, r.model, r.session, r.touchAt,
@@ -175,15 +198,21 @@ func (r *attrRows) columns() []any {
 }
 
 // writer collects attribution rows and sends full batches in the background, so
-// computing the next batch overlaps with ClickHouse inserting the last one.
+// computing the next batch overlaps with ClickHouse inserting the last one. Two row
+// buffers alternate: one filling, one being sent.
 type writer struct {
 	s       *store
 	max     int
 	rows    *attrRows
+	spare   *attrRows
 	pending chan error // result of the batch in flight, if any
 }
 
-func (s *store) newWriter(max int) *writer { return &writer{s: s, max: max, rows: &attrRows{}} }
+func (s *store) newWriter(max int) *writer {
+	w := &writer{s: s, max: max, rows: &attrRows{}, spare: &attrRows{}}
+	w.rows.reset(max)
+	return w
+}
 
 // row appends one row; it sends a batch when max rows are collected.
 func (w *writer) row(ctx context.Context, site string, c *Conversion, model string, s *Session, credit float64, removed uint8,
@@ -226,7 +255,8 @@ func (w *writer) send(ctx context.Context) error {
 		return nil
 	}
 	rows := w.rows
-	w.rows = &attrRows{}
+	w.rows, w.spare = w.spare, rows
+	w.rows.reset(w.max) // the spare's batch was sent: wait() returned
 	w.pending = make(chan error, 1)
 	go func(done chan<- error) { done <- w.s.insert(ctx, rows) }(w.pending)
 	return nil

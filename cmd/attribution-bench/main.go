@@ -11,6 +11,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime"
 	"sort"
@@ -41,6 +42,11 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the scratch database")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the rebuild to this file")
 	envflag.Parse()
+	if os.Getenv("GOGC") == "" {
+		// Rebuilds allocate many short-lived rows; trading memory for fewer GC cycles
+		// roughly halves their CPU time.
+		debug.SetGCPercent(400)
+	}
 
 	ctx := context.Background()
 	conn, err := chstore.Open(ctx, chstore.Config{Addr: *addr, Database: *db, User: "default"})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/debug"
 	"os/signal"
 	"syscall"
 	"time"
@@ -32,6 +33,11 @@ func main() {
 	from := flag.String("from", "", "rebuild: first day, YYYY-MM-DD")
 	to := flag.String("to", "", "rebuild: last day, YYYY-MM-DD (default today)")
 	envflag.Parse()
+	if os.Getenv("GOGC") == "" {
+		// Rebuilds allocate many short-lived rows; trading memory for fewer GC cycles
+		// roughly halves their CPU time.
+		debug.SetGCPercent(400)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
