@@ -11,9 +11,9 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"runtime"
 	"sort"
 	"time"
 

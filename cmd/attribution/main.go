@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"runtime/debug"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
