@@ -200,9 +200,13 @@ func (s *Sink) replay() {
 	}
 }
 
-// replayOne produces the oldest spooled record; false means "try again later".
+// replayBatch is how many spooled messages one replay produce carries: replay has to
+// outpace the requests that keep arriving while it drains.
+const replayBatch = 5000
+
+// replayOne produces the oldest spooled records; false means "try again later".
 func (s *Sink) replayOne() bool {
-	msgs, err := s.sp.Peek()
+	msgs, err := s.sp.Peek(replayBatch)
 	if err != nil {
 		s.logThrottled("collector: cannot read spool: %v", err)
 		return false

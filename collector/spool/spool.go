@@ -265,8 +265,9 @@ func (s *Spool) rotate() error {
 	return nil
 }
 
-// Peek returns the oldest record not yet committed, or nil when the spool is empty.
-func (s *Spool) Peek() ([]Message, error) {
+// Peek returns the oldest records not yet committed, whole records of one segment up to
+// about max messages (at least one record), or nil when the spool is empty.
+func (s *Spool) Peek(max int) ([]Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -277,18 +278,30 @@ func (s *Spool) Peek() ([]Message, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot open spool segment: %w", err)
 		}
-		msgs, next, err := readRecord(f, s.roff)
+		var out []Message
+		off := s.roff
+		for len(out) < max {
+			if s.rseg == s.wseg && off >= s.wsize {
+				break // do not read past what Append finished writing
+			}
+			msgs, next, err := readRecord(f, off)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			out, off = append(out, msgs...), next
+		}
 		f.Close()
-		if errors.Is(err, io.EOF) && s.rseg < s.wseg {
+		if len(out) == 0 && s.rseg < s.wseg {
 			// The segment is replayed: move to the next one.
 			s.dropSegment()
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.next = next
-		return msgs, nil
+		s.next = off
+		return out, nil
 	}
 }
 
@@ -324,7 +337,7 @@ func (s *Spool) dropSegment() {
 	s.roff = 0
 }
 
-// Commit marks the record returned by the last Peek as replayed.
+// Commit marks the records returned by the last Peek as replayed.
 func (s *Spool) Commit() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

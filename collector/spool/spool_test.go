@@ -21,7 +21,7 @@ func drain(t *testing.T, s *Spool) []string {
 	t.Helper()
 	var out []string
 	for {
-		m, err := s.Peek()
+		m, err := s.Peek(3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,10 @@ func TestOrderAcrossSegmentsAndRestarts(t *testing.T) {
 	// Replay half, restart, replay the rest: nothing lost, nothing repeated.
 	var got []string
 	for range 5 {
-		m, _ := s.Peek()
+		m, _ := s.Peek(1) // one record of two messages
+		if len(m) != 2 {
+			t.Fatalf("Peek(1) returned %d messages, want one whole record of 2", len(m))
+		}
 		got = append(got, string(m[0].Value), string(m[1].Value))
 		s.Commit()
 	}
