@@ -59,9 +59,9 @@ func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration) (*tes
 	return &testServer{srv: srv, ln: ln}, sink
 }
 
-// consume reads every partition of topic from the start until enough(messages so far)
-// is true or timeout passes; it returns the messages in partition order.
-func consume(t *testing.T, brokers, topic string, timeout time.Duration, enough func([]kafka.Message) bool) []kafka.Message {
+// consume reads every partition of topic from the start until enough, called with each
+// message, says true or timeout passes; it returns the messages in partition order.
+func consume(t *testing.T, brokers, topic string, timeout time.Duration, enough func(kafka.Message) bool) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -81,7 +81,7 @@ func consume(t *testing.T, brokers, topic string, timeout time.Duration, enough 
 				}
 				mu.Lock()
 				got = append(got, m)
-				if enough(got) {
+				if enough(m) {
 					cancel()
 				}
 				mu.Unlock()
@@ -108,15 +108,16 @@ func ids(t *testing.T, msgs []kafka.Message) []string {
 	return out
 }
 
-func covers(t *testing.T, want map[string]bool) func([]kafka.Message) bool {
-	return func(msgs []kafka.Message) bool {
-		seen := 0
-		for _, id := range ids(t, msgs) {
+// covers says true once every id of want was seen.
+func covers(t *testing.T, want map[string]bool) func(kafka.Message) bool {
+	seen := map[string]bool{}
+	return func(m kafka.Message) bool {
+		for _, id := range ids(t, []kafka.Message{m}) {
 			if want[id] {
-				seen++
+				seen[id] = true
 			}
 		}
-		return seen >= len(want)
+		return len(seen) >= len(want)
 	}
 }
 
@@ -159,7 +160,7 @@ func TestKafkaKeyedOrderedAndDeadLettered(t *testing.T) {
 		}
 	}
 
-	dlq := consume(t, kc.Brokers, kc.DLQ, 30*time.Second, func(m []kafka.Message) bool { return len(m) >= 1 })
+	dlq := consume(t, kc.Brokers, kc.DLQ, 30*time.Second, func(kafka.Message) bool { return true })
 	if len(dlq) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dlq))
 	}
@@ -176,26 +177,53 @@ func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
 	brokers, stop, start := testenv.PrivateKafka(t)
 	kc := testTopics(t, brokers)
 	ts, sink := kafkaServer(t, kc, time.Second)
+	if resp := ts.do(t, req{method: "GET", path: "/readyz"}); resp.StatusCode() != 200 {
+		t.Fatalf("/readyz = %d with Kafka up", resp.StatusCode())
+	}
+
+	// Four clients post without pause while the broker goes down and comes back.
+	var mu sync.Mutex
 	acked := map[string]bool{}
-	post := func(n int) {
-		t.Helper()
-		for range n {
-			a, b := uuid.NewString(), uuid.NewString()
-			resp := ts.do(t, req{path: "/e", body: batch("demo", pageview(a, uuid.NewString(), 0), pageview(b, uuid.NewString(), 0))})
-			if resp.StatusCode() != 204 {
-				t.Fatalf("status %d (%s) while the broker is %s", resp.StatusCode(), resp.Body(), map[bool]string{true: "down", false: "up"}[sink.Spooling()])
+	var refused []string
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				a, b := uuid.NewString(), uuid.NewString()
+				vid := uuid.NewString()
+				resp := ts.do(t, req{path: "/e", body: batch("demo", pageview(a, vid, 0), pageview(b, vid, 0))})
+				mu.Lock()
+				if resp.StatusCode() == 204 {
+					acked[a], acked[b] = true, true
+				} else {
+					refused = append(refused, fmt.Sprintf("%d %s", resp.StatusCode(), resp.Body()))
+				}
+				mu.Unlock()
 			}
-			acked[a], acked[b] = true, true
-		}
+		}()
 	}
-	post(10)
+	time.Sleep(time.Second)
 	stop()
-	post(15) // answered from the spool
-	if !sink.Spooling() {
-		t.Fatal("broker down but the sink is not spooling")
-	}
+	time.Sleep(2 * time.Second)
+	spooling := sink.Spooling()
 	start()
-	post(10)
+	time.Sleep(time.Second)
+	close(done)
+	wg.Wait()
+	if len(refused) > 0 {
+		t.Fatalf("%d requests refused during the outage, first: %s", len(refused), refused[0])
+	}
+	if !spooling {
+		t.Fatal("broker down but the sink was not spooling")
+	}
 	msgs := consume(t, kc.Brokers, kc.Topic, 90*time.Second, covers(t, acked))
 	seen := map[string]bool{}
 	for _, id := range ids(t, msgs) {
@@ -206,6 +234,7 @@ func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
 			t.Fatalf("acknowledged event %s never reached Kafka (%d of %d arrived)", id, len(seen), len(acked))
 		}
 	}
+	t.Logf("%d events acknowledged across the outage, all in Kafka", len(acked))
 	testenv.Eventually(t, 30*time.Second, "spool drained", func() (bool, error) { return !sink.Spooling(), nil })
 }
 

@@ -155,6 +155,10 @@ func (s *Sink) spoolWrite(ctx context.Context, msgs []spool.Message, force bool)
 }
 
 func (s *Sink) produce(ctx context.Context, msgs []spool.Message) error {
+	return s.produceWithin(ctx, msgs, s.timeout)
+}
+
+func (s *Sink) produceWithin(ctx context.Context, msgs []spool.Message, timeout time.Duration) error {
 	km := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
 		km[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
@@ -162,7 +166,7 @@ func (s *Sink) produce(ctx context.Context, msgs []spool.Message) error {
 			km[i].Headers = append(km[i].Headers, kafka.Header{Key: h.Key, Value: h.Value})
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := s.w.WriteMessages(ctx, km...); err != nil {
 		return fmt.Errorf("cannot produce %d messages: %w", len(km), err)
@@ -204,6 +208,9 @@ func (s *Sink) replay() {
 // outpace the requests that keep arriving while it drains.
 const replayBatch = 5000
 
+// replayTimeout bounds one replay produce.
+const replayTimeout = 30 * time.Second
+
 // replayOne produces the oldest spooled records; false means "try again later".
 func (s *Sink) replayOne() bool {
 	msgs, err := s.sp.Peek(replayBatch)
@@ -219,7 +226,8 @@ func (s *Sink) replayOne() bool {
 		s.mu.Unlock()
 		return !s.spooling.Load()
 	}
-	if err := s.produce(context.Background(), msgs); err != nil {
+	// Nobody waits on a replay: give large batches time rather than failing and resending them.
+	if err := s.produceWithin(context.Background(), msgs, replayTimeout); err != nil {
 		s.logThrottled("collector: Kafka still unreachable, %d bytes spooled: %v", s.sp.Bytes(), err)
 		return false
 	}
@@ -265,6 +273,10 @@ func (s *Sink) Close(ctx context.Context) error {
 func (s *Sink) logThrottled(format string, args ...any) {
 	now := time.Now().Unix()
 	if last := s.logged.Load(); now-last >= 5 && s.logged.CompareAndSwap(last, now) {
-		log.Printf(format, args...)
+		line := fmt.Sprintf(format, args...)
+		if len(line) > 400 {
+			line = line[:400] + "…" // kafka-go repeats one error per message
+		}
+		log.Print(line)
 	}
 }

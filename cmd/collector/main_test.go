@@ -104,6 +104,7 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer rcancel()
 	var rmu sync.Mutex
+	found := 0
 	var rwg sync.WaitGroup
 	for p := range kc.Partitions {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.BrokerList(), Topic: kc.Topic, Partition: p, MaxWait: 200 * time.Millisecond})
@@ -119,14 +120,11 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 				var e event.Enriched
 				json.Unmarshal(m.Value, &e)
 				rmu.Lock()
-				seen[e.ID] = true
-				all := true
-				for id := range acked {
-					if !seen[id] {
-						all = false
-						break
-					}
+				if acked[e.ID] && !seen[e.ID] {
+					seen[e.ID] = true
+					found++
 				}
+				all := found == len(acked)
 				rmu.Unlock()
 				if all {
 					rcancel()
