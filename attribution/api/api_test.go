@@ -23,7 +23,7 @@ import (
 //	   → lead (form) Oct 3 12:00 → sale 1000 EUR Oct 5
 //	B: Oct 2 Organic Search (google/organic, /) → lead (call) Oct 2 13:00
 //	C: Oct 4 Paid Search (google/cpc brand, /pricing), no conversion
-//	bot: Oct 4 Direct — never counted
+//	bot: Oct 4 Direct — never counted; a deleted session of C — never counted
 //	cost: google/cpc brand 100 on Oct 1, 50 on Oct 2
 func newTestServer(t *testing.T) *httptest.Server {
 	conn, db := testenv.FreshDatabase(t)
@@ -41,6 +41,12 @@ func newTestServer(t *testing.T) *httptest.Server {
 	d.Session(attrtest.Session{Site: "s1", Person: "B", At: day(2, 9), Channel: "Organic Search", Source: "google", Medium: "organic", Landing: "/"})
 	d.Session(attrtest.Session{Site: "s1", Person: "C", At: day(4, 9), Channel: "Paid Search", Source: "google", Medium: "cpc", Campaign: "brand", Landing: "/pricing"})
 	d.Session(attrtest.Session{Site: "s1", Person: "bot", At: day(4, 9), Channel: "Direct", Source: "(direct)", Medium: "(none)", Bot: true})
+	// A session written twice, then folded into another one by a late event: never counted.
+	ghost := attrtest.Session{Site: "s1", Person: "C", At: day(4, 10), Channel: "Paid Search", Source: "google", Medium: "cpc", Campaign: "brand", Landing: "/pricing"}
+	ghost.ID = d.Session(ghost)
+	d.Session(ghost)
+	ghost.Deleted = true
+	d.Session(ghost)
 	d.Session(attrtest.Session{Site: "s2", Person: "X", At: day(4, 9), Channel: "Referral", Source: "other", Medium: "referral"})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-A", Type: "lead", LeadType: "form", Person: "A", At: day(3, 12)})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-A", Type: "sale", Person: "A", At: day(5, 12), Value: 1000})

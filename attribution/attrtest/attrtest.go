@@ -21,31 +21,38 @@ type DB struct {
 
 // Session is a session row; zero fields get plausible values.
 type Session struct {
+	ID                                               string // a new one when empty
 	Site, Visitor, Person                            string
 	At                                               time.Time
 	Channel, Source, Medium, Campaign, Term, Landing string
-	Bot                                              bool
+	Bot, Deleted                                     bool
 }
 
 // Session inserts s and returns its session id.
 func (d *DB) Session(s Session) string {
 	d.T.Helper()
 	id := uuid.New()
+	if s.ID != "" {
+		id = uuid.MustParse(s.ID)
+	}
 	if s.Visitor == "" {
 		s.Visitor = "v-" + s.Person
 	}
 	if s.Landing == "" {
 		s.Landing = "/"
 	}
-	var bot uint8
+	var bot, deleted uint8
 	if s.Bot {
 		bot = 1
+	}
+	if s.Deleted {
+		deleted = 1
 	}
 	d.insert("sessions", `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path, referrer,
 		referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel, pageviews, events, is_bot,
 		first_event_id, deleted, version`,
 		s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5*time.Minute), "https://www.example.com"+s.Landing, s.Landing, "", "",
-		s.Source, s.Medium, s.Campaign, s.Term, "", "", "", s.Channel, uint32(1), uint32(1), bot, uuid.New(), uint8(0),
+		s.Source, s.Medium, s.Campaign, s.Term, "", "", "", s.Channel, uint32(1), uint32(1), bot, uuid.New(), deleted,
 		uint64(time.Now().UnixNano()))
 	return id.String()
 }

@@ -61,8 +61,13 @@ func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 	}
 	out := &Sources{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To)}
 
-	traffic := fmt.Sprintf(`SELECT %s AS k, uniqExact(visitor_id), count()
-		FROM %s.sessions FINAL
+	// Traffic reads every version of each session row instead of FINAL, which is several
+	// times slower on large tables: a session's touchpoint fields never change between
+	// versions, so counting distinct ids gives each session once, and a session folded
+	// into another (deleted = 1, which is final) is subtracted. uniq is exact up to
+	// 65,536 values per row and within about 1% above.
+	traffic := fmt.Sprintf(`SELECT %s AS k, uniq(visitor_id), toUInt64(greatest(uniq(session_id) - uniqIf(session_id, deleted = 1), 0))
+		FROM %s.sessions
 		WHERE site_id = ? AND started_at >= ? AND started_at < ? AND is_bot = 0
 		GROUP BY k`, p.By.session, s.DB)
 	if err := s.each(ctx, traffic, []any{p.Site, p.From, p.end()}, func(sc scanner) error {
@@ -119,7 +124,7 @@ func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 		}
 	}
 
-	totalVisitors := fmt.Sprintf(`SELECT uniqExact(visitor_id) FROM %s.sessions FINAL
+	totalVisitors := fmt.Sprintf(`SELECT uniq(visitor_id) FROM %s.sessions
 		WHERE site_id = ? AND started_at >= ? AND started_at < ? AND is_bot = 0`, s.DB)
 	if err := s.Conn.QueryRow(ctx, totalVisitors, p.Site, p.From, p.end()).Scan(&out.Totals.Visitors); err != nil {
 		return nil, fmt.Errorf("cannot count visitors: %w", err)

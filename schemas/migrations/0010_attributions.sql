@@ -1,5 +1,5 @@
 -- Credit per conversion, model and touchpoint (SPEC §6 `attributions`).
--- One row per (site, conversion, model, session); a recomputation writes every row again
+-- One row per (site, model, conversion, session); a recomputation writes every row again
 -- with a higher version, and a touch that dropped out of the journey gets a row with
 -- credit 0 and removed = 1. Query with FINAL (or argMax over version) and sum credit.
 -- The synthetic Direct touch of a conversion without touchpoints has session_id ''.
@@ -30,4 +30,4 @@ CREATE TABLE IF NOT EXISTS {db}.attributions
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (site_id, conversion_id, model, session_id);
+ORDER BY (site_id, model, conversion_id, session_id);
