@@ -163,6 +163,18 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 		t.Fatalf("delivery log has %d attempts (%v), want 2", logged, err)
 	}
 
+	var log struct {
+		Deliveries []struct {
+			ConversionID string `json:"conversion_id"`
+			Status       int    `json:"status"`
+			Delivered    bool   `json:"delivered"`
+		} `json:"deliveries"`
+	}
+	getJSON(t, attribution+"/api/v1/webhooks/deliveries?site="+siteID, &log)
+	if d := log.Deliveries; len(d) != 2 || !d[0].Delivered || d[1].Delivered || d[1].Status != 503 || d[0].ConversionID != formID {
+		t.Fatalf("delivery log as the admin reads it: %+v", d)
+	}
+
 	// The phone saw a LinkedIn ad before everything else and now signs in with the same
 	// email: the lead is recomputed with the phone's session first.
 	send(t, collector+"/v1/import", event.Batch{Site: siteID, Events: []event.Event{

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,3 +237,41 @@ func TestRefusals(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestCostImport(t *testing.T) {
+	srv := newTestServer(t)
+	post := func(contentType, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/costs?site=s1", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer demo-admin")
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	if code, out := post("application/json", `{"costs":[{"date":"2026-10-03","source":"newsletter","medium":"email","campaign":"nov","cost":30}]}`); code != 200 || out["imported"] != 1.0 {
+		t.Fatalf("JSON import: %d %v", code, out)
+	}
+	// The same day and campaign again replaces the cost instead of adding to it.
+	if code, out := post("text/csv", "date,source,medium,campaign,cost\n2026-10-03,newsletter,email,nov,20\n"); code != 200 || out["imported"] != 1.0 {
+		t.Fatalf("CSV import: %d %v", code, out)
+	}
+	if code, out := post("text/csv", "date,source,cost\n2026-10-03,newsletter,lots\n"); code != 400 || out["error"] == nil {
+		t.Fatalf("bad CSV: %d %v", code, out)
+	}
+	var got report.Sources
+	get(t, srv.URL+"/api/v1/reports/sources?site=s1&from=2026-10-01&to=2026-10-31&model=last_click&by=channel", "demo-admin", &got)
+	for _, r := range got.Rows {
+		if r.Key == "Email" && (r.Cost != 20 || r.ROI == nil || !near(*r.ROI, (1000.0-20)/20)) {
+			t.Fatalf("Email row after the cost import: %+v", r)
+		}
+	}
+	if !near(got.Totals.Cost, 170) {
+		t.Fatalf("total cost %v, want 170", got.Totals.Cost)
+	}
+}

@@ -219,3 +219,28 @@ func TestMergeRecomputesLead(t *testing.T) {
 		t.Fatalf("removed first-click rows: %d with credit %v, want 1 with 0", removed, removedCredit)
 	}
 }
+
+// A site whose lookback window shrank is rebuilt when the engine starts: a touch now
+// outside the window loses its credit to Direct.
+func TestChangedLookbackRebuilds(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.session("old", "p1", t0.Add(-20*24*time.Hour), "Paid Search", "google", "cpc")
+	f.conversion("c1", "lead", "p1", t0, 0)
+	st := f.eng.sites.Get("s1") // 30 days
+	if err := f.eng.checkLookback(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	f.rebuild()
+	if c := f.credits("c1"); c["first_click"]["old"] != 1 {
+		t.Fatalf("with 30 days: %v", c)
+	}
+	st.LookbackDays = 7
+	if err := f.eng.checkLookback(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	c := f.credits("c1")
+	if c["first_click"][""] != 1 || len(c["first_click"]) != 1 {
+		t.Fatalf("with 7 days the conversion should go to Direct: %v", c)
+	}
+}
