@@ -52,7 +52,7 @@ func (j *journeys) forgetAll() {
 	j.nextOffset = map[int]int64{}
 }
 
-// sessionRow is one row of touchpoint.sessions.
+// sessionRow is one row of touchpoint.sessions; person is filled in once persons are known.
 type sessionRow struct {
 	site, vid, person string
 	s                 session.Session
@@ -77,7 +77,7 @@ type journeyResult struct {
 
 // sessionize assigns the batch's browser events to sessions and returns the session rows
 // to write (new, changed and vanished ones) and the stored events whose session changed.
-func (st *Stitcher) sessionize(ctx context.Context, ins []incoming, persons map[visitorKey]string) (journeyResult, error) {
+func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResult, error) {
 	j := st.journeys
 	res := journeyResult{assign: make(map[uuid.UUID]uuid.UUID, len(ins))}
 	byVisitor := map[visitorKey][]*incoming{}
@@ -125,7 +125,7 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming, persons map[
 		}
 	}
 	for _, k := range order {
-		st.sessionizeVisitor(k, byVisitor[k], persons[k], &res)
+		st.sessionizeVisitor(k, byVisitor[k], &res)
 	}
 	if len(j.states) > j.maxStates {
 		// Forgetting costs a read from ClickHouse when the visitor returns, nothing more.
@@ -134,7 +134,7 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming, persons map[
 	return res, nil
 }
 
-func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, person string, res *journeyResult) {
+func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journeyResult) {
 	state := st.journeys.states[k]
 	stored := map[uuid.UUID]uuid.UUID{} // stored event -> its stored session
 	old := map[uuid.UUID]int64{}        // stored session -> its start
@@ -173,13 +173,13 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, person str
 		}
 		if changed {
 			first := evs[s.First]
-			res.sessions = append(res.sessions, sessionRow{site: k.site, vid: k.vid, person: person, s: s, first: &first,
+			res.sessions = append(res.sessions, sessionRow{site: k.site, vid: k.vid, s: s, first: &first,
 				attr: session.Attribute(first.Page, first.Ref)})
 		}
 	}
 	for id, start := range old {
 		if !kept[id] {
-			res.sessions = append(res.sessions, sessionRow{site: k.site, vid: k.vid, person: person, deleted: true,
+			res.sessions = append(res.sessions, sessionRow{site: k.site, vid: k.vid, deleted: true,
 				s: session.Session{ID: id, Start: start, End: start}, first: &session.Event{}})
 		}
 	}
@@ -208,8 +208,10 @@ func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[
 	}
 	q := fmt.Sprintf(`SELECT visitor_id, toUnixTimestamp(started_at), toUnixTimestamp(ended_at) FROM (
 		SELECT visitor_id, started_at, ended_at, deleted FROM %s.sessions FINAL
-		WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?))) WHERE deleted = 0 AND ended_at >= toDateTime(?)`, st.db)
-	rows, err := st.conn.Query(ctx, q, site, vids, low)
+		WHERE site_id = ? AND started_at >= toDateTime(?) AND visitor_id IN (SELECT arrayJoin(?)))
+		WHERE deleted = 0 AND ended_at >= toDateTime(?)`, st.db)
+	// No session lasts longer than MaxLength: the range of started_at bounds the read.
+	rows, err := st.conn.Query(ctx, q, site, low-session.MaxLength, vids, low)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read sessions: %w", err)
 	}

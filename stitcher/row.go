@@ -1,8 +1,12 @@
 package stitcher
 
 import (
+	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 )
 
 // eventColumns are the touchpoint.events columns the stitcher writes, in append order.
@@ -11,8 +15,22 @@ const eventColumns = `site_id, event_id, event_type, visitor_id, person_id, sess
 	click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
 	screen, language, timezone, ip, origin, version`
 
-// eventValues is one row of touchpoint.events.
-func eventValues(in *incoming, personID, sessionID string, version uint64) []any {
+// eventBlock holds rows of touchpoint.events column by column: appending whole columns
+// to a ClickHouse batch avoids boxing every value of every row.
+type eventBlock struct {
+	str     [29][]string // the String columns, in eventColumns order
+	id      []uuid.UUID
+	ts, rcv []time.Time
+	bot     []uint8
+	version []uint64
+}
+
+// kinds of eventColumns by position: 's' String, 'u' UUID, 't' DateTime, 'b' UInt8, 'v' UInt64.
+const eventKinds = "sussssttsssssssssssssssssssbsssssv"
+
+func (b *eventBlock) len() int { return len(b.id) }
+
+func (b *eventBlock) add(in *incoming, personID, sessionID string, version uint64) {
 	e := &in.e
 	p := &in.sev.Page
 	props := string(e.Props)
@@ -23,13 +41,43 @@ func eventValues(in *incoming, personID, sessionID string, version uint64) []any
 	if e.Bot {
 		bot = 1
 	}
-	return []any{
-		e.Site, in.id, e.Type, e.VID, personID, sessionID,
-		time.Unix(in.ts, 0).UTC(), time.UnixMilli(e.ReceivedAt).UTC(),
+	for i, v := range [...]string{
+		e.Site, e.Type, e.VID, personID, sessionID,
 		e.URL, p.Path, e.Ref, e.Title, e.Name,
 		p.UTM[0], p.UTM[1], p.UTM[2], p.UTM[3], p.UTM[4],
 		p.ClickType, p.ClickID, props,
-		e.Country, e.Region, e.City, e.Browser, e.OS, e.Device, bot,
-		e.Screen, e.Lang, e.TZ, strings.TrimSpace(e.IP), e.Origin, version,
+		e.Country, e.Region, e.City, e.Browser, e.OS, e.Device,
+		e.Screen, e.Lang, e.TZ, strings.TrimSpace(e.IP), e.Origin,
+	} {
+		b.str[i] = append(b.str[i], v)
 	}
+	b.id = append(b.id, in.id)
+	b.ts = append(b.ts, time.Unix(in.ts, 0).UTC())
+	b.rcv = append(b.rcv, time.UnixMilli(e.ReceivedAt).UTC())
+	b.bot = append(b.bot, bot)
+	b.version = append(b.version, version)
+}
+
+// appendTo appends the block's columns to an INSERT of eventColumns.
+func (b *eventBlock) appendTo(batch driver.Batch) error {
+	s, t := 0, 0
+	for i := range len(eventKinds) {
+		var v any
+		switch eventKinds[i] {
+		case 's':
+			v, s = b.str[s], s+1
+		case 'u':
+			v = b.id
+		case 't':
+			v, t = [2][]time.Time{b.ts, b.rcv}[t], t+1
+		case 'b':
+			v = b.bot
+		case 'v':
+			v = b.version
+		}
+		if err := batch.Column(i).Append(v); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
 }

@@ -10,12 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
 	"touchpoint/internal/kafkabus"
+	"touchpoint/stitcher/identity"
 )
 
 // Config holds the stitcher's settings.
@@ -225,26 +227,28 @@ func (st *Stitcher) deadLetter(ctx context.Context, bad []poison) error {
 // write turns a batch into rows and writes them: identity links first (they decide
 // persons), then sessions, events and conversions.
 func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
-	ids, err := st.link(ctx, ins)
-	if err != nil {
-		return err
-	}
-	persons, err := st.resolve(ctx, ins)
-	if err != nil {
-		return err
-	}
-	visitorPersons := map[visitorKey]string{}
-	for k, p := range persons {
-		if k.key.Kind == 'v' {
-			visitorPersons[visitorKey{k.site, k.key.Value}] = p
+	// Persons and sessions do not depend on each other: both read ClickHouse at once.
+	var ids identityRows
+	var persons map[personKey]string
+	var personErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if ids, personErr = st.link(ctx, ins); personErr == nil {
+			persons, personErr = st.resolve(ctx, ins)
 		}
-	}
-	jr, err := st.sessionize(ctx, ins, visitorPersons)
-	if err != nil {
+	}()
+	jr, err := st.sessionize(ctx, ins)
+	<-done
+	if err := errors.Join(err, personErr); err != nil {
 		return err
+	}
+	for i := range jr.sessions {
+		r := &jr.sessions[i]
+		r.person = persons[personKey{r.site, identity.Key{Kind: identity.Visitor, Value: r.vid}}]
 	}
 	version := uint64(time.Now().UnixNano())
-	events := make([][]any, 0, len(ins))
+	var events eventBlock
 	var conversions [][]any
 	for i := range ins {
 		in := &ins[i]
@@ -255,7 +259,7 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 		if s, ok := jr.assign[in.id]; ok {
 			sess = s.String()
 		}
-		events = append(events, eventValues(in, person, sess, version))
+		events.add(in, person, sess, version)
 		if c := conversionValues(in, person, sess); c != nil {
 			conversions = append(conversions, c)
 		}
@@ -264,38 +268,62 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 	for i := range jr.sessions {
 		sessions[i] = jr.sessions[i].values(version)
 	}
-	for _, t := range []struct {
+	// The tables are written at the same time: ClickHouse works on each insert apart.
+	var wg sync.WaitGroup
+	errs := make([]error, 7)
+	insert := func(i int, table, columns string, n int, fill func(driver.Batch) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := st.insertBlock(ctx, table, columns, n, fill); err != nil {
+				errs[i] = fmt.Errorf("cannot insert into %s: %w", table, err)
+			}
+		}()
+	}
+	insert(0, "events", eventColumns, events.len(), events.appendTo)
+	for i, t := range []struct {
 		table, columns string
 		rows           [][]any
 	}{
-		{"events", eventColumns, events},
 		{"sessions", sessionColumns, sessions},
 		{"conversions", conversionColumns, conversions},
 		{"identities", identityColumns, ids.links},
 		{"person_aliases", aliasColumns, ids.aliases},
 		{"person_merges", mergeColumns, ids.merges},
 	} {
-		if err := st.insert(ctx, t.table, t.columns, t.rows); err != nil {
-			return fmt.Errorf("cannot insert into %s: %w", t.table, err)
-		}
+		insert(i+1, t.table, t.columns, len(t.rows), appendRows(t.rows))
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	return st.moveEvents(ctx, jr.rewrites, version)
 }
 
-func (st *Stitcher) insert(ctx context.Context, table, columns string, rows [][]any) error {
-	if len(rows) == 0 {
+func appendRows(rows [][]any) func(driver.Batch) error {
+	return func(b driver.Batch) error {
+		for _, r := range rows {
+			if err := b.Append(r...); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
-	// A batch cannot be re-sent after a failure: it is rebuilt from rows on each attempt.
+}
+
+// insertBlock inserts n rows that fill appends to a batch. A batch cannot be re-sent after a
+// failure: it is rebuilt from the caller's rows on each attempt.
+func (st *Stitcher) insertBlock(ctx context.Context, table, columns string, n int, fill func(driver.Batch) error) error {
+	if n == 0 {
+		return nil
+	}
 	b, err := st.conn.PrepareBatch(ctx, "INSERT INTO "+st.db+"."+table+" ("+columns+")")
 	if err != nil {
 		return err
 	}
 	defer b.Abort()
-	for _, r := range rows {
-		if err := b.Append(r...); err != nil {
-			return err
-		}
+	if err := fill(b); err != nil {
+		return err
 	}
 	return b.Send()
 }

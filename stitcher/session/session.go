@@ -1,6 +1,6 @@
 // Package session splits one visitor's events into sessions (SPEC §5): a new session starts
 // after 30 minutes without events, or when the visitor arrives again with other campaign
-// parameters, another click id or from another external site. Sessions are a pure function
+// parameters, another click id or from another external site, or after 24 hours. Sessions are a pure function
 // of the set of events, so out-of-order, late and replayed events give the same sessions.
 package session
 
@@ -13,6 +13,11 @@ import (
 
 // Timeout is the inactivity after which the next event starts a new session, in seconds.
 const Timeout = 30 * 60
+
+// MaxLength is the longest a session lasts, in seconds: an event later than that after the
+// session's start begins a new one (a tab left open on an auto-refreshing page). It bounds
+// how much history a late event can change.
+const MaxLength = 24 * 60 * 60
 
 // namespace of session ids (UUID v5).
 var namespace = uuid.MustParse("6f1c1b8e-2f43-5c61-9a7e-3d6f0b5c2a10")
@@ -78,7 +83,7 @@ func Split(site, vid string, evs []Event) ([]Event, []Session) {
 	var cur *Session
 	var touch Touch
 	for i, e := range evs {
-		if cur == nil || e.TS-cur.End > Timeout || arrivesAgain(touch, e.Touch) {
+		if cur == nil || e.TS-cur.End > Timeout || e.TS-cur.Start >= MaxLength || arrivesAgain(touch, e.Touch) {
 			out = append(out, Session{ID: ID(site, vid, e.ID), First: i, Start: e.TS})
 			cur = &out[len(out)-1]
 			touch = e.Touch

@@ -60,6 +60,12 @@ func TestSplit(t *testing.T) {
 	f([]pv{{0, home, "https://www.google.com/"}, {3, home, "https://www.google.com/"}}, "0-1")
 	// Internal referrers (also from a subdomain) and reloads do not.
 	f([]pv{{0, ads, ""}, {1, pricing, "https://blog.shop.example.com/post"}}, "0-1")
+	// A page refreshing every 20 minutes for two days is one session a day.
+	var refresh []pv
+	for m := int64(0); m < 48*60; m += 20 {
+		refresh = append(refresh, pv{m, home, ""})
+	}
+	f(refresh, "0-71 72-143")
 	// Events arriving out of order give the same sessions.
 	f([]pv{{39, home, pricing}, {0, home, ""}, {10, pricing, home}}, "1-0")
 }
