@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"bytes"
+	"errors"
 	"strconv"
 	"unicode/utf8"
 
@@ -50,7 +52,13 @@ func decodeBatch(body []byte, maxEvents int) (*rawBatch, *enrich.Refusal) {
 		return nil, ref
 	}
 	var b rawBatch
-	if err := json.Unmarshal(body, &b); err != nil {
+	// The events stay slices of body (valid while the request is served); the dead-letter
+	// path copies the few it keeps.
+	rest, err := json.Parse(body, &b, json.DontCopyRawMessage)
+	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
+		err = errors.New("data after the JSON object")
+	}
+	if err != nil {
 		return nil, &enrich.Refusal{Reason: reasonMalformedJSON, Detail: "body must be {\"site\":…,\"events\":[…]}: " + err.Error()}
 	}
 	if b.Site == "" {

@@ -113,7 +113,7 @@ func (s *Server) deadLetter(req *enrich.Request, raw []byte, ref *enrich.Refusal
 	return spool.Message{
 		Topic: s.dlq,
 		Key:   []byte(req.Site.ID),
-		Value: raw,
+		Value: bytes.Clone(raw), // raw may point into the request buffer, reused after the answer
 		Headers: []spool.Header{
 			{Key: "reason", Value: []byte(ref.Reason)},
 			{Key: "detail", Value: []byte(ref.Detail)},
