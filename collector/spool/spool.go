@@ -60,6 +60,11 @@ type Spool struct {
 	roff  int64
 	next  int64 // offset after the record last returned by Peek
 	size  int64 // bytes in segments not yet deleted
+
+	// Group commit: concurrent appends share one fsync.
+	written uint64     // records appended, under mu
+	syncMu  sync.Mutex // one fsync at a time
+	synced  uint64     // records known to be on disk, under syncMu
 }
 
 // Options tune a spool.
@@ -212,7 +217,8 @@ func validPrefix(f *os.File) (int64, error) {
 	}
 }
 
-// Append writes msgs as one record; it returns once the record is on disk.
+// Append writes msgs as one record; it returns once the record is on disk (fsynced,
+// unless the spool was opened with NoSync).
 func (s *Spool) Append(msgs []Message) error {
 	payload, err := json.Marshal(msgs)
 	if err != nil {
@@ -224,15 +230,17 @@ func (s *Spool) Append(msgs []Message) error {
 	copy(rec[headerSize:], payload)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.w == nil {
+		s.mu.Unlock()
 		return errors.New("spool is closed")
 	}
 	if s.max > 0 && s.size+int64(len(rec)) > s.max {
+		s.mu.Unlock()
 		return ErrFull
 	}
 	if s.wsize > 0 && s.wsize+int64(len(rec)) > s.segMax {
 		if err := s.rotate(); err != nil {
+			s.mu.Unlock()
 			return err
 		}
 	}
@@ -240,19 +248,48 @@ func (s *Spool) Append(msgs []Message) error {
 		// Cut what may have been written so the segment stays whole.
 		s.w.Truncate(s.wsize)
 		s.w.Seek(s.wsize, io.SeekStart)
+		s.mu.Unlock()
 		return fmt.Errorf("cannot write spool record: %w", err)
-	}
-	if s.sync {
-		if err := s.w.Sync(); err != nil {
-			return fmt.Errorf("cannot sync spool: %w", err)
-		}
 	}
 	s.wsize += int64(len(rec))
 	s.size += int64(len(rec))
+	s.written++
+	seq := s.written
+	s.mu.Unlock()
+	if !s.sync {
+		return nil
+	}
+	return s.syncTo(seq)
+}
+
+// syncTo returns once record seq is on disk. Appends that arrive while one fsync runs
+// wait and are covered together by the next.
+func (s *Spool) syncTo(seq uint64) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.synced >= seq {
+		return nil
+	}
+	s.mu.Lock()
+	target, f := s.written, s.w
+	s.mu.Unlock()
+	if f == nil {
+		return errors.New("spool is closed")
+	}
+	// A segment is synced before rotate closes it, so a closed file is already on disk.
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("cannot sync spool: %w", err)
+	}
+	s.synced = target
 	return nil
 }
 
 func (s *Spool) rotate() error {
+	if s.sync {
+		if err := s.w.Sync(); err != nil {
+			return fmt.Errorf("cannot sync spool segment: %w", err)
+		}
+	}
 	if err := s.w.Close(); err != nil {
 		return fmt.Errorf("cannot close spool segment: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -129,4 +130,56 @@ func TestTornRecordIsCut(t *testing.T) {
 	if got := drain(t, s); fmt.Sprint(got) != "[m0 m2]" {
 		t.Fatalf("after a torn record: %v, want [m0 m2]", got)
 	}
+}
+
+func TestConcurrentAppendsAllKept(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{SegmentBytes: 2 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				if err := s.Append(msgs(w*100+i, 1)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.Close()
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := map[string]bool{}
+	for _, v := range drain(t, s) {
+		got[v] = true
+	}
+	if len(got) != 200 {
+		t.Fatalf("%d distinct messages after reopening, want 200", len(got))
+	}
+}
+
+func BenchmarkAppendParallel(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	m := msgs(0, 3)
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Append(m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
