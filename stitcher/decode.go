@@ -3,7 +3,7 @@ package stitcher
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"github.com/segmentio/encoding/json"
 	"runtime"
 	"strings"
 	"sync"
