@@ -63,15 +63,15 @@ type Options struct {
 
 // arrival is one way a visit can start.
 type arrival struct {
-	weight            float64
-	query             string // utm parameters and click ids added to the landing URL
-	referrers         []string
-	landings          []string
-	paid              bool
-	source, campaign  string // for costs
-	medium            string
-	dailyCost         float64
-	leadRate, callOff float64 // lead probability boost for this arrival
+	weight           float64
+	query            string // utm parameters and click ids added to the landing URL
+	referrers        []string
+	landings         []string
+	paid             bool
+	source, campaign string // for costs
+	medium           string
+	dailyCost        float64
+	leadRate         float64 // lead probability boost for this arrival
 }
 
 const host = "https://www.example.com"
