@@ -24,8 +24,12 @@ type Engine struct {
 	// OnNewLead is called once for each lead computed for the first time (webhooks).
 	OnNewLead func(st *site.Site, c Conversion, first, last *Session)
 
-	mu      sync.Mutex
-	weights map[string]weightsEntry // per site, data-driven channel weights
+	// Settle is how long a new conversion waits before it is credited (see Watch).
+	Settle time.Duration
+
+	mu        sync.Mutex
+	weights   map[string]weightsEntry // per site, data-driven channel weights
+	firstSeen map[string]time.Time    // new conversions waiting to settle, by id
 }
 
 type weightsEntry struct {
@@ -35,7 +39,8 @@ type weightsEntry struct {
 
 // New builds an engine over database db.
 func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
-	return &Engine{store: &store{conn: conn, db: db}, sites: sites, weights: map[string]weightsEntry{}}
+	return &Engine{store: &store{conn: conn, db: db}, sites: sites, Settle: 2 * time.Second,
+		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}}
 }
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }

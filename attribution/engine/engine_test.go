@@ -29,7 +29,9 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, conn: conn, db: &attrtest.DB{T: t, Conn: conn, Name: db}, eng: New(conn, db, sites), sess: map[string]string{}}
+	eng := New(conn, db, sites)
+	eng.Settle = 0
+	return &fixture{t: t, conn: conn, db: &attrtest.DB{T: t, Conn: conn, Name: db}, eng: eng, sess: map[string]string{}}
 }
 
 var t0 = time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)

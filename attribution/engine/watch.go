@@ -93,9 +93,29 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	if err != nil {
 		return err
 	}
-	add(cs)
+	// A new conversion waits until it has been visible for Settle: the stitcher writes a
+	// batch's sessions and conversions side by side, so its sessions may land a moment
+	// later, and the CRM webhook should carry the whole journey.
+	now := time.Now()
+	settledUpTo := uint64(0)
 	for _, c := range cs {
+		first, ok := e.firstSeen[c.ID]
+		if !ok {
+			first = now
+			e.firstSeen[c.ID] = now
+		}
+		if now.Sub(first) < e.Settle {
+			if settledUpTo == 0 || c.Version-1 < settledUpTo {
+				settledUpTo = c.Version - 1 // the watermark stays below a waiting conversion
+			}
+			continue
+		}
+		delete(e.firstSeen, c.ID)
+		todo[c.ID] = c
 		next["conversions"] = max(next["conversions"], c.Version)
+	}
+	if settledUpTo > 0 {
+		next["conversions"] = min(max(next["conversions"], wm["conversions"]), settledUpTo)
 	}
 	if sweep {
 		missing, err := e.store.conversions(ctx, st.ID,
@@ -103,7 +123,11 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		if err != nil {
 			return err
 		}
-		add(missing)
+		for _, c := range missing {
+			if _, waiting := e.firstSeen[c.ID]; !waiting {
+				todo[c.ID] = c
+			}
+		}
 	}
 
 	// Persons merged since the last pass: all their conversions.
