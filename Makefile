@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: all deps build up down status test lint demo bench clean
+.PHONY: all deps build up down status test lint demo demo-site bench clean
 
 all: build
 
@@ -35,6 +35,13 @@ test: build
 
 demo: up
 	@bin/demo
+	@echo "Demo site with the snippet: make demo-site, then open http://127.0.0.1:8090/"
+
+# The demo site's pages embed the snippet served by the local collector; every click
+# lands in ClickHouse and the dashboard like the demo data.
+demo-site: up
+	@echo "Demo site on http://127.0.0.1:8090/ (Ctrl-C to stop)"
+	@cd tracker-js/demo && python3 -m http.server 8090 --bind 127.0.0.1
 
 bench: build
 	@scripts/bench.sh
