@@ -25,6 +25,8 @@ type harness struct {
 	conn  driver.Conn
 	db    string
 	w     *kafka.Writer
+	batch int           // events per stitcher batch
+	flush time.Duration // longest wait for a batch
 }
 
 func newHarness(t *testing.T) *harness {
@@ -42,7 +44,7 @@ func newHarness(t *testing.T) *harness {
 	w := &kafka.Writer{Addr: kafka.TCP(c.BrokerList()...), Topic: c.Topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
 	t.Cleanup(func() { w.Close() })
-	return &harness{t: t, kc: &c, group: name, conn: conn, db: db, w: w}
+	return &harness{t: t, kc: &c, group: name, conn: conn, db: db, w: w, batch: 500, flush: 100 * time.Millisecond}
 }
 
 // send produces events keyed like the collector does.
@@ -75,7 +77,7 @@ func (h *harness) write(msgs ...kafka.Message) {
 // run starts a stitcher in this process writing to conn/db; the returned function stops it.
 func (h *harness) run(conn driver.Conn, db string) func() {
 	h.t.Helper()
-	cfg := &Config{Group: h.group, BatchSize: 500, FlushEvery: 100 * time.Millisecond, MaxVisitors: 10000}
+	cfg := &Config{Group: h.group, BatchSize: h.batch, FlushEvery: h.flush, MaxVisitors: 100000}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

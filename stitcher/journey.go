@@ -113,15 +113,17 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResu
 		need[k.site][k.vid] = earliest
 		delete(j.states, k)
 	}
-	for site, vids := range need {
-		loaded, err := st.loadVisitors(ctx, site, vids)
-		if err != nil {
-			return res, err
-		}
-		for vid := range vids {
-			k := visitorKey{site, vid}
-			part := byVisitor[k][0].part
-			j.states[k] = &visitorState{part: part, epoch: j.epochs[part], events: loaded[vid]}
+	for site, all := range need {
+		for _, vids := range chunkMap(all, maxListLen) {
+			loaded, err := st.loadVisitors(ctx, site, vids)
+			if err != nil {
+				return res, err
+			}
+			for vid := range vids {
+				k := visitorKey{site, vid}
+				part := byVisitor[k][0].part
+				j.states[k] = &visitorState{part: part, epoch: j.epochs[part], events: loaded[vid]}
+			}
 		}
 	}
 	for _, k := range order {

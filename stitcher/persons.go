@@ -92,7 +92,8 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 		WHERE site_id = ? AND (visitor_id IN (SELECT arrayJoin(?)) OR email_sha256 IN (SELECT arrayJoin(?)) OR user_id IN (SELECT arrayJoin(?)))`, st.db)
 	for len(frontier) > 0 {
 		var vids, emails, users []string
-		for _, k := range frontier {
+		next := frontier[min(len(frontier), maxListLen):]
+		for _, k := range frontier[:min(len(frontier), maxListLen)] {
 			switch k.Kind {
 			case identity.Visitor:
 				vids = append(vids, k.Value)
@@ -102,7 +103,7 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 				users = append(users, k.Value)
 			}
 		}
-		frontier = frontier[:0]
+		frontier = append([]identity.Key(nil), next...)
 		rows, err := st.conn.Query(ctx, q, site, nonEmpty(vids), nonEmpty(emails), nonEmpty(users))
 		if err != nil {
 			return fmt.Errorf("cannot read identities: %w", err)
@@ -182,25 +183,27 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (map[personKey]
 	q := fmt.Sprintf(`SELECT person_id, argMax(current_person_id, version) FROM %s.person_aliases
 		WHERE site_id = ? AND person_id IN (SELECT arrayJoin(?)) GROUP BY person_id`, st.db)
 	for site, owns := range miss {
-		ids := make([]string, 0, len(owns))
-		for id := range owns {
-			ids = append(ids, id)
-		}
-		rows, err := st.conn.Query(ctx, q, site, ids)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read person aliases: %w", err)
-		}
-		for rows.Next() {
-			var from, to string
-			if err := rows.Scan(&from, &to); err != nil {
-				rows.Close()
-				return nil, err
+		for _, chunk := range chunkMap(owns, maxListLen) {
+			ids := make([]string, 0, len(chunk))
+			for id := range chunk {
+				ids = append(ids, id)
 			}
-			out[owns[from]] = to
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("cannot read person aliases: %w", err)
+			rows, err := st.conn.Query(ctx, q, site, ids)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read person aliases: %w", err)
+			}
+			for rows.Next() {
+				var from, to string
+				if err := rows.Scan(&from, &to); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				out[owns[from]] = to
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, fmt.Errorf("cannot read person aliases: %w", err)
+			}
 		}
 	}
 	if len(st.persons) > st.cfg.MaxVisitors {
@@ -210,4 +213,25 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (map[personKey]
 		st.persons[k] = p
 	}
 	return out, nil
+}
+
+// maxListLen bounds the ids bound into one query: ClickHouse refuses queries longer than
+// max_query_size (256 KiB by default), and a UUID takes about 40 bytes there.
+const maxListLen = 2000
+
+// chunkMap splits m into maps of at most n entries.
+func chunkMap[V any](m map[string]V, n int) []map[string]V {
+	var out []map[string]V
+	cur := map[string]V{}
+	for k, v := range m {
+		if len(cur) == n {
+			out = append(out, cur)
+			cur = map[string]V{}
+		}
+		cur[k] = v
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }

@@ -132,3 +132,13 @@ func TestClickHouseOutageLosesAndDoublesNothing(t *testing.T) {
 	startCH()
 	h.checkCounts(60*time.Second, len(evs), sessions, len(evs))
 }
+
+func TestBatchOfManyVisitors(t *testing.T) {
+	// More visitors in one batch than ids fit into one ClickHouse query.
+	h := newHarness(t)
+	h.batch, h.flush = 20000, 3*time.Second
+	evs, sessions := manyJourneys(4*maxListLen, 1, 1)
+	h.send(evs...)
+	h.run(h.conn, h.db)
+	h.checkCounts(60*time.Second, len(evs), sessions, len(evs))
+}

@@ -345,8 +345,12 @@ func (st *Stitcher) moveEvents(ctx context.Context, rws []rewrite, version uint6
 		screen, language, timezone, ip, origin, toUInt64(?)
 		FROM %[1]s.events FINAL WHERE site_id = ? AND toString(event_id) IN (SELECT arrayJoin(?))`, st.db, cols)
 	for site, v := range bySite {
-		if err := st.conn.Exec(ctx, q, v[0], v[1], version, site, v[0]); err != nil {
-			return fmt.Errorf("cannot move events to their sessions: %w", err)
+		// Each id is bound twice: half the usual list length keeps the query short enough.
+		for i := 0; i < len(v[0]); i += maxListLen / 2 {
+			ids, sessions := v[0][i:min(len(v[0]), i+maxListLen/2)], v[1][i:min(len(v[1]), i+maxListLen/2)]
+			if err := st.conn.Exec(ctx, q, ids, sessions, version, site, ids); err != nil {
+				return fmt.Errorf("cannot move events to their sessions: %w", err)
+			}
 		}
 	}
 	return nil
