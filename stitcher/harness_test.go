@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -43,7 +45,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(c.BrokerList()...), Topic: c.Topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
-	t.Cleanup(func() { w.Close() })
+	t.Cleanup(func() { w.Close(); deleteTopics(c.BrokerList()[0], c.Topic, c.DLQ) })
 	return &harness{t: t, kc: &c, group: name, conn: conn, db: db, w: w, batch: 500, flush: 100 * time.Millisecond}
 }
 
@@ -146,4 +148,23 @@ func serverConversion(id, typ string, at time.Duration, vid, emailHash string, v
 		e.Traits = map[string]string{"email_sha256": emailHash}
 	}
 	return e
+}
+
+// deleteTopics removes a test's topics so the shared broker does not collect them.
+func deleteTopics(broker string, topics ...string) {
+	conn, err := kafka.Dial("tcp", broker)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	ctrl, err := conn.Controller()
+	if err != nil {
+		return
+	}
+	cc, err := kafka.Dial("tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	if err != nil {
+		return
+	}
+	defer cc.Close()
+	_ = cc.DeleteTopics(topics...)
 }
