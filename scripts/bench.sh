@@ -11,7 +11,7 @@ echo "== stitcher (SPEC §11: Kafka -> ClickHouse >= 100k events/s, p99 event-to
 if [ -x scripts/bench-stitcher.sh ]; then scripts/bench-stitcher.sh || echo "bench: stitcher benchmark failed"; fi
 
 echo "== attribution (SPEC §11: 1M conversions x ~5 touches, all models, <= 60 s; source report over 10M sessions <= 1 s)"
-bin/attribution-bench -conversions "${TP_BENCH_CONVERSIONS:-1000000}" -extra-sessions "${TP_BENCH_EXTRA_SESSIONS:-5000000}" \
+bin/benchattribution -conversions "${TP_BENCH_CONVERSIONS:-1000000}" -extra-sessions "${TP_BENCH_EXTRA_SESSIONS:-5000000}" \
   || echo "bench: attribution benchmark failed"
 
 echo "== tracker (SPEC §11: <= 3,072 bytes gzipped)"

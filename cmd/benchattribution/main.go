@@ -1,4 +1,4 @@
-// Command attribution-bench measures the attribution targets of SPEC §11 on this machine:
+// Command benchattribution measures the attribution targets of SPEC §11 on this machine:
 // it fills a scratch database with N conversions of people with ~5 sessions each (plus
 // as many sessions of people who never convert), times a full rebuild of every model, and
 // times the source report over all sessions. It prints figures; it never fails on time.
