@@ -178,17 +178,27 @@ func (s *Server) handleEvents(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	req := &enrich.Request{Site: st, Origin: event.OriginWeb, Now: time.Now(), IP: ip, UA: string(ctx.UserAgent())}
-	out, err := s.ingest(ctx, req, b.Events)
-	if err != nil {
-		s.answerStoreError(ctx, err)
-		return
-	}
-	if out.accepted == 0 {
-		s.refuseAll(ctx, out)
+	out, ok := s.accept(ctx, req, b.Events)
+	if !ok {
 		return
 	}
 	s.setVisitorCookie(ctx, st, out.vid)
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}
+
+// accept ingests a request's events; when none could be accepted or stored it answers
+// the request itself and ok is false.
+func (s *Server) accept(ctx *fasthttp.RequestCtx, req *enrich.Request, raws []json.RawMessage) (out *outcome, ok bool) {
+	out, err := s.ingest(ctx, req, raws)
+	if err != nil {
+		s.answerStoreError(ctx, err)
+		return nil, false
+	}
+	if out.accepted == 0 {
+		s.refuseAll(ctx, out)
+		return nil, false
+	}
+	return out, true
 }
 
 // refuseAll answers 400 listing every event's reason (they are in the dead-letter topic).

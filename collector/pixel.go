@@ -61,13 +61,8 @@ func (s *Server) handlePixel(ctx *fasthttp.RequestCtx) {
 	}
 	raw, _ := json.Marshal(ev)
 	req := &enrich.Request{Site: st, Origin: event.OriginPixel, Now: time.Now(), IP: ip, UA: string(ctx.UserAgent())}
-	out, err := s.ingest(ctx, req, []json.RawMessage{raw})
-	if err != nil {
-		s.answerStoreError(ctx, err)
-		return
-	}
-	if out.accepted == 0 {
-		s.refuseAll(ctx, out)
+	out, ok := s.accept(ctx, req, []json.RawMessage{raw})
+	if !ok {
 		return
 	}
 	s.setVisitorCookie(ctx, st, out.vid)

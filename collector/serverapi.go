@@ -221,13 +221,8 @@ func (s *Server) handleImport(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	req := &enrich.Request{Site: st, Origin: event.OriginImport, Now: time.Now()}
-	out, err := s.ingest(ctx, req, b.Events)
-	if err != nil {
-		s.answerStoreError(ctx, err)
-		return
-	}
-	if out.accepted == 0 {
-		s.refuseAll(ctx, out)
+	out, ok := s.accept(ctx, req, b.Events)
+	if !ok {
 		return
 	}
 	writeJSON(ctx, fasthttp.StatusAccepted, struct {

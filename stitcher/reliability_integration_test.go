@@ -3,9 +3,6 @@ package stitcher
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -76,21 +73,11 @@ func TestReplayedEventsAreCountedOnce(t *testing.T) {
 
 func TestStitcherKilledMidStreamLosesAndDoublesNothing(t *testing.T) {
 	h := newHarness(t)
-	bin := filepath.Join(t.TempDir(), "stitcher")
-	if out, err := exec.Command("go", "build", "-o", bin, "touchpoint/cmd/stitcher").CombinedOutput(); err != nil {
-		t.Fatalf("cannot build the stitcher: %v\n%s", err, out)
-	}
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "-kafka.brokers", h.kc.Brokers, "-kafka.topic", h.kc.Topic, "-kafka.dlq", h.kc.DLQ,
+	bin := testenv.Binary(t, "./cmd/stitcher")
+	start := func() *testenv.Process {
+		return testenv.Start(t, bin, "-kafka.brokers", h.kc.Brokers, "-kafka.topic", h.kc.Topic, "-kafka.dlq", h.kc.DLQ,
 			"-kafka.group", h.group, "-clickhouse.addr", testenv.Env("TP_CLICKHOUSE_ADDR", "127.0.0.1:9000"),
 			"-clickhouse.database", h.db, "-http.listen", "127.0.0.1:0", "-batch.size", "250", "-batch.flush", "50ms")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return cmd
 	}
 	evs, sessions := manyJourneys(300, 3, 5)
 	cmd := start()
@@ -98,7 +85,7 @@ func TestStitcherKilledMidStreamLosesAndDoublesNothing(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "first rows written", func() (bool, error) {
 		return h.count(`SELECT count() FROM %s.events`) > 0, nil
 	})
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := cmd.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -33,24 +32,10 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	root := testenv.RepoRoot(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "collector")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/collector")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("cannot build the collector: %v\n%s", err, out)
-	}
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-http.listen", addr, "-sites", filepath.Join(root, "config", "dev.json"),
+	cmd := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", addr, "-sites", "config/dev.json",
 		"-kafka.brokers", kc.Brokers, "-kafka.topic", kc.Topic, "-kafka.dlq", kc.DLQ,
-		"-spool.dir", filepath.Join(dir, "spool"), "-ratelimit.ip", "0", "-ratelimit.site", "0")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+		"-spool.dir", filepath.Join(t.TempDir(), "spool"), "-ratelimit.ip", "0", "-ratelimit.site", "0")
 	url := "http://" + addr
 	testenv.Eventually(t, 20*time.Second, "collector answering", func() (bool, error) {
 		resp, err := http.Get(url + "/healthz")
@@ -89,13 +74,13 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 		}()
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := cmd.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
 	wg.Wait()
 	if err != nil {
-		t.Fatalf("collector exited with %v:\n%s", err, logs.String())
+		t.Fatalf("collector exited with %v:\n%s", err, cmd.Output())
 	}
 	if len(acked) == 0 {
 		t.Fatal("no request was acknowledged before SIGTERM")

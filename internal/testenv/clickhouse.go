@@ -40,7 +40,7 @@ func PrivateClickHouse(t testing.TB) (addr string, stop func(), start func()) {
 		t.Fatalf("cannot read ClickHouse users: %v", err)
 	}
 	dir := t.TempDir()
-	tcp, http := freePort(t), freePort(t)
+	tcp, http := FreePort(t), FreePort(t)
 	conf = regexp.MustCompile(`<tcp_port>\d+</tcp_port>`).ReplaceAll(conf, []byte("<tcp_port>"+strconv.Itoa(tcp)+"</tcp_port>"))
 	conf = regexp.MustCompile(`<http_port>\d+</http_port>`).ReplaceAll(conf, []byte("<http_port>"+strconv.Itoa(http)+"</http_port>"))
 	// Small caches: the server shares the machine with the stack.
@@ -100,14 +100,4 @@ func PrivateClickHouse(t testing.TB) (addr string, stop func(), start func()) {
 	start()
 	t.Cleanup(stop)
 	return addr, stop, start
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("cannot find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
