@@ -250,10 +250,16 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 		return 0, 0, fmt.Errorf("unknown site %q", siteID)
 	}
 	end := to.AddDate(0, 0, 1)
+	start := time.Now()
 	cs, err := e.store.conversions(ctx, st.ID, "occurred_at >= ? AND occurred_at < ?", from, end)
 	if err != nil {
 		return 0, 0, err
 	}
+	read := time.Since(start)
+	if _, err := e.Weights(ctx, st, 0); err != nil { // a rebuild uses fresh data-driven weights
+		return 0, 0, err
+	}
+	weights := time.Since(start) - read
 	convSel := fmt.Sprintf(`person IN (SELECT person FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)`,
 		e.store.currentPerson(fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", e.store.db)))
 	n, err := e.compute(ctx, st, cs, from.Add(-lookback(st)), end, convSel, []any{st.ID, st.ID, from, end},
@@ -261,7 +267,9 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 	if err != nil {
 		return 0, 0, err
 	}
-	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows", st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), len(cs), n)
+	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows in %s (conversions read in %s, weights in %s)",
+		st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), len(cs), n, time.Since(start).Round(time.Millisecond),
+		read.Round(time.Millisecond), weights.Round(time.Millisecond))
 	return len(cs), n, nil
 }
 
