@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/attrtest"
+	"touchpoint/attribution/report"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 )
@@ -219,6 +221,23 @@ func TestMergeRecomputesLead(t *testing.T) {
 	}
 	if removed != 1 || removedCredit != 0 {
 		t.Fatalf("removed first-click rows: %d with credit %v, want 1 with 0", removed, removedCredit)
+	}
+
+	// The source report counts the recomputed credit only.
+	p, err := report.ParseParams(url.Values{"site": {"s1"}, "from": {"2026-09-01"}, "to": {"2026-10-31"}, "model": {"first_click"}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := (&report.Store{Conn: f.conn, DB: f.db.Name}).Sources(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := map[string]float64{}
+	for _, r := range rep.Rows {
+		leads[r.Key] = r.Leads
+	}
+	if leads["Paid Social"] != 1 || leads["Organic Search"] != 0 || rep.Totals.Leads != 1 {
+		t.Fatalf("first-click leads after the merge: %v (total %v)", leads, rep.Totals.Leads)
 	}
 }
 
