@@ -198,23 +198,30 @@ func (r *attrRows) columns() []any {
 }
 
 // writer collects attribution rows and sends full batches in the background, so
-// computing the next batch overlaps with ClickHouse inserting the last one. Two row
-// buffers alternate: one filling, one being sent.
+// computing the next batch overlaps with ClickHouse inserting the last ones. Up to
+// inFlight inserts run at once (ClickHouse works on separate inserts in parallel);
+// their row buffers are reused once written.
 type writer struct {
-	s       *store
-	max     int
-	rows    *attrRows
-	spare   *attrRows
-	pending chan error // result of the batch in flight, if any
+	s        *store
+	max      int
+	rows     *attrRows
+	free     []*attrRows
+	inFlight []flight // oldest first
 }
 
+type flight struct {
+	rows *attrRows
+	done chan error
+}
+
+const maxInFlight = 2
+
 func (s *store) newWriter(max int) *writer {
-	w := &writer{s: s, max: max, rows: &attrRows{}, spare: &attrRows{}}
+	w := &writer{s: s, max: max, rows: &attrRows{}}
 	w.rows.reset(max)
 	return w
 }
 
-// row appends one row; it sends a batch when max rows are collected.
 func (w *writer) row(ctx context.Context, site string, c *Conversion, model string, s *Session, credit float64, removed uint8,
 	now time.Time, version uint64) error {
 	r := w.rows
@@ -246,34 +253,52 @@ func (w *writer) row(ctx context.Context, site string, c *Conversion, model stri
 	return nil
 }
 
-// send waits for the batch in flight and starts sending the collected rows.
+// send starts sending the collected rows, first waiting for the oldest insert when
+// maxInFlight are running.
 func (w *writer) send(ctx context.Context) error {
-	if err := w.wait(); err != nil {
-		return err
-	}
 	if w.rows.len() == 0 {
 		return nil
 	}
-	rows := w.rows
-	w.rows, w.spare = w.spare, rows
-	w.rows.reset(w.max) // the spare's batch was sent: wait() returned
-	w.pending = make(chan error, 1)
-	go func(done chan<- error) { done <- w.s.insert(ctx, rows) }(w.pending)
+	if len(w.inFlight) == maxInFlight {
+		if err := w.waitOldest(); err != nil {
+			return err
+		}
+	}
+	f := flight{rows: w.rows, done: make(chan error, 1)}
+	go func() { f.done <- w.s.insert(ctx, f.rows) }()
+	w.inFlight = append(w.inFlight, f)
+	if n := len(w.free); n > 0 {
+		w.rows, w.free = w.free[n-1], w.free[:n-1]
+	} else {
+		w.rows = &attrRows{}
+	}
+	w.rows.reset(w.max)
 	return nil
 }
 
-func (w *writer) wait() error {
-	if w.pending == nil {
-		return nil
-	}
-	err := <-w.pending
-	w.pending = nil
+func (w *writer) waitOldest() error {
+	f := w.inFlight[0]
+	w.inFlight = w.inFlight[1:]
+	err := <-f.done
+	w.free = append(w.free, f.rows)
 	return err
+}
+
+// wait waits for every insert in flight and returns the first error.
+func (w *writer) wait() error {
+	var first error
+	for len(w.inFlight) > 0 {
+		if err := w.waitOldest(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // flush sends what is left and waits until everything is written.
 func (w *writer) flush(ctx context.Context) error {
 	if err := w.send(ctx); err != nil {
+		w.wait()
 		return err
 	}
 	return w.wait()
