@@ -43,7 +43,7 @@ demo-site: up
 	@echo "Demo site on http://127.0.0.1:8090/ (Ctrl-C to stop)"
 	@cd tracker-js/demo && python3 -m http.server 8090 --bind 127.0.0.1
 
-bench: build
+bench: up
 	@scripts/bench.sh
 
 clean: down
