@@ -265,3 +265,32 @@ func TestChangedLookbackRebuilds(t *testing.T) {
 		t.Fatalf("with 7 days the conversion should go to Direct: %v", c)
 	}
 }
+
+// The data-driven model's journeys count each session once whatever its row versions,
+// and leave out sessions folded into another one.
+func TestJourneysReadEachSessionOnce(t *testing.T) {
+	f := newFixture(t)
+	s := attrtest.Session{Site: "s1", Person: "p1", At: t0.Add(-48 * time.Hour), Channel: "Paid Search", Source: "google", Medium: "cpc"}
+	s.ID = f.db.Session(s)
+	f.db.Session(s) // a second version of the same session
+	gone := attrtest.Session{Site: "s1", Person: "p1", At: t0.Add(-24 * time.Hour), Channel: "Referral", Source: "blog.example", Medium: "referral"}
+	gone.ID = f.db.Session(gone)
+	gone.Deleted = true
+	f.db.Session(gone)
+	f.session("email", "p1", t0.Add(-time.Hour), "Email", "newsletter", "email")
+	f.session("other", "p2", t0.Add(-time.Hour), "Direct", "(direct)", "(none)")
+	f.conversion("c1", "lead", "p1", t0, 0)
+
+	paths, converted, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for i, p := range paths {
+		got[fmt.Sprint(p, converted[i])] = true
+	}
+	want := map[string]bool{"[Paid Search Email] true": true, "[Direct] false": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("journeys %v, want %v", got, want)
+	}
+}

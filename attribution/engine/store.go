@@ -97,15 +97,19 @@ func (s *store) sessions(ctx context.Context, site string, from, to time.Time, p
 }
 
 // journeys returns, for the data-driven model, every person's channels in time order
-// over the sessions started in [from, to], and whether the person converted.
+// over the sessions started in [from, to], and whether the person converted. It reads
+// every row version instead of FINAL (much cheaper over a whole site): versions of one
+// session share its id, start and channel, so collecting distinct (start, id, channel)
+// triples gives each session once; sessions folded into another are left out by id.
 func (s *store) journeys(ctx context.Context, site string, from, to time.Time) ([][]string, []bool, error) {
-	inner := fmt.Sprintf(`SELECT person_id, started_at, channel FROM %s.sessions FINAL
-		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
+	inner := fmt.Sprintf(`SELECT person_id, started_at, session_id, channel FROM %[1]s.sessions
+		WHERE site_id = ? AND is_bot = 0 AND started_at >= ? AND started_at <= ?
+			AND session_id NOT IN (SELECT session_id FROM %[1]s.sessions WHERE site_id = ? AND deleted = 1)`, s.db)
 	convInner := fmt.Sprintf(`SELECT person_id FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
-	q := fmt.Sprintf(`SELECT arrayMap(x -> x.2, arraySort(x -> x.1, groupArray((started_at, channel)))) AS path,
+	q := fmt.Sprintf(`SELECT arrayMap(x -> x.3, arraySort(x -> x.1, groupUniqArray((started_at, session_id, channel)))) AS path,
 			person IN (SELECT person FROM (%s)) AS converted
 		FROM (%s) GROUP BY person`, s.currentPerson(convInner), s.currentPerson(inner))
-	rows, err := s.conn.Query(ctx, q, site, site, site, from, to, site)
+	rows, err := s.conn.Query(ctx, q, site, site, site, from, to, site, site)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read journeys: %w", err)
 	}
