@@ -294,3 +294,29 @@ func TestJourneysReadEachSessionOnce(t *testing.T) {
 		t.Fatalf("journeys %v, want %v", got, want)
 	}
 }
+
+// A new conversion is credited only once it has been visible for Settle.
+func TestNewConversionSettles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.eng.Settle = 300 * time.Millisecond
+	st := f.eng.sites.Get("s1")
+	if err := f.eng.pass(ctx, st, true); err != nil { // first start: nothing yet
+		t.Fatal(err)
+	}
+	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("c1", "lead", "p1", t0, 0)
+	if err := f.eng.pass(ctx, st, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.credits("c1"); len(c) != 0 {
+		t.Fatalf("credited before settling: %v", c)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if err := f.eng.pass(ctx, st, false); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
+		t.Fatalf("after settling: %v", c)
+	}
+}

@@ -97,7 +97,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	// batch's sessions and conversions side by side, so its sessions may land a moment
 	// later, and the CRM webhook should carry the whole journey.
 	now := time.Now()
-	settledUpTo := uint64(0)
+	waiting, below := false, uint64(0) // the watermark stays below every waiting conversion
 	for _, c := range cs {
 		first, ok := e.firstSeen[c.ID]
 		if !ok {
@@ -105,8 +105,8 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			e.firstSeen[c.ID] = now
 		}
 		if now.Sub(first) < e.Settle {
-			if settledUpTo == 0 || c.Version-1 < settledUpTo {
-				settledUpTo = c.Version - 1 // the watermark stays below a waiting conversion
+			if !waiting || c.Version-1 < below {
+				waiting, below = true, c.Version-1
 			}
 			continue
 		}
@@ -114,8 +114,8 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		todo[c.ID] = c
 		next["conversions"] = max(next["conversions"], c.Version)
 	}
-	if settledUpTo > 0 {
-		next["conversions"] = min(max(next["conversions"], wm["conversions"]), settledUpTo)
+	if waiting {
+		next["conversions"] = min(max(next["conversions"], wm["conversions"]), below)
 	}
 	if sweep {
 		missing, err := e.store.conversions(ctx, st.ID,
@@ -124,7 +124,8 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			return err
 		}
 		for _, c := range missing {
-			if _, waiting := e.firstSeen[c.ID]; !waiting {
+			if first, ok := e.firstSeen[c.ID]; !ok || now.Sub(first) >= e.Settle {
+				delete(e.firstSeen, c.ID)
 				todo[c.ID] = c
 			}
 		}
