@@ -82,9 +82,18 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 	next := map[string]uint64{}
 	todo := map[string]Conversion{}
+	now := time.Now()
+	// settling reports a new conversion that waits for Settle; merges and late sessions
+	// leave it to its own turn, which reads everything there is then.
+	settling := func(c *Conversion) bool {
+		first, ok := e.firstSeen[c.ID]
+		return ok && now.Sub(first) < e.Settle
+	}
 	add := func(cs []Conversion) {
 		for _, c := range cs {
-			todo[c.ID] = c
+			if !settling(&c) {
+				todo[c.ID] = c
+			}
 		}
 	}
 
@@ -96,7 +105,6 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	// A new conversion waits until it has been visible for Settle: the stitcher writes a
 	// batch's sessions and conversions side by side, so its sessions may land a moment
 	// later, and the CRM webhook should carry the whole journey.
-	now := time.Now()
 	waiting, below := false, uint64(0) // the watermark stays below every waiting conversion
 	for _, c := range cs {
 		first, ok := e.firstSeen[c.ID]
@@ -124,7 +132,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			return err
 		}
 		for _, c := range missing {
-			if first, ok := e.firstSeen[c.ID]; !ok || now.Sub(first) >= e.Settle {
+			if !settling(&c) {
 				delete(e.firstSeen, c.ID)
 				todo[c.ID] = c
 			}
@@ -162,7 +170,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 		lb := lookback(st)
 		for _, c := range cs {
-			if at := earliest[c.Person]; !at.After(c.At) && c.At.Sub(at) < lb {
+			if at := earliest[c.Person]; !at.After(c.At) && c.At.Sub(at) < lb && !settling(&c) {
 				todo[c.ID] = c
 			}
 		}
