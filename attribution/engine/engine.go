@@ -55,15 +55,11 @@ func (e *Engine) Weights(ctx context.Context, st *site.Site, maxAge time.Duratio
 		return w.w, nil
 	}
 	to := time.Now()
-	paths, conv, err := e.store.journeys(ctx, st.ID, to.AddDate(-1, 0, 0), to)
+	paths, err := e.store.journeys(ctx, st.ID, to.AddDate(-1, 0, 0), to)
 	if err != nil {
 		return nil, err
 	}
-	ps := make([]model.Path, len(paths))
-	for i := range paths {
-		ps[i] = model.Path{Channels: paths[i], Converted: conv[i]}
-	}
-	cw := model.Markov(ps)
+	cw := model.Markov(paths)
 	e.mu.Lock()
 	e.weights[st.ID] = weightsEntry{w: cw, at: time.Now()}
 	e.mu.Unlock()

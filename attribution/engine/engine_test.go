@@ -267,7 +267,7 @@ func TestChangedLookbackRebuilds(t *testing.T) {
 }
 
 // The data-driven model's journeys count each session once whatever its row versions,
-// and leave out sessions folded into another one.
+// leave out sessions folded into another one, and count the people on each path.
 func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f := newFixture(t)
 	s := attrtest.Session{Site: "s1", Person: "p1", At: t0.Add(-48 * time.Hour), Channel: "Paid Search", Source: "google", Medium: "cpc"}
@@ -279,17 +279,18 @@ func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f.db.Session(gone)
 	f.session("email", "p1", t0.Add(-time.Hour), "Email", "newsletter", "email")
 	f.session("other", "p2", t0.Add(-time.Hour), "Direct", "(direct)", "(none)")
+	f.session("third", "p3", t0.Add(-2*time.Hour), "Direct", "(direct)", "(none)")
 	f.conversion("c1", "lead", "p1", t0, 0)
 
-	paths, converted, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
+	paths, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]bool{}
-	for i, p := range paths {
-		got[fmt.Sprint(p, converted[i])] = true
+	for _, p := range paths {
+		got[fmt.Sprint(p.Channels, p.Converted, p.Count)] = true
 	}
-	want := map[string]bool{"[Paid Search Email] true": true, "[Direct] false": true}
+	want := map[string]bool{"[Paid Search Email] true 1": true, "[Direct] false 2": true}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("journeys %v, want %v", got, want)
 	}

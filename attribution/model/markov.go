@@ -11,6 +11,7 @@ type ChannelWeights map[string]float64
 type Path struct {
 	Channels  []string
 	Converted bool
+	Count     int // how many journeys took this path; 0 counts as 1
 }
 
 // Markov computes data-driven channel weights from all journeys of a site.
@@ -46,16 +47,17 @@ func Markov(paths []Path) ChannelWeights {
 		counts[i] = make([]float64, k+2)
 	}
 	for _, p := range paths {
+		n := float64(max(p.Count, 1))
 		from := k
 		for _, ch := range p.Channels {
 			to := index[ch]
-			counts[from][to]++
+			counts[from][to] += n
 			from = to
 		}
 		if p.Converted {
-			counts[from][conv]++
+			counts[from][conv] += n
 		} else {
-			counts[from][null]++
+			counts[from][null] += n
 		}
 	}
 	for _, row := range counts {
