@@ -11,7 +11,6 @@ type ChannelWeights map[string]float64
 type Path struct {
 	Channels  []string
 	Converted bool
-	Count     int // how many journeys took this path; 0 counts as 1
 }
 
 // Markov computes data-driven channel weights from all journeys of a site.
@@ -47,17 +46,16 @@ func Markov(paths []Path) ChannelWeights {
 		counts[i] = make([]float64, k+2)
 	}
 	for _, p := range paths {
-		n := float64(max(p.Count, 1))
 		from := k
 		for _, ch := range p.Channels {
 			to := index[ch]
-			counts[from][to] += n
+			counts[from][to]++
 			from = to
 		}
 		if p.Converted {
-			counts[from][conv] += n
+			counts[from][conv]++
 		} else {
-			counts[from][null] += n
+			counts[from][null]++
 		}
 	}
 	for _, row := range counts {

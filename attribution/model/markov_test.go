@@ -200,17 +200,3 @@ func ExampleMarkov() {
 	// s1 Organic Search credit 0.25 revenue 50.00
 	// s2 Email credit 0.75 revenue 150.00
 }
-
-// A path with Count n weighs as much as n copies of it.
-func TestMarkovCounts(t *testing.T) {
-	repeated := paths(t, "Organic Search > Paid Social > Email > conv; Organic Search > Paid Social > Email > conv; Organic Search > null; Email > conv; Email > null")
-	counted := []Path{
-		{Channels: []string{"Organic Search", "Paid Social", "Email"}, Converted: true, Count: 2},
-		{Channels: []string{"Organic Search"}, Count: 1},
-		{Channels: []string{"Email"}, Converted: true},
-		{Channels: []string{"Email"}, Count: 1},
-	}
-	if a, b := weightsString(Markov(repeated)), weightsString(Markov(counted)); a != b {
-		t.Fatalf("counted paths give %s, repeated paths %s", b, a)
-	}
-}
