@@ -21,8 +21,11 @@ curl -sf -X POST http://127.0.0.1:8080/v1/import -H 'Authorization: Bearer demo-
  {"id": "$(uuid)", "type": "identify", "ts": $((now - 3000000)), "vid": "$vid", "url": "https://www.example.com/demo",
   "traits": {"email": "$email"}}]}
 JSON
-wait_for "the <script> lead's attribution" 60 \
-  curl -sf -H 'Authorization: Bearer demo-admin' "http://127.0.0.1:8081/api/v1/journeys?site=demo&email=$email"
+credited() {
+  curl -sf -H 'Authorization: Bearer demo-admin' "http://127.0.0.1:8081/api/v1/journeys?site=demo&email=$email" |
+    grep -q '"first_click":1'
+}
+wait_for "the <script> lead's attribution" 60 credited
 
 cd dashboard
 TP_DASHBOARD_URL=http://127.0.0.1:8081 TP_SITE=demo TP_ADMIN_TOKEN=demo-admin TP_JOURNEY="$email" \
