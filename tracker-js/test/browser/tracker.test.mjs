@@ -12,7 +12,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const events = (where) =>
   `SELECT toString(event_id) AS id, event_type, visitor_id, event_name, url, path, title, props,
    utm_source, utm_medium, utm_campaign, click_id_type, click_id
-   FROM touchpoint.events WHERE site_id = 'demo' AND ${where} ORDER BY event_type, path, url`
+   FROM touchpoint.events FINAL WHERE site_id = 'demo' AND ${where} ORDER BY event_type, path, url`
 
 let srv
 before(async () => {
