@@ -11,8 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
-	"touchpoint/collector/enrich"
 	"touchpoint/collector/spool"
+	"touchpoint/internal/event"
 )
 
 func pageview(id, vid string, ts int64) string {
@@ -117,7 +117,7 @@ func TestEventsEnrichedAndKeyed(t *testing.T) {
 	if idf.IP != "198.51.100.0" || idf.Bot {
 		t.Fatalf("client-sent ip/ua used on /e: ip %q bot %v", idf.IP, idf.Bot)
 	}
-	if _, ok := idf.Traits["email"]; ok || idf.Traits["email_sha256"] != enrich.HashEmail("ann@example.com") || idf.Traits["plan"] != "pro" {
+	if _, ok := idf.Traits["email"]; ok || idf.Traits["email_sha256"] != event.EmailSHA256("ann@example.com") || idf.Traits["plan"] != "pro" {
 		t.Fatalf("traits = %v, want the email hashed only", idf.Traits)
 	}
 	c := string(resp.Header.PeekCookie("_tp_id"))
@@ -139,7 +139,7 @@ func TestKeepPII(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
 	}
 	e := ts.store.enriched(t)[0]
-	if e.Traits["email"] != "bob@example.com" || e.Traits["email_sha256"] != enrich.HashEmail("bob@example.com") {
+	if e.Traits["email"] != "bob@example.com" || e.Traits["email_sha256"] != event.EmailSHA256("bob@example.com") {
 		t.Fatalf("keep_pii site traits = %v", e.Traits)
 	}
 }
@@ -291,7 +291,7 @@ func TestServerAPIs(t *testing.T) {
 	if c1.Conversion == nil || c1.Conversion.ID != "crm-42" || c1.Conversion.Type != "sale" || c1.Conversion.Value != 99.5 || c1.Conversion.Currency != "EUR" {
 		t.Fatalf("conversion = %+v", c1.Conversion)
 	}
-	if c1.Traits["email_sha256"] != enrich.HashEmail("a@b.c") || c1.Traits["email"] != "" || c1.Bot {
+	if c1.Traits["email_sha256"] != event.EmailSHA256("a@b.c") || c1.Traits["email"] != "" || c1.Bot {
 		t.Fatalf("conversion traits = %v bot %v", c1.Traits, c1.Bot)
 	}
 	if evs[2].Type != "identify" || evs[2].VID != "v1" || evs[2].Traits["user_id"] != "u-1" {

@@ -199,7 +199,7 @@ func (s *Server) handleIdentify(ctx *fasthttp.RequestCtx) {
 		s.refuse(ctx, fasthttp.StatusBadRequest, enrich.ReasonBadField, "visitor_id and one of email, user_id or traits are required")
 		return
 	}
-	email := enrich.NormaliseEmail(b.Email)
+	email := event.NormaliseEmail(b.Email)
 	id := uuid.NewSHA1(serverNS, []byte(strings.Join([]string{"identify", st.ID, b.VisitorID, email, b.UserID}, "\x00"))).String()
 	e := &event.Event{ID: id, Type: event.Identify, TS: time.Now().UnixMilli(), VID: b.VisitorID, Traits: identityTraits(b.Traits, b.Email, b.UserID)}
 	s.serverOne(ctx, st, e, map[string]string{})

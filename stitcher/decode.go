@@ -1,8 +1,6 @@
 package stitcher
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"github.com/segmentio/encoding/json"
 	"runtime"
 	"strings"
@@ -98,9 +96,8 @@ func emailHash(traits map[string]string) string {
 	if h := strings.ToLower(strings.TrimSpace(traits["email_sha256"])); h != "" {
 		return h
 	}
-	if e := strings.ToLower(strings.TrimSpace(traits["email"])); e != "" {
-		sum := sha256.Sum256([]byte(e))
-		return hex.EncodeToString(sum[:])
+	if e := traits["email"]; strings.TrimSpace(e) != "" {
+		return event.EmailSHA256(e)
 	}
 	return ""
 }

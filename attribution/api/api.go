@@ -4,8 +4,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 
 	"touchpoint/attribution/engine"
 	"touchpoint/attribution/report"
+	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 )
 
@@ -105,15 +104,14 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site
 
 func (s *Server) journey(w http.ResponseWriter, r *http.Request, st *site.Site) {
 	q := r.URL.Query()
-	id, email := q.Get("conversion_id"), strings.ToLower(strings.TrimSpace(q.Get("email")))
+	id, email := q.Get("conversion_id"), strings.TrimSpace(q.Get("email"))
 	if (id == "") == (email == "") {
 		fail(w, http.StatusBadRequest, "give either conversion_id or email")
 		return
 	}
 	hash := ""
 	if email != "" {
-		h := sha256.Sum256([]byte(email))
-		hash = hex.EncodeToString(h[:])
+		hash = event.EmailSHA256(email)
 	}
 	j, err := s.Engine.Journey(r.Context(), st.ID, id, hash)
 	if errors.Is(err, engine.ErrNotFound) {

@@ -162,7 +162,7 @@ func TestHashPII(t *testing.T) {
 			t.Fatalf("traits %s, want %s", got, w)
 		}
 	}
-	h := HashEmail("ann@example.com")
+	h := event.EmailSHA256("ann@example.com")
 	f(false, map[string]string{"email": " Ann@Example.com\n", "plan": "pro"}, map[string]string{"email_sha256": h, "plan": "pro"}, false)
 	f(true, map[string]string{"email": "ANN@example.com"}, map[string]string{"email": "ann@example.com", "email_sha256": h}, false)
 	f(false, map[string]string{"email": "  "}, map[string]string{}, false)

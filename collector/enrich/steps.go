@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"math"
 	"net/netip"
@@ -264,25 +263,16 @@ func hashPII(r *Request, it *Item) *Refusal {
 	if !ok {
 		return nil
 	}
-	email = NormaliseEmail(email)
+	email = event.NormaliseEmail(email)
 	if email == "" {
 		delete(t, event.TraitEmail)
 		return nil
 	}
-	t[event.TraitEmailSHA256] = HashEmail(email)
+	t[event.TraitEmailSHA256] = event.EmailSHA256(email)
 	if r.Site.KeepPII {
 		t[event.TraitEmail] = email
 	} else {
 		delete(t, event.TraitEmail)
 	}
 	return nil
-}
-
-// NormaliseEmail trims and lower-cases an address.
-func NormaliseEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-// HashEmail is the hex SHA-256 of a normalised address.
-func HashEmail(normalised string) string {
-	h := sha256.Sum256([]byte(normalised))
-	return hex.EncodeToString(h[:])
 }

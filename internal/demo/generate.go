@@ -52,6 +52,20 @@ type Dataset struct {
 	Persons     int
 }
 
+// Span is the time of the data set's first and last event.
+func (ds *Dataset) Span() (first, last time.Time) {
+	for i, e := range ds.Events {
+		t := time.UnixMilli(e.TS)
+		if i == 0 || t.Before(first) {
+			first = t
+		}
+		if i == 0 || t.After(last) {
+			last = t
+		}
+	}
+	return first, last
+}
+
 // Options shape the data set.
 type Options struct {
 	Site     string

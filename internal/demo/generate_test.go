@@ -17,17 +17,13 @@ func TestGenerate(t *testing.T) {
 		t.Fatal("the same options gave different data")
 	}
 
-	first, last := time.UnixMilli(ds.Events[0].TS), time.UnixMilli(ds.Events[0].TS)
+	first, last := ds.Span()
 	leads := map[string]int{}
 	kinds := map[string]int{}
 	ids := map[string]bool{}
 	for _, e := range ds.Events {
-		at := time.UnixMilli(e.TS)
-		if at.Before(first) {
-			first = at
-		}
-		if at.After(last) {
-			last = at
+		if at := time.UnixMilli(e.TS); at.Before(first) || at.After(last) {
+			t.Fatalf("event at %s outside the span %s..%s", at, first, last)
 		}
 		if ids[e.ID] {
 			t.Fatalf("event id %s used twice", e.ID)

@@ -188,16 +188,7 @@ type sourceReport struct {
 // PrintSourceReports prints the channel report under first-click and last-click credit
 // side by side, over the data set's whole period.
 func (c *Client) PrintSourceReports(ctx context.Context, w io.Writer, ds *Dataset) error {
-	first, last := time.UnixMilli(ds.Events[0].TS), time.UnixMilli(ds.Events[0].TS)
-	for _, e := range ds.Events {
-		t := time.UnixMilli(e.TS)
-		if t.Before(first) {
-			first = t
-		}
-		if t.After(last) {
-			last = t
-		}
-	}
+	first, last := ds.Span()
 	reports := map[string]*sourceReport{}
 	for _, m := range []string{"first_click", "last_click"} {
 		var r sourceReport
