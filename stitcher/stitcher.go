@@ -16,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"touchpoint/internal/chstore"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/stitcher/identity"
 )
@@ -317,7 +318,7 @@ func (st *Stitcher) insertBlock(ctx context.Context, table, columns string, n in
 	if n == 0 {
 		return nil
 	}
-	b, err := st.conn.PrepareBatch(ctx, "INSERT INTO "+st.db+"."+table+" ("+columns+")")
+	b, err := chstore.PrepareBatch(ctx, st.conn, "INSERT INTO "+st.db+"."+table+" ("+columns+")")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
+
+	"touchpoint/internal/chstore"
 )
 
 // DB is a test database.
@@ -83,7 +85,7 @@ func (d *DB) Alias(site, person, current string) {
 
 func (d *DB) insert(table, cols string, vals ...any) {
 	d.T.Helper()
-	b, err := d.Conn.PrepareBatch(context.Background(), "INSERT INTO "+d.Name+"."+table+" ("+cols+")")
+	b, err := chstore.PrepareBatch(context.Background(), d.Conn, "INSERT INTO "+d.Name+"."+table+" ("+cols+")")
 	if err != nil {
 		d.T.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/model"
+	"touchpoint/internal/chstore"
 )
 
 // Conversion is a conversion as the engine reads it, with its current person.
@@ -312,7 +313,7 @@ func (w *writer) flush(ctx context.Context) error {
 }
 
 func (s *store) insert(ctx context.Context, rows *attrRows) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".attributions ("+attributionCols+")")
+	b, err := chstore.PrepareBatch(ctx, s.conn, "INSERT INTO "+s.db+".attributions ("+attributionCols+")")
 	if err != nil {
 		return fmt.Errorf("cannot prepare attributions insert: %w", err)
 	}
@@ -347,7 +348,7 @@ func (s *store) state(ctx context.Context, site, name string) (uint64, bool, err
 
 // setState writes values of attribution_state.
 func (s *store) setState(ctx context.Context, site string, values map[string]uint64) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.db+".attribution_state (site_id, name, value, updated_at, version)")
+	b, err := chstore.PrepareBatch(ctx, s.conn, "INSERT INTO "+s.db+".attribution_state (site_id, name, value, updated_at, version)")
 	if err != nil {
 		return fmt.Errorf("cannot write attribution state: %w", err)
 	}

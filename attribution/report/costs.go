@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"touchpoint/internal/channel"
+	"touchpoint/internal/chstore"
 )
 
 // Cost is one day of ad spend for one campaign.
@@ -131,7 +132,7 @@ func parseCostCSV(body []byte) ([]Cost, error) {
 
 // ImportCosts writes costs for site; a row for the same day and campaign replaces the old one.
 func (s *Store) ImportCosts(ctx context.Context, site string, costs []Cost) error {
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".ad_costs (site_id, date, channel, source, medium, campaign, cost, currency, imported_at, version)")
+	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".ad_costs (site_id, date, channel, source, medium, campaign, cost, currency, imported_at, version)")
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"touchpoint/internal/chstore"
 )
 
 // ClickHouseLog writes attempts to the webhook_deliveries table.
@@ -15,7 +17,7 @@ type ClickHouseLog struct {
 
 // Record implements Log.
 func (l *ClickHouseLog) Record(ctx context.Context, a Attempt) error {
-	b, err := l.Conn.PrepareBatch(ctx, "INSERT INTO "+l.DB+
+	b, err := chstore.PrepareBatch(ctx, l.Conn, "INSERT INTO "+l.DB+
 		".webhook_deliveries (site_id, conversion_id, url, attempt, status, error, delivered, next_retry_at, payload, at)")
 	if err != nil {
 		return err

@@ -123,13 +123,13 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 	var err error
 	ns, nc := 0, 0
 	newS := func() error {
-		sb, err = conn.PrepareBatch(ctx, "INSERT INTO "+db+`.sessions (site_id, session_id, visitor_id, person_id, started_at, ended_at,
+		sb, err = chstore.PrepareBatch(ctx, conn, "INSERT INTO "+db+`.sessions (site_id, session_id, visitor_id, person_id, started_at, ended_at,
 			landing_url, landing_path, referrer, referrer_domain, source, medium, campaign, term, content, click_id_type, click_id,
 			channel, pageviews, events, is_bot, first_event_id, deleted, version)`)
 		return err
 	}
 	newC := func() error {
-		cb, err = conn.PrepareBatch(ctx, "INSERT INTO "+db+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
+		cb, err = chstore.PrepareBatch(ctx, conn, "INSERT INTO "+db+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
 			received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, version)`)
 		return err
 	}

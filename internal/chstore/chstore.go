@@ -57,3 +57,12 @@ func Open(ctx context.Context, c Config) (driver.Conn, error) {
 	}
 	return conn, nil
 }
+
+// PrepareBatch starts an INSERT whose Send outlives ctx's cancellation. The driver
+// watches a batch's context and closes its TCP connection when the context ends; when
+// that happens just after Send returned (an HTTP request finishing, a deferred cancel),
+// it closes a connection already back in the pool and a later query fails with "use of
+// closed network connection". Inserts are short, so they are not cancelled.
+func PrepareBatch(ctx context.Context, conn driver.Conn, query string) (driver.Batch, error) {
+	return conn.PrepareBatch(context.WithoutCancel(ctx), query)
+}

@@ -122,7 +122,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, 
 }
 
 func record(ctx context.Context, conn driver.Conn, database string, m Migration) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+database+".schema_migrations (version, name, applied_at)")
+	b, err := PrepareBatch(ctx, conn, "INSERT INTO "+database+".schema_migrations (version, name, applied_at)")
 	if err != nil {
 		return err
 	}
