@@ -41,7 +41,7 @@ type Config struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	KafkaTimeout    time.Duration
-	BatchTimeout    time.Duration
+	Linger          time.Duration
 	Compression     string
 	ClockSkew       time.Duration
 	MaxEventAge     time.Duration
@@ -69,7 +69,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.WriteTimeout, "http.write-timeout", 15*time.Second, "time to write a response")
 	fs.DurationVar(&c.IdleTimeout, "http.idle-timeout", 60*time.Second, "keep-alive idle time")
 	fs.DurationVar(&c.KafkaTimeout, "kafka.write-timeout", 5*time.Second, "time to wait for Kafka's acknowledgement before spooling")
-	fs.DurationVar(&c.BatchTimeout, "kafka.batch-timeout", 2*time.Millisecond, "time a produce batch waits to fill")
+	fs.DurationVar(&c.Linger, "kafka.linger", 0, "how long a produce batch waits for more messages (batches also grow while a produce is in flight)")
 	fs.StringVar(&c.Compression, "kafka.compression", "lz4", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
 	fs.DurationVar(&c.ClockSkew, "clock.skew", time.Minute, "how far in the future a client time may be")
 	fs.DurationVar(&c.MaxEventAge, "clock.max-age", 7*24*time.Hour, "how far in the past a live event's client time may be before it is clamped")

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"touchpoint/collector/spool"
 	"touchpoint/internal/kafkabus"
@@ -39,7 +39,7 @@ var errSpoolFull = spool.ErrFull
 // unreachable, appended to the local spool and replayed in order when it returns.
 // While the spool holds anything, new messages go behind it, so order is kept.
 type Sink struct {
-	w       *kafka.Writer
+	cl      *kgo.Client
 	sp      *spool.Spool
 	timeout time.Duration
 
@@ -56,45 +56,46 @@ type SinkConfig struct {
 	Kafka        *kafkabus.Config
 	Spool        *spool.Spool
 	WriteTimeout time.Duration // how long to wait for Kafka before spooling
-	BatchTimeout time.Duration
-	BatchSize    int
-	Compression  string // none, gzip, snappy, lz4 or zstd
+	Linger       time.Duration // how long a produce batch waits for more messages
+	Compression  string        // none, gzip, snappy, lz4 or zstd
 }
+
+var codecs = map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}
 
 // NewSink starts a sink and its replayer.
 func NewSink(c SinkConfig) (*Sink, error) {
-	var codec kafka.Compression
-	if c.Compression != "" && c.Compression != "none" {
-		if err := codec.UnmarshalText([]byte(c.Compression)); err != nil {
-			return nil, fmt.Errorf("cannot use compression %q: %w", c.Compression, err)
-		}
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	codec, ok := codecs[c.Compression]
+	if !ok {
+		return nil, fmt.Errorf("cannot use compression %q: want none, gzip, snappy, lz4 or zstd", c.Compression)
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 5 * time.Second
 	}
-	if c.BatchTimeout == 0 {
-		c.BatchTimeout = 2 * time.Millisecond
-	}
-	if c.BatchSize == 0 {
-		// kafka-go allocates a whole batch up front: a size near what 2 ms bring keeps that cheap.
-		c.BatchSize = 256
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.Kafka.BrokerList()...),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// Idempotent producing never gives up on a sent request, so a request would wait
+		// for a broker that is down instead of spooling; duplicates from a spooled copy of
+		// a write that landed late are removed downstream by event id.
+		kgo.DisableIdempotentWrite(),
+		// Requests that arrive while a produce is in flight share the next one: batches
+		// grow with load, and a quiet site waits for nothing.
+		kgo.ProducerLinger(c.Linger),
+		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerBatchMaxBytes(1<<20),                            // under the broker's message.max.bytes
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),        // one key, one partition: a visitor's events stay in order
+		kgo.RecordDeliveryTimeout(max(c.WriteTimeout, time.Second)), // the smallest it takes; ctx bounds each write
+		kgo.ProduceRequestTimeout(c.WriteTimeout),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create Kafka producer: %w", err)
 	}
 	s := &Sink{
-		w: &kafka.Writer{
-			Addr:         kafka.TCP(c.Kafka.BrokerList()...),
-			Balancer:     &kafka.Hash{}, // one key, one partition: a visitor's events stay in order
-			RequiredAcks: kafka.RequireAll,
-			// Concurrent requests share batches; a short timeout keeps latency low on quiet sites.
-			BatchTimeout:    c.BatchTimeout,
-			BatchSize:       c.BatchSize,
-			BatchBytes:      1 << 20, // under the broker's message.max.bytes, or a whole batch is refused (kafka-go#777)
-			Compression:     codec,
-			MaxAttempts:     3,
-			WriteBackoffMin: 50 * time.Millisecond,
-			WriteBackoffMax: 500 * time.Millisecond,
-			ReadTimeout:     c.WriteTimeout,
-			WriteTimeout:    c.WriteTimeout,
-		},
+		cl:      cl,
 		sp:      c.Spool,
 		timeout: c.WriteTimeout,
 		wake:    make(chan struct{}, 1),
@@ -123,7 +124,7 @@ func (s *Sink) Write(ctx context.Context, msgs []spool.Message) error {
 	}
 	kafkaErrors.Inc()
 	s.logThrottled("collector: Kafka write failed, spooling: %v", err)
-	// The write may still land later (kafka-go cannot cancel a queued send): the
+	// The write may still land later (a sent request cannot be called back): the
 	// spooled copy is then a duplicate, removed downstream by event id.
 	return s.spoolWrite(ctx, msgs, true)
 }
@@ -158,20 +159,42 @@ func (s *Sink) produce(ctx context.Context, msgs []spool.Message) error {
 	return s.produceWithin(ctx, msgs, s.timeout)
 }
 
+// produceWithin waits at most timeout for Kafka to acknowledge msgs. The client cannot
+// always cancel a request already sent, so the wait is bounded here; messages that land
+// after it are duplicates of their spooled copy, removed downstream by event id.
 func (s *Sink) produceWithin(ctx context.Context, msgs []spool.Message, timeout time.Duration) error {
-	km := make([]kafka.Message, len(msgs))
-	for i, m := range msgs {
-		km[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
-		for _, h := range m.Headers {
-			km[i].Headers = append(km[i].Headers, kafka.Header{Key: h.Key, Value: h.Value})
+	rs := make([]kgo.Record, len(msgs))
+	left := atomic.Int64{}
+	left.Store(int64(len(msgs)))
+	var firstErr atomic.Pointer[error]
+	done := make(chan struct{})
+	acked := func(_ *kgo.Record, err error) {
+		if err != nil {
+			firstErr.CompareAndSwap(nil, &err)
+		}
+		if left.Add(-1) == 0 {
+			close(done)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := s.w.WriteMessages(ctx, km...); err != nil {
-		return fmt.Errorf("cannot produce %d messages: %w", len(km), err)
+	for i, m := range msgs {
+		rs[i] = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value}
+		for _, h := range m.Headers {
+			rs[i].Headers = append(rs[i].Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		// TryProduce fails at once instead of waiting when the client's buffer is full.
+		s.cl.TryProduce(ctx, &rs[i], acked)
 	}
-	return nil
+	select {
+	case <-done:
+		if err := firstErr.Load(); err != nil {
+			return fmt.Errorf("cannot produce %d messages: %w", len(msgs), *err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cannot produce %d messages: %w", len(msgs), ctx.Err())
+	}
 }
 
 // replay drains the spool to Kafka, oldest record first, until stopped.
@@ -256,13 +279,13 @@ func (s *Sink) Close(ctx context.Context) error {
 	<-drained
 	close(s.stop)
 	<-s.done
-	closed := make(chan error, 1)
-	go func() { closed <- s.w.Close() }() // Close can hang on an unreachable broker
+	closed := make(chan struct{})
+	go func() { s.cl.Close(); close(closed) }() // Close can hang on an unreachable broker
 	var err error
 	select {
-	case err = <-closed:
+	case <-closed:
 	case <-ctx.Done():
-		err = fmt.Errorf("cannot close Kafka writer: %w", ctx.Err())
+		err = fmt.Errorf("cannot close Kafka producer: %w", ctx.Err())
 	}
 	if e := s.sp.Close(); e != nil && err == nil {
 		err = fmt.Errorf("cannot close spool: %w", e)
@@ -275,7 +298,7 @@ func (s *Sink) logThrottled(format string, args ...any) {
 	if last := s.logged.Load(); now-last >= 5 && s.logged.CompareAndSwap(last, now) {
 		line := fmt.Sprintf(format, args...)
 		if len(line) > 400 {
-			line = line[:400] + "…" // kafka-go repeats one error per message
+			line = line[:400] + "…"
 		}
 		log.Print(line)
 	}

@@ -6,6 +6,7 @@ package enrich
 import (
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,7 +77,13 @@ var stepSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 type Pipeline struct {
 	steps []Step
 	timed []prometheus.Observer
+	runs  atomic.Uint64
 }
+
+// timeEvery is how often Run times its steps: reading the clock and observing a histogram
+// per step and event cost a tenth of the collector's CPU; one event in 16 gives the same
+// distribution.
+const timeEvery = 16
 
 // Options configure the enrichment steps.
 type Options struct {
@@ -121,6 +128,14 @@ func NewPipeline(steps ...Step) *Pipeline {
 
 // Run enriches it, stopping at the first refusal.
 func (p *Pipeline) Run(r *Request, it *Item) *Refusal {
+	if p.runs.Add(1)%timeEvery != 0 {
+		for _, s := range p.steps {
+			if ref := s.Run(r, it); ref != nil {
+				return ref
+			}
+		}
+		return nil
+	}
 	start := time.Now()
 	for i, s := range p.steps {
 		ref := s.Run(r, it)
