@@ -28,6 +28,16 @@ type eventBlock struct {
 // kinds of eventColumns by position: 's' String, 'u' UUID, 't' DateTime, 'b' UInt8, 'v' UInt64.
 const eventKinds = "sussssttsssssssssssssssssssbsssssv"
 
+// newEventBlock sizes a block for n rows, so appending never copies a column.
+func newEventBlock(n int) *eventBlock {
+	b := &eventBlock{id: make([]uuid.UUID, 0, n), ts: make([]time.Time, 0, n), rcv: make([]time.Time, 0, n),
+		bot: make([]uint8, 0, n), version: make([]uint64, 0, n)}
+	for i := range b.str {
+		b.str[i] = make([]string, 0, n)
+	}
+	return b
+}
+
 func (b *eventBlock) len() int { return len(b.id) }
 
 func (b *eventBlock) add(in *incoming, personID, sessionID string, version uint64) {
