@@ -1,7 +1,6 @@
 package stitcher
 
 import (
-	"github.com/segmentio/encoding/json"
 	"runtime"
 	"strings"
 	"sync"
@@ -66,7 +65,7 @@ func decode(msgs []kafka.Message) ([]incoming, []poison) {
 
 // decodeOne fills in from m, or returns why m can never be written.
 func decodeOne(m *kafka.Message, in *incoming) string {
-	if err := json.Unmarshal(m.Value, &in.e); err != nil {
+	if err := event.DecodeEnriched(m.Value, &in.e); err != nil {
 		return "undecodable message: " + err.Error()
 	}
 	id, err := uuid.Parse(in.e.ID)

@@ -1,0 +1,913 @@
+package event
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/segmentio/encoding/json"
+)
+
+// DecodeEnriched fills e from data, an Enriched as JSON on the tp.events topic. It exists
+// because reflection-based decoding was most of the stitcher's CPU: it reads the shape the
+// collector writes directly, and hands anything else (and every error) to json.Unmarshal,
+// so e always ends up as json.Unmarshal would leave a zero Enriched.
+//
+// e is overwritten entirely. Its strings without escapes share one copy of data (kept
+// alive while any of them is), and e.Props is a subslice of data itself, unlike
+// json.Unmarshal's copy: the caller must not modify or reuse data while e is in use. A
+// Kafka message's value is its own slice, so decoding it in place is fine.
+func DecodeEnriched(data []byte, e *Enriched) error {
+	*e = Enriched{}
+	d := decoder{data: data, s: string(data)}
+	if d.enriched(e) {
+		return nil
+	}
+	*e = Enriched{}
+	return json.Unmarshal(data, e)
+}
+
+// maxDepth bounds the nesting of skipped values; deeper input goes to json.Unmarshal.
+const maxDepth = 256
+
+// decoder reads s, a copy of data, from i on. Every method returns false on anything it
+// does not handle exactly as json.Unmarshal would, which sends the message to it.
+type decoder struct {
+	data []byte
+	s    string
+	i    int
+}
+
+// Top-level keys, in the order of the bits that catch a repeated key.
+const (
+	kID = iota
+	kType
+	kTS
+	kVID
+	kURL
+	kRef
+	kTitle
+	kName
+	kProps
+	kTraits
+	kForm
+	kConversion
+	kScreen
+	kLang
+	kTZ
+	kIP
+	kUA
+	kSite
+	kReceivedAt
+	kOrigin
+	kCountry
+	kRegion
+	kCity
+	kBrowser
+	kOS
+	kDevice
+	kBot
+)
+
+func topKey(k string) int {
+	switch k {
+	case "id":
+		return kID
+	case "type":
+		return kType
+	case "ts":
+		return kTS
+	case "vid":
+		return kVID
+	case "url":
+		return kURL
+	case "ref":
+		return kRef
+	case "title":
+		return kTitle
+	case "name":
+		return kName
+	case "props":
+		return kProps
+	case "traits":
+		return kTraits
+	case "form":
+		return kForm
+	case "conversion":
+		return kConversion
+	case "screen":
+		return kScreen
+	case "lang":
+		return kLang
+	case "tz":
+		return kTZ
+	case "ip":
+		return kIP
+	case "ua":
+		return kUA
+	case "site":
+		return kSite
+	case "received_at":
+		return kReceivedAt
+	case "origin":
+		return kOrigin
+	case "country":
+		return kCountry
+	case "region":
+		return kRegion
+	case "city":
+		return kCity
+	case "browser":
+		return kBrowser
+	case "os":
+		return kOS
+	case "device":
+		return kDevice
+	case "bot":
+		return kBot
+	}
+	return -1
+}
+
+func (d *decoder) enriched(e *Enriched) bool {
+	d.ws()
+	if !d.eat('{') {
+		return false
+	}
+	var seen uint32
+	for n := 0; ; n++ {
+		key, more, ok := d.member(n)
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+		k := topKey(key)
+		if k < 0 {
+			if !d.unknown(key, topKey) {
+				return false
+			}
+			continue
+		}
+		// A repeated key merges or overwrites in ways not worth copying here.
+		if seen&(1<<k) != 0 {
+			return false
+		}
+		seen |= 1 << k
+		switch k {
+		case kID:
+			ok = d.strField(&e.ID)
+		case kType:
+			ok = d.strField(&e.Type)
+		case kTS:
+			ok = d.intField(&e.TS)
+		case kVID:
+			ok = d.strField(&e.VID)
+		case kURL:
+			ok = d.strField(&e.URL)
+		case kRef:
+			ok = d.strField(&e.Ref)
+		case kTitle:
+			ok = d.strField(&e.Title)
+		case kName:
+			ok = d.strField(&e.Name)
+		case kProps:
+			ok = d.props(e)
+		case kTraits:
+			ok = d.traits(e)
+		case kForm:
+			ok = d.form(e)
+		case kConversion:
+			ok = d.conversion(e)
+		case kScreen:
+			ok = d.strField(&e.Screen)
+		case kLang:
+			ok = d.strField(&e.Lang)
+		case kTZ:
+			ok = d.strField(&e.TZ)
+		case kIP:
+			ok = d.strField(&e.IP)
+		case kUA:
+			ok = d.strField(&e.UA)
+		case kSite:
+			ok = d.strField(&e.Site)
+		case kReceivedAt:
+			ok = d.intField(&e.ReceivedAt)
+		case kOrigin:
+			ok = d.strField(&e.Origin)
+		case kCountry:
+			ok = d.strField(&e.Country)
+		case kRegion:
+			ok = d.strField(&e.Region)
+		case kCity:
+			ok = d.strField(&e.City)
+		case kBrowser:
+			ok = d.strField(&e.Browser)
+		case kOS:
+			ok = d.strField(&e.OS)
+		case kDevice:
+			ok = d.strField(&e.Device)
+		case kBot:
+			ok = d.boolField(&e.Bot)
+		}
+		if !ok {
+			return false
+		}
+	}
+	d.ws()
+	return d.i == len(d.s)
+}
+
+// props keeps the value's bytes as they are, as a json.RawMessage does.
+func (d *decoder) props(e *Enriched) bool {
+	if d.null() {
+		return false // stored as the literal null: rare enough to leave to json.Unmarshal
+	}
+	start := d.i
+	if !d.skip(0) {
+		return false
+	}
+	e.Props = d.data[start:d.i:d.i]
+	return true
+}
+
+func (d *decoder) traits(e *Enriched) bool {
+	if d.null() {
+		d.i += 4
+		return true
+	}
+	if !d.eat('{') {
+		return false
+	}
+	m := make(map[string]string)
+	for n := 0; ; n++ {
+		d.ws()
+		if d.peek('}') {
+			d.i++
+			e.Traits = m
+			return true
+		}
+		if n > 0 {
+			if !d.eat(',') {
+				return false
+			}
+			d.ws()
+		}
+		k, ok := d.str()
+		if !ok {
+			return false
+		}
+		d.ws()
+		if !d.eat(':') {
+			return false
+		}
+		d.ws()
+		// A null value is stored as "", which is not worth copying here.
+		v, ok := d.str()
+		if !ok {
+			return false
+		}
+		m[k] = v
+	}
+}
+
+const (
+	fID = iota
+	fName
+	fAction
+	fFields
+)
+
+func formKey(k string) int {
+	switch k {
+	case "id":
+		return fID
+	case "name":
+		return fName
+	case "action":
+		return fAction
+	case "fields":
+		return fFields
+	}
+	return -1
+}
+
+func (d *decoder) form(e *Enriched) bool {
+	if d.null() {
+		d.i += 4
+		return true
+	}
+	if !d.eat('{') {
+		return false
+	}
+	f := &Form{}
+	var seen uint8
+	for n := 0; ; n++ {
+		key, more, ok := d.member(n)
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+		k := formKey(key)
+		if k < 0 {
+			if !d.unknown(key, formKey) {
+				return false
+			}
+			continue
+		}
+		if seen&(1<<k) != 0 {
+			return false
+		}
+		seen |= 1 << k
+		switch k {
+		case fID:
+			ok = d.strField(&f.ID)
+		case fName:
+			ok = d.strField(&f.Name)
+		case fAction:
+			ok = d.strField(&f.Action)
+		case fFields:
+			ok = d.fields(f)
+		}
+		if !ok {
+			return false
+		}
+	}
+	e.Form = f
+	return true
+}
+
+func (d *decoder) fields(f *Form) bool {
+	if d.null() {
+		d.i += 4
+		return true
+	}
+	if !d.eat('[') {
+		return false
+	}
+	d.ws()
+	if d.peek(']') {
+		d.i++
+		f.Fields = []string{} // an empty array is an empty, non-nil slice
+		return true
+	}
+	for {
+		v, ok := d.str()
+		if !ok {
+			return false
+		}
+		f.Fields = append(f.Fields, v)
+		d.ws()
+		if d.peek(']') {
+			d.i++
+			return true
+		}
+		if !d.eat(',') {
+			return false
+		}
+		d.ws()
+	}
+}
+
+const (
+	cID = iota
+	cType
+	cLeadType
+	cValue
+	cCurrency
+)
+
+func conversionKey(k string) int {
+	switch k {
+	case "id":
+		return cID
+	case "type":
+		return cType
+	case "lead_type":
+		return cLeadType
+	case "value":
+		return cValue
+	case "currency":
+		return cCurrency
+	}
+	return -1
+}
+
+func (d *decoder) conversion(e *Enriched) bool {
+	if d.null() {
+		d.i += 4
+		return true
+	}
+	if !d.eat('{') {
+		return false
+	}
+	c := &ConversionInfo{}
+	var seen uint8
+	for n := 0; ; n++ {
+		key, more, ok := d.member(n)
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+		k := conversionKey(key)
+		if k < 0 {
+			if !d.unknown(key, conversionKey) {
+				return false
+			}
+			continue
+		}
+		if seen&(1<<k) != 0 {
+			return false
+		}
+		seen |= 1 << k
+		switch k {
+		case cID:
+			ok = d.strField(&c.ID)
+		case cType:
+			ok = d.strField(&c.Type)
+		case cLeadType:
+			ok = d.strField(&c.LeadType)
+		case cValue:
+			ok = d.floatField(&c.Value)
+		case cCurrency:
+			ok = d.strField(&c.Currency)
+		}
+		if !ok {
+			return false
+		}
+	}
+	e.Conversion = c
+	return true
+}
+
+// member moves to the next member of an object whose '{' has been read, the n-th one, and
+// past its ':'. more is false at the closing '}'. Keys with escapes or non-ASCII bytes are
+// left to json.Unmarshal, as they may match a field by its case-insensitive rules.
+func (d *decoder) member(n int) (key string, more, ok bool) {
+	d.ws()
+	if d.peek('}') {
+		d.i++
+		return "", false, true
+	}
+	if n > 0 {
+		if !d.eat(',') {
+			return "", false, false
+		}
+		d.ws()
+	}
+	if !d.eat('"') {
+		return "", false, false
+	}
+	start := d.i
+	d.i = special(d.data, start)
+	if !d.eat('"') {
+		return "", false, false
+	}
+	key = d.s[start : d.i-1]
+	d.ws()
+	if !d.eat(':') {
+		return "", false, false
+	}
+	d.ws()
+	return key, true, true
+}
+
+// unknown skips the value of a key that is no field. json.Unmarshal also matches keys to
+// fields case-insensitively: such keys are left to it.
+func (d *decoder) unknown(key string, known func(string) int) bool {
+	var buf [16]byte
+	if len(key) <= len(buf) {
+		lower, upper := buf[:len(key)], false
+		for i := 0; i < len(key); i++ {
+			c := key[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+				upper = true
+			}
+			lower[i] = c
+		}
+		if upper && known(string(lower)) >= 0 {
+			return false
+		}
+	}
+	return d.skip(0)
+}
+
+func (d *decoder) strField(p *string) bool {
+	if d.null() {
+		d.i += 4
+		return true
+	}
+	v, ok := d.str()
+	*p = v
+	return ok
+}
+
+func (d *decoder) boolField(p *bool) bool {
+	switch {
+	case d.null():
+		d.i += 4
+		return true
+	case d.lit("true"):
+		*p = true
+		return true
+	case d.lit("false"):
+		return true
+	}
+	return false
+}
+
+// intField reads an integer; a number with a fraction or exponent goes to json.Unmarshal,
+// which refuses it.
+func (d *decoder) intField(p *int64) bool {
+	if d.null() {
+		d.i += 4
+		return true
+	}
+	start := d.i
+	if d.peek('-') {
+		d.i++
+	}
+	digits := d.i
+	if !d.digits() {
+		return false
+	}
+	if d.i < len(d.s) {
+		if c := d.s[d.i]; c == '.' || c == 'e' || c == 'E' {
+			return false
+		}
+	}
+	if d.i-digits <= 18 { // cannot overflow
+		var v int64
+		for _, c := range []byte(d.s[digits:d.i]) {
+			v = v*10 + int64(c-'0')
+		}
+		if digits > start {
+			v = -v
+		}
+		*p = v
+		return true
+	}
+	v, err := strconv.ParseInt(d.s[start:d.i], 10, 64)
+	*p = v
+	return err == nil
+}
+
+func (d *decoder) floatField(p *float64) bool {
+	if d.null() {
+		d.i += 4
+		return true
+	}
+	start := d.i
+	if !d.number() {
+		return false
+	}
+	v, err := strconv.ParseFloat(d.s[start:d.i], 64)
+	*p = v
+	return err == nil
+}
+
+// digits reads the integer part of a number: 0 or digits not starting with 0.
+func (d *decoder) digits() bool {
+	if d.i >= len(d.s) {
+		return false
+	}
+	switch c := d.s[d.i]; {
+	case c == '0':
+		d.i++
+		return true
+	case '1' <= c && c <= '9':
+		d.i++
+		for d.i < len(d.s) && '0' <= d.s[d.i] && d.s[d.i] <= '9' {
+			d.i++
+		}
+		return true
+	}
+	return false
+}
+
+// number reads a number as JSON defines it.
+func (d *decoder) number() bool {
+	if d.peek('-') {
+		d.i++
+	}
+	if !d.digits() {
+		return false
+	}
+	if d.peek('.') {
+		d.i++
+		if !d.moreDigits() {
+			return false
+		}
+	}
+	if d.peek('e') || d.peek('E') {
+		d.i++
+		if d.peek('+') || d.peek('-') {
+			d.i++
+		}
+		if !d.moreDigits() {
+			return false
+		}
+	}
+	return true
+}
+
+// moreDigits reads one or more digits.
+func (d *decoder) moreDigits() bool {
+	start := d.i
+	for d.i < len(d.s) && '0' <= d.s[d.i] && d.s[d.i] <= '9' {
+		d.i++
+	}
+	return d.i > start
+}
+
+// str reads a string. Without escapes it is a substring of s, so costs no allocation.
+// Invalid UTF-8 and lone surrogates, which json.Unmarshal replaces, are left to it.
+func (d *decoder) str() (string, bool) {
+	if !d.eat('"') {
+		return "", false
+	}
+	start := d.i
+	d.i = special(d.data, start)
+	if d.peek('"') {
+		d.i++
+		return d.s[start : d.i-1], true
+	}
+	ascii := true
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		switch {
+		case plain[c]:
+		case c == '"':
+			v := d.s[start:d.i]
+			d.i++
+			if !ascii && !utf8.ValidString(v) {
+				return "", false
+			}
+			return v, true
+		case c == '\\':
+			return d.escaped(start)
+		case c < 0x20:
+			return "", false
+		default:
+			ascii = false
+		}
+		d.i++
+	}
+	return "", false
+}
+
+// plain marks the bytes that stand for themselves in a string: printable ASCII but for
+// the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// special returns the index of the first byte from i on that is not plain, or len(b).
+// It looks at eight bytes at a time, as most strings are all plain.
+func special(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		u := binary.LittleEndian.Uint64(b[i:])
+		q, bs := u^(ones*'"'), u^(ones*'\\')
+		// High bits mark bytes below 0x20, from 0x80 on, quotes and backslashes; a borrow
+		// may mark more bytes, but only above the first one truly marked.
+		if m := ((u - ones*0x20) | u | ((q - ones) &^ q) | ((bs - ones) &^ bs)) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b) && plain[b[i]]; i++ {
+	}
+	return i
+}
+
+// escaped goes on with a string that started at start and has an escape at i. The
+// result is never longer than the quoted text, so one allocation holds it.
+func (d *decoder) escaped(start int) (string, bool) {
+	end := d.i
+	for {
+		end = special(d.data, end)
+		if end >= len(d.s) {
+			return "", false
+		}
+		c := d.s[end]
+		if c == '"' {
+			break
+		}
+		if c < 0x20 {
+			return "", false
+		}
+		if c == '\\' {
+			end++
+		}
+		end++
+	}
+	var b strings.Builder
+	b.Grow(end - start)
+	b.WriteString(d.s[start:d.i])
+	for {
+		j := strings.IndexByte(d.s[d.i:end], '\\')
+		if j < 0 {
+			b.WriteString(d.s[d.i:end])
+			d.i = end + 1
+			v := b.String()
+			if !utf8.ValidString(v) {
+				return "", false
+			}
+			return v, true
+		}
+		b.WriteString(d.s[d.i : d.i+j])
+		d.i += j + 2 // end is past the escape's second byte
+		switch c := d.s[d.i-1]; c {
+		case '"', '\\', '/':
+			b.WriteByte(c)
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, ok := d.hex4(end)
+			if !ok {
+				return "", false
+			}
+			if utf16.IsSurrogate(r) {
+				if d.i+2 > end || d.s[d.i:d.i+2] != `\u` {
+					return "", false
+				}
+				d.i += 2
+				r2, ok := d.hex4(end)
+				if !ok {
+					return "", false
+				}
+				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+					return "", false
+				}
+			}
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+}
+
+// hex4 reads the four hex digits of a \u escape, before end.
+func (d *decoder) hex4(end int) (rune, bool) {
+	if d.i+4 > end {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(d.s[d.i : d.i+4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	d.i += 4
+	return r, true
+}
+
+// skip reads over any valid value. Skipped strings are not decoded, so any bytes but
+// control characters may be in them, as json.Unmarshal allows.
+func (d *decoder) skip(depth int) bool {
+	if d.i >= len(d.s) {
+		return false
+	}
+	switch c := d.s[d.i]; c {
+	case '"':
+		return d.skipStr()
+	case '{', '[':
+		if depth >= maxDepth {
+			return false
+		}
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		d.i++
+		for n := 0; ; n++ {
+			d.ws()
+			if d.peek(end) {
+				d.i++
+				return true
+			}
+			if n > 0 {
+				if !d.eat(',') {
+					return false
+				}
+				d.ws()
+			}
+			if c == '{' {
+				if !d.skipStr() {
+					return false
+				}
+				d.ws()
+				if !d.eat(':') {
+					return false
+				}
+				d.ws()
+			}
+			if !d.skip(depth + 1) {
+				return false
+			}
+		}
+	case 't':
+		return d.lit("true")
+	case 'f':
+		return d.lit("false")
+	case 'n':
+		return d.lit("null")
+	}
+	return d.number()
+}
+
+func (d *decoder) skipStr() bool {
+	if !d.eat('"') {
+		return false
+	}
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		d.i++
+		switch {
+		case c == '"':
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if d.i >= len(d.s) {
+				return false
+			}
+			d.i++
+			switch d.s[d.i-1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if _, ok := d.hex4(len(d.s)); !ok {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
+
+func (d *decoder) ws() {
+	if d.i < len(d.s) && d.s[d.i] > ' ' {
+		return // the collector writes no whitespace
+	}
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) peek(c byte) bool { return d.i < len(d.s) && d.s[d.i] == c }
+
+func (d *decoder) eat(c byte) bool {
+	if d.peek(c) {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// null reports whether a null is next, without reading it.
+func (d *decoder) null() bool {
+	return len(d.s)-d.i >= 4 && d.s[d.i:d.i+4] == "null"
+}
+
+func (d *decoder) lit(l string) bool {
+	if len(d.s)-d.i >= len(l) && d.s[d.i:d.i+len(l)] == l {
+		d.i += len(l)
+		return true
+	}
+	return false
+}
