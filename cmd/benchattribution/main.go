@@ -40,6 +40,7 @@ func main() {
 	touches := flag.Int("touches", 5, "average sessions per converting person")
 	extra := flag.Int("extra-sessions", 5000000, "sessions of people who never convert (for the report timing)")
 	keep := flag.Bool("keep", false, "keep the scratch database")
+	reuse := flag.Bool("reuse", false, "only time the source report, on the database a run with -keep left")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the rebuild to this file")
 	envflag.Parse()
 	if os.Getenv("GOGC") == "" {
@@ -54,44 +55,46 @@ func main() {
 		log.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+*db); err != nil {
-		log.Fatal(err)
-	}
-	if _, err := chstore.Migrate(ctx, conn, *db); err != nil {
-		log.Fatal(err)
-	}
-	if !*keep {
-		defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+*db)
-	}
-
 	end := time.Now().UTC().Truncate(24 * time.Hour)
-	start := time.Now()
-	sessions, err := fill(ctx, conn, *db, *convs, *touches, *extra, end)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("attribution bench: loaded %d conversions and %d sessions in %s\n", *convs, sessions, time.Since(start).Round(time.Millisecond))
+	if !*reuse {
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+*db); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := chstore.Migrate(ctx, conn, *db); err != nil {
+			log.Fatal(err)
+		}
+		if !*keep {
+			defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+*db)
+		}
 
-	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: 90}}})
-	eng := engine.New(conn, *db, sites)
-	var ms runtime.MemStats
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		start := time.Now()
+		sessions, err := fill(ctx, conn, *db, *convs, *touches, *extra, end)
 		if err != nil {
 			log.Fatal(err)
 		}
-		pprof.StartCPUProfile(f)
+		fmt.Printf("attribution bench: loaded %d conversions and %d sessions in %s\n", *convs, sessions, time.Since(start).Round(time.Millisecond))
+
+		sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: 90}}})
+		eng := engine.New(conn, *db, sites)
+		var ms runtime.MemStats
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			pprof.StartCPUProfile(f)
+		}
+		start = time.Now()
+		n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
+		if err != nil {
+			log.Fatal(err)
+		}
+		took := time.Since(start)
+		pprof.StopCPUProfile()
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 60 s), Go heap peak %d MiB\n",
+			n, 7, rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), ms.HeapSys>>20)
 	}
-	start = time.Now()
-	n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
-	if err != nil {
-		log.Fatal(err)
-	}
-	took := time.Since(start)
-	pprof.StopCPUProfile()
-	runtime.ReadMemStats(&ms)
-	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 60 s), Go heap peak %d MiB\n",
-		n, 7, rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), ms.HeapSys>>20)
 
 	store := &report.Store{Conn: conn, DB: *db}
 	p, err := report.ParseParams(map[string][]string{"site": {"bench"}, "from": {end.AddDate(0, 0, -200).Format("2006-01-02")},
@@ -101,7 +104,7 @@ func main() {
 	}
 	var times []time.Duration
 	for i := 0; i < 3; i++ {
-		start = time.Now()
+		start := time.Now()
 		out, err := store.Sources(ctx, p)
 		if err != nil {
 			log.Fatal(err)
