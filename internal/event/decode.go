@@ -134,89 +134,66 @@ func topKey(k string) int {
 
 func (d *decoder) enriched(e *Enriched) bool {
 	d.ws()
-	if !d.eat('{') {
-		return false
-	}
-	var seen uint32
-	for n := 0; ; n++ {
-		key, more, ok := d.member(n)
-		if !ok {
-			return false
-		}
-		if !more {
-			break
-		}
-		k := topKey(key)
-		if k < 0 {
-			if !d.unknown(key, topKey) {
-				return false
-			}
-			continue
-		}
-		// A repeated key merges or overwrites in ways not worth copying here.
-		if seen&(1<<k) != 0 {
-			return false
-		}
-		seen |= 1 << k
+	if !d.object(topKey, func(k int) bool {
 		switch k {
 		case kID:
-			ok = d.strField(&e.ID)
+			return d.strField(&e.ID)
 		case kType:
-			ok = d.strField(&e.Type)
+			return d.strField(&e.Type)
 		case kTS:
-			ok = d.intField(&e.TS)
+			return d.intField(&e.TS)
 		case kVID:
-			ok = d.strField(&e.VID)
+			return d.strField(&e.VID)
 		case kURL:
-			ok = d.strField(&e.URL)
+			return d.strField(&e.URL)
 		case kRef:
-			ok = d.strField(&e.Ref)
+			return d.strField(&e.Ref)
 		case kTitle:
-			ok = d.strField(&e.Title)
+			return d.strField(&e.Title)
 		case kName:
-			ok = d.strField(&e.Name)
+			return d.strField(&e.Name)
 		case kProps:
-			ok = d.props(e)
+			return d.props(e)
 		case kTraits:
-			ok = d.traits(e)
+			return d.traits(e)
 		case kForm:
-			ok = d.form(e)
+			return d.form(e)
 		case kConversion:
-			ok = d.conversion(e)
+			return d.conversion(e)
 		case kScreen:
-			ok = d.strField(&e.Screen)
+			return d.strField(&e.Screen)
 		case kLang:
-			ok = d.strField(&e.Lang)
+			return d.strField(&e.Lang)
 		case kTZ:
-			ok = d.strField(&e.TZ)
+			return d.strField(&e.TZ)
 		case kIP:
-			ok = d.strField(&e.IP)
+			return d.strField(&e.IP)
 		case kUA:
-			ok = d.strField(&e.UA)
+			return d.strField(&e.UA)
 		case kSite:
-			ok = d.strField(&e.Site)
+			return d.strField(&e.Site)
 		case kReceivedAt:
-			ok = d.intField(&e.ReceivedAt)
+			return d.intField(&e.ReceivedAt)
 		case kOrigin:
-			ok = d.strField(&e.Origin)
+			return d.strField(&e.Origin)
 		case kCountry:
-			ok = d.strField(&e.Country)
+			return d.strField(&e.Country)
 		case kRegion:
-			ok = d.strField(&e.Region)
+			return d.strField(&e.Region)
 		case kCity:
-			ok = d.strField(&e.City)
+			return d.strField(&e.City)
 		case kBrowser:
-			ok = d.strField(&e.Browser)
+			return d.strField(&e.Browser)
 		case kOS:
-			ok = d.strField(&e.OS)
+			return d.strField(&e.OS)
 		case kDevice:
-			ok = d.strField(&e.Device)
+			return d.strField(&e.Device)
 		case kBot:
-			ok = d.boolField(&e.Bot)
+			return d.boolField(&e.Bot)
 		}
-		if !ok {
-			return false
-		}
+		return false
+	}) {
+		return false
 	}
 	d.ws()
 	return d.i == len(d.s)
@@ -301,43 +278,21 @@ func (d *decoder) form(e *Enriched) bool {
 		d.i += 4
 		return true
 	}
-	if !d.eat('{') {
-		return false
-	}
 	f := &Form{}
-	var seen uint8
-	for n := 0; ; n++ {
-		key, more, ok := d.member(n)
-		if !ok {
-			return false
-		}
-		if !more {
-			break
-		}
-		k := formKey(key)
-		if k < 0 {
-			if !d.unknown(key, formKey) {
-				return false
-			}
-			continue
-		}
-		if seen&(1<<k) != 0 {
-			return false
-		}
-		seen |= 1 << k
+	if !d.object(formKey, func(k int) bool {
 		switch k {
 		case fID:
-			ok = d.strField(&f.ID)
+			return d.strField(&f.ID)
 		case fName:
-			ok = d.strField(&f.Name)
+			return d.strField(&f.Name)
 		case fAction:
-			ok = d.strField(&f.Action)
+			return d.strField(&f.Action)
 		case fFields:
-			ok = d.fields(f)
+			return d.fields(f)
 		}
-		if !ok {
-			return false
-		}
+		return false
+	}) {
+		return false
 	}
 	e.Form = f
 	return true
@@ -404,48 +359,55 @@ func (d *decoder) conversion(e *Enriched) bool {
 		d.i += 4
 		return true
 	}
+	c := &ConversionInfo{}
+	if !d.object(conversionKey, func(k int) bool {
+		switch k {
+		case cID:
+			return d.strField(&c.ID)
+		case cType:
+			return d.strField(&c.Type)
+		case cLeadType:
+			return d.strField(&c.LeadType)
+		case cValue:
+			return d.floatField(&c.Value)
+		case cCurrency:
+			return d.strField(&c.Currency)
+		}
+		return false
+	}) {
+		return false
+	}
+	e.Conversion = c
+	return true
+}
+
+// object reads an object whose members are decoded by set, found by known (-1: not a
+// field). A repeated key merges or overwrites in ways not worth copying here.
+func (d *decoder) object(known func(string) int, set func(k int) bool) bool {
 	if !d.eat('{') {
 		return false
 	}
-	c := &ConversionInfo{}
-	var seen uint8
+	var seen uint32
 	for n := 0; ; n++ {
 		key, more, ok := d.member(n)
 		if !ok {
 			return false
 		}
 		if !more {
-			break
+			return true
 		}
-		k := conversionKey(key)
+		k := known(key)
 		if k < 0 {
-			if !d.unknown(key, conversionKey) {
+			if !d.unknown(key, known) {
 				return false
 			}
 			continue
 		}
-		if seen&(1<<k) != 0 {
+		if seen&(1<<k) != 0 || !set(k) {
 			return false
 		}
 		seen |= 1 << k
-		switch k {
-		case cID:
-			ok = d.strField(&c.ID)
-		case cType:
-			ok = d.strField(&c.Type)
-		case cLeadType:
-			ok = d.strField(&c.LeadType)
-		case cValue:
-			ok = d.floatField(&c.Value)
-		case cCurrency:
-			ok = d.strField(&c.Currency)
-		}
-		if !ok {
-			return false
-		}
 	}
-	e.Conversion = c
-	return true
 }
 
 // member moves to the next member of an object whose '{' has been read, the n-th one, and
