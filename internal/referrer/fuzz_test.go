@@ -14,6 +14,9 @@ var validMedia = []string{MediumSearch, MediumSocial, MediumEmail, MediumChatbot
 func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, referrer, pageHost string) {
 		r := Parse(referrer, pageHost)
+		if Internal(Domain(referrer), pageHost) != (r.Medium == MediumInternal) {
+			t.Fatalf("Internal(Domain(%q), %q) disagrees with Parse's %s", referrer, pageHost, r.Medium)
+		}
 		if !slices.Contains(validMedia, r.Medium) {
 			t.Fatalf("Parse(%q, %q): invalid medium %q", referrer, pageHost, r.Medium)
 		}

@@ -76,6 +76,12 @@ func Domain(rawURL string) string {
 	return hostOf(parseURL(rawURL))
 }
 
+// Internal reports whether a referrer whose Domain is domain comes from the site of
+// pageHost, as Parse would classify it (MediumInternal), without parsing it again.
+func Internal(domain, pageHost string) bool {
+	return domain != "" && sameSite(domain, normalizeHost(pageHost))
+}
+
 // Key returns the short lower-case name used as the session source for a
 // Result.Source, e.g. "google" for "Google Images", "yahoo" for "Yahoo!".
 func Key(source string) string {

@@ -63,7 +63,7 @@ func (t Touch) IsZero() bool { return t == Touch{} }
 func TouchOf(p Page, ref string) Touch {
 	t := Touch{UTM: p.UTM, ClickType: p.ClickType, ClickID: p.ClickID}
 	if ref != "" {
-		if d := referrer.Domain(ref); d != "" && referrer.Parse(ref, p.Host).Medium != referrer.MediumInternal {
+		if d := referrer.Domain(ref); d != "" && !referrer.Internal(d, p.Host) {
 			t.RefDomain = d
 		}
 	}
