@@ -19,19 +19,6 @@ import (
 	"touchpoint/internal/testenv"
 )
 
-// testTopics creates an events and a dead-letter topic of the test's own.
-func testTopics(t *testing.T, brokers string) *kafkabus.Config {
-	t.Helper()
-	n := time.Now().UnixNano()
-	kc := &kafkabus.Config{Brokers: brokers, Topic: fmt.Sprintf("tp.test.%d.events", n), DLQ: fmt.Sprintf("tp.test.%d.dlq", n), Partitions: 4}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := kafkabus.EnsureTopics(ctx, kc); err != nil {
-		t.Fatal(err)
-	}
-	return kc
-}
-
 // kafkaServer is a collector with a real Sink, served over an in-memory listener.
 func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration) (*testServer, *Sink) {
 	t.Helper()
@@ -122,7 +109,7 @@ func covers(t *testing.T, want map[string]bool) func(kafka.Message) bool {
 }
 
 func TestKafkaKeyedOrderedAndDeadLettered(t *testing.T) {
-	kc := testTopics(t, testenv.KafkaConfig(t).Brokers)
+	kc := testenv.Topics(t, testenv.KafkaConfig(t).Brokers, 4)
 	ts, _ := kafkaServer(t, kc, 5*time.Second)
 	sent := map[string][]string{} // visitor → event ids in send order
 	want := map[string]bool{}
@@ -175,7 +162,7 @@ func TestKafkaKeyedOrderedAndDeadLettered(t *testing.T) {
 
 func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
 	brokers, stop, start := testenv.PrivateKafka(t)
-	kc := testTopics(t, brokers)
+	kc := testenv.Topics(t, brokers, 4)
 	ts, sink := kafkaServer(t, kc, time.Second)
 	if resp := ts.do(t, req{method: "GET", path: "/readyz"}); resp.StatusCode() != 200 {
 		t.Fatalf("/readyz = %d with Kafka up", resp.StatusCode())
@@ -294,7 +281,7 @@ func TestSpoolFullAnswers503WithRetryAfter(t *testing.T) {
 }
 
 func TestSpoolOfEarlierRunIsReplayed(t *testing.T) {
-	kc := testTopics(t, testenv.KafkaConfig(t).Brokers)
+	kc := testenv.Topics(t, testenv.KafkaConfig(t).Brokers, 4)
 	dir := t.TempDir()
 	want := map[string]bool{}
 	var order []string

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -35,18 +33,11 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	kc := testenv.KafkaConfig(t)
 	conn, db := testenv.FreshDatabase(t)
-	name := fmt.Sprintf("tp-test-%s-%d", t.Name(), time.Now().UnixNano())
-	c := *kc
-	c.Topic, c.DLQ, c.Partitions = name, name+".dlq", 2
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := kafkabus.EnsureTopics(ctx, &c); err != nil {
-		testenv.Missing(t, "Kafka", err)
-	}
+	c := testenv.Topics(t, kc.Brokers, 2)
 	w := &kafka.Writer{Addr: kafka.TCP(c.BrokerList()...), Topic: c.Topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
-	t.Cleanup(func() { w.Close(); deleteTopics(c.BrokerList()[0], c.Topic, c.DLQ) })
-	return &harness{t: t, kc: &c, group: name, conn: conn, db: db, w: w, batch: 500, flush: 100 * time.Millisecond}
+	t.Cleanup(func() { w.Close() })
+	return &harness{t: t, kc: c, group: c.Topic, conn: conn, db: db, w: w, batch: 500, flush: 100 * time.Millisecond}
 }
 
 // send produces events keyed like the collector does.
@@ -148,23 +139,4 @@ func serverConversion(id, typ string, at time.Duration, vid, emailHash string, v
 		e.Traits = map[string]string{"email_sha256": emailHash}
 	}
 	return e
-}
-
-// deleteTopics removes a test's topics so the shared broker does not collect them.
-func deleteTopics(broker string, topics ...string) {
-	conn, err := kafka.Dial("tcp", broker)
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		return
-	}
-	cc, err := kafka.Dial("tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
-	if err != nil {
-		return
-	}
-	defer cc.Close()
-	_ = cc.DeleteTopics(topics...)
 }

@@ -65,6 +65,9 @@ func main() {
 		log.Fatal(err)
 	}
 	cancel()
+	if !*keep {
+		defer kafkabus.DeleteTopics(context.Background(), kc)
+	}
 	w := &kafka.Writer{Addr: kafka.TCP(kc.BrokerList()...), Topic: kc.Topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchSize: 5000, BatchBytes: 8 << 20, BatchTimeout: 5 * time.Millisecond,
 		Compression: kafka.Lz4}

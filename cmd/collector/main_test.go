@@ -16,21 +16,13 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"touchpoint/internal/event"
-	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/testenv"
 )
 
 // TestSIGTERMUnderLoadLosesNothing boots the collector binary, loads it with concurrent
 // clients, sends SIGTERM mid-load and checks that every event answered 2xx is in Kafka.
 func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
-	kc := testenv.KafkaConfig(t)
-	n := time.Now().UnixNano()
-	kc.Topic, kc.DLQ = fmt.Sprintf("tp.test.%d.events", n), fmt.Sprintf("tp.test.%d.dlq", n)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := kafkabus.EnsureTopics(ctx, kc); err != nil {
-		t.Fatal(err)
-	}
+	kc := testenv.Topics(t, testenv.KafkaConfig(t).Brokers, 4)
 
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", addr, "-sites", "config/dev.json",

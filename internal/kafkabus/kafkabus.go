@@ -66,24 +66,45 @@ func EnsureTopics(ctx context.Context, c *Config) error {
 	}
 }
 
-func ensureTopics(ctx context.Context, c *Config) error {
+// dialController connects to the first broker and to the cluster's controller, which
+// creates and deletes topics.
+func dialController(ctx context.Context, c *Config) (conn, ctrl *kafka.Conn, err error) {
 	brokers := c.BrokerList()
 	if len(brokers) == 0 {
-		return errors.New("no Kafka brokers configured")
+		return nil, nil, errors.New("no Kafka brokers configured")
 	}
-	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	conn, err = kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := conn.Controller()
+	if err == nil {
+		ctrl, err = kafka.DialContext(ctx, "tcp", net.JoinHostPort(b.Host, strconv.Itoa(b.Port)))
+	}
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, ctrl, nil
+}
+
+// DeleteTopics deletes the events and dead-letter topics (test and benchmark topics).
+func DeleteTopics(ctx context.Context, c *Config) error {
+	conn, cc, err := dialController(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ctrl, err := conn.Controller()
+	defer cc.Close()
+	return cc.DeleteTopics(c.Topic, c.DLQ)
+}
+
+func ensureTopics(ctx context.Context, c *Config) error {
+	conn, cc, err := dialController(ctx, c)
 	if err != nil {
 		return err
 	}
-	cc, err := kafka.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
-	if err != nil {
-		return err
-	}
+	defer conn.Close()
 	defer cc.Close()
 	var cfgs []kafka.TopicConfig
 	for _, t := range []string{c.Topic, c.DLQ} {

@@ -104,3 +104,23 @@ func requireTCP(t testing.TB, what, addr string) {
 	}
 	c.Close()
 }
+
+// Topics creates an events and a dead-letter topic of the test's own on brokers and
+// deletes them when the test ends, so repeated runs do not pile up partitions.
+func Topics(t testing.TB, brokers string, partitions int) *kafkabus.Config {
+	t.Helper()
+	n := time.Now().UnixNano()
+	c := &kafkabus.Config{Brokers: brokers, Topic: fmt.Sprintf("tp.test.%d.events", n), DLQ: fmt.Sprintf("tp.test.%d.dlq", n),
+		Partitions: partitions}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := kafkabus.EnsureTopics(ctx, c); err != nil {
+		Missing(t, "Kafka", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		kafkabus.DeleteTopics(ctx, c)
+	})
+	return c
+}
