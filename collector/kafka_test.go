@@ -19,10 +19,11 @@ import (
 	"touchpoint/internal/testenv"
 )
 
-// kafkaServer is a collector with a real Sink, served over an in-memory listener.
-func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration) (*testServer, *Sink) {
+// kafkaServer is a collector with a real Sink and a spool of its own, served over an
+// in-memory listener; it stops, closing the sink, when the test ends.
+func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration, so spool.Options) (*testServer, *Sink) {
 	t.Helper()
-	sp, err := spool.Open(t.TempDir(), spool.Options{MaxBytes: 64 << 20})
+	sp, err := spool.Open(t.TempDir(), so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func covers(t *testing.T, want map[string]bool) func(kafka.Message) bool {
 
 func TestKafkaKeyedOrderedAndDeadLettered(t *testing.T) {
 	kc := testenv.Topics(t, testenv.KafkaConfig(t).Brokers, 4)
-	ts, _ := kafkaServer(t, kc, 5*time.Second)
+	ts, _ := kafkaServer(t, kc, 5*time.Second, spool.Options{MaxBytes: 64 << 20})
 	sent := map[string][]string{} // visitor → event ids in send order
 	want := map[string]bool{}
 	now := time.Now().UnixMilli()
@@ -163,7 +164,7 @@ func TestKafkaKeyedOrderedAndDeadLettered(t *testing.T) {
 func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
 	brokers, stop, start := testenv.PrivateKafka(t)
 	kc := testenv.Topics(t, brokers, 4)
-	ts, sink := kafkaServer(t, kc, time.Second)
+	ts, sink := kafkaServer(t, kc, time.Second, spool.Options{MaxBytes: 64 << 20})
 	if resp := ts.do(t, req{method: "GET", path: "/readyz"}); resp.StatusCode() != 200 {
 		t.Fatalf("/readyz = %d with Kafka up", resp.StatusCode())
 	}
@@ -231,30 +232,7 @@ func unreachableKafka(t *testing.T) *kafkabus.Config {
 }
 
 func TestSpoolFullAnswers503WithRetryAfter(t *testing.T) {
-	kc := unreachableKafka(t)
-	sp, err := spool.Open(t.TempDir(), spool.Options{MaxBytes: 4 << 10, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := NewSink(SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		sink.Close(ctx)
-	}()
-	cfg := RegisterFlags(flag.NewFlagSet("test", flag.PanicOnError))
-	cfg.IPRate, cfg.SiteRate = 0, 0
-	srv, err := New(cfg, testSites(t), enrich.New(enrich.Options{}), sink, KafkaCheck(kc), kc.Topic, kc.DLQ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := fasthttputil.NewInmemoryListener()
-	defer ln.Close()
-	go srv.Serve(ln)
-	ts := &testServer{srv: srv, ln: ln}
+	ts, _ := kafkaServer(t, unreachableKafka(t), 300*time.Millisecond, spool.Options{MaxBytes: 4 << 10, NoSync: true})
 	spooled := 0
 	for i := range 50 {
 		resp := ts.do(t, req{path: "/e", body: batch("demo", pageview(uuid.NewString(), "v", 0))})
