@@ -56,6 +56,12 @@ func main() {
 	}
 	defer conn.Close()
 	end := time.Now().UTC().Truncate(24 * time.Hour)
+	store := &report.Store{Conn: conn, DB: *db}
+	p, err := report.ParseParams(map[string][]string{"site": {"bench"}, "from": {end.AddDate(0, 0, -200).Format("2006-01-02")},
+		"to": {end.Format("2006-01-02")}, "model": {"linear"}, "by": {"channel"}}, time.Now())
+	if err != nil {
+		log.Fatal(err)
+	}
 	if !*reuse {
 		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+*db); err != nil {
 			log.Fatal(err)
@@ -66,46 +72,43 @@ func main() {
 		if !*keep {
 			defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+*db)
 		}
-
-		start := time.Now()
-		sessions, err := fill(ctx, conn, *db, *convs, *touches, *extra, end)
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Printf("attribution bench: loaded %d conversions and %d sessions in %s\n", *convs, sessions, time.Since(start).Round(time.Millisecond))
-
-		sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: 90}}})
-		eng := engine.New(conn, *db, sites)
-		var ms runtime.MemStats
-		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
-			if err != nil {
-				log.Fatal(err)
-			}
-			pprof.StartCPUProfile(f)
-		}
-		start = time.Now()
-		n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
-		if err != nil {
-			log.Fatal(err)
-		}
-		took := time.Since(start)
-		pprof.StopCPUProfile()
-		runtime.ReadMemStats(&ms)
-		fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 60 s), Go heap peak %d MiB\n",
-			n, 7, rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), ms.HeapSys>>20)
+		loadAndRebuild(ctx, conn, *db, *convs, *touches, *extra, end, *cpuProfile)
+		timeReport(ctx, store, p, "right after the rebuild, its parts still merging")
 	}
+	// Reports usually run on settled tables: time them (again) once ClickHouse has merged.
+	waitForMerges(ctx, conn, *db, 3*time.Minute)
+	timeReport(ctx, store, p, "after the merges")
+}
 
-	store := &report.Store{Conn: conn, DB: *db}
-	p, err := report.ParseParams(map[string][]string{"site": {"bench"}, "from": {end.AddDate(0, 0, -200).Format("2006-01-02")},
-		"to": {end.Format("2006-01-02")}, "model": {"linear"}, "by": {"channel"}}, time.Now())
+// loadAndRebuild fills db with the data set and times a rebuild of every model.
+func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, touches, extra int, end time.Time, cpuProfile string) {
+	start := time.Now()
+	sessions, err := fill(ctx, conn, db, convs, touches, extra, end)
 	if err != nil {
 		log.Fatal(err)
 	}
-	timeReport(ctx, store, p, "right after the rebuild, its parts still merging")
-	// Reports usually run on settled tables: time them again once ClickHouse has merged.
-	waitForMerges(ctx, conn, *db, 3*time.Minute)
-	timeReport(ctx, store, p, "after the merges")
+	fmt.Printf("attribution bench: loaded %d conversions and %d sessions in %s\n", convs, sessions, time.Since(start).Round(time.Millisecond))
+
+	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: 90}}})
+	eng := engine.New(conn, db, sites)
+	var ms runtime.MemStats
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	start = time.Now()
+	n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
+	if err != nil {
+		log.Fatal(err)
+	}
+	took := time.Since(start)
+	pprof.StopCPUProfile()
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 60 s), Go heap peak %d MiB\n",
+		n, 7, rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), ms.HeapSys>>20)
 }
 
 // timeReport runs the source report three times and prints the best and median times.

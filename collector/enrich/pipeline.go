@@ -81,7 +81,7 @@ type Pipeline struct {
 }
 
 // timeEvery is how often Run times its steps: reading the clock and observing a histogram
-// per step and event cost a tenth of the collector's CPU; one event in 16 gives the same
+// per step and event cost about 6 % of the collector's CPU; one event in 16 gives the same
 // distribution.
 const timeEvery = 16
 
@@ -128,23 +128,21 @@ func NewPipeline(steps ...Step) *Pipeline {
 
 // Run enriches it, stopping at the first refusal.
 func (p *Pipeline) Run(r *Request, it *Item) *Refusal {
-	if p.runs.Add(1)%timeEvery != 0 {
-		for _, s := range p.steps {
-			if ref := s.Run(r, it); ref != nil {
-				return ref
-			}
-		}
-		return nil
+	timed := p.runs.Add(1)%timeEvery == 0
+	var start time.Time
+	if timed {
+		start = time.Now()
 	}
-	start := time.Now()
 	for i, s := range p.steps {
 		ref := s.Run(r, it)
-		end := time.Now() // one clock read per step: the end of one is the start of the next
-		p.timed[i].Observe(end.Sub(start).Seconds())
+		if timed {
+			end := time.Now() // one clock read per step: the end of one is the start of the next
+			p.timed[i].Observe(end.Sub(start).Seconds())
+			start = end
+		}
 		if ref != nil {
 			return ref
 		}
-		start = end
 	}
 	return nil
 }
