@@ -79,7 +79,8 @@ export async function fixtureServer() {
       return res.end(readFileSync(OUTPUT))
     }
     const html = pages.get(path)
-    res.writeHead(html ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' })
+    const type = path.endsWith('.css') ? 'text/css' : 'text/html; charset=utf-8'
+    res.writeHead(html ? 200 : 404, { 'content-type': type })
     res.end(html || 'not found')
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
