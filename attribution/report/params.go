@@ -18,12 +18,13 @@ type GroupBy struct {
 	session, attribution, cost string
 }
 
-var groupBys = map[string]GroupBy{
-	"channel":      {"channel", "channel", "channel", "channel"},
-	"source":       {"source", "source", "source", "source"},
-	"campaign":     {"campaign", "campaign", "campaign", "campaign"},
-	"keyword":      {"keyword", "term", "term", ""},
-	"landing_page": {"landing_page", "path(landing_url)", "landing_page", ""},
+// groupBys are the dimensions, also those of the report's daily rollups.
+var groupBys = []GroupBy{
+	{"channel", "channel", "channel", "channel"},
+	{"source", "source", "source", "source"},
+	{"campaign", "campaign", "campaign", "campaign"},
+	{"keyword", "term", "term", ""},
+	{"landing_page", "path(landing_url)", "landing_page", ""},
 }
 
 // Params are the common query parameters of the reports.
@@ -51,7 +52,7 @@ func ParseParams(q url.Values, now time.Time) (Params, error) {
 	if by == "" {
 		by = "channel"
 	}
-	g, ok := groupBys[by]
+	g, ok := LookupGroupBy(by)
 	if !ok {
 		return p, fmt.Errorf("unknown by %q (channel, source, campaign, keyword or landing_page)", by)
 	}
@@ -100,6 +101,10 @@ func (p Params) end() time.Time { return p.To.AddDate(0, 0, 1) }
 
 // LookupGroupBy returns the group-by of that name.
 func LookupGroupBy(name string) (GroupBy, bool) {
-	g, ok := groupBys[name]
-	return g, ok
+	for _, g := range groupBys {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return GroupBy{}, false
 }

@@ -28,6 +28,8 @@ type Config struct {
 	WebhookTries  int
 	WebhookRetry  time.Duration
 	ShutdownAfter time.Duration
+	RollupEvery   time.Duration
+	RollupMargin  time.Duration
 }
 
 // RegisterFlags declares the service's flags.
@@ -39,6 +41,9 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook delivery")
 	fs.DurationVar(&c.WebhookRetry, "webhook.backoff", 2*time.Second, "wait before the first webhook retry (doubles each time)")
 	fs.DurationVar(&c.ShutdownAfter, "shutdown-timeout", 10*time.Second, "how long to drain on SIGTERM")
+	fs.DurationVar(&c.RollupEvery, "rollup.interval", 10*time.Second, "how often the source report's daily rollups are brought up to date")
+	fs.DurationVar(&c.RollupMargin, "rollup.margin", 30*time.Second,
+		"how long a day must be unchanged before it is rolled up (longer than any insert takes)")
 	return c
 }
 
@@ -57,9 +62,10 @@ func Run(ctx context.Context, cfg *Config, sites *site.Registry, conn driver.Con
 		}
 		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
 	}
+	reports := &report.Store{Conn: conn, DB: db}
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           (&api.Server{Sites: sites, Reports: &report.Store{Conn: conn, DB: db}, Engine: eng, Dashboard: dashboard}).Handler(),
+		Handler:           (&api.Server{Sites: sites, Reports: reports, Engine: eng, Dashboard: dashboard}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -73,6 +79,7 @@ func Run(ctx context.Context, cfg *Config, sites *site.Registry, conn driver.Con
 	}()
 	go sender.Run(ctx)
 	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
+	go rollUp(ctx, reports, sites, cfg.RollupEvery, cfg.RollupMargin)
 	log.Printf("attribution: serving on %s", cfg.Listen)
 
 	select {
@@ -85,6 +92,29 @@ func Run(ctx context.Context, cfg *Config, sites *site.Registry, conn driver.Con
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownAfter)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// rollUp keeps the source report's daily rollups current until ctx is done.
+func rollUp(ctx context.Context, reports *report.Store, sites *site.Registry, every, margin time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		for _, st := range sites.Sites() {
+			start := time.Now()
+			n, err := reports.BuildRollups(ctx, st.ID, margin)
+			if err != nil && ctx.Err() == nil {
+				log.Printf("attribution: %s: %v", st.ID, err)
+			}
+			if n > 0 {
+				log.Printf("attribution: %s: rolled up %d days for the source report in %s", st.ID, n, time.Since(start).Round(time.Millisecond))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // LeadPayload is the webhook body for a new lead.

@@ -1,0 +1,197 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The source report reads daily rollups (report_traffic, report_credit; migration 0014)
+// for days that have not changed since they were built, and sessions and attributions
+// for the other days, so it is always exact and fast on settled data. Materialized views
+// record in report_changes each day that an insert into sessions or attributions touched.
+
+// A build covers at most this many days per query, bounding ClickHouse's memory.
+const buildChunk = 31
+
+// dayStates says which days of a range have current rollups.
+type dayStates struct {
+	built       []string // days (YYYY-MM-DD) read from the rollups…
+	generations []uint64 // …with the generation of their current rows
+	stale       []string // days read from sessions and attributions, in order
+}
+
+// days reads the state of each day of [from, to] (YYYY-MM-DD) that has data.
+func (s *Store) days(ctx context.Context, site, from, to string) (dayStates, error) {
+	var out dayStates
+	q := fmt.Sprintf(`SELECT toString(day), changed, built, gen FROM %s ORDER BY day`,
+		s.dayJoin("day >= toDate(?) AND day <= toDate(?)"))
+	err := s.each(ctx, q, []any{site, from, to, site, from, to}, func(sc scanner) error {
+		var d string
+		var changed, builtFrom time.Time
+		var gen uint64
+		if err := sc.Scan(&d, &changed, &builtFrom, &gen); err != nil {
+			return err
+		}
+		if gen > 0 && builtFrom.After(changed) {
+			out.built = append(out.built, d)
+			out.generations = append(out.generations, gen)
+		} else {
+			out.stale = append(out.stale, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("cannot read the state of the report rollups: %w", err)
+	}
+	return out, nil
+}
+
+// dayJoin selects per day of the site (cond on day) its last change (changed) and its
+// current build (built: built_from, gen: generation; 0 for none). Its arguments are
+// the site and cond's, twice.
+func (s *Store) dayJoin(cond string) string {
+	return fmt.Sprintf(`(SELECT day, max(changed_at) AS changed FROM %[1]s.report_changes
+			WHERE site_id = ? AND %[2]s GROUP BY day) AS changes
+		ANY LEFT JOIN
+		(SELECT day, argMax(built_from, generation) AS built, max(generation) AS gen FROM %[1]s.report_builds
+			WHERE site_id = ? AND %[2]s GROUP BY day) AS builds
+		USING day`, s.DB, cond)
+}
+
+// BuildRollups rebuilds the site's rollups of every day changed since its last build,
+// leaving out days changed in the last margin (inserts may still be running). It returns
+// how many days it built. Running it at any time, also from several processes, is safe.
+func (s *Store) BuildRollups(ctx context.Context, site string, margin time.Duration) (int, error) {
+	var now time.Time
+	if err := s.Conn.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+		return 0, fmt.Errorf("cannot read ClickHouse's clock: %w", err)
+	}
+	builtFrom := now.Add(-margin)
+	var todo []string
+	q := fmt.Sprintf(`SELECT toString(day) FROM %s WHERE changed < ? AND (gen = 0 OR built <= changed) ORDER BY day`, s.dayJoin("1"))
+	err := s.each(ctx, q, []any{site, site, builtFrom}, func(sc scanner) error {
+		var d string
+		if err := sc.Scan(&d); err != nil {
+			return err
+		}
+		todo = append(todo, d)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot find days to roll up: %w", err)
+	}
+	for i := 0; i < len(todo); i += buildChunk {
+		if err := s.build(ctx, site, todo[i:min(i+buildChunk, len(todo))], builtFrom); err != nil {
+			return i, err
+		}
+	}
+	return len(todo), nil
+}
+
+// build writes the rollups of days (ordered) with a new generation, then records them.
+// An interrupted build leaves rows of a generation nothing refers to.
+func (s *Store) build(ctx context.Context, site string, days []string, builtFrom time.Time) error {
+	gen := uint64(time.Now().UnixNano())
+	sessionDays, sessionArgs := inDays("started_at", days)
+	traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, visitors, sessions, generation)
+		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, uniqHLL12State(visitor_id), %[2]s, ?
+		FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, deleted, %[3]s AS dims
+			FROM %[1]s.sessions
+			WHERE site_id = ? AND is_bot = 0 AND %[4]s)
+		ARRAY JOIN dims AS dk
+		GROUP BY site_id, day, dim, key`, s.DB, sessionCount, dimsArray(func(g GroupBy) string { return g.session }), sessionDays)
+	if err := s.Conn.Exec(ctx, traffic, append([]any{gen, site}, sessionArgs...)...); err != nil {
+		return fmt.Errorf("cannot roll up traffic: %w", err)
+	}
+	latest, latestArgs := latestCredit(s.DB, site, "", days)
+	credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
+			(site_id, day, model, dim, key, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
+		SELECT site_id, day, model, dk.1 AS dim, dk.2 AS key, %[2]s, ?
+		FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, revenue, %[3]s AS dims
+			FROM %[1]s.attributions
+			WHERE %[4]s)
+		ARRAY JOIN dims AS dk
+		GROUP BY site_id, day, model, dim, key`, s.DB, creditSums, dimsArray(func(g GroupBy) string { return g.attribution }), latest)
+	if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
+		return fmt.Errorf("cannot roll up credit: %w", err)
+	}
+	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation)")
+	if err != nil {
+		return fmt.Errorf("cannot record rollups: %w", err)
+	}
+	defer b.Abort()
+	for _, d := range days {
+		t, _ := time.Parse("2006-01-02", d)
+		if err := b.Append(site, t, builtFrom, gen); err != nil {
+			return err
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("cannot record rollups: %w", err)
+	}
+	return nil
+}
+
+// sessionCount counts a day's sessions over their row versions, which is cheaper than
+// FINAL: a session's day and touchpoint fields never change between versions, and a session
+// folded into another (deleted = 1, which is final) is subtracted. uniq is exact up to
+// 65,536 values and within about 1% above.
+const sessionCount = `toUInt64(greatest(uniq(session_id) - uniqIf(session_id, deleted = 1), 0))`
+
+// creditSums are the credit columns of the report, named as in the rollup's query.
+const creditSums = `sumIf(credit, conversion_type = 'lead') AS c_leads,
+	sumIf(credit, conversion_type = 'lead' AND lead_type = 'form') AS c_form,
+	sumIf(credit, conversion_type = 'lead' AND lead_type = 'call') AS c_call,
+	sumIf(credit, conversion_type = 'lead' AND lead_type = 'chat') AS c_chat,
+	sumIf(credit, conversion_type = 'lead' AND lead_type NOT IN ('form', 'call', 'chat')) AS c_other,
+	sumIf(credit, conversion_type = 'sale') AS c_sales,
+	sumIf(revenue, conversion_type = 'sale') AS c_revenue`
+
+// dimsArray is the SQL array of (dimension, value) pairs of a row, for ARRAY JOIN.
+func dimsArray(expr func(GroupBy) string) string {
+	var parts []string
+	for _, g := range groupBys {
+		parts = append(parts, fmt.Sprintf("('%s', %s)", g.Name, expr(g)))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// latestCredit is the condition selecting the current credit rows of conversions that
+// occurred on days (ordered YYYY-MM-DD), of one model ("" = all), and
+// its arguments. Every row of one computation of a conversion carries the same version,
+// touches that lost their credit included (removed = 1), so the current credit is the rows
+// of the conversion's highest version: cheaper to find than FINAL on large tables.
+// Conversion ids are matched by their 64-bit hash, which halves the time of the lookup; a
+// stale row would need another conversion with the same hash and its version as latest.
+func latestCredit(db, site, model string, days []string) (string, []any) {
+	inRange, rangeArgs := inDays("occurred_at", days)
+	sel := "site_id = ? AND " + inRange
+	args := append([]any{site}, rangeArgs...)
+	if model != "" {
+		sel += " AND model = ?"
+		args = append(args, model)
+	}
+	cond := fmt.Sprintf(`%[1]s AND removed = 0 AND (cityHash64(conversion_id), version) IN (
+		SELECT cityHash64(conversion_id) AS h, max(version) FROM %[2]s.attributions WHERE %[1]s GROUP BY h)`, sel, db)
+	return cond, append(args, args...)
+}
+
+// inDays is the condition that column (a DateTime) falls on one of days (YYYY-MM-DD,
+// ordered, as ClickHouse's toString(Date) writes them), as ranges of consecutive days:
+// much cheaper than looking each row's day up in a list, and it uses the table's index.
+func inDays(column string, days []string) (string, []any) {
+	var conds []string
+	var args []any
+	for i := 0; i < len(days); {
+		from, _ := time.Parse("2006-01-02", days[i])
+		end := from.AddDate(0, 0, 1)
+		for i++; i < len(days) && days[i] == end.Format("2006-01-02"); i++ {
+			end = end.AddDate(0, 0, 1)
+		}
+		conds = append(conds, fmt.Sprintf("(%[1]s >= ? AND %[1]s < ?)", column))
+		args = append(args, from, end)
+	}
+	return "(" + strings.Join(conds, " OR ") + ")", args
+}
