@@ -321,3 +321,49 @@ func TestNewConversionSettles(t *testing.T) {
 		t.Fatalf("after settling: %v", c)
 	}
 }
+
+// The writer batches rows per month of the conversion and writes every row, however the
+// batches fill: one month filling up, many months open at once, a last partial batch. A
+// failing insert is reported by flush instead of being lost or hanging.
+func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	w := f.eng.store.newWriter(3)
+	want := 0
+	for i := 0; i < 40; i++ {
+		c := &Conversion{ID: fmt.Sprintf("c%02d", i), Type: "lead", At: t0.AddDate(0, -(i % 7), 0), Person: "p"}
+		for _, m := range []string{"first_click", "linear"} {
+			if err := w.row(ctx, "s1", c, m, &Session{ID: "x", At: c.At}, 1, 0, t0, 1); err != nil {
+				t.Fatal(err)
+			}
+			want++
+		}
+	}
+	if err := w.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var rows, months uint64
+	q := fmt.Sprintf("SELECT count(), uniqExact(toYYYYMM(occurred_at)) FROM %s.attributions", f.db.Name)
+	if err := f.conn.QueryRow(ctx, q).Scan(&rows, &months); err != nil {
+		t.Fatal(err)
+	}
+	if rows != uint64(want) || months != 7 {
+		t.Fatalf("wrote %d rows over %d months, want %d over 7", rows, months, want)
+	}
+
+	if err := f.conn.Exec(ctx, "DROP TABLE "+f.db.Name+".attributions"); err != nil {
+		t.Fatal(err)
+	}
+	w = f.eng.store.newWriter(3)
+	var err error
+	for i := 0; i < 40 && err == nil; i++ {
+		err = w.row(ctx, "s1", &Conversion{ID: "c", At: t0}, "linear", &Session{At: t0}, 1, 0, t0, 1)
+	}
+	if err == nil {
+		err = w.flush(ctx)
+	}
+	w.wait()
+	if err == nil {
+		t.Fatal("writing into a dropped table reported no error")
+	}
+}

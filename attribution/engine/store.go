@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -206,33 +208,34 @@ func (r *attrRows) columns() []any {
 		r.removed, r.computedAt, r.version}
 }
 
-// writer collects attribution rows and sends full batches in the background, so
-// computing the next batch overlaps with ClickHouse inserting the last ones. Up to
-// inFlight inserts run at once (ClickHouse works on separate inserts in parallel);
-// their row buffers are reused once written. Rows are batched per month of the
-// conversion, the table's partition: a batch spanning several months would become one
-// small part per month, and merging many small parts costs ClickHouse more than the insert.
+// writer collects attribution rows and hands full batches to up to maxLanes lanes in the
+// background, so computing the next batch overlaps with ClickHouse inserting the last
+// ones. A lane is one INSERT that sends batch after batch as blocks: its column buffers
+// are reused, where a new INSERT per batch grew every buffer from empty again, which cost
+// more CPU than computing the credit. Rows are batched per month of the conversion, the
+// table's partition: a block spanning several months would become one small part per
+// month, and merging many small parts costs ClickHouse more than the insert.
 type writer struct {
 	s        *store
 	max      int
 	open     map[int]*attrRows // by month (year*12 + month)
 	buffered int               // rows in open
-	free     []*attrRows
-	inFlight []flight // oldest first
+	free     chan *attrRows    // row buffers the lanes have written, for reuse
+	todo     chan *attrRows    // full batches for the lanes; nil once closed
+	lanes    int
+	done     chan error // one per lane when it ends
+	mu       sync.Mutex
+	err      error // the first lane error
 }
 
-type flight struct {
-	rows *attrRows
-	done chan error
-}
-
-const maxInFlight = 2
+const maxLanes = 2
 
 // maxOpenBatches bounds the rows buffered across months to that many full batches.
 const maxOpenBatches = 4
 
 func (s *store) newWriter(max int) *writer {
-	return &writer{s: s, max: max, open: map[int]*attrRows{}}
+	return &writer{s: s, max: max, open: map[int]*attrRows{}, free: make(chan *attrRows, maxLanes+maxOpenBatches),
+		todo: make(chan *attrRows), done: make(chan error, maxLanes)}
 }
 
 func (w *writer) row(ctx context.Context, site string, c *Conversion, model string, s *Session, credit float64, removed uint8,
@@ -277,13 +280,12 @@ func (w *writer) row(ctx context.Context, site string, c *Conversion, model stri
 
 // newRows returns an empty row buffer, reusing a written one when there is one.
 func (w *writer) newRows() *attrRows {
-	if n := len(w.free); n > 0 {
-		r := w.free[n-1]
-		w.free = w.free[:n-1]
-		r.reset(w.max)
-		return r
+	var r *attrRows
+	select {
+	case r = <-w.free:
+	default:
+		r = &attrRows{}
 	}
-	r := &attrRows{}
 	r.reset(w.max)
 	return r
 }
@@ -298,8 +300,8 @@ func (w *writer) fullest() int {
 	return best
 }
 
-// send starts sending the rows collected for month, first waiting for the oldest insert
-// when maxInFlight are running.
+// send hands the rows collected for month to a lane, starting one while fewer than
+// maxLanes run; it waits while every lane is busy.
 func (w *writer) send(ctx context.Context, month int) error {
 	rows := w.open[month]
 	if rows == nil {
@@ -307,34 +309,90 @@ func (w *writer) send(ctx context.Context, month int) error {
 	}
 	delete(w.open, month)
 	w.buffered -= rows.len()
-	if len(w.inFlight) == maxInFlight {
-		if err := w.waitOldest(); err != nil {
-			return err
-		}
+	if err := w.failed(); err != nil {
+		return err
 	}
-	f := flight{rows: rows, done: make(chan error, 1)}
-	go func() { f.done <- w.s.insert(ctx, f.rows) }()
-	w.inFlight = append(w.inFlight, f)
+	if w.lanes < maxLanes {
+		select {
+		case w.todo <- rows:
+			return nil
+		default: // every running lane is busy
+		}
+		w.lanes++
+		go w.lane(ctx, w.todo)
+	}
+	w.todo <- rows
 	return nil
 }
 
-func (w *writer) waitOldest() error {
-	f := w.inFlight[0]
-	w.inFlight = w.inFlight[1:]
-	err := <-f.done
-	w.free = append(w.free, f.rows)
-	return err
+func (w *writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
-// wait waits for every insert in flight and returns the first error.
-func (w *writer) wait() error {
-	var first error
-	for len(w.inFlight) > 0 {
-		if err := w.waitOldest(); err != nil && first == nil {
-			first = err
+// fail records err unless an earlier error is recorded.
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.err = cmp.Or(w.err, err)
+}
+
+// lane inserts the batches it receives as blocks of one INSERT, which it completes when
+// todo is closed. After an error it only returns the buffers, so send never blocks.
+func (w *writer) lane(ctx context.Context, todo <-chan *attrRows) {
+	b, err := chstore.PrepareBatch(ctx, w.s.conn, "INSERT INTO "+w.s.db+".attributions ("+attributionCols+")")
+	if err != nil {
+		err = fmt.Errorf("cannot prepare attributions insert: %w", err)
+		w.fail(err)
+	}
+	for rows := range todo {
+		if err == nil {
+			if err = writeBlock(b, rows); err != nil {
+				w.fail(err)
+			}
+		}
+		select {
+		case w.free <- rows:
+		default:
 		}
 	}
-	return first
+	if b != nil {
+		if err == nil {
+			if err = b.Send(); err != nil {
+				err = fmt.Errorf("cannot write attributions: %w", err)
+			}
+		} else {
+			b.Abort()
+		}
+	}
+	w.done <- err
+}
+
+func writeBlock(b driver.Batch, rows *attrRows) error {
+	for i, col := range rows.columns() {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("cannot append attributions column %d: %w", i, err)
+		}
+	}
+	if err := b.Flush(); err != nil {
+		return fmt.Errorf("cannot write attributions: %w", err)
+	}
+	return nil
+}
+
+// wait ends the lanes and returns the first error. The writer cannot be used after.
+func (w *writer) wait() error {
+	if w.todo != nil {
+		close(w.todo)
+		w.todo = nil
+	}
+	for ; w.lanes > 0; w.lanes-- {
+		if err := <-w.done; err != nil {
+			w.fail(err)
+		}
+	}
+	return w.failed()
 }
 
 // flush sends what is left and waits until everything is written.
@@ -346,23 +404,6 @@ func (w *writer) flush(ctx context.Context) error {
 		}
 	}
 	return w.wait()
-}
-
-func (s *store) insert(ctx context.Context, rows *attrRows) error {
-	b, err := chstore.PrepareBatch(ctx, s.conn, "INSERT INTO "+s.db+".attributions ("+attributionCols+")")
-	if err != nil {
-		return fmt.Errorf("cannot prepare attributions insert: %w", err)
-	}
-	defer b.Abort()
-	for i, col := range rows.columns() {
-		if err := b.Column(i).Append(col); err != nil {
-			return fmt.Errorf("cannot append attributions column %d: %w", i, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("cannot write attributions: %w", err)
-	}
-	return nil
 }
 
 // state reads one value of attribution_state.
