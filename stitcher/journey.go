@@ -209,6 +209,14 @@ func before(a, b session.Event) bool {
 // of all later sessions. Sessions are disjoint in time, so the first of them starts a session
 // whatever comes after, and sessionizing from there reproduces the stored sessions.
 func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[string]session.Event) (map[string][]session.Event, error) {
+	st.awaitInsert(func(t *touched) bool {
+		for vid := range earliest {
+			if t.visitors[visitorKey{site, vid}] {
+				return true
+			}
+		}
+		return false
+	})
 	vids := make([]string, 0, len(earliest))
 	low := int64(1<<62 - 1)
 	for vid, e := range earliest {

@@ -162,3 +162,39 @@ func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
 		t.Fatalf("dead letter = %q with reason %q", m.Value, header(m, "reason"))
 	}
 }
+
+// A batch is prepared while the one before it is being inserted. What it needs from that
+// batch (a visitor's earlier event arriving after later ones, a second device identifying
+// with the same email) must be read once that batch is in: the result is the same as
+// writing the batches one after the other.
+func TestConsecutiveBatchesSeeEachOther(t *testing.T) {
+	h := newHarness(t)
+	h.batch, h.flush = 3, 50*time.Millisecond
+	page := "https://shop.example.com/"
+	const pairs = 15
+	var evs []event.Enriched
+	var phones, laptops []string
+	for i := range pairs {
+		phone, laptop := uuid.NewString(), uuid.NewString()
+		phones, laptops = append(phones, phone), append(laptops, laptop)
+		email := fmt.Sprintf("%032x%032x", time.Now().UnixNano(), i)
+		// The phone's landing pageview comes after its later pages, a batch or two behind.
+		evs = append(evs,
+			pageview(phone, 2*time.Minute, page+"p2", page), identify(phone, 3*time.Minute, email), pageview(laptop, time.Hour, page, ""),
+			pageview(phone, 0, page, "https://www.google.com/"), identify(laptop, time.Hour+time.Minute, email),
+			pageview(phone, time.Minute, page+"p1", page))
+	}
+	h.send(evs...)
+	h.run(h.conn, h.db)
+	h.waitCount(60*time.Second, `SELECT count() FROM %s.events FINAL`, uint64(len(evs)))
+	h.waitCount(20*time.Second, `SELECT count() FROM (SELECT deleted FROM %s.sessions FINAL) WHERE deleted = 0`, 2*pairs)
+	if n := h.count(`SELECT count() FROM (SELECT deleted, source, pageviews FROM %s.sessions FINAL)
+		WHERE deleted = 0 AND source = 'google' AND pageviews = 3`); n != pairs {
+		t.Fatalf("%d phone sessions start at the search engine with 3 pageviews, want %d", n, pairs)
+	}
+	for i := range pairs {
+		if n := h.count(resolvedPersons, []string{phones[i], laptops[i]}, []string{""}); n != 1 {
+			t.Fatalf("pair %d: two devices with one email are %d persons, want 1", i, n)
+		}
+	}
+}

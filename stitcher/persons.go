@@ -103,6 +103,15 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 				users = append(users, k.Value)
 			}
 		}
+		asked := frontier[:min(len(frontier), maxListLen)]
+		st.awaitInsert(func(t *touched) bool {
+			for _, k := range asked {
+				if t.keys[siteKey{site, k}] {
+					return true
+				}
+			}
+			return false
+		})
 		frontier = append([]identity.Key(nil), next...)
 		rows, err := st.conn.Query(ctx, q, site, nonEmpty(vids), nonEmpty(emails), nonEmpty(users))
 		if err != nil {
@@ -182,6 +191,16 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (map[personKey]
 	}
 	q := fmt.Sprintf(`SELECT person_id, argMax(current_person_id, version) FROM %s.person_aliases
 		WHERE site_id = ? AND person_id IN (SELECT arrayJoin(?)) GROUP BY person_id`, st.db)
+	st.awaitInsert(func(t *touched) bool {
+		for site, owns := range miss {
+			for id := range owns {
+				if t.aliased[sitePerson{site, id}] {
+					return true
+				}
+			}
+		}
+		return false
+	})
 	for site, owns := range miss {
 		for _, chunk := range chunkMap(owns, maxListLen) {
 			ids := make([]string, 0, len(chunk))

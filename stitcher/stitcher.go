@@ -50,6 +50,7 @@ type Stitcher struct {
 	db       string
 	journeys *journeys
 	persons  map[personKey]string
+	inflight *insertion // the batch being inserted while the next one is prepared
 }
 
 // New builds a stitcher reading kc's topic and writing to database db.
@@ -76,10 +77,11 @@ func New(cfg *Config, kc *kafkabus.Config, conn driver.Conn, db string) *Stitche
 		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}}
 }
 
-// Run consumes until ctx is done. Three stages overlap: fetching a batch, decoding the next
-// one and writing the one before; batches are written and committed in order. Rows of a
-// batch are inserted before its offsets are committed; a failed insert is retried with
-// backoff and nothing is committed past it.
+// Run consumes until ctx is done. Four stages overlap: fetching a batch, decoding the
+// next one, preparing the one before (sessions, persons, rows) and inserting the one before
+// that; batches are inserted and committed in order. Rows of a batch are inserted before its
+// offsets are committed; a failed insert is retried with backoff and nothing is committed
+// past it.
 func (st *Stitcher) Run(ctx context.Context) error {
 	defer st.close()
 	ctx, cancel := context.WithCancel(ctx)
@@ -102,16 +104,126 @@ func (st *Stitcher) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	for d := range decoded {
-		if ctx.Err() != nil {
-			break
+	var cur *insertion // the batch being inserted
+loop:
+	for {
+		var inserted <-chan struct{}
+		if cur != nil {
+			inserted = cur.done
 		}
-		st.flush(ctx, d)
+		select {
+		case d, ok := <-decoded:
+			if !ok || ctx.Err() != nil {
+				break loop
+			}
+			cur = st.take(ctx, cur, d)
+		case <-inserted:
+			st.settle(ctx, cur)
+			cur = nil
+		}
+	}
+	if cur != nil {
+		<-cur.done
+		st.settle(ctx, cur)
 	}
 	cancel()
 	for range decoded {
 	}
 	return <-fetchErr
+}
+
+// insertion is a batch whose rows are being inserted in the background.
+type insertion struct {
+	d       decodedBatch
+	touched touched
+	done    chan struct{} // closed when the insert ended, with err set
+	err     error
+}
+
+// touched is what a batch writes that preparing a later batch may read back from
+// ClickHouse: the visitors whose events and sessions it writes, the identifiers of its
+// identity links and the persons it aliases to others.
+type touched struct {
+	visitors map[visitorKey]bool
+	keys     map[siteKey]bool
+	aliased  map[sitePerson]bool
+}
+
+type sitePerson struct{ site, person string }
+
+type siteKey struct {
+	site string
+	key  identity.Key
+}
+
+func touchedBy(ins []incoming, rows *batchRows) touched {
+	t := touched{visitors: map[visitorKey]bool{}, keys: map[siteKey]bool{}, aliased: map[sitePerson]bool{}}
+	for i := range ins {
+		in := &ins[i]
+		t.visitors[visitorKey{in.e.Site, in.e.VID}] = true
+		if l, ok := linkOf(in); ok {
+			for _, k := range l.Keys() {
+				t.keys[siteKey{in.e.Site, k}] = true
+			}
+		}
+	}
+	for _, a := range rows.ids.aliases {
+		t.aliased[sitePerson{a[0].(string), a[1].(string)}] = true
+	}
+	return t
+}
+
+// take prepares batch d while cur (if any) is being inserted, then waits for cur and
+// starts inserting d. Preparing reads rows of cur from ClickHouse only once they are in
+// (awaitInsert), so it sees what it would if the batches were written one after the other.
+func (st *Stitcher) take(ctx context.Context, cur *insertion, d decodedBatch) *insertion {
+	st.observe(d)
+	st.inflight = cur
+	err := st.deadLetter(ctx, d.bad)
+	var rows *batchRows
+	if err == nil {
+		d.bad = nil
+		rows, err = st.prepare(ctx, d.ins)
+	}
+	st.inflight = nil
+	if cur != nil {
+		<-cur.done
+		if !st.settle(ctx, cur) && err == nil {
+			// cur was written again from a fresh state: so is d, after it.
+			st.writeUntilDone(ctx, d, nil)
+			return nil
+		}
+	}
+	if err != nil {
+		st.writeUntilDone(ctx, d, err)
+		return nil
+	}
+	next := &insertion{d: d, touched: touchedBy(d.ins, rows), done: make(chan struct{})}
+	go func() {
+		defer close(next.done)
+		next.err = st.insert(ctx, rows)
+	}()
+	return next
+}
+
+// awaitInsert waits for the batch being inserted, if there is one and it writes rows
+// that a read from ClickHouse while preparing the next batch must see (reads reports
+// whether it does). Rows of earlier batches are in already.
+func (st *Stitcher) awaitInsert(reads func(*touched) bool) {
+	if cur := st.inflight; cur != nil && reads(&cur.touched) {
+		<-cur.done
+	}
+}
+
+// settle commits an inserted batch, or writes it again until that succeeds when its insert
+// failed (then the visitor states were reset, and it returns false).
+func (st *Stitcher) settle(ctx context.Context, cur *insertion) bool {
+	if cur.err != nil {
+		st.writeUntilDone(ctx, cur.d, cur.err)
+		return false
+	}
+	st.commit(ctx, cur.d.msgs)
+	return true
 }
 
 type decodedBatch struct {
@@ -179,15 +291,34 @@ func (st *Stitcher) close() {
 	}
 }
 
-// flush writes one batch until it succeeds, then commits its offsets. While ClickHouse or
-// the dead-letter topic is unavailable it waits with backoff; nothing is committed meanwhile.
-func (st *Stitcher) flush(ctx context.Context, d decodedBatch) {
-	msgs, ins, bad := d.msgs, d.ins, d.bad
-	for i := range msgs {
-		st.journeys.observe(msgs[i].Partition, msgs[i].Offset)
+func (st *Stitcher) observe(d decodedBatch) {
+	for i := range d.msgs {
+		st.journeys.observe(d.msgs[i].Partition, d.msgs[i].Offset)
 	}
+}
+
+// writeUntilDone writes one batch until it succeeds, then commits its offsets. While
+// ClickHouse or the dead-letter topic is unavailable it waits with backoff; nothing is
+// committed meanwhile. failed is the error of a first attempt made elsewhere, if any.
+func (st *Stitcher) writeUntilDone(ctx context.Context, d decodedBatch, failed error) {
+	ins, bad := d.ins, d.bad
+	err := failed
 	for attempt := 0; ; attempt++ {
-		err := st.deadLetter(ctx, bad)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The visitor states may hold this batch's events that were never written.
+			st.journeys.forgetAll()
+			wait := min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)
+			log.Printf("stitcher: writing %d events failed (retrying in %s): %v", len(ins), wait, err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		err = st.deadLetter(ctx, bad)
 		if err == nil {
 			bad = nil
 			err = st.write(ctx, ins)
@@ -195,19 +326,11 @@ func (st *Stitcher) flush(ctx context.Context, d decodedBatch) {
 		if err == nil {
 			break
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		// The visitor states may hold this batch's events that were never written.
-		st.journeys.forgetAll()
-		wait := min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)
-		log.Printf("stitcher: writing %d events failed (retrying in %s): %v", len(ins), wait, err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
 	}
+	st.commit(ctx, d.msgs)
+}
+
+func (st *Stitcher) commit(ctx context.Context, msgs []kafka.Message) {
 	if err := st.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
 		// After a rebalance the partitions belong to another member, which reads the
 		// batch again; rows are replaced, not added.
@@ -235,9 +358,27 @@ func (st *Stitcher) deadLetter(ctx context.Context, bad []poison) error {
 	return nil
 }
 
-// write turns a batch into rows and writes them: identity links first (they decide
-// persons), then sessions, events and conversions.
+// write turns a batch into rows and writes them.
 func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
+	rows, err := st.prepare(ctx, ins)
+	if err != nil {
+		return err
+	}
+	return st.insert(ctx, rows)
+}
+
+// batchRows are the rows of a batch for every table.
+type batchRows struct {
+	events                *eventBlock
+	sessions, conversions [][]any
+	ids                   identityRows
+	rewrites              []rewrite
+	version               uint64
+}
+
+// prepare turns a batch into rows: identity links first (they decide persons), then
+// sessions, events and conversions.
+func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, error) {
 	// Persons and sessions do not depend on each other: both read ClickHouse at once.
 	var ids identityRows
 	var persons map[personKey]string
@@ -252,15 +393,13 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 	jr, err := st.sessionize(ctx, ins)
 	<-done
 	if err := errors.Join(err, personErr); err != nil {
-		return err
+		return nil, err
 	}
 	for i := range jr.sessions {
 		r := &jr.sessions[i]
 		r.person = persons[personKey{r.site, identity.Key{Kind: identity.Visitor, Value: r.vid}}]
 	}
-	version := uint64(time.Now().UnixNano())
-	events := newEventBlock(len(ins))
-	var conversions [][]any
+	out := &batchRows{ids: ids, rewrites: jr.rewrites, version: uint64(time.Now().UnixNano()), events: newEventBlock(len(ins))}
 	for i := range ins {
 		in := &ins[i]
 		var person, sess string
@@ -270,16 +409,21 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 		if s, ok := jr.assign[in.id]; ok {
 			sess = s.String()
 		}
-		events.add(in, person, sess, version)
+		out.events.add(in, person, sess, out.version)
 		if c := conversionValues(in, person, sess); c != nil {
-			conversions = append(conversions, c)
+			out.conversions = append(out.conversions, c)
 		}
 	}
-	sessions := make([][]any, len(jr.sessions))
+	out.sessions = make([][]any, len(jr.sessions))
 	for i := range jr.sessions {
-		sessions[i] = jr.sessions[i].values(version)
+		out.sessions[i] = jr.sessions[i].values(out.version)
 	}
-	// The tables are written at the same time: ClickHouse works on each insert apart.
+	return out, nil
+}
+
+// insert writes a batch's rows. The tables are written at the same time: ClickHouse works
+// on each insert apart.
+func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 	var wg sync.WaitGroup
 	errs := make([]error, 7)
 	insert := func(i int, table, columns string, n int, fill func(driver.Batch) error) {
@@ -291,16 +435,16 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 			}
 		}()
 	}
-	insert(0, "events", eventColumns, events.len(), events.appendTo)
+	insert(0, "events", eventColumns, rows.events.len(), rows.events.appendTo)
 	for i, t := range []struct {
 		table, columns string
 		rows           [][]any
 	}{
-		{"sessions", sessionColumns, sessions},
-		{"conversions", conversionColumns, conversions},
-		{"identities", identityColumns, ids.links},
-		{"person_aliases", aliasColumns, ids.aliases},
-		{"person_merges", mergeColumns, ids.merges},
+		{"sessions", sessionColumns, rows.sessions},
+		{"conversions", conversionColumns, rows.conversions},
+		{"identities", identityColumns, rows.ids.links},
+		{"person_aliases", aliasColumns, rows.ids.aliases},
+		{"person_merges", mergeColumns, rows.ids.merges},
 	} {
 		insert(i+1, t.table, t.columns, len(t.rows), appendRows(t.rows))
 	}
@@ -308,7 +452,7 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return st.moveEvents(ctx, jr.rewrites, version)
+	return st.moveEvents(ctx, rows.rewrites, rows.version)
 }
 
 func appendRows(rows [][]any) func(driver.Batch) error {
