@@ -59,7 +59,7 @@ func (e *Engine) Journey(ctx context.Context, siteID, conversionID, emailSHA256 
 	} else {
 		idents := fmt.Sprintf("SELECT person_id FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 = ?", e.store.db)
 		target, err = e.store.conversions(ctx, st.ID, fmt.Sprintf(
-			"(email_sha256 = ? OR person IN (SELECT person FROM (%s)))", e.store.currentPerson(idents)), emailSHA256, st.ID, emailSHA256, st.ID)
+			"(email_sha256 = ? OR person IN (SELECT person FROM (%s)))", e.store.currentPerson(idents)), emailSHA256, st.ID, st.ID, emailSHA256)
 	}
 	if err != nil {
 		return nil, err
