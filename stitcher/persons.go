@@ -80,7 +80,7 @@ func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, err
 func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site string, links []identity.Link) error {
 	seen := map[identity.Key]bool{}
 	var frontier []identity.Key
-	for _, l := range links {
+	add := func(l identity.Link) {
 		for _, k := range l.Keys() {
 			if !seen[k] {
 				seen[k] = true
@@ -88,12 +88,23 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 			}
 		}
 	}
+	for _, l := range links {
+		add(l)
+	}
+	// The links of the batch being inserted may not be in ClickHouse yet: they are taken
+	// from that batch instead of waiting for it.
+	var inflight map[siteKey][]identity.Link
+	if cur := st.inflight; cur != nil {
+		inflight = cur.touched.links
+	}
 	q := fmt.Sprintf(`SELECT visitor_id, email_sha256, user_id FROM %s.identities
 		WHERE site_id = ? AND (visitor_id IN (SELECT arrayJoin(?)) OR email_sha256 IN (SELECT arrayJoin(?)) OR user_id IN (SELECT arrayJoin(?)))`, st.db)
 	for len(frontier) > 0 {
 		var vids, emails, users []string
 		next := frontier[min(len(frontier), maxListLen):]
-		for _, k := range frontier[:min(len(frontier), maxListLen)] {
+		asked := frontier[:min(len(frontier), maxListLen)]
+		frontier = append([]identity.Key(nil), next...)
+		for _, k := range asked {
 			switch k.Kind {
 			case identity.Visitor:
 				vids = append(vids, k.Value)
@@ -102,17 +113,11 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 			case identity.User:
 				users = append(users, k.Value)
 			}
-		}
-		asked := frontier[:min(len(frontier), maxListLen)]
-		st.awaitInsert(func(t *touched) bool {
-			for _, k := range asked {
-				if t.keys[siteKey{site, k}] {
-					return true
-				}
+			for _, l := range inflight[siteKey{site, k}] {
+				g.Add(l)
+				add(l)
 			}
-			return false
-		})
-		frontier = append([]identity.Key(nil), next...)
+		}
 		rows, err := st.conn.Query(ctx, q, site, nonEmpty(vids), nonEmpty(emails), nonEmpty(users))
 		if err != nil {
 			return fmt.Errorf("cannot read identities: %w", err)
@@ -124,12 +129,7 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 				return err
 			}
 			g.Add(l)
-			for _, k := range l.Keys() {
-				if !seen[k] {
-					seen[k] = true
-					frontier = append(frontier, k)
-				}
-			}
+			add(l)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

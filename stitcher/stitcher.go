@@ -141,11 +141,11 @@ type insertion struct {
 }
 
 // touched is what a batch writes that preparing a later batch may read back from
-// ClickHouse: the visitors whose events and sessions it writes, the identifiers of its
-// identity links and the persons it aliases to others.
+// ClickHouse: the visitors whose events and sessions it writes, its identity links by
+// identifier and the persons it aliases to others.
 type touched struct {
 	visitors map[visitorKey]bool
-	keys     map[siteKey]bool
+	links    map[siteKey][]identity.Link
 	aliased  map[sitePerson]bool
 }
 
@@ -157,13 +157,14 @@ type siteKey struct {
 }
 
 func touchedBy(ins []incoming, rows *batchRows) touched {
-	t := touched{visitors: map[visitorKey]bool{}, keys: map[siteKey]bool{}, aliased: map[sitePerson]bool{}}
+	t := touched{visitors: map[visitorKey]bool{}, links: map[siteKey][]identity.Link{}, aliased: map[sitePerson]bool{}}
 	for i := range ins {
 		in := &ins[i]
 		t.visitors[visitorKey{in.e.Site, in.e.VID}] = true
 		if l, ok := linkOf(in); ok {
 			for _, k := range l.Keys() {
-				t.keys[siteKey{in.e.Site, k}] = true
+				sk := siteKey{in.e.Site, k}
+				t.links[sk] = append(t.links[sk], l)
 			}
 		}
 	}
