@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"touchpoint/internal/chstore"
 )
 
 // The source report reads daily rollups (report_traffic, report_credit; migration 0014)
 // for days that have not changed since they were built, and sessions and attributions
-// for the other days, so it is always exact and fast on settled data. Materialized views
-// record in report_changes each day that an insert into sessions or attributions touched.
+// for the other days: its figures are the same either way, and fast on settled data.
+// Materialized views record in report_changes each day that an insert into sessions or
+// attributions touched.
 
 // A build covers at most this many days per query, bounding ClickHouse's memory.
 const buildChunk = 31
@@ -20,6 +23,13 @@ type dayStates struct {
 	built       []string // days (YYYY-MM-DD) read from the rollups…
 	generations []uint64 // …with the generation of their current rows
 	stale       []string // days read from sessions and attributions, in order
+}
+
+// current is the condition selecting the current rollup rows of the built days, and
+// its arguments.
+func (ds dayStates) current() (string, []any) {
+	return `day >= toDate(?) AND day <= toDate(?) AND generation = arrayElement(?, indexOf(?, toString(day)))`,
+		[]any{ds.built[0], ds.built[len(ds.built)-1], ds.generations, ds.built}
 }
 
 // days reads the state of each day of [from, to] (YYYY-MM-DD) that has data.
@@ -117,7 +127,7 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 	if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
 		return fmt.Errorf("cannot roll up credit: %w", err)
 	}
-	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation)")
+	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation)")
 	if err != nil {
 		return fmt.Errorf("cannot record rollups: %w", err)
 	}

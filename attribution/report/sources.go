@@ -205,10 +205,10 @@ func (s *Store) trafficQuery(site string, ds dayStates, dim, expr string) (strin
 	var parts []string
 	var args []any
 	if len(ds.built) > 0 {
+		current, currentArgs := ds.current()
 		parts = append(parts, fmt.Sprintf(`SELECT key AS k, visitors AS v, sessions AS n FROM %s.report_traffic
-			WHERE site_id = ? AND dim = ? AND day >= toDate(?) AND day <= toDate(?)
-				AND generation = arrayElement(?, indexOf(?, toString(day)))`, s.DB))
-		args = append(args, site, dim, ds.built[0], ds.built[len(ds.built)-1], ds.generations, ds.built)
+			WHERE site_id = ? AND dim = ? AND %s`, s.DB, current))
+		args = append(append(args, site, dim), currentArgs...)
 	}
 	if len(ds.stale) > 0 {
 		inRange, rangeArgs := inDays("started_at", ds.stale)
@@ -227,12 +227,12 @@ func (s *Store) creditQuery(p Params, ds dayStates) (string, []any) {
 	var parts []string
 	var args []any
 	if len(ds.built) > 0 {
+		current, currentArgs := ds.current()
 		parts = append(parts, fmt.Sprintf(`SELECT key AS k, leads AS c_leads, leads_form AS c_form, leads_call AS c_call,
 				leads_chat AS c_chat, leads_other AS c_other, sales AS c_sales, revenue AS c_revenue
 			FROM %s.report_credit
-			WHERE site_id = ? AND model = ? AND dim = ? AND day >= toDate(?) AND day <= toDate(?)
-				AND generation = arrayElement(?, indexOf(?, toString(day)))`, s.DB))
-		args = append(args, p.Site, p.Model, p.By.Name, ds.built[0], ds.built[len(ds.built)-1], ds.generations, ds.built)
+			WHERE site_id = ? AND model = ? AND dim = ? AND %s`, s.DB, current))
+		args = append(append(args, p.Site, p.Model, p.By.Name), currentArgs...)
 	}
 	if len(ds.stale) > 0 {
 		latest, largs := latestCredit(s.DB, p.Site, p.Model, ds.stale)
