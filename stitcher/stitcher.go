@@ -292,6 +292,8 @@ func (st *Stitcher) close() {
 	}
 }
 
+// observe tells the visitor states which offsets a batch holds, so that a gap (another
+// member had the partition meanwhile) makes them read ClickHouse again.
 func (st *Stitcher) observe(d decodedBatch) {
 	for i := range d.msgs {
 		st.journeys.observe(d.msgs[i].Partition, d.msgs[i].Offset)
