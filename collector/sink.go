@@ -164,7 +164,7 @@ func (s *Sink) produce(ctx context.Context, msgs []spool.Message) error {
 // after it are duplicates of their spooled copy, removed downstream by event id.
 func (s *Sink) produceWithin(ctx context.Context, msgs []spool.Message, timeout time.Duration) error {
 	rs := make([]kgo.Record, len(msgs))
-	left := atomic.Int64{}
+	var left atomic.Int64
 	left.Store(int64(len(msgs)))
 	var firstErr atomic.Pointer[error]
 	done := make(chan struct{})

@@ -92,10 +92,10 @@ func (in *incoming) sessionable() bool {
 // emailHash is the event's email hash: traits.email_sha256 as the collector writes it, or the
 // hash of traits.email for sites that keep emails.
 func emailHash(traits map[string]string) string {
-	if h := strings.ToLower(strings.TrimSpace(traits["email_sha256"])); h != "" {
+	if h := event.NormaliseEmail(traits[event.TraitEmailSHA256]); h != "" {
 		return h
 	}
-	if e := traits["email"]; strings.TrimSpace(e) != "" {
+	if e := traits[event.TraitEmail]; strings.TrimSpace(e) != "" {
 		return event.EmailSHA256(e)
 	}
 	return ""

@@ -201,7 +201,7 @@ func (d *decoder) enriched(e *Enriched) bool {
 
 // props keeps the value's bytes as they are, as a json.RawMessage does.
 func (d *decoder) props(e *Enriched) bool {
-	if d.null() {
+	if d.lit("null") {
 		return false // stored as the literal null: rare enough to leave to json.Unmarshal
 	}
 	start := d.i
@@ -213,8 +213,7 @@ func (d *decoder) props(e *Enriched) bool {
 }
 
 func (d *decoder) traits(e *Enriched) bool {
-	if d.null() {
-		d.i += 4
+	if d.lit("null") {
 		return true
 	}
 	if !d.eat('{') {
@@ -274,8 +273,7 @@ func formKey(k string) int {
 }
 
 func (d *decoder) form(e *Enriched) bool {
-	if d.null() {
-		d.i += 4
+	if d.lit("null") {
 		return true
 	}
 	f := &Form{}
@@ -299,8 +297,7 @@ func (d *decoder) form(e *Enriched) bool {
 }
 
 func (d *decoder) fields(f *Form) bool {
-	if d.null() {
-		d.i += 4
+	if d.lit("null") {
 		return true
 	}
 	if !d.eat('[') {
@@ -355,8 +352,7 @@ func conversionKey(k string) int {
 }
 
 func (d *decoder) conversion(e *Enriched) bool {
-	if d.null() {
-		d.i += 4
+	if d.lit("null") {
 		return true
 	}
 	c := &ConversionInfo{}
@@ -464,8 +460,7 @@ func (d *decoder) unknown(key string, known func(string) int) bool {
 }
 
 func (d *decoder) strField(p *string) bool {
-	if d.null() {
-		d.i += 4
+	if d.lit("null") {
 		return true
 	}
 	v, ok := d.str()
@@ -475,8 +470,7 @@ func (d *decoder) strField(p *string) bool {
 
 func (d *decoder) boolField(p *bool) bool {
 	switch {
-	case d.null():
-		d.i += 4
+	case d.lit("null"):
 		return true
 	case d.lit("true"):
 		*p = true
@@ -490,8 +484,7 @@ func (d *decoder) boolField(p *bool) bool {
 // intField reads an integer; a number with a fraction or exponent goes to json.Unmarshal,
 // which refuses it.
 func (d *decoder) intField(p *int64) bool {
-	if d.null() {
-		d.i += 4
+	if d.lit("null") {
 		return true
 	}
 	start := d.i
@@ -524,8 +517,7 @@ func (d *decoder) intField(p *int64) bool {
 }
 
 func (d *decoder) floatField(p *float64) bool {
-	if d.null() {
-		d.i += 4
+	if d.lit("null") {
 		return true
 	}
 	start := d.i
@@ -859,11 +851,6 @@ func (d *decoder) eat(c byte) bool {
 		return true
 	}
 	return false
-}
-
-// null reports whether a null is next, without reading it.
-func (d *decoder) null() bool {
-	return len(d.s)-d.i >= 4 && d.s[d.i:d.i+4] == "null"
 }
 
 func (d *decoder) lit(l string) bool {

@@ -66,45 +66,40 @@ func EnsureTopics(ctx context.Context, c *Config) error {
 	}
 }
 
-// dialController connects to the first broker and to the cluster's controller, which
-// creates and deletes topics.
-func dialController(ctx context.Context, c *Config) (conn, ctrl *kafka.Conn, err error) {
+// dialController connects to the cluster's controller, which creates and deletes topics,
+// asking the first broker where it is.
+func dialController(ctx context.Context, c *Config) (*kafka.Conn, error) {
 	brokers := c.BrokerList()
 	if len(brokers) == 0 {
-		return nil, nil, errors.New("no Kafka brokers configured")
+		return nil, errors.New("no Kafka brokers configured")
 	}
-	conn, err = kafka.DialContext(ctx, "tcp", brokers[0])
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	defer conn.Close()
 	b, err := conn.Controller()
-	if err == nil {
-		ctrl, err = kafka.DialContext(ctx, "tcp", net.JoinHostPort(b.Host, strconv.Itoa(b.Port)))
-	}
 	if err != nil {
-		conn.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return conn, ctrl, nil
+	return kafka.DialContext(ctx, "tcp", net.JoinHostPort(b.Host, strconv.Itoa(b.Port)))
 }
 
 // DeleteTopics deletes the events and dead-letter topics (test and benchmark topics).
 func DeleteTopics(ctx context.Context, c *Config) error {
-	conn, cc, err := dialController(ctx, c)
+	cc, err := dialController(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
 	defer cc.Close()
 	return cc.DeleteTopics(c.Topic, c.DLQ)
 }
 
 func ensureTopics(ctx context.Context, c *Config) error {
-	conn, cc, err := dialController(ctx, c)
+	cc, err := dialController(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
 	defer cc.Close()
 	var cfgs []kafka.TopicConfig
 	for _, t := range []string{c.Topic, c.DLQ} {
@@ -115,7 +110,7 @@ func ensureTopics(ctx context.Context, c *Config) error {
 	}
 	// Creation is asynchronous on the broker: wait until the partitions are readable.
 	for _, t := range []string{c.Topic, c.DLQ} {
-		parts, err := conn.ReadPartitions(t)
+		parts, err := cc.ReadPartitions(t)
 		if err != nil {
 			return err
 		}
