@@ -104,15 +104,14 @@ func (s *Store) BuildRollups(ctx context.Context, site string, margin time.Durat
 // An interrupted build leaves rows of a generation nothing refers to.
 func (s *Store) build(ctx context.Context, site string, days []string, builtFrom time.Time) error {
 	gen := uint64(time.Now().UnixNano())
-	sessionDays, sessionArgs := inDays("started_at", days)
+	live, liveArgs := liveSessions(s.DB, site, days)
 	traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, visitors, sessions, generation)
-		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, uniqHLL12State(visitor_id), %[2]s, ?
-		FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, deleted, %[3]s AS dims
-			FROM %[1]s.sessions
-			WHERE site_id = ? AND is_bot = 0 AND %[4]s)
+		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, uniqHLL12State(visitor_id), uniq(session_id), ?
+		FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, %[2]s AS dims
+			FROM %[1]s.sessions WHERE %[3]s)
 		ARRAY JOIN dims AS dk
-		GROUP BY site_id, day, dim, key`, s.DB, sessionCount, dimsArray(func(g GroupBy) string { return g.session }), sessionDays)
-	if err := s.Conn.Exec(ctx, traffic, append([]any{gen, site}, sessionArgs...)...); err != nil {
+		GROUP BY site_id, day, dim, key`, s.DB, dimsArray(func(g GroupBy) string { return g.session }), live)
+	if err := s.Conn.Exec(ctx, traffic, append([]any{gen}, liveArgs...)...); err != nil {
 		return fmt.Errorf("cannot roll up traffic: %w", err)
 	}
 	latest, latestArgs := latestCredit(s.DB, site, "", days)
@@ -144,11 +143,18 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 	return nil
 }
 
-// sessionCount counts a day's sessions over their row versions, which is cheaper than
-// FINAL: a session's day and touchpoint fields never change between versions, and a session
-// folded into another (deleted = 1, which is final) is subtracted. uniq is exact up to
-// 65,536 values and within about 1% above.
-const sessionCount = `toUInt64(greatest(uniq(session_id) - uniqIf(session_id, deleted = 1), 0))`
+// liveSessions is the condition selecting the rows of the site's sessions started on
+// days (ordered YYYY-MM-DD) that count as traffic, and its arguments: no bots, and no
+// session that a late event folded into another. Such a session is written once more with
+// deleted = 1 and empty touchpoint fields, so it is left out by id. Every row version is
+// read, which is cheaper than FINAL: a session's day and touchpoint fields never change
+// between its versions, so uniq(session_id) counts it once (exact up to 65,536 a day).
+func liveSessions(db, site string, days []string) (string, []any) {
+	inRange, args := inDays("started_at", days)
+	cond := fmt.Sprintf(`site_id = ? AND is_bot = 0 AND deleted = 0 AND %s
+		AND session_id NOT IN (SELECT session_id FROM %s.sessions WHERE site_id = ? AND deleted = 1)`, inRange, db)
+	return cond, append(append([]any{site}, args...), site)
+}
 
 // creditSums are the credit columns of the report, named as in the rollup's query.
 const creditSums = `sumIf(credit, conversion_type = 'lead') AS c_leads,

@@ -211,12 +211,12 @@ func (s *Store) trafficQuery(site string, ds dayStates, by GroupBy) (string, []a
 		args = append(append(args, site, by.Name), currentArgs...)
 	}
 	if len(ds.stale) > 0 {
-		inRange, rangeArgs := inDays("started_at", ds.stale)
+		live, liveArgs := liveSessions(s.DB, site, ds.stale)
 		parts = append(parts, fmt.Sprintf(`SELECT k, v, n FROM (
-				SELECT %s AS k, toDate(started_at, 'UTC') AS day, uniqHLL12State(visitor_id) AS v, %s AS n FROM %s.sessions
-				WHERE site_id = ? AND is_bot = 0 AND %s
-				GROUP BY k, day)`, by.session, sessionCount, s.DB, inRange))
-		args = append(append(args, site), rangeArgs...)
+				SELECT %s AS k, toDate(started_at, 'UTC') AS day, uniqHLL12State(visitor_id) AS v, uniq(session_id) AS n
+				FROM %s.sessions WHERE %s
+				GROUP BY k, day)`, by.session, s.DB, live))
+		args = append(args, liveArgs...)
 	}
 	return unionQuery("uniqHLL12Merge(v), sum(n)", parts), args
 }
