@@ -88,7 +88,7 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, req *enrich.Request, raws []js
 			msgs = append(msgs, s.deadLetter(req, raw, ref))
 			continue
 		}
-		v, err := json.Marshal(&it.E)
+		v, err := event.AppendJSON(make([]byte, 0, len(raw)+256), &it.E)
 		if err != nil {
 			return nil, err
 		}

@@ -37,7 +37,7 @@ const (
 func validate(r *Request, it *Item) *Refusal {
 	e := &it.E
 	if it.Raw != nil {
-		if err := json.Unmarshal(it.Raw, &e.Event); err != nil {
+		if err := event.DecodeEvent(it.Raw, &e.Event); err != nil {
 			return refuse(ReasonMalformed, "cannot decode event: %v", err)
 		}
 	}

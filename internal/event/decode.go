@@ -23,10 +23,25 @@ import (
 func DecodeEnriched(data []byte, e *Enriched) error {
 	*e = Enriched{}
 	d := decoder{data: data, s: string(data)}
-	if d.enriched(e) {
+	if d.enriched(e, topKey) {
 		return nil
 	}
 	*e = Enriched{}
+	return json.Unmarshal(data, e)
+}
+
+// DecodeEvent fills e from data, one event as a client sends it, as json.Unmarshal would
+// leave a zero Event; the collector decodes every event it receives with it. Keys of
+// Enriched that are not Event's are skipped like any unknown key. The notes on
+// DecodeEnriched about data's lifetime hold here too.
+func DecodeEvent(data []byte, e *Event) error {
+	var en Enriched
+	d := decoder{data: data, s: string(data)}
+	if d.enriched(&en, eventKey) {
+		*e = en.Event
+		return nil
+	}
+	*e = Event{}
 	return json.Unmarshal(data, e)
 }
 
@@ -41,7 +56,7 @@ type decoder struct {
 	i    int
 }
 
-// Top-level keys, in the order of the bits that catch a repeated key.
+// Top-level keys, in the order of the bits that catch a repeated key; Event's come before kSite.
 const (
 	kID = iota
 	kType
@@ -132,9 +147,18 @@ func topKey(k string) int {
 	return -1
 }
 
-func (d *decoder) enriched(e *Enriched) bool {
+// eventKey is topKey for the keys of Event alone.
+func eventKey(k string) int {
+	if n := topKey(k); n < kSite {
+		return n
+	}
+	return -1
+}
+
+// enriched reads an Enriched whose keys known finds.
+func (d *decoder) enriched(e *Enriched, known func(string) int) bool {
 	d.ws()
-	if !d.object(topKey, func(k int) bool {
+	if !d.object(known, func(k int) bool {
 		switch k {
 		case kID:
 			return d.strField(&e.ID)

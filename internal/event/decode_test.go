@@ -21,9 +21,38 @@ func reference(data []byte) (Enriched, error) {
 func fast(data []byte) (Enriched, bool, error) {
 	var e Enriched
 	d := decoder{data: data, s: string(data)}
-	viaFast := d.enriched(&e)
+	viaFast := d.enriched(&e, topKey)
 	err := DecodeEnriched(data, &e)
 	return e, !viaFast, err
+}
+
+// checkEncode compares AppendJSON with json.Marshal.
+func checkEncode(t *testing.T, e *Enriched) {
+	t.Helper()
+	want, wantErr := json.Marshal(e)
+	got, err := AppendJSON([]byte("prefix"), e)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("AppendJSON(%#v): error %v, json.Marshal: %v", e, err, wantErr)
+	}
+	if err == nil && string(got) != "prefix"+string(want) {
+		t.Fatalf("AppendJSON(%#v)\n got %s\nwant prefix%s", e, got, want)
+	}
+}
+
+// checkEvent compares DecodeEvent with json.Unmarshal into a zero Event, the collector's
+// decoding of a client's event before DecodeEvent.
+func checkEvent(t *testing.T, data []byte) {
+	t.Helper()
+	var want Event
+	wantErr := json.Unmarshal(data, &want)
+	got := Event{ID: "left over"}
+	err := DecodeEvent(data, &got)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("DecodeEvent(%q): error %v, json.Unmarshal: %v", data, err, wantErr)
+	}
+	if err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeEvent(%q)\n got %#v\nwant %#v", data, got, want)
+	}
 }
 
 func pageviewEvent() Enriched {
@@ -105,6 +134,10 @@ func TestDecodeEnrichedEvents(t *testing.T) {
 			if err := stdjson.Unmarshal(data, &std); err != nil || !reflect.DeepEqual(got, std) {
 				t.Errorf("DecodeEnriched(%s) differs from encoding/json: %#v (%v)", data, std, err)
 			}
+			checkEvent(t, data)
+			checkEncode(t, &c.e)
+			client, _ := stdjson.Marshal(&c.e.Event)
+			checkEvent(t, client)
 		})
 	}
 }
@@ -164,6 +197,10 @@ func TestDecodeEnrichedUnusual(t *testing.T) {
 		if err == nil && !reflect.DeepEqual(got, want) {
 			t.Errorf("DecodeEnriched(%q)\n got %#v\nwant %#v", c.in, got, want)
 		}
+		checkEvent(t, []byte(c.in))
+		if err == nil {
+			checkEncode(t, &got)
+		}
 	}
 }
 
@@ -189,6 +226,20 @@ func TestDecodeEnrichedErrors(t *testing.T) {
 			t.Errorf("DecodeEnriched(%q) = nil error", in)
 		}
 	}
+}
+
+// A client's event cannot set what the collector determines: those keys are skipped, also
+// when their values would not fit the Enriched fields.
+func TestDecodeEventSkipsEnrichedKeys(t *testing.T) {
+	in := []byte(`{"id":"a","site":"other","received_at":true,"origin":{"x":1},"country":"GB","bot":true,"Site":"s","ts":5}`)
+	var e Event
+	if err := DecodeEvent(in, &e); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Event{ID: "a", TS: 5}); !reflect.DeepEqual(e, want) {
+		t.Errorf("got %#v, want %#v", e, want)
+	}
+	checkEvent(t, in)
 }
 
 // DecodeEnriched overwrites what e held, unlike json.Unmarshal, which merges into it.
@@ -360,7 +411,9 @@ func TestDecodeEnrichedRandom(t *testing.T) {
 		if err == nil && !reflect.DeepEqual(got, want) {
 			t.Fatalf("DecodeEnriched(%q)\n got %#v\nwant %#v", in, got, want)
 		}
+		checkEvent(t, in)
 		if err == nil {
+			checkEncode(t, &got)
 			decoded++
 			if !slow {
 				viaFast++
@@ -430,6 +483,10 @@ func FuzzDecodeEnriched(f *testing.F) {
 			}
 			if err == nil && !reflect.DeepEqual(got, want) {
 				t.Fatalf("DecodeEnriched(%q)\n got %#v\nwant %#v", in, got, want)
+			}
+			checkEvent(t, in)
+			if err == nil {
+				checkEncode(t, &got)
 			}
 		}
 	})
