@@ -79,22 +79,22 @@ func checkJSON(body []byte) *enrich.Refusal {
 	if !utf8.Valid(body) {
 		return &enrich.Refusal{Reason: reasonInvalidUTF8, Detail: "body is not valid UTF-8"}
 	}
-	depth, inString, escaped := 0, false, false
-	for _, c := range body {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	depth := 0
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
 		case '"':
-			inString = true
+			// Most of a body is inside strings: jump to the closing quote, the first one
+			// not escaped by an odd number of backslashes.
+			for {
+				j := bytes.IndexByte(body[i+1:], '"')
+				if j < 0 {
+					return nil // unterminated: the decoder refuses it
+				}
+				i += 1 + j
+				if !escaped(body, i) {
+					break
+				}
+			}
 		case '{', '[':
 			depth++
 			if depth > MaxDepth {
@@ -105,4 +105,13 @@ func checkJSON(body []byte) *enrich.Refusal {
 		}
 	}
 	return nil
+}
+
+// escaped reports whether body[i] follows an odd number of backslashes.
+func escaped(body []byte, i int) bool {
+	n := 0
+	for i--; i >= 0 && body[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
 }

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
 	"testing"
@@ -16,18 +17,23 @@ import (
 // nothing may panic, and whatever is accepted must be valid, bounded JSON that encodes
 // back to a valid Kafka message. Seeds are in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"site":"demo","events":[{"id":"a","title":"\\\"{[[[[[[[[","props":{"a":[[[[[[1]]]]]]}}]}`))
 	f.Add([]byte(`{"site":"demo","events":[{"id":"0b6c4d2e-7a7e-4a43-9d55-1f1c9a9a2f10","type":"pageview","ts":1763800000000}]}`))
 	pipe := enrich.New(enrich.Options{})
 	st := &site.Site{ID: "demo"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, ref := decodeBatch(body, 100)
+		valid := utf8.Valid(body) && json.Valid(body)
 		if ref != nil {
 			if ref.Reason == "" {
 				t.Fatal("refusal without a reason")
 			}
+			if valid && (ref.Reason == reasonTooDeep) != (depth(body) > MaxDepth) {
+				t.Fatalf("refused %q as %s; its depth is %d", body, ref.Reason, depth(body))
+			}
 			return
 		}
-		if !utf8.Valid(body) || !json.Valid(body) {
+		if !valid || depth(body) > MaxDepth {
 			t.Fatalf("accepted an invalid body %q", body)
 		}
 		if len(b.Events) == 0 || len(b.Events) > 100 || b.Site == "" {
@@ -53,4 +59,23 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// depth is the deepest nesting of arrays and objects in valid JSON.
+func depth(body []byte) int {
+	d := json.NewDecoder(bytes.NewReader(body))
+	n, deepest := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			n++
+			deepest = max(deepest, n)
+		case json.Delim('}'), json.Delim(']'):
+			n--
+		}
+	}
 }
