@@ -217,6 +217,7 @@ func preload(ctx context.Context, w *kafka.Writer, n, visitors int) error {
 // latency produces probe pageviews at rate for d and records when each is first seen.
 func latency(ctx context.Context, w *kafka.Writer, conn driver.Conn, db string, rate int, d time.Duration) []time.Duration {
 	sentAt := sync.Map{}
+	sent := 0 // probes produced; read once done is closed
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -239,12 +240,13 @@ func latency(ctx context.Context, w *kafka.Writer, conn driver.Conn, db string, 
 			}
 			if err := w.WriteMessages(ctx, msgs...); err != nil {
 				log.Printf("probe: %v", err)
+				continue
 			}
+			sent += len(msgs)
 		}
 	}()
 	seen := map[string]bool{}
 	var out []time.Duration
-	expected := int(d.Seconds() * float64(rate))
 	deadline := time.Now().Add(d + 30*time.Second)
 	for time.Now().Before(deadline) {
 		rows, err := conn.Query(ctx, "SELECT toString(event_id) FROM "+db+".events WHERE event_name = 'probe'")
@@ -267,7 +269,7 @@ func latency(ctx context.Context, w *kafka.Writer, conn driver.Conn, db string, 
 		rows.Close()
 		select {
 		case <-done:
-			if len(seen) >= expected {
+			if len(seen) >= sent {
 				return out
 			}
 		default:
