@@ -19,6 +19,8 @@ type incoming struct {
 	ts   int64 // seconds
 	part int   // Kafka partition
 	sev  session.Event
+
+	session uuid.UUID // set by sessionize for browser events
 }
 
 // poison is a message that can never be written; it goes to the dead-letter topic.

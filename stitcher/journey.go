@@ -71,15 +71,15 @@ type rewrite struct {
 // journeyResult is what sessionizing a batch produced.
 type journeyResult struct {
 	sessions []sessionRow
-	assign   map[uuid.UUID]uuid.UUID // event id -> session id, for the batch's events
 	rewrites []rewrite
 }
 
-// sessionize assigns the batch's browser events to sessions and returns the session rows
-// to write (new, changed and vanished ones) and the stored events whose session changed.
+// sessionize assigns the batch's browser events to sessions (incoming.session) and returns
+// the session rows to write (new, changed and vanished ones) and the stored events whose
+// session changed.
 func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResult, error) {
 	j := st.journeys
-	res := journeyResult{assign: make(map[uuid.UUID]uuid.UUID, len(ins))}
+	var res journeyResult
 	byVisitor := map[visitorKey][]*incoming{}
 	var order []visitorKey
 	for i := range ins {
@@ -150,9 +150,9 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journ
 		}
 		all = append(all, e)
 	}
-	isNew := make(map[uuid.UUID]bool, len(news))
+	isNew := make(map[uuid.UUID]*incoming, len(news))
 	for _, in := range news {
-		isNew[in.id] = true
+		isNew[in.id] = in
 		all = append(all, in.sev)
 	}
 	evs, ss := session.Split(k.site, k.vid, all)
@@ -164,8 +164,8 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journ
 		for i := s.First; i <= s.Last; i++ {
 			id := evs[i].ID
 			switch {
-			case isNew[id]:
-				res.assign[id] = s.ID
+			case isNew[id] != nil:
+				isNew[id].session = s.ID
 				changed = true
 			case stored[id] != s.ID:
 				res.rewrites = append(res.rewrites, rewrite{k.site, id, s.ID})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
 	"touchpoint/internal/chstore"
@@ -409,8 +410,8 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 		if k, ok := personKeyOf(in); ok {
 			person = persons[personKey{in.e.Site, k}]
 		}
-		if s, ok := jr.assign[in.id]; ok {
-			sess = s.String()
+		if in.session != uuid.Nil {
+			sess = in.session.String()
 		}
 		out.events.add(in, person, sess, out.version)
 		if c := conversionValues(in, person, sess); c != nil {
