@@ -33,6 +33,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q, %q): bad term %q", referrer, pageHost, r.Term)
 		}
 		d := Domain(referrer)
+		if want := hostOf(parseURL(referrer)); d != want {
+			t.Fatalf("Domain(%q) = %q, through url.Parse %q", referrer, d, want)
+		}
 		if d != strings.ToLower(d) || strings.HasPrefix(d, "www.") {
 			t.Fatalf("Domain(%q) = %q: not lower-case without www.", referrer, d)
 		}

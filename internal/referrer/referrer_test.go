@@ -132,6 +132,15 @@ func TestDomain(t *testing.T) {
 	f("", "")
 	f("about:blank", "")
 	f("::::", "")
+	// SplitURL's shape and its edges, each also read through url.Parse.
+	for _, in := range []string{
+		"https://WWW.Example.com./a?b#c", " https://www.example.com ", "http://a.example:/x", "http://a.example:8x/",
+		"https://a.b:c:80/", "https://ex ample.com/", "https://exa%41mple.com/", "https://münchen.example/",
+		"https://a.example/%zz", "https://a.example/#%zz", "https://a.example/?%zz", "https://u@a.example/",
+		"https://a.example/\x7f", "HTTPS://A.EXAMPLE/", "https://", "https:///p", "https://www./", "https://a_b.example/",
+	} {
+		f(in, hostOf(parseURL(in)))
+	}
 }
 
 func TestKey(t *testing.T) {

@@ -56,36 +56,15 @@ func parsePage(rawURL string) Page {
 	return p
 }
 
-// parseSimplePage reads URLs of the usual shape, http(s)://host[:port]/path?query#fragment
-// with a plain host and no escapes in path and fragment, exactly as parsePage would; ok is false for
-// any other URL. It exists because url.Parse and url.Values were a large share of the
-// stitcher's work per event.
+// parseSimplePage reads URLs that referrer.SplitURL splits, exactly as parsePage would;
+// ok is false for any other URL. It exists because url.Parse and url.Values were a large
+// share of the stitcher's work per event.
 func parseSimplePage(raw string) (p Page, ok bool) {
-	rest, found := strings.CutPrefix(raw, "https://")
-	if !found {
-		if rest, found = strings.CutPrefix(raw, "http://"); !found {
-			return p, false
-		}
-	}
-	for i := 0; i < len(raw); i++ {
-		if c := raw[i]; c < ' ' || c == 0x7f {
-			return p, false // url.Parse refuses control characters
-		}
-	}
-	rest, frag, _ := strings.Cut(rest, "#")
-	rest, query, _ := strings.Cut(rest, "?")
-	host, path := rest, ""
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		host, path = rest[:i], rest[i:]
-	}
-	name, port, _ := strings.Cut(host, ":")
-	if !plainHost(name) || strings.Trim(port, "0123456789") != "" || strings.IndexByte(path, '%') >= 0 || strings.IndexByte(frag, '%') >= 0 {
+	host, path, query, ok := referrer.SplitURL(raw)
+	if !ok || strings.Count(query, "&") >= 1000 { // url.ParseQuery has a limit of its own
 		return p, false
 	}
-	p.Host, p.Path = name, path
-	if strings.Count(query, "&") >= 1000 {
-		return p, false // url.ParseQuery has a limit of its own
-	}
+	p.Host, p.Path = host, path
 	// The first value of each key, as url.Values.Get gives it: utm keys, then click ids.
 	var vals [len(utmKeys)]string
 	var clicks [len(ClickIDs)]string
@@ -136,18 +115,6 @@ func queryKey(k string) int {
 		}
 	}
 	return -1
-}
-
-// plainHost reports whether h is a non-empty host name of letters, digits, '-', '.', '_'
-// and '~', which url.Parse keeps as it is.
-func plainHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return h != ""
 }
 
 func unescapeQuery(s string) (string, bool) {
