@@ -76,12 +76,12 @@ func parseSimplePage(raw string) (p Page, ok bool) {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		k, ok1 := unescapeQuery(k)
-		v, ok2 := unescapeQuery(v)
-		if !ok1 || !ok2 {
+		k, ok := unescapeQuery(k)
+		i := queryKey(k)
+		if !ok || i < 0 || seen[i] {
 			continue
 		}
-		if i := queryKey(k); i >= 0 && !seen[i] {
+		if v, ok = unescapeQuery(v); ok { // a pair whose value cannot be unescaped is no pair
 			seen[i] = true
 			if i < len(utmKeys) {
 				vals[i] = v
