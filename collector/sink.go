@@ -176,7 +176,9 @@ func (s *Sink) produceWithin(ctx context.Context, msgs []spool.Message, timeout 
 			close(done)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	// Not cancelled with the request: a context derived from fasthttp's costs a goroutine
+	// per request, and on shutdown the server waits for requests anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	for i, m := range msgs {
 		rs[i] = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value}
