@@ -71,8 +71,9 @@ median() {
     sort -n | awk '{a[NR]=$2} END {print a[int((NR + 1) / 2)]}'
 }
 
-# Warm-up (JIT of the broker, connection pools), then alternating rounds.
-wrk -t"$THREADS" -c"$CONNS" -d2s -s "$LUA" "http://$COLLECTOR_ADDR/e" >/dev/null
+# Warm-up (the broker's JIT compiler takes a few seconds after a start, connection pools),
+# then alternating rounds.
+wrk -t"$THREADS" -c"$CONNS" -d5s -s "$LUA" "http://$COLLECTOR_ADDR/e" >/dev/null
 wrk -t"$THREADS" -c"$CONNS" -d2s -s "$LUA" "http://$EMPTY_ADDR/e" >/dev/null
 c=() e=()
 for r in $(seq 1 "$ROUNDS"); do
