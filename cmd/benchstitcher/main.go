@@ -195,7 +195,7 @@ func preload(ctx context.Context, w *kafka.Writer, n, visitors int) error {
 	for sent < n {
 		i := r.Intn(visitors)
 		for _, e := range visitorEvents(r, vids[i], next[i]) {
-			b, err := json.Marshal(&e)
+			b, err := event.AppendJSON(nil, &e) // as the collector writes it
 			if err != nil {
 				return err
 			}
@@ -234,7 +234,7 @@ func latency(ctx context.Context, w *kafka.Writer, conn driver.Conn, db string, 
 			for range perTick {
 				e := visitorEvents(r, uuid.NewString(), now)[0]
 				e.Name = "probe"
-				b, _ := json.Marshal(&e)
+				b, _ := event.AppendJSON(nil, &e)
 				sentAt.Store(e.ID, time.Now())
 				msgs = append(msgs, kafka.Message{Key: e.Key(), Value: b})
 			}
