@@ -71,9 +71,9 @@ median() {
     sort -n | awk '{a[NR]=$2} END {print a[int((NR + 1) / 2)]}'
 }
 
-# Warm-up (the broker's JIT compiler takes a few seconds after a start, connection pools),
-# then alternating rounds.
-wrk -t"$THREADS" -c"$CONNS" -d5s -s "$LUA" "http://$COLLECTOR_ADDR/e" >/dev/null
+# Warm-up, then alternating rounds. Right after a start the broker's JIT compiler keeps
+# the collector's rate low for well over 5 s; the figure is the steady rate.
+wrk -t"$THREADS" -c"$CONNS" -d15s -s "$LUA" "http://$COLLECTOR_ADDR/e" >/dev/null
 wrk -t"$THREADS" -c"$CONNS" -d2s -s "$LUA" "http://$EMPTY_ADDR/e" >/dev/null
 c=() e=()
 for r in $(seq 1 "$ROUNDS"); do
