@@ -66,9 +66,8 @@ func parseSimplePage(raw string) (p Page, ok bool) {
 	}
 	p.Host, p.Path = host, path
 	// The first value of each key, as url.Values.Get gives it: utm keys, then click ids.
-	var vals [len(utmKeys)]string
-	var clicks [len(ClickIDs)]string
-	var seen [len(utmKeys) + len(clicks)]bool
+	var vals [len(utmKeys) + len(ClickIDs)]string
+	var seen [len(vals)]bool
 	for query != "" {
 		var pair string
 		pair, query, _ = strings.Cut(query, "&")
@@ -82,18 +81,13 @@ func parseSimplePage(raw string) (p Page, ok bool) {
 			continue
 		}
 		if v, ok = unescapeQuery(v); ok { // a pair whose value cannot be unescaped is no pair
-			seen[i] = true
-			if i < len(utmKeys) {
-				vals[i] = v
-			} else {
-				clicks[i-len(utmKeys)] = v
-			}
+			vals[i], seen[i] = v, true
 		}
 	}
-	for i, v := range vals {
-		p.UTM[i] = strings.TrimSpace(v)
+	for i := range utmKeys {
+		p.UTM[i] = strings.TrimSpace(vals[i])
 	}
-	for i, v := range clicks {
+	for i, v := range vals[len(utmKeys):] {
 		if v != "" {
 			p.ClickType, p.ClickID = ClickIDs[i], v
 			break
