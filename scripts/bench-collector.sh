@@ -59,7 +59,7 @@ figure() {
       rps) awk '/^Requests\/sec/ {print $2}' "$f" ;;
       p50) awk '$1 == "50%" {print $2}' "$f" ;;
       p99) awk '$1 == "99%" {print $2}' "$f" ;;
-      errors) awk '/Non-2xx/ {n=$NF} END {print n ? n : 0}' "$f" ;;
+      errors) awk '/Non-2xx/ {n += $NF} /Socket errors/ {for (i = 4; i <= NF; i += 2) n += $i} END {print n ? n : 0}' "$f" ;;
     esac
   done
 }
@@ -86,7 +86,7 @@ spooled=$(curl -s "http://$COLLECTOR_ADDR/metrics" | awk '/^tp_collector_spooled
 crps=$(figure rps "${c[@]}" | median) erps=$(figure rps "${e[@]}" | median)
 errors=$(figure errors "${c[@]}" | awk '{n += $1} END {print n}')
 rounds=$(paste -d' ' <(figure rps "${c[@]}") <(figure rps "${e[@]}") | awk '{printf "%s%.2f", (NR > 1 ? ", " : ""), $1 / $2}')
-printf 'collector: %s req/s, %.0f events/s, p50 %s, p99 %s, non-2xx %s, spooled %s (medians of %s rounds of wrk -t%s -c%s -d%s, Kafka acks=all)\n' \
+printf 'collector: %s req/s, %.0f events/s, p50 %s, p99 %s, non-2xx or socket errors %s, spooled %s (medians of %s rounds of wrk -t%s -c%s -d%s, Kafka acks=all)\n' \
   "$crps" "$(awk -v r="$crps" -v n="$EVENTS_PER_REQUEST" 'BEGIN {print r * n}')" "$(figure p50 "${c[@]}" | median)" "$(figure p99 "${c[@]}" | median)" \
   "$errors" "${spooled:-0}" "$ROUNDS" "$THREADS" "$CONNS" "$DURATION"
 printf 'empty fasthttp handler: %s req/s, p50 %s, p99 %s\n' "$erps" "$(figure p50 "${e[@]}" | median)" "$(figure p99 "${e[@]}" | median)"
