@@ -16,6 +16,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -34,6 +35,7 @@ func main() {
 	rate := flag.Int("latency.rate", 1000, "events/s of the live load of the latency phase")
 	dur := flag.Duration("latency.duration", 10*time.Second, "length of the latency phase")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the drain phase to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile at the end of the drain phase to this file")
 	keep := flag.Bool("keep", false, "keep the benchmark database and topic")
 	cfg := stitcher.RegisterFlags(flag.CommandLine)
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
@@ -89,7 +91,7 @@ func main() {
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	start := time.Now()
+	start, ru0 := time.Now(), rusage()
 	go func() {
 		defer wg.Done()
 		if err := stitcher.New(cfg, kc, conn, chc.Database).Run(sctx); err != nil {
@@ -108,9 +110,19 @@ func main() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	total := time.Since(start)
+	total, ru1 := time.Since(start), rusage()
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
 	}
 	steady := "n/a"
 	if d := time.Since(first); uint64(*n) > firstCount && d > 0 {
@@ -118,6 +130,9 @@ func main() {
 	}
 	fmt.Printf("stitcher drain: %d events in %s = %.0f events/s (%s events/s after the first batch landed; the group join is not counted there)\n",
 		*n, total.Round(time.Millisecond), float64(*n)/total.Seconds(), steady)
+	user, sys := tv(ru1.Utime)-tv(ru0.Utime), tv(ru1.Stime)-tv(ru0.Stime)
+	fmt.Printf("stitcher CPU in the drain: %.1f µs/event (user %s, system %s, %d page faults)\n",
+		float64((user+sys).Microseconds())/float64(*n), user.Round(time.Millisecond), sys.Round(time.Millisecond), ru1.Minflt-ru0.Minflt)
 
 	// Phase 2: live load at a steady rate; time from produce to queryable.
 	lat := latency(ctx, w, conn, chc.Database, *rate, *dur)
@@ -132,6 +147,16 @@ func main() {
 	fmt.Printf("event to queryable: p50 %s, p99 %s, max %s over %d events at %d/s (batch.flush %s)\n",
 		q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), len(lat), *rate, cfg.FlushEvery)
 }
+
+func rusage() syscall.Rusage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return ru
+}
+
+func tv(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
 
 func count(ctx context.Context, conn driver.Conn, db string) uint64 {
 	var c uint64
