@@ -87,8 +87,8 @@ func (st *Stitcher) Run(ctx context.Context) error {
 	defer st.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []kafka.Message, 1)
-	decoded := make(chan decodedBatch, 1)
+	batches := make(chan []kafka.Message)
+	decoded := make(chan decodedBatch)
 	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
