@@ -121,11 +121,27 @@ func TestClickHouseOutageLosesAndDoublesNothing(t *testing.T) {
 }
 
 func TestBatchOfManyVisitors(t *testing.T) {
-	// More visitors in one batch than ids fit into one ClickHouse query.
+	// More visitors in one batch than ids fit into one ClickHouse query, and more events
+	// than one block of an INSERT holds.
 	h := newHarness(t)
 	h.batch, h.flush = 20000, 3*time.Second
-	evs, sessions := manyJourneys(4*maxListLen, 1, 1)
+	evs, sessions := manyJourneys(4*maxListLen, 1, 3)
+	if len(evs) < h.batch || h.batch < 2*blockRows {
+		t.Fatalf("%d events in batches of %d do not fill several blocks of %d rows", len(evs), h.batch, blockRows)
+	}
 	h.send(evs...)
 	h.run(h.conn, h.db)
 	h.checkCounts(60*time.Second, len(evs), sessions, len(evs))
+	// Every row came out whole: its columns belong to one event.
+	if n := h.count(`SELECT uniqExact(visitor_id) FROM %s.events FINAL`); n != uint64(sessions) {
+		t.Fatalf("events of %d visitors, want %d", n, sessions)
+	}
+	if n := h.count(`SELECT count() FROM %s.events FINAL WHERE url != concat('https://shop.example.com', path)`); n != 0 {
+		t.Fatalf("%d events whose path is not their URL's", n)
+	}
+	if n := h.count(`SELECT count() FROM (SELECT session_id, visitor_id FROM %[1]s.events FINAL)
+		ANY INNER JOIN (SELECT toString(session_id) AS session_id, visitor_id AS session_visitor FROM %[1]s.sessions FINAL) USING session_id
+		WHERE session_visitor = visitor_id`); n != uint64(len(evs)) {
+		t.Fatalf("%d of %d events in a session of their own visitor", n, len(evs))
+	}
 }

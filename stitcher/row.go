@@ -68,22 +68,22 @@ func (b *eventBlock) add(in *incoming, personID, sessionID string, version uint6
 	b.version = append(b.version, version)
 }
 
-// appendTo appends the block's columns to an INSERT of eventColumns.
-func (b *eventBlock) appendTo(batch driver.Batch) error {
+// appendTo appends rows lo to hi of the block's columns to an INSERT of eventColumns.
+func (b *eventBlock) appendTo(batch driver.Batch, lo, hi int) error {
 	s, t := 0, 0
 	for i := range len(eventKinds) {
 		var v any
 		switch eventKinds[i] {
 		case 's':
-			v, s = b.str[s], s+1
+			v, s = b.str[s][lo:hi], s+1
 		case 'u':
-			v = b.id
+			v = b.id[lo:hi]
 		case 't':
-			v, t = [2][]time.Time{b.ts, b.rcv}[t], t+1
+			v, t = [2][]time.Time{b.ts, b.rcv}[t][lo:hi], t+1
 		case 'b':
-			v = b.bot
+			v = b.bot[lo:hi]
 		case 'v':
-			v = b.version
+			v = b.version[lo:hi]
 		}
 		if err := batch.Column(i).Append(v); err != nil {
 			return fmt.Errorf("column %d: %w", i, err)

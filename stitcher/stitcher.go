@@ -430,7 +430,7 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 	var wg sync.WaitGroup
 	errs := make([]error, 7)
-	insert := func(i int, table, columns string, n int, fill func(driver.Batch) error) {
+	insert := func(i int, table, columns string, n int, fill func(driver.Batch, int, int) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -459,9 +459,9 @@ func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 	return st.moveEvents(ctx, rows.rewrites, rows.version)
 }
 
-func appendRows(rows [][]any) func(driver.Batch) error {
-	return func(b driver.Batch) error {
-		for _, r := range rows {
+func appendRows(rows [][]any) func(driver.Batch, int, int) error {
+	return func(b driver.Batch, lo, hi int) error {
+		for _, r := range rows[lo:hi] {
 			if err := b.Append(r...); err != nil {
 				return err
 			}
@@ -470,9 +470,15 @@ func appendRows(rows [][]any) func(driver.Batch) error {
 	}
 }
 
-// insertBlock inserts n rows that fill appends to a batch. A batch cannot be re-sent after a
-// failure: it is rebuilt from the caller's rows on each attempt.
-func (st *Stitcher) insertBlock(ctx context.Context, table, columns string, n int, fill func(driver.Batch) error) error {
+// blockRows is how many rows go to ClickHouse in one block of an INSERT. The driver's
+// columns keep their capacity from block to block, so a large insert reuses the memory of
+// its first block instead of growing every column to the whole batch; the server still
+// writes the insert's rows together, and only once the INSERT has ended.
+const blockRows = 8192
+
+// insertBlock inserts n rows, which fill appends to a batch a range at a time. A batch
+// cannot be re-sent after a failure: it is rebuilt from the caller's rows on each attempt.
+func (st *Stitcher) insertBlock(ctx context.Context, table, columns string, n int, fill func(b driver.Batch, lo, hi int) error) error {
 	if n == 0 {
 		return nil
 	}
@@ -481,8 +487,15 @@ func (st *Stitcher) insertBlock(ctx context.Context, table, columns string, n in
 		return err
 	}
 	defer b.Abort()
-	if err := fill(b); err != nil {
-		return err
+	for lo := 0; lo < n; lo += blockRows {
+		if lo > 0 {
+			if err := b.Flush(); err != nil {
+				return err
+			}
+		}
+		if err := fill(b, lo, min(n, lo+blockRows)); err != nil {
+			return err
+		}
 	}
 	return b.Send()
 }
