@@ -31,10 +31,15 @@ type poison struct {
 
 // decode reads a batch's messages, in parallel: JSON and URL parsing are most of the
 // stitcher's work. Messages that cannot become rows are returned as poison; a repeated
-// event id (same site) is kept once.
-func decode(msgs []kafka.Message) ([]incoming, []poison) {
+// event id (same site) is kept once. The result is in buf (all zero) when it is large
+// enough.
+func decode(msgs []kafka.Message, buf []incoming) ([]incoming, []poison) {
 	parts := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/1000))
-	decoded := make([]incoming, len(msgs))
+	decoded := buf[:0]
+	if cap(decoded) < len(msgs) {
+		decoded = make([]incoming, len(msgs))
+	}
+	decoded = decoded[:len(msgs)]
 	reasons := make([]string, len(msgs))
 	var wg sync.WaitGroup
 	for p := range parts {

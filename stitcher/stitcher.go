@@ -52,6 +52,7 @@ type Stitcher struct {
 	journeys *journeys
 	persons  map[personKey]string
 	inflight *insertion // the batch being inserted while the next one is prepared
+	buf      buffers
 }
 
 // New builds a stitcher reading kc's topic and writing to database db.
@@ -75,7 +76,7 @@ func New(cfg *Config, kc *kafkabus.Config, conn driver.Conn, db string) *Stitche
 		WriteTimeout: 10 * time.Second,
 	}
 	return &Stitcher{cfg: cfg, reader: r, dlq: dlq, conn: conn, db: db,
-		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}}
+		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers()}
 }
 
 // Run consumes until ctx is done. Four stages overlap: fetching a batch, decoding the
@@ -97,7 +98,7 @@ func (st *Stitcher) Run(ctx context.Context) error {
 	go func() {
 		defer close(decoded)
 		for b := range batches {
-			ins, bad := decode(b)
+			ins, bad := decode(b, st.buf.ins.get())
 			select {
 			case decoded <- decodedBatch{b, ins, bad}:
 			case <-ctx.Done():
@@ -120,6 +121,7 @@ loop:
 			cur = st.take(ctx, cur, d)
 		case <-inserted:
 			st.settle(ctx, cur)
+			st.buf.recycle(cur.d)
 			cur = nil
 		}
 	}
@@ -190,14 +192,18 @@ func (st *Stitcher) take(ctx context.Context, cur *insertion, d decodedBatch) *i
 	st.inflight = nil
 	if cur != nil {
 		<-cur.done
-		if !st.settle(ctx, cur) && err == nil {
+		settled := st.settle(ctx, cur)
+		st.buf.recycle(cur.d)
+		if !settled && err == nil {
 			// cur was written again from a fresh state: so is d, after it.
 			st.writeUntilDone(ctx, d, nil)
+			st.buf.recycle(d)
 			return nil
 		}
 	}
 	if err != nil {
 		st.writeUntilDone(ctx, d, err)
+		st.buf.recycle(d)
 		return nil
 	}
 	next := &insertion{d: d, touched: touchedBy(d.ins, rows), done: make(chan struct{})}
@@ -261,7 +267,10 @@ func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafka.Message) error
 func (st *Stitcher) fetchBatch(ctx context.Context, size int) ([]kafka.Message, error) {
 	fctx, cancel := context.WithTimeout(ctx, st.cfg.FlushEvery)
 	defer cancel()
-	batch := make([]kafka.Message, 0, min(size, st.cfg.BatchSize))
+	batch := st.buf.msgs.get()
+	if batch == nil {
+		batch = make([]kafka.Message, 0, min(size, st.cfg.BatchSize))
+	}
 	for len(batch) < st.cfg.BatchSize {
 		m, err := st.reader.FetchMessage(fctx)
 		switch {
@@ -403,7 +412,7 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 		r := &jr.sessions[i]
 		r.person = persons[personKey{r.site, identity.Key{Kind: identity.Visitor, Value: r.vid}}]
 	}
-	out := &batchRows{ids: ids, rewrites: jr.rewrites, version: uint64(time.Now().UnixNano()), events: newEventBlock(len(ins))}
+	out := &batchRows{ids: ids, rewrites: jr.rewrites, version: uint64(time.Now().UnixNano()), events: st.buf.eventBlock(len(ins))}
 	for i := range ins {
 		in := &ins[i]
 		var person, sess string
@@ -453,6 +462,7 @@ func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 		insert(i+1, t.table, t.columns, len(t.rows), appendRows(t.rows))
 	}
 	wg.Wait()
+	st.buf.recycleBlock(rows.events)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
