@@ -95,7 +95,8 @@ func (h *harness) count(q string, args ...any) uint64 {
 	return n
 }
 
-// waitCount waits until the count query returns want, then checks it stays there.
+// waitCount waits until the count query returns want. A batch's tables are written by
+// inserts running side by side, so a check of one table after waiting on another waits too.
 func (h *harness) waitCount(timeout time.Duration, q string, want uint64, args ...any) {
 	h.t.Helper()
 	var got uint64

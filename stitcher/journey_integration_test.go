@@ -74,12 +74,8 @@ func TestMultiVisitJourney(t *testing.T) {
 		}
 	}
 	// Every event carries its session, and the form lead belongs to the ad click's session.
-	if n := h.count(`SELECT uniqExact(session_id) FROM %s.events FINAL WHERE visitor_id = ? AND session_id != ''`, vid); n != 3 {
-		t.Errorf("events are in %d sessions, want 3", n)
-	}
-	if n := h.count(`SELECT count() FROM %s.conversions FINAL WHERE visitor_id = ? AND type = 'lead' AND lead_type = 'form' AND session_id = ?`, vid, got[2].id); n != 1 {
-		t.Errorf("form leads in the ad session = %d, want 1", n)
-	}
+	h.waitCount(20*time.Second, `SELECT uniqExact(session_id) FROM %s.events FINAL WHERE visitor_id = ? AND session_id != ''`, 3, vid)
+	h.waitCount(20*time.Second, `SELECT count() FROM %s.conversions FINAL WHERE visitor_id = ? AND type = 'lead' AND lead_type = 'form' AND session_id = ?`, 1, vid, got[2].id)
 }
 
 func TestLateEventJoinsTwoSessions(t *testing.T) {
@@ -115,20 +111,14 @@ func TestIdentifyLaterKeepsEarlierSessions(t *testing.T) {
 	h.waitCount(20*time.Second, liveSessions, 2, vid)
 	// The other visitor's events may sit on another partition, written in a later batch.
 	h.waitCount(20*time.Second, liveSessions, 1, other)
-	if n := h.count(resolvedPersons, []string{vid, other}, []string{""}); n != 2 {
-		t.Fatalf("two anonymous visitors are %d persons", n)
-	}
+	h.waitCount(20*time.Second, resolvedPersons, 2, []string{vid, other}, []string{""})
 	email := fmt.Sprintf("%064x", time.Now().UnixNano())
 	h.send(identify(vid, 4*time.Hour, email), serverConversion("deal-"+vid, "sale", 50*time.Hour, "", email, 900))
 	h.waitCount(20*time.Second, `SELECT count() FROM %s.conversions FINAL WHERE conversion_id = ?`, 1, "deal-"+vid)
 	h.waitCount(20*time.Second, liveSessions, 3, vid)
 	// The earlier anonymous sessions and the sale made by email are one person.
-	if n := h.count(resolvedPersons, []string{vid}, []string{"deal-" + vid}); n != 1 {
-		t.Fatalf("visitor's sessions and the email's sale are %d persons, want 1", n)
-	}
-	if n := h.count(resolvedPersons, []string{vid, other}, []string{""}); n != 2 {
-		t.Fatalf("identified and anonymous visitor are %d persons, want 2", n)
-	}
+	h.waitCount(20*time.Second, resolvedPersons, 1, []string{vid}, []string{"deal-" + vid})
+	h.waitCount(20*time.Second, resolvedPersons, 2, []string{vid, other}, []string{""})
 }
 
 func TestTwoDevicesOneEmailAreOnePerson(t *testing.T) {
@@ -142,12 +132,8 @@ func TestTwoDevicesOneEmailAreOnePerson(t *testing.T) {
 	h.send(pageview(laptop, 24*time.Hour, page+"?utm_source=google&utm_medium=cpc", ""), identify(laptop, 24*time.Hour+time.Minute, email),
 		serverConversion("order-"+phone, "sale", 25*time.Hour, laptop, "", 120))
 	h.waitCount(20*time.Second, `SELECT count() FROM %s.conversions FINAL WHERE conversion_id = ?`, 1, "order-"+phone)
-	if n := h.count(resolvedPersons, []string{phone, laptop}, []string{"order-" + phone}); n != 1 {
-		t.Fatalf("two devices with one email and their sale are %d persons, want 1", n)
-	}
-	if n := h.count(`SELECT count() FROM %s.person_merges WHERE site_id = 'demo'`); n != 1 {
-		t.Fatalf("merges recorded = %d, want 1", n)
-	}
+	h.waitCount(20*time.Second, resolvedPersons, 1, []string{phone, laptop}, []string{"order-" + phone})
+	h.waitCount(20*time.Second, `SELECT count() FROM %s.person_merges WHERE site_id = 'demo'`, 1)
 }
 
 func TestPoisonMessageGoesToDeadLetterTopic(t *testing.T) {
@@ -188,13 +174,9 @@ func TestConsecutiveBatchesSeeEachOther(t *testing.T) {
 	h.run(h.conn, h.db)
 	h.waitCount(60*time.Second, `SELECT count() FROM %s.events FINAL`, uint64(len(evs)))
 	h.waitCount(20*time.Second, `SELECT count() FROM (SELECT deleted FROM %s.sessions FINAL) WHERE deleted = 0`, 2*pairs)
-	if n := h.count(`SELECT count() FROM (SELECT deleted, source, pageviews FROM %s.sessions FINAL)
-		WHERE deleted = 0 AND source = 'google' AND pageviews = 3`); n != pairs {
-		t.Fatalf("%d phone sessions start at the search engine with 3 pageviews, want %d", n, pairs)
-	}
+	h.waitCount(20*time.Second, `SELECT count() FROM (SELECT deleted, source, pageviews FROM %s.sessions FINAL)
+		WHERE deleted = 0 AND source = 'google' AND pageviews = 3`, uint64(pairs))
 	for i := range pairs {
-		if n := h.count(resolvedPersons, []string{phones[i], laptops[i]}, []string{""}); n != 1 {
-			t.Fatalf("pair %d: two devices with one email are %d persons, want 1", i, n)
-		}
+		h.waitCount(20*time.Second, resolvedPersons, 1, []string{phones[i], laptops[i]}, []string{""})
 	}
 }
