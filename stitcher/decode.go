@@ -31,8 +31,8 @@ type poison struct {
 
 // decode reads a batch's messages, in parallel: JSON and URL parsing are most of the
 // stitcher's work. Messages that cannot become rows are returned as poison; a repeated
-// event id (same site) is kept once. The result is in buf (all zero) when it is large
-// enough.
+// event id (same site) is kept once. buf, whose incoming must all be zero, holds the
+// result when it is large enough.
 func decode(msgs []kafka.Message, buf []incoming) ([]incoming, []poison) {
 	parts := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/1000))
 	decoded := buf[:0]

@@ -482,8 +482,9 @@ func appendRows(rows [][]any) func(driver.Batch, int, int) error {
 
 // blockRows is how many rows go to ClickHouse in one block of an INSERT. The driver's
 // columns keep their capacity from block to block, so a large insert reuses the memory of
-// its first block instead of growing every column to the whole batch; the server still
-// writes the insert's rows together, and only once the INSERT has ended.
+// its first block instead of growing every column to the whole batch. The server squashes
+// the blocks of an INSERT into one part as before; a failed insert is written again whole,
+// and its rows are keyed, so none is counted twice.
 const blockRows = 8192
 
 // insertBlock inserts n rows, which fill appends to a batch a range at a time. A batch
