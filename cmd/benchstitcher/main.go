@@ -43,7 +43,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400) // as cmd/stitcher does
+		debug.SetGCPercent(200) // as cmd/stitcher does
 	}
 
 	ctx := context.Background()
