@@ -64,10 +64,6 @@ func (b buffers) eventBlock(n int) *eventBlock {
 
 // recycleBlock keeps an inserted block, emptied.
 func (b buffers) recycleBlock(e *eventBlock) {
-	for i := range e.str {
-		clear(e.str[i])
-		e.str[i] = e.str[i][:0]
-	}
-	e.id, e.ts, e.rcv, e.bot, e.version = e.id[:0], e.ts[:0], e.rcv[:0], e.bot[:0], e.version[:0]
+	e.reset()
 	b.blocks.put(e)
 }

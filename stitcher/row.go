@@ -40,6 +40,15 @@ func newEventBlock(n int) *eventBlock {
 
 func (b *eventBlock) len() int { return len(b.id) }
 
+// reset empties the block, keeping its capacity; clearing drops the strings it held.
+func (b *eventBlock) reset() {
+	for i := range b.str {
+		clear(b.str[i])
+		b.str[i] = b.str[i][:0]
+	}
+	b.id, b.ts, b.rcv, b.bot, b.version = b.id[:0], b.ts[:0], b.rcv[:0], b.bot[:0], b.version[:0]
+}
+
 func (b *eventBlock) add(in *incoming, personID, sessionID string, version uint64) {
 	e := &in.e
 	p := &in.sev.Page

@@ -121,7 +121,6 @@ loop:
 			cur = st.take(ctx, cur, d)
 		case <-inserted:
 			st.settle(ctx, cur)
-			st.buf.recycle(cur.d)
 			cur = nil
 		}
 	}
@@ -192,18 +191,14 @@ func (st *Stitcher) take(ctx context.Context, cur *insertion, d decodedBatch) *i
 	st.inflight = nil
 	if cur != nil {
 		<-cur.done
-		settled := st.settle(ctx, cur)
-		st.buf.recycle(cur.d)
-		if !settled && err == nil {
+		if !st.settle(ctx, cur) && err == nil {
 			// cur was written again from a fresh state: so is d, after it.
 			st.writeUntilDone(ctx, d, nil)
-			st.buf.recycle(d)
 			return nil
 		}
 	}
 	if err != nil {
 		st.writeUntilDone(ctx, d, err)
-		st.buf.recycle(d)
 		return nil
 	}
 	next := &insertion{d: d, touched: touchedBy(d.ins, rows), done: make(chan struct{})}
@@ -224,13 +219,15 @@ func (st *Stitcher) awaitInsert(reads func(*touched) bool) {
 }
 
 // settle commits an inserted batch, or writes it again until that succeeds when its insert
-// failed (then the visitor states were reset, and it returns false).
+// failed (then the visitor states were reset, and it returns false). Either way the batch
+// is done, and its buffers are kept for later batches.
 func (st *Stitcher) settle(ctx context.Context, cur *insertion) bool {
 	if cur.err != nil {
 		st.writeUntilDone(ctx, cur.d, cur.err)
 		return false
 	}
 	st.commit(ctx, cur.d.msgs)
+	st.buf.recycle(cur.d)
 	return true
 }
 
@@ -314,6 +311,7 @@ func (st *Stitcher) observe(d decodedBatch) {
 // ClickHouse or the dead-letter topic is unavailable it waits with backoff; nothing is
 // committed meanwhile. failed is the error of a first attempt made elsewhere, if any.
 func (st *Stitcher) writeUntilDone(ctx context.Context, d decodedBatch, failed error) {
+	defer st.buf.recycle(d)
 	ins, bad := d.ins, d.bad
 	err := failed
 	for attempt := 0; ; attempt++ {
