@@ -1,13 +1,13 @@
 package stitcher
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"touchpoint/internal/event"
 	"touchpoint/stitcher/session"
 )
 
@@ -22,6 +22,8 @@ type visitorState struct {
 	part   int
 	epoch  uint64
 	events []session.Event
+	attr   session.Attribution // of the session whose first event is attrOf
+	attrOf uuid.UUID
 }
 
 // journeys keeps visitor states and notices when a partition's offsets jump (a rebalance
@@ -74,60 +76,99 @@ type journeyResult struct {
 	rewrites []rewrite
 }
 
+// visitorEvents is one visitor's browser events in a batch.
+type visitorEvents struct {
+	key      visitorKey
+	evs      []*incoming
+	earliest *session.Event // the first of evs in session order
+}
+
+// groupByVisitor groups a batch's browser events by visitor, visitors in the order they
+// first appear. A batch holds tens of thousands of visitors: one map lookup per event and
+// one slice shared by all visitors keep this cheap.
+func groupByVisitor(ins []incoming) []visitorEvents {
+	at := make(map[visitorKey]int32, len(ins)/4)
+	which := make([]int32, len(ins))
+	var vs []visitorEvents
+	var counts []int
+	for i := range ins {
+		in := &ins[i]
+		if !in.sessionable() {
+			which[i] = -1
+			continue
+		}
+		k := visitorKey{in.e.Site, in.e.VID}
+		v, ok := at[k]
+		if !ok {
+			v = int32(len(vs))
+			at[k] = v
+			vs = append(vs, visitorEvents{key: k})
+			counts = append(counts, 0)
+		}
+		which[i] = v
+		counts[v]++
+	}
+	all := make([]*incoming, 0, len(ins))
+	for v, n := range counts {
+		vs[v].evs = all[len(all) : len(all) : len(all)+n]
+		all = all[:len(all)+n]
+	}
+	for i, v := range which {
+		if v >= 0 {
+			vs[v].evs = append(vs[v].evs, &ins[i])
+		}
+	}
+	for v := range vs {
+		e := &vs[v].evs[0].sev
+		for _, in := range vs[v].evs[1:] {
+			if session.Before(&in.sev, e) {
+				e = &in.sev
+			}
+		}
+		vs[v].earliest = e
+	}
+	return vs
+}
+
 // sessionize assigns the batch's browser events to sessions (incoming.session) and returns
 // the session rows to write (new, changed and vanished ones) and the stored events whose
 // session changed.
 func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResult, error) {
 	j := st.journeys
 	var res journeyResult
-	byVisitor := map[visitorKey][]*incoming{}
-	var order []visitorKey
-	for i := range ins {
-		in := &ins[i]
-		if !in.sessionable() {
-			continue
-		}
-		k := visitorKey{in.e.Site, in.e.VID}
-		if _, ok := byVisitor[k]; !ok {
-			order = append(order, k)
-		}
-		byVisitor[k] = append(byVisitor[k], in)
-	}
-	// Visitors whose state must be read from ClickHouse, by site, with their earliest new event.
-	need := map[string]map[string]session.Event{}
-	for _, k := range order {
-		evs := byVisitor[k]
-		earliest := evs[0].sev
-		for _, in := range evs[1:] {
-			if before(in.sev, earliest) {
-				earliest = in.sev
-			}
-		}
+	vs := groupByVisitor(ins)
+	// Visitors whose state must be read from ClickHouse, by site.
+	need := map[string][]int{}
+	for v := range vs {
+		k, evs := vs[v].key, vs[v].evs
 		s := j.states[k]
-		if s != nil && s.part == evs[0].part && s.epoch == j.epochs[s.part] && len(s.events) > 0 && !before(earliest, s.events[0]) {
+		if s != nil && s.part == evs[0].part && s.epoch == j.epochs[s.part] && len(s.events) > 0 && !session.Before(vs[v].earliest, &s.events[0]) {
 			continue
 		}
-		if need[k.site] == nil {
-			need[k.site] = map[string]session.Event{}
-		}
-		need[k.site][k.vid] = earliest
+		need[k.site] = append(need[k.site], v)
 		delete(j.states, k)
 	}
 	for site, all := range need {
-		for _, vids := range chunkMap(all, maxListLen) {
-			loaded, err := st.loadVisitors(ctx, site, vids)
+		for len(all) > 0 {
+			chunk := all[:min(len(all), maxListLen)]
+			all = all[len(chunk):]
+			earliest := make(map[string]int64, len(chunk))
+			for _, v := range chunk {
+				earliest[vs[v].key.vid] = vs[v].earliest.TS
+			}
+			loaded, err := st.loadVisitors(ctx, site, earliest)
 			if err != nil {
 				return res, err
 			}
-			for vid := range vids {
-				k := visitorKey{site, vid}
-				part := byVisitor[k][0].part
-				j.states[k] = &visitorState{part: part, epoch: j.epochs[part], events: loaded[vid]}
+			for _, v := range chunk {
+				part := vs[v].evs[0].part
+				j.states[vs[v].key] = &visitorState{part: part, epoch: j.epochs[part], events: loaded[vs[v].key.vid]}
 			}
 		}
 	}
-	for _, k := range order {
-		st.sessionizeVisitor(k, byVisitor[k], &res)
+	var w scratch
+	for v := range vs {
+		st.sessionizeVisitor(vs[v].key, vs[v].evs, &res, &w)
 	}
 	if len(j.states) > j.maxStates {
 		// Forgetting costs a read from ClickHouse when the visitor returns, nothing more.
@@ -136,38 +177,58 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResu
 	return res, nil
 }
 
-func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journeyResult) {
+// scratch is sessionizeVisitor's working memory, used again for each visitor of a batch.
+type scratch struct {
+	all    []session.Event
+	stored map[uuid.UUID]uuid.UUID // stored event -> its stored session
+	old    map[uuid.UUID]int64     // stored session -> its start
+	isNew  map[uuid.UUID]*incoming
+	kept   map[uuid.UUID]bool
+}
+
+// reset empties w for the next visitor; maps that one busy visitor made large are dropped,
+// because clearing costs as much as they are large.
+func (w *scratch) reset() {
+	w.all = w.all[:0]
+	if w.stored == nil || len(w.stored) > 256 || len(w.isNew) > 256 {
+		w.stored, w.old = map[uuid.UUID]uuid.UUID{}, map[uuid.UUID]int64{}
+		w.isNew, w.kept = map[uuid.UUID]*incoming{}, map[uuid.UUID]bool{}
+		return
+	}
+	clear(w.stored)
+	clear(w.old)
+	clear(w.isNew)
+	clear(w.kept)
+}
+
+func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journeyResult, w *scratch) {
+	w.reset()
 	state := st.journeys.states[k]
-	stored := map[uuid.UUID]uuid.UUID{} // stored event -> its stored session
-	old := map[uuid.UUID]int64{}        // stored session -> its start
-	all := make([]session.Event, 0, len(state.events)+len(news))
-	for _, e := range state.events {
-		stored[e.ID] = e.Session
+	for i := range state.events {
+		e := &state.events[i]
+		w.stored[e.ID] = e.Session
 		if e.Session != uuid.Nil {
-			if t, ok := old[e.Session]; !ok || e.TS < t {
-				old[e.Session] = e.TS
+			if t, ok := w.old[e.Session]; !ok || e.TS < t {
+				w.old[e.Session] = e.TS
 			}
 		}
-		all = append(all, e)
+		w.all = append(w.all, *e)
 	}
-	isNew := make(map[uuid.UUID]*incoming, len(news))
 	for _, in := range news {
-		isNew[in.id] = in
-		all = append(all, in.sev)
+		w.isNew[in.id] = in
+		w.all = append(w.all, in.sev)
 	}
-	evs, ss := session.Split(k.site, k.vid, all)
-	kept := map[uuid.UUID]bool{}
+	evs, ss := session.Split(k.site, k.vid, w.all)
 	for si := range ss {
 		s := ss[si]
-		kept[s.ID] = true
+		w.kept[s.ID] = true
 		changed := false
 		for i := s.First; i <= s.Last; i++ {
 			id := evs[i].ID
-			switch {
-			case isNew[id] != nil:
-				isNew[id].session = s.ID
+			if in := w.isNew[id]; in != nil {
+				in.session = s.ID
 				changed = true
-			case stored[id] != s.ID:
+			} else if w.stored[id] != s.ID {
 				res.rewrites = append(res.rewrites, rewrite{k.site, id, s.ID})
 				changed = true
 			}
@@ -176,17 +237,17 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journ
 		if changed {
 			first := evs[s.First]
 			res.sessions = append(res.sessions, sessionRow{site: k.site, vid: k.vid, s: s, first: &first,
-				attr: session.Attribute(first.Page, first.Ref)})
+				attr: state.attribution(&first)})
 		}
 	}
-	for id, start := range old {
-		if !kept[id] {
+	for id, start := range w.old {
+		if !w.kept[id] {
 			res.sessions = append(res.sessions, sessionRow{site: k.site, vid: k.vid, deleted: true,
 				s: session.Session{ID: id, Start: start, End: start}, first: &session.Event{}})
 		}
 	}
 	last := ss[len(ss)-1]
-	state.events = append([]session.Event(nil), evs[last.First:]...)
+	state.events = append(state.events[:0:0], evs[last.First:]...)
 	// Only the first event of a session is read for its landing page and referrer, and only
 	// an event with a touch can become a first one later: the others need not keep URLs.
 	for i := 1; i < len(state.events); i++ {
@@ -196,19 +257,24 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journ
 	}
 }
 
-// before reports whether a sorts before b in session order.
-func before(a, b session.Event) bool {
-	if a.TS != b.TS {
-		return a.TS < b.TS
+// attribution is the touchpoint of a session that begins with first. A visit spans
+// batches, and its session row is written again with each: the state keeps the last one.
+func (s *visitorState) attribution(first *session.Event) session.Attribution {
+	if s.attrOf != first.ID || s.attrOf == uuid.Nil {
+		s.attr, s.attrOf = session.Attribute(first.Page, first.Ref), first.ID
 	}
-	return bytes.Compare(a.ID[:], b.ID[:]) < 0
+	return s.attr
 }
 
 // loadVisitors reads from ClickHouse the stored events of each visitor that a batch's
 // earliest event can affect: those of the sessions that end at most 30 minutes before it and
 // of all later sessions. Sessions are disjoint in time, so the first of them starts a session
 // whatever comes after, and sessionizing from there reproduces the stored sessions.
-func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[string]session.Event) (map[string][]session.Event, error) {
+//
+// Both reads take every row version and keep the newest one here instead of asking for
+// FINAL: ClickHouse 18.16 merges FINAL reads on one thread before filtering by visitor,
+// which made the events read 3 to 10 times slower than the plain read of the same range.
+func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[string]int64) (map[string][]session.Event, error) {
 	st.awaitInsert(func(t *touched) bool {
 		for vid := range earliest {
 			if t.visitors[visitorKey{site, vid}] {
@@ -217,79 +283,127 @@ func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[
 		}
 		return false
 	})
-	vids := make([]string, 0, len(earliest))
-	low := int64(1<<62 - 1)
-	for vid, e := range earliest {
-		vids = append(vids, vid)
-		low = min(low, e.TS-session.Timeout)
-	}
-	q := fmt.Sprintf(`SELECT visitor_id, toUnixTimestamp(started_at), toUnixTimestamp(ended_at) FROM (
-		SELECT visitor_id, started_at, ended_at, deleted FROM %s.sessions FINAL
-		WHERE site_id = ? AND started_at >= toDateTime(?) AND visitor_id IN (SELECT arrayJoin(?)))
-		WHERE deleted = 0 AND ended_at >= toDateTime(?)`, st.db)
-	// No session lasts longer than MaxLength: the range of started_at bounds the read.
-	rows, err := st.conn.Query(ctx, q, site, low-session.MaxLength, vids, low)
+	from, err := st.loadSessionStarts(ctx, site, earliest)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read sessions: %w", err)
-	}
-	from := map[string]int64{}
-	for rows.Next() {
-		var vid string
-		var start, end uint32
-		if err := rows.Scan(&vid, &start, &end); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if int64(end) < earliest[vid].TS-session.Timeout {
-			continue
-		}
-		if f, ok := from[vid]; !ok || int64(start) < f {
-			from[vid] = int64(start)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot read sessions: %w", err)
 	}
 	out := map[string][]session.Event{}
 	if len(from) == 0 {
 		return out, nil
 	}
-	vids, low = vids[:0], int64(1<<62-1)
+	evs, err := st.loadEvents(ctx, site, from)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read events: %w", err)
+	}
+	for _, e := range evs {
+		out[e.vid] = append(out[e.vid], e.Event)
+	}
+	for vid := range out {
+		out[vid] = session.Sort(out[vid])
+	}
+	return out, nil
+}
+
+// loadSessionStarts returns, for each visitor with a stored session that ends at most 30
+// minutes before their earliest new event or later, the start of the first such session.
+func (st *Stitcher) loadSessionStarts(ctx context.Context, site string, earliest map[string]int64) (map[string]int64, error) {
+	vids := make([]string, 0, len(earliest))
+	low := int64(1<<62 - 1)
+	for vid, ts := range earliest {
+		vids = append(vids, vid)
+		low = min(low, ts-session.Timeout)
+	}
+	// No session lasts longer than MaxLength: the range of started_at bounds the read. Every
+	// version of a session has the same start.
+	q := fmt.Sprintf(`SELECT visitor_id, session_id, toUnixTimestamp(started_at), toUnixTimestamp(ended_at), deleted, version
+		FROM %s.sessions WHERE site_id = ? AND started_at >= toDateTime(?) AND visitor_id IN (SELECT arrayJoin(?))`, st.db)
+	rows, err := st.conn.Query(ctx, q, site, low-session.MaxLength, vids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type stored struct {
+		vid        string
+		start, end uint32
+		deleted    uint8
+		version    uint64
+	}
+	newest := map[uuid.UUID]stored{}
+	for rows.Next() {
+		var s stored
+		var id uuid.UUID
+		if err := rows.Scan(&s.vid, &id, &s.start, &s.end, &s.deleted, &s.version); err != nil {
+			return nil, err
+		}
+		if cur, ok := newest[id]; !ok || s.version >= cur.version {
+			newest[id] = s
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	from := map[string]int64{}
+	for _, s := range newest {
+		if s.deleted == 1 || int64(s.end) < earliest[s.vid]-session.Timeout {
+			continue
+		}
+		if f, ok := from[s.vid]; !ok || int64(s.start) < f {
+			from[s.vid] = int64(s.start)
+		}
+	}
+	return from, nil
+}
+
+// storedEvent is a stored browser event of a visitor.
+type storedEvent struct {
+	session.Event
+	vid string
+}
+
+// loadEvents returns the stored browser events of each visitor in from since the time
+// given there, in their newest version.
+func (st *Stitcher) loadEvents(ctx context.Context, site string, from map[string]int64) ([]storedEvent, error) {
+	vids := make([]string, 0, len(from))
+	low := int64(1<<62 - 1)
 	for vid, f := range from {
 		vids = append(vids, vid)
 		low = min(low, f)
 	}
-	q = fmt.Sprintf(`SELECT visitor_id, toString(event_id), toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id
-		FROM %s.events FINAL WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= toDateTime(?) AND origin != 'server'`, st.db)
-	rows, err = st.conn.Query(ctx, q, site, vids, low)
+	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id, version
+		FROM %s.events WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= toDateTime(?) AND origin != 'server'`, st.db)
+	rows, err := st.conn.Query(ctx, q, site, vids, low)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read events: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
+	type stored struct {
+		vid, typ, url, ref, session string
+		ts                          uint32
+		bot                         uint8
+		version                     uint64
+	}
+	newest := map[uuid.UUID]stored{}
 	for rows.Next() {
-		var vid, id, typ, u, ref, sess string
-		var ts uint32
-		var bot uint8
-		if err := rows.Scan(&vid, &id, &ts, &typ, &u, &ref, &bot, &sess); err != nil {
+		var e stored
+		var id uuid.UUID
+		if err := rows.Scan(&e.vid, &id, &e.ts, &e.typ, &e.url, &e.ref, &e.bot, &e.session, &e.version); err != nil {
 			return nil, err
 		}
-		if int64(ts) < from[vid] {
+		if int64(e.ts) < from[e.vid] {
 			continue
 		}
-		eid, err := uuid.Parse(id)
-		if err != nil {
-			continue
+		if cur, ok := newest[id]; !ok || e.version >= cur.version {
+			newest[id] = e
 		}
-		e := session.NewEvent(eid, int64(ts), typ == "pageview", bot == 1, u, ref)
-		e.Session, _ = uuid.Parse(sess)
-		out[vid] = append(out[vid], e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("cannot read events: %w", err)
+		return nil, err
 	}
-	for vid := range out {
-		out[vid] = session.Sort(out[vid])
+	out := make([]storedEvent, 0, len(newest))
+	for id, e := range newest {
+		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref)
+		ev.Session, _ = uuid.Parse(e.session)
+		out = append(out, storedEvent{ev, e.vid})
 	}
 	return out, nil
 }

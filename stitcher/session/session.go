@@ -6,6 +6,8 @@ package session
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"sort"
 
 	"github.com/google/uuid"
@@ -51,30 +53,78 @@ type Session struct {
 	Bot         bool
 }
 
-// ID returns the id of the session of visitor vid on site that starts with event first.
+// ID returns the id of the session of visitor vid on site that starts with event first: the
+// UUID v5 (as uuid.NewSHA1 makes it) of site, vid and first joined by NUL bytes. Every
+// session of every batch needs one, so it is made without allocating.
 func ID(site, vid string, first uuid.UUID) uuid.UUID {
-	return uuid.NewSHA1(namespace, []byte(site+"\x00"+vid+"\x00"+first.String()))
+	var buf [256]byte
+	b := append(buf[:0], namespace[:]...)
+	b = append(b, site...)
+	b = append(b, 0)
+	b = append(b, vid...)
+	b = append(b, 0)
+	var text [36]byte
+	hex.Encode(text[:8], first[:4])
+	hex.Encode(text[9:13], first[4:6])
+	hex.Encode(text[14:18], first[6:8])
+	hex.Encode(text[19:23], first[8:10])
+	hex.Encode(text[24:], first[10:])
+	text[8], text[13], text[18], text[23] = '-', '-', '-', '-'
+	sum := sha1.Sum(append(b, text[:]...))
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 0x50 // version 5
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id
 }
 
 // Sort orders events by time, then id, and drops repeated ids.
 func Sort(evs []Event) []Event {
-	sort.Slice(evs, func(i, j int) bool {
-		if evs[i].TS != evs[j].TS {
-			return evs[i].TS < evs[j].TS
-		}
-		return bytes.Compare(evs[i].ID[:], evs[j].ID[:]) < 0
-	})
+	sort.Sort(byTime(evs))
 	out := evs[:0]
-	seen := make(map[uuid.UUID]struct{}, len(evs))
-	for _, e := range evs {
-		if _, dup := seen[e.ID]; dup {
+	var seen map[uuid.UUID]struct{}
+	if len(evs) > 16 { // a visitor has few events in a batch: comparing them is cheaper than a map
+		seen = make(map[uuid.UUID]struct{}, len(evs))
+	}
+	for i := range evs {
+		id := evs[i].ID
+		if seen != nil {
+			if _, dup := seen[id]; dup {
+				continue
+			}
+			seen[id] = struct{}{}
+		} else if holds(out, id) {
 			continue
 		}
-		seen[e.ID] = struct{}{}
-		out = append(out, e)
+		out = append(out, evs[i])
 	}
 	return out
 }
+
+// holds reports whether evs holds an event with id.
+func holds(evs []Event, id uuid.UUID) bool {
+	for i := range evs {
+		if evs[i].ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Before reports whether a sorts before b: by time, then id.
+func Before(a, b *Event) bool {
+	if a.TS != b.TS {
+		return a.TS < b.TS
+	}
+	return bytes.Compare(a.ID[:], b.ID[:]) < 0
+}
+
+// byTime sorts events without copying them to compare.
+type byTime []Event
+
+func (s byTime) Len() int           { return len(s) }
+func (s byTime) Less(i, j int) bool { return Before(&s[i], &s[j]) }
+func (s byTime) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
 
 // Split sorts evs (see Sort) and cuts them into sessions. It returns the sorted events.
 func Split(site, vid string, evs []Event) ([]Event, []Session) {

@@ -124,3 +124,47 @@ func TestAttribute(t *testing.T) {
 	f("https://shop.example.com/", "https://www.bing.com/search?q=red+shoes", "bing|organic||red shoes||Organic Search|bing.com")
 	f("https://shop.example.com/?utm_source=bing&utm_medium=cpc&utm_term=kw", "https://www.bing.com/search?q=red+shoes", "bing|cpc||kw||Paid Search|bing.com")
 }
+
+// Session ids are stored: they must stay what they always were, the UUID v5 of
+// "site\x00vid\x00first event id".
+func TestIDIsStable(t *testing.T) {
+	for _, c := range []struct{ site, vid string }{
+		{"demo", "v1"}, {"", ""}, {"shop.example.com", strings.Repeat("x", 64)}, {"ünïcode", "a\x00b"},
+	} {
+		first := uuid.New()
+		want := uuid.NewSHA1(namespace, []byte(c.site+"\x00"+c.vid+"\x00"+first.String()))
+		if got := ID(c.site, c.vid, first); got != want {
+			t.Errorf("ID(%q, %q, %s) = %s, want %s", c.site, c.vid, first, got, want)
+		}
+	}
+	// One pinned, in case uuid.NewSHA1 itself ever changed.
+	if got, want := ID("demo", "v1", uuid.MustParse("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0ff")), uuid.MustParse("d83247a7-6a38-5161-9209-4c2ad5d58003"); got != want {
+		t.Errorf("ID = %s, want %s", got, want)
+	}
+}
+
+// Repeated ids are dropped however many events a visitor has (few are compared, many go
+// through a map).
+func TestSortDropsRepeatedIDs(t *testing.T) {
+	for _, n := range []int{3, 16, 17, 40} {
+		var evs []Event
+		for i := range n {
+			e := ev(i, int64(i), "https://shop.example.com/", "")
+			evs = append(evs, e, e)
+			if i%3 == 0 { // the same id at another time: kept once, whichever
+				e.TS += 3600
+				evs = append(evs, e)
+			}
+		}
+		rand.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		got := Sort(evs)
+		if len(got) != n {
+			t.Fatalf("%d events: Sort kept %d", n, len(got))
+		}
+		for i := 1; i < len(got); i++ {
+			if !Before(&got[i-1], &got[i]) {
+				t.Fatalf("%d events: not in order at %d", n, i)
+			}
+		}
+	}
+}
