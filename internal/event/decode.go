@@ -47,15 +47,96 @@ func DecodeEvent(data []byte, e *Event) error {
 	return json.Unmarshal(data, e)
 }
 
+// SplitBatch reads a Batch, the body of POST /e and /v1/import, leaving its events
+// undecoded, so that a bad event can be refused alone and passed on as received: site is a
+// substring of data and each event a subslice of it. It reads only the shape clients send,
+// and ok is false for anything else, where json.Unmarshal into struct{Site string; Events
+// []json.RawMessage} may differ: keys other than site and events, a repeated key, a site
+// that is not a string, events that are not objects, invalid JSON, and nesting deeper
+// than depth levels, the batch being the first. The caller then
+// has the general decoder read data, which also says what is wrong. Skipped strings are
+// not checked for valid UTF-8, as json.Unmarshal does not either.
+func SplitBatch(data []byte, depth int) (site string, events []json.RawMessage, ok bool) {
+	d := decoder{data: data, s: unsafe.String(unsafe.SliceData(data), len(data)), depth: depth}
+	d.ws()
+	if !d.eat('{') {
+		return "", nil, false
+	}
+	var seen [2]bool
+	for n := 0; ; n++ {
+		key, more, ok := d.member(n)
+		if !ok {
+			return "", nil, false
+		}
+		if !more {
+			break
+		}
+		k := batchKey(key)
+		if k < 0 || seen[k] {
+			return "", nil, false // another key, or one again: not what clients send
+		}
+		seen[k] = true
+		if k == 0 {
+			site, ok = d.str()
+		} else {
+			ok = d.rawObjects(&events)
+		}
+		if !ok {
+			return "", nil, false
+		}
+	}
+	d.ws()
+	return site, events, d.i == len(d.s)
+}
+
+func batchKey(k string) int {
+	switch k {
+	case "site":
+		return 0
+	case "events":
+		return 1
+	}
+	return -1
+}
+
+// rawObjects reads an array of objects, keeping the bytes of each.
+func (d *decoder) rawObjects(out *[]json.RawMessage) bool {
+	if !d.eat('[') {
+		return false
+	}
+	for n := 0; ; n++ {
+		d.ws()
+		if d.peek(']') {
+			d.i++
+			return true
+		}
+		if n > 0 {
+			if !d.eat(',') {
+				return false
+			}
+			d.ws()
+		}
+		start := d.i
+		if !d.peek('{') || !d.skip(2) { // in the batch object and the array
+			return false
+		}
+		if *out == nil {
+			*out = make([]json.RawMessage, 0, 8) // the tracker sends a few events at once
+		}
+		*out = append(*out, d.data[start:d.i])
+	}
+}
+
 // maxDepth bounds the nesting of skipped values; deeper input goes to json.Unmarshal.
 const maxDepth = 256
 
 // decoder reads s, data as a string, from i on. Every method returns false on anything it
 // does not handle exactly as json.Unmarshal would, which sends the message to it.
 type decoder struct {
-	data []byte
-	s    string
-	i    int
+	data  []byte
+	s     string
+	i     int
+	depth int // if not 0, a lower bound than maxDepth
 }
 
 // Top-level keys, in the order of the bits that catch a repeated key; Event's come before kSite.
@@ -780,7 +861,7 @@ func (d *decoder) skip(depth int) bool {
 	case '"':
 		return d.skipStr()
 	case '{', '[':
-		if depth >= maxDepth {
+		if depth >= maxDepth || d.depth > 0 && depth >= d.depth {
 			return false
 		}
 		end := byte('}')
@@ -829,6 +910,10 @@ func (d *decoder) skipStr() bool {
 		return false
 	}
 	for d.i < len(d.s) {
+		d.i = special(d.data, d.i)
+		if d.i >= len(d.s) {
+			return false
+		}
 		c := d.s[d.i]
 		d.i++
 		switch {
