@@ -3,32 +3,32 @@ package collector
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
 	"github.com/valyala/fasthttp"
 )
 
-func parseCIDRs(list string) ([]net.IPNet, error) {
-	var out []net.IPNet
+func parseCIDRs(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
 	for _, c := range strings.Split(list, ",") {
 		if c = strings.TrimSpace(c); c == "" {
 			continue
 		}
-		_, n, err := net.ParseCIDR(c)
+		p, err := netip.ParsePrefix(c)
 		if err != nil {
 			return nil, fmt.Errorf("cannot parse trusted proxy %q: %w", c, err)
 		}
-		out = append(out, *n)
+		out = append(out, p.Masked())
 	}
 	return out, nil
 }
 
+// isTrusted reports whether a, never an IPv4-mapped IPv6 address (see peerAddr), is in a
+// trusted proxy's range.
 func (s *Server) isTrusted(a netip.Addr) bool {
-	ip := net.IP(a.AsSlice())
-	for i := range s.trusted {
-		if s.trusted[i].Contains(ip) {
+	for _, p := range s.trusted {
+		if p.Contains(a) {
 			return true
 		}
 	}

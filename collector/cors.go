@@ -29,10 +29,20 @@ func (s *Server) anySiteAllows(origin string) bool {
 }
 
 // setCORS echoes an allowed origin with credentials, so the cookie travels with beacons.
+// The names are given canonical: every request to /e sets them, and Set would normalise
+// each name again.
 func setCORS(ctx *fasthttp.RequestCtx, origin string) {
 	h := &ctx.Response.Header
-	h.Set(fasthttp.HeaderAccessControlAllowOrigin, origin)
-	h.Set(fasthttp.HeaderAccessControlAllowCredentials, "true")
-	h.Set(fasthttp.HeaderAccessControlExposeHeaders, "Retry-After")
+	h.SetCanonical(corsAllowOrigin, []byte(origin))
+	h.SetCanonical(corsAllowCredentials, corsTrue)
+	h.SetCanonical(corsExposeHeaders, corsRetryAfter)
 	h.Add(fasthttp.HeaderVary, "Origin")
 }
+
+var (
+	corsAllowOrigin      = []byte(fasthttp.HeaderAccessControlAllowOrigin)
+	corsAllowCredentials = []byte(fasthttp.HeaderAccessControlAllowCredentials)
+	corsExposeHeaders    = []byte(fasthttp.HeaderAccessControlExposeHeaders)
+	corsTrue             = []byte("true")
+	corsRetryAfter       = []byte("Retry-After")
+)

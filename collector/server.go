@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -89,7 +90,7 @@ type Server struct {
 	sites   *site.Registry
 	pipe    *enrich.Pipeline
 	sink    Store
-	trusted []net.IPNet
+	trusted []netip.Prefix
 	siteRL  *limiter
 	ipRL    *limiter
 	tracker *trackerFile
