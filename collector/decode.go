@@ -71,13 +71,18 @@ func decodeBatch(body []byte, maxEvents int) (*rawBatch, *enrich.Refusal) {
 // copied, as body is reused after the answer.
 func splitBatch(body []byte) (*rawBatch, *enrich.Refusal) {
 	// Every /e request comes here. event.SplitBatch reads the tracker's bodies, nesting
-	// checked, at less than half the cost of checkJSON and json.Parse, and leaves anything
-	// else to them: they say what is wrong.
+	// checked, at less than half the cost of parseBatch, and leaves anything else to it:
+	// it says what is wrong.
 	if utf8.Valid(body) {
 		if site, events, ok := event.SplitBatch(body, MaxDepth); ok {
 			return &rawBatch{Site: strings.Clone(site), Events: events}, nil
 		}
 	}
+	return parseBatch(body)
+}
+
+// parseBatch is splitBatch for any body: checkJSON, then the general JSON decoder.
+func parseBatch(body []byte) (*rawBatch, *enrich.Refusal) {
 	if ref := checkJSON(body); ref != nil {
 		return nil, ref
 	}

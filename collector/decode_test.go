@@ -2,13 +2,10 @@ package collector
 
 import (
 	"bytes"
-	"errors"
-	"strconv"
 	"testing"
 
 	"github.com/segmentio/encoding/json"
 
-	"touchpoint/collector/enrich"
 	"touchpoint/internal/event"
 )
 
@@ -19,32 +16,6 @@ const realisticBody = `{"site":"demo","events":[` +
 	`{"id":"8c4e1f7a-2d9b-4c3e-b5a6-1e7f0d2c9b84","type":"track","ts":1763800000000,"vid":"00000000-0000-4000-8000-000000004242","name":"signup_click","url":"https://shop.example.com/pricing","props":{"plan":"pro","position":2}},` +
 	`{"id":"b1d7e3a9-6f2c-4a8b-9e5d-3c0a7f1b2e65","type":"form_submit","ts":1763800000000,"vid":"00000000-0000-4000-8000-000000004242","url":"https://shop.example.com/contact","form":{"id":"contact","action":"/contact","fields":["name","email","message"]},"traits":{"email":"visitor4242@example.com"}}` +
 	`]}`
-
-// refDecodeBatch is decodeBatch as it was before its fast path: checkJSON, then
-// json.Parse. The fast path must answer exactly as this does.
-func refDecodeBatch(body []byte, maxEvents int) (*rawBatch, *enrich.Refusal) {
-	if ref := checkJSON(body); ref != nil {
-		return nil, ref
-	}
-	var b rawBatch
-	rest, err := json.Parse(body, &b, json.DontCopyRawMessage)
-	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
-		err = errors.New("data after the JSON object")
-	}
-	if err != nil {
-		return nil, &enrich.Refusal{Reason: reasonMalformedJSON, Detail: "body must be {\"site\":…,\"events\":[…]}: " + err.Error()}
-	}
-	if b.Site == "" {
-		return nil, &enrich.Refusal{Reason: reasonUnknownSite, Detail: "site is missing"}
-	}
-	if len(b.Events) == 0 {
-		return nil, &enrich.Refusal{Reason: reasonNoEvents, Detail: "events is empty"}
-	}
-	if len(b.Events) > maxEvents {
-		return nil, &enrich.Refusal{Reason: reasonTooManyEvents, Detail: "a request carries at most " + strconv.Itoa(maxEvents) + " events"}
-	}
-	return &b, nil
-}
 
 // BenchmarkDecodeBatch decodes the benchmark's request, which takes the fast path.
 func BenchmarkDecodeBatch(b *testing.B) {
@@ -58,27 +29,27 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	}
 }
 
-// BenchmarkRefDecodeBatch is BenchmarkDecodeBatch without the fast path, to compare.
-func BenchmarkRefDecodeBatch(b *testing.B) {
+// BenchmarkParseBatch is BenchmarkDecodeBatch's body read by the general path, to compare.
+func BenchmarkParseBatch(b *testing.B) {
 	body := []byte(realisticBody)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ref := refDecodeBatch(body, 100); ref != nil {
+		if _, ref := parseBatch(body); ref != nil {
 			b.Fatal(ref)
 		}
 	}
 }
 
-// sameBatch fails t unless decodeBatch answers body exactly as refDecodeBatch does: the
-// same refusal reason and detail, or the same site and the same events, each the same
-// bytes at the same place in body.
-func sameBatch(t *testing.T, body []byte, maxEvents int) {
+// sameBatch fails t unless splitBatch, fast path or not, answers body exactly as the
+// general path (parseBatch) does: the same refusal reason and detail, or the same site and
+// the same events, each the same bytes at the same place in body.
+func sameBatch(t *testing.T, body []byte) {
 	t.Helper()
-	got, gotRef := decodeBatch(body, maxEvents)
-	want, wantRef := refDecodeBatch(body, maxEvents)
+	got, gotRef := splitBatch(body)
+	want, wantRef := parseBatch(body)
 	if (gotRef == nil) != (wantRef == nil) || (gotRef != nil && *gotRef != *wantRef) {
-		t.Fatalf("body %q, max %d: refusal %+v, want %+v", body, maxEvents, gotRef, wantRef)
+		t.Fatalf("body %q: refusal %+v, want %+v", body, gotRef, wantRef)
 	}
 	if (got == nil) != (want == nil) {
 		t.Fatalf("body %q: batch %v, want %v", body, got, want)
@@ -110,7 +81,7 @@ var decodeBatchCases = []string{
 	`{"site":"","events":[{}]}`,
 	`{"events":[{}]}`,
 	`{"site":"demo"}`,
-	`{"site":"demo","events":[{},{},{},{}]}`, // too many for maxEvents 3
+	`{"site":"demo","events":[{},{},{},{}]}`,
 	`{"site":"démo ✓ 😀","events":[{}]}`,
 	// Nested props, forms and arrays; depth at and beyond MaxDepth (8); brackets in strings.
 	`{"site":"demo","events":[{"props":{"a":{"b":{"c":{"d":{"e":1}}}}}}]}`,
@@ -211,11 +182,10 @@ var decodeBatchCases = []string{
 // exactly as the plain decoder (refDecodeBatch) does.
 func FuzzDecodeBatchSameAsParse(f *testing.F) {
 	for _, body := range decodeBatchCases {
-		f.Add([]byte(body), uint8(3))
-		f.Add([]byte(body), uint8(100))
+		f.Add([]byte(body))
 	}
-	f.Fuzz(func(t *testing.T, body []byte, maxEvents uint8) {
-		sameBatch(t, body, int(maxEvents))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sameBatch(t, body)
 	})
 }
 
@@ -232,13 +202,13 @@ func TestDecodeBatchMutationsSameAsParse(t *testing.T) {
 	for _, body := range bodies {
 		for i := 0; i <= len(body); i++ {
 			if i < len(body) {
-				sameBatch(t, []byte(body[:i]+body[i+1:]), 3)
+				sameBatch(t, []byte(body[:i]+body[i+1:]))
 			}
 			for k := range specials {
 				c := string(specials[k : k+1]) // one byte, which need not be UTF-8
-				sameBatch(t, []byte(body[:i]+c+body[i:]), 3)
+				sameBatch(t, []byte(body[:i]+c+body[i:]))
 				if i < len(body) {
-					sameBatch(t, []byte(body[:i]+c+body[i+1:]), 3)
+					sameBatch(t, []byte(body[:i]+c+body[i+1:]))
 				}
 			}
 		}
@@ -259,14 +229,14 @@ func TestDecodeBatchFastPath(t *testing.T) {
 		`{"events":[{"id":"a"}],"site":"demo"}`,
 		`{"site":"demo","events":[{"t":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00 é ✓ 😀","n":-0.5e+10}]}`,
 		`{"site":"demo","events":[{"p":[[[[[1]]]]]}]}`,
-		`{"site":"demo","events":[{},{},{},{}]}`, // refused for maxEvents 3, but by the shared checks
+		`{"site":"demo","events":[{},{},{},{}]}`,
 		`{"site":"de\u006do","events":[{}]}`,
 	}
 	for _, body := range fast {
 		if _, _, ok := event.SplitBatch([]byte(body), MaxDepth); !ok {
 			t.Errorf("slow path for %s", body)
 		}
-		sameBatch(t, []byte(body), 3)
+		sameBatch(t, []byte(body))
 	}
 	slow := []string{
 		`{"Site":"demo","events":[{}]}`,

@@ -101,12 +101,31 @@ func batchKey(k string) int {
 
 // rawObjects reads an array of objects, keeping the bytes of each.
 func (d *decoder) rawObjects(out *[]json.RawMessage) bool {
-	if !d.eat('[') {
+	return d.array(func() bool {
+		start := d.i
+		if !d.peek('{') || !d.skip(2) { // in the batch object and the array
+			return false
+		}
+		if *out == nil {
+			*out = make([]json.RawMessage, 0, 8) // the tracker sends a few events at once
+		}
+		*out = append(*out, d.data[start:d.i])
+		return true
+	})
+}
+
+// array reads an array, each element with elem.
+func (d *decoder) array(elem func() bool) bool { return d.list('[', ']', elem) }
+
+// list reads open, elements separated by commas, each with elem, and end: an array, or an
+// object whose members elem reads.
+func (d *decoder) list(open, end byte, elem func() bool) bool {
+	if !d.eat(open) {
 		return false
 	}
 	for n := 0; ; n++ {
 		d.ws()
-		if d.peek(']') {
+		if d.peek(end) {
 			d.i++
 			return true
 		}
@@ -116,14 +135,9 @@ func (d *decoder) rawObjects(out *[]json.RawMessage) bool {
 			}
 			d.ws()
 		}
-		start := d.i
-		if !d.peek('{') || !d.skip(2) { // in the batch object and the array
+		if !elem() {
 			return false
 		}
-		if *out == nil {
-			*out = make([]json.RawMessage, 0, 8) // the tracker sends a few events at once
-		}
-		*out = append(*out, d.data[start:d.i])
 	}
 }
 
@@ -407,31 +421,12 @@ func (d *decoder) fields(f *Form) bool {
 	if d.lit("null") {
 		return true
 	}
-	if !d.eat('[') {
-		return false
-	}
-	d.ws()
-	if d.peek(']') {
-		d.i++
-		f.Fields = []string{} // an empty array is an empty, non-nil slice
-		return true
-	}
-	for {
+	f.Fields = []string{} // an empty array is an empty, non-nil slice
+	return d.array(func() bool {
 		v, ok := d.str()
-		if !ok {
-			return false
-		}
 		f.Fields = append(f.Fields, v)
-		d.ws()
-		if d.peek(']') {
-			d.i++
-			return true
-		}
-		if !d.eat(',') {
-			return false
-		}
-		d.ws()
-	}
+		return ok
+	})
 }
 
 const (
@@ -868,19 +863,7 @@ func (d *decoder) skip(depth int) bool {
 		if c == '[' {
 			end = ']'
 		}
-		d.i++
-		for n := 0; ; n++ {
-			d.ws()
-			if d.peek(end) {
-				d.i++
-				return true
-			}
-			if n > 0 {
-				if !d.eat(',') {
-					return false
-				}
-				d.ws()
-			}
+		return d.list(c, end, func() bool {
 			if c == '{' {
 				if !d.skipStr() {
 					return false
@@ -891,10 +874,8 @@ func (d *decoder) skip(depth int) bool {
 				}
 				d.ws()
 			}
-			if !d.skip(depth + 1) {
-				return false
-			}
-		}
+			return d.skip(depth + 1)
+		})
 	case 't':
 		return d.lit("true")
 	case 'f':
