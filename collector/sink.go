@@ -39,9 +39,10 @@ var errSpoolFull = spool.ErrFull
 // unreachable, appended to the local spool and replayed in order when it returns.
 // While the spool holds anything, new messages go behind it, so order is kept.
 type Sink struct {
-	cl      *kgo.Client
-	sp      *spool.Spool
-	timeout time.Duration
+	cl        *kgo.Client
+	sp        *spool.Spool
+	timeout   time.Duration
+	deadlines *deadlines
 
 	mu       sync.Mutex // orders "spool is empty, go direct" against appends
 	spooling atomic.Bool
@@ -95,12 +96,13 @@ func NewSink(c SinkConfig) (*Sink, error) {
 		return nil, fmt.Errorf("cannot create Kafka producer: %w", err)
 	}
 	s := &Sink{
-		cl:      cl,
-		sp:      c.Spool,
-		timeout: c.WriteTimeout,
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		cl:        cl,
+		sp:        c.Spool,
+		timeout:   c.WriteTimeout,
+		deadlines: newDeadlines(10 * time.Millisecond),
+		wake:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	if !s.sp.Empty() {
 		s.spooling.Store(true) // replay what an earlier run left before anything new
@@ -176,9 +178,11 @@ func (s *Sink) produceWithin(ctx context.Context, msgs []spool.Message, timeout 
 			close(done)
 		}
 	}
+	expired := s.deadlines.after(timeout)
 	// Not cancelled with the request: a context derived from fasthttp's costs a goroutine
-	// per request, and on shutdown the server waits for requests anyway.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	// per request, and on shutdown the server waits for requests anyway. Cancelling drops
+	// what is still buffered once the wait is over.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	for i, m := range msgs {
 		rs[i] = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value}
@@ -194,8 +198,8 @@ func (s *Sink) produceWithin(ctx context.Context, msgs []spool.Message, timeout 
 			return fmt.Errorf("cannot produce %d messages: %w", len(msgs), *err)
 		}
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("cannot produce %d messages: %w", len(msgs), ctx.Err())
+	case <-expired:
+		return fmt.Errorf("cannot produce %d messages: %w", len(msgs), context.DeadlineExceeded)
 	}
 }
 
