@@ -273,7 +273,7 @@ func (s *visitorState) attribution(first *session.Event) session.Attribution {
 //
 // Both reads take every row version and keep the newest one here instead of asking for
 // FINAL: ClickHouse 18.16 merges FINAL reads on one thread before filtering by visitor,
-// which made the events read 3 to 10 times slower than the plain read of the same range.
+// which made the events read 5 to 10 times slower than a plain read of the same rows.
 func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[string]int64) (map[string][]session.Event, error) {
 	st.awaitInsert(func(t *touched) bool {
 		for vid := range earliest {

@@ -53,9 +53,9 @@ func DecodeEvent(data []byte, e *Event) error {
 // and ok is false for anything else, where json.Unmarshal into struct{Site string; Events
 // []json.RawMessage} may differ: keys other than site and events, a repeated key, a site
 // that is not a string, events that are not objects, invalid JSON, and nesting deeper
-// than depth levels, the batch being the first. The caller then
-// has the general decoder read data, which also says what is wrong. Skipped strings are
-// not checked for valid UTF-8, as json.Unmarshal does not either.
+// than depth levels, the batch being the first. The caller then has the general decoder
+// read data, which also says what is wrong. Skipped strings are not checked for valid
+// UTF-8, as json.Unmarshal does not either.
 func SplitBatch(data []byte, depth int) (site string, events []json.RawMessage, ok bool) {
 	d := decoder{data: data, s: unsafe.String(unsafe.SliceData(data), len(data)), depth: depth}
 	d.ws()
