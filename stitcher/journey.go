@@ -3,6 +3,7 @@ package stitcher
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -149,9 +150,7 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResu
 		delete(j.states, k)
 	}
 	for site, all := range need {
-		for len(all) > 0 {
-			chunk := all[:min(len(all), maxListLen)]
-			all = all[len(chunk):]
+		for chunk := range slices.Chunk(all, maxListLen) {
 			earliest := make(map[string]int64, len(chunk))
 			for _, v := range chunk {
 				earliest[vs[v].key.vid] = vs[v].earliest.TS
