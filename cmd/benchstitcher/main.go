@@ -81,6 +81,8 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("pre-loaded %d events in %s", *n, time.Since(t0).Round(time.Millisecond))
+	// The drain starts with the memory of a stitcher that has just started: none.
+	debug.FreeOSMemory()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
