@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Channel names, exactly as reports show them.
@@ -88,6 +89,34 @@ var rules = []struct {
 // campaign. Matching is case-insensitive; a session no rule matches is
 // Unassigned.
 func Group(source, medium, campaign string) string {
+	k := [3]string{source, medium, campaign}
+	groups.Lock()
+	c, ok := groups.m[k]
+	groups.Unlock()
+	if ok {
+		return c
+	}
+	c = group(source, medium, campaign)
+	groups.Lock()
+	if len(groups.m) >= maxGroups {
+		clear(groups.m)
+	}
+	// Clones: the arguments may be parts of much larger buffers.
+	groups.m[[3]string{strings.Clone(source), strings.Clone(medium), strings.Clone(campaign)}] = c
+	groups.Unlock()
+	return c
+}
+
+// groups remembers Group's answers. Sessions repeat a few combinations of source,
+// medium and campaign, and matching the rules' regular expressions took 1.2 µs a session.
+var groups = struct {
+	sync.Mutex
+	m map[[3]string]string
+}{m: map[[3]string]string{}}
+
+const maxGroups = 10000
+
+func group(source, medium, campaign string) string {
 	s := session{
 		source:   strings.ToLower(strings.TrimSpace(source)),
 		medium:   strings.ToLower(strings.TrimSpace(medium)),

@@ -1,6 +1,9 @@
 package channel
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // groupChecker returns the closure each rule's table uses.
 func groupChecker(t *testing.T) func(source, medium, campaign, want string) {
@@ -198,4 +201,20 @@ func TestGroupUnassigned(t *testing.T) {
 	f("", "", "", Unassigned)
 	f("newsletter", "(not set)", "", Unassigned)
 	f("(direct)", "organic", "", OrganicSearch)
+}
+
+// Group answers from its memory what the rules answer, also once the memory has filled
+// and started again.
+func TestGroupRemembersTheRulesAnswers(t *testing.T) {
+	sources := []string{"google", "facebook.com", "newsletter", "chatgpt.com", "(direct)", "partner"}
+	mediums := []string{"cpc", "social", "email", "(none)", "referral", "paid-x", "organic"}
+	for i := range 3 * maxGroups {
+		source, medium, campaign := sources[i%len(sources)], mediums[i%len(mediums)], fmt.Sprintf("shop-%d", i%(2*maxGroups))
+		if got, want := Group(source, medium, campaign), group(source, medium, campaign); got != want {
+			t.Fatalf("Group(%q, %q, %q) = %q, the rules say %q", source, medium, campaign, got, want)
+		}
+	}
+	if len(groups.m) > maxGroups {
+		t.Fatalf("%d answers remembered, at most %d", len(groups.m), maxGroups)
+	}
 }
