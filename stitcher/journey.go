@@ -250,7 +250,7 @@ func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journ
 	// Only the first event of a session is read for its landing page and referrer, and only
 	// an event with a touch can become a first one later: the others need not keep URLs.
 	for i := 1; i < len(state.events); i++ {
-		if e := &state.events[i]; e.Touch.IsZero() {
+		if e := &state.events[i]; e.Touch().IsZero() {
 			e.URL, e.Ref, e.Page = "", "", session.Page{}
 		}
 	}

@@ -27,20 +27,26 @@ var namespace = uuid.MustParse("6f1c1b8e-2f43-5c61-9a7e-3d6f0b5c2a10")
 // Event is what sessionization needs of one event. TS is in seconds: ClickHouse stores
 // seconds, and state restored from it must sort exactly like live events.
 type Event struct {
-	ID       uuid.UUID
-	TS       int64
-	Pageview bool
-	Bot      bool
-	URL, Ref string
-	Page     Page
-	Touch    Touch
-	Session  uuid.UUID // the session the event is stored with; uuid.Nil when new
+	ID        uuid.UUID
+	TS        int64
+	Pageview  bool
+	Bot       bool
+	URL, Ref  string
+	Page      Page
+	RefDomain string    // the external referrer's domain, "" when none or internal
+	Session   uuid.UUID // the session the event is stored with; uuid.Nil when new
 }
 
-// NewEvent builds an Event, reading the page URL and the touch.
+// NewEvent builds an Event, reading the page URL and the referrer.
 func NewEvent(id uuid.UUID, ts int64, pageview, bot bool, rawURL, ref string) Event {
 	p := ParsePage(rawURL)
-	return Event{ID: id, TS: ts, Pageview: pageview, Bot: bot, URL: rawURL, Ref: ref, Page: p, Touch: TouchOf(p, ref)}
+	return Event{ID: id, TS: ts, Pageview: pageview, Bot: bot, URL: rawURL, Ref: ref, Page: p, RefDomain: externalDomain(p, ref)}
+}
+
+// Touch is how the visitor arrived with e. It is made from the page and referrer when
+// needed: a batch holds many events, and copying a Touch with each was a noticeable cost.
+func (e *Event) Touch() Touch {
+	return Touch{UTM: e.Page.UTM, ClickType: e.Page.ClickType, ClickID: e.Page.ClickID, RefDomain: e.RefDomain}
 }
 
 // Session is a run of events [First, Last] of the sorted slice Split returns.
@@ -132,11 +138,12 @@ func Split(site, vid string, evs []Event) ([]Event, []Session) {
 	var out []Session
 	var cur *Session
 	var touch Touch
-	for i, e := range evs {
-		if cur == nil || e.TS-cur.End > Timeout || e.TS-cur.Start >= MaxLength || arrivesAgain(touch, e.Touch) {
+	for i := range evs {
+		e := &evs[i]
+		if cur == nil || e.TS-cur.End > Timeout || e.TS-cur.Start >= MaxLength || arrivesAgain(touch, e.Touch()) {
 			out = append(out, Session{ID: ID(site, vid, e.ID), First: i, Start: e.TS})
 			cur = &out[len(out)-1]
-			touch = e.Touch
+			touch = e.Touch()
 		}
 		cur.Last, cur.End = i, e.TS
 		cur.Events++

@@ -130,15 +130,15 @@ type Touch struct {
 // IsZero reports whether the event carries no arrival information.
 func (t Touch) IsZero() bool { return t == Touch{} }
 
-// TouchOf is the touch of an event on page p with referrer ref.
-func TouchOf(p Page, ref string) Touch {
-	t := Touch{UTM: p.UTM, ClickType: p.ClickType, ClickID: p.ClickID}
+// externalDomain is the domain of referrer ref of page p, or "" when there is none or
+// it is p's own site.
+func externalDomain(p Page, ref string) string {
 	if ref != "" {
 		if d := referrer.Domain(ref); d != "" && !referrer.Internal(d, p.Host) {
-			t.RefDomain = d
+			return d
 		}
 	}
-	return t
+	return ""
 }
 
 // Attribution is a session's touchpoint as reports show it.
