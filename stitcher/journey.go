@@ -75,6 +75,7 @@ type rewrite struct {
 type journeyResult struct {
 	sessions []sessionRow
 	rewrites []rewrite
+	visitors map[visitorKey]int32 // the visitors with browser events in the batch
 }
 
 // visitorEvents is one visitor's browser events in a batch.
@@ -85,9 +86,10 @@ type visitorEvents struct {
 }
 
 // groupByVisitor groups a batch's browser events by visitor, visitors in the order they
-// first appear. A batch holds tens of thousands of visitors: one map lookup per event and
-// one slice shared by all visitors keep this cheap.
-func groupByVisitor(ins []incoming) []visitorEvents {
+// first appear, and returns each visitor's position in that order. A batch holds tens of
+// thousands of visitors: one map lookup per event and one slice shared by all visitors
+// keep this cheap.
+func groupByVisitor(ins []incoming) ([]visitorEvents, map[visitorKey]int32) {
 	at := make(map[visitorKey]int32, len(ins)/4)
 	which := make([]int32, len(ins))
 	var vs []visitorEvents
@@ -128,7 +130,7 @@ func groupByVisitor(ins []incoming) []visitorEvents {
 		}
 		vs[v].earliest = e
 	}
-	return vs
+	return vs, at
 }
 
 // sessionize assigns the batch's browser events to sessions (incoming.session) and returns
@@ -137,7 +139,8 @@ func groupByVisitor(ins []incoming) []visitorEvents {
 func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResult, error) {
 	j := st.journeys
 	var res journeyResult
-	vs := groupByVisitor(ins)
+	vs, at := groupByVisitor(ins)
+	res.visitors = at
 	// Visitors whose state must be read from ClickHouse, by site.
 	need := map[string][]int{}
 	for v := range vs {
@@ -276,7 +279,7 @@ func (s *visitorState) attribution(first *session.Event) session.Attribution {
 func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[string]int64) (map[string][]session.Event, error) {
 	st.awaitInsert(func(t *touched) bool {
 		for vid := range earliest {
-			if t.visitors[visitorKey{site, vid}] {
+			if _, ok := t.visitors[visitorKey{site, vid}]; ok {
 				return true
 			}
 		}

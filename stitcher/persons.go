@@ -162,32 +162,56 @@ func personKeyOf(in *incoming) (identity.Key, bool) {
 	return identity.Key{}, false
 }
 
-// resolve returns the current person of each identifier the batch's events are found by.
+// resolved is the current person of each identifier a batch's events are found by.
+type resolved struct {
+	byKey   map[personKey]int32 // position in ids
+	ids     []string
+	byEvent []int32 // position in ids of each event's person; -1 for none
+}
+
+func (r *resolved) ofEvent(i int) string {
+	if p := r.byEvent[i]; p >= 0 {
+		return r.ids[p]
+	}
+	return ""
+}
+
+func (r *resolved) of(k personKey) string {
+	if p, ok := r.byKey[k]; ok {
+		return r.ids[p]
+	}
+	return ""
+}
+
+// resolve finds the current person of each identifier the batch's events are found by.
 // Identifiers not in the cache are looked up in person_aliases by their own id; an
 // identifier without an alias is its own person. A stale cache entry is harmless: it is a
 // person id that person_aliases resolves.
-func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (map[personKey]string, error) {
-	out := map[personKey]string{}
-	miss := map[string]map[string]personKey{} // site -> own id -> key
+func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (*resolved, error) {
+	r := &resolved{byKey: map[personKey]int32{}, byEvent: make([]int32, len(ins))}
+	miss := map[string]map[string]int32{} // site -> own id -> position in ids
 	for i := range ins {
 		k, ok := personKeyOf(&ins[i])
 		if !ok {
+			r.byEvent[i] = -1
 			continue
 		}
 		pk := personKey{ins[i].e.Site, k}
-		if _, done := out[pk]; done {
-			continue
+		at, done := r.byKey[pk]
+		if !done {
+			at = int32(len(r.ids))
+			r.byKey[pk] = at
+			p, cached := st.persons[pk]
+			if !cached {
+				p = identity.OwnID(pk.site, k)
+				if miss[pk.site] == nil {
+					miss[pk.site] = map[string]int32{}
+				}
+				miss[pk.site][p] = at
+			}
+			r.ids = append(r.ids, p)
 		}
-		if p, ok := st.persons[pk]; ok {
-			out[pk] = p
-			continue
-		}
-		own := identity.OwnID(pk.site, k)
-		out[pk] = own
-		if miss[pk.site] == nil {
-			miss[pk.site] = map[string]personKey{}
-		}
-		miss[pk.site][own] = pk
+		r.byEvent[i] = at
 	}
 	q := fmt.Sprintf(`SELECT person_id, argMax(current_person_id, version) FROM %s.person_aliases
 		WHERE site_id = ? AND person_id IN (SELECT arrayJoin(?)) GROUP BY person_id`, st.db)
@@ -217,7 +241,7 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (map[personKey]
 					rows.Close()
 					return nil, err
 				}
-				out[owns[from]] = to
+				r.ids[owns[from]] = to
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -228,10 +252,10 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (map[personKey]
 	if len(st.persons) > st.cfg.MaxVisitors {
 		st.persons = map[personKey]string{}
 	}
-	for k, p := range out {
-		st.persons[k] = p
+	for k, at := range r.byKey {
+		st.persons[k] = r.ids[at]
 	}
-	return out, nil
+	return r, nil
 }
 
 // maxListLen bounds the ids bound into one query: ClickHouse refuses queries longer than

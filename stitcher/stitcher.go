@@ -143,10 +143,10 @@ type insertion struct {
 }
 
 // touched is what a batch writes that preparing a later batch may read back from
-// ClickHouse: the visitors whose events and sessions it writes, its identity links by
-// identifier and the persons it aliases to others.
+// ClickHouse: the visitors whose browser events and sessions it writes, its identity
+// links by identifier and the persons it aliases to others.
 type touched struct {
-	visitors map[visitorKey]bool
+	visitors map[visitorKey]int32 // as journeyResult.visitors
 	links    map[siteKey][]identity.Link
 	aliased  map[sitePerson]bool
 }
@@ -159,10 +159,9 @@ type siteKey struct {
 }
 
 func touchedBy(ins []incoming, rows *batchRows) touched {
-	t := touched{visitors: map[visitorKey]bool{}, links: map[siteKey][]identity.Link{}, aliased: map[sitePerson]bool{}}
+	t := touched{visitors: rows.visitors, links: map[siteKey][]identity.Link{}, aliased: map[sitePerson]bool{}}
 	for i := range ins {
 		in := &ins[i]
-		t.visitors[visitorKey{in.e.Site, in.e.VID}] = true
 		if l, ok := linkOf(in); ok {
 			for _, k := range l.Keys() {
 				sk := siteKey{in.e.Site, k}
@@ -384,6 +383,7 @@ type batchRows struct {
 	sessions, conversions [][]any
 	ids                   identityRows
 	rewrites              []rewrite
+	visitors              map[visitorKey]int32
 	version               uint64
 }
 
@@ -392,7 +392,7 @@ type batchRows struct {
 func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, error) {
 	// Persons and sessions do not depend on each other: both read ClickHouse at once.
 	var ids identityRows
-	var persons map[personKey]string
+	var persons *resolved
 	var personErr error
 	done := make(chan struct{})
 	go func() {
@@ -408,15 +408,12 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 	}
 	for i := range jr.sessions {
 		r := &jr.sessions[i]
-		r.person = persons[personKey{r.site, identity.Key{Kind: identity.Visitor, Value: r.vid}}]
+		r.person = persons.of(personKey{r.site, identity.Key{Kind: identity.Visitor, Value: r.vid}})
 	}
-	out := &batchRows{ids: ids, rewrites: jr.rewrites, version: uint64(time.Now().UnixNano()), events: st.buf.eventBlock(len(ins))}
+	out := &batchRows{ids: ids, rewrites: jr.rewrites, visitors: jr.visitors, version: uint64(time.Now().UnixNano()), events: st.buf.eventBlock(len(ins))}
 	for i := range ins {
 		in := &ins[i]
-		var person, sess string
-		if k, ok := personKeyOf(in); ok {
-			person = persons[personKey{in.e.Site, k}]
-		}
+		person, sess := persons.ofEvent(i), ""
 		if in.session != uuid.Nil {
 			sess = in.session.String()
 		}
