@@ -83,6 +83,7 @@ type visitorEvents struct {
 	key      visitorKey
 	evs      []*incoming
 	earliest *session.Event // the first of evs in session order
+	state    *visitorState
 }
 
 // groupByVisitor groups a batch's browser events by visitor, visitors in the order they
@@ -147,6 +148,7 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResu
 		k, evs := vs[v].key, vs[v].evs
 		s := j.states[k]
 		if s != nil && s.part == evs[0].part && s.epoch == j.epochs[s.part] && len(s.events) > 0 && !session.Before(vs[v].earliest, &s.events[0]) {
+			vs[v].state = s
 			continue
 		}
 		need[k.site] = append(need[k.site], v)
@@ -164,13 +166,14 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResu
 			}
 			for _, v := range chunk {
 				part := vs[v].evs[0].part
-				j.states[vs[v].key] = &visitorState{part: part, epoch: j.epochs[part], events: loaded[vs[v].key.vid]}
+				vs[v].state = &visitorState{part: part, epoch: j.epochs[part], events: loaded[vs[v].key.vid]}
+				j.states[vs[v].key] = vs[v].state
 			}
 		}
 	}
 	var w scratch
 	for v := range vs {
-		st.sessionizeVisitor(vs[v].key, vs[v].evs, &res, &w)
+		sessionizeVisitor(&vs[v], &res, &w)
 	}
 	if len(j.states) > j.maxStates {
 		// Forgetting costs a read from ClickHouse when the visitor returns, nothing more.
@@ -203,9 +206,9 @@ func (w *scratch) reset() {
 	clear(w.kept)
 }
 
-func (st *Stitcher) sessionizeVisitor(k visitorKey, news []*incoming, res *journeyResult, w *scratch) {
+func sessionizeVisitor(v *visitorEvents, res *journeyResult, w *scratch) {
 	w.reset()
-	state := st.journeys.states[k]
+	k, news, state := v.key, v.evs, v.state
 	for i := range state.events {
 		e := &state.events[i]
 		w.stored[e.ID] = e.Session
