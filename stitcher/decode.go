@@ -54,13 +54,17 @@ func decode(msgs []kafka.Message, buf []incoming) ([]incoming, []poison) {
 	wg.Wait()
 	out := decoded[:0]
 	var bad []poison
-	seen := make(map[[2]string]struct{}, len(msgs))
+	type eventKey struct {
+		site string
+		id   uuid.UUID // as stored: two spellings of one id are one event
+	}
+	seen := make(map[eventKey]struct{}, len(msgs))
 	for i := range decoded {
 		if reasons[i] != "" {
 			bad = append(bad, poison{msgs[i], reasons[i]})
 			continue
 		}
-		k := [2]string{decoded[i].e.Site, decoded[i].e.ID}
+		k := eventKey{decoded[i].e.Site, decoded[i].id}
 		if _, dup := seen[k]; dup {
 			continue
 		}

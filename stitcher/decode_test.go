@@ -3,6 +3,7 @@ package stitcher
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// A batch keeps each event id of a site once, in order, and sets aside what cannot be read.
+// A batch keeps each event id of a site once (however it is spelt), in order, and sets
+// aside what cannot be read.
 func TestDecodeDropsRepeatsAndPoison(t *testing.T) {
 	msg := func(id, site string) kafka.Message {
 		e := pageview("v1", time.Minute, "https://shop.example.com/", "")
@@ -21,6 +23,7 @@ func TestDecodeDropsRepeatsAndPoison(t *testing.T) {
 	a, b, c := "0b6c4d2e-7a7e-4a43-9d55-1f1c9a9a2f10", "1b6c4d2e-7a7e-4a43-9d55-1f1c9a9a2f10", "2b6c4d2e-7a7e-4a43-9d55-1f1c9a9a2f10"
 	msgs := []kafka.Message{
 		msg(a, "demo"), {Value: []byte(`{"id":`)}, msg(b, "demo"), msg(a, "demo"), msg(a, "other"), msg(c, "demo"),
+		msg(strings.ToUpper(b), "demo"),
 	}
 	buf := newBuffers()
 	// The second time round the batch is decoded into the buffers of the first.
