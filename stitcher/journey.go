@@ -142,6 +142,7 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResu
 	var res journeyResult
 	vs, at := groupByVisitor(ins)
 	res.visitors = at
+	res.sessions = make([]sessionRow, 0, len(vs)) // about one a visitor: growing it copied large rows
 	// Visitors whose state must be read from ClickHouse, by site.
 	need := map[string][]int{}
 	for v := range vs {
