@@ -171,7 +171,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 		return 0, err
 	}
 	now := time.Now()
-	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(100000), version: uint64(now.UnixNano()), now: now,
+	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(50000), version: uint64(now.UnixNano()), now: now,
 		notify: notify && e.OnNewLead != nil}
 	defer c.w.wait() // never leave a batch in flight behind
 

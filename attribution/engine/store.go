@@ -4,12 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/model"
@@ -185,24 +182,17 @@ type attrRows struct {
 
 func (r *attrRows) len() int { return len(r.convID) }
 
-func (r *attrRows) stringCols() []*[]string {
-	return []*[]string{&r.site, &r.convID, &r.convType, &r.leadType, &r.person, &r.model, &r.session,
-		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency}
-}
-
-func (r *attrRows) timeCols() []*[]time.Time {
-	return []*[]time.Time{&r.occurredAt, &r.touchAt, &r.computedAt}
-}
-
 // reset empties r, keeping its memory, or sizes it for n rows the first time.
 func (r *attrRows) reset(n int) {
-	for _, p := range r.stringCols() {
+	strs := []*[]string{&r.site, &r.convID, &r.convType, &r.leadType, &r.person, &r.model, &r.session,
+		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency}
+	for _, p := range strs {
 		if *p == nil {
 			*p = make([]string, 0, n)
 		}
 		*p = (*p)[:0]
 	}
-	for _, p := range r.timeCols() {
+	for _, p := range []*[]time.Time{&r.occurredAt, &r.touchAt, &r.computedAt} {
 		if *p == nil {
 			*p = make([]time.Time, 0, n)
 		}
@@ -221,92 +211,13 @@ func (r *attrRows) columns() []any {
 		r.removed, r.computedAt, r.version}
 }
 
-// sortInto copies r's rows to dst in the order of the table's sorting key (site_id, model,
-// conversion_id, session_id). ClickHouse writes a sorted block as it is; otherwise it sorts
-// the block and copies every column into that order, which was most of its work in a
-// rebuild (an insert of 230,000 rows took 390 ms of its CPU time unsorted, 120 ms sorted).
-func (r *attrRows) sortInto(dst *attrRows) {
-	order := r.order()
-	dst.reset(len(order))
-	src, out := r.stringCols(), dst.stringCols()
-	for c := range src {
-		*out[c] = permute(*out[c], *src[c], order)
-	}
-	srcT, outT := r.timeCols(), dst.timeCols()
-	for c := range srcT {
-		*outT[c] = permute(*outT[c], *srcT[c], order)
-	}
-	dst.credit, dst.revenue = permute(dst.credit, r.credit, order), permute(dst.revenue, r.revenue, order)
-	dst.removed, dst.version = permute(dst.removed, r.removed, order), permute(dst.version, r.version, order)
-}
-
-func permute[T any](dst, src []T, order []int32) []T {
-	for _, i := range order {
-		dst = append(dst, src[i])
-	}
-	return dst
-}
-
-// order returns r's row positions in the order of the sorting key. The engine writes the
-// rows of a conversion together, model after model: conversions are sorted, then for each
-// site every model's rows are taken from each conversion in turn and sorted by session. Rows out of
-// that shape are still all written; ClickHouse then sorts the block itself.
-func (r *attrRows) order() []int32 {
-	n := r.len()
-	type conv struct{ lo, hi int32 }
-	var convs []conv
-	for i := 0; i < n; {
-		j := i + 1
-		for j < n && r.convID[j] == r.convID[i] && r.site[j] == r.site[i] {
-			j++
-		}
-		convs = append(convs, conv{int32(i), int32(j)})
-		i = j
-	}
-	slices.SortFunc(convs, func(a, b conv) int {
-		if c := strings.Compare(r.site[a.lo], r.site[b.lo]); c != 0 {
-			return c
-		}
-		return strings.Compare(r.convID[a.lo], r.convID[b.lo])
-	})
-	var models []string
-	for _, m := range r.model {
-		if !slices.Contains(models, m) {
-			models = append(models, m)
-		}
-	}
-	slices.Sort(models)
-	order := make([]int32, 0, n)
-	for len(convs) > 0 {
-		site := r.site[convs[0].lo]
-		end := 1
-		for end < len(convs) && r.site[convs[end].lo] == site {
-			end++
-		}
-		for _, m := range models {
-			for _, c := range convs[:end] {
-				start := len(order)
-				for i := c.lo; i < c.hi; i++ {
-					if r.model[i] == m {
-						order = append(order, i)
-					}
-				}
-				slices.SortFunc(order[start:], func(a, b int32) int { return strings.Compare(r.session[a], r.session[b]) })
-			}
-		}
-		convs = convs[end:]
-	}
-	return order
-}
-
 // writer collects attribution rows and hands full batches to up to maxLanes lanes in the
 // background, so computing the next batch overlaps with ClickHouse inserting the last
 // ones. A lane is one INSERT that sends batch after batch as blocks: its column buffers
 // are reused, where a new INSERT per batch grew every buffer from empty again, which cost
 // more CPU than computing the credit. Rows are batched per month of the conversion, the
 // table's partition: a block spanning several months would become one small part per
-// month, and merging many small parts costs ClickHouse more than the insert. A lane sorts
-// each batch (sortInto) and ClickHouse writes it as one part.
+// month, and merging many small parts costs ClickHouse more than the insert.
 type writer struct {
 	s        *store
 	max      int
@@ -378,7 +289,7 @@ func (w *writer) newRows() *attrRows {
 	default:
 		r = &attrRows{}
 	}
-	r.reset(min(w.max, 4096)) // a live pass writes a few rows; a rebuild grows its buffers once
+	r.reset(w.max)
 	return r
 }
 
@@ -433,19 +344,14 @@ func (w *writer) fail(err error) {
 // lane inserts the batches it receives as blocks of one INSERT, which it completes when
 // todo is closed. After an error it only returns the buffers, so send never blocks.
 func (w *writer) lane(ctx context.Context, todo <-chan *attrRows) {
-	// A full batch is written as one part: ClickHouse joins smaller blocks of an INSERT,
-	// and a joined block is no longer sorted.
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"min_insert_block_size_rows": w.max}))
 	b, err := chstore.PrepareBatch(ctx, w.s.conn, "INSERT INTO "+w.s.db+".attributions ("+attributionCols+")")
 	if err != nil {
 		err = fmt.Errorf("cannot prepare attributions insert: %w", err)
 		w.fail(err)
 	}
-	sorted := &attrRows{}
 	for rows := range todo {
 		if err == nil {
-			rows.sortInto(sorted)
-			if err = writeBlock(b, sorted); err != nil {
+			if err = writeBlock(b, rows); err != nil {
 				w.fail(err)
 			}
 		}
