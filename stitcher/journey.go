@@ -185,23 +185,20 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResu
 
 // scratch is sessionizeVisitor's working memory, used again for each visitor of a batch.
 type scratch struct {
-	all    []session.Event
-	stored map[uuid.UUID]uuid.UUID // stored event -> its stored session
-	old    map[uuid.UUID]int64     // stored session -> its start
-	isNew  map[uuid.UUID]*incoming
-	kept   map[uuid.UUID]bool
+	all   []session.Event
+	old   map[uuid.UUID]int64 // stored session -> its start
+	isNew map[uuid.UUID]*incoming
+	kept  map[uuid.UUID]bool
 }
 
 // reset empties w for the next visitor; maps that one busy visitor made large are dropped,
 // because clearing costs as much as they are large.
 func (w *scratch) reset() {
 	w.all = w.all[:0]
-	if w.stored == nil || len(w.stored) > 256 || len(w.isNew) > 256 {
-		w.stored, w.old = map[uuid.UUID]uuid.UUID{}, map[uuid.UUID]int64{}
-		w.isNew, w.kept = map[uuid.UUID]*incoming{}, map[uuid.UUID]bool{}
+	if w.old == nil || len(w.old) > 256 || len(w.isNew) > 256 || len(w.kept) > 256 {
+		w.old, w.isNew, w.kept = map[uuid.UUID]int64{}, map[uuid.UUID]*incoming{}, map[uuid.UUID]bool{}
 		return
 	}
-	clear(w.stored)
 	clear(w.old)
 	clear(w.isNew)
 	clear(w.kept)
@@ -212,7 +209,6 @@ func sessionizeVisitor(v *visitorEvents, res *journeyResult, w *scratch) {
 	k, news, state := v.key, v.evs, v.state
 	for i := range state.events {
 		e := &state.events[i]
-		w.stored[e.ID] = e.Session
 		if e.Session != uuid.Nil {
 			if t, ok := w.old[e.Session]; !ok || e.TS < t {
 				w.old[e.Session] = e.TS
@@ -234,7 +230,7 @@ func sessionizeVisitor(v *visitorEvents, res *journeyResult, w *scratch) {
 			if in := w.isNew[id]; in != nil {
 				in.session = s.ID
 				changed = true
-			} else if w.stored[id] != s.ID {
+			} else if evs[i].Session != s.ID { // a stored event keeps its stored session until here
 				res.rewrites = append(res.rewrites, rewrite{k.site, id, s.ID})
 				changed = true
 			}
