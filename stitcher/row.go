@@ -1,11 +1,7 @@
 package stitcher
 
 import (
-	"cmp"
-	"encoding/binary"
 	"fmt"
-	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -103,92 +99,4 @@ func (b *eventBlock) appendTo(batch driver.Batch, lo, hi int) error {
 		}
 	}
 	return nil
-}
-
-// storageOrder returns the positions of ins in the order of the events table's sorting
-// key, (site_id, toDate(ts), visitor_id, event_id); a batch too large to rank keeps its order.
-// ClickHouse writes a block that arrives in that order without sorting it, which saved it
-// about a fifth of its work per event. Days are UTC days, as the server's toDate has them
-// in its usual time zone (UTC); in another zone ClickHouse finds the block unsorted and
-// sorts it, as it would anyway.
-func storageOrder(ins []incoming) []int32 {
-	order := make([]int32, len(ins))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	if len(ins) >= 1<<24 {
-		return order
-	}
-	// Each site and visitor is ranked once, so that the events sort on integers.
-	at := make(map[visitorKey]int32, len(ins)/4)
-	var keys []visitorKey
-	which := make([]int32, len(ins))
-	minDay := int64(math.MaxInt64)
-	for i := range ins {
-		k := visitorKey{ins[i].e.Site, ins[i].e.VID}
-		v, ok := at[k]
-		if !ok {
-			v = int32(len(keys))
-			at[k] = v
-			keys = append(keys, k)
-		}
-		which[i] = v
-		minDay = min(minDay, floorDiv(ins[i].ts, 86400))
-	}
-	byKey := make([]int32, len(keys))
-	for v := range byKey {
-		byKey[v] = int32(v)
-	}
-	slices.SortFunc(byKey, func(a, b int32) int {
-		ka, kb := &keys[a], &keys[b]
-		if ka.site != kb.site {
-			return strings.Compare(ka.site, kb.site)
-		}
-		return strings.Compare(ka.vid, kb.vid)
-	})
-	// rank: site rank, then the visitor's rank, which orders visitors within a site too.
-	rank := make([]uint64, len(keys))
-	sites := uint64(0)
-	for r, v := range byKey {
-		if r > 0 && keys[v].site != keys[byKey[r-1]].site {
-			sites++
-		}
-		rank[v] = sites<<48 | uint64(r)
-	}
-	if sites >= 1<<16 {
-		return order
-	}
-	type sortKey struct {
-		key uint64    // site rank, day since the batch's first, visitor rank: 16, 24 and 24 bits
-		id  [2]uint64 // ClickHouse compares UUIDs by their second half first
-		pos int32
-	}
-	sk := make([]sortKey, len(ins))
-	for i := range ins {
-		in := &ins[i]
-		day := uint64(min(floorDiv(in.ts, 86400)-minDay, 1<<24-1))
-		sk[i] = sortKey{key: rank[which[i]] | day<<24,
-			id: [2]uint64{binary.BigEndian.Uint64(in.id[8:]), binary.BigEndian.Uint64(in.id[:8])}, pos: int32(i)}
-	}
-	slices.SortFunc(sk, func(a, b sortKey) int {
-		switch {
-		case a.key != b.key:
-			return cmp.Compare(a.key, b.key)
-		case a.id[0] != b.id[0]:
-			return cmp.Compare(a.id[0], b.id[0])
-		}
-		return cmp.Compare(a.id[1], b.id[1])
-	})
-	for i := range sk {
-		order[i] = sk[i].pos
-	}
-	return order
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
 }

@@ -411,9 +411,9 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 		r.person = persons.of(personKey{r.site, identity.Key{Kind: identity.Visitor, Value: r.vid}})
 	}
 	out := &batchRows{ids: ids, rewrites: jr.rewrites, visitors: jr.visitors, version: uint64(time.Now().UnixNano()), events: st.buf.eventBlock(len(ins))}
-	for _, i := range storageOrder(ins) {
+	for i := range ins {
 		in := &ins[i]
-		person, sess := persons.ofEvent(int(i)), ""
+		person, sess := persons.ofEvent(i), ""
 		if in.session != uuid.Nil {
 			sess = in.session.String()
 		}
