@@ -165,8 +165,11 @@ func hostOf(u *url.URL) string {
 }
 
 func normalizeHost(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
+	// Without a colon there is no port, and SplitHostPort would only build an error.
+	if strings.IndexByte(h, ':') >= 0 {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
 	}
 	h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
 	return strings.TrimPrefix(h, "www.")
@@ -182,7 +185,8 @@ func sameSite(a, b string) bool {
 // subdomainOf reports whether sub is below parent; a bare top-level label
 // ("com") is never a parent.
 func subdomainOf(sub, parent string) bool {
-	return strings.Contains(parent, ".") && strings.HasSuffix(sub, "."+parent)
+	n := len(sub) - len(parent)
+	return strings.Contains(parent, ".") && n > 0 && sub[n-1] == '.' && sub[n:] == parent
 }
 
 // term returns the first non-empty value of params, looking in the query and
