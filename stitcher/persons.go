@@ -188,7 +188,8 @@ func (r *resolved) of(k personKey) string {
 // identifier without an alias is its own person. A stale cache entry is harmless: it is a
 // person id that person_aliases resolves.
 func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (*resolved, error) {
-	r := &resolved{byKey: map[personKey]int32{}, byEvent: make([]int32, len(ins))}
+	// Sized for a person per few events, as visitors are: growing the map rehashed it often.
+	r := &resolved{byKey: make(map[personKey]int32, len(ins)/4), byEvent: make([]int32, len(ins))}
 	miss := map[string]map[string]int32{} // site -> own id -> position in ids
 	for i := range ins {
 		k, ok := personKeyOf(&ins[i])
