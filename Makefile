@@ -13,7 +13,7 @@ deps:
 
 build: deps
 	@cd tracker-js && npm run --silent build
-	@cd dashboard && npm run --silent build
+	@cd reports/dashboard && npm run --silent build
 	$(GO) build -o bin/ ./cmd/...
 
 up: build

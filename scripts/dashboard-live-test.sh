@@ -27,6 +27,6 @@ credited() {
 }
 wait_for "the <script> lead's attribution" 60 credited
 
-cd dashboard
+cd reports/dashboard
 TP_DASHBOARD_URL=http://127.0.0.1:8081 TP_SITE=demo TP_ADMIN_TOKEN=demo-admin TP_JOURNEY="$email" \
   npm run --silent test:browser

@@ -25,7 +25,7 @@ fi
 
 go mod download
 
-for dir in tracker-js dashboard; do
+for dir in tracker-js reports/dashboard; do
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" -o "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
     echo "deps: npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)

@@ -24,7 +24,7 @@ echo "== tracker-js"
 (cd tracker-js && npm test && npm run --silent test:browser)
 
 echo "== dashboard"
-(cd dashboard && npm test && npm run --silent test:browser)
+(cd reports/dashboard && npm test && npm run --silent test:browser)
 scripts/dashboard-live-test.sh
 
 echo "== schema on a current ClickHouse engine"

@@ -153,11 +153,9 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 	return nil
 }
 
-// compute attributes convs (sorted by person) of one site, reading touchpoints of
-// their persons. where/args select the same conversions in the attributions table to
-// find touches that lost credit.
-func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion, sessionsFrom, sessionsTo time.Time,
-	personWhere string, personArgs []any, oldWhere string, oldArgs []any, notify bool) (int, error) {
+// compute attributes convs (sorted by person) of one site, reading the touchpoints of
+// their persons; sc names the same persons and conversions for the queries.
+func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion, sc *scope, notify bool) (int, error) {
 	if len(convs) == 0 {
 		return 0, nil
 	}
@@ -166,7 +164,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 	if err != nil {
 		return 0, err
 	}
-	old, err := e.store.creditedKeys(ctx, st.ID, oldWhere, oldArgs...)
+	old, err := e.store.creditedKeys(ctx, st.ID, sc)
 	if err != nil {
 		return 0, err
 	}
@@ -203,7 +201,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 		}
 		return nil
 	}
-	err = e.store.sessions(ctx, st.ID, sessionsFrom, sessionsTo, personWhere, personArgs, func(s *Session) error {
+	err = e.store.sessions(ctx, st.ID, sc, func(s *Session) error {
 		if s.Person != curPerson {
 			if err := flushPerson(); err != nil {
 				return err
@@ -247,7 +245,7 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 	}
 	end := to.AddDate(0, 0, 1)
 	start := time.Now()
-	cs, err := e.store.conversions(ctx, st.ID, "occurred_at >= ? AND occurred_at < ?", from, end)
+	cs, err := e.store.conversions(ctx, st.ID, conversionQuery{from: from, to: end})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -256,10 +254,7 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 		return 0, 0, err
 	}
 	weights := time.Since(start) - read
-	convSel := fmt.Sprintf(`person IN (SELECT person FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)`,
-		e.store.currentPerson(fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", e.store.db)))
-	n, err := e.compute(ctx, st, cs, from.Add(-lookback(st)), end, convSel, []any{st.ID, st.ID, from, end},
-		"occurred_at >= ? AND occurred_at < ?", []any{from, end}, false)
+	n, err := e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: end, from: from, to: end}, false)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -291,6 +286,5 @@ func (e *Engine) ComputeConversions(ctx context.Context, st *site.Site, cs []Con
 	for p := range persons {
 		plist = append(plist, p)
 	}
-	return e.compute(ctx, st, cs, from.Add(-lookback(st)), to, "has(?, person)", []any{plist},
-		"has(?, conversion_id)", []any{ids}, notify)
+	return e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: to, persons: plist, ids: ids}, notify)
 }

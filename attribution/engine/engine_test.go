@@ -11,9 +11,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/attrtest"
-	"touchpoint/attribution/report"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
+	"touchpoint/reports"
 )
 
 // fixture writes stitcher-shaped rows straight into a fresh database.
@@ -224,11 +224,11 @@ func TestMergeRecomputesLead(t *testing.T) {
 	}
 
 	// The source report counts the recomputed credit only.
-	p, err := report.ParseParams(url.Values{"site": {"s1"}, "from": {"2026-09-01"}, "to": {"2026-10-31"}, "model": {"first_click"}}, t0)
+	p, err := reports.ParseParams(url.Values{"site": {"s1"}, "from": {"2026-09-01"}, "to": {"2026-10-31"}, "model": {"first_click"}}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := (&report.Store{Conn: f.conn, DB: f.db.Name}).Sources(ctx, p)
+	rep, err := (&reports.Store{Conn: f.conn, DB: f.db.Name}).Sources(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}

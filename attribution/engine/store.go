@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,27 +42,45 @@ type store struct {
 	db   string
 }
 
-// currentPerson resolves the person_id column of the subquery inner (which must select
-// person_id) to the current person, as column `person`. Its first argument is the site,
-// then come inner's. The site's aliases are looked up in a map built once per query
-// (transform), which is about twice as fast on large reads as joining person_aliases; an
-// empty pair keeps the map from being empty, which transform refuses.
-func (s *store) currentPerson(inner string) string {
-	return fmt.Sprintf(`WITH (SELECT (arrayPushFront(groupArray(person_id), ''), arrayPushFront(groupArray(current_person_id), ''))
-			FROM (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ? AND current_person_id != '')) AS aliases
-		SELECT *, transform(person_id, aliases.1, aliases.2, person_id) AS person
-		FROM (%s) AS unresolved`, s.db, inner)
-}
+func (s *store) currentPerson(inner string) string { return chstore.CurrentPerson(s.db, inner) }
 
 const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, version`
 
-// conversions returns the site's conversions matching where (a condition on the
-// resolved conversions: columns of the conversions table plus `person`).
-func (s *store) conversions(ctx context.Context, site, where string, args ...any) ([]Conversion, error) {
+// conversionQuery picks conversions of one site; fields left zero do not filter.
+type conversionQuery struct {
+	from, to   time.Time // occurred in [from, to), when to is set
+	newerThan  uint64    // written after this version
+	persons    []string  // of these current persons, when not nil
+	uncredited bool      // without any attribution row yet
+}
+
+// where is the condition on the resolved conversions (columns of the conversions table
+// plus `person`) and its arguments.
+func (q conversionQuery) where(db, site string) (string, []any) {
+	conds, args := []string{"1"}, []any{}
+	if !q.to.IsZero() {
+		conds, args = append(conds, "occurred_at >= ? AND occurred_at < ?"), append(args, q.from, q.to)
+	}
+	if q.newerThan > 0 {
+		conds, args = append(conds, "version > ?"), append(args, q.newerThan)
+	}
+	if q.persons != nil {
+		conds, args = append(conds, "has(?, person)"), append(args, q.persons)
+	}
+	if q.uncredited {
+		conds = append(conds, fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.attributions WHERE site_id = ?)", db))
+		args = append(args, site)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// conversions returns the site's conversions that q picks, ordered by person and time.
+func (s *store) conversions(ctx context.Context, site string, q conversionQuery) ([]Conversion, error) {
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id, version
 		FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
-	q := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
-	rows, err := s.conn.Query(ctx, q, append([]any{site, site}, args...)...)
+	where, args := q.where(s.db, site)
+	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
+	rows, err := s.conn.Query(ctx, sql, append([]any{site, site}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read conversions: %w", err)
 	}
@@ -77,16 +96,44 @@ func (s *store) conversions(ctx context.Context, site, where string, args ...any
 	return out, rows.Err()
 }
 
-// sessions streams the touchpoints (non-bot, not deleted) of the persons matched by
-// personWhere started in [from, to], ordered by person and time.
-func (s *store) sessions(ctx context.Context, site string, from, to time.Time, personWhere string, args []any, f func(*Session) error) error {
+// scope is what one computation covers: the touchpoints it reads and the conversions
+// whose earlier credit it replaces. Either it lists persons and conversion ids, or it
+// covers every conversion that occurred in [from, to) and the persons who made them.
+type scope struct {
+	sessionsFrom, sessionsTo time.Time // touchpoints started in [sessionsFrom, sessionsTo]
+	persons, ids             []string
+	from, to                 time.Time
+}
+
+// personsWhere is the condition on resolved sessions that picks the scope's persons.
+func (sc *scope) personsWhere(db, site string) (string, []any) {
+	if sc.persons != nil {
+		return "has(?, person)", []any{sc.persons}
+	}
+	inner := chstore.CurrentPerson(db, fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", db))
+	return fmt.Sprintf("person IN (SELECT person FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", inner),
+		[]any{site, site, sc.from, sc.to}
+}
+
+// creditedWhere is the condition on attribution rows that picks the scope's conversions.
+func (sc *scope) creditedWhere() (string, []any) {
+	if sc.ids != nil {
+		return "has(?, conversion_id)", []any{sc.ids}
+	}
+	return "occurred_at >= ? AND occurred_at < ?", []any{sc.from, sc.to}
+}
+
+// sessions streams the touchpoints (non-bot, not deleted) of the scope's persons,
+// ordered by person and time.
+func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Session) error) error {
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, content,
 			landing_path, referrer
 		FROM %s.sessions FINAL
 		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
+	where, args := sc.personsWhere(s.db, site)
 	q := fmt.Sprintf(`SELECT person, sid, started_at, channel, source, medium, campaign, term, content, landing_path, referrer
-		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), personWhere)
-	rows, err := s.conn.Query(ctx, q, append([]any{site, site, from, to}, args...)...)
+		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), where)
+	rows, err := s.conn.Query(ctx, q, append([]any{site, site, sc.sessionsFrom, sc.sessionsTo}, args...)...)
 	if err != nil {
 		return fmt.Errorf("cannot read sessions: %w", err)
 	}
@@ -139,8 +186,9 @@ func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (
 }
 
 // creditedKeys returns the (model, session) keys that currently carry credit for each
-// conversion matched by where, so a recomputation can remove touches that dropped out.
-func (s *store) creditedKeys(ctx context.Context, site, where string, args ...any) (map[string][]key, error) {
+// conversion of the scope, so a recomputation can remove touches that dropped out.
+func (s *store) creditedKeys(ctx context.Context, site string, sc *scope) (map[string][]key, error) {
+	where, args := sc.creditedWhere()
 	q := fmt.Sprintf(`SELECT conversion_id, model, session_id FROM %s.attributions FINAL
 		WHERE site_id = ? AND removed = 0 AND %s`, s.db, where)
 	rows, err := s.conn.Query(ctx, q, append([]any{site}, args...)...)
@@ -500,27 +548,4 @@ func (s *store) newSessions(ctx context.Context, site string, wm uint64) (map[st
 		top = max(top, v)
 	}
 	return out, top, rows.Err()
-}
-
-// credits returns a conversion's current credit per session and model.
-func (s *store) credits(ctx context.Context, site, conversionID string) (map[string]map[string]float64, error) {
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT session_id, model, credit FROM %s.attributions FINAL
-		WHERE site_id = ? AND conversion_id = ? AND removed = 0`, s.db), site, conversionID)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read credits: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]float64{}
-	for rows.Next() {
-		var sid, m string
-		var c float64
-		if err := rows.Scan(&sid, &m, &c); err != nil {
-			return nil, err
-		}
-		if out[sid] == nil {
-			out[sid] = map[string]float64{}
-		}
-		out[sid][m] = c
-	}
-	return out, rows.Err()
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"log"
 	"sort"
 	"time"
@@ -98,7 +97,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 
 	// New and changed conversions.
-	cs, err := e.store.conversions(ctx, st.ID, "version > ?", wm["conversions"])
+	cs, err := e.store.conversions(ctx, st.ID, conversionQuery{newerThan: wm["conversions"]})
 	if err != nil {
 		return err
 	}
@@ -126,8 +125,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		next["conversions"] = min(max(next["conversions"], wm["conversions"]), below)
 	}
 	if sweep {
-		missing, err := e.store.conversions(ctx, st.ID,
-			fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.attributions WHERE site_id = ?)", e.store.db), st.ID)
+		missing, err := e.store.conversions(ctx, st.ID, conversionQuery{uncredited: true})
 		if err != nil {
 			return err
 		}
@@ -146,7 +144,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 	next["merges"] = top
 	if len(merged) > 0 {
-		cs, err := e.store.conversions(ctx, st.ID, "has(?, person)", merged)
+		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{persons: merged})
 		if err != nil {
 			return err
 		}
@@ -164,7 +162,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		for p := range earliest {
 			persons = append(persons, p)
 		}
-		cs, err := e.store.conversions(ctx, st.ID, "has(?, person)", persons)
+		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{persons: persons})
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,6 @@
-// Command attribution runs the attribution service (SPEC §7, §9): it credits every
-// conversion as it is recorded, sends CRM webhooks and serves the reports API and the
-// dashboard. `attribution rebuild -site S -from D -to D` recomputes a range and exits.
+// Command attribution runs the attribution service: it credits every conversion as it
+// is recorded, sends CRM webhooks and serves the reports API and the dashboard.
+// `attribution rebuild -site S -from D -to D` recomputes a range and exits.
 package main
 
 import (
@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"touchpoint/attribution/engine"
-	"touchpoint/attribution/service"
-	"touchpoint/dashboard"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/site"
@@ -27,7 +25,7 @@ func main() {
 	if rebuild {
 		os.Args = append(os.Args[:1], os.Args[2:]...)
 	}
-	cfg := service.RegisterFlags(flag.CommandLine)
+	cfg := registerFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
 	siteID := flag.String("site", "", "rebuild: site id")
 	from := flag.String("from", "", "rebuild: first day, YYYY-MM-DD")
@@ -64,7 +62,7 @@ func main() {
 		fmt.Printf("rebuilt %d conversions (%d rows) in %s\n", n, rows, time.Since(start).Round(time.Millisecond))
 		return
 	}
-	if err := service.Run(ctx, cfg, sites, conn, chc.Database, dashboard.Handler()); err != nil {
+	if err := serve(ctx, cfg, sites, conn, chc.Database); err != nil {
 		log.Fatal(err)
 	}
 	log.Print("attribution: stopped")

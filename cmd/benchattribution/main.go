@@ -21,10 +21,10 @@ import (
 	"github.com/google/uuid"
 
 	"touchpoint/attribution/engine"
-	"touchpoint/attribution/report"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/site"
+	"touchpoint/reports"
 )
 
 var channels = []struct{ channel, source, medium string }{
@@ -56,8 +56,8 @@ func main() {
 	}
 	defer conn.Close()
 	end := time.Now().UTC().Truncate(24 * time.Hour)
-	store := &report.Store{Conn: conn, DB: *db}
-	p, err := report.ParseParams(map[string][]string{"site": {"bench"}, "from": {end.AddDate(0, 0, -200).Format("2006-01-02")},
+	store := &reports.Store{Conn: conn, DB: *db}
+	p, err := reports.ParseParams(map[string][]string{"site": {"bench"}, "from": {end.AddDate(0, 0, -200).Format("2006-01-02")},
 		"to": {end.Format("2006-01-02")}, "model": {"linear"}, "by": {"channel"}}, time.Now())
 	if err != nil {
 		log.Fatal(err)
@@ -122,7 +122,7 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 }
 
 // timeReport runs the source report three times and prints the best and median times.
-func timeReport(ctx context.Context, store *report.Store, p report.Params, when string) {
+func timeReport(ctx context.Context, store *reports.Store, p reports.Params, when string) {
 	var times []time.Duration
 	for i := 0; i < 3; i++ {
 		start := time.Now()

@@ -13,9 +13,9 @@ import (
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/engine"
-	"touchpoint/attribution/report"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
+	"touchpoint/reports"
 )
 
 // A small known data set: three people, one bot, two leads, one sale, two days of cost.
@@ -53,8 +53,8 @@ func newTestServer(t *testing.T) *httptest.Server {
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-A", Type: "sale", Person: "A", At: day(5, 12), Value: 1000})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-B", Type: "lead", LeadType: "call", Person: "B", At: day(2, 13)})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "mql-B", Type: "mql", Person: "B", At: day(4, 13)})
-	store := &report.Store{Conn: conn, DB: db}
-	costs, err := report.ParseCosts("text/csv", []byte("date,source,medium,campaign,cost\n2026-10-01,google,cpc,brand,100\n2026-10-02,google,cpc,brand,50\n"))
+	store := &reports.Store{Conn: conn, DB: db}
+	costs, err := reports.ParseCosts("text/csv", []byte("date,source,medium,campaign,cost\n2026-10-01,google,cpc,brand,100\n2026-10-02,google,cpc,brand,50\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 	if _, _, err := eng.Rebuild(context.Background(), "s1", day(1, 0), day(31, 0)); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer((&Server{Sites: sites, Reports: store, Engine: eng,
+	srv := httptest.NewServer((&Server{Sites: sites, Reports: store,
 		Now: func() time.Time { return day(20, 0) }}).Handler())
 	t.Cleanup(srv.Close)
 	return srv
@@ -101,7 +101,7 @@ func TestSourceReport(t *testing.T) {
 	srv := newTestServer(t)
 	f := func(model, by string, want map[string]row, totals row) {
 		t.Helper()
-		var got report.Sources
+		var got reports.Sources
 		url := srv.URL + "/api/v1/reports/sources?site=s1&from=2026-10-01&to=2026-10-31&model=" + model + "&by=" + by
 		if code := get(t, url, "demo-admin", &got); code != 200 {
 			t.Fatalf("%s: status %d", url, code)
@@ -109,7 +109,7 @@ func TestSourceReport(t *testing.T) {
 		if got.Model != model || got.By != by || got.From != "2026-10-01" || got.To != "2026-10-31" || got.Site != "s1" {
 			t.Fatalf("report header %+v", got)
 		}
-		check := func(key string, g report.SourceRow, w row) {
+		check := func(key string, g reports.SourceRow, w row) {
 			t.Helper()
 			ok := g.Visitors == w.visitors && g.Sessions == w.sessions && near(g.Leads, w.leads) &&
 				near(g.LeadsByType.Form, w.form) && near(g.LeadsByType.Call, w.call) && near(g.Sales, w.sales) &&
@@ -174,7 +174,7 @@ func TestSourceReport(t *testing.T) {
 
 func TestLifecycleAndJourney(t *testing.T) {
 	srv := newTestServer(t)
-	var lc report.Lifecycle
+	var lc reports.Lifecycle
 	if code := get(t, srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-10-01&to=2026-10-31&by=channel", "demo-admin", &lc); code != 200 {
 		t.Fatalf("lifecycle status %d", code)
 	}
@@ -188,7 +188,7 @@ func TestLifecycleAndJourney(t *testing.T) {
 	if lc.Totals.Stalled["lead"] != 0 {
 		t.Fatalf("stalled %v", lc.Totals.Stalled)
 	}
-	byKey := map[string]report.LifecycleRow{}
+	byKey := map[string]reports.LifecycleRow{}
 	for _, r := range lc.Rows {
 		byKey[r.Key] = r
 	}
@@ -196,7 +196,7 @@ func TestLifecycleAndJourney(t *testing.T) {
 		t.Fatalf("lifecycle rows %+v", lc.Rows)
 	}
 
-	var j engine.Journey
+	var j reports.Journey
 	if code := get(t, srv.URL+"/api/v1/journeys?site=s1&conversion_id=sale-A", "demo-admin", &j); code != 200 {
 		t.Fatalf("journey status %d", code)
 	}
@@ -264,7 +264,7 @@ func TestCostImport(t *testing.T) {
 	if code, out := post("text/csv", "date,source,cost\n2026-10-03,newsletter,lots\n"); code != 400 || out["error"] == nil {
 		t.Fatalf("bad CSV: %d %v", code, out)
 	}
-	var got report.Sources
+	var got reports.Sources
 	get(t, srv.URL+"/api/v1/reports/sources?site=s1&from=2026-10-01&to=2026-10-31&model=last_click&by=channel", "demo-admin", &got)
 	for _, r := range got.Rows {
 		if r.Key == "Email" && (r.Cost != 20 || r.ROI == nil || !near(*r.ROI, (1000.0-20)/20)) {

@@ -13,17 +13,15 @@ import (
 	"strings"
 	"time"
 
-	"touchpoint/attribution/engine"
-	"touchpoint/attribution/report"
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
+	"touchpoint/reports"
 )
 
 // Server serves the API.
 type Server struct {
 	Sites     *site.Registry
-	Reports   *report.Store
-	Engine    *engine.Engine
+	Reports   *reports.Store
 	Dashboard http.Handler // served at /; nil serves nothing there
 	Now       func() time.Time
 }
@@ -77,7 +75,7 @@ func (s *Server) now() time.Time {
 }
 
 func (s *Server) sources(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	p, err := report.ParseParams(r.URL.Query(), s.now())
+	p, err := reports.ParseParams(r.URL.Query(), s.now())
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
@@ -87,9 +85,9 @@ func (s *Server) sources(w http.ResponseWriter, r *http.Request, st *site.Site) 
 }
 
 func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	p, err := report.ParseParams(r.URL.Query(), s.now())
+	p, err := reports.ParseParams(r.URL.Query(), s.now())
 	if err == nil && r.URL.Query().Get("by") == "" {
-		p.By, _ = report.LookupGroupBy("source")
+		p.By, _ = reports.LookupGroupBy("source")
 	}
 	if err == nil && p.By.Name != "channel" && p.By.Name != "source" && p.By.Name != "campaign" {
 		err = errors.New("lifecycle is grouped by channel, source or campaign")
@@ -113,8 +111,8 @@ func (s *Server) journey(w http.ResponseWriter, r *http.Request, st *site.Site) 
 	if email != "" {
 		hash = event.EmailSHA256(email)
 	}
-	j, err := s.Engine.Journey(r.Context(), st.ID, id, hash)
-	if errors.Is(err, engine.ErrNotFound) {
+	j, err := s.Reports.Journey(r.Context(), st, id, hash)
+	if errors.Is(err, reports.ErrNotFound) {
 		fail(w, http.StatusNotFound, "no conversion found")
 		return
 	}
@@ -127,7 +125,7 @@ func (s *Server) costs(w http.ResponseWriter, r *http.Request, st *site.Site) {
 		fail(w, http.StatusRequestEntityTooLarge, "body over 32 MiB")
 		return
 	}
-	costs, err := report.ParseCosts(r.Header.Get("Content-Type"), body)
+	costs, err := reports.ParseCosts(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return

@@ -15,7 +15,7 @@ import { cell } from '../../web/src/csv.js'
 import { fractional } from '../../web/src/format.js'
 import { start, TOKEN } from './server.mjs'
 
-const OUTPUT = fileURLToPath(new URL('../../../test-output/', import.meta.url))
+const OUTPUT = fileURLToPath(new URL('../../../../test-output/', import.meta.url))
 const HOSTILE = '<script>alert(1)</script>'
 const REAL = (process.env.TP_DASHBOARD_URL || '').replace(/\/$/, '')
 const SITE = REAL ? process.env.TP_SITE || 'demo' : 'demo'

@@ -1,6 +1,4 @@
-// Package service wires the attribution service: the engine watching for conversions,
-// the CRM webhook sender and the HTTP API with the dashboard.
-package service
+package main
 
 import (
 	"context"
@@ -13,15 +11,16 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"touchpoint/attribution/api"
 	"touchpoint/attribution/engine"
-	"touchpoint/attribution/report"
 	"touchpoint/attribution/webhook"
 	"touchpoint/internal/site"
+	"touchpoint/reports"
+	"touchpoint/reports/api"
+	"touchpoint/reports/dashboard"
 )
 
-// Config holds the service's settings.
-type Config struct {
+// config holds the service's settings.
+type config struct {
 	Listen        string
 	SitesFile     string
 	Poll          time.Duration
@@ -32,9 +31,9 @@ type Config struct {
 	RollupMargin  time.Duration
 }
 
-// RegisterFlags declares the service's flags.
-func RegisterFlags(fs *flag.FlagSet) *Config {
-	c := &Config{}
+// registerFlags declares the service's flags.
+func registerFlags(fs *flag.FlagSet) *config {
+	c := &config{}
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8081", "address of the reports API and dashboard")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.DurationVar(&c.Poll, "poll", time.Second, "how often new conversions are looked for")
@@ -47,25 +46,27 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	return c
 }
 
-// Run serves until ctx is done.
-func Run(ctx context.Context, cfg *Config, sites *site.Registry, conn driver.Conn, db string, dashboard http.Handler) error {
+// serve runs the service until ctx is done: the engine crediting conversions as they
+// arrive, the CRM webhook sender, the rollups of the source report, and the reports API
+// with the dashboard.
+func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
 	eng := engine.New(conn, db, sites)
 	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
 	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
 		if st.WebhookURL == "" {
 			return
 		}
-		body, err := json.Marshal(LeadPayload(st.ID, c, first, last))
+		body, err := json.Marshal(leadPayload(st.ID, c, first, last))
 		if err != nil {
 			log.Printf("attribution: cannot encode webhook for %s: %v", c.ID, err)
 			return
 		}
 		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
 	}
-	reports := &report.Store{Conn: conn, DB: db}
+	store := &reports.Store{Conn: conn, DB: db}
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           (&api.Server{Sites: sites, Reports: reports, Engine: eng, Dashboard: dashboard}).Handler(),
+		Handler:           (&api.Server{Sites: sites, Reports: store, Dashboard: dashboard.Handler()}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -79,7 +80,7 @@ func Run(ctx context.Context, cfg *Config, sites *site.Registry, conn driver.Con
 	}()
 	go sender.Run(ctx)
 	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
-	go rollUp(ctx, reports, sites, cfg.RollupEvery, cfg.RollupMargin)
+	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin)
 	log.Printf("attribution: serving on %s", cfg.Listen)
 
 	select {
@@ -95,13 +96,13 @@ func Run(ctx context.Context, cfg *Config, sites *site.Registry, conn driver.Con
 }
 
 // rollUp keeps the source report's daily rollups current until ctx is done.
-func rollUp(ctx context.Context, reports *report.Store, sites *site.Registry, every, margin time.Duration) {
+func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, every, margin time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		for _, st := range sites.Sites() {
 			start := time.Now()
-			n, err := reports.BuildRollups(ctx, st.ID, margin)
+			n, err := store.BuildRollups(ctx, st.ID, margin)
 			if err != nil && ctx.Err() == nil {
 				log.Printf("attribution: %s: %v", st.ID, err)
 			}
@@ -117,8 +118,8 @@ func rollUp(ctx context.Context, reports *report.Store, sites *site.Registry, ev
 	}
 }
 
-// LeadPayload is the webhook body for a new lead.
-func LeadPayload(siteID string, c engine.Conversion, first, last *engine.Session) webhook.Lead {
+// leadPayload is the webhook body for a new lead.
+func leadPayload(siteID string, c engine.Conversion, first, last *engine.Session) webhook.Lead {
 	var l webhook.Lead
 	l.Event = "lead.created"
 	l.Site = siteID

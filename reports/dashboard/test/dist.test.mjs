@@ -23,7 +23,7 @@ test('committed dist/ matches a fresh build of web/', async () => {
   const out = mkdtempSync(join(tmpdir(), 'tp-dashboard-dist-'))
   try {
     await build({ configFile: CONFIG, logLevel: 'silent', build: { outDir: out, emptyOutDir: true } })
-    assert.deepEqual(files(DIST), files(out), 'dist/ is stale: run `npm run build` in dashboard/ and commit dist/')
+    assert.deepEqual(files(DIST), files(out), 'dist/ is stale: run `npm run build` in reports/dashboard/ and commit dist/')
     for (const f of files(out)) assert.ok(readFileSync(join(DIST, f)).equals(readFileSync(join(out, f))), `dist/${f} is stale: run \`npm run build\` in dashboard/ and commit dist/`)
   } finally {
     rmSync(out, { recursive: true, force: true })

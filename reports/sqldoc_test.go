@@ -1,4 +1,4 @@
-package report_test
+package reports_test
 
 import (
 	"context"
@@ -19,7 +19,7 @@ var sqlBlock = regexp.MustCompile("(?s)```sql\n(.*?)```")
 // Every query of docs/sql.md runs on ClickHouse against a small journey, and the ones
 // that must find it return rows.
 func TestSQLDocQueriesRun(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/sql.md")
+	doc, err := os.ReadFile("../docs/sql.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,17 @@
+package chstore
+
+import "fmt"
+
+// CurrentPerson wraps the query inner, which must select person_id, so that it also
+// gives each row's current person (after merges) as column `person`. Its first bound
+// argument is the site, then come inner's.
+//
+// The site's aliases are looked up in a map built once per query (transform), which is
+// about twice as fast on large reads as joining person_aliases; an empty pair keeps the
+// map from being empty, which transform refuses.
+func CurrentPerson(db, inner string) string {
+	return fmt.Sprintf(`WITH (SELECT (arrayPushFront(groupArray(person_id), ''), arrayPushFront(groupArray(current_person_id), ''))
+			FROM (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ? AND current_person_id != '')) AS aliases
+		SELECT *, transform(person_id, aliases.1, aliases.2, person_id) AS person
+		FROM (%s) AS unresolved`, db, inner)
+}

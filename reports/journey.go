@@ -1,0 +1,178 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"touchpoint/attribution/model"
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/site"
+)
+
+// JourneyTouch is one touchpoint of a journey with each model's credit for the conversion.
+type JourneyTouch struct {
+	SessionID   string             `json:"session_id"`
+	StartedAt   time.Time          `json:"started_at"`
+	Channel     string             `json:"channel"`
+	Source      string             `json:"source"`
+	Medium      string             `json:"medium"`
+	Campaign    string             `json:"campaign"`
+	Term        string             `json:"term"`
+	LandingPage string             `json:"landing_page"`
+	Referrer    string             `json:"referrer"`
+	Credits     map[string]float64 `json:"credits"`
+}
+
+// JourneyConversion describes a conversion in a journey.
+type JourneyConversion struct {
+	ConversionID string    `json:"conversion_id"`
+	Type         string    `json:"type"`
+	LeadType     string    `json:"lead_type"`
+	OccurredAt   time.Time `json:"occurred_at"`
+	Value        float64   `json:"value"`
+	Currency     string    `json:"currency"`
+}
+
+// Journey is a person's path to one conversion.
+type Journey struct {
+	Site        string              `json:"site"`
+	PersonID    string              `json:"person_id"`
+	Conversion  JourneyConversion   `json:"conversion"`
+	Conversions []JourneyConversion `json:"conversions"`
+	Touchpoints []JourneyTouch      `json:"touchpoints"`
+}
+
+// ErrNotFound is returned when no conversion matches a journey lookup.
+var ErrNotFound = errors.New("no such conversion")
+
+// journeyConversion is a conversion as the journey lookup reads it.
+type journeyConversion struct {
+	JourneyConversion
+	person string
+}
+
+// Journey returns the journey to conversionID or, when that is empty, to the latest lead
+// (else latest conversion) of the person with the email hash: the person's touchpoints
+// in the site's lookback window before it, each with every model's credit.
+func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailSHA256 string) (*Journey, error) {
+	var target []journeyConversion
+	var err error
+	if conversionID != "" {
+		target, err = s.journeyConversions(ctx, st.ID, "conversion_id = ?", conversionID)
+	} else {
+		idents := fmt.Sprintf("SELECT person_id FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 = ?", s.DB)
+		target, err = s.journeyConversions(ctx, st.ID, fmt.Sprintf("(email_sha256 = ? OR person IN (SELECT person FROM (%s)))",
+			chstore.CurrentPerson(s.DB, idents)), emailSHA256, st.ID, st.ID, emailSHA256)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(target) == 0 {
+		return nil, ErrNotFound
+	}
+	conv := pickConversion(target)
+	all, err := s.journeyConversions(ctx, st.ID, "person = ?", conv.person)
+	if err != nil {
+		return nil, err
+	}
+	j := &Journey{Site: st.ID, PersonID: conv.person, Conversion: conv.JourneyConversion}
+	for _, c := range all {
+		j.Conversions = append(j.Conversions, c.JourneyConversion)
+	}
+	credits, err := s.credits(ctx, st.ID, conv.ConversionID)
+	if err != nil {
+		return nil, err
+	}
+	from := conv.OccurredAt.Add(-time.Duration(st.LookbackDays) * 24 * time.Hour)
+	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term,
+			landing_path, referrer
+		FROM %s.sessions FINAL
+		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.DB)
+	q := fmt.Sprintf(`SELECT sid, started_at, channel, source, medium, campaign, term, landing_path, referrer
+		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
+	err = s.each(ctx, q, []any{st.ID, st.ID, from, conv.OccurredAt, conv.person}, func(sc scanner) error {
+		var t JourneyTouch
+		if err := sc.Scan(&t.SessionID, &t.StartedAt, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
+			&t.LandingPage, &t.Referrer); err != nil {
+			return err
+		}
+		t.Credits = creditsFor(credits[t.SessionID])
+		j.Touchpoints = append(j.Touchpoints, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the journey's sessions: %w", err)
+	}
+	if c, ok := credits[""]; ok { // no touchpoint in the window: the synthetic Direct touch
+		j.Touchpoints = append(j.Touchpoints, JourneyTouch{StartedAt: conv.OccurredAt, Channel: model.Direct, Source: "(direct)",
+			Medium: "(none)", Credits: creditsFor(c)})
+	}
+	return j, nil
+}
+
+// journeyConversions returns the site's conversions matching where, a condition on the
+// conversions table's columns plus `person` (the current person).
+func (s *Store) journeyConversions(ctx context.Context, site, where string, args ...any) ([]journeyConversion, error) {
+	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256
+		FROM %s.conversions FINAL WHERE site_id = ?`, s.DB)
+	q := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person, value, currency
+		FROM (%s) WHERE %s ORDER BY occurred_at, conversion_id`, chstore.CurrentPerson(s.DB, inner), where)
+	var out []journeyConversion
+	err := s.each(ctx, q, append([]any{site, site}, args...), func(sc scanner) error {
+		var c journeyConversion
+		if err := sc.Scan(&c.ConversionID, &c.Type, &c.LeadType, &c.OccurredAt, &c.person, &c.Value, &c.Currency); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read conversions: %w", err)
+	}
+	return out, nil
+}
+
+// credits returns a conversion's current credit per session and model.
+func (s *Store) credits(ctx context.Context, site, conversionID string) (map[string]map[string]float64, error) {
+	q := fmt.Sprintf(`SELECT session_id, model, credit FROM %s.attributions FINAL
+		WHERE site_id = ? AND conversion_id = ? AND removed = 0`, s.DB)
+	out := map[string]map[string]float64{}
+	err := s.each(ctx, q, []any{site, conversionID}, func(sc scanner) error {
+		var sid, m string
+		var c float64
+		if err := sc.Scan(&sid, &m, &c); err != nil {
+			return err
+		}
+		if out[sid] == nil {
+			out[sid] = map[string]float64{}
+		}
+		out[sid][m] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read credits: %w", err)
+	}
+	return out, nil
+}
+
+func creditsFor(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(model.Models))
+	for _, name := range model.Models {
+		out[name] = m[name]
+	}
+	return out
+}
+
+// pickConversion prefers the latest lead, then the latest conversion.
+func pickConversion(cs []journeyConversion) journeyConversion {
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].OccurredAt.After(cs[j].OccurredAt) })
+	for _, c := range cs {
+		if c.Type == "lead" {
+			return c
+		}
+	}
+	return cs[0]
+}
