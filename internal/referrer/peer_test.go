@@ -3,13 +3,12 @@ package referrer
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
-// peerSuite is the shared referrer test suite, kept next to the repository
-// (../shared/testdata from the repository root).
-const peerSuite = "../shared/testdata/referer-tests.json"
+// peerSuite is the referer-parser project's test suite, copied with its licence
+// note (testdata/peer/README.md).
+const peerSuite = "testdata/peer/referer-tests.json"
 
 // minAgreement is the share of peer cases on which medium, source and term
 // must all agree.
@@ -24,7 +23,7 @@ type peerCase struct {
 }
 
 func TestPeerSuite(t *testing.T) {
-	path := findPeerSuite(t)
+	path := peerSuite
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("cannot read %s: %s", path, err)
@@ -51,32 +50,6 @@ func TestPeerSuite(t *testing.T) {
 	if rate < minAgreement {
 		t.Errorf("agreement %.1f%% is below %.0f%%", 100*rate, 100*minAgreement)
 	}
-}
-
-// findPeerSuite walks up from the package directory to the repository root
-// and beyond, looking for the peer suite beside it.
-func findPeerSuite(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("cannot get working directory: %s", err)
-	}
-	for {
-		p := filepath.Join(dir, filepath.FromSlash(peerSuite))
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("peer suite %s not found above the package directory", peerSuite)
-	}
-	t.Skipf("peer suite %s not found above the package directory", peerSuite)
-	return ""
 }
 
 func deref(s *string) string {
