@@ -45,8 +45,8 @@ func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }
 
-// Weights returns the site's data-driven channel weights, recomputed from all journeys
-// of the last year when older than maxAge.
+// Weights returns the site's data-driven channel weights, recomputed from the paths of
+// every person over the last year when older than maxAge.
 func (e *Engine) Weights(ctx context.Context, st *site.Site, maxAge time.Duration) (model.ChannelWeights, error) {
 	e.mu.Lock()
 	w, ok := e.weights[st.ID]
@@ -55,7 +55,7 @@ func (e *Engine) Weights(ctx context.Context, st *site.Site, maxAge time.Duratio
 		return w.w, nil
 	}
 	to := time.Now()
-	paths, err := e.store.journeys(ctx, st.ID, to.AddDate(-1, 0, 0), to)
+	paths, err := e.store.paths(ctx, st.ID, to.AddDate(-1, 0, 0), to)
 	if err != nil {
 		return nil, err
 	}

@@ -268,7 +268,7 @@ func TestChangedLookbackRebuilds(t *testing.T) {
 
 // The data-driven model's journeys count each session once whatever its row versions,
 // and leave out sessions folded into another one.
-func TestJourneysReadEachSessionOnce(t *testing.T) {
+func TestPathsReadEachSessionOnce(t *testing.T) {
 	f := newFixture(t)
 	s := attrtest.Session{Site: "s1", Person: "p1", At: t0.Add(-48 * time.Hour), Channel: "Paid Search", Source: "google", Medium: "cpc"}
 	s.ID = f.db.Session(s)
@@ -282,7 +282,7 @@ func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f.session("third", "p3", t0.Add(-2*time.Hour), "Direct", "(direct)", "(none)")
 	f.conversion("c1", "lead", "p1", t0, 0)
 
-	paths, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
+	paths, err := f.eng.store.paths(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

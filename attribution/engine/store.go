@@ -151,13 +151,13 @@ func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Se
 	return rows.Err()
 }
 
-// journeys returns, for the data-driven model, the path of every person (channels in
+// paths returns, for the data-driven model, the path of every person (channels in
 // time order over the sessions started in [from, to]) and whether they converted. It reads
 // every row version instead of FINAL (much cheaper over a whole site): versions of one
 // session share its id, start and channel, so collecting distinct (start, id, channel)
 // triples gives each session once; sessions folded into another are left out by id.
 // arrayDistinct over groupArray does that about a third faster than groupUniqArray.
-func (s *store) journeys(ctx context.Context, site string, from, to time.Time) ([]model.Path, error) {
+func (s *store) paths(ctx context.Context, site string, from, to time.Time) ([]model.Path, error) {
 	inner := fmt.Sprintf(`SELECT person_id, started_at, session_id, channel FROM %[1]s.sessions
 		WHERE site_id = ? AND is_bot = 0 AND started_at >= ? AND started_at <= ?
 			AND session_id NOT IN (SELECT session_id FROM %[1]s.sessions WHERE site_id = ? AND deleted = 1)`, s.db)
@@ -169,7 +169,7 @@ func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (
 		FROM (%s) GROUP BY person`, s.currentPerson(convInner), s.currentPerson(inner))
 	rows, err := s.conn.Query(ctx, q, site, site, site, site, from, to, site)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read journeys: %w", err)
+		return nil, fmt.Errorf("cannot read paths: %w", err)
 	}
 	defer rows.Close()
 	var out []model.Path
