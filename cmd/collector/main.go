@@ -28,7 +28,7 @@ func main() {
 	shutdownTimeout := flag.Duration("shutdown-timeout", 20*time.Second, "how long to drain on SIGTERM")
 	pprofAddr := flag.String("debug.pprof", "", "address serving net/http/pprof (empty: off)")
 	createTopics := flag.Bool("kafka.create-topics", false, "create the events and dead-letter topics at start when missing")
-	geoipCheck := flag.Duration("geoip.check-interval", 30*time.Second, "how often the GeoIP files are checked for a replacement (SIGHUP reloads them at once)")
+	geoipCheck := flag.Duration("geoip.check-interval", 30*time.Second, "how often the GeoIP files are checked for a replacement (0: never; SIGHUP reloads them at once)")
 	envflag.Parse()
 
 	if os.Getenv("GOGC") == "" {
@@ -88,6 +88,8 @@ func main() {
 // replaced or on SIGHUP. A database that cannot be used stops the start: an empty
 // country column is not a silent consequence of a typo.
 func openGeo(list string, every time.Duration) *enrich.Geo {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // never the default action, which ends the process
 	var files []string
 	for _, f := range strings.Split(list, ",") {
 		if f = strings.TrimSpace(f); f != "" {
@@ -96,6 +98,11 @@ func openGeo(list string, every time.Duration) *enrich.Geo {
 	}
 	if len(files) == 0 {
 		log.Printf("collector: no GeoIP database (-geoip): country, region and city stay empty")
+		go func() {
+			for range hup {
+				log.Printf("collector: SIGHUP: no GeoIP database to reload")
+			}
+		}()
 		return nil
 	}
 	geo, err := enrich.OpenGeo(files...)
@@ -103,8 +110,6 @@ func openGeo(list string, every time.Duration) *enrich.Geo {
 		log.Fatalf("collector: %v", err)
 	}
 	log.Printf("collector: GeoIP from %s", geo.Describe())
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go geo.Watch(context.Background(), every, hup)
 	return geo
 }

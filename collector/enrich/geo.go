@@ -110,11 +110,16 @@ func (g *Geo) Changed() bool {
 	return false
 }
 
-// Watch reloads the databases when a file changes (checked every interval) or when
-// reload receives. It logs failed reloads once per distinct error and returns with ctx.
+// Watch reloads the databases when a file changes (checked every interval; never when
+// it is not positive) or when a signal arrives on reload. It logs a failed reload once
+// per distinct error and returns when ctx ends.
 func (g *Geo) Watch(ctx context.Context, every time.Duration, reload <-chan os.Signal) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	lastErr := ""
 	for {
 		forced := false
@@ -123,7 +128,7 @@ func (g *Geo) Watch(ctx context.Context, every time.Duration, reload <-chan os.S
 			return
 		case <-reload:
 			forced = true
-		case <-t.C:
+		case <-tick:
 			if !g.Changed() {
 				continue
 			}
