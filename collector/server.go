@@ -55,7 +55,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.StringVar(&c.PathPrefix, "http.path-prefix", "", "path prefix a reverse proxy keeps in front of the endpoints, e.g. /tp")
 	fs.StringVar(&c.TrustedProxies, "http.trusted-proxies", "127.0.0.0/8,::1/128", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
-	fs.StringVar(&c.GeoIPFile, "geoip", "", "MaxMind-format city database (.mmdb); empty: no GeoIP")
+	fs.StringVar(&c.GeoIPFile, "geoip", "", "GeoIP databases (.mmdb), comma-separated, asked in order: MaxMind GeoIP2/GeoLite2 or DB-IP City or Country; empty: no GeoIP")
 	fs.IntVar(&c.MaxBodySize, "max-body", 64<<10, "largest accepted /e body in bytes")
 	fs.IntVar(&c.MaxServerBody, "max-server-body", 4<<20, "largest accepted server API body in bytes")
 	fs.IntVar(&c.MaxEvents, "max-events", 100, "most events accepted in one /e request")

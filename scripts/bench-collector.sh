@@ -36,6 +36,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2
 trap cleanup EXIT
 
 spool=$TP_STACK_DIR/spool/bench
+# The geo step runs as in `make up` (the database is mapped, lookups are of loopback).
+[ -n "${TP_GEOIP+set}" ] || { scripts/geoip.sh fetch; export TP_GEOIP=$(scripts/geoip.sh files); }
 rm -rf "$spool"
 bin/collector -http.listen "$COLLECTOR_ADDR" -sites config/dev.json \
   -kafka.topic tp.bench.events -kafka.dlq tp.bench.events.dlq -kafka.create-topics \

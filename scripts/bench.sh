@@ -7,6 +7,10 @@ cd "$TP_ROOT"
 echo "== collector (SPEC §11: at least half an empty fasthttp handler's request rate)"
 scripts/bench-collector.sh || echo "bench: collector benchmark failed"
 
+echo "== geo step (target: <= 1 µs per event once its place is cached, no allocation)"
+go test -run '^$' -bench '^BenchmarkGeo$' -benchtime 2000000x ./collector/enrich/ | grep '^BenchmarkGeo' \
+  || echo "bench: geo benchmark failed"
+
 echo "== stitcher (SPEC §11: Kafka -> ClickHouse >= 100k events/s, p99 event-to-queryable <= 5 s)"
 if [ -x scripts/bench-stitcher.sh ]; then scripts/bench-stitcher.sh || echo "bench: stitcher benchmark failed"; fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Touchpoint needs on a fresh Debian machine: the ClickHouse server, Java for
-# Kafka, Chromium for browser tests, wrk for benchmarks, Go modules and npm packages.
+# Kafka, Chromium for browser tests, wrk for benchmarks, Go modules, npm packages and the
+# GeoIP database (scripts/geoip.sh).
 # Safe to repeat: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +34,4 @@ for dir in tracker-js reports/dashboard; do
 done
 
 scripts/kafka.sh fetch
+scripts/geoip.sh fetch

@@ -17,6 +17,13 @@ up() {
   scripts/kafka.sh start
   scripts/clickhouse.sh start
   bin/migrate >>"$TP_LOG/migrate.log" 2>&1 || { tail -n 20 "$TP_LOG/migrate.log" >&2; return 1; }
+  # The collector locates visitors with DB-IP Lite unless TP_GEOIP names other databases
+  # (a MaxMind GeoLite2 file, say) or is set empty.
+  if [ -z "${TP_GEOIP+set}" ]; then
+    scripts/geoip.sh fetch
+    TP_GEOIP=$(scripts/geoip.sh files)
+    export TP_GEOIP
+  fi
   local entry name url
   for entry in "${SERVICES[@]}"; do
     read -r name url <<<"$entry"

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ func main() {
 	shutdownTimeout := flag.Duration("shutdown-timeout", 20*time.Second, "how long to drain on SIGTERM")
 	pprofAddr := flag.String("debug.pprof", "", "address serving net/http/pprof (empty: off)")
 	createTopics := flag.Bool("kafka.create-topics", false, "create the events and dead-letter topics at start when missing")
+	geoipCheck := flag.Duration("geoip.check-interval", 30*time.Second, "how often the GeoIP files are checked for a replacement (0: never; SIGHUP reloads them at once)")
 	envflag.Parse()
 
 	if os.Getenv("GOGC") == "" {
@@ -49,13 +51,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var geo *enrich.Geo
-	if cfg.GeoIPFile != "" {
-		if geo, err = enrich.OpenGeo(cfg.GeoIPFile); err != nil {
-			log.Fatal(err)
-		}
-		defer geo.Close()
-	}
+	geo := openGeo(cfg.GeoIPFile, *geoipCheck)
 	sp, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolMaxBytes})
 	if err != nil {
 		log.Fatal(err)
@@ -86,4 +82,34 @@ func main() {
 		log.Fatalf("collector: shutdown: %v", err)
 	}
 	log.Printf("collector: stopped in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// openGeo opens the comma-separated GeoIP databases and reloads them when a file is
+// replaced or on SIGHUP. A database that cannot be used stops the start: an empty
+// country column is not a silent consequence of a typo.
+func openGeo(list string, every time.Duration) *enrich.Geo {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // never the default action, which ends the process
+	var files []string
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		log.Printf("collector: no GeoIP database (-geoip): country, region and city stay empty")
+		go func() {
+			for range hup {
+				log.Printf("collector: SIGHUP: no GeoIP database to reload")
+			}
+		}()
+		return nil
+	}
+	geo, err := enrich.OpenGeo(files...)
+	if err != nil {
+		log.Fatalf("collector: %v", err)
+	}
+	log.Printf("collector: GeoIP from %s", geo.Describe())
+	go geo.Watch(context.Background(), every, hup)
+	return geo
 }

@@ -3,80 +3,14 @@ package enrich
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
-
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 )
-
-// writeCityDB builds a small MaxMind-format city database for 81.2.69.0/24 (London).
-func writeCityDB(t *testing.T) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := func(en string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(en)} }
-	_, n, _ := net.ParseCIDR("81.2.69.0/24")
-	if err := tree.Insert(n, mmdbtype.Map{
-		"country":      mmdbtype.Map{"iso_code": mmdbtype.String("GB"), "names": names("United Kingdom")},
-		"subdivisions": mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("ENG"), "names": names("England")}},
-		"city":         mmdbtype.Map{"names": names("London")},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_, n6, _ := net.ParseCIDR("2a02:db8::/32")
-	if err := tree.Insert(n6, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String("DE")}}); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "city.mmdb")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	return file
-}
-
-func TestGeo(t *testing.T) {
-	g, err := OpenGeo(writeCityDB(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	p := New(Options{Geo: g})
-	f := func(ip, country, region, city string) {
-		t.Helper()
-		it := Item{Raw: []byte(`{"id":"` + uuid.NewString() + `","type":"pageview"}`)}
-		r := &Request{Site: &site.Site{ID: "s"}, Origin: event.OriginWeb, Now: time.Now(), IP: netip.MustParseAddr(ip), UA: "Mozilla/5.0"}
-		if ref := p.Run(r, &it); ref != nil {
-			t.Fatal(ref)
-		}
-		if it.E.Country != country || it.E.Region != region || it.E.City != city {
-			t.Fatalf("%s: %q/%q/%q, want %q/%q/%q", ip, it.E.Country, it.E.Region, it.E.City, country, region, city)
-		}
-	}
-	f("81.2.69.160", "GB", "England", "London")
-	f("::ffff:81.2.69.1", "GB", "England", "London")
-	f("2a02:db8:1::5", "DE", "", "")
-	f("192.0.2.1", "", "", "")
-	if _, err := OpenGeo(filepath.Join(t.TempDir(), "missing.mmdb")); err == nil {
-		t.Fatal("a missing database opened")
-	}
-}
 
 func TestUserAgent(t *testing.T) {
 	u := NewUAParser(16)

@@ -1,6 +1,6 @@
 // Package demo generates the realistic demo data set of `make demo`: several thousand
-// visitors over ten weeks arriving from paid and organic search, paid and organic
-// social, a newsletter, referrals, AI assistants and direct; multi-visit and
+// visitors in six countries over ten weeks arriving from paid and organic search, paid
+// and organic social, a newsletter, referrals, AI assistants and direct; multi-visit and
 // multi-device journeys; form and call leads; CRM stages; sales; ad costs.
 // The same seed and day give the same data (ids included), so a second run on the same
 // day adds nothing.
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -121,7 +122,30 @@ var agents = []string{
 	"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 }
 
-var langs = []string{"en-GB", "en-US", "de-DE", "fr-FR", "nl-NL"}
+// market is where a share of the visitors live: their language and time zone, and the
+// consumer broadband networks their addresses come from. Every network lies wholly in
+// the market's country in the GeoIP database the collector ships (a test checks this),
+// so the demo's events get countries, regions and cities.
+type market struct {
+	weight   float64
+	lang, tz string
+	networks []string
+}
+
+var markets = []market{
+	{34, "en-GB", "Europe/London", []string{"86.128.0.0/16", "86.0.0.0/16", "2a00:23c0::/32", "2a02:c7c::/32"}},
+	{22, "en-US", "America/New_York", []string{"73.0.0.0/16", "71.170.0.0/16", "98.0.0.0/16", "2601::/24"}},
+	{18, "de-DE", "Europe/Berlin", []string{"79.192.0.0/16", "91.0.0.0/16", "88.64.0.0/16", "2003:e1::/32"}},
+	{12, "fr-FR", "Europe/Paris", []string{"90.1.0.0/16", "82.64.0.0/16", "2a01:e0a::/32", "2a01:cb00::/32"}},
+	{8, "nl-NL", "Europe/Amsterdam", []string{"77.160.0.0/16", "84.24.0.0/16", "2001:1c00::/32"}},
+	{6, "en-IE", "Europe/Dublin", []string{"86.40.0.0/16", "2001:bb6::/32"}},
+}
+
+// place is where one device is: its public address and its market.
+type place struct {
+	ip string
+	m  *market
+}
 
 // Generate builds the data set.
 func Generate(o Options) *Dataset {
@@ -135,6 +159,7 @@ func Generate(o Options) *Dataset {
 	}
 	g.total = total
 	g.vids = map[string]bool{}
+	g.places = map[string]place{}
 	persons := 0
 	for len(g.vids) < o.Visitors {
 		persons++
@@ -153,7 +178,8 @@ type gen struct {
 	start, end time.Time
 	total      float64
 	seq        int
-	vids       map[string]bool // visitor ids that have events
+	vids       map[string]bool  // visitor ids that have events
+	places     map[string]place // by visitor id
 }
 
 // id is a deterministic UUID: the same seed, day and sequence give the same id.
@@ -178,6 +204,36 @@ func (g *gen) pick() *arrival {
 
 func (g *gen) choice(xs []string) string { return xs[g.r.IntN(len(xs))] }
 
+func (g *gen) market() *market {
+	x := g.r.Float64() * 100
+	for i := range markets {
+		if x -= markets[i].weight; x < 0 {
+			return &markets[i]
+		}
+	}
+	return &markets[0]
+}
+
+// settle gives a device an address in one of its market's networks.
+func (g *gen) settle(vid string, m *market) {
+	p := netip.MustParsePrefix(g.choice(m.networks))
+	a := p.Addr().As16()
+	from := p.Bits()
+	if p.Addr().Is4() {
+		from += 96
+	}
+	for i := from; i < 128; i++ {
+		if g.r.IntN(2) == 1 {
+			a[i/8] |= 0x80 >> (i % 8)
+		}
+	}
+	addr := netip.AddrFrom16(a)
+	if p.Addr().Is4() {
+		addr = addr.Unmap()
+	}
+	g.places[vid] = place{ip: addr.String(), m: m}
+}
+
 // person generates one person's devices, visits and conversions.
 func (g *gen) person(n int) {
 	// Visits start at least an hour before the end so a whole visit fits.
@@ -189,6 +245,10 @@ func (g *gen) person(n int) {
 	devices := []string{g.id("visitor")}
 	if visits > 1 && g.r.Float64() < 0.15 {
 		devices = append(devices, g.id("visitor")) // phone and laptop
+	}
+	home := g.market()
+	for _, vid := range devices {
+		g.settle(vid, home)
 	}
 	email := fmt.Sprintf("lead%05d@%s", n, g.choice([]string{"agency.example", "acme-shop.example", "mail.example", "studio.example"}))
 
@@ -253,7 +313,7 @@ func (g *gen) visit(vid string, a *arrival, at time.Time, ua string) time.Time {
 	if len(a.referrers) > 0 {
 		ref = g.choice(a.referrers)
 	}
-	lang := g.choice(langs)
+	pl := g.places[vid]
 	g.vids[vid] = true
 	n := 1 + g.r.IntN(5)
 	t := at
@@ -263,7 +323,7 @@ func (g *gen) visit(vid string, a *arrival, at time.Time, ua string) time.Time {
 			t = t.Add(time.Duration(10+g.r.IntN(170)) * time.Second)
 		}
 		g.ds.Events = append(g.ds.Events, event.Event{ID: g.id("event"), Type: event.Pageview, TS: t.UnixMilli(), VID: vid,
-			URL: u, Ref: ref, Title: title(u), Lang: lang, Screen: "1440x900", TZ: "Europe/London", UA: ua})
+			URL: u, Ref: ref, Title: title(u), Lang: pl.m.lang, Screen: "1440x900", TZ: pl.m.tz, UA: ua, IP: pl.ip})
 	}
 	return t
 }
@@ -281,8 +341,8 @@ func (g *gen) formLead(vid, email string, at time.Time, ua string) time.Time {
 	u := host + "/demo"
 	g.ds.Events = append(g.ds.Events,
 		event.Event{ID: g.id("event"), Type: event.FormSubmit, TS: at.UnixMilli(), VID: vid, URL: u, Title: "Book a demo", UA: ua,
-			Form: &event.Form{ID: "demo-request", Name: "demo", Action: "/demo", Fields: []string{"name", "email", "company", "team_size"}}},
-		event.Event{ID: g.id("event"), Type: event.Identify, TS: at.UnixMilli() + 1, VID: vid, URL: u, UA: ua,
+			IP: g.places[vid].ip, Form: &event.Form{ID: "demo-request", Name: "demo", Action: "/demo", Fields: []string{"name", "email", "company", "team_size"}}},
+		event.Event{ID: g.id("event"), Type: event.Identify, TS: at.UnixMilli() + 1, VID: vid, URL: u, UA: ua, IP: g.places[vid].ip,
 			Traits: map[string]string{"email": email}})
 	return at
 }
@@ -292,7 +352,7 @@ func (g *gen) identify(vid, email string, at time.Time, ua string) {
 		return
 	}
 	g.ds.Events = append(g.ds.Events, event.Event{ID: g.id("event"), Type: event.Identify, TS: at.UnixMilli(), VID: vid,
-		URL: host + "/login", UA: ua, Traits: map[string]string{"email": email}})
+		URL: host + "/login", UA: ua, IP: g.places[vid].ip, Traits: map[string]string{"email": email}})
 }
 
 // stages walks a lead through the CRM stages, each with a delay, up to a sale.

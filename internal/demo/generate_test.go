@@ -1,10 +1,14 @@
 package demo
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"touchpoint/collector/enrich"
+	"touchpoint/internal/testenv"
 )
 
 func TestGenerate(t *testing.T) {
@@ -18,6 +22,8 @@ func TestGenerate(t *testing.T) {
 	}
 
 	first, last := ds.Span()
+	addrs := map[string]string{} // visitor id -> address
+	langs := map[string]int{}
 	leads := map[string]int{}
 	kinds := map[string]int{}
 	ids := map[string]bool{}
@@ -29,6 +35,17 @@ func TestGenerate(t *testing.T) {
 			t.Fatalf("event id %s used twice", e.ID)
 		}
 		ids[e.ID] = true
+		a, err := netip.ParseAddr(e.IP)
+		if err != nil || !a.IsGlobalUnicast() || a.IsPrivate() {
+			t.Fatalf("event %s of %s: address %q is not a public one", e.ID, e.VID, e.IP)
+		}
+		if prev, ok := addrs[e.VID]; ok && prev != e.IP {
+			t.Fatalf("visitor %s: addresses %s and %s, want one per device", e.VID, prev, e.IP)
+		}
+		addrs[e.VID] = e.IP
+		if e.Lang != "" {
+			langs[e.Lang]++
+		}
 		switch {
 		case strings.Contains(e.URL, "gclid="):
 			kinds["google ads"]++
@@ -79,6 +96,9 @@ func TestGenerate(t *testing.T) {
 			t.Fatalf("no %s: %v", k, leads)
 		}
 	}
+	if len(langs) < 6 || langs["en-GB"] < langs["en-IE"] {
+		t.Fatalf("visitors by language %v, want six countries, more from the UK than from Ireland", langs)
+	}
 	if ds.Persons >= ds.Visitors {
 		t.Fatalf("%d persons for %d visitors: no multi-device journeys", ds.Persons, ds.Visitors)
 	}
@@ -86,4 +106,33 @@ func TestGenerate(t *testing.T) {
 		t.Fatalf("%d cost rows, want a row per day and paid campaign", len(ds.Costs))
 	}
 	t.Logf("%d visitors, %d persons, %d events, %d conversions %v, %d cost rows", ds.Visitors, ds.Persons, len(ds.Events), len(ds.Conversions), leads, len(ds.Costs))
+}
+
+// Every demo visitor is located by the collector's GeoIP database in the country of its
+// language, and so is its address anonymised to /24 or /48 as stored.
+func TestVisitorsAreLocatedInTheirCountry(t *testing.T) {
+	g, err := enrich.OpenGeo(testenv.GeoIPFiles(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := Generate(Options{Site: "demo", Visitors: 3000, Weeks: 4, End: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), Seed: 7})
+	country := map[string]string{} // visitor id -> country of its language
+	for _, e := range ds.Events {
+		if _, c, ok := strings.Cut(e.Lang, "-"); ok {
+			country[e.VID] = c
+		}
+	}
+	located := map[string]int{}
+	for _, e := range ds.Events {
+		a := netip.MustParseAddr(e.IP)
+		want := country[e.VID]
+		if got := g.Lookup(a); got.Country != want || got.City == "" {
+			t.Fatalf("visitor %s at %s: located in %+v, want a city in %s", e.VID, a, got, want)
+		}
+		if got := g.Lookup(netip.MustParseAddr(enrich.AnonymiseIP(a))).Country; got != want {
+			t.Fatalf("visitor %s at %s anonymised: %s, want %s", e.VID, a, got, want)
+		}
+		located[want]++
+	}
+	t.Logf("events by country: %v", located)
 }

@@ -47,3 +47,8 @@ test('no source puts data into the page as HTML', () => {
     assert.doesNotMatch(code, /\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function/, `web/src/${f}`)
   }
 })
+
+test('every page links to DB-IP, as the licence of the GeoIP data asks', () => {
+  const html = readFileSync(join(DIST, 'index.html'), 'utf8')
+  assert.match(html, /<footer[^>]*><a href="https:\/\/db-ip\.com"[^>]*>IP Geolocation by DB-IP<\/a><\/footer>/)
+})
