@@ -45,7 +45,7 @@ func main() {
 		}
 	}
 
-	sites, err := site.LoadWithEnv(cfg.SitesFile)
+	sites, err := site.Load(cfg.SitesFile)
 	if err != nil {
 		log.Fatal(err)
 	}
