@@ -17,6 +17,7 @@ import (
 	"touchpoint/collector/enrich"
 	"touchpoint/collector/spool"
 	"touchpoint/internal/envflag"
+	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/site"
 )
@@ -49,6 +50,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if err := sites.CheckExposure(cfg.Listen); err != nil {
+		log.Fatal(err)
+	}
 	var geo *enrich.Geo
 	if cfg.GeoIPFile != "" {
 		if geo, err = enrich.OpenGeo(cfg.GeoIPFile); err != nil {
@@ -74,6 +78,9 @@ func main() {
 			log.Fatal(err)
 		}
 	}()
+	if cfg.MetricsListen != "" {
+		go health.Serve(cfg.MetricsListen)
+	}
 	log.Printf("collector: listening on %s, producing to %s (%s)", cfg.Listen, kc.Topic, kc.Brokers)
 
 	sig := make(chan os.Signal, 1)

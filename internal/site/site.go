@@ -27,6 +27,8 @@ type Site struct {
 	WebhookURL      string  `json:"webhook_url,omitempty"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+
+	secret []byte // SecretSHA256 decoded; nil when none is configured
 }
 
 // Config is the whole configuration file.
@@ -97,6 +99,9 @@ func New(c Config) (*Registry, error) {
 		if !(s.MaxBrowserValue > 0) {
 			return nil, fmt.Errorf("site %q: max_browser_value must be positive", s.ID)
 		}
+		if d, err := hex.DecodeString(s.SecretSHA256); err == nil && len(d) == sha256.Size {
+			s.secret = d
+		}
 		for _, o := range s.Origins {
 			if _, ok := parseOrigin(o, true); !ok {
 				return nil, fmt.Errorf("site %q: origin %q is not scheme://host[:port] (\"*\" for one host label or the port)", s.ID, o)
@@ -127,6 +132,20 @@ func (r *Registry) CheckAdmin(token string) bool { return r.admin != nil && hash
 func (s *Site) CheckSecret(secret string) bool {
 	d, err := hex.DecodeString(s.SecretSHA256)
 	return err == nil && len(d) == sha256.Size && hashEqual(d, secret)
+}
+
+// SitesWithSecret returns the sites whose server secret is secret. Every site is compared,
+// each in constant time, so the time taken says nothing about which one matched.
+func (r *Registry) SitesWithSecret(secret string) []*Site {
+	h := sha256.Sum256([]byte(secret))
+	var out []*Site
+	for i := range r.cfg.Sites {
+		s := &r.cfg.Sites[i]
+		if s.secret != nil && subtle.ConstantTimeCompare(s.secret, h[:]) == 1 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func hashEqual(digest []byte, clear string) bool {
