@@ -11,6 +11,7 @@ import (
 
 	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
+	"touchpoint/internal/event"
 )
 
 // Conversion is a conversion as the engine reads it, with its current person.
@@ -22,7 +23,9 @@ type Conversion struct {
 	Currency           string
 	EmailSHA256        string
 	UserID             string
-	Version            uint64
+	// Received is when the row was received, in ms: its version without the rank that puts
+	// server rows above browser rows (event.ServerRank), so it orders rows as written.
+	Received uint64
 }
 
 // Session is a touchpoint as the engine reads it, with its current person.
@@ -53,13 +56,14 @@ func (s *store) currentPerson(inner string) string {
 		FROM (%s) AS unresolved`, s.db, inner)
 }
 
-const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, version`
+const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, received_ms`
 
 // conversions returns the site's conversions matching where (a condition on the
-// resolved conversions: columns of the conversions table plus `person`).
+// resolved conversions: columns of the conversions table plus `person` and `received_ms`).
 func (s *store) conversions(ctx context.Context, site, where string, args ...any) ([]Conversion, error) {
-	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id, version
-		FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
+	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id,
+			bitAnd(version, %d) AS received_ms
+		FROM %s.conversions FINAL WHERE site_id = ?`, uint64(event.ServerRank-1), s.db)
 	q := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
 	rows, err := s.conn.Query(ctx, q, append([]any{site, site}, args...)...)
 	if err != nil {
@@ -69,7 +73,7 @@ func (s *store) conversions(ctx context.Context, site, where string, args ...any
 	var out []Conversion
 	for rows.Next() {
 		var c Conversion
-		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Version); err != nil {
+		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Received); err != nil {
 			return nil, err
 		}
 		out = append(out, c)

@@ -98,7 +98,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 
 	// New and changed conversions.
-	cs, err := e.store.conversions(ctx, st.ID, "version > ?", wm["conversions"])
+	cs, err := e.store.conversions(ctx, st.ID, "received_ms > ?", wm["conversions"])
 	if err != nil {
 		return err
 	}
@@ -113,14 +113,14 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			e.firstSeen[c.ID] = now
 		}
 		if now.Sub(first) < e.Settle {
-			if !waiting || c.Version-1 < below {
-				waiting, below = true, c.Version-1
+			if !waiting || c.Received-1 < below {
+				waiting, below = true, c.Received-1
 			}
 			continue
 		}
 		delete(e.firstSeen, c.ID)
 		todo[c.ID] = c
-		next["conversions"] = max(next["conversions"], c.Version)
+		next["conversions"] = max(next["conversions"], c.Received)
 	}
 	if waiting {
 		next["conversions"] = min(max(next["conversions"], wm["conversions"]), below)
