@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/engine"
 	"touchpoint/attribution/report"
+	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 )
@@ -49,7 +51,8 @@ func newTestServer(t *testing.T) *httptest.Server {
 	ghost.Deleted = true
 	d.Session(ghost)
 	d.Session(attrtest.Session{Site: "s2", Person: "X", At: day(4, 9), Channel: "Referral", Source: "other", Medium: "referral"})
-	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-A", Type: "lead", LeadType: "form", Person: "A", At: day(3, 12)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-A", Type: "lead", LeadType: "form", Person: "A", At: day(3, 12),
+		EmailSHA256: event.EmailSHA256("ann@example.com")})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-A", Type: "sale", Person: "A", At: day(5, 12), Value: 1000})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-B", Type: "lead", LeadType: "call", Person: "B", At: day(2, 13)})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "mql-B", Type: "mql", Person: "B", At: day(4, 13)})
@@ -237,6 +240,79 @@ func TestRefusals(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// A journey is found by email without the address in a URL: in a POST body (JSON or a
+// form) or as its hash.
+func TestJourneyByEmailStaysOutOfURLs(t *testing.T) {
+	srv := newTestServer(t)
+	post := func(contentType, body string) (int, engine.Journey) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/journeys?site=s1", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer demo-admin")
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var j engine.Journey
+		json.NewDecoder(resp.Body).Decode(&j)
+		return resp.StatusCode, j
+	}
+	f := func(code int, j engine.Journey, want int, wantConv string) {
+		t.Helper()
+		if code != want || (want == 200 && (j.Conversion.ConversionID != wantConv || len(j.Touchpoints) != 2)) {
+			t.Fatalf("status %d journey %+v, want %d with %s", code, j, want, wantConv)
+		}
+	}
+	byPost := func(contentType, body string, want int, wantConv string) {
+		t.Helper()
+		code, j := post(contentType, body)
+		f(code, j, want, wantConv)
+	}
+	byPost("application/json", `{"email":" Ann@Example.com "}`, 200, "lead-A")
+	byPost("application/json; charset=utf-8", `{"email":"ann@example.com"}`, 200, "lead-A")
+	byPost("application/x-www-form-urlencoded", url.Values{"email": {"ann@example.com"}}.Encode(), 200, "lead-A")
+	byPost("application/json", `{"conversion_id":"sale-A"}`, 200, "sale-A")
+	byPost("application/json", `{"email_sha256":"`+strings.ToUpper(event.EmailSHA256("ann@example.com"))+`"}`, 200, "lead-A")
+	byPost("application/json", `{"email":"nobody@example.com"}`, 404, "")
+	byPost("application/json", `{"email":"ann@example.com","conversion_id":"sale-A"}`, 400, "")
+	byPost("application/json", `{"mail":"ann@example.com"}`, 400, "")
+	byPost("application/json", `{}`, 400, "")
+	var j engine.Journey
+	code := get(t, srv.URL+"/api/v1/journeys?site=s1&email_sha256="+event.EmailSHA256("ann@example.com"), "demo-admin", &j)
+	f(code, j, 200, "lead-A")
+	code = get(t, srv.URL+"/api/v1/journeys?site=s1&email_sha256=ann%40example.com", "demo-admin", nil)
+	f(code, engine.Journey{}, 400, "")
+	// An unauthenticated POST learns nothing.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/journeys?site=s1", strings.NewReader(`{"email":"ann@example.com"}`))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("POST without the token: %v %v", resp.StatusCode, err)
+	}
+}
+
+// The reports API answers no cross-origin request: a page on another origin cannot read
+// it, even when the browser holds a token.
+func TestNoCORSOnReports(t *testing.T) {
+	srv := newTestServer(t)
+	for _, method := range []string{http.MethodOptions, http.MethodGet, http.MethodPost} {
+		req, _ := http.NewRequest(method, srv.URL+"/api/v1/reports/sources?site=s1", nil)
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization")
+		req.Header.Set("Authorization", "Bearer demo-admin")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for k := range resp.Header {
+			if strings.HasPrefix(strings.ToLower(k), "access-control-") {
+				t.Fatalf("%s with an Origin: header %s: %v", method, k, resp.Header[k])
+			}
+		}
+	}
+}
 
 func TestCostImport(t *testing.T) {
 	srv := newTestServer(t)
