@@ -286,8 +286,13 @@ func TestJourneyByEmailStaysOutOfURLs(t *testing.T) {
 	f(code, engine.Journey{}, 400, "")
 	// An unauthenticated POST learns nothing.
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/journeys?site=s1", strings.NewReader(`{"email":"ann@example.com"}`))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
-		t.Fatalf("POST without the token: %v %v", resp.StatusCode, err)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("POST without the token: status %d, want 401", resp.StatusCode)
 	}
 }
 
