@@ -296,6 +296,37 @@ func TestJourneyByEmailStaysOutOfURLs(t *testing.T) {
 	}
 }
 
+// Identifiers that look like SQL, or like the driver's placeholders, are only ever bound
+// values: each finds exactly its own conversion, and a lookalike finds nothing.
+func TestHostileIdentifiersAreBoundValues(t *testing.T) {
+	conn, db := testenv.FreshDatabase(t)
+	sites, err := site.New(site.Config{AdminTokenSHA256: "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c", Sites: []site.Site{{ID: "s1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	at := time.Date(2026, 10, 3, 12, 0, 0, 0, time.UTC)
+	hostile := []string{`x' OR '1'='1`, `x\' OR 1=1 --`, `$1`, `?`, `x')) OR ((1=1`, "x\x00y", `{db}`, `a\nb`, "é'\"`"}
+	for i, id := range hostile {
+		d.Conversion(attrtest.Conversion{Site: "s1", ID: id, Type: "lead", Person: fmt.Sprint("p", i), At: at})
+	}
+	eng := engine.New(conn, db, sites)
+	srv := httptest.NewServer((&Server{Sites: sites, Reports: &report.Store{Conn: conn, DB: db}, Engine: eng}).Handler())
+	t.Cleanup(srv.Close)
+	for i, id := range hostile {
+		var j engine.Journey
+		if code := get(t, srv.URL+"/api/v1/journeys?site=s1&conversion_id="+url.QueryEscape(id), "demo-admin", &j); code != 200 ||
+			j.Conversion.ConversionID != id || j.PersonID != fmt.Sprint("p", i) || len(j.Conversions) != 1 {
+			t.Fatalf("conversion_id %q: status %d %+v", id, code, j)
+		}
+	}
+	for _, id := range []string{`x' OR 'a'='a`, `' OR ''='`, `%`, `x%`, `$2`, `x\`} {
+		if code := get(t, srv.URL+"/api/v1/journeys?site=s1&conversion_id="+url.QueryEscape(id), "demo-admin", nil); code != 404 {
+			t.Fatalf("conversion_id %q: status %d, want 404", id, code)
+		}
+	}
+}
+
 // The reports API answers no cross-origin request: a page on another origin cannot read
 // it, even when the browser holds a token.
 func TestNoCORSOnReports(t *testing.T) {
