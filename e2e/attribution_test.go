@@ -74,7 +74,7 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 	}
 	collectorAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-sites", sitesFile,
+	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-metrics.listen", "", "-sites", sitesFile,
 		"-spool.dir", t.TempDir())
 	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-sites", sitesFile,
 		"-clickhouse.database", db, "-poll", "200ms", "-webhook.backoff", "300ms")

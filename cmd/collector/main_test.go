@@ -27,7 +27,7 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	kc := testenv.Topics(t, testenv.KafkaConfig(t).Brokers, 4)
 
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cmd := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", addr, "-sites", "config/dev.json",
+	cmd := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", addr, "-metrics.listen", "", "-sites", "config/dev.json",
 		"-kafka.brokers", kc.Brokers, "-kafka.topic", kc.Topic, "-kafka.dlq", kc.DLQ,
 		"-spool.dir", filepath.Join(t.TempDir(), "spool"), "-ratelimit.ip", "0", "-ratelimit.site", "0")
 	url := "http://" + addr
