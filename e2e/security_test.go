@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,22 +40,8 @@ func TestBrowserCannotOverwriteCRMConversion(t *testing.T) {
 	testenv.CollectorURL(t) // the shared stack (Kafka, stitcher) must run
 	conn, db := testenv.ClickHouse(t)
 	siteID := "e2e-sec-" + uuid.NewString()[:8]
-	sitesFile := filepath.Join(t.TempDir(), "sites.json")
-	sites := fmt.Sprintf(`{"admin_token_sha256": "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c",
-		"sites": [{"id": %q, "origins": ["http://127.0.0.1:*"],
-		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf"}]}`, siteID)
-	if err := os.WriteFile(sitesFile, []byte(sites), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	collectorAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-metrics.listen", "", "-sites", sitesFile,
-		"-spool.dir", t.TempDir())
-	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-sites", sitesFile,
-		"-clickhouse.database", db, "-poll", "200ms")
-	collector, attribution := "http://"+collectorAddr, "http://"+attributionAddr
-	waitHealthy(t, collector+"/healthz")
-	waitHealthy(t, attribution+"/healthz")
+	_, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"],
+		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf"}`, siteID))
 
 	now := time.Now().UTC().Truncate(time.Second)
 	victim, attacker := uuid.NewString(), uuid.NewString()

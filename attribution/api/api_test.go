@@ -74,6 +74,21 @@ func newTestServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// post sends body with the admin token and decodes the answer into out.
+func post(t *testing.T, url, contentType, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer demo-admin")
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(out)
+	return resp.StatusCode
+}
+
 func get(t *testing.T, url, token string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
@@ -245,20 +260,6 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 // form) or as its hash.
 func TestJourneyByEmailStaysOutOfURLs(t *testing.T) {
 	srv := newTestServer(t)
-	post := func(contentType, body string) (int, engine.Journey) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/journeys?site=s1", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer demo-admin")
-		req.Header.Set("Content-Type", contentType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var j engine.Journey
-		json.NewDecoder(resp.Body).Decode(&j)
-		return resp.StatusCode, j
-	}
 	f := func(code int, j engine.Journey, want int, wantConv string) {
 		t.Helper()
 		if code != want || (want == 200 && (j.Conversion.ConversionID != wantConv || len(j.Touchpoints) != 2)) {
@@ -267,7 +268,8 @@ func TestJourneyByEmailStaysOutOfURLs(t *testing.T) {
 	}
 	byPost := func(contentType, body string, want int, wantConv string) {
 		t.Helper()
-		code, j := post(contentType, body)
+		var j engine.Journey
+		code := post(t, srv.URL+"/api/v1/journeys?site=s1", contentType, body, &j)
 		f(code, j, want, wantConv)
 	}
 	byPost("application/json", `{"email":" Ann@Example.com "}`, 200, "lead-A")
@@ -354,17 +356,9 @@ func TestCostImport(t *testing.T) {
 	srv := newTestServer(t)
 	post := func(contentType, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/costs?site=s1", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer demo-admin")
-		req.Header.Set("Content-Type", contentType)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		code := post(t, srv.URL+"/api/v1/costs?site=s1", contentType, body, &out)
+		return code, out
 	}
 	if code, out := post("application/json", `{"costs":[{"date":"2026-10-03","source":"newsletter","medium":"email","campaign":"nov","cost":30}]}`); code != 200 || out["imported"] != 1.0 {
 		t.Fatalf("JSON import: %d %v", code, out)
