@@ -32,8 +32,10 @@ func HashTraits(t map[string]string, keep bool) bool {
 	}
 	if email, ok := t[event.TraitEmail]; ok {
 		email = event.NormaliseEmail(email)
-		if a, ok := address(email); ok {
-			email = a
+		if strings.ContainsAny(email, "<>") { // "Ann <ann@example.com>": the address only
+			if a, ok := address(email); ok {
+				email = a
+			}
 		}
 		if email == "" {
 			delete(t, event.TraitEmail)
