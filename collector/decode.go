@@ -31,6 +31,7 @@ const (
 	reasonSiteMismatch   enrich.Reason = "site_mismatch"
 	reasonRateSite       enrich.Reason = "rate_limited_site"
 	reasonRateIP         enrich.Reason = "rate_limited_ip"
+	reasonRateAuth       enrich.Reason = "rate_limited_auth"
 	reasonSpoolFull      enrich.Reason = "spool_full"
 	reasonUnavailable    enrich.Reason = "unavailable"
 	reasonMethod         enrich.Reason = "method_not_allowed"

@@ -39,8 +39,6 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("ok\n")
 	case "/readyz":
 		s.ready.serve(ctx)
-	case "/metrics":
-		metricsHandler(ctx)
 	default:
 		endpoint = "other"
 		s.refuse(ctx, fasthttp.StatusNotFound, reasonNotFound, "no such endpoint")
@@ -109,7 +107,12 @@ func (s *Server) ingest(ctx *fasthttp.RequestCtx, req *enrich.Request, raws []js
 	return out, nil
 }
 
+// deadLetter is the dead-letter message of a refused event: the event as received, with
+// emails hashed and the IP anonymised unless the site keeps PII.
 func (s *Server) deadLetter(req *enrich.Request, raw []byte, ref *enrich.Refusal) spool.Message {
+	if !req.Site.KeepPII {
+		raw = redact(raw)
+	}
 	return spool.Message{
 		Topic: s.dlq,
 		Key:   []byte(req.Site.ID),
@@ -222,7 +225,7 @@ func statusOf(r enrich.Reason) int {
 
 // allowIP applies the per-IP rate limit.
 func (s *Server) allowIP(ctx *fasthttp.RequestCtx, ip netip.Addr) bool {
-	if ok, wait := s.ipRL.allow(ip.String(), time.Now()); !ok {
+	if ok, wait := s.ipRL.allow(addrKey(ip), time.Now()); !ok {
 		ctx.Response.Header.Set("Retry-After", retryAfter(wait))
 		s.refuse(ctx, fasthttp.StatusTooManyRequests, reasonRateIP, "too many requests from this address")
 		return false

@@ -3,12 +3,14 @@ package collector
 import (
 	"bufio"
 	"fmt"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 
 	"touchpoint/collector/spool"
@@ -373,11 +375,23 @@ func TestPixel(t *testing.T) {
 func TestMetricsCountRefusals(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.do(t, req{path: "/e", body: "{"})
-	resp := ts.do(t, req{method: "GET", path: "/metrics"})
-	body := string(resp.Body())
+	rec := httptest.NewRecorder()
+	promhttp.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
 	for _, want := range []string{`tp_collector_refusals_total{reason="malformed_json"}`, `tp_collector_requests_total{endpoint="/e",status="400"}`, `tp_collector_step_seconds_bucket{step="validate"`} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// The public port serves the tracker's and servers' endpoints only: metrics are on their
+// own listener (-metrics.listen) and the profiler is off unless -debug.pprof names one.
+func TestPublicPortServesNoMetricsOrProfiler(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/goroutine?debug=2", "/debug/vars"} {
+		if resp := ts.do(t, req{method: "GET", path: path}); resp.StatusCode() != 404 || strings.Contains(string(resp.Body()), "tp_collector") {
+			t.Fatalf("GET %s on the public port: status %d", path, resp.StatusCode())
 		}
 	}
 }

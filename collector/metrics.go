@@ -3,8 +3,6 @@ package collector
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 var (
@@ -21,5 +19,3 @@ var (
 		Name: "tp_collector_dlq_events_total", Help: "Refused events written to the dead-letter topic.",
 	})
 )
-
-var metricsHandler = fasthttpadaptor.NewFastHTTPHandler(promhttp.Handler())

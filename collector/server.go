@@ -24,6 +24,7 @@ import (
 // Config holds the collector's settings; RegisterFlags declares each with its default.
 type Config struct {
 	Listen          string
+	MetricsListen   string
 	SitesFile       string
 	PathPrefix      string
 	TrustedProxies  string
@@ -38,6 +39,8 @@ type Config struct {
 	SiteBurst       int
 	IPRate          float64
 	IPBurst         int
+	AuthRate        float64
+	AuthBurst       int
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
@@ -52,6 +55,7 @@ type Config struct {
 func RegisterFlags(fs *flag.FlagSet) *Config {
 	c := &Config{}
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8080", "address the collector listens on")
+	fs.StringVar(&c.MetricsListen, "metrics.listen", "127.0.0.1:8083", "address serving /metrics (Prometheus) and /healthz, apart from the public endpoints (empty: off)")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.StringVar(&c.PathPrefix, "http.path-prefix", "", "path prefix a reverse proxy keeps in front of the endpoints, e.g. /tp")
 	fs.StringVar(&c.TrustedProxies, "http.trusted-proxies", "127.0.0.0/8,::1/128", "comma-separated CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed")
@@ -66,6 +70,8 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.SiteBurst, "ratelimit.site-burst", 10000, "burst of requests allowed per site")
 	fs.Float64Var(&c.IPRate, "ratelimit.ip", 50, "requests per second allowed per client IP (0: unlimited)")
 	fs.IntVar(&c.IPBurst, "ratelimit.ip-burst", 200, "burst of requests allowed per client IP")
+	fs.Float64Var(&c.AuthRate, "ratelimit.auth", 0.1, "failed server API authentications per second allowed per client IP, after the burst (0: unlimited)")
+	fs.IntVar(&c.AuthBurst, "ratelimit.auth-burst", 10, "failed server API authentications a client IP may make before the rate applies")
 	fs.DurationVar(&c.ReadTimeout, "http.read-timeout", 10*time.Second, "time to read a whole request")
 	fs.DurationVar(&c.WriteTimeout, "http.write-timeout", 15*time.Second, "time to write a response")
 	fs.DurationVar(&c.IdleTimeout, "http.idle-timeout", 60*time.Second, "keep-alive idle time")
@@ -93,6 +99,7 @@ type Server struct {
 	trusted []netip.Prefix
 	siteRL  *limiter
 	ipRL    *limiter
+	authRL  *limiter // failed server API authentications
 	tracker *trackerFile
 	ready   *readiness
 	topic   string
@@ -108,7 +115,7 @@ func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Store, r
 	}
 	s := &Server{
 		cfg: cfg, sites: sites, pipe: pipe, sink: sink, trusted: trusted,
-		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst),
+		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst), authRL: newLimiter(cfg.AuthRate, cfg.AuthBurst),
 		tracker: newTrackerFile(), ready: &readiness{check: ready}, topic: topic, dlq: dlq,
 	}
 	s.http = &fasthttp.Server{

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,12 +28,31 @@ func ConversionEventID(siteID, conversionID string) string {
 
 var conversionTypeRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
-// serverStart checks method, body size and JSON shape of a server API call, then the
-// bearer secret of the site named in the body. It decodes the body into v.
+// serverStart checks the method and the bearer secret of a server API call, then the body's
+// size and JSON shape, decoding it into v, and last that the secret opens the site named
+// in the body. The secret comes first: an unauthenticated caller gets no parser, and a
+// client address that keeps failing is refused for a while (ratelimit.auth) whatever it
+// sends, so secrets cannot be guessed at speed.
 func (s *Server) serverStart(ctx *fasthttp.RequestCtx, v any, siteOf func() string) *site.Site {
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set(fasthttp.HeaderAllow, "POST")
 		s.refuse(ctx, fasthttp.StatusMethodNotAllowed, reasonMethod, "use POST")
+		return nil
+	}
+	client := addrKey(s.clientIP(ctx))
+	if blocked, wait := s.authRL.blocked(client, time.Now()); blocked {
+		ctx.Response.Header.Set("Retry-After", retryAfter(wait))
+		s.refuse(ctx, fasthttp.StatusTooManyRequests, reasonRateAuth, "too many failed authentications from this address")
+		return nil
+	}
+	token, ok := bytes.CutPrefix(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), []byte("Bearer "))
+	var opens []*site.Site
+	if ok {
+		opens = s.sites.SitesWithSecret(string(bytes.TrimSpace(token)))
+	}
+	if len(opens) == 0 {
+		s.authRL.allow(client, time.Now())
+		s.unauthorized(ctx)
 		return nil
 	}
 	body := ctx.PostBody()
@@ -51,17 +71,20 @@ func (s *Server) serverStart(ctx *fasthttp.RequestCtx, v any, siteOf func() stri
 		return nil
 	}
 	st := s.sites.Get(siteOf())
-	token, ok := bytes.CutPrefix(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), []byte("Bearer "))
-	if st == nil || !ok || !st.CheckSecret(string(bytes.TrimSpace(token))) {
-		// Same answer for an unknown site and a wrong secret: a secret opens one site only.
-		ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="touchpoint"`)
-		s.refuse(ctx, fasthttp.StatusUnauthorized, reasonUnauthorized, "Authorization: Bearer <site secret> required for this site")
+	if st == nil || !slices.Contains(opens, st) {
+		// Same answer for an unknown site and another site's: a secret opens its own site only.
+		s.unauthorized(ctx)
 		return nil
 	}
 	if !s.allowSite(ctx, st) {
 		return nil
 	}
 	return st
+}
+
+func (s *Server) unauthorized(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="touchpoint"`)
+	s.refuse(ctx, fasthttp.StatusUnauthorized, reasonUnauthorized, "Authorization: Bearer <site secret> required for this site")
 }
 
 // serverOne runs one server-built event through the pipeline and answers 202 with extra,

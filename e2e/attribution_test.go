@@ -64,23 +64,9 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 	defer hookSrv.Close()
 
 	siteID := "e2e-" + uuid.NewString()[:8]
-	sitesFile := filepath.Join(t.TempDir(), "sites.json")
-	sites := fmt.Sprintf(`{"admin_token_sha256": "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c",
-		"sites": [{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
+	sitesFile, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
 		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf",
-		"webhook_url": %q, "webhook_secret": "e2e-hook-secret"}]}`, siteID, hookSrv.URL)
-	if err := os.WriteFile(sitesFile, []byte(sites), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	collectorAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-sites", sitesFile,
-		"-spool.dir", t.TempDir())
-	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-sites", sitesFile,
-		"-clickhouse.database", db, "-poll", "200ms", "-webhook.backoff", "300ms")
-	collector, attribution := "http://"+collectorAddr, "http://"+attributionAddr
-	waitHealthy(t, collector+"/healthz")
-	waitHealthy(t, attribution+"/healthz")
+		"webhook_url": %q, "webhook_secret": "e2e-hook-secret"}`, siteID, hookSrv.URL), "-webhook.backoff", "300ms")
 
 	// Laptop: Google Ads, then the newsletter, then the demo form (a lead).
 	now := time.Now().UTC().Truncate(time.Second)
@@ -298,6 +284,28 @@ func getJSON(t *testing.T, url string, out any) {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startServices starts a collector and an attribution service (on database db) of their
+// own for one site, configured by the JSON object site, with the development admin token.
+// It returns the site file and the services' base URLs once both answer.
+func startServices(t *testing.T, db, site string, attributionArgs ...string) (sitesFile, collector, attribution string) {
+	t.Helper()
+	sitesFile = filepath.Join(t.TempDir(), "sites.json")
+	sites := `{"admin_token_sha256": "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c", "sites": [` + site + `]}`
+	if err := os.WriteFile(sitesFile, []byte(sites), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	collectorAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-metrics.listen", "", "-sites", sitesFile,
+		"-spool.dir", t.TempDir())
+	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), append([]string{"-http.listen", attributionAddr, "-sites", sitesFile,
+		"-clickhouse.database", db, "-poll", "200ms"}, attributionArgs...)...)
+	collector, attribution = "http://"+collectorAddr, "http://"+attributionAddr
+	waitHealthy(t, collector+"/healthz")
+	waitHealthy(t, attribution+"/healthz")
+	return sitesFile, collector, attribution
 }
 
 func waitHealthy(t *testing.T, url string) {

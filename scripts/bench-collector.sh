@@ -25,6 +25,7 @@ THREADS=${TP_BENCH_THREADS:-1}
 EVENTS_PER_REQUEST=3
 LUA=$TP_ROOT/scripts/bench/collector.lua
 COLLECTOR_ADDR=127.0.0.1:18080
+METRICS_ADDR=127.0.0.1:18083
 EMPTY_ADDR=127.0.0.1:18089
 
 command -v wrk >/dev/null || { log "wrk missing: run scripts/deps.sh"; exit 1; }
@@ -39,7 +40,7 @@ spool=$TP_STACK_DIR/spool/bench
 # The geo step runs as in `make up` (the database is mapped, lookups are of loopback).
 [ -n "${TP_GEOIP+set}" ] || { scripts/geoip.sh fetch; export TP_GEOIP=$(scripts/geoip.sh files); }
 rm -rf "$spool"
-bin/collector -http.listen "$COLLECTOR_ADDR" -sites config/dev.json \
+bin/collector -http.listen "$COLLECTOR_ADDR" -metrics.listen "$METRICS_ADDR" -sites config/dev.json \
   -kafka.topic tp.bench.events -kafka.dlq tp.bench.events.dlq -kafka.create-topics \
   -spool.dir "$spool" -ratelimit.ip 0 -ratelimit.site 0 ${TP_BENCH_COLLECTOR_FLAGS:-} >>"$TP_LOG/bench-collector.log" 2>&1 &
 PIDS+=($!)
@@ -83,7 +84,7 @@ for r in $(seq 1 "$ROUNDS"); do
   run_wrk empty "http://$EMPTY_ADDR/e" "$r"
   c+=("$TP_LOG/bench-collector-$r.txt") e+=("$TP_LOG/bench-empty-$r.txt")
 done
-spooled=$(curl -s "http://$COLLECTOR_ADDR/metrics" | awk '/^tp_collector_spooled_messages_total/ {print $2}')
+spooled=$(curl -s "http://$METRICS_ADDR/metrics" | awk '/^tp_collector_spooled_messages_total/ {print $2}')
 
 crps=$(figure rps "${c[@]}" | median) erps=$(figure rps "${e[@]}" | median)
 errors=$(figure errors "${c[@]}" | awk '{n += $1} END {print n}')

@@ -22,7 +22,8 @@ curl -sf -X POST http://127.0.0.1:8080/v1/import -H 'Authorization: Bearer demo-
   "traits": {"email": "$email"}}]}
 JSON
 credited() {
-  curl -sf -H 'Authorization: Bearer demo-admin' "http://127.0.0.1:8081/api/v1/journeys?site=demo&email=$email" |
+  curl -sf -X POST -H 'Authorization: Bearer demo-admin' -H 'Content-Type: application/json' \
+    -d "{\"email\": \"$email\"}" "http://127.0.0.1:8081/api/v1/journeys?site=demo" |
     grep -q '"first_click":1'
 }
 wait_for "the <script> lead's attribution" 60 credited

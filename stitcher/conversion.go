@@ -15,7 +15,9 @@ var leadTypes = map[string]bool{"form": true, "call": true, "chat": true, "other
 // conversionValues returns the conversions row of a conversion event (browser or
 // /v1/conversions) or of a browser form submit, which is a form lead whose id is the event
 // id. Other events give nil. The version is the receive time, so a replay writes the same
-// row and a conversion posted again with corrections replaces the earlier one.
+// row and a conversion posted again with corrections replaces the earlier one; rows of
+// server calls and imports rank above browser rows (event.ServerRank). The email and user
+// id of a browser whose identity link was refused are not kept: they are only its claim.
 func conversionValues(in *incoming, personID, sessionID string) []any {
 	e := &in.e
 	var id, typ, leadType, currency string
@@ -48,8 +50,16 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 	if props == "" {
 		props = "{}"
 	}
+	version := uint64(max(e.ReceivedAt, 0))
+	if e.Trusted() {
+		version += event.ServerRank
+	}
+	email, user := emailHash(e.Traits), e.Traits[event.TraitUserID]
+	if in.unlinked {
+		email, user = "", ""
+	}
 	return []any{
 		e.Site, id, typ, leadType, time.Unix(in.ts, 0).UTC(), time.UnixMilli(e.ReceivedAt).UTC(), e.VID, personID,
-		emailHash(e.Traits), e.Traits["user_id"], sessionID, value, currency, props, in.id, e.Origin, uint64(e.ReceivedAt),
+		email, user, sessionID, value, currency, props, in.id, e.Origin, version,
 	}
 }

@@ -20,7 +20,8 @@ type incoming struct {
 	part int   // Kafka partition
 	sev  session.Event
 
-	session uuid.UUID // set by sessionize for browser events
+	session  uuid.UUID // set by sessionize for browser events
+	unlinked bool      // set by link when its identity link was refused
 }
 
 // poison is a message that can never be written; it goes to the dead-letter topic.

@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"touchpoint/internal/event"
 	"touchpoint/stitcher/identity"
 )
 
@@ -17,43 +22,65 @@ type personKey struct {
 // identityRows are the identity graph rows a batch writes.
 type identityRows struct {
 	links   [][]any // identities
+	servers [][]any // server_links
 	aliases [][]any // person_aliases
 	merges  [][]any // person_merges
 }
 
 const (
-	identityColumns = "site_id, visitor_id, person_id, email_sha256, user_id, linked_at, event_id, version"
-	aliasColumns    = "site_id, person_id, current_person_id, updated_at, version"
-	mergeColumns    = "site_id, person_id, merged_into, merged_at, event_id, visitor_id, email_sha256, user_id"
+	identityColumns   = "site_id, visitor_id, person_id, email_sha256, user_id, linked_at, event_id, version"
+	serverLinkColumns = "site_id, visitor_id, email_sha256, user_id, linked_at, event_id, version"
+	aliasColumns      = "site_id, person_id, current_person_id, updated_at, version"
+	mergeColumns      = "site_id, person_id, merged_into, merged_at, event_id, visitor_id, email_sha256, user_id"
 )
+
+var linksRefused = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "tp_stitcher_identity_links_refused_total",
+	Help: "Browser identity links not applied because they would join a server-owned person with another.",
+})
 
 // linkOf returns the identity link an event carries: identify events, forms and server
 // calls with an email (hash) or user id, joined to the event's visitor id when it has one.
 func linkOf(in *incoming) (identity.Link, bool) {
-	l := identity.Link{Visitor: in.e.VID, Email: emailHash(in.e.Traits), User: in.e.Traits["user_id"], At: in.ts, EventID: in.id}
+	l := identity.Link{Visitor: in.e.VID, Email: emailHash(in.e.Traits), User: in.e.Traits[event.TraitUserID], At: in.ts, EventID: in.id,
+		Server: in.e.Trusted()}
 	return l, l.Email != "" || l.User != ""
 }
 
 // link applies the batch's identity links: for each site it reads from ClickHouse every
 // stored link connected to them, adds the new ones and returns the rows that record links,
 // aliases of person ids that are no longer current, and merges. The person cache learns the
-// new person of every identifier involved.
+// new person of every identifier involved. Browser links that the graph refuses
+// (identity.Graph.Allows) change nothing and mark their event unlinked.
 func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, error) {
 	var out identityRows
-	bySite := map[string][]identity.Link{}
+	bySite := map[string][]int{} // positions in ins of the events with a link
 	for i := range ins {
-		if l, ok := linkOf(&ins[i]); ok {
-			bySite[ins[i].e.Site] = append(bySite[ins[i].e.Site], l)
+		ins[i].unlinked = false
+		if _, ok := linkOf(&ins[i]); ok {
+			bySite[ins[i].e.Site] = append(bySite[ins[i].e.Site], i)
 		}
 	}
 	now := time.Now().UTC()
 	version := uint64(now.UnixNano())
-	for site, links := range bySite {
+	for site, at := range bySite {
+		// In the order the collector received them, as if each came in a batch of its own:
+		// the partitions of a batch interleave in no particular order.
+		sort.SliceStable(at, func(a, b int) bool { return ins[at[a]].e.ReceivedAt < ins[at[b]].e.ReceivedAt })
+		links := make([]identity.Link, len(at))
+		for j, i := range at {
+			links[j], _ = linkOf(&ins[i])
+		}
 		g := identity.NewGraph(site)
 		if err := st.loadGraph(ctx, g, site, links); err != nil {
 			return out, err
 		}
-		for _, c := range g.Apply(links) {
+		changes, refused := g.Apply(links)
+		for _, j := range refused {
+			ins[at[j]].unlinked = true
+		}
+		linksRefused.Add(float64(len(refused)))
+		for _, c := range changes {
 			for _, m := range c.Members {
 				st.persons[personKey{site, m}] = c.Person
 			}
@@ -63,7 +90,11 @@ func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, err
 			var last identity.Link
 			for _, i := range c.Links {
 				l := links[i]
-				out.links = append(out.links, []any{site, l.Visitor, c.Person, l.Email, l.User, time.Unix(l.At, 0).UTC(), l.EventID, math.MaxUint64 - uint64(l.At)})
+				linked, v := time.Unix(l.At, 0).UTC(), math.MaxUint64-uint64(l.At)
+				out.links = append(out.links, []any{site, l.Visitor, c.Person, l.Email, l.User, linked, l.EventID, v})
+				if l.Server {
+					out.servers = append(out.servers, []any{site, l.Visitor, l.Email, l.User, linked, l.EventID, v})
+				}
 				if l.At >= last.At {
 					last = l
 				}
@@ -76,7 +107,8 @@ func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, err
 	return out, nil
 }
 
-// loadGraph adds to g every stored link connected to the given links' identifiers.
+// loadGraph adds to g every stored link connected to the given links' identifiers, and
+// which of them servers made (server_links), so that g knows the server-owned persons.
 func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site string, links []identity.Link) error {
 	seen := map[identity.Key]bool{}
 	var frontier []identity.Key
@@ -97,8 +129,9 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 	if cur := st.inflight; cur != nil {
 		inflight = cur.touched.links
 	}
-	q := fmt.Sprintf(`SELECT visitor_id, email_sha256, user_id FROM %s.identities
-		WHERE site_id = ? AND (visitor_id IN (SELECT arrayJoin(?)) OR email_sha256 IN (SELECT arrayJoin(?)) OR user_id IN (SELECT arrayJoin(?)))`, st.db)
+	where := `WHERE site_id = ? AND (visitor_id IN (SELECT arrayJoin(?)) OR email_sha256 IN (SELECT arrayJoin(?)) OR user_id IN (SELECT arrayJoin(?)))`
+	q := fmt.Sprintf(`SELECT visitor_id, email_sha256, user_id, 0 FROM %[1]s.identities %[2]s
+		UNION ALL SELECT visitor_id, email_sha256, user_id, 1 FROM %[1]s.server_links %[2]s`, st.db, where)
 	for len(frontier) > 0 {
 		var vids, emails, users []string
 		next := frontier[min(len(frontier), maxListLen):]
@@ -118,16 +151,19 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 				add(l)
 			}
 		}
-		rows, err := st.conn.Query(ctx, q, site, nonEmpty(vids), nonEmpty(emails), nonEmpty(users))
+		vids, emails, users = nonEmpty(vids), nonEmpty(emails), nonEmpty(users)
+		rows, err := st.conn.Query(ctx, q, site, vids, emails, users, site, vids, emails, users)
 		if err != nil {
 			return fmt.Errorf("cannot read identities: %w", err)
 		}
 		for rows.Next() {
 			var l identity.Link
-			if err := rows.Scan(&l.Visitor, &l.Email, &l.User); err != nil {
+			var server uint8
+			if err := rows.Scan(&l.Visitor, &l.Email, &l.User, &server); err != nil {
 				rows.Close()
 				return err
 			}
+			l.Server = server == 1
 			g.Add(l)
 			add(l)
 		}
@@ -149,11 +185,14 @@ func nonEmpty(s []string) []string {
 }
 
 // personKeyOf is the identifier an event's person is found by: its visitor id, else the
-// email hash or user id of a server call.
+// email hash or user id of a server call. A browser event without a visitor id has no
+// person: the email it names is only its claim.
 func personKeyOf(in *incoming) (identity.Key, bool) {
 	switch {
 	case in.e.VID != "":
 		return identity.Key{Kind: identity.Visitor, Value: in.e.VID}, true
+	case !in.e.Trusted():
+		return identity.Key{}, false
 	case emailHash(in.e.Traits) != "":
 		return identity.Key{Kind: identity.Email, Value: emailHash(in.e.Traits)}, true
 	case in.e.Traits["user_id"] != "":

@@ -162,7 +162,7 @@ func touchedBy(ins []incoming, rows *batchRows) touched {
 	t := touched{visitors: rows.visitors, links: map[siteKey][]identity.Link{}, aliased: map[sitePerson]bool{}}
 	for i := range ins {
 		in := &ins[i]
-		if l, ok := linkOf(in); ok {
+		if l, ok := linkOf(in); ok && !in.unlinked {
 			for _, k := range l.Keys() {
 				sk := siteKey{in.e.Site, k}
 				t.links[sk] = append(t.links[sk], l)
@@ -433,7 +433,7 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 // on each insert apart.
 func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 	var wg sync.WaitGroup
-	errs := make([]error, 7)
+	errs := make([]error, 8)
 	insert := func(i int, table, columns string, n int, fill func(driver.Batch, int, int) error) {
 		wg.Add(1)
 		go func() {
@@ -451,6 +451,7 @@ func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 		{"sessions", sessionColumns, rows.sessions},
 		{"conversions", conversionColumns, rows.conversions},
 		{"identities", identityColumns, rows.ids.links},
+		{"server_links", serverLinkColumns, rows.ids.servers},
 		{"person_aliases", aliasColumns, rows.ids.aliases},
 		{"person_merges", mergeColumns, rows.ids.merges},
 	} {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"touchpoint/internal/chstore"
+	"touchpoint/internal/event"
 )
 
 // DB is a test database.
@@ -65,15 +66,23 @@ type Conversion struct {
 	At                               time.Time
 	Value                            float64
 	EmailSHA256                      string
+	Origin                           string // event.OriginServer when empty
 }
 
-// Conversion inserts c.
+// Conversion inserts c, its version ranked by origin as the stitcher does.
 func (d *DB) Conversion(c Conversion) {
 	d.T.Helper()
+	if c.Origin == "" {
+		c.Origin = event.OriginServer
+	}
+	version := uint64(time.Now().UnixNano())
+	if (&event.Enriched{Origin: c.Origin}).Trusted() {
+		version += event.ServerRank
+	}
 	d.insert("conversions", `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
 		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version`,
 		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, "EUR", "{}",
-		uuid.New(), "server", uint64(time.Now().UnixNano()))
+		uuid.New(), c.Origin, version)
 }
 
 // Alias records that person now belongs to current.

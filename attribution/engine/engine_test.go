@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -319,6 +320,38 @@ func TestNewConversionSettles(t *testing.T) {
 	}
 	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
 		t.Fatalf("after settling: %v", c)
+	}
+}
+
+// Server rows rank above browser rows in their version; the watcher still finds a browser
+// conversion written after a server one, and a browser row reusing a server's id changes
+// nothing.
+func TestWatchFindsBrowserConversionsAfterServerOnes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	st := f.eng.sites.Get("s1")
+	if err := f.eng.pass(ctx, st, false); err != nil { // first start
+		t.Fatal(err)
+	}
+	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("crm-1", "sale", "p1", t0, 100)
+	if err := f.eng.pass(ctx, st, false); err != nil {
+		t.Fatal(err)
+	}
+	f.db.Conversion(attrtest.Conversion{Site: "s1", ID: "web-1", Type: "lead", Person: "p1", At: t0, Origin: "web"})
+	f.db.Conversion(attrtest.Conversion{Site: "s1", ID: "crm-1", Type: "lead", Person: "p1", At: t0, Origin: "web"})
+	if err := f.eng.pass(ctx, st, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"crm-1", "web-1"} {
+		if c := f.credits(id); c["first_click"]["search"] != 1 {
+			t.Fatalf("%s: credits %v", id, c)
+		}
+	}
+	cs, err := f.eng.store.conversions(ctx, "s1", conversionQuery{persons: []string{"p1"}})
+	cs = slices.DeleteFunc(cs, func(c Conversion) bool { return c.ID != "crm-1" })
+	if err != nil || len(cs) != 1 || cs[0].Type != "sale" || cs[0].Value != 100 {
+		t.Fatalf("crm-1 = %+v (%v), want the server's sale", cs, err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
+	"touchpoint/internal/event"
 )
 
 // Conversion is a conversion as the engine reads it, with its current person.
@@ -23,7 +24,9 @@ type Conversion struct {
 	Currency           string
 	EmailSHA256        string
 	UserID             string
-	Version            uint64
+	// Received is when the row was received, in ms: its version without the rank that puts
+	// server rows above browser rows (event.ServerRank), so it orders rows as written.
+	Received uint64
 }
 
 // Session is a touchpoint as the engine reads it, with its current person.
@@ -44,25 +47,25 @@ type store struct {
 
 func (s *store) currentPerson(inner string) string { return chstore.CurrentPerson(s.db, inner) }
 
-const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, version`
+const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, received_ms`
 
 // conversionQuery picks conversions of one site; fields left zero do not filter.
 type conversionQuery struct {
 	from, to   time.Time // occurred in [from, to), when to is set
-	newerThan  uint64    // written after this version
+	newerThan  uint64    // received after this time in ms (Conversion.Received)
 	persons    []string  // of these current persons, when not nil
 	uncredited bool      // without any attribution row yet
 }
 
 // where is the condition on the resolved conversions (columns of the conversions table
-// plus `person`) and its arguments.
+// plus `person` and `received_ms`) and its arguments.
 func (q conversionQuery) where(db, site string) (string, []any) {
 	conds, args := []string{"1"}, []any{}
 	if !q.to.IsZero() {
 		conds, args = append(conds, "occurred_at >= ? AND occurred_at < ?"), append(args, q.from, q.to)
 	}
 	if q.newerThan > 0 {
-		conds, args = append(conds, "version > ?"), append(args, q.newerThan)
+		conds, args = append(conds, "received_ms > ?"), append(args, q.newerThan)
 	}
 	if q.persons != nil {
 		conds, args = append(conds, "has(?, person)"), append(args, q.persons)
@@ -76,8 +79,9 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 
 // conversions returns the site's conversions that q picks, ordered by person and time.
 func (s *store) conversions(ctx context.Context, site string, q conversionQuery) ([]Conversion, error) {
-	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id, version
-		FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
+	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id,
+			bitAnd(version, %d) AS received_ms
+		FROM %s.conversions FINAL WHERE site_id = ?`, uint64(event.ServerRank-1), s.db)
 	where, args := q.where(s.db, site)
 	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
 	rows, err := s.conn.Query(ctx, sql, append([]any{site, site}, args...)...)
@@ -88,7 +92,7 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 	var out []Conversion
 	for rows.Next() {
 		var c Conversion
-		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Version); err != nil {
+		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Received); err != nil {
 			return nil, err
 		}
 		out = append(out, c)

@@ -112,14 +112,14 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			e.firstSeen[c.ID] = now
 		}
 		if now.Sub(first) < e.Settle {
-			if !waiting || c.Version-1 < below {
-				waiting, below = true, c.Version-1
+			if !waiting || c.Received-1 < below {
+				waiting, below = true, c.Received-1
 			}
 			continue
 		}
 		delete(e.firstSeen, c.ID)
 		todo[c.ID] = c
-		next["conversions"] = max(next["conversions"], c.Version)
+		next["conversions"] = max(next["conversions"], c.Received)
 	}
 	if waiting {
 		next["conversions"] = min(max(next["conversions"], wm["conversions"]), below)

@@ -43,6 +43,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if !rebuild {
+		if err := sites.CheckExposure(cfg.Listen); err != nil {
+			log.Fatal(err)
+		}
+	}
 	conn, err := chstore.Open(ctx, *chc)
 	if err != nil {
 		log.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"touchpoint/collector/enrich"
 	"touchpoint/collector/spool"
 	"touchpoint/internal/envflag"
+	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/site"
 )
@@ -47,8 +48,11 @@ func main() {
 		}
 	}
 
-	sites, err := site.LoadWithEnv(cfg.SitesFile)
+	sites, err := site.Load(cfg.SitesFile)
 	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sites.CheckExposure(cfg.Listen); err != nil {
 		log.Fatal(err)
 	}
 	geo := openGeo(cfg.GeoIPFile, *geoipCheck)
@@ -70,6 +74,9 @@ func main() {
 			log.Fatal(err)
 		}
 	}()
+	if cfg.MetricsListen != "" {
+		go health.Serve(cfg.MetricsListen)
+	}
 	log.Printf("collector: listening on %s, producing to %s (%s)", cfg.Listen, kc.Topic, kc.Brokers)
 
 	sig := make(chan os.Signal, 1)

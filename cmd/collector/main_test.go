@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,7 +27,7 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	kc := testenv.Topics(t, testenv.KafkaConfig(t).Brokers, 4)
 
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cmd := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", addr, "-sites", "config/dev.json",
+	cmd := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", addr, "-metrics.listen", "", "-sites", "config/dev.json",
 		"-kafka.brokers", kc.Brokers, "-kafka.topic", kc.Topic, "-kafka.dlq", kc.DLQ,
 		"-spool.dir", filepath.Join(t.TempDir(), "spool"), "-ratelimit.ip", "0", "-ratelimit.site", "0")
 	url := "http://" + addr
@@ -120,4 +122,50 @@ func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 		t.Fatalf("%d of %d acknowledged events are not in Kafka after SIGTERM", lost, len(acked))
 	}
 	t.Logf("%d events acknowledged under load, all in Kafka", len(acked))
+}
+
+// The public port serves the API only: metrics have their own listener, the profiler is
+// off; and with the development secrets the collector refuses to listen beyond loopback.
+func TestListeners(t *testing.T) {
+	kc := testenv.KafkaConfig(t)
+	bin := testenv.Binary(t, "./cmd/collector")
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	metrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	testenv.Start(t, bin, "-http.listen", addr, "-metrics.listen", metrics, "-sites", "config/dev.json",
+		"-kafka.brokers", kc.Brokers, "-spool.dir", filepath.Join(t.TempDir(), "spool"))
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	testenv.Eventually(t, 20*time.Second, "collector answering", func() (bool, error) {
+		code, _ := get("http://" + addr + "/healthz")
+		return code == 200, nil
+	})
+	if code, body := get("http://" + metrics + "/metrics"); code != 200 || !strings.Contains(body, "tp_collector_requests_total") {
+		t.Fatalf("metrics listener: %d %.200s", code, body)
+	}
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/cmdline"} {
+		if code, body := get("http://" + addr + path); code != 404 || strings.Contains(body, "tp_collector") {
+			t.Fatalf("GET %s on the public port: %d", path, code)
+		}
+	}
+
+	public := fmt.Sprintf("0.0.0.0:%d", testenv.FreePort(t))
+	p := testenv.Start(t, bin, "-http.listen", public, "-metrics.listen", "", "-sites", "config/dev.json",
+		"-kafka.brokers", kc.Brokers, "-spool.dir", filepath.Join(t.TempDir(), "spool"))
+	done := make(chan error, 1)
+	go func() { done <- p.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(p.Output(), "demo-secret") {
+			t.Fatalf("exit %v, output:\n%s", err, p.Output())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the collector started on 0.0.0.0 with the development secrets")
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 )
@@ -103,6 +105,57 @@ func TestHashPII(t *testing.T) {
 	f(false, map[string]string{"email_sha256": "  " + h[:10] + "ABCDEF" + h[16:]}, map[string]string{"email_sha256": h[:10] + "abcdef" + h[16:]}, false)
 	f(false, map[string]string{"email_sha256": "xyz"}, nil, true)
 	f(false, nil, nil, false)
+	// Traits that hold an address under another name, or any value that is an address.
+	b := event.EmailSHA256("bob@example.com")
+	f(false, map[string]string{"Email": "Ann@Example.com"}, map[string]string{"email_sha256": h}, false)
+	f(false, map[string]string{"EMAIL": "Ann <ann@example.com>"}, map[string]string{"email_sha256": h}, false)
+	f(false, map[string]string{"contact_email": " Bob@Example.com", "workEmail": "bob@example.com", "billing-e-mail": "n/a"},
+		map[string]string{"contact_email_sha256": b, "workEmail_sha256": b, "billing-e-mail_sha256": event.EmailSHA256("n/a")}, false)
+	f(false, map[string]string{"name": "Bob <bob@example.com>", "note": "call me", "email_verified": "true"},
+		map[string]string{"name_sha256": b, "note": "call me", "email_verified": "true"}, false)
+	f(false, map[string]string{"user_id": "Bob@Example.com", "plan": "pro"}, map[string]string{"user_id": b, "plan": "pro"}, false)
+	f(false, map[string]string{"user_id": "u-42", "handle": "@bob", "contact_email": ""}, map[string]string{"user_id": "u-42", "handle": "@bob", "contact_email": ""}, false)
+	f(true, map[string]string{"Email": "Ann@Example.com", "contact_email": "bob@example.com"},
+		map[string]string{"contact_email": "bob@example.com", "email": "ann@example.com", "email_sha256": h}, false)
+}
+
+func TestLimitBrowser(t *testing.T) {
+	st := &site.Site{ID: "demo", MaxBrowserValue: 5000}
+	f := func(origin, ev string, want Reason) {
+		t.Helper()
+		it := Item{Raw: []byte(ev)}
+		var got Reason
+		if ref := New(Options{}).Run(&Request{Site: st, Origin: origin, Now: time.Now(), IP: netip.MustParseAddr("192.0.2.1")}, &it); ref != nil {
+			got = ref.Reason
+		}
+		if got != want {
+			t.Fatalf("%s %s: refusal %q, want %q", origin, ev, got, want)
+		}
+	}
+	conv := func(id, c string) string { return `{"id":"` + id + `","type":"conversion","conversion":` + c + `}` }
+	v4, v5 := uuid.NewString(), uuid.NewSHA1(uuid.NameSpaceURL, []byte("x")).String()
+	v3, v7 := uuid.NewMD5(uuid.NameSpaceURL, []byte("x")).String(), uuid.Must(uuid.NewV7()).String()
+	f("web", conv(v4, `{"id":"order-1","type":"sale","value":4999.99,"currency":"EUR"}`), "")
+	f("web", conv(v7, `{"type":"Signup ","value":0}`), "")
+	f("web", conv(v4, `{"value":5000.01}`), ReasonBadField)
+	f("web", conv(v4, `{"value":1e15}`), ReasonBadField)
+	f("web", conv(v4, `{"value":-10}`), ReasonBadField)
+	f("web", conv(v4, `{"value":1e400}`), ReasonMalformed)
+	f("web", conv(v4, `{"value":NaN}`), ReasonMalformed)
+	f("web", conv(v4, `{"type":"customer"}`), ReasonBadField)
+	f("web", conv(v4, `{"type":" MQL"}`), ReasonBadField)
+	f("web", conv(v4, `{"type":"sale; drop"}`), ReasonBadField)
+	f("pixel", `{"id":"`+v5+`","type":"pageview"}`, ReasonBadID)
+	f("web", `{"id":"`+strings.ToUpper(v5)+`","type":"form_submit"}`, ReasonBadID)
+	f("web", `{"id":"`+v3+`","type":"identify"}`, ReasonBadID)
+	// Servers and imports carry the site secret: their values and ids are theirs.
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	f("server", fmt.Sprintf(`{"id":%q,"type":"conversion","ts":%d,"conversion":{"type":"customer","value":250000}}`, v5, old), "")
+	f("import", fmt.Sprintf(`{"id":%q,"type":"conversion","ts":%d,"conversion":{"type":"sale","value":-20}}`, v3, old), "")
+	// The default ceiling when the site sets none.
+	st = &site.Site{ID: "demo"}
+	f("web", conv(v4, `{"value":100000}`), "")
+	f("web", conv(v4, `{"value":100001}`), ReasonBadField)
 }
 
 func BenchmarkPipeline(b *testing.B) {

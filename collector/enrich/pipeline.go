@@ -1,6 +1,6 @@
 // Package enrich turns a client's event into the enriched event written to Kafka, as an
-// ordered list of named steps (validate → site → time → geo → user agent → bot →
-// anonymise → hash PII). Each step may refuse the event with a typed reason and is timed.
+// ordered list of named steps (validate → browser limits → site → time → geo → user agent →
+// bot → anonymise → hash PII). Each step may refuse the event with a typed reason and is timed.
 package enrich
 
 import (
@@ -107,6 +107,7 @@ func New(o Options) *Pipeline {
 	}
 	return NewPipeline(
 		Step{"validate", validate},
+		Step{"browser", limitBrowser},
 		Step{"site", assignSite},
 		Step{"time", clock(o.Skew, o.MaxAge)},
 		Step{"geo", o.Geo.step},

@@ -246,7 +246,8 @@ func AnonymiseIP(a netip.Addr) string {
 	return p.Addr().String()
 }
 
-// hashPII normalises an email trait and replaces it by its SHA-256 unless the site keeps PII.
+// hashPII normalises an email trait and replaces it, and every other trait holding an email
+// address, by its SHA-256 unless the site keeps PII (HashTraits).
 func hashPII(r *Request, it *Item) *Refusal {
 	t := it.E.Traits
 	if t == nil {
@@ -259,20 +260,6 @@ func hashPII(r *Request, it *Item) *Refusal {
 		}
 		t[event.TraitEmailSHA256] = h
 	}
-	email, ok := t[event.TraitEmail]
-	if !ok {
-		return nil
-	}
-	email = event.NormaliseEmail(email)
-	if email == "" {
-		delete(t, event.TraitEmail)
-		return nil
-	}
-	t[event.TraitEmailSHA256] = event.EmailSHA256(email)
-	if r.Site.KeepPII {
-		t[event.TraitEmail] = email
-	} else {
-		delete(t, event.TraitEmail)
-	}
+	HashTraits(t, r.Site.KeepPII)
 	return nil
 }

@@ -109,6 +109,16 @@ const (
 	OriginServer = "server"
 )
 
+// Trusted reports whether the event came with the site's secret (a server call or an
+// import), rather than from a browser, where anyone can send anything.
+func (e *Enriched) Trusted() bool { return e.Origin == OriginServer || e.Origin == OriginImport }
+
+// ServerRank is added to the version of a touchpoint.conversions row written from a trusted
+// event, whose version is otherwise its receive time in milliseconds: a server's row always
+// replaces a browser's row of the same conversion id, and a browser's never replaces a
+// server's, whatever order they arrive in. Versions stay below 2^63.
+const ServerRank = 1 << 62
+
 // Key is the Kafka message key: one visitor's events stay on one partition, in order.
 // Events without a visitor id (consent pending, server calls by email) key by event id.
 func (e *Enriched) Key() []byte {

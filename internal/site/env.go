@@ -4,22 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
+	"math"
 	"strconv"
 	"strings"
 )
-
-// LoadWithEnv reads file, then applies the environment overrides of ApplyEnv.
-func LoadWithEnv(file string) (*Registry, error) {
-	c, err := ReadConfig(file)
-	if err != nil {
-		return nil, err
-	}
-	if err := ApplyEnv(&c, os.LookupEnv); err != nil {
-		return nil, err
-	}
-	return New(c)
-}
 
 // EnvPrefix is the start of a site's override variables: TP_SITE_<ID>_<SETTING>, with the
 // id upper-cased and '.' or '-' written '_' (TP_SITE_DEMO_SECRET for site "demo").
@@ -29,7 +17,8 @@ func EnvPrefix(id string) string {
 
 // ApplyEnv overrides settings of configured sites from the environment, so secrets need
 // not sit in the file: SECRET (clear text, stored hashed), ORIGINS (comma-separated),
-// COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS. TP_ADMIN_TOKEN sets the admin token.
+// COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS, MAX_BROWSER_VALUE. TP_ADMIN_TOKEN sets
+// the admin token.
 func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 	if v, ok := lookup("TP_ADMIN_TOKEN"); ok && v != "" {
 		c.AdminTokenSHA256 = hashHex(v)
@@ -64,6 +53,13 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 				return fmt.Errorf("cannot use %sLOOKBACK_DAYS=%q: a positive number of days", p, v)
 			}
 			s.LookbackDays = n
+		}
+		if v, ok := lookup(p + "MAX_BROWSER_VALUE"); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(n > 0) || math.IsInf(n, 0) {
+				return fmt.Errorf("cannot use %sMAX_BROWSER_VALUE=%q: a positive amount", p, v)
+			}
+			s.MaxBrowserValue = n
 		}
 	}
 	return nil

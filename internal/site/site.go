@@ -10,9 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path"
 	"regexp"
-	"strings"
 )
 
 // Site is one tracked website.
@@ -23,9 +21,14 @@ type Site struct {
 	CookieDomain string   `json:"cookie_domain,omitempty"`
 	KeepPII      bool     `json:"keep_pii,omitempty"` // keep raw emails instead of hashing them
 	LookbackDays int      `json:"lookback_days,omitempty"`
-	WebhookURL   string   `json:"webhook_url,omitempty"`
+	// MaxBrowserValue bounds the value of a conversion sent by a browser (tracker or
+	// pixel): anyone can post those. 0 means DefaultMaxBrowserValue.
+	MaxBrowserValue float64 `json:"max_browser_value,omitempty"`
+	WebhookURL      string  `json:"webhook_url,omitempty"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+
+	secret []byte // SecretSHA256 decoded; nil when none is configured
 }
 
 // Config is the whole configuration file.
@@ -43,10 +46,18 @@ type Registry struct {
 
 var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// Load reads and validates a configuration file.
+// DefaultMaxBrowserValue is a site's MaxBrowserValue when none is configured.
+const DefaultMaxBrowserValue = 100000
+
+// Load reads a configuration file, applies the environment overrides of ApplyEnv and
+// validates the result. Every binary loads its sites with it, so that an override (a
+// rotated secret or admin token, a lookback window) holds in all of them.
 func Load(file string) (*Registry, error) {
 	c, err := ReadConfig(file)
 	if err != nil {
+		return nil, err
+	}
+	if err := ApplyEnv(&c, os.LookupEnv); err != nil {
 		return nil, err
 	}
 	return New(c)
@@ -79,6 +90,23 @@ func New(c Config) (*Registry, error) {
 		if s.LookbackDays == 0 {
 			s.LookbackDays = 90
 		}
+		if s.LookbackDays < 0 {
+			return nil, fmt.Errorf("site %q: lookback_days must be positive", s.ID)
+		}
+		if s.MaxBrowserValue == 0 {
+			s.MaxBrowserValue = DefaultMaxBrowserValue
+		}
+		if !(s.MaxBrowserValue > 0) {
+			return nil, fmt.Errorf("site %q: max_browser_value must be positive", s.ID)
+		}
+		if d, err := hex.DecodeString(s.SecretSHA256); err == nil && len(d) == sha256.Size {
+			s.secret = d
+		}
+		for _, o := range s.Origins {
+			if _, ok := parseOrigin(o, true); !ok {
+				return nil, fmt.Errorf("site %q: origin %q is not scheme://host[:port] (\"*\" for one host label or the port)", s.ID, o)
+			}
+		}
 		r.byID[s.ID] = s
 	}
 	if c.AdminTokenSHA256 != "" {
@@ -106,17 +134,36 @@ func (s *Site) CheckSecret(secret string) bool {
 	return err == nil && len(d) == sha256.Size && hashEqual(d, secret)
 }
 
+// SitesWithSecret returns the sites whose server secret is secret. Every site is compared,
+// each in constant time, so the time taken says nothing about which one matched.
+func (r *Registry) SitesWithSecret(secret string) []*Site {
+	h := sha256.Sum256([]byte(secret))
+	var out []*Site
+	for i := range r.cfg.Sites {
+		s := &r.cfg.Sites[i]
+		if s.secret != nil && subtle.ConstantTimeCompare(s.secret, h[:]) == 1 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func hashEqual(digest []byte, clear string) bool {
 	h := sha256.Sum256([]byte(clear))
 	return subtle.ConstantTimeCompare(digest, h[:]) == 1
 }
 
 // AllowsOrigin reports whether a browser Origin header may send events for the site.
-// Patterns are scheme://host[:port] with "*" matching one host label or the port.
+// Patterns are scheme://host[:port]: "*" as a host label matches exactly one label, and
+// as the port any port number or none (the scheme's default port). A port is digits only,
+// so "http://localhost:*" never matches "http://localhost:80.evil.example".
 func (s *Site) AllowsOrigin(origin string) bool {
-	origin = strings.ToLower(origin)
+	o, ok := parseOrigin(origin, false)
+	if !ok {
+		return false
+	}
 	for _, p := range s.Origins {
-		if ok, _ := path.Match(strings.ToLower(p), origin); ok {
+		if pat, ok := parseOrigin(p, true); ok && pat.matches(o) {
 			return true
 		}
 	}

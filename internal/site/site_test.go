@@ -1,6 +1,11 @@
 package site
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestAllowsOrigin(t *testing.T) {
 	s := &Site{Origins: []string{"http://localhost:*", "https://*.example.com", "https://example.com"}}
@@ -18,6 +23,31 @@ func TestAllowsOrigin(t *testing.T) {
 	f("https://example.com.evil.com", false)
 	f("http://www.example.com", false)
 	f("", false)
+	// "*" is one label or a port number, never more.
+	f("http://localhost", true) // the default port
+	f("http://localhost:80.evil.example", false)
+	f("http://localhost:3000.evil.example", false)
+	f("http://localhost:3000/", false)
+	f("http://localhost:3000@evil.example", false)
+	f("http://localhost:x", false)
+	f("http://localhost.evil.example:3000", false)
+	f("https://a.b.example.com", false)
+	f("https://.example.com", false)
+	f("https://www.example.com:443", false)
+	f("https://www.example.com/", false)
+	f("https://evil.com#.example.com", false)
+	f("https://evil.com?.example.com", false)
+	f("https://evil.com/.example.com", false)
+	f("https://www.example.com\x00", false)
+	f("null", false)
+
+	v6 := &Site{Origins: []string{"http://[::1]:*", "http://127.0.0.1:*"}}
+	for origin, want := range map[string]bool{"http://[::1]:8080": true, "http://[::1]": true, "http://[::2]:8080": false,
+		"http://127.0.0.1:8080": true, "http://127.0.0.1:8080.evil.example": false, "http://127.0.0.1.evil.example:8080": false} {
+		if got := v6.AllowsOrigin(origin); got != want {
+			t.Fatalf("AllowsOrigin(%q) = %v, want %v", origin, got, want)
+		}
+	}
 }
 
 func TestSecrets(t *testing.T) {
@@ -54,16 +84,21 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	f(Config{Sites: []Site{{ID: "a b"}}})
 	f(Config{Sites: []Site{{ID: "a"}, {ID: "a"}}})
 	f(Config{AdminTokenSHA256: "abc"})
+	f(Config{Sites: []Site{{ID: "a", Origins: []string{"https://example.com/"}}}})
+	f(Config{Sites: []Site{{ID: "a", Origins: []string{"*"}}}})
+	f(Config{Sites: []Site{{ID: "a", Origins: []string{"https://exa*.com"}}}})
+	f(Config{Sites: []Site{{ID: "a", MaxBrowserValue: -1}}})
 }
 
 func TestApplyEnv(t *testing.T) {
 	env := map[string]string{
-		"TP_ADMIN_TOKEN":                "new-admin",
-		"TP_SITE_SHOP_EU_SECRET":        "s3cret",
-		"TP_SITE_SHOP_EU_ORIGINS":       "https://shop.eu, https://*.shop.eu",
-		"TP_SITE_SHOP_EU_KEEP_PII":      "true",
-		"TP_SITE_SHOP_EU_COOKIE_DOMAIN": "shop.eu",
-		"TP_SITE_DEMO_LOOKBACK_DAYS":    "30",
+		"TP_ADMIN_TOKEN":                 "new-admin",
+		"TP_SITE_SHOP_EU_SECRET":         "s3cret",
+		"TP_SITE_SHOP_EU_ORIGINS":        "https://shop.eu, https://*.shop.eu",
+		"TP_SITE_SHOP_EU_KEEP_PII":       "true",
+		"TP_SITE_SHOP_EU_COOKIE_DOMAIN":  "shop.eu",
+		"TP_SITE_DEMO_LOOKBACK_DAYS":     "30",
+		"TP_SITE_DEMO_MAX_BROWSER_VALUE": "2500.5",
 	}
 	c := Config{Sites: []Site{{ID: "shop-eu"}, {ID: "demo", SecretSHA256: hashHex("demo-secret")}}}
 	if err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
@@ -86,8 +121,78 @@ func TestApplyEnv(t *testing.T) {
 	if demo.LookbackDays != 30 || shop.LookbackDays != 90 {
 		t.Fatalf("lookback = %d/%d, want 30/90", demo.LookbackDays, shop.LookbackDays)
 	}
-	bad := map[string]string{"TP_SITE_DEMO_KEEP_PII": "maybe"}
-	if err := ApplyEnv(&c, func(k string) (string, bool) { v, ok := bad[k]; return v, ok }); err == nil {
-		t.Fatal("a bad KEEP_PII was accepted")
+	if demo.MaxBrowserValue != 2500.5 || shop.MaxBrowserValue != DefaultMaxBrowserValue {
+		t.Fatalf("max browser value = %v/%v, want 2500.5/%v", demo.MaxBrowserValue, shop.MaxBrowserValue, float64(DefaultMaxBrowserValue))
 	}
+	bad := func(k, v string) {
+		t.Helper()
+		if err := ApplyEnv(&c, func(key string) (string, bool) { return v, key == k }); err == nil {
+			t.Fatalf("%s=%q was accepted", k, v)
+		}
+	}
+	bad("TP_SITE_DEMO_KEEP_PII", "maybe")
+	bad("TP_SITE_DEMO_LOOKBACK_DAYS", "-1")
+	bad("TP_SITE_DEMO_MAX_BROWSER_VALUE", "NaN")
+	bad("TP_SITE_DEMO_MAX_BROWSER_VALUE", "-5")
+	bad("TP_SITE_DEMO_MAX_BROWSER_VALUE", "+Inf")
+}
+
+// Every binary loads its sites with Load: a secret or admin token rotated through the
+// environment replaces the file's everywhere, and the lookback override holds.
+func TestLoadAppliesEnvironment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sites.json")
+	body := `{"admin_token_sha256": "` + hashHex("file-admin") + `",
+		"sites": [{"id": "demo", "secret_sha256": "` + hashHex("file-secret") + `", "origins": ["https://example.com"]}]}`
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TP_ADMIN_TOKEN", "rotated-admin")
+	t.Setenv("TP_SITE_DEMO_SECRET", "rotated-secret")
+	t.Setenv("TP_SITE_DEMO_LOOKBACK_DAYS", "14")
+	r, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CheckAdmin("file-admin") || !r.CheckAdmin("rotated-admin") {
+		t.Fatal("the file's admin token still opens the reports after TP_ADMIN_TOKEN rotated it")
+	}
+	if d := r.Get("demo"); d.CheckSecret("file-secret") || !d.CheckSecret("rotated-secret") || d.LookbackDays != 14 {
+		t.Fatalf("site overrides not applied: %+v", d)
+	}
+	t.Setenv("TP_SITE_DEMO_LOOKBACK_DAYS", "soon")
+	if _, err := Load(file); err == nil {
+		t.Fatal("a bad override was ignored")
+	}
+}
+
+func TestCheckExposure(t *testing.T) {
+	dev := Config{AdminTokenSHA256: hashHex("demo-admin"), Sites: []Site{{ID: "demo", SecretSHA256: hashHex("demo-secret")}}}
+	f := func(c Config, addr string, ok bool) {
+		t.Helper()
+		r, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CheckExposure(addr); (err == nil) != ok {
+			t.Fatalf("CheckExposure(%q) = %v, want ok %v", addr, err, ok)
+		}
+	}
+	for _, a := range []string{"127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.0.0.2:8080"} {
+		f(dev, a, true)
+	}
+	for _, a := range []string{"0.0.0.0:8080", ":8080", "[::]:8080", "192.0.2.1:8080", "example.com:8080"} {
+		f(dev, a, false)
+	}
+	// Only the admin token, or only one site's secret, from the development file: still refused.
+	f(Config{AdminTokenSHA256: hashHex("demo-admin")}, "0.0.0.0:8081", false)
+	f(Config{AdminTokenSHA256: hashHex("x"), Sites: []Site{{ID: "a", SecretSHA256: hashHex("y")}, {ID: "b", SecretSHA256: strings.ToUpper(hashHex("demo-secret"))}}}, ":8080", false)
+	// Overridden secrets may listen anywhere.
+	rotated := dev
+	if err := ApplyEnv(&rotated, func(k string) (string, bool) {
+		v, ok := map[string]string{"TP_ADMIN_TOKEN": "a-long-random-token", "TP_SITE_DEMO_SECRET": "another-one"}[k]
+		return v, ok
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f(rotated, "0.0.0.0:8080", true)
 }

@@ -3,13 +3,17 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -33,6 +37,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/reports/sources", s.admin(s.sources))
 	mux.Handle("GET /api/v1/reports/lifecycle", s.admin(s.lifecycle))
 	mux.Handle("GET /api/v1/journeys", s.admin(s.journey))
+	mux.Handle("POST /api/v1/journeys", s.admin(s.journey))
 	mux.Handle("POST /api/v1/costs", s.admin(s.costs))
 	mux.Handle("GET /api/v1/webhooks/deliveries", s.admin(s.deliveries))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,16 +105,58 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site
 	respond(w, out, err)
 }
 
+// journey is GET or POST /api/v1/journeys: the journey to a conversion (conversion_id), or
+// to the latest lead of the person with an email. A GET names it in the query string, a
+// POST in its body (JSON or a form). An email is sent in a POST body, or hashed
+// (email_sha256): query strings end up in access logs. A GET with ?email= is still
+// answered, for clients that send it.
 func (s *Server) journey(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	q := r.URL.Query()
-	id, email := q.Get("conversion_id"), strings.TrimSpace(q.Get("email"))
-	if (id == "") == (email == "") {
-		fail(w, http.StatusBadRequest, "give either conversion_id or email")
+	var by struct {
+		ConversionID string `json:"conversion_id"`
+		Email        string `json:"email"`
+		EmailSHA256  string `json:"email_sha256"`
+	}
+	if r.Method != http.MethodPost {
+		q := r.URL.Query()
+		by.ConversionID, by.Email, by.EmailSHA256 = q.Get("conversion_id"), q.Get("email"), q.Get("email_sha256")
+	} else {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+		if err != nil {
+			fail(w, http.StatusRequestEntityTooLarge, "body over 64 KiB")
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+			f, err := url.ParseQuery(string(body))
+			if err != nil {
+				fail(w, http.StatusBadRequest, "cannot parse the form: "+err.Error())
+				return
+			}
+			by.ConversionID, by.Email, by.EmailSHA256 = f.Get("conversion_id"), f.Get("email"), f.Get("email_sha256")
+		} else if len(bytes.TrimSpace(body)) > 0 {
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&by); err != nil {
+				fail(w, http.StatusBadRequest, `body must be {"email"} or {"conversion_id"} or {"email_sha256"}: `+err.Error())
+				return
+			}
+		}
+	}
+	id, email, hash := by.ConversionID, strings.TrimSpace(by.Email), strings.ToLower(strings.TrimSpace(by.EmailSHA256))
+	given := 0
+	for _, v := range []string{id, email, hash} {
+		if v != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		fail(w, http.StatusBadRequest, "give one of conversion_id, email (in a POST body) or email_sha256")
 		return
 	}
-	hash := ""
 	if email != "" {
 		hash = event.EmailSHA256(email)
+	} else if _, err := hex.DecodeString(hash); hash != "" && (err != nil || len(hash) != 64) {
+		fail(w, http.StatusBadRequest, "email_sha256 is 64 hex digits: the SHA-256 of the trimmed, lower-cased address")
+		return
 	}
 	j, err := s.Reports.Journey(r.Context(), st, id, hash)
 	if errors.Is(err, reports.ErrNotFound) {

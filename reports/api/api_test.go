@@ -7,12 +7,14 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/engine"
+	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 	"touchpoint/reports"
@@ -49,7 +51,8 @@ func newTestServer(t *testing.T) *httptest.Server {
 	ghost.Deleted = true
 	d.Session(ghost)
 	d.Session(attrtest.Session{Site: "s2", Person: "X", At: day(4, 9), Channel: "Referral", Source: "other", Medium: "referral"})
-	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-A", Type: "lead", LeadType: "form", Person: "A", At: day(3, 12)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-A", Type: "lead", LeadType: "form", Person: "A", At: day(3, 12),
+		EmailSHA256: event.EmailSHA256("ann@example.com")})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-A", Type: "sale", Person: "A", At: day(5, 12), Value: 1000})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-B", Type: "lead", LeadType: "call", Person: "B", At: day(2, 13)})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "mql-B", Type: "mql", Person: "B", At: day(4, 13)})
@@ -69,6 +72,21 @@ func newTestServer(t *testing.T) *httptest.Server {
 		Now: func() time.Time { return day(20, 0) }}).Handler())
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// post sends body with the admin token and decodes the answer into out.
+func post(t *testing.T, url, contentType, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer demo-admin")
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(out)
+	return resp.StatusCode
 }
 
 func get(t *testing.T, url, token string, out any) int {
@@ -238,21 +256,108 @@ func TestRefusals(t *testing.T) {
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
-func TestCostImport(t *testing.T) {
+// A journey is found by email without the address in a URL: in a POST body (JSON or a
+// form) or as its hash.
+func TestJourneyByEmailStaysOutOfURLs(t *testing.T) {
 	srv := newTestServer(t)
-	post := func(contentType, body string) (int, map[string]any) {
+	f := func(code int, j reports.Journey, want int, wantConv string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/costs?site=s1", strings.NewReader(body))
+		if code != want || (want == 200 && (j.Conversion.ConversionID != wantConv || len(j.Touchpoints) != 2)) {
+			t.Fatalf("status %d journey %+v, want %d with %s", code, j, want, wantConv)
+		}
+	}
+	byPost := func(contentType, body string, want int, wantConv string) {
+		t.Helper()
+		var j reports.Journey
+		code := post(t, srv.URL+"/api/v1/journeys?site=s1", contentType, body, &j)
+		f(code, j, want, wantConv)
+	}
+	byPost("application/json", `{"email":" Ann@Example.com "}`, 200, "lead-A")
+	byPost("application/json; charset=utf-8", `{"email":"ann@example.com"}`, 200, "lead-A")
+	byPost("application/x-www-form-urlencoded", url.Values{"email": {"ann@example.com"}}.Encode(), 200, "lead-A")
+	byPost("application/json", `{"conversion_id":"sale-A"}`, 200, "sale-A")
+	byPost("application/json", `{"email_sha256":"`+strings.ToUpper(event.EmailSHA256("ann@example.com"))+`"}`, 200, "lead-A")
+	byPost("application/json", `{"email":"nobody@example.com"}`, 404, "")
+	byPost("application/json", `{"email":"ann@example.com","conversion_id":"sale-A"}`, 400, "")
+	byPost("application/json", `{"mail":"ann@example.com"}`, 400, "")
+	byPost("application/json", `{}`, 400, "")
+	var j reports.Journey
+	code := get(t, srv.URL+"/api/v1/journeys?site=s1&email_sha256="+event.EmailSHA256("ann@example.com"), "demo-admin", &j)
+	f(code, j, 200, "lead-A")
+	code = get(t, srv.URL+"/api/v1/journeys?site=s1&email_sha256=ann%40example.com", "demo-admin", nil)
+	f(code, reports.Journey{}, 400, "")
+	// An unauthenticated POST learns nothing.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/journeys?site=s1", strings.NewReader(`{"email":"ann@example.com"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("POST without the token: status %d, want 401", resp.StatusCode)
+	}
+}
+
+// Identifiers that look like SQL, or like the driver's placeholders, are only ever bound
+// values: each finds exactly its own conversion, and a lookalike finds nothing.
+func TestHostileIdentifiersAreBoundValues(t *testing.T) {
+	conn, db := testenv.FreshDatabase(t)
+	sites, err := site.New(site.Config{AdminTokenSHA256: "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c", Sites: []site.Site{{ID: "s1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	at := time.Date(2026, 10, 3, 12, 0, 0, 0, time.UTC)
+	hostile := []string{`x' OR '1'='1`, `x\' OR 1=1 --`, `$1`, `?`, `x')) OR ((1=1`, "x\x00y", `{db}`, `a\nb`, "é'\"`"}
+	for i, id := range hostile {
+		d.Conversion(attrtest.Conversion{Site: "s1", ID: id, Type: "lead", Person: fmt.Sprint("p", i), At: at})
+	}
+	srv := httptest.NewServer((&Server{Sites: sites, Reports: &reports.Store{Conn: conn, DB: db}}).Handler())
+	t.Cleanup(srv.Close)
+	for i, id := range hostile {
+		var j reports.Journey
+		if code := get(t, srv.URL+"/api/v1/journeys?site=s1&conversion_id="+url.QueryEscape(id), "demo-admin", &j); code != 200 ||
+			j.Conversion.ConversionID != id || j.PersonID != fmt.Sprint("p", i) || len(j.Conversions) != 1 {
+			t.Fatalf("conversion_id %q: status %d %+v", id, code, j)
+		}
+	}
+	for _, id := range []string{`x' OR 'a'='a`, `' OR ''='`, `%`, `x%`, `$2`, `x\`} {
+		if code := get(t, srv.URL+"/api/v1/journeys?site=s1&conversion_id="+url.QueryEscape(id), "demo-admin", nil); code != 404 {
+			t.Fatalf("conversion_id %q: status %d, want 404", id, code)
+		}
+	}
+}
+
+// The reports API answers no cross-origin request: a page on another origin cannot read
+// it, even when the browser holds a token.
+func TestNoCORSOnReports(t *testing.T) {
+	srv := newTestServer(t)
+	for _, method := range []string{http.MethodOptions, http.MethodGet, http.MethodPost} {
+		req, _ := http.NewRequest(method, srv.URL+"/api/v1/reports/sources?site=s1", nil)
+		req.Header.Set("Origin", "https://evil.example")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization")
 		req.Header.Set("Authorization", "Bearer demo-admin")
-		req.Header.Set("Content-Type", contentType)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		resp.Body.Close()
+		for k := range resp.Header {
+			if strings.HasPrefix(strings.ToLower(k), "access-control-") {
+				t.Fatalf("%s with an Origin: header %s: %v", method, k, resp.Header[k])
+			}
+		}
+	}
+}
+
+func TestCostImport(t *testing.T) {
+	srv := newTestServer(t)
+	post := func(contentType, body string) (int, map[string]any) {
+		t.Helper()
 		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		code := post(t, srv.URL+"/api/v1/costs?site=s1", contentType, body, &out)
+		return code, out
 	}
 	if code, out := post("application/json", `{"costs":[{"date":"2026-10-03","source":"newsletter","medium":"email","campaign":"nov","cost":30}]}`); code != 200 || out["imported"] != 1.0 {
 		t.Fatalf("JSON import: %d %v", code, out)

@@ -1,11 +1,12 @@
-// Package identity builds persons from identity links (SPEC §5): a visitor id, an email hash
-// or a user id seen together belong to one person. A person's id is the smallest "own id" of
+// Package identity builds persons from identity links: a visitor id, an email hash or a user
+// id seen together belong to one person. A person's id is the smallest "own id" of
 // the identifiers it contains, so it does not depend on the order links arrive in, and every
 // person id ever written is the own id of one of its identifiers: when persons merge, aliasing
 // each member's own id to the new person id is enough to resolve every stored row.
 package identity
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/google/uuid"
@@ -36,6 +37,9 @@ type Link struct {
 	Visitor, Email, User string
 	At                   int64 // seconds
 	EventID              uuid.UUID
+	// Server is set for links made by the site's servers (/v1/identify, /v1/conversions,
+	// /v1/import), which carry its secret; browser links are claims anyone can make.
+	Server bool
 }
 
 // Keys returns the link's non-empty identifiers.
@@ -57,10 +61,52 @@ func (l Link) Keys() []Key {
 type Graph struct {
 	site   string
 	parent map[Key]Key
+	owned  map[Key]bool // roots of server-owned persons
 }
 
 // NewGraph returns an empty graph of site.
-func NewGraph(site string) *Graph { return &Graph{site: site, parent: map[Key]Key{}} }
+func NewGraph(site string) *Graph {
+	return &Graph{site: site, parent: map[Key]Key{}, owned: map[Key]bool{}}
+}
+
+// Own records that a server linked k: its person is server-owned from now on.
+func (g *Graph) Own(k Key) { g.owned[g.find(k)] = true }
+
+// Owned reports whether k's person is server-owned.
+func (g *Graph) Owned(k Key) bool {
+	_, known := g.parent[k]
+	return known && g.owned[g.find(k)]
+}
+
+// Allows reports whether browser link l may be applied. A browser may link only its own
+// visitor id, to identifiers nobody holds yet or to other persons, but it never joins two
+// persons when one of them is server-owned: otherwise anyone who types a customer's email
+// into a form, or claims their user id, would take over the customer's journey. Server
+// links are always applied.
+func (g *Graph) Allows(l Link) bool {
+	if l.Server {
+		return true
+	}
+	if l.Visitor == "" {
+		return false
+	}
+	var persons []Key // roots of the persons the link's identifiers belong to
+	owned := false
+	for _, k := range l.Keys() {
+		if _, known := g.parent[k]; !known {
+			if k.Kind == Visitor { // a visitor without links is a person of its own
+				persons = append(persons, k)
+			}
+			continue // a new email or user id is nobody yet
+		}
+		r := g.find(k)
+		if !slices.Contains(persons, r) {
+			persons = append(persons, r)
+		}
+		owned = owned || g.owned[r]
+	}
+	return len(persons) < 2 || !owned
+}
 
 func (g *Graph) find(k Key) Key {
 	p, ok := g.parent[k]
@@ -86,6 +132,15 @@ func (g *Graph) Add(l Link) {
 		a, b := g.find(ks[0]), g.find(k)
 		if a != b {
 			g.parent[b] = a
+			if g.owned[b] {
+				g.owned[a] = true
+				delete(g.owned, b)
+			}
+		}
+	}
+	if l.Server {
+		for _, k := range ks {
+			g.Own(k)
 		}
 	}
 }
@@ -140,9 +195,10 @@ type Change struct {
 	Merges  []Merge           // persons that existed before and are now Person
 }
 
-// Apply adds links to g, which holds every link already stored that touches them, and
-// returns one Change per person the links touched.
-func (g *Graph) Apply(links []Link) []Change {
+// Apply adds links to g, which holds every link already stored that touches them, in the
+// order given, and returns one Change per person the applied links touched, and the
+// indexes of the browser links it refused (see Allows).
+func (g *Graph) Apply(links []Link) (changes []Change, refused []int) {
 	// Persons before, per identifier touched. A visitor id new to the graph was a person of
 	// its own (its events carry its own id); a new email or user id was nobody yet.
 	comps := g.components()
@@ -164,15 +220,21 @@ func (g *Graph) Apply(links []Link) []Change {
 			}
 		}
 	}
-	for _, l := range links {
-		g.Add(l)
+	applied := make([]bool, len(links))
+	for i, l := range links {
+		if g.Allows(l) {
+			g.Add(l)
+			applied[i] = true
+		} else {
+			refused = append(refused, i)
+		}
 	}
 	comps = g.components()
 	byRoot := map[Key]int{}
 	var out []Change
 	for i, l := range links {
 		ks := l.Keys()
-		if len(ks) == 0 {
+		if len(ks) == 0 || !applied[i] {
 			continue
 		}
 		root := g.find(ks[0])
@@ -206,5 +268,5 @@ func (g *Graph) Apply(links []Link) []Change {
 		sort.Slice(c.Merges, func(i, j int) bool { return c.Merges[i].From < c.Merges[j].From })
 		out = append(out, c)
 	}
-	return out
+	return out, refused
 }

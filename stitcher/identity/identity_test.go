@@ -26,7 +26,10 @@ func TestApply(t *testing.T) {
 		for _, l := range stored {
 			g.Add(l)
 		}
-		changes := g.Apply(added)
+		changes, refused := g.Apply(added)
+		if len(refused) != 0 {
+			t.Fatalf("links %v refused", refused)
+		}
 		persons := map[string]string{}
 		members := map[string][]Key{}
 		for k, grp := range groups {
@@ -67,7 +70,7 @@ func TestApply(t *testing.T) {
 	f([]Link{{Visitor: "v1", Email: "e1"}}, []Link{{Visitor: "v2", Email: "e1"}},
 		map[Key]string{v("v1"): "a", v("v2"): "a", e("e1"): "a"}, 1)
 	// A user id joining two persons that each had an email: one merge.
-	f([]Link{{Visitor: "v1", Email: "e1"}, {Visitor: "v2", Email: "e2"}}, []Link{{Email: "e1", User: "u1"}, {Email: "e2", User: "u1"}},
+	f([]Link{{Visitor: "v1", Email: "e1"}, {Visitor: "v2", Email: "e2"}}, []Link{{Email: "e1", User: "u1", Server: true}, {Email: "e2", User: "u1", Server: true}},
 		map[Key]string{v("v1"): "a", v("v2"): "a", e("e1"): "a", e("e2"): "a", u("u1"): "a"}, 1)
 	// Unrelated links stay apart.
 	f(nil, []Link{{Visitor: "v1", Email: "e1"}, {Visitor: "v2", User: "u2"}},
@@ -84,6 +87,7 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 		g := NewGraph("s")
 		rot := append(append([]Link(nil), links[i:]...), links[:i]...)
 		for _, l := range rot {
+			l.Server = true
 			g.Apply([]Link{l})
 		}
 		got := fmt.Sprint(g.Person(Key{Visitor, "v3"}), g.Members(Key{Email, "e2"}))
@@ -99,10 +103,11 @@ func TestAliasesResolveEveryEarlierPerson(t *testing.T) {
 	// Every person id a member ever had resolves in one alias step to the current person.
 	g := NewGraph("s")
 	written := map[string]bool{}
-	steps := []Link{{Visitor: "v1"}, {Visitor: "v2"}, {Visitor: "v1", Email: "e"}, {Visitor: "v2", User: "u"}, {Visitor: "v3", Email: "e"}, {User: "u", Email: "e"}}
+	steps := []Link{{Visitor: "v1"}, {Visitor: "v2"}, {Visitor: "v1", Email: "e"}, {Visitor: "v2", User: "u"}, {Visitor: "v3", Email: "e"}, {User: "u", Email: "e", Server: true}}
 	var last Change
 	for _, l := range steps {
-		for _, c := range g.Apply([]Link{l}) {
+		changes, _ := g.Apply([]Link{l})
+		for _, c := range changes {
 			last = c
 		}
 		for _, k := range l.Keys() {
@@ -118,4 +123,58 @@ func TestAliasesResolveEveryEarlierPerson(t *testing.T) {
 			t.Fatalf("person %s resolves to %s, want %s", p, cur, last.Person)
 		}
 	}
+}
+
+// A browser can link its own visitor to an email or user id, but never join a person that
+// a server linked with anyone else: typing a customer's email into a form, or claiming
+// their user id, must not make the customer's journey and conversions the typist's.
+func TestBrowserLinksCannotTakeOverServerOwnedPersons(t *testing.T) {
+	v := func(s string) Key { return Key{Visitor, s} }
+	// f applies stored links (server ones own their persons), then added links one call at
+	// a time, and checks which were refused and who is whose.
+	f := func(stored, added []Link, wantRefused []int, same, apart [][2]Key) {
+		t.Helper()
+		g := NewGraph("demo")
+		for _, l := range stored {
+			g.Add(l)
+		}
+		_, refused := g.Apply(added)
+		if fmt.Sprint(refused) != fmt.Sprint(wantRefused) {
+			t.Fatalf("refused %v, want %v", refused, wantRefused)
+		}
+		for _, p := range same {
+			if g.Person(p[0]) != g.Person(p[1]) {
+				t.Fatalf("%v and %v are apart, want one person", p[0], p[1])
+			}
+		}
+		for _, p := range apart {
+			if g.Person(p[0]) == g.Person(p[1]) {
+				t.Fatalf("%v and %v are one person, want apart", p[0], p[1])
+			}
+		}
+	}
+	e, u := Key{Email, "victim"}, Key{User, "victim-id"}
+	crm := []Link{{Visitor: "victim", Email: "victim", User: "victim-id", Server: true}}
+	// The attacker's visitor claims the victim's email, or user id, or both.
+	f(crm, []Link{{Visitor: "attacker", Email: "victim"}}, []int{0}, nil, [][2]Key{{v("attacker"), e}})
+	f(crm, []Link{{Visitor: "attacker", User: "victim-id"}}, []int{0}, nil, [][2]Key{{v("attacker"), u}})
+	f(crm, []Link{{Visitor: "attacker", Email: "attacker", User: "victim-id"}}, []int{0}, nil, [][2]Key{{v("attacker"), u}})
+	// Through a chain: the attacker's own email first, then the victim's visitor id with it.
+	f(crm, []Link{{Visitor: "attacker", Email: "attacker"}, {Visitor: "victim", Email: "attacker"}}, []int{1}, nil,
+		[][2]Key{{v("attacker"), v("victim")}})
+	// Ownership also comes from a server call by email alone (a CRM conversion).
+	f([]Link{{Email: "victim", Server: true}}, []Link{{Visitor: "attacker", Email: "victim"}}, []int{0}, nil, [][2]Key{{v("attacker"), e}})
+	// A browser link without a visitor id is never a browser's to make.
+	f([]Link{{Visitor: "x", Email: "a"}, {Visitor: "y", User: "b"}}, []Link{{Email: "a", User: "b"}}, []int{0}, nil, [][2]Key{{{Email, "a"}, {User, "b"}}})
+	// What a browser may do: link its visitor to a new identifier, also when its person is
+	// server-owned; join browser-only persons; repeat what is known.
+	f(crm, []Link{{Visitor: "victim", User: "second-id"}, {Visitor: "victim", Email: "victim"}}, nil,
+		[][2]Key{{v("victim"), {User, "second-id"}}}, nil)
+	f([]Link{{Visitor: "laptop", Email: "ann"}}, []Link{{Visitor: "phone", Email: "ann"}}, nil, [][2]Key{{v("phone"), v("laptop")}}, nil)
+	// Order matters within one call, as it does across calls: a form first, then the CRM's
+	// call by the same email, is one person; the CRM first, then another device's form, is not.
+	f(nil, []Link{{Visitor: "laptop", Email: "ann"}, {Email: "ann", Server: true}, {Visitor: "phone", Email: "ann"}}, []int{2},
+		[][2]Key{{v("laptop"), {Email, "ann"}}}, [][2]Key{{v("phone"), {Email, "ann"}}})
+	// A server may join anything.
+	f(crm, []Link{{Visitor: "phone", Email: "victim", Server: true}}, nil, [][2]Key{{v("phone"), v("victim")}}, nil)
 }
