@@ -33,9 +33,11 @@ type ProducerConfig struct {
 // partition land in the order they were sent. A message's partition is chosen from its
 // key as Kafka's Java client does (murmur2), so one key's messages share a partition.
 //
-// A Producer does not retry: a failed Send fails, and its caller decides what to do (see
-// Refused). kafka.Writer cannot be used here: it waits for BatchTimeout even when idle,
-// retries on its own schedule, and keeps writing messages whose caller gave up.
+// What the broker answers as retriable (no leader yet, not enough replicas…) is tried again
+// for up to RequestTimeout after Send, ahead of the partition's later messages. Other
+// failures, and a broker that cannot be reached, fail the Send at once: its caller decides
+// what to do (see Refused). kafka.Writer does not fit: it waits for BatchTimeout even when
+// idle, and goes on writing messages whose caller gave up.
 type Producer struct {
 	addr      net.Addr
 	transport *kafka.Transport
@@ -121,6 +123,7 @@ func NewProducer(c *Config, pc ProducerConfig) (*Producer, error) {
 
 // Delivery is the outcome of one Send.
 type Delivery struct {
+	sent      time.Time
 	done      chan struct{}
 	left      atomic.Int64
 	err       atomic.Pointer[error]
@@ -154,7 +157,7 @@ func (d *Delivery) settle(n int, err error) {
 // Send queues msgs for the next produce request and returns at once. msgs must stay
 // unchanged until the delivery is done or abandoned.
 func (p *Producer) Send(msgs []Message) *Delivery {
-	d := &Delivery{done: make(chan struct{})}
+	d := &Delivery{sent: time.Now(), done: make(chan struct{})}
 	if len(msgs) == 0 {
 		close(d.done)
 		return d
@@ -241,6 +244,7 @@ type batch struct {
 	bytes     int
 	full      bool // entries that did not fit wait for the next request
 	err       error
+	transient bool // err may pass: the broker's metadata or leaders are changing
 }
 
 type topicPartition struct {
@@ -260,25 +264,73 @@ func (p *Producer) flush() {
 			e.d.settle(1, err)
 		}
 	} else {
-		batches, rest := p.assign(lay, q)
-		if len(rest) > 0 {
-			p.mu.Lock()
-			p.queue = append(rest, p.queue...)
-			p.mu.Unlock()
-		}
+		batches, rest, again := p.assign(lay, q)
+		p.requeue(rest)
 		p.produce(batches)
-		p.failBehind(lay, batches)
+		p.settle(lay, batches, again)
 	}
 	clear(q)
 	p.spare = q[:0]
 }
 
-// assign puts the entries of q into one batch per partition, in order, and returns the
-// entries left for the next request. Entries nobody waits for are dropped, and entries
-// that cannot be sent (unknown topic, no leader) fail at once.
-func (p *Producer) assign(lay *layout, q []entry) ([]*batch, []entry) {
-	var batches []*batch
-	var rest []entry
+// requeue puts entries back at the head of the queue, before later ones.
+func (p *Producer) requeue(entries []entry) {
+	if len(entries) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.queue = append(entries, p.queue...)
+	p.mu.Unlock()
+}
+
+// retryWait is the pause before batches the broker could not take yet are sent again.
+const retryWait = 50 * time.Millisecond
+
+// settle tells the senders of batches how their produce went. Batches refused for a
+// reason that may pass go back to the queue while their oldest message is young enough,
+// with again, the entries whose partition had no leader.
+func (p *Producer) settle(lay *layout, batches []*batch, again []entry) {
+	var failed map[topicPartition]error
+	for _, b := range batches {
+		if b.err != nil && b.transient && p.young(b.entries[0]) {
+			again = append(again, b.entries...)
+			continue
+		}
+		if b.err != nil {
+			b.err = fmt.Errorf("cannot produce to %s/%d: %w", b.topic, b.partition, b.err)
+			if failed == nil {
+				failed = map[topicPartition]error{}
+			}
+			failed[topicPartition{b.topic, b.partition}] = b.err
+		}
+		// Consecutive entries mostly belong to one delivery: settle them together.
+		for i := 0; i < len(b.entries); {
+			j := i + 1
+			for j < len(b.entries) && b.entries[j].d == b.entries[i].d {
+				j++
+			}
+			b.entries[i].d.settle(j-i, b.err)
+			i = j
+		}
+	}
+	if failed != nil {
+		p.failBehind(lay, failed)
+	}
+	if len(again) > 0 {
+		p.requeue(again)
+		p.meta = nil // read leaders again
+		time.Sleep(retryWait)
+	}
+}
+
+// young reports whether e may wait for another attempt.
+func (p *Producer) young(e entry) bool { return time.Since(e.d.sent) < p.cfg.RequestTimeout }
+
+// assign puts the entries of q into one batch per partition, in order. It returns the
+// entries left for the next request (rest) and those whose partition has no leader yet
+// (again). Entries nobody waits for are dropped, and those of a topic the cluster does
+// not know fail at once.
+func (p *Producer) assign(lay *layout, q []entry) (batches []*batch, rest, again []entry) {
 	byPartition := map[topicPartition]*batch{}
 	for _, e := range q {
 		if e.d.abandoned.Load() {
@@ -289,6 +341,10 @@ func (p *Producer) assign(lay *layout, q []entry) ([]*batch, []entry) {
 			topic = p.cfg.Topic
 		}
 		part, leader, err := lay.route(topic, e.m.Key)
+		if errors.Is(err, kafka.LeaderNotAvailable) && p.young(e) {
+			again = append(again, e)
+			continue
+		}
 		if err != nil {
 			e.d.settle(1, fmt.Errorf("cannot produce to %s: %w", topic, err))
 			continue
@@ -309,7 +365,7 @@ func (p *Producer) assign(lay *layout, q []entry) ([]*batch, []entry) {
 		b.entries = append(b.entries, e)
 		b.bytes += size
 	}
-	return batches, rest
+	return batches, rest, again
 }
 
 func messageSize(m *Message) int {
@@ -320,7 +376,7 @@ func messageSize(m *Message) int {
 	return n
 }
 
-// produce sends one request per partition leader, all at once, and settles the entries.
+// produce sends one request per partition leader, all at once.
 func (p *Producer) produce(batches []*batch) {
 	byLeader := map[int32][]*batch{}
 	for _, b := range batches {
@@ -339,20 +395,6 @@ func (p *Producer) produce(batches []*batch) {
 		}()
 	}
 	wg.Wait()
-	for _, b := range batches {
-		if b.err != nil {
-			b.err = fmt.Errorf("cannot produce to %s/%d: %w", b.topic, b.partition, b.err)
-		}
-		// Consecutive entries mostly belong to one delivery: settle them together.
-		for i := 0; i < len(b.entries); {
-			j := i + 1
-			for j < len(b.entries) && b.entries[j].d == b.entries[i].d {
-				j++
-			}
-			b.entries[i].d.settle(j-i, b.err)
-			i = j
-		}
-	}
 }
 
 // request produces batches that share a leader in one request and sets their errors.
@@ -378,8 +420,11 @@ func (p *Producer) request(batches []*batch) {
 	r, err := p.transport.RoundTrip(ctx, p.addr, req)
 	cancel()
 	if err != nil {
+		// The transport routes by its own copy of the metadata; a request it could not
+		// route waits for that copy to catch up. Any other error is the connection's.
+		var routing *produceAPI.Error
 		for _, b := range batches {
-			b.err = err
+			b.err, b.transient = err, errors.As(err, &routing)
 		}
 		return
 	}
@@ -401,22 +446,14 @@ func (p *Producer) request(batches []*batch) {
 		if !ok {
 			err = errors.New("the broker did not answer for this partition")
 		}
-		b.err = err
+		var ke kafka.Error
+		b.err, b.transient = err, errors.As(err, &ke) && ke.Temporary()
 	}
 }
 
 // failBehind fails the queued messages of partitions whose produce failed: none may land
 // before the failed ones, which their senders will send again.
-func (p *Producer) failBehind(lay *layout, batches []*batch) {
-	failed := map[topicPartition]error{}
-	for _, b := range batches {
-		if b.err != nil {
-			failed[topicPartition{b.topic, b.partition}] = b.err
-		}
-	}
-	if len(failed) == 0 {
-		return
-	}
+func (p *Producer) failBehind(lay *layout, failed map[topicPartition]error) {
 	var behind []entry
 	var errs []error
 	p.mu.Lock()
