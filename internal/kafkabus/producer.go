@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -399,37 +400,26 @@ func (p *Producer) produce(batches []*batch) {
 
 // request produces batches that share a leader in one request and sets their errors.
 func (p *Producer) request(batches []*batch) {
-	req := &produceAPI.Request{
-		Acks: int16(kafka.RequireAll),
-		// The broker's wait for the in-sync replicas ends well before ours, so a slow
-		// replica shows as its error rather than as a dropped connection.
-		Timeout: int32(p.cfg.RequestTimeout / 2 / time.Millisecond),
+	r, err := p.roundTrip(batches)
+	var routing *produceAPI.Error
+	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
+	if err != nil && !errors.As(err, &routing) && !timedOut {
+		// The connection broke, most often one the broker closed while it was idle (a
+		// restart): a new one is tried once. When the broker is away that fails at once.
+		// A request that did reach the broker lands twice; duplicates are removed
+		// downstream by event id.
+		r, err = p.roundTrip(batches)
 	}
-	for _, b := range batches {
-		i := slices.IndexFunc(req.Topics, func(t produceAPI.RequestTopic) bool { return t.Topic == b.topic })
-		if i < 0 {
-			req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: b.topic})
-			i = len(req.Topics) - 1
-		}
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, produceAPI.RequestPartition{
-			Partition: b.partition,
-			RecordSet: protocol.RecordSet{Attributes: protocol.Attributes(p.codec) & 7, Records: &records{entries: b.entries}},
-		})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RequestTimeout)
-	r, err := p.transport.RoundTrip(ctx, p.addr, req)
-	cancel()
 	if err != nil {
 		// The transport routes by its own copy of the metadata; a request it could not
-		// route waits for that copy to catch up. Any other error is the connection's.
-		var routing *produceAPI.Error
+		// route waits for that copy to catch up.
 		for _, b := range batches {
 			b.err, b.transient = err, errors.As(err, &routing)
 		}
 		return
 	}
 	answered := map[topicPartition]error{}
-	for _, t := range r.(*produceAPI.Response).Topics {
+	for _, t := range r.Topics {
 		for _, pt := range t.Partitions {
 			var err error
 			if pt.ErrorCode != 0 {
@@ -449,6 +439,34 @@ func (p *Producer) request(batches []*batch) {
 		var ke kafka.Error
 		b.err, b.transient = err, errors.As(err, &ke) && ke.Temporary()
 	}
+}
+
+// roundTrip sends one produce request for batches and waits for the answer.
+func (p *Producer) roundTrip(batches []*batch) (*produceAPI.Response, error) {
+	req := &produceAPI.Request{
+		Acks: int16(kafka.RequireAll),
+		// The broker's wait for the in-sync replicas ends well before ours, so a slow
+		// replica shows as its error rather than as a dropped connection.
+		Timeout: int32(p.cfg.RequestTimeout / 2 / time.Millisecond),
+	}
+	for _, b := range batches {
+		i := slices.IndexFunc(req.Topics, func(t produceAPI.RequestTopic) bool { return t.Topic == b.topic })
+		if i < 0 {
+			req.Topics = append(req.Topics, produceAPI.RequestTopic{Topic: b.topic})
+			i = len(req.Topics) - 1
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, produceAPI.RequestPartition{
+			Partition: b.partition,
+			RecordSet: protocol.RecordSet{Attributes: protocol.Attributes(p.codec) & 7, Records: &records{entries: b.entries}},
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RequestTimeout)
+	defer cancel()
+	r, err := p.transport.RoundTrip(ctx, p.addr, req)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*produceAPI.Response), nil
 }
 
 // failBehind fails the queued messages of partitions whose produce failed: none may land

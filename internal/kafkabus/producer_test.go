@@ -265,3 +265,24 @@ func TestRefused(t *testing.T) {
 		}
 	}
 }
+
+// After the broker restarts, the first send goes through: the connection the broker
+// dropped is replaced rather than failing the send.
+func TestSendAfterBrokerRestart(t *testing.T) {
+	brokers, stop, start := testenv.PrivateKafka(t)
+	c := testenv.Topics(t, brokers, 2)
+	p := newProducer(t, c, kafkabus.ProducerConfig{Topic: c.Topic})
+	if err := p.Produce(context.Background(), kafkabus.Message{Key: []byte("a"), Value: []byte("before")}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	start()
+	// The restarted broker may take a moment to lead its partitions again: that is retried.
+	if err := p.Produce(context.Background(), kafkabus.Message{Key: []byte("a"), Value: []byte("after")}); err != nil {
+		t.Fatalf("first send after the restart: %v", err)
+	}
+	got := readAll(t, c, c.Topic, 2)
+	if string(got[0].Value) != "before" || string(got[1].Value) != "after" {
+		t.Fatalf("topic holds %q, %q", got[0].Value, got[1].Value)
+	}
+}
