@@ -71,11 +71,7 @@ func (h *harness) write(msgs ...kafka.Message) {
 func (h *harness) run(conn driver.Conn, db string) func() {
 	h.t.Helper()
 	cfg := &Config{Group: h.group, BatchSize: h.batch, FlushEvery: h.flush, MaxVisitors: 100000}
-	src, err := kafkabus.NewConsumer(h.kc, h.group)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	dlq, err := kafkabus.NewProducer(h.kc, kafkabus.ProducerConfig{Topic: h.kc.DLQ})
+	src, dlq, err := OpenKafka(h.kc, h.group)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -59,6 +59,21 @@ type DeadLetters interface {
 	Close() error
 }
 
+// OpenKafka returns a stitcher's Kafka clients: a member of group on kc's events topic and
+// a producer to its dead-letter topic.
+func OpenKafka(kc *kafkabus.Config, group string) (Source, DeadLetters, error) {
+	src, err := kafkabus.NewConsumer(kc, group)
+	if err != nil {
+		return nil, nil, err
+	}
+	dlq, err := kafkabus.NewProducer(kc, kafkabus.ProducerConfig{Topic: kc.DLQ})
+	if err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return src, dlq, nil
+}
+
 // Stitcher is one consumer-group member.
 type Stitcher struct {
 	cfg      *Config

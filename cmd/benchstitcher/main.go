@@ -98,11 +98,7 @@ func main() {
 	go func() {
 		defer wg.Done()
 		// Built here, as cmd/stitcher does at start: joining the group is part of the drain.
-		src, err := kafkabus.NewConsumer(kc, cfg.Group)
-		if err != nil {
-			log.Fatal(err)
-		}
-		dlq, err := kafkabus.NewProducer(kc, kafkabus.ProducerConfig{Topic: kc.DLQ})
+		src, dlq, err := stitcher.OpenKafka(kc, cfg.Group)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -38,11 +38,7 @@ func main() {
 	defer conn.Close()
 	go health.Serve(cfg.Listen)
 
-	src, err := kafkabus.NewConsumer(kc, cfg.Group)
-	if err != nil {
-		log.Fatal(err)
-	}
-	dlq, err := kafkabus.NewProducer(kc, kafkabus.ProducerConfig{Topic: kc.DLQ})
+	src, dlq, err := stitcher.OpenKafka(kc, cfg.Group)
 	if err != nil {
 		log.Fatal(err)
 	}

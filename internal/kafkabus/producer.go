@@ -34,11 +34,12 @@ type ProducerConfig struct {
 // partition land in the order they were sent. A message's partition is chosen from its
 // key as Kafka's Java client does (murmur2), so one key's messages share a partition.
 //
-// What the broker answers as retriable (no leader yet, not enough replicas…) is tried again
-// for up to RequestTimeout after Send, ahead of the partition's later messages. Other
-// failures, and a broker that cannot be reached, fail the Send at once: its caller decides
-// what to do (see Refused). kafka.Writer does not fit: it waits for BatchTimeout even when
-// idle, and goes on writing messages whose caller gave up.
+// What the broker answers as retriable (no leader yet, not enough replicas…) is tried
+// again, ahead of the partition's later messages, until RequestTimeout has passed since
+// Send; a request whose connection broke is sent once more on a new one. Other failures,
+// and a broker that cannot be reached, fail the Send at once: its caller decides what to
+// do (see Refused). kafka.Writer does not fit: it waits for BatchTimeout even when idle,
+// and goes on writing messages whose caller gave up.
 type Producer struct {
 	addr      net.Addr
 	transport *kafka.Transport
