@@ -2,11 +2,9 @@ package collector
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/valyala/fasthttp"
 
 	"touchpoint/internal/kafkabus"
@@ -39,26 +37,7 @@ func (r *readiness) serve(ctx *fasthttp.RequestCtx) {
 	ctx.SetBodyString("ready\n")
 }
 
-// KafkaCheck reports whether the first reachable broker knows the events topic.
+// KafkaCheck reports whether a broker answers for the events topic.
 func KafkaCheck(c *kafkabus.Config) func(context.Context) error {
-	return func(ctx context.Context) error {
-		var last error
-		for _, b := range c.BrokerList() {
-			conn, err := kafka.DialContext(ctx, "tcp", b)
-			if err != nil {
-				last = err
-				continue
-			}
-			if dl, ok := ctx.Deadline(); ok {
-				conn.SetDeadline(dl)
-			}
-			_, err = conn.ReadPartitions(c.Topic)
-			conn.Close()
-			if err == nil {
-				return nil
-			}
-			last = err
-		}
-		return fmt.Errorf("no broker answers for topic %s: %w", c.Topic, last)
-	}
+	return func(ctx context.Context) error { return kafkabus.Check(ctx, c) }
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"touchpoint/collector/spool"
 	"touchpoint/internal/kafkabus"
@@ -39,7 +38,7 @@ var errSpoolFull = spool.ErrFull
 // unreachable, appended to the local spool and replayed in order when it returns.
 // While the spool holds anything, new messages go behind it, so order is kept.
 type Sink struct {
-	cl        *kgo.Client
+	producer  *kafkabus.Producer
 	sp        *spool.Spool
 	timeout   time.Duration
 	deadlines *deadlines
@@ -61,42 +60,23 @@ type SinkConfig struct {
 	Compression  string        // none, gzip, snappy, lz4 or zstd
 }
 
-var codecs = map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
-	"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}
-
 // NewSink starts a sink and its replayer.
 func NewSink(c SinkConfig) (*Sink, error) {
-	if c.Compression == "" {
-		c.Compression = "none"
-	}
-	codec, ok := codecs[c.Compression]
-	if !ok {
-		return nil, fmt.Errorf("cannot use compression %q: want none, gzip, snappy, lz4 or zstd", c.Compression)
-	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 5 * time.Second
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(c.Kafka.BrokerList()...),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		// Idempotent producing never gives up on a sent request, so a request would wait
-		// for a broker that is down instead of spooling; duplicates from a spooled copy of
-		// a write that landed late are removed downstream by event id.
-		kgo.DisableIdempotentWrite(),
-		// Requests that arrive while a produce is in flight share the next one: batches
-		// grow with load, and a quiet site waits for nothing.
-		kgo.ProducerLinger(c.Linger),
-		kgo.ProducerBatchCompression(codec),
-		kgo.ProducerBatchMaxBytes(1<<20),                            // under the broker's message.max.bytes
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),        // one key, one partition: a visitor's events stay in order
-		kgo.RecordDeliveryTimeout(max(c.WriteTimeout, time.Second)), // the smallest it takes; ctx bounds each write
-		kgo.ProduceRequestTimeout(c.WriteTimeout),
-	)
+	producer, err := kafkabus.NewProducer(c.Kafka, kafkabus.ProducerConfig{
+		Compression: c.Compression,
+		Linger:      c.Linger,
+		// A request may take longer than a write waits for it: the write is then spooled,
+		// and a request that still lands makes duplicates, removed downstream by event id.
+		RequestTimeout: max(c.WriteTimeout, 10*time.Second),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("cannot create Kafka producer: %w", err)
+		return nil, err
 	}
 	s := &Sink{
-		cl:        cl,
+		producer:  producer,
 		sp:        c.Spool,
 		timeout:   c.WriteTimeout,
 		deadlines: newDeadlines(10 * time.Millisecond),
@@ -120,7 +100,7 @@ func (s *Sink) Write(ctx context.Context, msgs []spool.Message) error {
 	if s.spooling.Load() {
 		return s.spoolWrite(ctx, msgs, false)
 	}
-	err := s.produce(ctx, msgs)
+	err := s.produce(msgs, s.timeout)
 	if err == nil {
 		return nil
 	}
@@ -157,48 +137,28 @@ func (s *Sink) spoolWrite(ctx context.Context, msgs []spool.Message, force bool)
 	return nil
 }
 
-func (s *Sink) produce(ctx context.Context, msgs []spool.Message) error {
-	return s.produceWithin(ctx, msgs, s.timeout)
-}
-
-// produceWithin waits at most timeout for Kafka to acknowledge msgs. The client cannot
-// always cancel a request already sent, so the wait is bounded here; messages that land
-// after it are duplicates of their spooled copy, removed downstream by event id.
-func (s *Sink) produceWithin(ctx context.Context, msgs []spool.Message, timeout time.Duration) error {
-	rs := make([]kgo.Record, len(msgs))
-	var left atomic.Int64
-	left.Store(int64(len(msgs)))
-	var firstErr atomic.Pointer[error]
-	done := make(chan struct{})
-	acked := func(_ *kgo.Record, err error) {
-		if err != nil {
-			firstErr.CompareAndSwap(nil, &err)
-		}
-		if left.Add(-1) == 0 {
-			close(done)
+// produce waits at most timeout for Kafka to acknowledge msgs. A request already sent
+// cannot be called back, so the wait is bounded here; messages that land after it are
+// duplicates of their spooled copy, removed downstream by event id. Messages not yet sent
+// when the wait is over are dropped.
+func (s *Sink) produce(msgs []spool.Message, timeout time.Duration) error {
+	out := make([]kafkabus.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = kafkabus.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
+		if len(m.Headers) > 0 {
+			out[i].Headers = make([]kafkabus.Header, len(m.Headers))
+			for j, h := range m.Headers {
+				out[i].Headers[j] = kafkabus.Header{Key: h.Key, Value: h.Value}
+			}
 		}
 	}
 	expired := s.deadlines.after(timeout)
-	// Not cancelled with the request: a context derived from fasthttp's costs a goroutine
-	// per request, and on shutdown the server waits for requests anyway. Cancelling drops
-	// what is still buffered once the wait is over.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	for i, m := range msgs {
-		rs[i] = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value}
-		for _, h := range m.Headers {
-			rs[i].Headers = append(rs[i].Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-		}
-		// TryProduce fails at once instead of waiting when the client's buffer is full.
-		s.cl.TryProduce(ctx, &rs[i], acked)
-	}
+	d := s.producer.Send(out)
 	select {
-	case <-done:
-		if err := firstErr.Load(); err != nil {
-			return fmt.Errorf("cannot produce %d messages: %w", len(msgs), *err)
-		}
-		return nil
+	case <-d.Done():
+		return d.Err()
 	case <-expired:
+		d.Abandon()
 		return fmt.Errorf("cannot produce %d messages: %w", len(msgs), context.DeadlineExceeded)
 	}
 }
@@ -256,7 +216,7 @@ func (s *Sink) replayOne() bool {
 		return !s.spooling.Load()
 	}
 	// Nobody waits on a replay: give large batches time rather than failing and resending them.
-	if err := s.produceWithin(context.Background(), msgs, replayTimeout); err != nil {
+	if err := s.produce(msgs, replayTimeout); err != nil {
 		s.logThrottled("collector: Kafka still unreachable, %d bytes spooled: %v", s.sp.Bytes(), err)
 		return false
 	}
@@ -286,7 +246,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	close(s.stop)
 	<-s.done
 	closed := make(chan struct{})
-	go func() { s.cl.Close(); close(closed) }() // Close can hang on an unreachable broker
+	go func() { s.producer.Close(); close(closed) }() // Close waits for requests in flight
 	var err error
 	select {
 	case <-closed:

@@ -6,9 +6,9 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
-	"github.com/segmentio/kafka-go"
 
 	"touchpoint/internal/event"
+	"touchpoint/internal/kafkabus"
 	"touchpoint/stitcher/session"
 )
 
@@ -26,7 +26,7 @@ type incoming struct {
 
 // poison is a message that can never be written; it goes to the dead-letter topic.
 type poison struct {
-	msg    kafka.Message
+	msg    kafkabus.Message
 	reason string
 }
 
@@ -34,7 +34,7 @@ type poison struct {
 // stitcher's work. Messages that cannot become rows are returned as poison; a repeated
 // event id (same site) is kept once. buf, whose incoming must all be zero, holds the
 // result when it is large enough.
-func decode(msgs []kafka.Message, buf []incoming) ([]incoming, []poison) {
+func decode(msgs []kafkabus.Message, buf []incoming) ([]incoming, []poison) {
 	parts := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/1000))
 	decoded := buf[:0]
 	if cap(decoded) < len(msgs) {
@@ -80,7 +80,7 @@ func decode(msgs []kafka.Message, buf []incoming) ([]incoming, []poison) {
 }
 
 // decodeOne fills in from m, or returns why m can never be written.
-func decodeOne(m *kafka.Message, in *incoming) string {
+func decodeOne(m *kafkabus.Message, in *incoming) string {
 	if err := event.DecodeEnriched(m.Value, &in.e); err != nil {
 		return "undecodable message: " + err.Error()
 	}

@@ -71,12 +71,16 @@ func (h *harness) write(msgs ...kafka.Message) {
 func (h *harness) run(conn driver.Conn, db string) func() {
 	h.t.Helper()
 	cfg := &Config{Group: h.group, BatchSize: h.batch, FlushEvery: h.flush, MaxVisitors: 100000}
+	src, dlq, err := OpenKafka(h.kc, h.group)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := New(cfg, h.kc, conn, db).Run(ctx); err != nil {
+		if err := New(cfg, src, dlq, conn, db).Run(ctx); err != nil {
 			h.t.Errorf("stitcher: %v", err)
 		}
 	}()

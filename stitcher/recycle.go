@@ -1,6 +1,6 @@
 package stitcher
 
-import "github.com/segmentio/kafka-go"
+import "touchpoint/internal/kafkabus"
 
 // freeList keeps the large buffers of batches that are done for later batches. Memory the
 // stitcher used before costs nothing to touch again, while fresh memory costs a page fault
@@ -34,13 +34,13 @@ func (f freeList[T]) put(v T) {
 
 // buffers are the free lists of the stitcher's per-batch buffers.
 type buffers struct {
-	msgs   freeList[[]kafka.Message]
+	msgs   freeList[[]kafkabus.Message]
 	ins    freeList[[]incoming]
 	blocks freeList[*eventBlock]
 }
 
 func newBuffers() buffers {
-	return buffers{msgs: newFreeList[[]kafka.Message](), ins: newFreeList[[]incoming](), blocks: newFreeList[*eventBlock]()}
+	return buffers{msgs: newFreeList[[]kafkabus.Message](), ins: newFreeList[[]incoming](), blocks: newFreeList[*eventBlock]()}
 }
 
 // recycle keeps the buffers of a batch whose rows are written and whose offsets are

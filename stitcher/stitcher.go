@@ -15,7 +15,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
-	"github.com/segmentio/kafka-go"
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/kafkabus"
@@ -42,11 +41,44 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	return c
 }
 
+// Source is the stream of events: a member of the events topic's consumer group
+// (kafkabus.Consumer), or messages held in memory in tests.
+type Source interface {
+	// Fetch returns the next message; it ends with ctx.
+	Fetch(ctx context.Context) (kafkabus.Message, error)
+	// Commit marks msgs done: they are not read again after a restart.
+	Commit(ctx context.Context, msgs []kafkabus.Message) error
+	Close() error
+}
+
+// DeadLetters takes the events that can never be written (kafkabus.Producer to the
+// dead-letter topic).
+type DeadLetters interface {
+	// Produce returns once msgs are durable.
+	Produce(ctx context.Context, msgs ...kafkabus.Message) error
+	Close() error
+}
+
+// OpenKafka returns a stitcher's Kafka clients: a member of group on kc's events topic and
+// a producer to its dead-letter topic.
+func OpenKafka(kc *kafkabus.Config, group string) (Source, DeadLetters, error) {
+	src, err := kafkabus.NewConsumer(kc, group)
+	if err != nil {
+		return nil, nil, err
+	}
+	dlq, err := kafkabus.NewProducer(kc, kafkabus.ProducerConfig{Topic: kc.DLQ})
+	if err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return src, dlq, nil
+}
+
 // Stitcher is one consumer-group member.
 type Stitcher struct {
 	cfg      *Config
-	reader   *kafka.Reader
-	dlq      *kafka.Writer
+	src      Source
+	dlq      DeadLetters
 	conn     driver.Conn
 	db       string
 	journeys *journeys
@@ -55,27 +87,10 @@ type Stitcher struct {
 	buf      buffers
 }
 
-// New builds a stitcher reading kc's topic and writing to database db.
-func New(cfg *Config, kc *kafkabus.Config, conn driver.Conn, db string) *Stitcher {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        kc.BrokerList(),
-		GroupID:        cfg.Group,
-		Topic:          kc.Topic,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        200 * time.Millisecond,
-		CommitInterval: 0, // commits are synchronous, after each insert
-		StartOffset:    kafka.FirstOffset,
-		QueueCapacity:  1000,
-	})
-	dlq := &kafka.Writer{
-		Addr:         kafka.TCP(kc.BrokerList()...),
-		Topic:        kc.DLQ,
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 10 * time.Millisecond,
-		WriteTimeout: 10 * time.Second,
-	}
-	return &Stitcher{cfg: cfg, reader: r, dlq: dlq, conn: conn, db: db,
+// New builds a stitcher reading src and writing to database db. Run closes src and dlq
+// when it returns.
+func New(cfg *Config, src Source, dlq DeadLetters, conn driver.Conn, db string) *Stitcher {
+	return &Stitcher{cfg: cfg, src: src, dlq: dlq, conn: conn, db: db,
 		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers()}
 }
 
@@ -88,7 +103,7 @@ func (st *Stitcher) Run(ctx context.Context) error {
 	defer st.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []kafka.Message)
+	batches := make(chan []kafkabus.Message)
 	decoded := make(chan decodedBatch)
 	fetchErr := make(chan error, 1)
 	go func() {
@@ -231,7 +246,7 @@ func (st *Stitcher) settle(ctx context.Context, cur *insertion) bool {
 }
 
 type decodedBatch struct {
-	msgs []kafka.Message
+	msgs []kafkabus.Message
 	ins  []incoming
 	bad  []poison
 }
@@ -239,7 +254,7 @@ type decodedBatch struct {
 // fetch cuts the topic into batches of at most BatchSize messages, closing a batch after
 // FlushEvery at the latest. Unwritten messages are never committed: after a stop they are
 // read again.
-func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafka.Message) error {
+func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafkabus.Message) error {
 	size := 1024 // the last batch's size: the next one is likely alike
 	for {
 		batch, err := st.fetchBatch(ctx, size)
@@ -260,15 +275,15 @@ func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafka.Message) error
 
 // fetchBatch reads messages until BatchSize or FlushEvery is reached. One deadline for
 // the whole batch: a context per message was a noticeable share of the stitcher's work.
-func (st *Stitcher) fetchBatch(ctx context.Context, size int) ([]kafka.Message, error) {
+func (st *Stitcher) fetchBatch(ctx context.Context, size int) ([]kafkabus.Message, error) {
 	fctx, cancel := context.WithTimeout(ctx, st.cfg.FlushEvery)
 	defer cancel()
 	batch := st.buf.msgs.get()
 	if batch == nil {
-		batch = make([]kafka.Message, 0, min(size, st.cfg.BatchSize))
+		batch = make([]kafkabus.Message, 0, min(size, st.cfg.BatchSize))
 	}
 	for len(batch) < st.cfg.BatchSize {
-		m, err := st.reader.FetchMessage(fctx)
+		m, err := st.src.Fetch(fctx)
 		switch {
 		case err == nil:
 			batch = append(batch, m)
@@ -287,7 +302,7 @@ func (st *Stitcher) close() {
 	done := make(chan struct{})
 	go func() {
 		// Close can hang while the broker is unreachable.
-		st.reader.Close()
+		st.src.Close()
 		st.dlq.Close()
 		close(done)
 	}()
@@ -340,8 +355,8 @@ func (st *Stitcher) writeUntilDone(ctx context.Context, d decodedBatch, failed e
 	st.commit(ctx, d.msgs)
 }
 
-func (st *Stitcher) commit(ctx context.Context, msgs []kafka.Message) {
-	if err := st.reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
+func (st *Stitcher) commit(ctx context.Context, msgs []kafkabus.Message) {
+	if err := st.src.Commit(ctx, msgs); err != nil && ctx.Err() == nil {
 		// After a rebalance the partitions belong to another member, which reads the
 		// batch again; rows are replaced, not added.
 		log.Printf("stitcher: cannot commit offsets: %v", err)
@@ -354,15 +369,15 @@ func (st *Stitcher) deadLetter(ctx context.Context, bad []poison) error {
 	if len(bad) == 0 {
 		return nil
 	}
-	out := make([]kafka.Message, len(bad))
+	out := make([]kafkabus.Message, len(bad))
 	for i, b := range bad {
 		log.Printf("stitcher: message %s/%d@%d to dead-letter topic: %s", b.msg.Topic, b.msg.Partition, b.msg.Offset, b.reason)
-		out[i] = kafka.Message{Key: b.msg.Key, Value: b.msg.Value, Headers: []kafka.Header{
+		out[i] = kafkabus.Message{Key: b.msg.Key, Value: b.msg.Value, Headers: []kafkabus.Header{
 			{Key: "reason", Value: []byte(b.reason)},
 			{Key: "source", Value: fmt.Appendf(nil, "%s/%d@%d", b.msg.Topic, b.msg.Partition, b.msg.Offset)},
 		}}
 	}
-	if err := st.dlq.WriteMessages(ctx, out...); err != nil {
+	if err := st.dlq.Produce(ctx, out...); err != nil {
 		return fmt.Errorf("cannot write to the dead-letter topic: %w", err)
 	}
 	return nil

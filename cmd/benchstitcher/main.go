@@ -22,7 +22,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
-	"github.com/segmentio/kafka-go"
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
@@ -71,9 +70,10 @@ func main() {
 	if !*keep {
 		defer kafkabus.DeleteTopics(context.Background(), kc)
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(kc.BrokerList()...), Topic: kc.Topic, Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchSize: 5000, BatchBytes: 8 << 20, BatchTimeout: 5 * time.Millisecond,
-		Compression: kafka.Lz4}
+	w, err := kafkabus.NewProducer(kc, kafkabus.ProducerConfig{Topic: kc.Topic, Compression: "lz4"})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer w.Close()
 
 	// Phase 1: pre-load, then drain with a fresh group into a fresh database.
@@ -97,7 +97,12 @@ func main() {
 	start, ru0 := time.Now(), rusage()
 	go func() {
 		defer wg.Done()
-		if err := stitcher.New(cfg, kc, conn, chc.Database).Run(sctx); err != nil {
+		// Built here, as cmd/stitcher does at start: joining the group is part of the drain.
+		src, dlq, err := stitcher.OpenKafka(kc, cfg.Group)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := stitcher.New(cfg, src, dlq, conn, chc.Database).Run(sctx); err != nil {
 			log.Fatal(err)
 		}
 	}()
@@ -224,7 +229,7 @@ func visitorEvents(r *rand.Rand, vid string, at time.Time) []event.Enriched {
 	return evs
 }
 
-func preload(ctx context.Context, w *kafka.Writer, n, visitors int) error {
+func preload(ctx context.Context, w *kafkabus.Producer, n, visitors int) error {
 	r := rand.New(rand.NewSource(1))
 	vids := make([]string, visitors)
 	next := make([]time.Time, visitors)
@@ -238,7 +243,7 @@ func preload(ctx context.Context, w *kafka.Writer, n, visitors int) error {
 		vids[i] = uuid.NewString()
 		next[i] = start.Add(time.Duration(r.Int63n(int64(24 * time.Hour))))
 	}
-	msgs := make([]kafka.Message, 0, 20000)
+	msgs := make([]kafkabus.Message, 0, 20000)
 	sent := 0
 	for sent < n {
 		i := r.Intn(visitors)
@@ -247,12 +252,12 @@ func preload(ctx context.Context, w *kafka.Writer, n, visitors int) error {
 			if err != nil {
 				return err
 			}
-			msgs = append(msgs, kafka.Message{Key: e.Key(), Value: b})
+			msgs = append(msgs, kafkabus.Message{Key: e.Key(), Value: b})
 		}
 		next[i] = next[i].Add(time.Duration(1+r.Intn(72)) * time.Hour)
 		if len(msgs) >= 20000 || sent+len(msgs) >= n {
 			msgs = msgs[:min(len(msgs), n-sent)]
-			if err := w.WriteMessages(ctx, msgs...); err != nil {
+			if err := w.Produce(ctx, msgs...); err != nil {
 				return fmt.Errorf("cannot pre-load: %w", err)
 			}
 			sent += len(msgs)
@@ -263,7 +268,7 @@ func preload(ctx context.Context, w *kafka.Writer, n, visitors int) error {
 }
 
 // latency produces probe pageviews at rate for d and records when each is first seen.
-func latency(ctx context.Context, w *kafka.Writer, conn driver.Conn, db string, rate int, d time.Duration) []time.Duration {
+func latency(ctx context.Context, w *kafkabus.Producer, conn driver.Conn, db string, rate int, d time.Duration) []time.Duration {
 	sentAt := sync.Map{}
 	sent := 0 // probes produced; read once done is closed
 	done := make(chan struct{})
@@ -278,15 +283,15 @@ func latency(ctx context.Context, w *kafka.Writer, conn driver.Conn, db string, 
 			if now.After(end) {
 				return
 			}
-			msgs := make([]kafka.Message, 0, perTick)
+			msgs := make([]kafkabus.Message, 0, perTick)
 			for range perTick {
 				e := visitorEvents(r, uuid.NewString(), now)[0]
 				e.Name = "probe"
 				b, _ := event.AppendJSON(nil, &e)
 				sentAt.Store(e.ID, time.Now())
-				msgs = append(msgs, kafka.Message{Key: e.Key(), Value: b})
+				msgs = append(msgs, kafkabus.Message{Key: e.Key(), Value: b})
 			}
-			if err := w.WriteMessages(ctx, msgs...); err != nil {
+			if err := w.Produce(ctx, msgs...); err != nil {
 				log.Printf("probe: %v", err)
 				continue
 			}

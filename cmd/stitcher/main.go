@@ -38,8 +38,12 @@ func main() {
 	defer conn.Close()
 	go health.Serve(cfg.Listen)
 
+	src, dlq, err := stitcher.OpenKafka(kc, cfg.Group)
+	if err != nil {
+		log.Fatal(err)
+	}
 	log.Printf("stitcher: consuming %s as group %s", kc.Topic, cfg.Group)
-	if err := stitcher.New(cfg, kc, conn, chc.Database).Run(ctx); err != nil {
+	if err := stitcher.New(cfg, src, dlq, conn, chc.Database).Run(ctx); err != nil {
 		log.Fatal(err)
 	}
 	log.Print("stitcher: stopped")

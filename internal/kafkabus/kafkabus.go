@@ -1,15 +1,11 @@
-// Package kafkabus names Touchpoint's Kafka topics and creates them.
+// Package kafkabus is Touchpoint's only way to Kafka: it names the topics, creates them,
+// produces (Producer), consumes as a group member (Consumer) and checks that a broker
+// answers (Check). Everything underneath is github.com/segmentio/kafka-go.
 package kafkabus
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"net"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -19,6 +15,13 @@ const (
 	EventsTopic = "tp.events"     // enriched events, keyed by site/visitor
 	DLQTopic    = "tp.events.dlq" // refused events with the reason in the "reason" header
 )
+
+// Message is one Kafka record: what a Consumer returns and what a Producer sends (its
+// Topic, Key, Value, Headers and, when set, Time).
+type Message = kafka.Message
+
+// Header is a Message header.
+type Header = kafka.Header
 
 // Config is how a service reaches Kafka.
 type Config struct {
@@ -47,81 +50,4 @@ func (c *Config) BrokerList() []string {
 		}
 	}
 	return out
-}
-
-// EnsureTopics creates the events and dead-letter topics when missing. It waits for
-// the broker to answer until ctx is done.
-func EnsureTopics(ctx context.Context, c *Config) error {
-	var lastErr error
-	for {
-		lastErr = ensureTopics(ctx, c)
-		if lastErr == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cannot create Kafka topics: %w", lastErr)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// dialController connects to the cluster's controller, which creates and deletes topics,
-// asking the first broker where it is.
-func dialController(ctx context.Context, c *Config) (*kafka.Conn, error) {
-	brokers := c.BrokerList()
-	if len(brokers) == 0 {
-		return nil, errors.New("no Kafka brokers configured")
-	}
-	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	b, err := conn.Controller()
-	if err != nil {
-		return nil, err
-	}
-	return kafka.DialContext(ctx, "tcp", net.JoinHostPort(b.Host, strconv.Itoa(b.Port)))
-}
-
-// DeleteTopics deletes the events and dead-letter topics (test and benchmark topics).
-func DeleteTopics(ctx context.Context, c *Config) error {
-	cc, err := dialController(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	return cc.DeleteTopics(c.Topic, c.DLQ)
-}
-
-func ensureTopics(ctx context.Context, c *Config) error {
-	cc, err := dialController(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	var cfgs []kafka.TopicConfig
-	for _, t := range []string{c.Topic, c.DLQ} {
-		cfgs = append(cfgs, kafka.TopicConfig{Topic: t, NumPartitions: c.Partitions, ReplicationFactor: 1})
-	}
-	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return err
-	}
-	// Creation is asynchronous on the broker: wait until the partitions are readable.
-	for _, t := range []string{c.Topic, c.DLQ} {
-		parts, err := cc.ReadPartitions(t)
-		if err != nil {
-			return err
-		}
-		if len(parts) == 0 {
-			return fmt.Errorf("topic %s has no partitions yet", t)
-		}
-		for _, p := range parts {
-			if p.Leader.ID < 0 {
-				return fmt.Errorf("topic %s partition %d has no leader yet", t, p.ID)
-			}
-		}
-	}
-	return nil
 }
