@@ -27,6 +27,7 @@ type Session struct {
 	Site, Visitor, Person                            string
 	At                                               time.Time
 	Channel, Source, Medium, Campaign, Term, Landing string
+	Country, Device                                  string
 	Bot, Deleted                                     bool
 }
 
@@ -52,27 +53,31 @@ func (d *DB) Session(s Session) string {
 	}
 	d.insert("sessions", `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path, referrer,
 		referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel, pageviews, events, is_bot,
-		first_event_id, deleted, version`,
+		first_event_id, deleted, version, country, device`,
 		s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5*time.Minute), "https://www.example.com"+s.Landing, s.Landing, "", "",
 		s.Source, s.Medium, s.Campaign, s.Term, "", "", "", s.Channel, uint32(1), uint32(1), bot, uuid.New(), deleted,
-		uint64(time.Now().UnixNano()))
+		uint64(time.Now().UnixNano()), s.Country, s.Device)
 	return id.String()
 }
 
-// Conversion is a conversions row.
+// Conversion is a conversions row; Currency defaults to EUR.
 type Conversion struct {
 	Site, ID, Type, LeadType, Person string
 	At                               time.Time
 	Value                            float64
+	Currency                         string
 	EmailSHA256                      string
 }
 
 // Conversion inserts c.
 func (d *DB) Conversion(c Conversion) {
 	d.T.Helper()
+	if c.Currency == "" {
+		c.Currency = "EUR"
+	}
 	d.insert("conversions", `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
 		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version`,
-		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, "EUR", "{}",
+		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, c.Currency, "{}",
 		uuid.New(), "server", uint64(time.Now().UnixNano()))
 }
 

@@ -23,7 +23,9 @@ type Site struct {
 	CookieDomain string   `json:"cookie_domain,omitempty"`
 	KeepPII      bool     `json:"keep_pii,omitempty"` // keep raw emails instead of hashing them
 	LookbackDays int      `json:"lookback_days,omitempty"`
-	WebhookURL   string   `json:"webhook_url,omitempty"`
+	// Currency is the ISO 4217 code the reports show money in (default EUR).
+	Currency   string `json:"currency,omitempty"`
+	WebhookURL string `json:"webhook_url,omitempty"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
@@ -42,6 +44,12 @@ type Registry struct {
 }
 
 var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// DefaultCurrency is the reporting currency of a site that sets none.
+const DefaultCurrency = "EUR"
+
+// CurrencyRe is the shape of an ISO 4217 currency code, upper-cased.
+var CurrencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Load reads and validates a configuration file.
 func Load(file string) (*Registry, error) {
@@ -78,6 +86,12 @@ func New(c Config) (*Registry, error) {
 		}
 		if s.LookbackDays == 0 {
 			s.LookbackDays = 90
+		}
+		if s.Currency = strings.ToUpper(strings.TrimSpace(s.Currency)); s.Currency == "" {
+			s.Currency = DefaultCurrency
+		}
+		if !CurrencyRe.MatchString(s.Currency) {
+			return nil, fmt.Errorf("site %q: currency %q is not an ISO 4217 code (three letters, like EUR)", s.ID, s.Currency)
 		}
 		r.byID[s.ID] = s
 	}
