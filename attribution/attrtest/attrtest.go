@@ -34,6 +34,35 @@ type Session struct {
 // Session inserts s and returns its session id.
 func (d *DB) Session(s Session) string {
 	d.T.Helper()
+	return d.Sessions([]Session{s})[0]
+}
+
+// Sessions inserts ss in one batch and returns their session ids.
+func (d *DB) Sessions(ss []Session) []string {
+	d.T.Helper()
+	b, err := chstore.PrepareBatch(context.Background(), d.Conn, "INSERT INTO "+d.Name+`.sessions (site_id, session_id, visitor_id,
+		person_id, started_at, ended_at, landing_url, landing_path, referrer, referrer_domain, source, medium, campaign, term, content,
+		click_id_type, click_id, channel, pageviews, events, is_bot, first_event_id, deleted, version, country, device)`)
+	if err != nil {
+		d.T.Fatal(err)
+	}
+	defer b.Abort()
+	ids := make([]string, len(ss))
+	for i, s := range ss {
+		id, vals := sessionRow(s)
+		ids[i] = id.String()
+		if err := b.Append(vals...); err != nil {
+			d.T.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		d.T.Fatal(err)
+	}
+	return ids
+}
+
+// sessionRow is the id and column values of a session row.
+func sessionRow(s Session) (uuid.UUID, []any) {
 	id := uuid.New()
 	if s.ID != "" {
 		id = uuid.MustParse(s.ID)
@@ -51,13 +80,9 @@ func (d *DB) Session(s Session) string {
 	if s.Deleted {
 		deleted = 1
 	}
-	d.insert("sessions", `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path, referrer,
-		referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel, pageviews, events, is_bot,
-		first_event_id, deleted, version, country, device`,
-		s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5*time.Minute), "https://www.example.com"+s.Landing, s.Landing, "", "",
+	return id, []any{s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5 * time.Minute), "https://www.example.com" + s.Landing, s.Landing, "", "",
 		s.Source, s.Medium, s.Campaign, s.Term, "", "", "", s.Channel, uint32(1), uint32(1), bot, uuid.New(), deleted,
-		uint64(time.Now().UnixNano()), s.Country, s.Device)
-	return id.String()
+		uint64(time.Now().UnixNano()), s.Country, s.Device}
 }
 
 // Conversion is a conversions row; Currency defaults to EUR.
