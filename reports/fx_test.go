@@ -170,10 +170,10 @@ func TestRateBook(t *testing.T) {
 	f("USD", "2026-12-05", 1.08) // Saturday: Friday's rate
 	f("USD", "2026-12-06", 1.08)
 	f("USD", "2026-12-07", 1.1)
-	f("USD", "2026-12-14", 1.1)  // a week old
-	f("USD", "2026-12-15", 0)    // older than a week: no rate
-	f("USD", "2026-12-03", 0)    // before the first rate
-	f("GBP", "2026-12-04", 0)    // a rate against another base is not used
+	f("USD", "2026-12-14", 1.1) // a week old
+	f("USD", "2026-12-15", 0)   // older than a week: no rate
+	f("USD", "2026-12-03", 0)   // before the first rate
+	f("GBP", "2026-12-04", 0)   // a rate against another base is not used
 	f("CHF", "2026-12-04", 0)
 }
 

@@ -269,7 +269,7 @@ func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, rows ma
 	return v, nil
 }
 
-// trafficQuery counts visitors and sessions per value of dimension by ('' as NoneKey):
+// trafficQuery counts visitors and sessions per value of dimension by (” as NoneKey):
 // from the rollups for built days, from sessions for the others, per day either way so
 // both give the same figures. Sessions are counted exactly per day and summed (a session
 // belongs to the day it started); visitors are uniqExact states merged over the days, so
@@ -297,11 +297,11 @@ func (s *Store) trafficQuery(site string, ds dayStates, by GroupBy) (string, []a
 // creditPart is the credit of one key, and for revenue in another currency than the
 // report's, of one day (day is zero otherwise).
 type creditPart struct {
-	key, currency  string
-	day            time.Time
-	leads, sales   float64
-	byType         LeadsByType
-	revenue        float64
+	key, currency string
+	day           time.Time
+	leads, sales  float64
+	byType        LeadsByType
+	revenue       float64
 }
 
 // readCredit sums the model's credit per value of the report's dimension: from the

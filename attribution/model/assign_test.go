@@ -25,13 +25,13 @@ func TestAssign(t *testing.T) {
 
 	f(FirstClick, "s1/Email/-1d", "s1=1")
 	f(FirstClick, "s1/Email/-3d, s2/Direct/-1d", "s1=1")
-	f(FirstClick, "s2/Direct/-1d, s1/Email/-3d", "s1=1")        // read out of order
-	f(FirstClick, "s2/Email/-1d, s1/Direct/-1d", "s1=1")        // same time: session id decides
-	f(FirstClick, "s1/Email/+1h, s2/Direct/-1d", "s2=1")        // after the conversion
-	f(FirstClick, "s1/Email/-91d, s2/Direct/-1d", "s2=1")       // before the window
-	f(FirstClick, "s1/Email/-90d, s2/Direct/-1d", "s2=1")       // window start is excluded
-	f(FirstClick, "s1/Email/-2159h59m, s2/Direct/-1d", "s1=1")  // just inside
-	f(FirstClick, "s1/Email/0s", "s1=1")                        // at the conversion counts
+	f(FirstClick, "s2/Direct/-1d, s1/Email/-3d", "s1=1")               // read out of order
+	f(FirstClick, "s2/Email/-1d, s1/Direct/-1d", "s1=1")               // same time: session id decides
+	f(FirstClick, "s1/Email/+1h, s2/Direct/-1d", "s2=1")               // after the conversion
+	f(FirstClick, "s1/Email/-91d, s2/Direct/-1d", "s2=1")              // before the window
+	f(FirstClick, "s1/Email/-90d, s2/Direct/-1d", "s2=1")              // window start is excluded
+	f(FirstClick, "s1/Email/-2159h59m, s2/Direct/-1d", "s1=1")         // just inside
+	f(FirstClick, "s1/Email/0s", "s1=1")                               // at the conversion counts
 	f(FirstClick, "s1/Email/-100d, s2/Email/+1s", "(no touchpoint)=1") // none in window
 	f(FirstClick, "", "(no touchpoint)=1")                             // no touch at all
 
