@@ -169,7 +169,7 @@ const creditSums = `sumIf(credit, conversion_type = 'lead') AS c_leads,
 	sumIf(revenue, conversion_type = 'sale') AS c_revenue`
 
 // revenueCurrency is the currency of an attribution row's revenue: a sale's, upper-cased
-// (” is the site's currency); ” for leads and stages, which carry no revenue.
+// (empty: the site's currency); empty for leads and stages, which carry no revenue.
 const revenueCurrency = `if(conversion_type = 'sale', upper(currency), '')`
 
 // dimsArray is the SQL array of (dimension, value) pairs of a row, for ARRAY JOIN.

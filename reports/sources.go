@@ -269,7 +269,7 @@ func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, rows ma
 	return v, nil
 }
 
-// trafficQuery counts visitors and sessions per value of dimension by (” as NoneKey):
+// trafficQuery counts visitors and sessions per value of dimension by (the empty value as NoneKey):
 // from the rollups for built days, from sessions for the others, per day either way so
 // both give the same figures. Sessions are counted exactly per day and summed (a session
 // belongs to the day it started); visitors are uniqExact states merged over the days, so
