@@ -110,7 +110,7 @@ func roundTo(x, scale float64) float64 {
 // ratio is a/b rounded with round, or nil when b is not positive or an input has
 // unconverted parts.
 func ratio(a, b float64, ok bool, round func(float64) float64) *float64 {
-	if !ok || b <= 0 {
+	if !ok || !(b > 0) {
 		return nil
 	}
 	r := round(a / b)

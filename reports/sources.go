@@ -48,8 +48,8 @@ type Figures struct {
 	Cost        float64       `json:"cost"`
 	Clicks      uint64        `json:"clicks"`
 	Impressions uint64        `json:"impressions"`
-	CostPerLead *float64      `json:"cost_per_lead"` // cost / leads
-	CostPerSale *float64      `json:"cost_per_sale"` // cost / sales
+	CostPerLead *float64      `json:"cost_per_lead"` // cost / leads; null without cost or leads
+	CostPerSale *float64      `json:"cost_per_sale"` // cost / sales; null without cost or sales
 	ROAS        *float64      `json:"roas"`          // revenue / cost
 	ROI         *float64      `json:"roi"`           // (revenue − cost) / cost
 	Unconverted []Unconverted `json:"unconverted"`   // amounts without an exchange rate
@@ -119,7 +119,8 @@ func (t *tally) figures() Figures {
 		LeadsByType: LeadsByType{credit6(t.byType.Form), credit6(t.byType.Call), credit6(t.byType.Chat), credit6(t.byType.Other)},
 		Revenue:     cents(t.revenue.sum), Cost: cents(t.cost.sum), Clicks: t.clicks, Impressions: t.impressions,
 		Unconverted: unconverted(t.revenue, t.cost)}
-	costOK, bothOK := t.cost.whole(), t.cost.whole() && t.revenue.whole()
+	// Without cost there is no cost per lead or sale (rather than a misleading 0).
+	costOK, bothOK := t.cost.whole() && cents(t.cost.sum) > 0, t.cost.whole() && t.revenue.whole()
 	f.CostPerLead = ratio(t.cost.sum, t.leads, costOK, cents)
 	f.CostPerSale = ratio(t.cost.sum, t.sales, costOK, cents)
 	f.ROAS = ratio(t.revenue.sum, t.cost.sum, bothOK, credit6)
