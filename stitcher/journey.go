@@ -371,7 +371,8 @@ func (st *Stitcher) loadEvents(ctx context.Context, site string, from map[string
 		vids = append(vids, vid)
 		low = min(low, f)
 	}
-	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id, version
+	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id, version,
+			country, device
 		FROM %s.events WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= toDateTime(?) AND origin != 'server'`, st.db)
 	rows, err := st.conn.Query(ctx, q, site, vids, low)
 	if err != nil {
@@ -380,6 +381,7 @@ func (st *Stitcher) loadEvents(ctx context.Context, site string, from map[string
 	defer rows.Close()
 	type stored struct {
 		vid, typ, url, ref, session string
+		country, device             string
 		ts                          uint32
 		bot                         uint8
 		version                     uint64
@@ -388,7 +390,7 @@ func (st *Stitcher) loadEvents(ctx context.Context, site string, from map[string
 	for rows.Next() {
 		var e stored
 		var id uuid.UUID
-		if err := rows.Scan(&e.vid, &id, &e.ts, &e.typ, &e.url, &e.ref, &e.bot, &e.session, &e.version); err != nil {
+		if err := rows.Scan(&e.vid, &id, &e.ts, &e.typ, &e.url, &e.ref, &e.bot, &e.session, &e.version, &e.country, &e.device); err != nil {
 			return nil, err
 		}
 		if int64(e.ts) < from[e.vid] {
@@ -405,6 +407,7 @@ func (st *Stitcher) loadEvents(ctx context.Context, site string, from map[string
 	for id, e := range newest {
 		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref)
 		ev.Session, _ = uuid.Parse(e.session)
+		ev.Country, ev.Device = e.country, e.device
 		out = append(out, storedEvent{ev, e.vid})
 	}
 	return out, nil
@@ -423,9 +426,10 @@ func (r *sessionRow) values(version uint64) []any {
 		r.site, r.s.ID, r.vid, r.person, time.Unix(r.s.Start, 0).UTC(), time.Unix(r.s.End, 0).UTC(),
 		f.URL, f.Page.Path, f.Ref, r.attr.ReferrerDomain, r.attr.Source, r.attr.Medium, r.attr.Campaign, r.attr.Term, r.attr.Content,
 		f.Page.ClickType, f.Page.ClickID, r.attr.Channel, r.s.Pageviews, r.s.Events, bot, f.ID, del, version,
+		f.Country, f.Device,
 	}
 }
 
 const sessionColumns = `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path,
 	referrer, referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel,
-	pageviews, events, is_bot, first_event_id, deleted, version`
+	pageviews, events, is_bot, first_event_id, deleted, version, country, device`
