@@ -111,20 +111,10 @@ func parseECB(r *csv.Reader, head []string, base string) ([]Rate, error) {
 	}
 	var out []Rate
 	perEUR := map[string]float64{}
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		if blank(rec) {
-			continue
-		}
+	err := eachLine(r, func(line int, rec []string) error {
 		day, err := parseECBDate(rec[0])
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", line, err)
 		}
 		clear(perEUR)
 		perEUR["EUR"] = 1
@@ -134,27 +124,26 @@ func parseECB(r *csv.Reader, head []string, base string) ([]Rate, error) {
 				continue
 			}
 			if i >= len(codes) {
-				return nil, fmt.Errorf("line %d: more values than currencies in the header", line)
+				return fmt.Errorf("line %d: more values than currencies in the header", line)
 			}
 			x, err := positive(v)
 			if err != nil {
-				return nil, fmt.Errorf("line %d, %s: %w", line, codes[i], err)
+				return fmt.Errorf("line %d, %s: %w", line, codes[i], err)
 			}
 			perEUR[codes[i]] = x
 		}
 		b, ok := perEUR[base]
 		if !ok {
-			continue // no rate for the site's currency that day: nothing can be crossed
+			return nil // no rate for the site's currency that day: nothing can be crossed
 		}
 		for _, c := range sortedKeys(perEUR) {
 			if c != base {
 				out = append(out, Rate{Date: day, Base: base, Currency: c, Rate: perEUR[c] / b})
 			}
 		}
-		if len(out) > MaxRates {
-			return nil, fmt.Errorf("more than %d rates; split the file", MaxRates)
-		}
-	}
+		return tooMany(len(out))
+	})
+	return out, err
 }
 
 func parsePlainRates(r *csv.Reader, names []string, base string) ([]Rate, error) {
@@ -174,43 +163,57 @@ func parsePlainRates(r *csv.Reader, names []string, base string) ([]Rate, error)
 		return ""
 	}
 	var out []Rate
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		if blank(rec) {
-			continue
-		}
+	err := eachLine(r, func(line int, rec []string) error {
 		day := field(rec, "date")
 		if _, err := time.Parse("2006-01-02", day); err != nil {
-			return nil, fmt.Errorf("line %d: date %q is not YYYY-MM-DD", line, day)
+			return fmt.Errorf("line %d: date %q is not YYYY-MM-DD", line, day)
 		}
 		cur := strings.ToUpper(field(rec, "currency"))
 		if !site.CurrencyRe.MatchString(cur) {
-			return nil, fmt.Errorf("line %d: currency %q is not an ISO 4217 code", line, field(rec, "currency"))
+			return fmt.Errorf("line %d: currency %q is not an ISO 4217 code", line, field(rec, "currency"))
 		}
 		if b := strings.ToUpper(field(rec, "base")); b != "" && b != base {
-			return nil, fmt.Errorf("line %d: a rate against %s, but the site reports in %s: give units of %s per 1 %s", line, b, base, cur, base)
+			return fmt.Errorf("line %d: a rate against %s, but the site reports in %s: give units of %s per 1 %s", line, b, base, cur, base)
 		}
 		x, err := positive(field(rec, "rate"))
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", line, err)
 		}
 		if cur == base {
 			if x != 1 {
-				return nil, fmt.Errorf("line %d: %s is the site's currency; its rate can only be 1", line, cur)
+				return fmt.Errorf("line %d: %s is the site's currency; its rate can only be 1", line, cur)
 			}
-			continue
+			return nil
 		}
 		out = append(out, Rate{Date: day, Base: base, Currency: cur, Rate: x})
-		if len(out) > MaxRates {
-			return nil, fmt.Errorf("more than %d rates; split the file", MaxRates)
+		return tooMany(len(out))
+	})
+	return out, err
+}
+
+// eachLine calls f with each non-blank record after the header and its line number.
+func eachLine(r *csv.Reader, f func(line int, rec []string) error) error {
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if !blank(rec) {
+			if err := f(line, rec); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+func tooMany(n int) error {
+	if n > MaxRates {
+		return fmt.Errorf("more than %d rates; split the file", MaxRates)
+	}
+	return nil
 }
 
 // parseECBDate reads the ECB's dates: 2026-12-04 in the history, "04 December 2026" in

@@ -89,12 +89,16 @@ type tally struct {
 	clicks, impressions uint64
 }
 
+func (l *LeadsByType) add(o LeadsByType) {
+	l.Form += o.Form
+	l.Call += o.Call
+	l.Chat += o.Chat
+	l.Other += o.Other
+}
+
 func (t *tally) addCredit(c *creditPart, book *rateBook) {
 	t.leads += c.leads
-	t.byType.Form += c.byType.Form
-	t.byType.Call += c.byType.Call
-	t.byType.Chat += c.byType.Chat
-	t.byType.Other += c.byType.Other
+	t.byType.add(c.byType)
 	t.sales += c.sales
 	t.revenue.add(c.revenue, c.currency, c.day, book)
 }
@@ -102,10 +106,7 @@ func (t *tally) addCredit(c *creditPart, book *rateBook) {
 func (t *tally) plus(o *tally) {
 	t.sessions += o.sessions
 	t.leads += o.leads
-	t.byType.Form += o.byType.Form
-	t.byType.Call += o.byType.Call
-	t.byType.Chat += o.byType.Chat
-	t.byType.Other += o.byType.Other
+	t.byType.add(o.byType)
 	t.sales += o.sales
 	t.revenue.plus(o.revenue)
 	t.cost.plus(o.cost)
