@@ -47,36 +47,30 @@ type costPart struct {
 	clicks, impressions uint64
 }
 
-// costParts is the ad cost of a report: what the grouping places in its rows, the total
-// of all campaigns, and (after unallocated) the rest.
+// costParts is the ad cost of a report: what the grouping places in its rows, and the
+// total of all campaigns when it does not place all of it.
 type costParts struct {
 	placed []costPart
 	total  []costPart
-	rest   tally
 }
 
-// unallocated computes the cost the rows do not hold, total less placed, and reports
-// whether there is any. Without a total every campaign's cost was placed.
-func (c *costParts) unallocated(book *rateBook) bool {
+// unallocated is the cost the rows do not hold, total less placed, and whether there is
+// any. Without a total every campaign's cost was placed.
+func (c *costParts) unallocated(book *rateBook) (tally, bool) {
+	var rest, placed tally
 	if len(c.total) == 0 {
-		return false
+		return rest, false
 	}
-	var placed tally
 	for _, p := range c.placed {
-		placed.cost.add(p.cost, p.currency, p.day, book)
-		placed.clicks += p.clicks
-		placed.impressions += p.impressions
+		placed.addCost(&p, book)
 	}
-	c.rest = tally{}
 	for _, p := range c.total {
-		c.rest.cost.add(p.cost, p.currency, p.day, book)
-		c.rest.clicks += p.clicks
-		c.rest.impressions += p.impressions
+		rest.addCost(&p, book)
 	}
-	c.rest.cost.minus(placed.cost)
-	c.rest.clicks -= min(placed.clicks, c.rest.clicks)
-	c.rest.impressions -= min(placed.impressions, c.rest.impressions)
-	return cents(c.rest.cost.sum) != 0 || !c.rest.cost.whole() || c.rest.clicks > 0 || c.rest.impressions > 0
+	rest.cost.minus(placed.cost)
+	rest.clicks -= min(placed.clicks, rest.clicks)
+	rest.impressions -= min(placed.impressions, rest.impressions)
+	return rest, cents(rest.cost.sum) != 0 || !rest.cost.whole() || rest.clicks > 0 || rest.impressions > 0
 }
 
 // readCosts reads the ad cost of the report's range: by campaign, source or channel

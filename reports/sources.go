@@ -103,6 +103,12 @@ func (t *tally) addCredit(c *creditPart, book *rateBook) {
 	t.revenue.add(c.revenue, c.currency, c.day, book)
 }
 
+func (t *tally) addCost(c *costPart, book *rateBook) {
+	t.cost.add(c.cost, c.currency, c.day, book)
+	t.clicks += c.clicks
+	t.impressions += c.impressions
+}
+
 func (t *tally) plus(o *tally) {
 	t.sessions += o.sessions
 	t.leads += o.leads
@@ -179,15 +185,11 @@ func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 	for i := range credits {
 		row(keyOf(credits[i].key)).addCredit(&credits[i], book)
 	}
-	for _, c := range costs.placed {
-		r := row(keyOf(c.key))
-		r.cost.add(c.cost, c.currency, c.day, book)
-		r.clicks += c.clicks
-		r.impressions += c.impressions
+	for i := range costs.placed {
+		row(keyOf(costs.placed[i].key)).addCost(&costs.placed[i], book)
 	}
-	if costs.unallocated(book) {
-		un := row(UnallocatedKey)
-		un.cost, un.clicks, un.impressions = costs.rest.cost, costs.rest.clicks, costs.rest.impressions
+	if rest, ok := costs.unallocated(book); ok {
+		rows[UnallocatedKey] = &rest
 	}
 
 	var total tally
