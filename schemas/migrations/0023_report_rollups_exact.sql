@@ -10,21 +10,26 @@ TRUNCATE TABLE {db}.report_builds;
 
 -- Traffic per day and dimension value (dim: channel, source, campaign, keyword,
 -- landing_page, country or device). Sessions are counted exactly per day (a session
--- belongs to the day it started); visitors are a uniqExact state, so the visitors of
--- several days merge exactly.
+-- belongs to the day it started); visitors are a uniqExact state of the visitor ids'
+-- 64-bit hashes (cityHash64), so the visitors of several days merge exactly. Merging
+-- states of 64-bit hashes was 7 to 9 times faster than of the ids themselves (2 million
+-- sessions over 160 days: about 0.3 s against 2 to 3.5 s). A state holds a day's
+-- visitors, so granules are small: with the default 8,192 rows, reading one dimension
+-- read the states of all seven (0.9 s instead of 0.4 s).
 CREATE TABLE IF NOT EXISTS {db}.report_traffic
 (
     site_id    String,
     day        Date,
     dim        String,
     key        String,
-    visitors   AggregateFunction(uniqExact, String),
+    visitors   AggregateFunction(uniqExact, UInt64),
     sessions   UInt64,
     generation UInt64
 )
 ENGINE = ReplacingMergeTree(generation)
 PARTITION BY toYYYYMM(day)
-ORDER BY (site_id, dim, day, key);
+ORDER BY (site_id, dim, day, key)
+SETTINGS index_granularity = 64;
 
 -- Credit per day (of the conversion), model, dimension value and currency of the sales'
 -- revenue ('' for leads and stages), from each conversion's latest attribution. Revenue
