@@ -23,7 +23,9 @@ type JourneyTouch struct {
 	Term        string             `json:"term"`
 	LandingPage string             `json:"landing_page"`
 	Referrer    string             `json:"referrer"`
-	Credits     map[string]float64 `json:"credits"`
+	Country     string             `json:"country"`
+	Device      string             `json:"device"`
+	Credits     map[string]float64 `json:"credits"` // per model, six decimals
 }
 
 // JourneyConversion describes a conversion in a journey.
@@ -87,16 +89,18 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		return nil, err
 	}
 	from := conv.OccurredAt.Add(-time.Duration(st.LookbackDays) * 24 * time.Hour)
-	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term,
-			landing_path, referrer
-		FROM %s.sessions FINAL
-		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.DB)
-	q := fmt.Sprintf(`SELECT sid, started_at, channel, source, medium, campaign, term, landing_path, referrer
+	inner := fmt.Sprintf(`SELECT person_id, sid, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
+		FROM (SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, landing_path, referrer,
+				country, device, deleted, is_bot
+			FROM %s.sessions FINAL
+			WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
+		WHERE deleted = 0 AND is_bot = 0`, s.DB)
+	q := fmt.Sprintf(`SELECT sid, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
 		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
 	err = s.each(ctx, q, []any{st.ID, st.ID, from, conv.OccurredAt, conv.person}, func(sc scanner) error {
 		var t JourneyTouch
 		if err := sc.Scan(&t.SessionID, &t.StartedAt, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
-			&t.LandingPage, &t.Referrer); err != nil {
+			&t.LandingPage, &t.Referrer, &t.Country, &t.Device); err != nil {
 			return err
 		}
 		t.Credits = creditsFor(credits[t.SessionID])
@@ -106,9 +110,10 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the journey's sessions: %w", err)
 	}
-	if c, ok := credits[""]; ok { // no touchpoint in the window: the synthetic Direct touch
-		j.Touchpoints = append(j.Touchpoints, JourneyTouch{StartedAt: conv.OccurredAt, Channel: model.Direct, Source: "(direct)",
-			Medium: "(none)", Credits: creditsFor(c)})
+	if c, ok := credits[""]; ok { // no touchpoint in the window: the explicit (no touchpoint) row
+		const n = model.NoTouchpoint
+		j.Touchpoints = append(j.Touchpoints, JourneyTouch{StartedAt: conv.OccurredAt, Channel: n, Source: n, Medium: n, Campaign: n,
+			Term: n, LandingPage: n, Country: n, Device: n, Credits: creditsFor(c)})
 	}
 	return j, nil
 }
@@ -126,6 +131,7 @@ func (s *Store) journeyConversions(ctx context.Context, site, where string, args
 		if err := sc.Scan(&c.ConversionID, &c.Type, &c.LeadType, &c.OccurredAt, &c.person, &c.Value, &c.Currency); err != nil {
 			return err
 		}
+		c.Value = cents(c.Value)
 		out = append(out, c)
 		return nil
 	})
@@ -161,7 +167,7 @@ func (s *Store) credits(ctx context.Context, site, conversionID string) (map[str
 func creditsFor(m map[string]float64) map[string]float64 {
 	out := make(map[string]float64, len(model.Models))
 	for _, name := range model.Models {
-		out[name] = m[name]
+		out[name] = credit6(m[name])
 	}
 	return out
 }

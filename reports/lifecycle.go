@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"touchpoint/internal/chstore"
 )
 
 // Stages are the lifecycle stages in order.
@@ -13,7 +15,7 @@ var Stages = []string{"lead", "mql", "sal", "sql", "opportunity", "customer"}
 // StallAfter is how long a person may stay in a stage before counting as stalled.
 const StallAfter = 30 * 24 * time.Hour
 
-// LifecycleRow is one key of the lifecycle report; Totals has Key "".
+// LifecycleRow is one key of the lifecycle report; Totals has no key.
 type LifecycleRow struct {
 	Key        string              `json:"key,omitempty"`
 	Counts     map[string]uint64   `json:"counts"`
@@ -33,55 +35,74 @@ type Lifecycle struct {
 	Totals LifecycleRow   `json:"totals"`
 }
 
-// Lifecycle follows the persons whose first lead occurred in the range through the
-// stages, grouped by the first-click touch of that lead. A stage counts when the person
-// reached it at any time (stages may be skipped: a customer without an sql record
-// still counts as customer).
+// Lifecycle follows the leads that occurred in the range through the stages, grouped by
+// the first-click touch of each lead: the same leads, under the same keys, as the
+// first-click source report counts ("(no touchpoint)" included), so both reports agree.
+// A person with several leads in the range counts once per lead in the lead stage; the
+// later stages count people, each once, under the key of their first lead in the range.
+// A stage counts when the person reached it at any time (stages may be skipped: a
+// customer without an sql record still counts as customer).
 func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecycle, error) {
 	if p.By.Name != "channel" && p.By.Name != "source" && p.By.Name != "campaign" {
 		return nil, fmt.Errorf("lifecycle is grouped by channel, source or campaign")
 	}
-	resolved := func(where string) string {
-		return fmt.Sprintf(`SELECT if(current_person_id = '', person_id, current_person_id) AS person, conversion_id, type, occurred_at
-			FROM (SELECT person_id, conversion_id, type, occurred_at FROM %s.conversions FINAL WHERE site_id = ? %s) AS unresolved
-			ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ?) AS aliases USING person_id`, s.DB, where, s.DB)
-	}
-	q := fmt.Sprintf(`SELECT k, person, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (
-			SELECT person, cid, lead_at, k FROM (
-				SELECT person, min(occurred_at) AS lead_at, argMin(conversion_id, occurred_at) AS cid
-				FROM (%s) GROUP BY person HAVING lead_at >= ? AND lead_at < ?
-			) AS leads ANY LEFT JOIN (
-				SELECT conversion_id AS cid, %s AS k FROM %s.attributions FINAL
-				WHERE site_id = ? AND model = 'first_click' AND removed = 0
-			) AS first_touches USING cid
-		) AS keyed ANY LEFT JOIN (
+	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, occurred_at, k FROM (
+			SELECT person_id, conversion_id, occurred_at, %s AS k, removed FROM %s.attributions FINAL
+			WHERE site_id = ? AND model = 'first_click' AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
+		WHERE removed = 0`, p.By.attribution, s.DB))
+	stages := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type, occurred_at FROM %s.conversions FINAL
+		WHERE site_id = ? AND type IN ('mql', 'sal', 'sql', 'opportunity', 'customer')`, s.DB))
+	q := fmt.Sprintf(`SELECT k, person, conversion_id, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (
+			SELECT k, person, conversion_id, occurred_at AS lead_at FROM (%s)
+		) AS leads ANY LEFT JOIN (
 			SELECT person,
 				minIf(occurred_at, type = 'mql') AS at_mql, minIf(occurred_at, type = 'sal') AS at_sal,
 				minIf(occurred_at, type = 'sql') AS at_sql, minIf(occurred_at, type = 'opportunity') AS at_opportunity,
 				minIf(occurred_at, type = 'customer') AS at_customer
 			FROM (%s) GROUP BY person
-		) AS stages USING person`,
-		resolved("AND type = 'lead'"), p.By.attribution, s.DB, resolved("AND type != 'lead'"))
-	args := []any{p.Site, p.Site, p.From, p.end(), p.Site, p.Site, p.Site}
-	agg := map[string]*stageAgg{}
-	total := newStageAgg()
+		) AS stages USING person`, leads, stages)
+	args := []any{p.Site, p.Site, p.From, p.end(), p.Site, p.Site}
+	type lead struct {
+		key, id string
+		t       [6]time.Time
+	}
+	byPerson := map[string][]lead{}
 	err := s.each(ctx, q, args, func(sc scanner) error {
-		var k, person string
-		var t [6]time.Time
-		if err := sc.Scan(&k, &person, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5]); err != nil {
+		var l lead
+		var person string
+		if err := sc.Scan(&l.key, &person, &l.id, &l.t[0], &l.t[1], &l.t[2], &l.t[3], &l.t[4], &l.t[5]); err != nil {
 			return err
 		}
-		a := agg[k]
-		if a == nil {
-			a = newStageAgg()
-			agg[k] = a
-		}
-		a.add(t, now)
-		total.add(t, now)
+		l.key = keyOf(l.key)
+		byPerson[person] = append(byPerson[person], l)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read lifecycle: %w", err)
+	}
+	agg := map[string]*stageAgg{}
+	total := newStageAgg()
+	for _, ls := range byPerson {
+		sort.Slice(ls, func(i, j int) bool {
+			if !ls[i].t[0].Equal(ls[j].t[0]) {
+				return ls[i].t[0].Before(ls[j].t[0])
+			}
+			return ls[i].id < ls[j].id
+		})
+		for i, l := range ls {
+			a := agg[l.key]
+			if a == nil {
+				a = newStageAgg()
+				agg[l.key] = a
+			}
+			if i == 0 { // the person's first lead in the range carries their stages
+				a.add(l.t, now)
+				total.add(l.t, now)
+			} else {
+				a.counts[0]++
+				total.counts[0]++
+			}
+		}
 	}
 	out := &Lifecycle{Site: p.Site, By: p.By.Name, From: day(p.From), To: day(p.To), Stages: Stages, Rows: []LifecycleRow{}}
 	for k, a := range agg {
@@ -135,7 +156,7 @@ func (a *stageAgg) row(key string) LifecycleRow {
 		if i+1 < len(Stages) {
 			name := st + "_" + Stages[i+1]
 			if a.counts[i] > 0 {
-				v := float64(a.counts[i+1]) / float64(a.counts[i])
+				v := credit6(float64(a.counts[i+1]) / float64(a.counts[i]))
 				r.Rates[name] = &v
 			} else {
 				r.Rates[name] = nil
@@ -156,5 +177,6 @@ func median(xs []float64) *float64 {
 	if len(s)%2 == 0 {
 		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
+	m = credit6(m)
 	return &m
 }

@@ -7,6 +7,7 @@ package reports
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"touchpoint/attribution/model"
@@ -15,17 +16,32 @@ import (
 // GroupBy is a dimension of the source report.
 type GroupBy struct {
 	Name string
-	// SQL expressions for the dimension in sessions, attributions and ad_costs ("" = no cost by it).
-	session, attribution, cost string
+	// SQL expressions for the dimension in sessions and attributions.
+	session, attribution string
+	// cost is the ad_costs column a campaign's cost is placed by; "" places keyword rows
+	// by term when keyword is set, and no cost otherwise.
+	cost    string
+	keyword bool
 }
 
 // groupBys are the dimensions, also those of the report's daily rollups.
 var groupBys = []GroupBy{
-	{"channel", "channel", "channel", "channel"},
-	{"source", "source", "source", "source"},
-	{"campaign", "campaign", "campaign", "campaign"},
-	{"keyword", "term", "term", ""},
-	{"landing_page", "path(landing_url)", "landing_page", ""},
+	{Name: "channel", session: "channel", attribution: "channel", cost: "channel"},
+	{Name: "source", session: "source", attribution: "source", cost: "source"},
+	{Name: "campaign", session: "campaign", attribution: "campaign", cost: "campaign"},
+	{Name: "keyword", session: "term", attribution: "term", keyword: true},
+	{Name: "landing_page", session: "path(landing_url)", attribution: "landing_page"},
+	{Name: "country", session: "country", attribution: "country"},
+	{Name: "device", session: "device", attribution: "device"},
+}
+
+// GroupByNames lists the dimensions the source report groups by.
+func GroupByNames() []string {
+	out := make([]string, len(groupBys))
+	for i, g := range groupBys {
+		out[i] = g.Name
+	}
+	return out
 }
 
 // Params are the common query parameters of the reports.
@@ -34,10 +50,12 @@ type Params struct {
 	From, To time.Time // dates, To inclusive
 	Model    string
 	By       GroupBy
+	Currency string // the site's reporting currency, which money is shown in
 }
 
 // ParseParams reads site, from, to, model and by, with defaults (last 30 days,
-// first_click, channel), and explains what is wrong with bad values.
+// first_click, channel), and explains what is wrong with bad values. Currency is left
+// for the caller, who knows the site.
 func ParseParams(q url.Values, now time.Time) (Params, error) {
 	p := Params{Site: q.Get("site"), Model: q.Get("model")}
 	if p.Site == "" {
@@ -55,7 +73,7 @@ func ParseParams(q url.Values, now time.Time) (Params, error) {
 	}
 	g, ok := LookupGroupBy(by)
 	if !ok {
-		return p, fmt.Errorf("unknown by %q (channel, source, campaign, keyword or landing_page)", by)
+		return p, fmt.Errorf("unknown by %q (one of %s)", by, strings.Join(GroupByNames(), ", "))
 	}
 	p.By = g
 	today := now.UTC().Truncate(24 * time.Hour)

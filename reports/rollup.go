@@ -106,7 +106,7 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 	gen := uint64(time.Now().UnixNano())
 	live, liveArgs := liveSessions(s.DB, site, days)
 	traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, visitors, sessions, generation)
-		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, uniqHLL12State(visitor_id), uniq(session_id), ?
+		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, uniqExactState(cityHash64(visitor_id)), uniqExact(session_id), ?
 		FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, %[2]s AS dims
 			FROM %[1]s.sessions WHERE %[3]s)
 		ARRAY JOIN dims AS dk
@@ -116,13 +116,15 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 	}
 	latest, latestArgs := latestCredit(s.DB, site, "", days)
 	credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
-			(site_id, day, model, dim, key, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
-		SELECT site_id, day, model, dk.1 AS dim, dk.2 AS key, %[2]s, ?
-		FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, revenue, %[3]s AS dims
+			(site_id, day, model, dim, key, currency, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
+		SELECT site_id, day, model, dk.1 AS dim, dk.2 AS key, cur, %[2]s, ?
+		FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, revenue,
+				%[5]s AS cur, %[3]s AS dims
 			FROM %[1]s.attributions
 			WHERE %[4]s)
 		ARRAY JOIN dims AS dk
-		GROUP BY site_id, day, model, dim, key`, s.DB, creditSums, dimsArray(func(g GroupBy) string { return g.attribution }), latest)
+		GROUP BY site_id, day, model, dim, key, cur`, s.DB, creditSums, dimsArray(func(g GroupBy) string { return g.attribution }), latest,
+		revenueCurrency)
 	if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
 		return fmt.Errorf("cannot roll up credit: %w", err)
 	}
@@ -145,15 +147,16 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 
 // liveSessions is the condition selecting the rows of the site's sessions started on
 // days (ordered YYYY-MM-DD) that count as traffic, and its arguments: no bots, and no
-// session that a late event folded into another. Such a session is written once more with
-// deleted = 1 and empty touchpoint fields, so it is left out by id. Every row version is
-// read, which is cheaper than FINAL: a session's day and touchpoint fields never change
-// between its versions, so uniq(session_id) counts it once (exact up to 65,536 a day).
+// session that a late event folded into another. A session that became a bot's, or was
+// folded (written once more with deleted = 1 and empty touchpoint fields), is left out by
+// id, so the rows counted are exactly those docs/sql.md counts with FINAL. Every row
+// version is read, which is cheaper than FINAL: a session's day and touchpoint fields
+// never change between its versions, so uniqExact(session_id) counts it once.
 func liveSessions(db, site string, days []string) (string, []any) {
 	inRange, args := inDays("started_at", days)
-	cond := fmt.Sprintf(`site_id = ? AND is_bot = 0 AND deleted = 0 AND %s
-		AND session_id NOT IN (SELECT session_id FROM %s.sessions WHERE site_id = ? AND deleted = 1)`, inRange, db)
-	return cond, append(append([]any{site}, args...), site)
+	cond := fmt.Sprintf(`site_id = ? AND is_bot = 0 AND deleted = 0 AND %[1]s
+		AND session_id NOT IN (SELECT session_id FROM %[2]s.sessions WHERE site_id = ? AND %[1]s AND (deleted = 1 OR is_bot = 1))`, inRange, db)
+	return cond, append(append(append([]any{site}, args...), site), args...)
 }
 
 // creditSums are the credit columns of the report, named as in the rollup's query.
@@ -164,6 +167,10 @@ const creditSums = `sumIf(credit, conversion_type = 'lead') AS c_leads,
 	sumIf(credit, conversion_type = 'lead' AND lead_type NOT IN ('form', 'call', 'chat')) AS c_other,
 	sumIf(credit, conversion_type = 'sale') AS c_sales,
 	sumIf(revenue, conversion_type = 'sale') AS c_revenue`
+
+// revenueCurrency is the currency of an attribution row's revenue: a sale's, upper-cased
+// (empty: the site's currency); empty for leads and stages, which carry no revenue.
+const revenueCurrency = `if(conversion_type = 'sale', upper(currency), '')`
 
 // dimsArray is the SQL array of (dimension, value) pairs of a row, for ARRAY JOIN.
 func dimsArray(expr func(GroupBy) string) string {

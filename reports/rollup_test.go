@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/engine"
@@ -17,6 +21,8 @@ import (
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 )
+
+var sqlBlocks = regexp.MustCompile("(?s)```sql\n(.*?)```")
 
 var testChannels = []struct{ channel, source, medium string }{
 	{"Paid Search", "google", "cpc"}, {"Organic Search", "bing", "organic"}, {"Email", "newsletter", "email"},
@@ -56,10 +62,14 @@ func TestRollupsMatchTables(t *testing.T) {
 		case 0:
 			d.Conversion(attrtest.Conversion{Site: "demo", ID: "lead-" + person, Type: "lead",
 				LeadType: []string{"form", "call", "chat", "other"}[rng.IntN(4)], Person: person, At: at})
-		case 1:
+		case 1: // some in US dollars, converted with the rates below or left unconverted
 			d.Conversion(attrtest.Conversion{Site: "demo", ID: "sale-" + person, Type: "sale", Person: person, At: at,
-				Value: float64(10 + rng.IntN(500))})
+				Value: float64(10 + rng.IntN(500)), Currency: []string{"EUR", "USD", ""}[rng.IntN(3)]})
 		}
+	}
+	store := &Store{Conn: conn, DB: db}
+	if err := store.ImportRates(ctx, "demo", []Rate{{"2026-09-30", "EUR", "USD", 1.1}, {"2026-10-05", "EUR", "USD", 1.2}}); err != nil {
+		t.Fatal(err)
 	}
 	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "demo", LookbackDays: 90}}})
 	eng := engine.New(conn, db, sites)
@@ -70,7 +80,6 @@ func TestRollupsMatchTables(t *testing.T) {
 		}
 	}
 	rebuild(start.AddDate(0, 0, -1), start.AddDate(0, 0, 14))
-	store := &Store{Conn: conn, DB: db}
 
 	// reports returns the report for every dimension and model, and how many of the
 	// range's days were read from the rollups.
@@ -79,7 +88,7 @@ func TestRollupsMatchTables(t *testing.T) {
 		out := map[string]*Sources{}
 		for _, g := range groupBys {
 			for _, m := range model.Models {
-				p := Params{Site: "demo", From: start, To: start.AddDate(0, 0, 12), Model: m, By: g}
+				p := Params{Site: "demo", From: start, To: start.AddDate(0, 0, 12), Model: m, By: g, Currency: "EUR"}
 				r, err := store.Sources(ctx, p)
 				if err != nil {
 					t.Fatal(err)
@@ -109,8 +118,8 @@ func TestRollupsMatchTables(t *testing.T) {
 	if built != 0 {
 		t.Fatalf("%d days built before any build", built)
 	}
-	if fromTables["channel/linear"].Totals.Leads == 0 {
-		t.Fatalf("no leads in the test data: %+v", fromTables["channel/linear"].Totals)
+	if tot := fromTables["channel/linear"].Totals; tot.Leads == 0 || tot.Revenue == 0 || len(tot.Unconverted) == 0 {
+		t.Fatalf("no leads, converted and unconverted revenue in the test data: %+v", tot)
 	}
 	for k, r := range fromTables {
 		if r.Totals.Sessions != live {
@@ -167,15 +176,107 @@ func TestRollupsMatchTables(t *testing.T) {
 
 // round rounds credit sums, which ClickHouse adds in any order, and orders rows by key.
 func round(s *Sources) {
-	r := func(row *SourceRow) {
+	r := func(row *Figures) {
 		for _, x := range []*float64{&row.Leads, &row.LeadsByType.Form, &row.LeadsByType.Call, &row.LeadsByType.Chat,
 			&row.LeadsByType.Other, &row.Sales, &row.Revenue} {
-			*x = math.Round(*x*1e6) / 1e6
+			*x = math.Round(*x*1e4) / 1e4
+		}
+		for _, x := range []**float64{&row.ROAS, &row.ROI, &row.CostPerLead, &row.CostPerSale} {
+			if *x != nil {
+				v := math.Round(**x*1e4) / 1e4
+				*x = &v
+			}
 		}
 	}
 	for i := range s.Rows {
-		r(&s.Rows[i])
+		r(&s.Rows[i].Figures)
 	}
 	r(&s.Totals)
 	sort.Slice(s.Rows, func(i, j int) bool { return s.Rows[i].Key < s.Rows[j].Key })
+}
+
+// Visitors and sessions of the source report are exact: the same figures, per key and in
+// total, as the query of docs/sql.md, from the tables and from the rollups, over a month
+// of visitors who come back, some as bots and some in sessions folded into others.
+func TestVisitorsAndSessionsAreExact(t *testing.T) {
+	ctx := context.Background()
+	conn, db := testenv.FreshDatabase(t)
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	rng := rand.New(rand.NewPCG(5, 8))
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	var ss []attrtest.Session
+	for v := 0; v < 3000; v++ {
+		visitor := fmt.Sprintf("v%04d", v)
+		for n := 0; n < 1+rng.IntN(3); n++ {
+			c := testChannels[rng.IntN(len(testChannels))]
+			s := attrtest.Session{ID: uuid.NewString(), Site: "demo", Visitor: visitor, Person: visitor, At: start.Add(time.Duration(rng.IntN(30*24)) * time.Hour),
+				Channel: c.channel, Source: c.source, Medium: c.medium, Bot: rng.IntN(30) == 0}
+			ss = append(ss, s)
+			switch rng.IntN(10) {
+			case 0: // written again with more pageviews
+				ss = append(ss, s)
+			case 1: // folded into another session by a late event
+				ss = append(ss, attrtest.Session{ID: s.ID, Site: "demo", Visitor: visitor, Person: visitor, At: s.At, Deleted: true})
+			case 2: // a later event was a bot's
+				b := s
+				b.Bot = true
+				ss = append(ss, b)
+			}
+		}
+	}
+	d.Sessions(ss)
+	doc, err := os.ReadFile("../docs/sql.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var query string
+	for _, b := range sqlBlocks.FindAllStringSubmatch(string(doc), -1) {
+		if strings.Contains(b[1], "uniqExact(visitor_id) AS visitors") {
+			query = strings.ReplaceAll(b[1], "touchpoint.", db+".")
+		}
+	}
+	if query == "" {
+		t.Fatal("docs/sql.md has no query of visitors and sessions per channel")
+	}
+	want := map[string][2]uint64{}
+	err = (&Store{Conn: conn, DB: db}).each(ctx, query, nil, func(sc scanner) error {
+		var k string
+		var v, n uint64
+		if err := sc.Scan(&k, &v, &n); err != nil {
+			return err
+		}
+		want[k] = [2]uint64{v, n}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var totalVisitors uint64
+	if err := conn.QueryRow(ctx, `SELECT uniqExact(visitor_id) FROM (SELECT visitor_id, deleted, is_bot FROM `+db+
+		`.sessions FINAL WHERE site_id = 'demo') WHERE deleted = 0 AND is_bot = 0`).Scan(&totalVisitors); err != nil {
+		t.Fatal(err)
+	}
+	store := &Store{Conn: conn, DB: db}
+	check := func(from string) {
+		t.Helper()
+		g, _ := LookupGroupBy("channel")
+		r, err := store.Sources(ctx, Params{Site: "demo", From: start, To: start.AddDate(0, 0, 30), Model: "linear", By: g, Currency: "EUR"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Rows) != len(want) || r.Totals.Visitors != totalVisitors {
+			t.Fatalf("from %s: %d rows, %d visitors; docs/sql.md gives %v, %d visitors", from, len(r.Rows), r.Totals.Visitors, want, totalVisitors)
+		}
+		for _, row := range r.Rows {
+			if w := want[row.Key]; row.Visitors != w[0] || row.Sessions != w[1] {
+				t.Fatalf("from %s, %s: %d visitors, %d sessions; docs/sql.md gives %d, %d", from, row.Key, row.Visitors, row.Sessions, w[0], w[1])
+			}
+		}
+	}
+	check("sessions")
+	time.Sleep(1100 * time.Millisecond)
+	if n, err := store.BuildRollups(ctx, "demo", 0); err != nil || n < 28 {
+		t.Fatalf("built %d days: %v", n, err)
+	}
+	check("rollups")
 }

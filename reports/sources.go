@@ -1,3 +1,7 @@
+// Package reports answers the reports API from ClickHouse: the source report, the
+// lifecycle report, a lead's journey, ad cost and exchange rate imports and the webhook
+// delivery log. Every value is a bound parameter; the only SQL fragments chosen from
+// input are the group-by expressions, taken from fixed maps.
 package reports
 
 import (
@@ -8,8 +12,20 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Keys of the source report that are no value of the dimension.
+const (
+	// NoneKey is the row of sessions and credit whose dimension is empty (no campaign, no
+	// keyword).
+	NoneKey = "(none)"
+	// UnallocatedKey is the row of ad cost the grouping cannot place: keyword cost while
+	// grouped by landing page, a campaign's cost beyond its keywords while grouped by
+	// keyword. With it the cost total is the same for every grouping.
+	UnallocatedKey = "(unallocated cost)"
 )
 
 // LeadsByType splits attributed leads by how they came in.
@@ -20,28 +36,41 @@ type LeadsByType struct {
 	Other float64 `json:"other"`
 }
 
-// SourceRow is one line of the source report; Totals has Key "".
+// Figures are the numbers of one row of the source report, or of its totals. Money is in
+// the report's currency, rounded to cents; credit sums and ratios have six decimals.
+type Figures struct {
+	Visitors    uint64        `json:"visitors"`
+	Sessions    uint64        `json:"sessions"`
+	Leads       float64       `json:"leads"`
+	LeadsByType LeadsByType   `json:"leads_by_type"`
+	Sales       float64       `json:"sales"`
+	Revenue     float64       `json:"revenue"`
+	Cost        float64       `json:"cost"`
+	Clicks      uint64        `json:"clicks"`
+	Impressions uint64        `json:"impressions"`
+	CostPerLead *float64      `json:"cost_per_lead"` // cost / leads; null without cost or leads
+	CostPerSale *float64      `json:"cost_per_sale"` // cost / sales; null without cost or sales
+	ROAS        *float64      `json:"roas"`          // revenue / cost
+	ROI         *float64      `json:"roi"`           // (revenue − cost) / cost
+	Unconverted []Unconverted `json:"unconverted"`   // amounts without an exchange rate
+}
+
+// SourceRow is one line of the source report.
 type SourceRow struct {
-	Key         string      `json:"key,omitempty"`
-	Visitors    uint64      `json:"visitors"`
-	Sessions    uint64      `json:"sessions"`
-	Leads       float64     `json:"leads"`
-	LeadsByType LeadsByType `json:"leads_by_type"`
-	Sales       float64     `json:"sales"`
-	Revenue     float64     `json:"revenue"`
-	Cost        float64     `json:"cost"`
-	ROI         *float64    `json:"roi"` // (revenue − cost) / cost; null without cost
+	Key string `json:"key"`
+	Figures
 }
 
 // Sources is the source report.
 type Sources struct {
-	Site   string      `json:"site"`
-	Model  string      `json:"model"`
-	By     string      `json:"by"`
-	From   string      `json:"from"`
-	To     string      `json:"to"`
-	Rows   []SourceRow `json:"rows"`
-	Totals SourceRow   `json:"totals"`
+	Site     string      `json:"site"`
+	Model    string      `json:"model"`
+	By       string      `json:"by"`
+	From     string      `json:"from"`
+	To       string      `json:"to"`
+	Currency string      `json:"currency"` // of every money field
+	Rows     []SourceRow `json:"rows"`
+	Totals   Figures     `json:"totals"`
 }
 
 // Store runs report queries on one ClickHouse database.
@@ -50,118 +79,135 @@ type Store struct {
 	DB   string
 }
 
+// tally collects one row's figures before they are rounded.
+type tally struct {
+	visitors, sessions  uint64
+	leads               float64
+	byType              LeadsByType
+	sales               float64
+	revenue, cost       money
+	clicks, impressions uint64
+}
+
+func (l *LeadsByType) add(o LeadsByType) {
+	l.Form += o.Form
+	l.Call += o.Call
+	l.Chat += o.Chat
+	l.Other += o.Other
+}
+
+func (t *tally) addCredit(c *creditPart, book *rateBook) {
+	t.leads += c.leads
+	t.byType.add(c.byType)
+	t.sales += c.sales
+	t.revenue.add(c.revenue, c.currency, c.day, book)
+}
+
+func (t *tally) addCost(c *costPart, book *rateBook) {
+	t.cost.add(c.cost, c.currency, c.day, book)
+	t.clicks += c.clicks
+	t.impressions += c.impressions
+}
+
+func (t *tally) plus(o *tally) {
+	t.sessions += o.sessions
+	t.leads += o.leads
+	t.byType.add(o.byType)
+	t.sales += o.sales
+	t.revenue.plus(o.revenue)
+	t.cost.plus(o.cost)
+	t.clicks += o.clicks
+	t.impressions += o.impressions
+}
+
+// figures rounds the tally. Ratios that would need an unconverted amount are null.
+func (t *tally) figures() Figures {
+	f := Figures{Visitors: t.visitors, Sessions: t.sessions, Leads: credit6(t.leads), Sales: credit6(t.sales),
+		LeadsByType: LeadsByType{credit6(t.byType.Form), credit6(t.byType.Call), credit6(t.byType.Chat), credit6(t.byType.Other)},
+		Revenue:     cents(t.revenue.sum), Cost: cents(t.cost.sum), Clicks: t.clicks, Impressions: t.impressions,
+		Unconverted: unconverted(t.revenue, t.cost)}
+	// Without cost there is no cost per lead or sale (rather than a misleading 0).
+	costOK, bothOK := t.cost.whole() && cents(t.cost.sum) > 0, t.cost.whole() && t.revenue.whole()
+	f.CostPerLead = ratio(t.cost.sum, t.leads, costOK, cents)
+	f.CostPerSale = ratio(t.cost.sum, t.sales, costOK, cents)
+	f.ROAS = ratio(t.revenue.sum, t.cost.sum, bothOK, credit6)
+	f.ROI = ratio(t.revenue.sum-t.cost.sum, t.cost.sum, bothOK, credit6)
+	return f
+}
+
 // Sources computes the source report: traffic from sessions started in the range, leads,
 // sales and revenue as the model's credit for conversions that occurred in the range,
-// cost from ad_costs. Leads and sales are fractional for multi-touch models.
+// cost, clicks and impressions from ad_costs. Leads and sales are fractional for
+// multi-touch models. Revenue and cost in other currencies are converted into
+// p.Currency with the rate of their day.
 func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
-	rows := map[string]*SourceRow{}
-	var mu sync.Mutex // the queries below run at the same time
-	set := func(k string, f func(r *SourceRow)) {
-		mu.Lock()
-		defer mu.Unlock()
-		r := rows[k]
-		if r == nil {
-			r = &SourceRow{Key: k}
-			rows[k] = r
-		}
-		f(r)
-	}
-	out := &Sources{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To)}
-
+	out := &Sources{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency, Rows: []SourceRow{}}
 	ds, err := s.days(ctx, p.Site, day(p.From), day(p.To))
 	if err != nil {
 		return nil, err
 	}
-	// Traffic per key; its totals row counts the visitors of all keys together.
-	readTraffic := func() error {
-		q, args := s.trafficQuery(p.Site, ds, p.By)
-		rows, err := s.Conn.Query(ctx, q+" WITH TOTALS", args...)
-		if err != nil {
-			return fmt.Errorf("cannot read traffic: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k string
-			var v, n uint64
-			if err := rows.Scan(&k, &v, &n); err != nil {
-				return err
-			}
-			set(k, func(r *SourceRow) { r.Visitors, r.Sessions = v, n })
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("cannot read traffic: %w", err)
-		}
-		var k string
-		var n uint64
-		if err := rows.Totals(&k, &out.Totals.Visitors, &n); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("cannot count visitors: %w", err)
-		}
-		return nil
+	var (
+		traffic  = map[string]*tally{}
+		visitors uint64 // of all keys together
+		credits  []creditPart
+		costs    costParts
+		rates    []Rate
+	)
+	readTraffic := func() (err error) {
+		visitors, err = s.readTraffic(ctx, p, ds, traffic)
+		return err
 	}
-
-	readCredit := func() error {
-		q, args := s.creditQuery(p, ds)
-		err := s.each(ctx, q, args, func(sc scanner) error {
-			var k string
-			var c SourceRow
-			if err := sc.Scan(&k, &c.Leads, &c.LeadsByType.Form, &c.LeadsByType.Call, &c.LeadsByType.Chat,
-				&c.LeadsByType.Other, &c.Sales, &c.Revenue); err != nil {
-				return err
-			}
-			set(k, func(r *SourceRow) {
-				r.Leads, r.LeadsByType, r.Sales, r.Revenue = c.Leads, c.LeadsByType, c.Sales, c.Revenue
-			})
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("cannot read attributed conversions: %w", err)
-		}
-		return nil
+	readCredit := func() (err error) {
+		credits, err = s.readCredit(ctx, p, ds)
+		return err
 	}
-
-	readCost := func() error {
-		if p.By.cost == "" {
-			return nil
-		}
-		cost := fmt.Sprintf(`SELECT %s AS k, sum(cost) FROM %s.ad_costs FINAL
-			WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) GROUP BY k`, p.By.cost, s.DB)
-		err := s.each(ctx, cost, []any{p.Site, day(p.From), day(p.To)}, func(sc scanner) error {
-			var k string
-			var c float64
-			if err := sc.Scan(&k, &c); err != nil {
-				return err
-			}
-			set(k, func(r *SourceRow) { r.Cost = c })
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("cannot read ad costs: %w", err)
-		}
-		return nil
+	readCost := func() (err error) {
+		costs, err = s.readCosts(ctx, p)
+		return err
 	}
-
-	if err := parallel(readTraffic, readCredit, readCost); err != nil {
+	readRates := func() (err error) {
+		from, to := rateRange(p.From, p.To)
+		rates, err = s.Rates(ctx, p.Site, p.Currency, from, to)
+		return err
+	}
+	if err := parallel(readTraffic, readCredit, readCost, readRates); err != nil {
 		return nil, err
 	}
 
-	out.Rows = make([]SourceRow, 0, len(rows))
-	for _, r := range rows {
-		r.ROI = roi(r.Revenue, r.Cost)
-		out.Rows = append(out.Rows, *r)
-		t := &out.Totals
-		t.Sessions += r.Sessions
-		t.Leads += r.Leads
-		t.LeadsByType.Form += r.LeadsByType.Form
-		t.LeadsByType.Call += r.LeadsByType.Call
-		t.LeadsByType.Chat += r.LeadsByType.Chat
-		t.LeadsByType.Other += r.LeadsByType.Other
-		t.Sales += r.Sales
-		t.Revenue += r.Revenue
-		t.Cost += r.Cost
+	book := newRateBook(p.Currency, rates)
+	rows := traffic
+	row := func(k string) *tally {
+		if rows[k] == nil {
+			rows[k] = &tally{}
+		}
+		return rows[k]
 	}
-	out.Totals.ROI = roi(out.Totals.Revenue, out.Totals.Cost)
+	for i := range credits {
+		row(keyOf(credits[i].key)).addCredit(&credits[i], book)
+	}
+	for i := range costs.placed {
+		row(keyOf(costs.placed[i].key)).addCost(&costs.placed[i], book)
+	}
+	if rest, ok := costs.unallocated(book); ok {
+		rows[UnallocatedKey] = &rest
+	}
+
+	var total tally
+	for k, r := range rows {
+		total.plus(r)
+		f := r.figures()
+		if k == UnallocatedKey { // its leads and revenue are in the other rows: no ratio means anything
+			f.CostPerLead, f.CostPerSale, f.ROAS, f.ROI = nil, nil, nil, nil
+		}
+		out.Rows = append(out.Rows, SourceRow{Key: k, Figures: f})
+	}
+	total.visitors = visitors
+	out.Totals = total.figures()
 	sort.Slice(out.Rows, func(i, j int) bool {
 		a, b := out.Rows[i], out.Rows[j]
+		if (a.Key == UnallocatedKey) != (b.Key == UnallocatedKey) {
+			return b.Key == UnallocatedKey
+		}
 		if a.Leads != b.Leads {
 			return a.Leads > b.Leads
 		}
@@ -171,6 +217,14 @@ func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 		return a.Key < b.Key
 	})
 	return out, nil
+}
+
+// keyOf is the row key of a dimension value: NoneKey for the empty value.
+func keyOf(k string) string {
+	if k == "" {
+		return NoneKey
+	}
+	return k
 }
 
 // parallel runs fs at the same time and returns the first error.
@@ -188,67 +242,124 @@ func parallel(fs ...func() error) error {
 	return errors.Join(errs...)
 }
 
-func roi(revenue, cost float64) *float64 {
-	if cost <= 0 {
-		return nil
+// readTraffic adds each key's visitors and sessions to rows and returns the visitors of
+// all keys together.
+func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, rows map[string]*tally) (uint64, error) {
+	q, args := s.trafficQuery(p.Site, ds, p.By)
+	if q == "" {
+		return 0, nil
 	}
-	r := (revenue - cost) / cost
-	return &r
+	res, err := s.Conn.Query(ctx, q+" WITH TOTALS", args...)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read traffic: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var k string
+		var v, n uint64
+		if err := res.Scan(&k, &v, &n); err != nil {
+			return 0, fmt.Errorf("cannot read traffic: %w", err)
+		}
+		rows[k] = &tally{visitors: v, sessions: n}
+	}
+	if err := res.Err(); err != nil {
+		return 0, fmt.Errorf("cannot read traffic: %w", err)
+	}
+	var k string
+	var v, n uint64
+	if err := res.Totals(&k, &v, &n); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("cannot count visitors: %w", err)
+	}
+	return v, nil
 }
 
-// trafficQuery counts visitors and sessions per value of dimension by: from the rollups
-// for built days, from sessions for the others, per day either way so both give the same
-// figures. Sessions are summed over days; visitors are merged HyperLogLog states
-// (uniqHLL12: exact up to 16, a typical error of about 1.6% above), which is what lets a
-// report merge hundreds of days in milliseconds.
+// trafficQuery counts visitors and sessions per value of dimension by (the empty value as NoneKey):
+// from the rollups for built days, from sessions for the others, per day either way so
+// both give the same figures. Sessions are counted exactly per day and summed (a session
+// belongs to the day it started); visitors are uniqExact states of the visitor ids'
+// 64-bit hashes merged over the days, so both are the exact counts of docs/sql.md (two
+// visitors would have to share a hash: for ten million visitors the odds of any such
+// pair are about 1 in 400,000). It is "" when no day has data.
 func (s *Store) trafficQuery(site string, ds dayStates, by GroupBy) (string, []any) {
 	var parts []string
 	var args []any
 	if len(ds.built) > 0 {
 		current, currentArgs := ds.current()
-		parts = append(parts, fmt.Sprintf(`SELECT key AS k, visitors AS v, sessions AS n FROM %s.report_traffic
-			WHERE site_id = ? AND dim = ? AND %s`, s.DB, current))
+		parts = append(parts, fmt.Sprintf(`SELECT if(key = '', '%s', key) AS k, visitors AS v, sessions AS n FROM %s.report_traffic
+			WHERE site_id = ? AND dim = ? AND %s`, NoneKey, s.DB, current))
 		args = append(append(args, site, by.Name), currentArgs...)
 	}
 	if len(ds.stale) > 0 {
 		live, liveArgs := liveSessions(s.DB, site, ds.stale)
-		parts = append(parts, fmt.Sprintf(`SELECT k, v, n FROM (
-				SELECT %s AS k, toDate(started_at, 'UTC') AS day, uniqHLL12State(visitor_id) AS v, uniq(session_id) AS n
+		parts = append(parts, fmt.Sprintf(`SELECT if(key = '', '%s', key) AS k, v, n FROM (
+				SELECT %s AS key, toDate(started_at, 'UTC') AS day, uniqExactState(cityHash64(visitor_id)) AS v, uniqExact(session_id) AS n
 				FROM %s.sessions WHERE %s
-				GROUP BY k, day)`, by.session, s.DB, live))
+				GROUP BY key, day)`, NoneKey, by.session, s.DB, live))
 		args = append(args, liveArgs...)
 	}
-	return unionQuery("uniqHLL12Merge(v), sum(n)", parts), args
+	return unionQuery("k", "uniqExactMerge(v), sum(n)", parts), args
 }
 
-// creditQuery sums the model's credit per value of the report's dimension: from the
-// rollups for built days, from attributions for the others.
-func (s *Store) creditQuery(p Params, ds dayStates) (string, []any) {
+// creditPart is the credit of one key, and for revenue in another currency than the
+// report's, of one day (day is zero otherwise).
+type creditPart struct {
+	key, currency string
+	day           time.Time
+	leads, sales  float64
+	byType        LeadsByType
+	revenue       float64
+}
+
+// readCredit sums the model's credit per value of the report's dimension: from the
+// rollups for built days, from attributions for the others. Revenue in the report's
+// currency (or none) is summed over the range; in another currency per day, to be
+// converted with the day's rate.
+func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates) ([]creditPart, error) {
 	var parts []string
 	var args []any
+	own := func(column string) string { // the currency column as the query groups it
+		return fmt.Sprintf("if(%s IN ('', ?), '', %[1]s)", column)
+	}
 	if len(ds.built) > 0 {
 		current, currentArgs := ds.current()
-		parts = append(parts, fmt.Sprintf(`SELECT key AS k, leads AS c_leads, leads_form AS c_form, leads_call AS c_call,
-				leads_chat AS c_chat, leads_other AS c_other, sales AS c_sales, revenue AS c_revenue
+		parts = append(parts, fmt.Sprintf(`SELECT key AS k, %s AS c, if(c = '', toDate(0), day) AS d, leads AS c_leads, leads_form AS c_form,
+				leads_call AS c_call, leads_chat AS c_chat, leads_other AS c_other, sales AS c_sales, revenue AS c_revenue
 			FROM %s.report_credit
-			WHERE site_id = ? AND model = ? AND dim = ? AND %s`, s.DB, current))
-		args = append(append(args, p.Site, p.Model, p.By.Name), currentArgs...)
+			WHERE site_id = ? AND model = ? AND dim = ? AND %s`, own("currency"), s.DB, current))
+		args = append(append(args, p.Currency, p.Site, p.Model, p.By.Name), currentArgs...)
 	}
 	if len(ds.stale) > 0 {
 		latest, largs := latestCredit(s.DB, p.Site, p.Model, ds.stale)
-		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, %s FROM %s.attributions WHERE %s GROUP BY k`,
-			p.By.attribution, creditSums, s.DB, latest))
-		args = append(args, largs...)
+		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, %s AS c, if(c = '', toDate(0), toDate(occurred_at, 'UTC')) AS d, %s
+			FROM %s.attributions WHERE %s GROUP BY k, c, d`, p.By.attribution, own(revenueCurrency), creditSums, s.DB, latest))
+		args = append(append(args, p.Currency), largs...)
 	}
-	return unionQuery("sum(c_leads), sum(c_form), sum(c_call), sum(c_chat), sum(c_other), sum(c_sales), sum(c_revenue)", parts), args
+	q := unionQuery("k, c, d", "sum(c_leads), sum(c_form), sum(c_call), sum(c_chat), sum(c_other), sum(c_sales), sum(c_revenue)", parts)
+	if q == "" {
+		return nil, nil
+	}
+	var out []creditPart
+	err := s.each(ctx, q, args, func(sc scanner) error {
+		var c creditPart
+		if err := sc.Scan(&c.key, &c.currency, &c.day, &c.leads, &c.byType.Form, &c.byType.Call, &c.byType.Chat, &c.byType.Other,
+			&c.sales, &c.revenue); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read attributed conversions: %w", err)
+	}
+	return out, nil
 }
 
-// unionQuery aggregates the rows of parts by k; with no parts it selects nothing.
-func unionQuery(aggregates string, parts []string) string {
+// unionQuery aggregates the rows of parts by the columns keys; with no parts it is "".
+func unionQuery(keys, aggregates string, parts []string) string {
 	if len(parts) == 0 {
-		return "SELECT '' AS k WHERE 0"
+		return ""
 	}
-	return fmt.Sprintf("SELECT k, %s FROM (%s) GROUP BY k", aggregates, strings.Join(parts, "\n\t\tUNION ALL\n\t\t"))
+	return fmt.Sprintf("SELECT %s, %s FROM (%s) GROUP BY %[1]s", keys, aggregates, strings.Join(parts, "\n\t\tUNION ALL\n\t\t"))
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -12,6 +12,7 @@ import (
 	"touchpoint/attribution/engine"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
+	"touchpoint/reports"
 )
 
 var sqlBlock = regexp.MustCompile("(?s)```sql\n(.*?)```")
@@ -35,6 +36,20 @@ func TestSQLDocQueriesRun(t *testing.T) {
 	d.Alias("demo", "p2", "p1")
 	d.Conversion(attrtest.Conversion{Site: "demo", ID: "l1", Type: "lead", LeadType: "form", Person: "p1", At: at.Add(2 * time.Hour)})
 	d.Conversion(attrtest.Conversion{Site: "demo", ID: "s1", Type: "sale", Person: "p1", At: at.Add(48 * time.Hour), Value: 100})
+	d.Conversion(attrtest.Conversion{Site: "demo", ID: "s2", Type: "sale", Person: "p2", At: at.Add(50 * time.Hour), Value: 120, Currency: "USD"})
+	store := &reports.Store{Conn: conn, DB: db}
+	costs, err := reports.ParseCosts("text/csv", []byte("date,source,medium,campaign,ad_group,term,cost,currency,clicks,impressions\n"+
+		"2026-10-10,google,cpc,brand,,,60,EUR,16,160\n2026-10-10,google,cpc,brand,Brand,acme crm,50,EUR,15,150\n"+
+		"2026-10-11,newsletter,email,oct,,,10,GBP,0,0\n"), reports.CostDefaults{Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ImportCosts(context.Background(), "demo", costs); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ImportRates(context.Background(), "demo", []reports.Rate{{Date: "2026-10-09", Base: "EUR", Currency: "USD", Rate: 1.2}}); err != nil {
+		t.Fatal(err)
+	}
 	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "demo"}}})
 	if _, _, err := engine.New(conn, db, sites).Rebuild(context.Background(), "demo", at.AddDate(0, 0, -1), at.AddDate(0, 0, 5)); err != nil {
 		t.Fatal(err)
@@ -53,8 +68,8 @@ func TestSQLDocQueriesRun(t *testing.T) {
 		if err := rows.Err(); err != nil {
 			t.Fatalf("docs/sql.md query %d: %v", i+1, err)
 		}
-		// The cost query and the email lookup have no matching rows in this journey.
-		if n == 0 && !strings.Contains(q, "ad_costs") && !strings.Contains(q, "SHA256") {
+		// The email lookup has no matching rows in this journey.
+		if n == 0 && !strings.Contains(q, "SHA256") {
 			t.Fatalf("docs/sql.md query %d returned no rows:\n%s", i+1, b[1])
 		}
 	}

@@ -96,6 +96,7 @@ func decodeOne(m *kafkabus.Message, in *incoming) string {
 	}
 	in.id, in.ts, in.part = id, in.e.TS/1000, m.Partition
 	in.sev = session.NewEvent(in.id, in.ts, in.e.Type == event.Pageview, in.e.Bot, in.e.URL, in.e.Ref)
+	in.sev.Country, in.sev.Device = in.e.Country, in.e.Device
 	return ""
 }
 

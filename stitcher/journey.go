@@ -339,9 +339,10 @@ func (r *sessionRow) values(version uint64) []any {
 		r.site, r.s.ID, r.vid, r.person, time.Unix(r.s.Start, 0).UTC(), time.Unix(r.s.End, 0).UTC(),
 		f.URL, f.Page.Path, f.Ref, r.attr.ReferrerDomain, r.attr.Source, r.attr.Medium, r.attr.Campaign, r.attr.Term, r.attr.Content,
 		f.Page.ClickType, f.Page.ClickID, r.attr.Channel, r.s.Pageviews, r.s.Events, bot, f.ID, del, version,
+		f.Country, f.Device,
 	}
 }
 
 const sessionColumns = `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path,
 	referrer, referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel,
-	pageviews, events, is_bot, first_event_id, deleted, version`
+	pageviews, events, is_bot, first_event_id, deleted, version, country, device`

@@ -180,3 +180,21 @@ func TestConsecutiveBatchesSeeEachOther(t *testing.T) {
 		h.waitCount(20*time.Second, resolvedPersons, 1, []string{phones[i], laptops[i]}, []string{""})
 	}
 }
+
+// A session carries the country and device of its first event, also when that event was
+// stored in an earlier batch.
+func TestSessionCarriesFirstEventsPlace(t *testing.T) {
+	h := newHarness(t)
+	h.run(h.conn, h.db)
+	vid := uuid.NewString()
+	first := pageview(vid, 0, "https://shop.example.com/", "")
+	first.Country, first.Device = "DE", "mobile"
+	later := pageview(vid, 2*time.Minute, "https://shop.example.com/pricing", "https://shop.example.com/")
+	later.Country, later.Device = "FR", "desktop"
+	h.send(first)
+	h.waitCount(20*time.Second, liveSessions, 1, vid)
+	h.send(later)
+	h.waitCount(20*time.Second, `SELECT count() FROM (SELECT pageviews, deleted FROM %s.sessions FINAL WHERE visitor_id = ?) WHERE deleted = 0 AND pageviews = 2`, 1, vid)
+	h.waitCount(20*time.Second, `SELECT count() FROM (SELECT country, device, deleted FROM %s.sessions FINAL WHERE visitor_id = ?)
+		WHERE deleted = 0 AND country = 'DE' AND device = 'mobile'`, 1, vid)
+}

@@ -151,6 +151,7 @@ func (m *memStore) events(_ context.Context, site string, from map[string]int64)
 		ev := session.NewEvent(r["event_id"].(uuid.UUID), r.unix("ts"), r.str("event_type") == event.Pageview,
 			r["is_bot"].(uint8) == 1, r.str("url"), r.str("referrer"))
 		ev.Session, _ = uuid.Parse(r.str("session_id"))
+		ev.Country, ev.Device = r.str("country"), r.str("device")
 		out = append(out, storedEvent{ev, r.str("visitor_id")})
 	}
 	return out, nil

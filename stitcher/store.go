@@ -105,7 +105,8 @@ func (c *clickHouse) events(ctx context.Context, site string, from map[string]in
 		vids = append(vids, vid)
 		low = min(low, f)
 	}
-	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id, version
+	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id, version,
+			country, device
 		FROM %s.events WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= toDateTime(?) AND origin != 'server'`, c.db)
 	rows, err := c.conn.Query(ctx, q, site, vids, low)
 	if err != nil {
@@ -114,6 +115,7 @@ func (c *clickHouse) events(ctx context.Context, site string, from map[string]in
 	defer rows.Close()
 	type stored struct {
 		vid, typ, url, ref, session string
+		country, device             string
 		ts                          uint32
 		bot                         uint8
 		version                     uint64
@@ -122,7 +124,7 @@ func (c *clickHouse) events(ctx context.Context, site string, from map[string]in
 	for rows.Next() {
 		var e stored
 		var id uuid.UUID
-		if err := rows.Scan(&e.vid, &id, &e.ts, &e.typ, &e.url, &e.ref, &e.bot, &e.session, &e.version); err != nil {
+		if err := rows.Scan(&e.vid, &id, &e.ts, &e.typ, &e.url, &e.ref, &e.bot, &e.session, &e.version, &e.country, &e.device); err != nil {
 			return nil, fmt.Errorf("cannot read events: %w", err)
 		}
 		if int64(e.ts) < from[e.vid] {
@@ -139,6 +141,7 @@ func (c *clickHouse) events(ctx context.Context, site string, from map[string]in
 	for id, e := range newest {
 		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref)
 		ev.Session, _ = uuid.Parse(e.session)
+		ev.Country, ev.Device = e.country, e.device
 		out = append(out, storedEvent{ev, e.vid})
 	}
 	return out, nil

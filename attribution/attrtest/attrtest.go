@@ -28,12 +28,42 @@ type Session struct {
 	Site, Visitor, Person                            string
 	At                                               time.Time
 	Channel, Source, Medium, Campaign, Term, Landing string
+	Country, Device                                  string
 	Bot, Deleted                                     bool
 }
 
 // Session inserts s and returns its session id.
 func (d *DB) Session(s Session) string {
 	d.T.Helper()
+	return d.Sessions([]Session{s})[0]
+}
+
+// Sessions inserts ss in one batch and returns their session ids.
+func (d *DB) Sessions(ss []Session) []string {
+	d.T.Helper()
+	b, err := chstore.PrepareBatch(context.Background(), d.Conn, "INSERT INTO "+d.Name+`.sessions (site_id, session_id, visitor_id,
+		person_id, started_at, ended_at, landing_url, landing_path, referrer, referrer_domain, source, medium, campaign, term, content,
+		click_id_type, click_id, channel, pageviews, events, is_bot, first_event_id, deleted, version, country, device)`)
+	if err != nil {
+		d.T.Fatal(err)
+	}
+	defer b.Abort()
+	ids := make([]string, len(ss))
+	for i, s := range ss {
+		id, vals := sessionRow(s)
+		ids[i] = id.String()
+		if err := b.Append(vals...); err != nil {
+			d.T.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		d.T.Fatal(err)
+	}
+	return ids
+}
+
+// sessionRow is the id and column values of a session row.
+func sessionRow(s Session) (uuid.UUID, []any) {
 	id := uuid.New()
 	if s.ID != "" {
 		id = uuid.MustParse(s.ID)
@@ -51,20 +81,17 @@ func (d *DB) Session(s Session) string {
 	if s.Deleted {
 		deleted = 1
 	}
-	d.insert("sessions", `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path, referrer,
-		referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel, pageviews, events, is_bot,
-		first_event_id, deleted, version`,
-		s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5*time.Minute), "https://www.example.com"+s.Landing, s.Landing, "", "",
+	return id, []any{s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5 * time.Minute), "https://www.example.com" + s.Landing, s.Landing, "", "",
 		s.Source, s.Medium, s.Campaign, s.Term, "", "", "", s.Channel, uint32(1), uint32(1), bot, uuid.New(), deleted,
-		uint64(time.Now().UnixNano()))
-	return id.String()
+		uint64(time.Now().UnixNano()), s.Country, s.Device}
 }
 
-// Conversion is a conversions row.
+// Conversion is a conversions row; Currency defaults to EUR.
 type Conversion struct {
 	Site, ID, Type, LeadType, Person string
 	At                               time.Time
 	Value                            float64
+	Currency                         string
 	EmailSHA256                      string
 	Origin                           string // event.OriginServer when empty
 }
@@ -75,13 +102,16 @@ func (d *DB) Conversion(c Conversion) {
 	if c.Origin == "" {
 		c.Origin = event.OriginServer
 	}
+	if c.Currency == "" {
+		c.Currency = "EUR"
+	}
 	version := uint64(time.Now().UnixNano())
 	if (&event.Enriched{Origin: c.Origin}).Trusted() {
 		version += event.ServerRank
 	}
 	d.insert("conversions", `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
 		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version`,
-		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, "EUR", "{}",
+		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, c.Currency, "{}",
 		uuid.New(), c.Origin, version)
 }
 

@@ -102,7 +102,7 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 				return &sessions[i]
 			}
 		}
-		return &Session{At: t.At, Channel: t.Channel, Source: t.Source, Medium: t.Medium} // the synthetic Direct touch
+		return noTouchpoint(t.At)
 	}
 	lb := lookback(c.site)
 	for ci := range convs {
@@ -153,6 +153,14 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 	return nil
 }
 
+// noTouchpoint is the session credited for a conversion at `at` without touchpoints: no
+// session id, every dimension "(no touchpoint)", so each grouping of the reports shows it
+// as its own row.
+func noTouchpoint(at time.Time) *Session {
+	const n = model.NoTouchpoint
+	return &Session{At: at, Channel: n, Source: n, Medium: n, Campaign: n, Term: n, Content: n, LandingPath: n, Country: n, Device: n}
+}
+
 // compute attributes convs (sorted by person) of one site, reading the touchpoints of
 // their persons; sc names the same persons and conversions for the queries.
 func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion, sc *scope, notify bool) (int, error) {
@@ -179,7 +187,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 	curPerson := ""
 	flushPerson := func() error {
 		for i < len(convs) && convs[i].Person < curPerson {
-			// Conversions of persons without any session: everything goes to Direct.
+			// Conversions of persons without any session: everything goes to (no touchpoint).
 			j := i
 			for j < len(convs) && convs[j].Person == convs[i].Person {
 				j++

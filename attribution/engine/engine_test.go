@@ -55,7 +55,7 @@ func (f *fixture) alias(person, current string) {
 	f.db.Alias("s1", person, current)
 }
 
-// credits returns model -> session label (or "" for the synthetic touch) -> credit.
+// credits returns model -> session label (or "" for the no-touchpoint touch) -> credit.
 func (f *fixture) credits(convID string) map[string]map[string]float64 {
 	f.t.Helper()
 	labels := map[string]string{}
@@ -102,7 +102,7 @@ func TestRebuildCreditsEveryModel(t *testing.T) {
 	f.session("after", "p1", t0.Add(time.Hour), "Email", "newsletter", "email")              // after the conversion
 	f.session("old", "p1", t0.Add(-40*24*time.Hour), "Referral", "blog.example", "referral") // outside 30 days
 	f.conversion("lead-1", "lead", "p1", t0, 0)
-	f.conversion("sale-1", "sale", "p2", t0, 900) // no touchpoints: Direct
+	f.conversion("sale-1", "sale", "p2", t0, 900) // no touchpoints
 
 	n, _ := f.rebuild()
 	if n != 2 {
@@ -143,12 +143,59 @@ func TestRebuildCreditsEveryModel(t *testing.T) {
 		t.Fatalf("sale without touchpoints: %v", sale)
 	}
 	var revenue float64
-	if err := f.conn.QueryRow(context.Background(), "SELECT sum(revenue) FROM "+f.db.Name+
-		".attributions FINAL WHERE conversion_id = 'sale-1' AND model = 'linear' AND channel = 'Direct'").Scan(&revenue); err != nil {
+	var direct uint64
+	if err := f.conn.QueryRow(context.Background(), "SELECT sumIf(revenue, channel = '(no touchpoint)' AND source = '(no touchpoint)'), countIf(channel = 'Direct') FROM "+
+		f.db.Name+".attributions FINAL WHERE conversion_id = 'sale-1' AND model = 'linear'").Scan(&revenue, &direct); err != nil {
 		t.Fatal(err)
 	}
-	if revenue != 900 {
-		t.Fatalf("Direct revenue %v, want 900", revenue)
+	if revenue != 900 || direct != 0 {
+		t.Fatalf("(no touchpoint) revenue %v, Direct rows %d; want 900 and none", revenue, direct)
+	}
+}
+
+// A lead whose only session is a bot's (a headless browser submitting a form) has no
+// touchpoint: every model credits "(no touchpoint)" in every dimension, never an invented
+// Direct visit. A touch's country and device go into its attribution rows.
+func TestLeadWithoutTouchpointIsCreditedToNoTouchpoint(t *testing.T) {
+	f := newFixture(t)
+	f.db.Session(attrtest.Session{Site: "s1", Person: "bot", At: t0.Add(-time.Minute), Channel: "Direct", Source: "(direct)", Medium: "(none)", Bot: true})
+	f.conversion("lead-bot", "lead", "bot", t0, 0)
+	f.db.Session(attrtest.Session{Site: "s1", Person: "p1", At: t0.Add(-time.Hour), Channel: "Paid Search", Source: "google", Medium: "cpc",
+		Campaign: "brand", Term: "crm", Landing: "/pricing", Country: "DE", Device: "mobile"})
+	f.conversion("lead-p1", "lead", "p1", t0, 0)
+	f.rebuild()
+	rows, err := f.conn.Query(context.Background(), `SELECT conversion_id, model, session_id, channel, source, medium, campaign, term,
+			content, landing_page, country, device, credit
+		FROM `+f.db.Name+`.attributions FINAL WHERE removed = 0 ORDER BY conversion_id, model`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, m, sid, ch, src, med, camp, term, content, land, country, device string
+		var credit float64
+		if err := rows.Scan(&id, &m, &sid, &ch, &src, &med, &camp, &term, &content, &land, &country, &device, &credit); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		got := fmt.Sprint(sid, "|", ch, "|", src, "|", med, "|", camp, "|", term, "|", content, "|", land, "|", country, "|", device, "|", credit)
+		want := "|(no touchpoint)|(no touchpoint)|(no touchpoint)|(no touchpoint)|(no touchpoint)|(no touchpoint)|(no touchpoint)|(no touchpoint)|(no touchpoint)|1"
+		if id == "lead-p1" {
+			if ch != "Paid Search" || country != "DE" || device != "mobile" || land != "/pricing" || credit != 1 {
+				t.Fatalf("%s %s: %s", id, m, got)
+			}
+			continue
+		}
+		if got != want {
+			t.Fatalf("%s %s: %s, want %s", id, m, got, want)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 14 {
+		t.Fatalf("%d credit rows, want one per model for each lead", n)
 	}
 }
 
@@ -243,7 +290,7 @@ func TestMergeRecomputesLead(t *testing.T) {
 }
 
 // A site whose lookback window shrank is rebuilt when the engine starts: a touch now
-// outside the window loses its credit to Direct.
+// outside the window loses its credit to (no touchpoint).
 func TestChangedLookbackRebuilds(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -263,7 +310,7 @@ func TestChangedLookbackRebuilds(t *testing.T) {
 	}
 	c := f.credits("c1")
 	if c["first_click"][""] != 1 || len(c["first_click"]) != 1 {
-		t.Fatalf("with 7 days the conversion should go to Direct: %v", c)
+		t.Fatalf("with 7 days the conversion should go to (no touchpoint): %v", c)
 	}
 }
 
@@ -398,5 +445,39 @@ func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 	w.wait()
 	if err == nil {
 		t.Fatal("writing into a dropped table reported no error")
+	}
+}
+
+// Credit that an earlier version gave to an invented Direct touch (no session id,
+// channel Direct) is computed again when the engine starts: it moves to
+// "(no touchpoint)", and no Direct credit is left.
+func TestStartReplacesInventedDirect(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.conversion("old-lead", "lead", "p1", t0, 0)
+	b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.attributions (site_id, conversion_id, conversion_type, lead_type,
+		occurred_at, person_id, model, session_id, touch_at, channel, source, medium, credit, revenue, currency, removed, computed_at, version)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"first_click", "last_click", "linear"} {
+		if err := b.Append("s1", "old-lead", "lead", "form", t0, "p1", m, "", t0, "Direct", "(direct)", "(none)", 1.0, 0.0, "EUR",
+			uint8(0), t0, uint64(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.eng.replaceInventedDirect(ctx, f.eng.sites.Get("s1")); err != nil {
+		t.Fatal(err)
+	}
+	var direct, none uint64
+	if err := f.conn.QueryRow(ctx, "SELECT countIf(channel = 'Direct'), countIf(channel = '(no touchpoint)' AND credit = 1) FROM (SELECT channel, credit, removed FROM "+
+		f.db.Name+".attributions FINAL WHERE conversion_id = 'old-lead') WHERE removed = 0").Scan(&direct, &none); err != nil {
+		t.Fatal(err)
+	}
+	if direct != 0 || none != 7 {
+		t.Fatalf("after start: %d Direct rows, %d (no touchpoint) rows; want 0 and 7", direct, none)
 	}
 }

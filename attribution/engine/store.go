@@ -36,6 +36,7 @@ type Session struct {
 	At                                      time.Time
 	Channel, Source, Medium, Campaign, Term string
 	Content, LandingPath, Referer           string
+	Country, Device                         string
 }
 
 // store reads the stitcher's tables and writes attributions. Persons are resolved to
@@ -54,6 +55,7 @@ type conversionQuery struct {
 	from, to   time.Time // occurred in [from, to), when to is set
 	newerThan  uint64    // received after this time in ms (Conversion.Received)
 	persons    []string  // of these current persons, when not nil
+	ids        []string  // with these conversion ids, when not nil
 	uncredited bool      // without any attribution row yet
 }
 
@@ -69,6 +71,9 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 	}
 	if q.persons != nil {
 		conds, args = append(conds, "has(?, person)"), append(args, q.persons)
+	}
+	if q.ids != nil {
+		conds, args = append(conds, "has(?, conversion_id)"), append(args, q.ids)
 	}
 	if q.uncredited {
 		conds = append(conds, fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.attributions WHERE site_id = ?)", db))
@@ -131,11 +136,12 @@ func (sc *scope) creditedWhere() (string, []any) {
 // ordered by person and time.
 func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Session) error) error {
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, content,
-			landing_path, referrer
+			landing_path, referrer, country, device
 		FROM %s.sessions FINAL
 		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
 	where, args := sc.personsWhere(s.db, site)
-	q := fmt.Sprintf(`SELECT person, sid, started_at, channel, source, medium, campaign, term, content, landing_path, referrer
+	q := fmt.Sprintf(`SELECT person, sid, started_at, channel, source, medium, campaign, term, content, landing_path, referrer,
+			country, device
 		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), where)
 	rows, err := s.conn.Query(ctx, q, append([]any{site, site, sc.sessionsFrom, sc.sessionsTo}, args...)...)
 	if err != nil {
@@ -145,7 +151,7 @@ func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Se
 	var x Session
 	for rows.Next() {
 		if err := rows.Scan(&x.Person, &x.ID, &x.At, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
-			&x.LandingPath, &x.Referer); err != nil {
+			&x.LandingPath, &x.Referer, &x.Country, &x.Device); err != nil {
 			return err
 		}
 		if err := f(&x); err != nil {
@@ -214,8 +220,32 @@ func (s *store) creditedKeys(ctx context.Context, site string, sc *scope) (map[s
 
 type key struct{ model, session string }
 
+// inventedDirect returns the conversions whose current credit goes to the Direct touch
+// that earlier versions invented for a conversion without touchpoints (no session id,
+// channel Direct).
+func (s *store) inventedDirect(ctx context.Context, site string) ([]string, error) {
+	q := fmt.Sprintf(`SELECT DISTINCT conversion_id FROM (
+			SELECT conversion_id, channel, removed FROM %s.attributions FINAL WHERE site_id = ? AND session_id = '')
+		WHERE removed = 0 AND channel = 'Direct'`, s.db)
+	rows, err := s.conn.Query(ctx, q, site)
+	if err != nil {
+		return nil, fmt.Errorf("cannot look for invented Direct touches: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 const attributionCols = `site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, model, session_id, touch_at,
-	channel, source, medium, campaign, term, content, landing_page, credit, revenue, currency, removed, computed_at, version`
+	channel, source, medium, campaign, term, content, landing_page, credit, revenue, currency, removed, computed_at, version,
+	country, device`
 
 // attrRows holds attribution rows column by column: appending whole columns to a batch
 // is several times cheaper than appending rows of boxed values.
@@ -230,6 +260,7 @@ type attrRows struct {
 	removed                                                []uint8
 	computedAt                                             []time.Time
 	version                                                []uint64
+	country, device                                        []string
 }
 
 func (r *attrRows) len() int { return len(r.convID) }
@@ -237,7 +268,7 @@ func (r *attrRows) len() int { return len(r.convID) }
 // reset empties r, keeping its memory, or sizes it for n rows the first time.
 func (r *attrRows) reset(n int) {
 	strs := []*[]string{&r.site, &r.convID, &r.convType, &r.leadType, &r.person, &r.model, &r.session,
-		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency}
+		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency, &r.country, &r.device}
 	for _, p := range strs {
 		if *p == nil {
 			*p = make([]string, 0, n)
@@ -260,7 +291,7 @@ func (r *attrRows) reset(n int) {
 func (r *attrRows) columns() []any {
 	return []any{r.site, r.convID, r.convType, r.leadType, r.occurredAt, r.person, r.model, r.session, r.touchAt,
 		r.channel, r.source, r.medium, r.campaign, r.term, r.content, r.land, r.credit, r.revenue, r.currency,
-		r.removed, r.computedAt, r.version}
+		r.removed, r.computedAt, r.version, r.country, r.device}
 }
 
 // writer collects attribution rows and hands full batches to up to maxLanes lanes in the
@@ -323,6 +354,8 @@ func (w *writer) row(ctx context.Context, site string, c *Conversion, model stri
 	r.removed = append(r.removed, removed)
 	r.computedAt = append(r.computedAt, now)
 	r.version = append(r.version, version)
+	r.country = append(r.country, s.Country)
+	r.device = append(r.device, s.Device)
 	w.buffered++
 	if r.len() >= w.max {
 		return w.send(ctx, month)

@@ -14,11 +14,15 @@ import (
 // merged since then, and conversions that a late session (one that started before the
 // conversion) now precedes. Every minute it also picks up any conversion that still has
 // no attribution, so nothing is missed if rows became visible out of order. Progress is
-// kept in attribution_state; a changed lookback window rebuilds the site.
+// kept in attribution_state; a changed lookback window rebuilds the site, and credit
+// that earlier versions gave to an invented Direct touch is computed again.
 func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
 	for _, st := range e.sites.Sites() {
 		st := e.sites.Get(st.ID)
 		if err := e.checkLookback(ctx, st); err != nil {
+			return err
+		}
+		if err := e.replaceInventedDirect(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -59,6 +63,29 @@ func (e *Engine) checkLookback(ctx context.Context, st *site.Site) error {
 		}
 	}
 	return e.store.setState(ctx, st.ID, map[string]uint64{"lookback_days": uint64(st.LookbackDays)})
+}
+
+// replaceInventedDirect recomputes the conversions that earlier versions credited to an
+// invented Direct touch because they had no touchpoint: they get "(no touchpoint)" rows.
+// `attribution rebuild` does the same for a date range.
+func (e *Engine) replaceInventedDirect(ctx context.Context, st *site.Site) error {
+	ids, err := e.store.inventedDirect(ctx, st.ID)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), 2000)
+		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{ids: ids[:n]})
+		if err != nil {
+			return err
+		}
+		if _, err := e.ComputeConversions(ctx, st, cs, false); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	log.Printf("attribution: %s: credit of conversions without touchpoints moved from an invented Direct touch to (no touchpoint)", st.ID)
+	return nil
 }
 
 // pass runs one round of Watch for one site.

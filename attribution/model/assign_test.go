@@ -25,15 +25,15 @@ func TestAssign(t *testing.T) {
 
 	f(FirstClick, "s1/Email/-1d", "s1=1")
 	f(FirstClick, "s1/Email/-3d, s2/Direct/-1d", "s1=1")
-	f(FirstClick, "s2/Direct/-1d, s1/Email/-3d", "s1=1")        // read out of order
-	f(FirstClick, "s2/Email/-1d, s1/Direct/-1d", "s1=1")        // same time: session id decides
-	f(FirstClick, "s1/Email/+1h, s2/Direct/-1d", "s2=1")        // after the conversion
-	f(FirstClick, "s1/Email/-91d, s2/Direct/-1d", "s2=1")       // before the window
-	f(FirstClick, "s1/Email/-90d, s2/Direct/-1d", "s2=1")       // window start is excluded
-	f(FirstClick, "s1/Email/-2159h59m, s2/Direct/-1d", "s1=1")  // just inside
-	f(FirstClick, "s1/Email/0s", "s1=1")                        // at the conversion counts
-	f(FirstClick, "s1/Email/-100d, s2/Email/+1s", "(direct)=1") // none in window
-	f(FirstClick, "", "(direct)=1")                             // no touch at all
+	f(FirstClick, "s2/Direct/-1d, s1/Email/-3d", "s1=1")               // read out of order
+	f(FirstClick, "s2/Email/-1d, s1/Direct/-1d", "s1=1")               // same time: session id decides
+	f(FirstClick, "s1/Email/+1h, s2/Direct/-1d", "s2=1")               // after the conversion
+	f(FirstClick, "s1/Email/-91d, s2/Direct/-1d", "s2=1")              // before the window
+	f(FirstClick, "s1/Email/-90d, s2/Direct/-1d", "s2=1")              // window start is excluded
+	f(FirstClick, "s1/Email/-2159h59m, s2/Direct/-1d", "s1=1")         // just inside
+	f(FirstClick, "s1/Email/0s", "s1=1")                               // at the conversion counts
+	f(FirstClick, "s1/Email/-100d, s2/Email/+1s", "(no touchpoint)=1") // none in window
+	f(FirstClick, "", "(no touchpoint)=1")                             // no touch at all
 
 	f(LastClick, "s1/Email/-1d", "s1=1")
 	f(LastClick, "s1/Email/-3d, s2/Direct/-1d", "s2=1")
@@ -41,7 +41,7 @@ func TestAssign(t *testing.T) {
 	f(LastClick, "s1/Email/-1d, s2/Direct/-1d", "s2=1")
 	f(LastClick, "s1/Email/-3d, s2/Direct/+1h", "s1=1")
 	f(LastClick, "s1/Email/-3d, s2/Direct/-95d", "s1=1")
-	f(LastClick, "s1/Email/-95d", "(direct)=1")
+	f(LastClick, "s1/Email/-95d", "(no touchpoint)=1")
 
 	f(LastNonDirect, "s1/Email/-1d", "s1=1")
 	f(LastNonDirect, "s1/Email/-3d, s2/Direct/-1d", "s1=1")
@@ -50,7 +50,7 @@ func TestAssign(t *testing.T) {
 	f(LastNonDirect, "s2/Email/-1d, s1/Referral/-1d", "s2=1")
 	f(LastNonDirect, "s1/Email/-3d, s2/Referral/+1h, s3/Direct/-1d", "s1=1")
 	f(LastNonDirect, "s1/Email/-120d, s2/Direct/-1d", "s2=1")
-	f(LastNonDirect, "s1/Email/-120d", "(direct)=1")
+	f(LastNonDirect, "s1/Email/-120d", "(no touchpoint)=1")
 
 	f(Linear, "s1/Email/-1d", "s1=1")
 	f(Linear, "s1/Email/-3d, s2/Direct/-1d", "s1=0.5 s2=0.5")
@@ -58,7 +58,7 @@ func TestAssign(t *testing.T) {
 	f(Linear, "s1/Direct/-3d, s2/Direct/-1d, s3/Direct/-1h, s4/Direct/0s", "s1=0.25 s2=0.25 s3=0.25 s4=0.25")
 	f(Linear, "s1/Email/-1d, s2/Direct/-1d", "s1=0.5 s2=0.5")
 	f(Linear, "s1/Email/-3d, s2/Direct/+1d, s3/Referral/-100d", "s1=1")
-	f(Linear, "s1/Email/-300d", "(direct)=1")
+	f(Linear, "s1/Email/-300d", "(no touchpoint)=1")
 
 	// 2^(-Δt/7d): a week older weighs half.
 	f(TimeDecay, "s1/Email/-1d", "s1=1")
@@ -68,7 +68,7 @@ func TestAssign(t *testing.T) {
 	f(TimeDecay, "s1/Direct/-3d, s2/Direct/-3d", "s1=0.5 s2=0.5")
 	f(TimeDecay, "s1/Email/-3d, s2/Email/-3d, s3/Direct/+2d", "s1=0.5 s2=0.5")
 	f(TimeDecay, "s1/Email/-91d, s2/Email/-7d, s3/Direct/0s", "s2=0.333333 s3=0.666667")
-	f(TimeDecay, "s1/Email/+7d", "(direct)=1")
+	f(TimeDecay, "s1/Email/+7d", "(no touchpoint)=1")
 
 	f(PositionBased, "s1/Email/-1d", "s1=1")
 	f(PositionBased, "s1/Email/-3d, s2/Direct/-1d", "s1=0.5 s2=0.5")
@@ -77,7 +77,7 @@ func TestAssign(t *testing.T) {
 	f(PositionBased, "s5/Direct/-1d, s4/Direct/-1d, s3/Direct/-1d, s2/Direct/-1d, s1/Direct/-1d",
 		"s1=0.4 s2=0.0666667 s3=0.0666667 s4=0.0666667 s5=0.4")
 	f(PositionBased, "s1/Email/-93d, s2/Direct/-3d, s3/Referral/-1d, s4/Email/+1m", "s2=0.5 s3=0.5")
-	f(PositionBased, "s1/Email/-93d", "(direct)=1")
+	f(PositionBased, "s1/Email/-93d", "(no touchpoint)=1")
 
 	// Weights Organic Search 1/6, Paid Social 1/3, Email 1/2; Referral and Direct have none.
 	f(DataDriven, "s1/Email/-1d", "s1=1")
@@ -87,7 +87,7 @@ func TestAssign(t *testing.T) {
 	f(DataDriven, "s1/Referral/-3d, s2/Paid Social/-1d", "s2=1")     // no weight: no credit
 	f(DataDriven, "s1/Referral/-3d, s2/Direct/-1d", "s1=0.5 s2=0.5") // no weights at all: linear
 	f(DataDriven, "s1/Organic Search/-99d, s2/Paid Social/-1d, s3/Email/+1h", "s2=1")
-	f(DataDriven, "s1/Organic Search/-99d", "(direct)=1")
+	f(DataDriven, "s1/Organic Search/-99d", "(no touchpoint)=1")
 }
 
 func TestAssignDataDrivenIgnoresUnusableWeights(t *testing.T) {

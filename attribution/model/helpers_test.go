@@ -44,8 +44,8 @@ func journey(t testing.TB, s string) []Touch {
 	return touches
 }
 
-// creditsString renders credits as "session=credit ...", the synthetic direct
-// touch as "(direct)".
+// creditsString renders credits as "session=credit ...", the touch of a conversion
+// without touchpoints as "(no touchpoint)".
 func creditsString(credits []Credit) string {
 	parts := make([]string, len(credits))
 	for i, c := range credits {

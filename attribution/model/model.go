@@ -26,6 +26,11 @@ var Models = []string{FirstClick, LastClick, LastNonDirect, Linear, TimeDecay, P
 // Direct is the channel of sessions without a source (SPEC §8 rule 1).
 const Direct = "Direct"
 
+// NoTouchpoint is the channel, source, medium, campaign and term of the touch that takes
+// the credit of a conversion without any touchpoint in its lookback window: an explicit
+// row in every report, never a visit that did not happen.
+const NoTouchpoint = "(no touchpoint)"
+
 // TimeDecayHalfLife is the age at which a touch weighs half as much as a
 // touch at the moment of conversion in the time_decay model.
 const TimeDecayHalfLife = 7 * 24 * time.Hour

@@ -12,8 +12,8 @@ const DefaultLookback = 90 * 24 * time.Hour
 // Window returns the touches inside the lookback window (conv-lookback, conv],
 // oldest first; equal times are ordered by SessionID so that results do not
 // depend on the order the touches were read in. Touches after the conversion
-// do not count. When no touch remains, the conversion is credited to one
-// Direct touch at the conversion time. The input is not modified.
+// do not count. When no touch remains, the conversion is credited to one explicit
+// NoTouchpoint touch at the conversion time. The input is not modified.
 func Window(touches []Touch, conv time.Time, lookback time.Duration) []Touch {
 	from := conv.Add(-lookback)
 	var in []Touch
@@ -27,7 +27,7 @@ func Window(touches []Touch, conv time.Time, lookback time.Duration) []Touch {
 		}
 	}
 	if len(in) == 0 {
-		return []Touch{{At: conv, Channel: Direct, Source: "(direct)", Medium: "(none)"}}
+		return []Touch{NoTouch(conv)}
 	}
 	slices.SortStableFunc(in, func(a, b Touch) int {
 		if c := a.At.Compare(b.At); c != 0 {
@@ -36,4 +36,9 @@ func Window(touches []Touch, conv time.Time, lookback time.Duration) []Touch {
 		return strings.Compare(a.SessionID, b.SessionID)
 	})
 	return in
+}
+
+// NoTouch is the touch credited for a conversion at conv without touchpoints.
+func NoTouch(conv time.Time) Touch {
+	return Touch{At: conv, Channel: NoTouchpoint, Source: NoTouchpoint, Medium: NoTouchpoint, Campaign: NoTouchpoint, Term: NoTouchpoint}
 }

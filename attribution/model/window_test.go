@@ -48,11 +48,14 @@ func TestWindowOrderDoesNotDependOnInput(t *testing.T) {
 	}
 }
 
-func TestWindowWithoutTouchesIsDirect(t *testing.T) {
+// A conversion without touchpoints in its window is credited to an explicit
+// "(no touchpoint)" touch, never to an invented Direct visit.
+func TestWindowWithoutTouchesIsNoTouchpoint(t *testing.T) {
 	f := func(touches string, lookback time.Duration) {
 		t.Helper()
 		got := Window(journey(t, touches), convAt, lookback)
-		want := []Touch{{At: convAt, Channel: "Direct", Source: "(direct)", Medium: "(none)"}}
+		want := []Touch{{At: convAt, Channel: "(no touchpoint)", Source: "(no touchpoint)", Medium: "(no touchpoint)",
+			Campaign: "(no touchpoint)", Term: "(no touchpoint)"}}
 		if !slices.Equal(got, want) {
 			t.Errorf("%q: got %+v, want %+v", touches, got, want)
 		}

@@ -62,6 +62,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	p.Currency = "EUR"
 	if !*reuse {
 		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+*db); err != nil {
 			log.Fatal(err)

@@ -1,7 +1,8 @@
 // Command demo tells the whole story on a running stack (make demo): it sends ten weeks of
-// realistic traffic, leads, CRM stages, sales and ad costs through the real APIs, waits
-// until every conversion is attributed, then prints the first-click and last-click source
-// reports side by side and the dashboard URL.
+// realistic traffic, leads, CRM stages, sales (some in US dollars), exchange rates and ad
+// costs (as Google Ads, Meta and LinkedIn give them) through the real APIs, waits until
+// every conversion is attributed, then prints the first-click and last-click source
+// reports side by side, the paid keywords with their cost, and the dashboard URL.
 package main
 
 import (
@@ -33,8 +34,8 @@ func main() {
 	defer cancel()
 	start := time.Now()
 	ds := demo.Generate(demo.Options{Site: *siteID, Visitors: *visitors, Weeks: *weeks, End: time.Now(), Seed: *seed})
-	fmt.Printf("demo: %d visitors (%d people) over %d weeks: %d events, %d CRM records, %d days of ad costs\n",
-		ds.Visitors, ds.Persons, *weeks, len(ds.Events), len(ds.Conversions), len(ds.Costs))
+	fmt.Printf("demo: %d visitors (%d people) over %d weeks: %d events, %d CRM records, ad costs from %d exports and JSON, ECB exchange rates\n",
+		ds.Visitors, ds.Persons, *weeks, len(ds.Events), len(ds.Conversions), len(ds.CostExports))
 
 	c := &demo.Client{Collector: *collectorURL, Attribution: *attributionURL, Site: *siteID, Secret: *secret, AdminToken: *adminToken}
 	if err := c.Send(ctx, ds); err != nil {

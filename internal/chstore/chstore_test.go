@@ -34,3 +34,21 @@ func TestBatchOutlivesItsContext(t *testing.T) {
 		t.Fatalf("%d rows after 3 inserts (%v)", n, err)
 	}
 }
+
+// Migrations applied by another process before this one recorded them apply again
+// without error: ALTER ... ADD COLUMN of a column that is there counts as done.
+func TestMigrationsApplyOverAnAppliedSchema(t *testing.T) {
+	conn, db := testenv.FreshDatabase(t)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "TRUNCATE TABLE "+db+".schema_migrations"); err != nil {
+		t.Fatal(err)
+	}
+	done, err := chstore.Migrate(ctx, conn, db)
+	if err != nil {
+		t.Fatalf("migrating again: %v (after %v)", err, done)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = 'ad_costs' AND name IN ('term', 'clicks')", db).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("ad_costs has %d of its new columns (%v)", n, err)
+	}
+}

@@ -2,6 +2,7 @@ package chstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/schemas"
@@ -73,7 +75,8 @@ func SplitStatements(sql string) []string {
 
 // Migrate creates the database and applies every migration not yet recorded in
 // schema_migrations. It is safe to run repeatedly and from several processes: every
-// statement is idempotent (IF NOT EXISTS).
+// statement is idempotent (IF NOT EXISTS), and an ALTER ... ADD COLUMN, which ClickHouse
+// 18.16 cannot write with IF NOT EXISTS, counts as done when its column exists.
 func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, error) {
 	ms, err := Migrations(database)
 	if err != nil {
@@ -109,7 +112,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, 
 			continue
 		}
 		for i, st := range m.Statements {
-			if err := conn.Exec(ctx, st); err != nil {
+			if err := conn.Exec(ctx, st); err != nil && !columnExists(st, err) {
 				return done, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -119,6 +122,13 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, 
 		done = append(done, m.Name)
 	}
 	return done, nil
+}
+
+// columnExists reports whether err is ClickHouse refusing an ADD COLUMN statement
+// because the column is there already (another process applied the migration).
+func columnExists(statement string, err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && ex.Code == 44 && strings.Contains(strings.ToUpper(statement), "ADD COLUMN")
 }
 
 func record(ctx context.Context, conn driver.Conn, database string, m Migration) error {

@@ -1,7 +1,8 @@
 // Package demo generates the realistic demo data set of `make demo`: several thousand
 // visitors in six countries over ten weeks arriving from paid and organic search, paid
 // and organic social, a newsletter, referrals, AI assistants and direct; multi-visit and
-// multi-device journeys; form and call leads; CRM stages; sales; ad costs.
+// multi-device journeys; form and call leads; CRM stages; sales, some in US dollars; ad
+// costs as the ad platforms export them, down to keywords; exchange rates.
 // The same seed and day give the same data (ids included), so a second run on the same
 // day adds nothing.
 package demo
@@ -36,19 +37,23 @@ type Conversion struct {
 
 // Cost is one day of spend of one paid campaign (POST /api/v1/costs, JSON).
 type Cost struct {
-	Date     string  `json:"date"`
-	Source   string  `json:"source"`
-	Medium   string  `json:"medium"`
-	Campaign string  `json:"campaign"`
-	Cost     float64 `json:"cost"`
-	Currency string  `json:"currency"`
+	Date        string  `json:"date"`
+	Source      string  `json:"source"`
+	Medium      string  `json:"medium"`
+	Campaign    string  `json:"campaign"`
+	Cost        float64 `json:"cost"`
+	Currency    string  `json:"currency"`
+	Clicks      uint64  `json:"clicks"`
+	Impressions uint64  `json:"impressions"`
 }
 
 // Dataset is everything the demo sends.
 type Dataset struct {
 	Events      []event.Event // for /v1/import, in time order per visitor
 	Conversions []Conversion  // for /v1/conversions, in time order
-	Costs       []Cost
+	Costs       []Cost        // for /api/v1/costs as JSON
+	CostExports []CostExport  // for /api/v1/costs as the platforms' CSV
+	Rates       []byte        // for /api/v1/fx-rates: the ECB's history of the period
 	Visitors    int
 	Persons     int
 }
@@ -373,8 +378,8 @@ func (g *gen) stages(email string, leadAt time.Time) {
 		}
 		g.conversion(Conversion{Type: s.stage, Email: email, OccurredAt: at.Format(time.RFC3339)}, s.stage)
 	}
-	value := float64(500 + 100*g.r.IntN(190))
-	g.conversion(Conversion{Type: "sale", Email: email, OccurredAt: at.Add(time.Hour).Format(time.RFC3339), Value: value, Currency: "EUR",
+	value, currency := g.price(float64(500+100*g.r.IntN(190)), at.Add(time.Hour))
+	g.conversion(Conversion{Type: "sale", Email: email, OccurredAt: at.Add(time.Hour).Format(time.RFC3339), Value: value, Currency: currency,
 		Properties: map[string]any{"plan": g.choice([]string{"team", "business", "enterprise"})}}, "sale")
 }
 
@@ -382,18 +387,4 @@ func (g *gen) conversion(c Conversion, kind string) {
 	c.Site = g.o.Site
 	c.ConversionID = "crm-" + kind + "-" + g.id("conversion")[:13]
 	g.ds.Conversions = append(g.ds.Conversions, c)
-}
-
-// costs adds a day of spend per paid campaign, varying ±30%.
-func (g *gen) costs() {
-	for d := g.start; d.Before(g.end); d = d.AddDate(0, 0, 1) {
-		for _, a := range arrivals {
-			if !a.paid {
-				continue
-			}
-			c := a.dailyCost * (0.7 + 0.6*g.r.Float64())
-			g.ds.Costs = append(g.ds.Costs, Cost{Date: d.Format("2006-01-02"), Source: a.source, Medium: a.medium,
-				Campaign: a.campaign, Cost: math.Round(c*100) / 100, Currency: "EUR"})
-		}
-	}
 }

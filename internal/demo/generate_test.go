@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"encoding/json"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"touchpoint/collector/enrich"
 	"touchpoint/internal/testenv"
+	"touchpoint/reports"
 )
 
 func TestGenerate(t *testing.T) {
@@ -102,10 +104,77 @@ func TestGenerate(t *testing.T) {
 	if ds.Persons >= ds.Visitors {
 		t.Fatalf("%d persons for %d visitors: no multi-device journeys", ds.Persons, ds.Visitors)
 	}
-	if len(ds.Costs) < 8*7*4 {
-		t.Fatalf("%d cost rows, want a row per day and paid campaign", len(ds.Costs))
+	t.Logf("%d visitors, %d persons, %d events, %d conversions %v", ds.Visitors, ds.Persons, len(ds.Events), len(ds.Conversions), leads)
+}
+
+// The demo's spend and rates are what the cost and rate imports accept: a row per day
+// and paid campaign, Google's down to keywords with clicks and impressions, and a rate
+// for every working day, so the US-dollar sales are converted and the Swiss franc sale
+// is not.
+func TestGenerateSpend(t *testing.T) {
+	o := Options{Site: "demo", Visitors: 5000, Weeks: 9, End: time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC), Seed: 1}
+	ds := Generate(o)
+	days := 9 * 7
+	var costs []reports.Cost
+	for _, e := range ds.CostExports {
+		rows, err := reports.ParseCosts("text/csv", e.CSV, reports.CostDefaults{Currency: "EUR"})
+		if err != nil {
+			t.Fatalf("%s: %v", e.Platform, err)
+		}
+		costs = append(costs, rows...)
 	}
-	t.Logf("%d visitors, %d persons, %d events, %d conversions %v, %d cost rows", ds.Visitors, ds.Persons, len(ds.Events), len(ds.Conversions), leads, len(ds.Costs))
+	b, _ := json.Marshal(map[string]any{"costs": ds.Costs})
+	rows, err := reports.ParseCosts("application/json", b, reports.CostDefaults{Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	costs = append(costs, rows...)
+	campaigns, keywords := map[string]int{}, map[string]int{}
+	for _, c := range costs {
+		if c.Term == "" {
+			campaigns[c.Source+"/"+c.Campaign]++
+			continue
+		}
+		keywords[c.Term]++
+		if c.AdGroup == "" || c.Clicks == 0 || c.Impressions < c.Clicks {
+			t.Fatalf("keyword row without ad group, clicks or impressions: %+v", c)
+		}
+	}
+	if len(campaigns) != 4 || len(keywords) != 4 {
+		t.Fatalf("campaigns %v, keywords %v", campaigns, keywords)
+	}
+	for k, n := range campaigns {
+		if n != days {
+			t.Fatalf("%s has %d days of cost, want %d", k, n, days)
+		}
+	}
+	rates, err := reports.ParseRates(ds.Rates, "EUR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	usd := map[string]bool{}
+	for _, r := range rates {
+		if r.Currency == "USD" {
+			usd[r.Date] = true
+		}
+	}
+	currencies := map[string]int{}
+	for _, c := range ds.Conversions {
+		if c.Type != "sale" {
+			continue
+		}
+		currencies[c.Currency]++
+		at, _ := time.Parse(time.RFC3339, c.OccurredAt)
+		for at.Weekday() == time.Saturday || at.Weekday() == time.Sunday {
+			at = at.AddDate(0, 0, -1)
+		}
+		if c.Currency == "USD" && !usd[at.Format("2006-01-02")] {
+			t.Fatalf("no USD rate for the sale %+v", c)
+		}
+	}
+	if currencies["USD"] == 0 || currencies["CHF"] != 1 || currencies["EUR"] < currencies["USD"] {
+		t.Fatalf("sales by currency %v, want most in EUR, some in USD, one in CHF", currencies)
+	}
 }
 
 // Every demo visitor is located by the collector's GeoIP database in the country of its

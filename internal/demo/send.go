@@ -96,9 +96,21 @@ func (c *Client) Send(ctx context.Context, ds *Dataset) error {
 	}); err != nil {
 		return fmt.Errorf("cannot record conversions: %w", err)
 	}
+	if err := c.do(ctx, http.MethodPost, c.Attribution+"/api/v1/fx-rates?site="+c.Site, c.AdminToken, "text/csv", ds.Rates, nil); err != nil {
+		return fmt.Errorf("cannot load exchange rates: %w", err)
+	}
 	b, _ := json.Marshal(map[string]any{"costs": ds.Costs})
 	if err := c.do(ctx, http.MethodPost, c.Attribution+"/api/v1/costs?site="+c.Site, c.AdminToken, "application/json", b, nil); err != nil {
 		return fmt.Errorf("cannot import ad costs: %w", err)
+	}
+	for _, e := range ds.CostExports {
+		url := c.Attribution + "/api/v1/costs?site=" + c.Site
+		if e.Query != "" {
+			url += "&" + e.Query
+		}
+		if err := c.do(ctx, http.MethodPost, url, c.AdminToken, "text/csv", e.CSV, nil); err != nil {
+			return fmt.Errorf("cannot import the %s: %w", e.Platform, err)
+		}
 	}
 	return nil
 }
@@ -173,48 +185,99 @@ func (ds *Dataset) siteOf() string {
 }
 
 type sourceReport struct {
-	Rows []struct {
-		Key      string   `json:"key"`
-		Visitors uint64   `json:"visitors"`
-		Sessions uint64   `json:"sessions"`
-		Leads    float64  `json:"leads"`
-		Sales    float64  `json:"sales"`
-		Revenue  float64  `json:"revenue"`
-		Cost     float64  `json:"cost"`
-		ROI      *float64 `json:"roi"`
+	Currency string `json:"currency"`
+	Rows     []struct {
+		Key string `json:"key"`
+		figures
 	} `json:"rows"`
+	Totals figures `json:"totals"`
 }
 
-// PrintSourceReports prints the channel report under first-click and last-click credit
-// side by side, over the data set's whole period.
+type figures struct {
+	Visitors    uint64   `json:"visitors"`
+	Sessions    uint64   `json:"sessions"`
+	Leads       float64  `json:"leads"`
+	Sales       float64  `json:"sales"`
+	Revenue     float64  `json:"revenue"`
+	Cost        float64  `json:"cost"`
+	Clicks      uint64   `json:"clicks"`
+	Impressions uint64   `json:"impressions"`
+	CostPerLead *float64 `json:"cost_per_lead"`
+	ROAS        *float64 `json:"roas"`
+	ROI         *float64 `json:"roi"`
+	Unconverted []struct {
+		Currency string  `json:"currency"`
+		Revenue  float64 `json:"revenue"`
+		Cost     float64 `json:"cost"`
+	} `json:"unconverted"`
+}
+
+func (c *Client) report(ctx context.Context, model, by string, from time.Time) (*sourceReport, error) {
+	var r sourceReport
+	url := fmt.Sprintf("%s/api/v1/reports/sources?site=%s&model=%s&by=%s&from=%s&to=%s",
+		c.Attribution, c.Site, model, by, from.UTC().Format("2006-01-02"), time.Now().UTC().Format("2006-01-02"))
+	if err := c.do(ctx, http.MethodGet, url, c.AdminToken, "", nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// PrintSourceReports prints, over the data set's whole period, the channel report under
+// first-click and last-click credit side by side, then the first-click report by
+// keyword with its cost, clicks and impressions, and what could not be converted into
+// the site's currency.
 func (c *Client) PrintSourceReports(ctx context.Context, w io.Writer, ds *Dataset) error {
 	first, last := ds.Span()
-	reports := map[string]*sourceReport{}
-	for _, m := range []string{"first_click", "last_click"} {
-		var r sourceReport
-		url := fmt.Sprintf("%s/api/v1/reports/sources?site=%s&model=%s&by=channel&from=%s&to=%s",
-			c.Attribution, c.Site, m, first.UTC().Format("2006-01-02"), time.Now().UTC().Format("2006-01-02"))
-		if err := c.do(ctx, http.MethodGet, url, c.AdminToken, "", nil, &r); err != nil {
-			return err
-		}
-		reports[m] = &r
+	firstClick, err := c.report(ctx, "first_click", "channel", first)
+	if err != nil {
+		return err
 	}
+	lastClick, err := c.report(ctx, "last_click", "channel", first)
+	if err != nil {
+		return err
+	}
+	keywords, err := c.report(ctx, "first_click", "keyword", first)
+	if err != nil {
+		return err
+	}
+	cur := firstClick.Currency
 	lastByKey := map[string]int{}
-	for i, r := range reports["last_click"].Rows {
+	for i, r := range lastClick.Rows {
 		lastByKey[r.Key] = i
 	}
-	fmt.Fprintf(w, "Source report by channel, %s to %s\n", first.Format("2006-01-02"), last.Format("2006-01-02"))
+	fmt.Fprintf(w, "Source report by channel, %s to %s, money in %s\n", first.Format("2006-01-02"), last.Format("2006-01-02"), cur)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\t\t\t\t|\tfirst click\t\t\t\t|\tlast click\t\t\t\t")
 	fmt.Fprintln(tw, "channel\tvisitors\tsessions\tcost\t|\tleads\tsales\trevenue\tROI\t|\tleads\tsales\trevenue\tROI\t")
-	for _, r := range reports["first_click"].Rows {
-		l := reports["first_click"].Rows[0]
-		l.Leads, l.Sales, l.Revenue, l.ROI = 0, 0, 0, nil
-		if i, ok := lastByKey[r.Key]; ok {
-			l = reports["last_click"].Rows[i]
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t|\t%.1f\t%.1f\t%.0f\t%s\t|\t%.1f\t%.1f\t%.0f\t%s\t\n", r.Key, r.Visitors, r.Sessions, r.Cost,
+	row := func(key string, r, l figures) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t|\t%.1f\t%.1f\t%.0f\t%s\t|\t%.1f\t%.1f\t%.0f\t%s\t\n", key, r.Visitors, r.Sessions, r.Cost,
 			r.Leads, r.Sales, r.Revenue, pct(r.ROI), l.Leads, l.Sales, l.Revenue, pct(l.ROI))
+	}
+	for _, r := range firstClick.Rows {
+		var l figures
+		if i, ok := lastByKey[r.Key]; ok {
+			l = lastClick.Rows[i].figures
+		}
+		row(r.Key, r.figures, l)
+	}
+	row("total", firstClick.Totals, lastClick.Totals)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, u := range firstClick.Totals.Unconverted {
+		fmt.Fprintf(w, "Not in the totals, no %s rate loaded for its day: %.2f %s of revenue, %.2f %s of cost\n", u.Currency, u.Revenue,
+			u.Currency, u.Cost, u.Currency)
+	}
+
+	fmt.Fprintf(w, "\nPaid keywords (first click), money in %s\n", keywords.Currency)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "keyword\tsessions\tclicks\timpressions\tcost\tleads\tcost/lead\tsales\trevenue\tROAS\t")
+	for _, r := range keywords.Rows {
+		if r.Cost == 0 && r.Clicks == 0 {
+			continue // organic and unpaid keywords
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%.1f\t%s\t%.1f\t%.0f\t%s\t\n", r.Key, r.Sessions, r.Clicks, r.Impressions, r.Cost, r.Leads,
+			amount(r.CostPerLead), r.Sales, r.Revenue, times(r.ROAS))
 	}
 	return tw.Flush()
 }
@@ -224,4 +287,18 @@ func pct(roi *float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.0f%%", *roi*100)
+}
+
+func amount(x *float64) string {
+	if x == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", *x)
+}
+
+func times(x *float64) string {
+	if x == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1fx", *x)
 }

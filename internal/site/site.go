@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 )
 
 // Site is one tracked website.
@@ -24,7 +25,9 @@ type Site struct {
 	// MaxBrowserValue bounds the value of a conversion sent by a browser (tracker or
 	// pixel): anyone can post those. 0 means DefaultMaxBrowserValue.
 	MaxBrowserValue float64 `json:"max_browser_value,omitempty"`
-	WebhookURL      string  `json:"webhook_url,omitempty"`
+	// Currency is the ISO 4217 code the reports show money in (default EUR).
+	Currency   string `json:"currency,omitempty"`
+	WebhookURL string `json:"webhook_url,omitempty"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
 
@@ -48,6 +51,12 @@ var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // DefaultMaxBrowserValue is a site's MaxBrowserValue when none is configured.
 const DefaultMaxBrowserValue = 100000
+
+// DefaultCurrency is the reporting currency of a site that sets none.
+const DefaultCurrency = "EUR"
+
+// CurrencyRe is the shape of an ISO 4217 currency code, upper-cased.
+var CurrencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Load reads a configuration file, applies the environment overrides of ApplyEnv and
 // validates the result. Every binary loads its sites with it, so that an override (a
@@ -106,6 +115,12 @@ func New(c Config) (*Registry, error) {
 			if _, ok := parseOrigin(o, true); !ok {
 				return nil, fmt.Errorf("site %q: origin %q is not scheme://host[:port] (\"*\" for one host label or the port)", s.ID, o)
 			}
+		}
+		if s.Currency = strings.ToUpper(strings.TrimSpace(s.Currency)); s.Currency == "" {
+			s.Currency = DefaultCurrency
+		}
+		if !CurrencyRe.MatchString(s.Currency) {
+			return nil, fmt.Errorf("site %q: currency %q is not an ISO 4217 code (three letters, like EUR)", s.ID, s.Currency)
 		}
 		r.byID[s.ID] = s
 	}

@@ -68,6 +68,9 @@ func TestSecrets(t *testing.T) {
 	if s.LookbackDays != 90 {
 		t.Fatalf("default lookback = %d, want 90", s.LookbackDays)
 	}
+	if s.Currency != "EUR" {
+		t.Fatalf("default currency = %q, want EUR", s.Currency)
+	}
 	if r.Get("other") != nil {
 		t.Fatal("unknown site found")
 	}
@@ -88,6 +91,19 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	f(Config{Sites: []Site{{ID: "a", Origins: []string{"*"}}}})
 	f(Config{Sites: []Site{{ID: "a", Origins: []string{"https://exa*.com"}}}})
 	f(Config{Sites: []Site{{ID: "a", MaxBrowserValue: -1}}})
+	f(Config{Sites: []Site{{ID: "a", Currency: "euro"}}})
+	f(Config{Sites: []Site{{ID: "a", Currency: "E1R"}}})
+	f(Config{Sites: []Site{{ID: "a", Currency: "€"}}})
+}
+
+func TestCurrency(t *testing.T) {
+	r, err := New(Config{Sites: []Site{{ID: "uk", Currency: " gbp "}, {ID: "us", Currency: "USD"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Get("uk").Currency != "GBP" || r.Get("us").Currency != "USD" {
+		t.Fatalf("currencies %q, %q; want GBP, USD", r.Get("uk").Currency, r.Get("us").Currency)
+	}
 }
 
 func TestApplyEnv(t *testing.T) {

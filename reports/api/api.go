@@ -1,5 +1,6 @@
-// Package api is the HTTP face of the attribution service (SPEC §9): the reports API
-// behind the admin token, ad cost import, the webhook delivery log, and the dashboard.
+// Package api is the HTTP face of the attribution service: the reports API behind the
+// admin token, ad cost and exchange rate imports, the webhook delivery log, and the
+// dashboard.
 package api
 
 import (
@@ -39,6 +40,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/journeys", s.admin(s.journey))
 	mux.Handle("POST /api/v1/journeys", s.admin(s.journey))
 	mux.Handle("POST /api/v1/costs", s.admin(s.costs))
+	mux.Handle("POST /api/v1/fx-rates", s.admin(s.importRates))
+	mux.Handle("GET /api/v1/fx-rates", s.admin(s.rates))
 	mux.Handle("GET /api/v1/webhooks/deliveries", s.admin(s.deliveries))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such endpoint")
@@ -85,6 +88,7 @@ func (s *Server) sources(w http.ResponseWriter, r *http.Request, st *site.Site) 
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	p.Currency = st.Currency
 	out, err := s.Reports.Sources(r.Context(), p)
 	respond(w, out, err)
 }
@@ -166,13 +170,20 @@ func (s *Server) journey(w http.ResponseWriter, r *http.Request, st *site.Site) 
 	respond(w, j, err)
 }
 
+// costs imports ad costs: JSON, Touchpoint's CSV, or a Google Ads, Microsoft Advertising
+// or Meta export. ?source= and ?medium= name the rows' source and medium when the file
+// has none; ?currency= the currency of rows without one (default: the site's).
 func (s *Server) costs(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 32<<20))
-	if err != nil {
-		fail(w, http.StatusRequestEntityTooLarge, "body over 32 MiB")
+	body, ok := readBody(w, r)
+	if !ok {
 		return
 	}
-	costs, err := reports.ParseCosts(r.Header.Get("Content-Type"), body)
+	q := r.URL.Query()
+	def := reports.CostDefaults{Source: q.Get("source"), Medium: q.Get("medium"), Currency: st.Currency}
+	if c := q.Get("currency"); c != "" {
+		def.Currency = strings.ToUpper(c)
+	}
+	costs, err := reports.ParseCosts(r.Header.Get("Content-Type"), body, def)
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
@@ -181,8 +192,58 @@ func (s *Server) costs(w http.ResponseWriter, r *http.Request, st *site.Site) {
 		respond(w, nil, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"site": st.ID, "imported": len(costs)})
+	respond(w, map[string]any{"site": st.ID, "imported": len(costs)}, nil)
+}
+
+// importRates loads exchange rates against the site's currency: an ECB reference file
+// (CSV or its zip) or a CSV of date,currency,rate.
+func (s *Server) importRates(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	rates, err := reports.ParseRates(body, st.Currency)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := s.Reports.ImportRates(r.Context(), st.ID, rates); err != nil {
+		respond(w, nil, err)
+		return
+	}
+	first, last := rates[0].Date, rates[0].Date
+	currencies := map[string]bool{}
+	for _, x := range rates {
+		first, last = min(first, x.Date), max(last, x.Date)
+		currencies[x.Currency] = true
+	}
+	respond(w, map[string]any{"site": st.ID, "base": st.Currency, "imported": len(rates), "currencies": len(currencies),
+		"from": first, "to": last}, nil)
+}
+
+// rates lists the loaded rates against the site's currency in a date range.
+func (s *Server) rates(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	p, err := reports.ParseParams(r.URL.Query(), s.now())
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rates, err := s.Reports.Rates(r.Context(), st.ID, st.Currency, p.From, p.To)
+	if rates == nil {
+		rates = []reports.Rate{}
+	}
+	respond(w, map[string]any{"site": st.ID, "base": st.Currency, "from": p.From.Format("2006-01-02"), "to": p.To.Format("2006-01-02"),
+		"rates": rates}, err)
+}
+
+// readBody reads an upload of at most 32 MiB, or answers 413.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 32<<20))
+	if err != nil {
+		fail(w, http.StatusRequestEntityTooLarge, "body over 32 MiB")
+		return nil, false
+	}
+	return body, true
 }
 
 func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, st *site.Site) {

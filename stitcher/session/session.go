@@ -35,6 +35,9 @@ type Event struct {
 	Page      Page
 	RefDomain string    // the external referrer's domain, "" when none or internal
 	Session   uuid.UUID // the session the event is stored with; uuid.Nil when new
+	// Country and Device as the collector enriched the event; a session carries its
+	// first event's.
+	Country, Device string
 }
 
 // NewEvent builds an Event, reading the page URL and the referrer.

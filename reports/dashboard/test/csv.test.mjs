@@ -23,19 +23,29 @@ test('cells are quoted when needed and formulas defused', () => {
 
 test('a source report exports its columns, rows in table order and totals', () => {
   const rows = [
-    { key: 'b', visitors: 10, sessions: 12, leads: 1.006, leads_by_type: { form: 1.006, call: 0, chat: 0, other: 0 }, sales: 0.333333, revenue: 99.999, cost: 50, roi: 0.99998 },
-    { key: '', visitors: 3, sessions: 3, leads: 0, leads_by_type: { form: 0, call: 0, chat: 0, other: 0 }, sales: 0, revenue: 0, cost: 0, roi: null },
+    { key: 'b', visitors: 10, sessions: 12, leads: 1.006, leads_by_type: { form: 1.006, call: 0, chat: 0, other: 0 }, sales: 0.333333, revenue: 99.999, cost: 50, clicks: 40, impressions: 800, cost_per_lead: 49.7, cost_per_sale: 150, roas: 2, roi: 0.99998, unconverted: [] },
+    { key: '(none)', visitors: 3, sessions: 3, leads: 0, leads_by_type: { form: 0, call: 0, chat: 0, other: 0 }, sales: 0, revenue: 0, cost: 0, clicks: 0, impressions: 0, cost_per_lead: null, cost_per_sale: null, roas: null, roi: null, unconverted: [] },
   ]
-  const totals = { visitors: 13, sessions: 15, leads: 1.006, leads_by_type: { form: 1.006, call: 0, chat: 0, other: 0 }, sales: 0.333333, revenue: 99.999, cost: 50, roi: 0.99998 }
-  const cols = sourceColumns('campaign')
+  const totals = { visitors: 13, sessions: 15, leads: 1.006, leads_by_type: { form: 1.006, call: 0, chat: 0, other: 0 }, sales: 0.333333, revenue: 99.999, cost: 50, clicks: 40, impressions: 800, cost_per_lead: 49.7, cost_per_sale: 150, roas: 2, roi: 0.99998, unconverted: [] }
+  const cols = sourceColumns('campaign', 'EUR', rows)
   const csv = toCSV(cols.map(csvTitle), csvRows(cols, sortRows(rows, cols.find((c) => c.id === 'visitors'), 'asc'), totals))
   assert.equal(
     csv,
-    'Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Sales,Revenue,Cost,ROI %\r\n' +
-      ',3,3,0,0,0,0,0,0,0,0,\r\n' +
-      'b,10,12,1.01,1.01,0,0,0,0.33,100,50,100\r\n' +
-      'Total,13,15,1.01,1.01,0,0,0,0.33,100,50,100\r\n',
+    'Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Sales,Revenue (EUR),Cost (EUR),Clicks,Impressions,Cost / lead (EUR),Cost / sale (EUR),ROAS,ROI %\r\n' +
+      '(none),3,3,0,0,0,0,0,0,0,0,0,0,,,,\r\n' +
+      'b,10,12,1.01,1.01,0,0,0,0.33,100,50,40,800,49.7,150,2,100\r\n' +
+      'Total,13,15,1.01,1.01,0,0,0,0.33,100,50,40,800,49.7,150,2,100\r\n',
   )
+})
+
+test('amounts without an exchange rate get a column of their own', () => {
+  const rows = [{ key: 'Referral', revenue: 0, unconverted: [{ currency: 'CHF', revenue: 1250, cost: 0 }, { currency: 'USD', revenue: 0, cost: 80.5 }] }]
+  const cols = sourceColumns('channel', 'GBP', rows)
+  const last = cols.at(-1)
+  assert.equal(csvTitle(last), 'Not converted')
+  assert.equal(last.show(rows[0]), 'CHF 1,250.00 revenue · USD 80.50 cost')
+  assert.equal(csvTitle(cols.find((c) => c.id === 'revenue')), 'Revenue (GBP)')
+  assert.equal(sourceColumns('channel', 'GBP', [{ key: 'x', unconverted: [] }]).at(-1).id, 'roi')
 })
 
 test('sorting puts missing values last in both directions', () => {

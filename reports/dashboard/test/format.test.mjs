@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { count, fractional, keyLabel, medianDays, money, NONE, ratio, share, timestamp } from '../web/src/format.js'
+import { coded, count, fractional, keyLabel, medianDays, money, multiple, NONE, ratio, share, timestamp, unconvertedText } from '../web/src/format.js'
 
 test('leads and sales show two decimals, counts none', () => {
   const f = (fn, n, want) => assert.equal(fn(n), want, `${fn.name}(${n})`)
@@ -43,7 +43,17 @@ test('timestamps are shown in UTC and keys are labelled when empty', () => {
   assert.equal(timestamp('2026-10-20T12:15:00+02:00'), '2026-10-20 10:15 UTC')
   assert.equal(timestamp('yesterday'), 'yesterday')
   assert.equal(timestamp(''), NONE)
-  assert.equal(keyLabel(''), '(not set)')
-  assert.equal(keyLabel(null), '(not set)')
+  assert.equal(keyLabel(''), '(none)')
+  assert.equal(keyLabel(null), '(none)')
   assert.equal(keyLabel('<b>x</b>'), '<b>x</b>')
+})
+
+test('ROAS is a multiple; unconverted amounts carry their currency code', () => {
+  assert.equal(multiple(4), '4.00×')
+  assert.equal(multiple(null), NONE)
+  assert.equal(coded(13066, 'CHF'), 'CHF 13,066.00')
+  assert.equal(coded(5, 'chf<b>'), '5.00')
+  assert.equal(unconvertedText([{ currency: 'CHF', revenue: 200, cost: 0 }, { currency: 'USD', revenue: 0, cost: 1.5 }]), 'CHF 200.00 revenue · USD 1.50 cost')
+  assert.equal(unconvertedText([]), '')
+  assert.equal(unconvertedText(undefined), '')
 })

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { cell } from '../../web/src/csv.js'
-import { fractional } from '../../web/src/format.js'
+import { fractional, money } from '../../web/src/format.js'
 import { start, TOKEN } from './server.mjs'
 
 const OUTPUT = fileURLToPath(new URL('../../../../test-output/', import.meta.url))
@@ -83,6 +83,13 @@ test('opens with the token from the fragment and shows the source report', async
   assert.ok(!page.url().includes('token'), `token left in the address bar: ${page.url()}`)
   assert.equal(await page.evaluate(() => sessionStorage.getItem('touchpoint.token')), ADMIN)
   assert.equal(await text('[data-testid=kpi-leads] .kpi-value'), fractional(want.totals.leads))
+  // Money shows the report's currency, in the tiles and the table.
+  assert.match(want.currency, /^[A-Z]{3}$/)
+  assert.equal(await text('[data-testid=kpi-revenue] .kpi-value'), money(want.totals.revenue, want.currency))
+  assert.equal(await text('[data-testid=kpi-cost] .kpi-value'), money(want.totals.cost, want.currency))
+  assert.ok((await text('[data-testid=sources-table] tfoot')).includes(money(want.totals.revenue, want.currency)))
+  assert.equal(await page.locator('[data-testid=unconverted]').count(), want.totals.unconverted?.length ? 1 : 0)
+  if (want.totals.unconverted?.length) assert.match(await text('[data-testid=unconverted]'), new RegExp(`${want.totals.unconverted[0].currency} `))
   assert.equal(await page.locator('[data-testid=sources-table] tbody tr').count(), Math.max(1, want.rows.length))
   assert.equal(await page.locator('[data-testid=sources-chart] canvas').count(), want.rows.some((r) => r.leads > 0) ? 1 : 0)
   await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true })
@@ -94,7 +101,7 @@ test('switching the attribution model shows that model’s numbers', async () =>
   if (!REAL) assert.notEqual(fractional(first.totals.leads), fractional(linear.totals.leads), 'fixtures must differ per model')
   const options = (name) => page.locator(`select[name=${name}] option`).evaluateAll((os) => os.map((o) => o.value))
   assert.deepEqual(await options('model'), ['first_click', 'last_click', 'last_non_direct', 'linear', 'time_decay', 'position_based', 'data_driven'])
-  assert.deepEqual(await options('by'), ['channel', 'source', 'campaign', 'keyword', 'landing_page'])
+  assert.deepEqual(await options('by'), ['channel', 'source', 'campaign', 'keyword', 'landing_page', 'country', 'device'])
   await page.selectOption('select[name=model]', 'linear')
   await waitText('[data-testid=kpi-leads] .kpi-value', fractional(linear.totals.leads))
   assert.match(page.url(), /model=linear/)
@@ -128,7 +135,9 @@ test('the table exports as CSV with the same rows', async () => {
   assert.match(download.suggestedFilename(), /^touchpoint-.*-sources-first_click-campaign-.*\.csv$/)
   const csv = readFileSync(await download.path(), 'utf8').replace(/^\ufeff/, '')
   const lines = csv.trimEnd().split('\r\n')
-  assert.equal(lines[0], 'Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Sales,Revenue,Cost,ROI %')
+  const c = want.currency
+  const unconverted = want.rows.some((r) => r.unconverted?.length) ? ',Not converted' : ''
+  assert.equal(lines[0], `Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Sales,Revenue (${c}),Cost (${c}),Clicks,Impressions,Cost / lead (${c}),Cost / sale (${c}),ROAS,ROI %${unconverted}`)
   assert.equal(lines.length, want.rows.length + 2) // header, rows, total
   for (const r of want.rows) assert.ok(lines.some((l) => l.startsWith(`${cell(r.key)},${r.visitors},${r.sessions},`)), `CSV lacks the row of ${r.key}`)
   assert.ok(!lines.some((l) => /^=/.test(l)), 'a formula-like key must not start a CSV cell')
@@ -151,7 +160,7 @@ test('the lifecycle funnel shows stage counts by source', async () => {
   assert.deepEqual(heads, ['Source', 'Lead', 'MQL', 'SAL', 'SQL', 'Opportunity', 'Customer'])
   if (want.rows.length) {
     const first = page.locator('[data-testid=lifecycle-table] tbody tr').first()
-    assert.equal(await first.locator('th').textContent(), want.rows[0].key || '(not set)')
+    assert.equal(await first.locator('th').textContent(), want.rows[0].key || '(none)')
     assert.equal(await first.locator('.stage-count').first().textContent(), want.rows[0].counts.lead.toLocaleString('en-US'))
   }
   await page.screenshot({ path: join(OUTPUT, 'dashboard-lifecycle.png'), fullPage: true })
@@ -174,6 +183,15 @@ test('a journey opens with every touchpoint and each model’s credit', { skip: 
   if (!REAL) assert.equal(await rows.nth(1).locator('td').nth(4).textContent(), HOSTILE)
   await page.screenshot({ path: join(OUTPUT, 'dashboard-journey.png'), fullPage: true })
   assert.deepEqual(dialogs, [])
+})
+
+test('a lead without touchpoints shows its credit on an explicit (no touchpoint) row', { skip: REAL ? 'fixtures only' : false }, async () => {
+  await page.fill('[data-testid=journey-form] input', 'lead-1002')
+  await page.click('[data-testid=journey-form] button[type=submit]')
+  await page.waitForSelector('[data-testid=no-touchpoint]')
+  assert.equal(await page.locator('[data-testid=journey-table] tbody tr').count(), 1)
+  assert.equal(await page.locator('[data-testid=no-touchpoint] .badge').textContent(), '(no touchpoint)')
+  assert.equal(await page.locator('[data-testid=no-touchpoint] td.credit').first().textContent(), '100%')
 })
 
 test('fits a phone screen', async () => {

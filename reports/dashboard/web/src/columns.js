@@ -1,6 +1,6 @@
 // Table columns of the reports: one definition drives the on-screen table, its
 // sorting and its CSV export, so the export is exactly what the table shows.
-import { count, fractional, keyLabel, medianDays, money, ratio } from './format.js'
+import { count, fractional, keyLabel, medianDays, money, multiple, ratio, unconvertedText } from './format.js'
 import { GROUP_NAMES } from './state.js'
 
 const round = (n, d) => (typeof n === 'number' && Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : null)
@@ -8,8 +8,13 @@ const round = (n, d) => (typeof n === 'number' && Number.isFinite(n) ? Math.roun
 // col(title, value, show, csvValue): value is the sort value; numeric columns align right.
 const col = (id, title, value, show, csv = value, numeric = true, sub = false) => ({ id, title, value, show, csv, numeric, sub })
 
-export function sourceColumns(by, currency = '') {
-  return [
+// A money column: shown with the report's currency, exported in its unit.
+const moneyCol = (id, title, currency) => ({ ...col(id, title, (r) => r[id], (r) => money(r[id], currency), (r) => round(r[id], 2)), currency })
+
+// The source report's columns. Amounts are in the report's currency; what could not be
+// converted gets a column of its own when a row has any.
+export function sourceColumns(by, currency = '', rows = []) {
+  const cols = [
     col('key', GROUP_NAMES[by] || 'Key', (r) => r.key ?? '', (r) => keyLabel(r.key), (r) => r.key ?? '', false),
     col('visitors', 'Visitors', (r) => r.visitors, (r) => count(r.visitors)),
     col('sessions', 'Sessions', (r) => r.sessions, (r) => count(r.sessions)),
@@ -18,14 +23,28 @@ export function sourceColumns(by, currency = '') {
       col(`leads_${t}`, t[0].toUpperCase() + t.slice(1), (r) => r.leads_by_type?.[t], (r) => fractional(r.leads_by_type?.[t]), (r) => round(r.leads_by_type?.[t], 2), true, true),
     ),
     col('sales', 'Sales', (r) => r.sales, (r) => fractional(r.sales), (r) => round(r.sales, 2)),
-    col('revenue', 'Revenue', (r) => r.revenue, (r) => money(r.revenue, currency), (r) => round(r.revenue, 2)),
-    col('cost', 'Cost', (r) => r.cost, (r) => money(r.cost, currency), (r) => round(r.cost, 2)),
+    moneyCol('revenue', 'Revenue', currency),
+    moneyCol('cost', 'Cost', currency),
+    col('clicks', 'Clicks', (r) => r.clicks, (r) => count(r.clicks)),
+    col('impressions', 'Impressions', (r) => r.impressions, (r) => count(r.impressions)),
+    moneyCol('cost_per_lead', 'Cost / lead', currency),
+    moneyCol('cost_per_sale', 'Cost / sale', currency),
+    col('roas', 'ROAS', (r) => r.roas, (r) => multiple(r.roas), (r) => round(r.roas, 2)),
     col('roi', 'ROI', (r) => r.roi, (r) => ratio(r.roi), (r) => round(r.roi === null || r.roi === undefined ? null : r.roi * 100, 1)),
   ]
+  if (rows.some((r) => Array.isArray(r.unconverted) && r.unconverted.length))
+    cols.push(col('unconverted', 'Not converted', (r) => unconvertedText(r.unconverted), (r) => unconvertedText(r.unconverted) || '—', (r) => unconvertedText(r.unconverted), false))
+  return cols
 }
 
-// The CSV header names say units where the table shows them by format.
-export const csvTitle = (c) => (c.id === 'roi' ? 'ROI %' : c.id.startsWith('leads_') ? `${c.title} leads` : c.title)
+// The CSV header names say units where the table shows them by format: "ROI %",
+// "Revenue (EUR)".
+export function csvTitle(c) {
+  if (c.id === 'roi') return 'ROI %'
+  if (c.id.startsWith('leads_')) return `${c.title} leads`
+  if (c.currency && /^[A-Z]{3}$/.test(c.currency)) return `${c.title} (${c.currency})`
+  return c.title
+}
 
 // Sorts a copy; nulls last whatever the direction, ties by key.
 export function sortRows(rows, column, dir = 'desc') {

@@ -19,7 +19,7 @@ export const count = (n) => (finite(n) ? integer.format(n) : NONE)
 // Leads and sales.
 export const fractional = (n) => (finite(n) ? fraction.format(n) : NONE)
 
-// Revenue and cost; with a currency code when the data has one.
+// Revenue and cost, in the report's currency (every report names it).
 export function money(n, currency = '') {
   if (!finite(n)) return NONE
   if (!/^[A-Z]{3}$/.test(currency)) return fraction.format(n)
@@ -31,8 +31,25 @@ export function money(n, currency = '') {
   return f.format(n)
 }
 
+// An amount in a currency the report could not convert, with its code: "CHF 1,200.00".
+export const coded = (n, currency) => (finite(n) ? `${/^[A-Z]{3}$/.test(currency) ? currency + ' ' : ''}${fraction.format(n)}` : NONE)
+
 // ROI and stage-to-stage rates, given as ratios (0.25 → 25.0%).
 export const ratio = (x) => (finite(x) ? percent.format(x) : NONE)
+
+// ROAS: revenue per unit of cost (4 → "4.00×").
+export const multiple = (x) => (finite(x) ? `${fraction.format(x)}×` : NONE)
+
+// What could not be converted for want of an exchange rate: "CHF 1,200.00 revenue · USD 80.00 cost".
+export function unconvertedText(list) {
+  if (!Array.isArray(list)) return ''
+  const parts = []
+  for (const u of list) {
+    if (finite(u?.revenue) && u.revenue) parts.push(`${coded(u.revenue, u.currency)} revenue`)
+    if (finite(u?.cost) && u.cost) parts.push(`${coded(u.cost, u.currency)} cost`)
+  }
+  return parts.join(' · ')
+}
 
 // A model's share of one conversion (0.4 → 40%).
 export const share = (x) => (finite(x) ? credit.format(x) : NONE)
@@ -47,5 +64,5 @@ export function timestamp(iso) {
   return new Date(t).toISOString().slice(0, 16).replace('T', ' ') + ' UTC'
 }
 
-// Report keys can be empty (no campaign, no keyword).
-export const keyLabel = (k) => (k === '' || k === null || k === undefined ? '(not set)' : String(k))
+// Report keys; the API names an empty value "(none)", older answers left it empty.
+export const keyLabel = (k) => (k === '' || k === null || k === undefined ? '(none)' : String(k))

@@ -10,8 +10,8 @@ export const MODEL_NAMES = {
   position_based: 'Position based',
   data_driven: 'Data-driven',
 }
-export const GROUPS = ['channel', 'source', 'campaign', 'keyword', 'landing_page']
-export const GROUP_NAMES = { channel: 'Channel', source: 'Source', campaign: 'Campaign', keyword: 'Keyword', landing_page: 'Landing page' }
+export const GROUPS = ['channel', 'source', 'campaign', 'keyword', 'landing_page', 'country', 'device']
+export const GROUP_NAMES = { channel: 'Channel', source: 'Source', campaign: 'Campaign', keyword: 'Keyword', landing_page: 'Landing page', country: 'Country', device: 'Device' }
 export const LIFECYCLE_GROUPS = ['channel', 'source']
 export const VIEWS = ['sources', 'compare', 'lifecycle', 'journey']
 export const DEFAULT_SITE = 'demo'

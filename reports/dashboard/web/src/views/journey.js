@@ -5,6 +5,9 @@ import { h, message, replace } from '../dom.js'
 import { keyLabel, money, share, timestamp } from '../format.js'
 import { MODELS, MODEL_NAMES, journeyQuery } from '../state.js'
 
+// The touch of a conversion without touchpoints in its lookback window.
+const NO_TOUCHPOINT = '(no touchpoint)'
+
 export async function journeyView(root, ctx) {
   const s = ctx.state
   const input = h('input', { type: 'search', name: 'q', value: ctx.journeyInput || s.conversion, placeholder: 'Conversion ID or email', 'aria-label': 'Conversion ID or email', autocomplete: 'off', spellcheck: 'false', required: true })
@@ -112,7 +115,17 @@ function render(out, data, ctx) {
       null,
       touches.length
         ? touches.map((t, i) =>
-            h(
+            !t.session_id && t.channel === NO_TOUCHPOINT
+              ? h(
+                  'tr',
+                  { class: 'no-touch', 'data-testid': 'no-touchpoint' },
+                  h('td', { class: 'num', text: String(i + 1) }),
+                  h('td', { class: 'text nowrap' }, h('span', { text: timestamp(t.started_at).slice(0, 10) }), h('span', { class: 'sub-line', text: timestamp(t.started_at).slice(11) })),
+                  h('td', { class: 'text' }, h('span', { class: 'badge', text: NO_TOUCHPOINT })),
+                  h('td', { class: 'text muted', colspan: 3, text: 'No visit in the lookback window (or only a bot’s): the credit is kept here, not given to a visit that did not happen.' }),
+                  MODELS.map((m) => credit(t.credits?.[m])),
+                )
+              : h(
               'tr',
               null,
               h('td', { class: 'num', text: String(i + 1) }),

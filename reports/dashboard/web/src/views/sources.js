@@ -5,17 +5,18 @@ import { bars } from '../chart.js'
 import { csvRows, csvTitle, sourceColumns } from '../columns.js'
 import { fileName, toCSV } from '../csv.js'
 import { h, replace, select } from '../dom.js'
-import { count, fractional, keyLabel, money, ratio } from '../format.js'
+import { count, fractional, keyLabel, money, multiple, ratio, unconvertedText } from '../format.js'
 import { GROUP_NAMES, MODEL_NAMES } from '../state.js'
 import { reportTable } from '../table.js'
 
 const TOP = 10
-const METRICS = {
+const metrics = (currency) => ({
   leads: { label: 'Leads', value: (r) => r.leads, format: fractional },
   sales: { label: 'Sales', value: (r) => r.sales, format: fractional },
-  revenue: { label: 'Revenue', value: (r) => r.revenue, format: (n) => money(n) },
+  revenue: { label: `Revenue (${currency || '—'})`, value: (r) => r.revenue, format: (n) => money(n, currency) },
+  cost: { label: `Cost (${currency || '—'})`, value: (r) => r.cost, format: (n) => money(n, currency) },
   visitors: { label: 'Visitors', value: (r) => r.visitors, format: count },
-}
+})
 
 export async function sourcesView(root, ctx) {
   const s = ctx.state
@@ -23,7 +24,8 @@ export async function sourcesView(root, ctx) {
   const rows = Array.isArray(data.rows) ? data.rows : []
   const totals = data.totals || {}
   const currency = typeof data.currency === 'string' ? data.currency : ''
-  const columns = sourceColumns(s.by, currency)
+  const METRICS = metrics(currency)
+  const columns = sourceColumns(s.by, currency, rows)
   const table = reportTable(columns, rows, totals, { sortBy: 'revenue', caption: 'Source report', testid: 'sources-table' })
 
   const chartBox = h('div', { class: 'chart', 'data-testid': 'sources-chart' })
@@ -44,9 +46,17 @@ export async function sourcesView(root, ctx) {
     ctx.download(fileName(s.site, 'sources', s.model, s.by, s.from, s.to), csv)
   }
 
+  const missing = unconvertedText(totals.unconverted)
   replace(
     root,
     kpis(totals, currency),
+    missing
+      ? h(
+          'div',
+          { class: 'message warning', role: 'status', 'data-testid': 'unconverted' },
+          `Not in the ${currency} figures, for want of an exchange rate on their dates: ${missing}. Ratios that need them show —. Load rates with POST /api/v1/fx-rates.`,
+        )
+      : null,
     h(
       'section',
       { class: 'card' },
@@ -60,7 +70,7 @@ export async function sourcesView(root, ctx) {
         'div',
         { class: 'card-head' },
         h('h2', { class: 'card-title', text: `Source report by ${GROUP_NAMES[s.by].toLowerCase()}` }),
-        h('span', { class: 'card-note', text: `${MODEL_NAMES[s.model]} attribution · ${data.from || s.from} – ${data.to || s.to}` }),
+        h('span', { class: 'card-note', text: `${MODEL_NAMES[s.model]} attribution · ${data.from || s.from} – ${data.to || s.to} · amounts in ${currency || '—'}` }),
         h('button', { type: 'button', class: 'button secondary', 'data-testid': 'export-csv', onclick: exportCSV, disabled: !rows.length, text: 'Export CSV' }),
       ),
       table.el,
@@ -81,6 +91,7 @@ function kpis(t, currency) {
     tile('sales', 'Sales', fractional(t.sales)),
     tile('revenue', 'Revenue', money(t.revenue, currency)),
     tile('cost', 'Cost', money(t.cost, currency)),
+    tile('roas', 'ROAS', multiple(t.roas)),
     tile('roi', 'ROI', ratio(t.roi)),
   )
 }
