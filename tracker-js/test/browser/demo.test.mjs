@@ -33,9 +33,12 @@ async function open(t) {
     })
   })
   const p = await ctx.newPage()
+  // Waits up to 30 s: a loaded CI machine can take seconds to run a click.
   const until = async (want) => {
-    for (let i = 0; i < 100 && !sent.some(want); i++) await new Promise((r) => setTimeout(r, 100))
-    return sent.filter(want)
+    for (let i = 0; i < 300 && !sent.some(want); i++) await new Promise((r) => setTimeout(r, 100))
+    const got = sent.filter(want)
+    assert.ok(got.length, `no such event sent; got: ${JSON.stringify(sent.map((e) => e.type))}`)
+    return got
   }
   return { p, sent, until }
 }
