@@ -395,3 +395,36 @@ func TestPublicPortServesNoMetricsOrProfiler(t *testing.T) {
 		}
 	}
 }
+
+// A site's own code often passes ids as numbers: tp('identify', {user_id: 42}).
+func TestNumericAndBooleanTraitsKeptAsText(t *testing.T) {
+	ts := newTestServer(t, nil)
+	id, vid := uuid.NewString(), uuid.NewString()
+	body := batch("demo", fmt.Sprintf(`{"id":%q,"type":"identify","ts":%d,"vid":%q,"traits":{"user_id":42,"vip":true,"score":1.50,"plan":null}}`,
+		id, time.Now().UnixMilli(), vid))
+	if resp := ts.do(t, req{path: "/e", body: body, headers: []string{"Origin", "http://localhost:3000"}}); resp.StatusCode() != 204 {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	evs := ts.store.enriched(t)
+	if len(evs) != 1 {
+		t.Fatalf("%d events produced, want 1", len(evs))
+	}
+	want := event.Traits{"user_id": "42", "vip": "true", "score": "1.50"}
+	if got := evs[0].Traits; len(got) != len(want) || got["user_id"] != "42" || got["vip"] != "true" || got["score"] != "1.50" {
+		t.Fatalf("traits = %v, want %v", got, want)
+	}
+	resp := ts.do(t, req{path: "/e", body: batch("demo", fmt.Sprintf(`{"id":%q,"type":"identify","ts":%d,"vid":%q,"traits":{"user_id":{"id":42}}}`,
+		uuid.NewString(), time.Now().UnixMilli(), vid))})
+	if resp.StatusCode() != 400 {
+		t.Fatalf("an object as a trait: status %d, want 400", resp.StatusCode())
+	}
+	// The server API's identify takes the same traits.
+	resp = ts.do(t, req{path: "/v1/identify", body: `{"site":"demo","visitor_id":"v-9","traits":{"user_id":7}}`,
+		headers: []string{"Authorization", "Bearer " + demoSecret}})
+	if resp.StatusCode() != 200 && resp.StatusCode() != 202 && resp.StatusCode() != 204 {
+		t.Fatalf("/v1/identify with a numeric trait: status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	if evs = ts.store.enriched(t); evs[len(evs)-1].Traits["user_id"] != "7" {
+		t.Fatalf("/v1/identify traits = %v", evs[len(evs)-1].Traits)
+	}
+}

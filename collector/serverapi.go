@@ -208,7 +208,7 @@ type identifyBody struct {
 	VisitorID string            `json:"visitor_id"`
 	Email     string            `json:"email"`
 	UserID    string            `json:"user_id"`
-	Traits    map[string]string `json:"traits"`
+	Traits    event.Traits      `json:"traits"`
 }
 
 // handleIdentify is POST /v1/identify: links a visitor id to an email or user id.

@@ -178,7 +178,10 @@ func TestDecodeEnrichedUnusual(t *testing.T) {
 		{`{"id":"a","id":"b"}`, true},
 		{`{"form":{"id":"a"},"form":{"name":"b"}}`, true},
 		{`{"form":{"fields":["a",null]}}`, true},
-		{`{"traits":{"a":null}}`, true},
+		{`{"traits":{"a":null}}`, false},
+		{`{"traits":{"user_id":42,"n":-1.50e+3,"z":-0,"ok":true,"no":false,"gone":null}}`, false},
+		{`{"traits":{"a":"1","a":null,"b":null,"b":2}}`, false},
+		{`{"traits":{"a":1e400}}`, false}, // kept as the text it is
 		{`{"props":null}`, true},
 		{`{"title":"` + "bad \xff utf-8" + `"}`, true},
 		{`{"title":"lone \ud800 surrogate"}`, true},
@@ -219,7 +222,8 @@ func TestDecodeEnrichedErrors(t *testing.T) {
 		`{"id":"` + "\x01" + `"}`, `{"id":"abcdefghij` + "\x1f" + `klmnop"}`, `{"url":"abcdefgh\u0026` + "\x01" + `"}`,
 		`{"url":"abcdefgh\u0026\`, `{"url":"abcdefgh\ud83d\u"}`, `{"url":"abcdefghijklmnop`, `{"ts":"x"}`, `{"ts":1.5}`, `{"ts":1e3}`, `{"ts":01}`, `{"ts":-}`,
 		`{"ts":+1}`, `{"received_at":true}`, `{"bot":"true"}`, `{"bot":1}`, `{"id":1}`, `{"site":{}}`,
-		`{"traits":[]}`, `{"traits":{"a":1}}`, `{"form":[]}`, `{"form":{"fields":"a"}}`,
+		`{"traits":[]}`, `{"traits":{"a":{}}}`, `{"traits":{"a":[1]}}`, `{"traits":{"a":01}}`, `{"traits":{"a":+1}}`,
+		`{"traits":{"a":tru}}`, `{"traits":{"a":1.}}`, `{"form":[]}`, `{"form":{"fields":"a"}}`,
 		`{"form":{"fields":[1]}}`, `{"form":{"fields":["a",]}}`, `{"conversion":{"value":"1"}}`,
 		`{"conversion":{"value":1.}}`, `{"conversion":{"value":.5}}`, `{"conversion":{"value":1e400}}`,
 		`{"props":{"a":}}`, `{"props":{"a":1,}}`, `{"props":[1,]}`, `{"props":tru}`, `{"props":nul}`,
@@ -344,7 +348,7 @@ func TestDecodeEnrichedRandom(t *testing.T) {
 				if i > 0 {
 					b.WriteString(",")
 				}
-				b.WriteString(pick(`"email_sha256"`, `"user_id"`, `"a"`, str()) + ":" + pick(str(), str(), "null"))
+				b.WriteString(pick(`"email_sha256"`, `"user_id"`, `"a"`, str()) + ":" + pick(str(), str(), "null", "42", "-1.5e3", "true", "false"))
 			}
 			return b.String() + "}"
 		},

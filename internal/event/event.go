@@ -39,7 +39,7 @@ type Event struct {
 	Title      string            `json:"title,omitempty"`
 	Name       string            `json:"name,omitempty"`
 	Props      json.RawMessage   `json:"props,omitempty"` // flat JSON object
-	Traits     map[string]string `json:"traits,omitempty"`
+	Traits     Traits            `json:"traits,omitempty"`
 	Form       *Form             `json:"form,omitempty"`
 	Conversion *ConversionInfo   `json:"conversion,omitempty"`
 	Screen     string            `json:"screen,omitempty"`
