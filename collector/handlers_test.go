@@ -37,6 +37,7 @@ func TestEventsStatusPaths(t *testing.T) {
 	}
 	f(req{path: "/e", body: batch("demo", good)}, 204, "")
 	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "http://localhost:3000"}}, 204, "")
+	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "http://localhost"}}, 204, "") // "http://localhost:*" and the default port
 	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "https://evil.example.net"}}, 403, "origin_not_allowed")
 	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "https://other.example.org"}}, 403, "origin_not_allowed")
 	f(req{path: "/e", body: batch("nosuch", good)}, 403, "unknown_site")
