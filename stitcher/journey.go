@@ -263,7 +263,7 @@ func sessionizeVisitor(v *visitorEvents, res *journeyResult, w *scratch) {
 // batches, and its session row is written again with each: the state keeps the last one.
 func (s *visitorState) attribution(first *session.Event) session.Attribution {
 	if s.attrOf != first.ID || s.attrOf == uuid.Nil {
-		s.attr, s.attrOf = session.Attribute(first.Page, first.Ref), first.ID
+		s.attr, s.attrOf = session.Attribute(first), first.ID
 	}
 	return s.attr
 }
@@ -403,7 +403,7 @@ func (st *Stitcher) loadEvents(ctx context.Context, site string, from map[string
 	}
 	out := make([]storedEvent, 0, len(newest))
 	for id, e := range newest {
-		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref)
+		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref, st.rules.of(site).referrals)
 		ev.Session, _ = uuid.Parse(e.session)
 		out = append(out, storedEvent{ev, e.vid})
 	}

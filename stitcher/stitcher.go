@@ -19,6 +19,7 @@ import (
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/kafkabus"
+	siteconf "touchpoint/internal/site"
 	"touchpoint/stitcher/identity"
 )
 
@@ -29,6 +30,8 @@ type Config struct {
 	FlushEvery  time.Duration
 	Listen      string
 	MaxVisitors int
+	SitesFile   string
+	Sites       *siteconf.Registry // loaded from SitesFile by the caller; nil: default rules for every site
 }
 
 // RegisterFlags declares the stitcher's flags.
@@ -39,6 +42,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.FlushEvery, "batch.flush", time.Second, "longest time an event waits for its batch")
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8082", "address of /healthz and /metrics")
 	fs.IntVar(&c.MaxVisitors, "state.visitors", 500000, "visitors whose last session is kept in memory")
+	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file (referral and lead rules)")
 	return c
 }
 
@@ -53,6 +57,7 @@ type Stitcher struct {
 	persons  map[personKey]string
 	inflight *insertion // the batch being inserted while the next one is prepared
 	buf      buffers
+	rules    rulebook
 }
 
 // New builds a stitcher reading kc's topic and writing to database db.
@@ -76,7 +81,7 @@ func New(cfg *Config, kc *kafkabus.Config, conn driver.Conn, db string) *Stitche
 		WriteTimeout: 10 * time.Second,
 	}
 	return &Stitcher{cfg: cfg, reader: r, dlq: dlq, conn: conn, db: db,
-		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers()}
+		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers(), rules: newRulebook(cfg.Sites)}
 }
 
 // Run consumes until ctx is done. Four stages overlap: fetching a batch, decoding the
@@ -98,7 +103,7 @@ func (st *Stitcher) Run(ctx context.Context) error {
 	go func() {
 		defer close(decoded)
 		for b := range batches {
-			ins, bad := decode(b, st.buf.ins.get())
+			ins, bad := decode(b, st.buf.ins.get(), st.rules)
 			select {
 			case decoded <- decodedBatch{b, ins, bad}:
 			case <-ctx.Done():
@@ -521,7 +526,7 @@ func (st *Stitcher) moveEvents(ctx context.Context, rws []rewrite, version uint6
 		SELECT site_id, event_id, event_type, visitor_id, person_id, transform(toString(event_id), ?, ?, session_id), ts, received_at,
 		url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 		click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
-		screen, language, timezone, ip, origin, toUInt64(?)
+		screen, language, timezone, ip, origin, form, toUInt64(?)
 		FROM %[1]s.events FINAL WHERE site_id = ? AND toString(event_id) IN (SELECT arrayJoin(?))`, st.db, cols)
 	for site, v := range bySite {
 		// Each id is bound twice: half the usual list length keeps the query short enough.

@@ -14,6 +14,7 @@ import (
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
+	"touchpoint/internal/site"
 	"touchpoint/stitcher"
 )
 
@@ -22,6 +23,11 @@ func main() {
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
 	envflag.Parse()
+	sites, err := site.Load(cfg.SitesFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.Sites = sites
 	if os.Getenv("GOGC") == "" {
 		// Batches are short-lived garbage: collecting less often saves CPU. The stitcher's
 		// live heap is the largest (a few batches), so it runs at 200, not 400 like the others.

@@ -349,6 +349,8 @@ const (
 	fName
 	fAction
 	fFields
+	fSearch
+	fPassword
 )
 
 func formKey(k string) int {
@@ -361,6 +363,10 @@ func formKey(k string) int {
 		return fAction
 	case "fields":
 		return fFields
+	case "search":
+		return fSearch
+	case "password":
+		return fPassword
 	}
 	return -1
 }
@@ -380,6 +386,10 @@ func (d *decoder) form(e *Enriched) bool {
 			return d.strField(&f.Action)
 		case fFields:
 			return d.fields(f)
+		case fSearch:
+			return d.boolField(&f.Search)
+		case fPassword:
+			return d.boolField(&f.Password)
 		}
 		return false
 	}) {

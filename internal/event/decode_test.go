@@ -77,7 +77,7 @@ func pageviewEvent() Enriched {
 func TestDecodeEnrichedEvents(t *testing.T) {
 	pv := pageviewEvent()
 	form := pv
-	form.Type, form.Form = FormSubmit, &Form{ID: "contact", Name: "Contact us", Action: "/contact", Fields: []string{"name", "email", "message"}}
+	form.Type, form.Form = FormSubmit, &Form{ID: "contact", Name: "Contact us", Action: "/contact", Fields: []string{"name", "email", "message"}, Password: true}
 	form.Traits = map[string]string{TraitEmailSHA256: strings.Repeat("ab", 32), TraitUserID: "u-42"}
 	emptyFields := pv
 	emptyFields.Form = &Form{ID: "f", Fields: []string{}}
@@ -160,6 +160,8 @@ func TestDecodeEnrichedUnusual(t *testing.T) {
 		{" \t\r\n{ \"id\" :\n\"a\" , \"ts\"\t:\r1 ,\"props\" : { \"x\" : [ 1 , {} ] } , \"bot\" : true } \n", false},
 		{`{"id":null,"ts":null,"received_at":null,"bot":null,"traits":null,"form":null,"conversion":null}`, false},
 		{`{"form":{"fields":null,"id":null},"conversion":{"value":null,"currency":null}}`, false},
+		{`{"form":{"search":true,"password":false},"conversion":{"value":null,"currency":null}}`, false},
+		{`{"form":{"search":null,"password":true}}`, false},
 		{`{"extra":{"a":[{"b":[[],{}]},"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800"],"n":-1.5E+10},"id":"a"}`, false},
 		{`{"Extra":1,"ID_X":2,"form":{"Other":[]},"conversion":{"Foo":null}}`, false},
 		{`{"extra":"` + "\xff\xfe" + `","id":"a"}`, false},
@@ -224,7 +226,7 @@ func TestDecodeEnrichedErrors(t *testing.T) {
 		`{"ts":+1}`, `{"received_at":true}`, `{"bot":"true"}`, `{"bot":1}`, `{"id":1}`, `{"site":{}}`,
 		`{"traits":[]}`, `{"traits":{"a":{}}}`, `{"traits":{"a":[1]}}`, `{"traits":{"a":01}}`, `{"traits":{"a":+1}}`,
 		`{"traits":{"a":tru}}`, `{"traits":{"a":1.}}`, `{"form":[]}`, `{"form":{"fields":"a"}}`,
-		`{"form":{"fields":[1]}}`, `{"form":{"fields":["a",]}}`, `{"conversion":{"value":"1"}}`,
+		`{"form":{"fields":[1]}}`, `{"form":{"search":1}}`, `{"form":{"password":"true"}}`, `{"form":{"fields":["a",]}}`, `{"conversion":{"value":"1"}}`,
 		`{"conversion":{"value":1.}}`, `{"conversion":{"value":.5}}`, `{"conversion":{"value":1e400}}`,
 		`{"props":{"a":}}`, `{"props":{"a":1,}}`, `{"props":[1,]}`, `{"props":tru}`, `{"props":nul}`,
 		`{"extra":{"a" 1}}`, `{"extra":[1 2]}`, `{"extra":"` + "\n" + `"}`, `{"extra":-01}`,
@@ -337,6 +339,8 @@ func TestDecodeEnrichedRandom(t *testing.T) {
 		},
 		"received_at": func() string { return pick("1718000000456", "null", "-0") },
 		"bot":         func() string { return pick("true", "false", "null") },
+		"search":      func() string { return pick("true", "false", "null") },
+		"password":    func() string { return pick("true", "false", "null") },
 		"props":       func() string { return value(0) },
 		"traits": func() string {
 			if rng.IntN(20) == 0 {
@@ -404,7 +408,7 @@ func TestDecodeEnrichedRandom(t *testing.T) {
 		"conversion", "screen", "lang", "tz", "ip", "ua", "site", "received_at", "origin", "country",
 		"region", "city", "browser", "os", "device", "bot"}
 	nested := map[string][]string{
-		"form":       {"id", "name", "action", "fields"},
+		"form":       {"id", "name", "action", "fields", "search", "password"},
 		"conversion": {"id", "type", "lead_type", "value", "currency"},
 	}
 	n := 50000

@@ -50,12 +50,16 @@ type Event struct {
 	UA string `json:"ua,omitempty"`
 }
 
-// Form describes a submitted form; sensitive fields are never listed by the tracker.
+// Form describes a submitted form; sensitive fields are never listed by the tracker, but
+// it says whether the form has a password field and whether it is a search form (role or
+// input type "search"), which are never leads.
 type Form struct {
-	ID     string   `json:"id,omitempty"`
-	Name   string   `json:"name,omitempty"`
-	Action string   `json:"action,omitempty"`
-	Fields []string `json:"fields,omitempty"`
+	ID       string   `json:"id,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	Action   string   `json:"action,omitempty"`
+	Fields   []string `json:"fields,omitempty"`
+	Search   bool     `json:"search,omitempty"`
+	Password bool     `json:"password,omitempty"`
 }
 
 // ConversionInfo is a lead, sale or lifecycle stage attached to a conversion event.

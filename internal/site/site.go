@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+
+	"touchpoint/internal/referrer"
 )
 
 // Site is one tracked website.
@@ -27,8 +29,13 @@ type Site struct {
 	WebhookURL      string  `json:"webhook_url,omitempty"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// What the stitcher decides about incoming data (rules.go).
+	Domains           []string   `json:"domains,omitempty"`
+	ExcludedReferrers []string   `json:"excluded_referrers,omitempty"`
+	LeadForms         []LeadRule `json:"lead_forms,omitempty"`
 
-	secret []byte // SecretSHA256 decoded; nil when none is configured
+	secret   []byte          // SecretSHA256 decoded; nil when none is configured
+	excluded *referrer.Hosts // ExcludedReferrers read
 }
 
 // Config is the whole configuration file.
@@ -106,6 +113,9 @@ func New(c Config) (*Registry, error) {
 			if _, ok := parseOrigin(o, true); !ok {
 				return nil, fmt.Errorf("site %q: origin %q is not scheme://host[:port] (\"*\" for one host label or the port)", s.ID, o)
 			}
+		}
+		if err := s.checkRules(); err != nil {
+			return nil, fmt.Errorf("site %q: %w", s.ID, err)
 		}
 		r.byID[s.ID] = s
 	}

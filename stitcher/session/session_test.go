@@ -12,7 +12,7 @@ import (
 // ev is a pageview at minute min on url with referrer ref; ids follow the order of creation.
 func ev(n int, min int64, url, ref string) Event {
 	id := uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint(n)))
-	return NewEvent(id, 1_763_800_000+min*60, true, false, url, ref)
+	return NewEvent(id, 1_763_800_000+min*60, true, false, url, ref, nil)
 }
 
 // shape renders sessions as "first-last" event numbers joined by spaces, e.g. "0-2 3-3".
@@ -91,7 +91,7 @@ func TestSplitIsOrderIndependent(t *testing.T) {
 func TestSessionCounts(t *testing.T) {
 	a := ev(1, 0, "https://a.example/", "")
 	b := ev(2, 1, "https://a.example/b", "https://a.example/")
-	track := NewEvent(uuid.New(), a.TS+5, false, true, a.URL, "")
+	track := NewEvent(uuid.New(), a.TS+5, false, true, a.URL, "", nil)
 	_, ss := Split("s", "v", []Event{b, track, a})
 	if len(ss) != 1 {
 		t.Fatalf("got %d sessions, want 1", len(ss))
@@ -105,7 +105,8 @@ func TestSessionCounts(t *testing.T) {
 func TestAttribute(t *testing.T) {
 	f := func(url, ref, want string) {
 		t.Helper()
-		a := Attribute(ParsePage(url), ref)
+		e := NewEvent(uuid.New(), 0, true, false, url, ref, nil)
+		a := Attribute(&e)
 		got := strings.Join([]string{a.Source, a.Medium, a.Campaign, a.Term, a.Content, a.Channel, a.ReferrerDomain}, "|")
 		if got != want {
 			t.Fatalf("Attribute(%q, %q) = %q, want %q", url, ref, got, want)

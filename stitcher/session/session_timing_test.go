@@ -28,12 +28,13 @@ func BenchmarkNewEventAndSplit(b *testing.B) {
 		ids[i] = uuid.New()
 	}
 	evs := make([]Event, 0, len(ids))
+	referrals := NewReferrals([]string{"example.com", "example.org"}, nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		evs = evs[:0]
 		for i, id := range ids {
 			p := pages[i%len(pages)]
-			evs = append(evs, NewEvent(id, 1_763_800_000+int64(i)*300, true, false, p[0], p[1]))
+			evs = append(evs, NewEvent(id, 1_763_800_000+int64(i)*300, true, false, p[0], p[1], referrals))
 		}
 		Split("demo", "v", evs)
 	}
