@@ -43,7 +43,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecy
 	}
 	resolved := func(where string) string {
 		return fmt.Sprintf(`SELECT if(current_person_id = '', person_id, current_person_id) AS person, conversion_id, type, occurred_at
-			FROM (SELECT person_id, conversion_id, type, occurred_at FROM %s.conversions FINAL WHERE site_id = ? %s) AS unresolved
+			FROM (SELECT person_id, conversion_id, type, occurred_at FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0 %s) AS unresolved
 			ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL WHERE site_id = ?) AS aliases USING person_id`, s.DB, where, s.DB)
 	}
 	q := fmt.Sprintf(`SELECT k, person, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (

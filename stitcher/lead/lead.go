@@ -60,6 +60,9 @@ var (
 		"consent", "gdpr", "terms", "privacy", "agree", "accept", "optin", "opt_in", "newsletter", "subscribe", "list", "lists", "language", "lang")
 )
 
+// consentWords make a field a consent box ("newsletter_consent", "accept-terms").
+var consentWords = []string{"consent", "gdpr", "terms", "privacy", "agree", "accept", "optin", "newsletter", "subscribe", "marketing"}
+
 func classify(f *event.Form) kind {
 	var k kind
 	k.search, k.password = f.Search, f.Password
@@ -72,7 +75,7 @@ func classify(f *event.Form) kind {
 			k.email = true
 		case searchFields[n]:
 			k.search = true
-		case signupFields[n] || honeypot(n):
+		case signupFields[n] || honeypot(n) || has(tokens(n), consentWords...):
 			hint += tokens(name)
 		default:
 			others = true
