@@ -1,4 +1,5 @@
 // Command stitcher turns the events on Kafka into ClickHouse rows (SPEC §5).
+// `stitcher restitch -site S -from D -to D` applies the current rules to stored days and exits.
 package main
 
 import (
@@ -19,9 +20,14 @@ import (
 )
 
 func main() {
+	restitch := len(os.Args) > 1 && os.Args[1] == "restitch"
+	if restitch {
+		os.Args = append(os.Args[:1], os.Args[2:]...)
+	}
 	cfg := stitcher.RegisterFlags(flag.CommandLine)
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
+	rf := registerRestitchFlags(flag.CommandLine)
 	envflag.Parse()
 	sites, err := site.Load(cfg.SitesFile)
 	if err != nil {
@@ -42,6 +48,10 @@ func main() {
 		log.Fatal(err)
 	}
 	defer conn.Close()
+	if restitch {
+		runRestitch(ctx, cfg, rf, conn, chc.Database)
+		return
+	}
 	go health.Serve(cfg.Listen)
 
 	log.Printf("stitcher: consuming %s as group %s", kc.Topic, cfg.Group)

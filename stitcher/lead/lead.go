@@ -27,6 +27,18 @@ type Rules []site.LeadRule
 
 // Decide reports whether s is a lead, and its lead type.
 func (rs Rules) Decide(s Submit) (bool, string) {
+	if r := rs.Rule(s); r != nil {
+		return r.Lead, r.LeadType
+	}
+	var f event.Form
+	if s.Form != nil {
+		f = *s.Form
+	}
+	return Default(&f, s.HasEmail), "form"
+}
+
+// Rule returns the first rule that matches s, or nil.
+func (rs Rules) Rule(s Submit) *site.LeadRule {
 	var f event.Form
 	if s.Form != nil {
 		f = *s.Form
@@ -34,10 +46,10 @@ func (rs Rules) Decide(s Submit) (bool, string) {
 	for i := range rs {
 		r := &rs[i]
 		if matches(r.FormID, f.ID) && matches(r.FormName, f.Name) && matchesAction(r.Action, f.Action) && matches(r.Path, s.Path) {
-			return r.Lead, r.LeadType
+			return r
 		}
 	}
-	return Default(&f, s.HasEmail), "form"
+	return nil
 }
 
 // Default is the rule without lead_forms: an email field, and no search, login, sign-up
