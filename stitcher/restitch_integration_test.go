@@ -52,7 +52,7 @@ func TestRestitchAppliesNewRulesToHistory(t *testing.T) {
 		}
 	}
 	// As stored before conversions had a bot flag and events their form description.
-	exec(`INSERT INTO %[1]s.conversions (`+conversionColumns+`) SELECT site_id, conversion_id, type, lead_type, occurred_at,
+	exec(`INSERT INTO %[1]s.conversions (` + conversionColumns + `) SELECT site_id, conversion_id, type, lead_type, occurred_at,
 		received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, 0, version + 1
 		FROM %[1]s.conversions FINAL WHERE site_id = 'demo'`)
 	exec(`INSERT INTO %[1]s.events (`+eventColumns+`) SELECT site_id, event_id, event_type, visitor_id, person_id, session_id, ts,
@@ -67,7 +67,7 @@ func TestRestitchAppliesNewRulesToHistory(t *testing.T) {
 
 	after, err := siteconf.New(siteconf.Config{Sites: []siteconf.Site{{ID: site, Origins: []string{"https://shop.example.com"},
 		ExcludedReferrers: []string{"*.checkout-partner.example"},
-		LeadForms: []siteconf.LeadRule{{Path: "/careers/*", Lead: false}, {FormID: "newsletter", Lead: true, LeadType: "other"}}}}})
+		LeadForms:         []siteconf.LeadRule{{Path: "/careers/*", Lead: false}, {FormID: "newsletter", Lead: true, LeadType: "other"}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
