@@ -55,7 +55,7 @@ type Dataset struct {
 	// recorded on the thank-you page.
 	EventConversions []string
 	Visitors         int
-	Persons     int
+	Persons          int
 }
 
 // Span is the time of the data set's first and last event.
