@@ -14,7 +14,8 @@ func TestUnwanted(t *testing.T) {
 		"https://acs1.somebank.co.uk/pareq", "https://acsweb.bank.example/", "https://3ds.bank.example/", "https://3dsecure.lbbw.de/",
 		"https://accounts.google.com/o/oauth2/auth", "https://login.microsoftonline.com/common/oauth2", "https://login.live.com/oauth20",
 		"https://appleid.apple.com/auth/authorize", "https://secure.przelewy24.pl/trnRequest", "https://secure.payu.com/",
-		"https://WWW.PAYPAL.COM:443/", "paypal.com",
+		"https://WWW.PAYPAL.COM:443/", "paypal.com", "android-app://com.paypal.android.p2pmobile", "https://accounts.google.co.uk/",
+		"https://3ds2.somebank.com/", "https://login.windows.net/common",
 	} {
 		if d := Domain(ref); !Unwanted.Match(d) {
 			t.Errorf("%s (%q) is not unwanted", ref, d)
@@ -24,7 +25,7 @@ func TestUnwanted(t *testing.T) {
 		"https://www.google.com/", "https://mail.google.com/", "https://stripe.com/blog/payment-links", "https://www.apple.com/",
 		"https://www.microsoft.com/", "https://www.bing.com/search?q=x", "https://notpaypal.com/", "https://paypal.com.evil.example/",
 		"https://acsomething.com/", "https://www.amazon.com/", "https://news.ycombinator.com/", "https://t.co/x", "",
-		"https://example.com/3ds", "https://www.acs.org/",
+		"https://example.com/3ds", "https://www.acs.org/", "https://3dsmax.com/", "https://www.google.co.uk/search?q=x",
 	} {
 		if d := Domain(ref); Unwanted.Match(d) {
 			t.Errorf("%s (%q) is unwanted", ref, d)
