@@ -1,7 +1,8 @@
 # Touchpoint's services in one image; docker-compose.yml picks the binary per service.
 # The image holds no site configuration and no secret: mount a site file at
-# /etc/touchpoint/sites.json and pass the secrets in the environment (TP_ADMIN_TOKEN,
-# TP_SITE_<ID>_SECRET). docker-compose.yml mounts config/dev.json for local use.
+# /etc/touchpoint/sites.json (for the collector, the stitcher and the attribution service)
+# and pass the secrets in the environment (TP_ADMIN_TOKEN, TP_SITE_<ID>_SECRET).
+# docker-compose.yml mounts config/dev.json for local use.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

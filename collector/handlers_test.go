@@ -37,6 +37,7 @@ func TestEventsStatusPaths(t *testing.T) {
 	}
 	f(req{path: "/e", body: batch("demo", good)}, 204, "")
 	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "http://localhost:3000"}}, 204, "")
+	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "http://localhost"}}, 204, "") // "http://localhost:*" and the default port
 	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "https://evil.example.net"}}, 403, "origin_not_allowed")
 	f(req{path: "/e", body: batch("demo", good), headers: []string{"Origin", "https://other.example.org"}}, 403, "origin_not_allowed")
 	f(req{path: "/e", body: batch("nosuch", good)}, 403, "unknown_site")
@@ -393,5 +394,38 @@ func TestPublicPortServesNoMetricsOrProfiler(t *testing.T) {
 		if resp := ts.do(t, req{method: "GET", path: path}); resp.StatusCode() != 404 || strings.Contains(string(resp.Body()), "tp_collector") {
 			t.Fatalf("GET %s on the public port: status %d", path, resp.StatusCode())
 		}
+	}
+}
+
+// A site's own code often passes ids as numbers: tp('identify', {user_id: 42}).
+func TestNumericAndBooleanTraitsKeptAsText(t *testing.T) {
+	ts := newTestServer(t, nil)
+	id, vid := uuid.NewString(), uuid.NewString()
+	body := batch("demo", fmt.Sprintf(`{"id":%q,"type":"identify","ts":%d,"vid":%q,"traits":{"user_id":42,"vip":true,"score":1.50,"plan":null}}`,
+		id, time.Now().UnixMilli(), vid))
+	if resp := ts.do(t, req{path: "/e", body: body, headers: []string{"Origin", "http://localhost:3000"}}); resp.StatusCode() != 204 {
+		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	evs := ts.store.enriched(t)
+	if len(evs) != 1 {
+		t.Fatalf("%d events produced, want 1", len(evs))
+	}
+	want := event.Traits{"user_id": "42", "vip": "true", "score": "1.50"}
+	if got := evs[0].Traits; len(got) != len(want) || got["user_id"] != "42" || got["vip"] != "true" || got["score"] != "1.50" {
+		t.Fatalf("traits = %v, want %v", got, want)
+	}
+	resp := ts.do(t, req{path: "/e", body: batch("demo", fmt.Sprintf(`{"id":%q,"type":"identify","ts":%d,"vid":%q,"traits":{"user_id":{"id":42}}}`,
+		uuid.NewString(), time.Now().UnixMilli(), vid))})
+	if resp.StatusCode() != 400 {
+		t.Fatalf("an object as a trait: status %d, want 400", resp.StatusCode())
+	}
+	// The server API's identify takes the same traits.
+	resp = ts.do(t, req{path: "/v1/identify", body: `{"site":"demo","visitor_id":"v-9","traits":{"user_id":7}}`,
+		headers: []string{"Authorization", "Bearer " + demoSecret}})
+	if resp.StatusCode() != 200 && resp.StatusCode() != 202 && resp.StatusCode() != 204 {
+		t.Fatalf("/v1/identify with a numeric trait: status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	if evs = ts.store.enriched(t); evs[len(evs)-1].Traits["user_id"] != "7" {
+		t.Fatalf("/v1/identify traits = %v", evs[len(evs)-1].Traits)
 	}
 }

@@ -204,11 +204,11 @@ func identityTraits(traits map[string]string, email, userID string) map[string]s
 }
 
 type identifyBody struct {
-	Site      string            `json:"site"`
-	VisitorID string            `json:"visitor_id"`
-	Email     string            `json:"email"`
-	UserID    string            `json:"user_id"`
-	Traits    map[string]string `json:"traits"`
+	Site      string       `json:"site"`
+	VisitorID string       `json:"visitor_id"`
+	Email     string       `json:"email"`
+	UserID    string       `json:"user_id"`
+	Traits    event.Traits `json:"traits"`
 }
 
 // handleIdentify is POST /v1/identify: links a visitor id to an email or user id.

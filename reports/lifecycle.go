@@ -51,7 +51,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecy
 			WHERE site_id = ? AND model = 'first_click' AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
 		WHERE removed = 0`, p.By.attribution, s.DB))
 	stages := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type, occurred_at FROM %s.conversions FINAL
-		WHERE site_id = ? AND type IN ('mql', 'sal', 'sql', 'opportunity', 'customer')`, s.DB))
+		WHERE site_id = ? AND is_bot = 0 AND type IN ('mql', 'sal', 'sql', 'opportunity', 'customer')`, s.DB))
 	q := fmt.Sprintf(`SELECT k, person, conversion_id, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (
 			SELECT k, person, conversion_id, occurred_at AS lead_at FROM (%s)
 		) AS leads ANY LEFT JOIN (

@@ -6,7 +6,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$TP_ROOT"
 
-# Our services: name, health URL. Binaries are in bin/ (make build).
+# Our services: name, health URL. Binaries are in bin/ (make build). The collector, the
+# stitcher and the attribution service read the same site file: config/dev.json unless
+# TP_SITES names another.
 SERVICES=(
   "stitcher http://127.0.0.1:8082/healthz"
   "attribution http://127.0.0.1:8081/healthz"

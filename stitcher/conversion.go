@@ -4,27 +4,36 @@ import (
 	"time"
 
 	"touchpoint/internal/event"
+	siteconf "touchpoint/internal/site"
+	"touchpoint/stitcher/lead"
 )
 
 const conversionColumns = `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
-	email_sha256, user_id, session_id, value, currency, props, event_id, origin, version`
-
-// Lead types of SPEC §7.
-var leadTypes = map[string]bool{"form": true, "call": true, "chat": true, "other": true}
+	email_sha256, user_id, session_id, value, currency, props, event_id, origin, is_bot, version`
 
 // conversionValues returns the conversions row of a conversion event (browser or
-// /v1/conversions) or of a browser form submit, which is a form lead whose id is the event
-// id. Other events give nil. The version is the receive time, so a replay writes the same
-// row and a conversion posted again with corrections replaces the earlier one; rows of
-// server calls and imports rank above browser rows (event.ServerRank). The email and user
-// id of a browser whose identity link was refused are not kept: they are only its claim.
+// /v1/conversions) or of a browser form submit that is a lead (lead.Rules), whose id is
+// the event id. Other events give nil. The version is the receive time, so a replay writes
+// the same row and a conversion posted again with corrections replaces the earlier one;
+// rows of server calls and imports rank above browser rows (event.ServerRank). The email
+// and user id of a browser whose identity link was refused are not kept: they are only its
+// claim. A browser's conversion from a client the collector flagged as a bot is kept
+// flagged (is_bot), so attribution and reports leave it out.
 func conversionValues(in *incoming, personID, sessionID string) []any {
 	e := &in.e
 	var id, typ, leadType, currency string
 	var value float64
 	switch {
 	case e.Type == event.FormSubmit && e.Origin != event.OriginServer:
-		id, typ, leadType = e.ID, "lead", "form"
+		rules := in.rules
+		if rules == nil {
+			rules = defaultRules
+		}
+		isLead, lt := rules.leads.Decide(lead.Submit{Form: e.Form, Path: in.sev.Page.Path, HasEmail: emailHash(e.Traits) != ""})
+		if !isLead {
+			return nil
+		}
+		id, typ, leadType = e.ID, "lead", lt
 	case e.Type == event.Conversion:
 		c := e.Conversion
 		if c == nil {
@@ -40,7 +49,7 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 				typ = "lead"
 			}
 		}
-		if typ == "lead" && !leadTypes[leadType] {
+		if typ == "lead" && !siteconf.LeadTypes[leadType] {
 			leadType = "other"
 		}
 	default:
@@ -58,8 +67,12 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 	if in.unlinked {
 		email, user = "", ""
 	}
+	var bot uint8
+	if e.Bot && (e.Origin == event.OriginWeb || e.Origin == event.OriginPixel) {
+		bot = 1
+	}
 	return []any{
 		e.Site, id, typ, leadType, time.Unix(in.ts, 0).UTC(), time.UnixMilli(e.ReceivedAt).UTC(), e.VID, personID,
-		email, user, sessionID, value, currency, props, in.id, e.Origin, version,
+		email, user, sessionID, value, currency, props, in.id, e.Origin, bot, version,
 	}
 }

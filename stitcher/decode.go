@@ -20,8 +20,9 @@ type incoming struct {
 	part int   // Kafka partition
 	sev  session.Event
 
-	session  uuid.UUID // set by sessionize for browser events
-	unlinked bool      // set by link when its identity link was refused
+	rules    *siteRules // of the event's site
+	session  uuid.UUID  // set by sessionize for browser events
+	unlinked bool       // set by link when its identity link was refused
 }
 
 // poison is a message that can never be written; it goes to the dead-letter topic.
@@ -34,7 +35,7 @@ type poison struct {
 // stitcher's work. Messages that cannot become rows are returned as poison; a repeated
 // event id (same site) is kept once. buf, whose incoming must all be zero, holds the
 // result when it is large enough.
-func decode(msgs []kafkabus.Message, buf []incoming) ([]incoming, []poison) {
+func decode(msgs []kafkabus.Message, buf []incoming, rules rulebook) ([]incoming, []poison) {
 	parts := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/1000))
 	decoded := buf[:0]
 	if cap(decoded) < len(msgs) {
@@ -48,7 +49,7 @@ func decode(msgs []kafkabus.Message, buf []incoming) ([]incoming, []poison) {
 		go func() {
 			defer wg.Done()
 			for i := p; i < len(msgs); i += parts {
-				reasons[i] = decodeOne(&msgs[i], &decoded[i])
+				reasons[i] = decodeOne(&msgs[i], &decoded[i], rules)
 			}
 		}()
 	}
@@ -80,7 +81,7 @@ func decode(msgs []kafkabus.Message, buf []incoming) ([]incoming, []poison) {
 }
 
 // decodeOne fills in from m, or returns why m can never be written.
-func decodeOne(m *kafkabus.Message, in *incoming) string {
+func decodeOne(m *kafkabus.Message, in *incoming, rules rulebook) string {
 	if err := event.DecodeEnriched(m.Value, &in.e); err != nil {
 		return "undecodable message: " + err.Error()
 	}
@@ -94,8 +95,8 @@ func decodeOne(m *kafkabus.Message, in *incoming) string {
 	if !event.Types[in.e.Type] {
 		return "unknown event type " + in.e.Type
 	}
-	in.id, in.ts, in.part = id, in.e.TS/1000, m.Partition
-	in.sev = session.NewEvent(in.id, in.ts, in.e.Type == event.Pageview, in.e.Bot, in.e.URL, in.e.Ref)
+	in.id, in.ts, in.part, in.rules = id, in.e.TS/1000, m.Partition, rules.of(in.e.Site)
+	in.sev = session.NewEvent(in.id, in.ts, in.e.Type == event.Pageview, in.e.Bot, in.e.URL, in.e.Ref, in.rules.referrals)
 	in.sev.Country, in.sev.Device = in.e.Country, in.e.Device
 	return ""
 }

@@ -28,7 +28,7 @@ func TestDecodeDropsRepeatsAndPoison(t *testing.T) {
 	buf := newBuffers()
 	// The second time round the batch is decoded into the buffers of the first.
 	for round := range 2 {
-		ins, bad := decode(msgs, buf.ins.get())
+		ins, bad := decode(msgs, buf.ins.get(), nil)
 		var got []string
 		for _, in := range ins {
 			got = append(got, in.e.Site+"/"+in.e.ID)

@@ -23,6 +23,6 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(v) * len(msgs)))
 	for b.Loop() {
-		decode(msgs, nil)
+		decode(msgs, nil, nil)
 	}
 }

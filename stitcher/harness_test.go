@@ -14,6 +14,7 @@ import (
 
 	"touchpoint/internal/event"
 	"touchpoint/internal/kafkabus"
+	siteconf "touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 )
 
@@ -27,6 +28,7 @@ type harness struct {
 	w     *kafka.Writer
 	batch int           // events per stitcher batch
 	flush time.Duration // longest wait for a batch
+	sites *siteconf.Registry
 }
 
 func newHarness(t *testing.T) *harness {
@@ -70,7 +72,7 @@ func (h *harness) write(msgs ...kafka.Message) {
 // run starts a stitcher in this process writing to conn/db; the returned function stops it.
 func (h *harness) run(conn driver.Conn, db string) func() {
 	h.t.Helper()
-	cfg := &Config{Group: h.group, BatchSize: h.batch, FlushEvery: h.flush, MaxVisitors: 100000}
+	cfg := &Config{Group: h.group, BatchSize: h.batch, FlushEvery: h.flush, MaxVisitors: 100000, Sites: h.sites}
 	src, dlq, err := OpenKafka(h.kc, h.group)
 	if err != nil {
 		h.t.Fatal(err)
@@ -126,6 +128,13 @@ func browser(typ, vid string, at time.Duration, url, ref string) event.Enriched 
 
 func pageview(vid string, at time.Duration, url, ref string) event.Enriched {
 	return browser(event.Pageview, vid, at, url, ref)
+}
+
+// contactForm is the submit of a contact form with an email field: a lead.
+func contactForm(vid string, at time.Duration, url string) event.Enriched {
+	e := browser(event.FormSubmit, vid, at, url, "")
+	e.Form = &event.Form{ID: "contact", Fields: []string{"name", "email", "message"}}
+	return e
 }
 
 func identify(vid string, at time.Duration, emailHash string) event.Enriched {

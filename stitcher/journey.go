@@ -261,7 +261,7 @@ func sessionizeVisitor(v *visitorEvents, res *journeyResult, w *scratch) {
 // batches, and its session row is written again with each: the state keeps the last one.
 func (s *visitorState) attribution(first *session.Event) session.Attribution {
 	if s.attrOf != first.ID || s.attrOf == uuid.Nil {
-		s.attr, s.attrOf = session.Attribute(first.Page, first.Ref), first.ID
+		s.attr, s.attrOf = session.Attribute(first), first.ID
 	}
 	return s.attr
 }
@@ -287,7 +287,7 @@ func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[
 	if len(from) == 0 {
 		return out, nil
 	}
-	evs, err := st.store.events(ctx, site, from)
+	evs, err := st.store.events(ctx, site, from, st.rules.of(site).referrals)
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func TestMultiVisitJourney(t *testing.T) {
 		pageview(vid, 3*time.Hour+5*time.Minute, home+"pricing", home),
 		// A click on an ad five minutes later is a new touchpoint.
 		pageview(vid, 3*time.Hour+10*time.Minute, home+"landing?gclid=Cj0abc", "https://www.google.com/"),
-		browser(event.FormSubmit, vid, 3*time.Hour+12*time.Minute, home+"landing?gclid=Cj0abc", ""),
+		contactForm(vid, 3*time.Hour+12*time.Minute, home+"landing?gclid=Cj0abc"),
 	}
 	// The later visits arrive first; the first visit's events arrive late.
 	h.send(visit2and3...)

@@ -141,7 +141,7 @@ func (m *memStore) sessions(_ context.Context, site string, vids []string, since
 	return out, nil
 }
 
-func (m *memStore) events(_ context.Context, site string, from map[string]int64) ([]storedEvent, error) {
+func (m *memStore) events(_ context.Context, site string, from map[string]int64, ref *session.Referrals) ([]storedEvent, error) {
 	var out []storedEvent
 	for _, r := range m.rows("events", site) {
 		f, ok := from[r.str("visitor_id")]
@@ -149,7 +149,7 @@ func (m *memStore) events(_ context.Context, site string, from map[string]int64)
 			continue
 		}
 		ev := session.NewEvent(r["event_id"].(uuid.UUID), r.unix("ts"), r.str("event_type") == event.Pageview,
-			r["is_bot"].(uint8) == 1, r.str("url"), r.str("referrer"))
+			r["is_bot"].(uint8) == 1, r.str("url"), r.str("referrer"), ref)
 		ev.Session, _ = uuid.Parse(r.str("session_id"))
 		ev.Country, ev.Device = r.str("country"), r.str("device")
 		out = append(out, storedEvent{ev, r.str("visitor_id")})

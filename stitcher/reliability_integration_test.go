@@ -55,7 +55,7 @@ func TestReplayedEventsAreCountedOnce(t *testing.T) {
 	h := newHarness(t)
 	evs, sessions := manyJourneys(50, 3, 4)
 	pageviews := len(evs)
-	evs = append(evs, serverConversion("order-1", "sale", time.Hour, evs[0].VID, "", 10), browser(event.FormSubmit, evs[0].VID, time.Minute, "https://shop.example.com/", ""))
+	evs = append(evs, serverConversion("order-1", "sale", time.Hour, evs[0].VID, "", 10), contactForm(evs[0].VID, time.Minute, "https://shop.example.com/"))
 	stop := h.run(h.conn, h.db)
 	h.send(evs...)
 	h.checkCounts(30*time.Second, len(evs), sessions, pageviews)

@@ -1,24 +1,27 @@
 package stitcher
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
+
+	"touchpoint/internal/event"
 )
 
 // eventColumns are the touchpoint.events columns the stitcher writes, in append order.
 const eventColumns = `site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at,
 	url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 	click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
-	screen, language, timezone, ip, origin, version`
+	screen, language, timezone, ip, origin, form, version`
 
 // eventBlock holds rows of touchpoint.events column by column: appending whole columns
 // to a ClickHouse batch avoids boxing every value of every row.
 type eventBlock struct {
-	str     [29][]string // the String columns, in eventColumns order
+	str     [30][]string // the String columns, in eventColumns order
 	id      []uuid.UUID
 	ts, rcv []time.Time
 	bot     []uint8
@@ -26,7 +29,7 @@ type eventBlock struct {
 }
 
 // kinds of eventColumns by position: 's' String, 'u' UUID, 't' DateTime, 'b' UInt8, 'v' UInt64.
-const eventKinds = "sussssttsssssssssssssssssssbsssssv"
+const eventKinds = "sussssttsssssssssssssssssssbssssssv"
 
 // newEventBlock sizes a block for n rows, so appending never copies a column.
 func newEventBlock(n int) *eventBlock {
@@ -66,7 +69,7 @@ func (b *eventBlock) add(in *incoming, personID, sessionID string, version uint6
 		p.UTM[0], p.UTM[1], p.UTM[2], p.UTM[3], p.UTM[4],
 		p.ClickType, p.ClickID, props,
 		e.Country, e.Region, e.City, e.Browser, e.OS, e.Device,
-		e.Screen, e.Lang, e.TZ, strings.TrimSpace(e.IP), e.Origin,
+		e.Screen, e.Lang, e.TZ, strings.TrimSpace(e.IP), e.Origin, formJSON(e),
 	} {
 		b.str[i] = append(b.str[i], v)
 	}
@@ -99,4 +102,16 @@ func (b *eventBlock) appendTo(batch driver.Batch, lo, hi int) error {
 		}
 	}
 	return nil
+}
+
+// formJSON is the form description of a form submit as the events table keeps it, or "".
+func formJSON(e *event.Enriched) string {
+	if e.Type != event.FormSubmit || e.Form == nil {
+		return ""
+	}
+	b, err := json.Marshal(e.Form)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

@@ -104,7 +104,7 @@ func TestPoisonIsDeadLetteredWithReasonAndSource(t *testing.T) {
 		{Topic: "tp.events", Partition: 2, Offset: 41, Key: []byte("demo/v1"), Value: []byte(`{"id":"not-a-uuid","type":"pageview","site":"demo"}`)},
 		{Topic: "tp.events", Partition: 3, Offset: 7, Key: []byte("demo/v2"), Value: []byte(`{"id":`)},
 	}
-	ins, bad := decode(msgs, nil)
+	ins, bad := decode(msgs, nil, nil)
 	if len(ins) != 0 || len(bad) != 2 {
 		t.Fatalf("%d events and %d poison from two broken messages", len(ins), len(bad))
 	}

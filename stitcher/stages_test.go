@@ -38,7 +38,7 @@ func (s *stages) write(evs ...event.Enriched) {
 		msgs[i] = kafkabus.Message{Topic: "tp.events", Partition: 0, Offset: s.offset, Key: evs[i].Key(), Value: b}
 		s.offset++
 	}
-	ins, bad := decode(msgs, nil)
+	ins, bad := decode(msgs, nil, s.st.rules)
 	if len(bad) > 0 {
 		s.t.Fatalf("%d events refused: %s", len(bad), bad[0].reason)
 	}

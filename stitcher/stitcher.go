@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"touchpoint/internal/kafkabus"
+	siteconf "touchpoint/internal/site"
 	"touchpoint/stitcher/identity"
 )
 
@@ -25,6 +26,8 @@ type Config struct {
 	FlushEvery  time.Duration
 	Listen      string
 	MaxVisitors int
+	SitesFile   string
+	Sites       *siteconf.Registry // loaded from SitesFile by the caller; nil: default rules for every site
 }
 
 // RegisterFlags declares the stitcher's flags.
@@ -35,6 +38,7 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.FlushEvery, "batch.flush", time.Second, "longest time an event waits for its batch")
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8082", "address of /healthz and /metrics")
 	fs.IntVar(&c.MaxVisitors, "state.visitors", 500000, "visitors whose last session is kept in memory")
+	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file (referral and lead rules)")
 	return c
 }
 
@@ -81,13 +85,14 @@ type Stitcher struct {
 	persons  map[personKey]string
 	inflight *insertion // the batch being inserted while the next one is prepared
 	buf      buffers
+	rules    rulebook
 }
 
 // New builds a stitcher reading src and writing to store. Run closes src and dlq when it
 // returns.
 func New(cfg *Config, src Source, dlq DeadLetters, store Store) *Stitcher {
 	return &Stitcher{cfg: cfg, src: src, dlq: dlq, store: store,
-		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers()}
+		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers(), rules: newRulebook(cfg.Sites)}
 }
 
 // Run consumes until ctx is done. Four stages overlap: fetching a batch, decoding the
@@ -109,7 +114,7 @@ func (st *Stitcher) Run(ctx context.Context) error {
 	go func() {
 		defer close(decoded)
 		for b := range batches {
-			ins, bad := decode(b, st.buf.ins.get())
+			ins, bad := decode(b, st.buf.ins.get(), st.rules)
 			select {
 			case decoded <- decodedBatch{b, ins, bad}:
 			case <-ctx.Done():

@@ -23,8 +23,8 @@ type Store interface {
 	// (unix seconds), deleted ones too.
 	sessions(ctx context.Context, site string, vids []string, since int64) ([]storedSession, error)
 	// events returns the stored browser events of each visitor in from at or after the time
-	// given there (unix seconds).
-	events(ctx context.Context, site string, from map[string]int64) ([]storedEvent, error)
+	// given there (unix seconds), their referrers read with the site's referral rules.
+	events(ctx context.Context, site string, from map[string]int64, r *session.Referrals) ([]storedEvent, error)
 	// links returns the stored identity links that touch any of the identifiers; links a
 	// server made are marked Server.
 	links(ctx context.Context, site string, vids, emails, users []string) ([]identity.Link, error)
@@ -98,7 +98,7 @@ func (c *clickHouse) sessions(ctx context.Context, site string, vids []string, s
 	return out, nil
 }
 
-func (c *clickHouse) events(ctx context.Context, site string, from map[string]int64) ([]storedEvent, error) {
+func (c *clickHouse) events(ctx context.Context, site string, from map[string]int64, r *session.Referrals) ([]storedEvent, error) {
 	vids := make([]string, 0, len(from))
 	low := int64(1<<62 - 1)
 	for vid, f := range from {
@@ -139,7 +139,7 @@ func (c *clickHouse) events(ctx context.Context, site string, from map[string]in
 	}
 	out := make([]storedEvent, 0, len(newest))
 	for id, e := range newest {
-		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref)
+		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref, r)
 		ev.Session, _ = uuid.Parse(e.session)
 		ev.Country, ev.Device = e.country, e.device
 		out = append(out, storedEvent{ev, e.vid})
@@ -283,7 +283,7 @@ func (c *clickHouse) moveEvents(ctx context.Context, rws []rewrite, version uint
 		SELECT site_id, event_id, event_type, visitor_id, person_id, transform(toString(event_id), ?, ?, session_id), ts, received_at,
 		url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 		click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
-		screen, language, timezone, ip, origin, toUInt64(?)
+		screen, language, timezone, ip, origin, form, toUInt64(?)
 		FROM %[1]s.events FINAL WHERE site_id = ? AND toString(event_id) IN (SELECT arrayJoin(?))`, c.db, eventColumns)
 	for site, v := range bySite {
 		// Each id is bound twice: half the usual list length keeps the query short enough.

@@ -86,7 +86,7 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 func (s *store) conversions(ctx context.Context, site string, q conversionQuery) ([]Conversion, error) {
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id,
 			bitAnd(version, %d) AS received_ms
-		FROM %s.conversions FINAL WHERE site_id = ?`, uint64(event.ServerRank-1), s.db)
+		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, uint64(event.ServerRank-1), s.db) // a bot's conversion earns no credit
 	where, args := q.where(s.db, site)
 	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
 	rows, err := s.conn.Query(ctx, sql, append([]any{site, site}, args...)...)

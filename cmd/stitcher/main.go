@@ -1,4 +1,5 @@
 // Command stitcher turns the events on Kafka into ClickHouse rows (SPEC §5).
+// `stitcher restitch -site S -from D -to D` applies the current rules to stored days and exits.
 package main
 
 import (
@@ -14,14 +15,25 @@ import (
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
+	"touchpoint/internal/site"
 	"touchpoint/stitcher"
 )
 
 func main() {
+	restitch := len(os.Args) > 1 && os.Args[1] == "restitch"
+	if restitch {
+		os.Args = append(os.Args[:1], os.Args[2:]...)
+	}
 	cfg := stitcher.RegisterFlags(flag.CommandLine)
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
+	rf := registerRestitchFlags(flag.CommandLine)
 	envflag.Parse()
+	sites, err := site.Load(cfg.SitesFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.Sites = sites
 	if os.Getenv("GOGC") == "" {
 		// Batches are short-lived garbage: collecting less often saves CPU. The stitcher's
 		// live heap is the largest (a few batches), so it runs at 200, not 400 like the others.
@@ -36,6 +48,10 @@ func main() {
 		log.Fatal(err)
 	}
 	defer conn.Close()
+	if restitch {
+		runRestitch(ctx, cfg, rf, conn, chc.Database)
+		return
+	}
 	go health.Serve(cfg.Listen)
 
 	src, dlq, err := stitcher.OpenKafka(kc, cfg.Group)

@@ -2,7 +2,9 @@
 // visitors in six countries over ten weeks arriving from paid and organic search, paid
 // and organic social, a newsletter, referrals, AI assistants and direct; multi-visit and
 // multi-device journeys; form and call leads; CRM stages; sales, some in US dollars; ad
-// costs as the ad platforms export them, down to keywords; exchange rates.
+// costs as the ad platforms export them, down to keywords; exchange rates; and what real
+// sites have besides: payments through PayPal that return to the thank-you page, site
+// searches and newsletter sign-ups (form submits that are no leads).
 // The same seed and day give the same data (ids included), so a second run on the same
 // day adds nothing.
 package demo
@@ -54,8 +56,11 @@ type Dataset struct {
 	Costs       []Cost        // for /api/v1/costs as JSON
 	CostExports []CostExport  // for /api/v1/costs as the platforms' CSV
 	Rates       []byte        // for /api/v1/fx-rates: the ECB's history of the period
-	Visitors    int
-	Persons     int
+	// EventConversions are the conversion ids that events make: form leads and sales
+	// recorded on the thank-you page.
+	EventConversions []string
+	Visitors         int
+	Persons          int
 }
 
 // Span is the time of the data set's first and last event.
@@ -273,6 +278,7 @@ func (g *gen) person(n int) {
 			ua = agents[2+g.r.IntN(2)] // the second device is a phone
 		}
 		visitEnd := g.visit(vid, a, at, ua)
+		visitEnd = g.extras(vid, email, a, visitEnd, ua)
 		lastVID = vid
 		// A lead is more likely on later visits of an engaged person.
 		if leadAt.IsZero() && v == visits-1 && g.r.Float64() < 0.09*leadBoost*(1+0.35*float64(v)) {
@@ -297,6 +303,52 @@ func (g *gen) person(n int) {
 	if !leadAt.IsZero() {
 		g.stages(email, leadAt)
 	}
+}
+
+// extras may add to a visit, after its pages, a site search, a newsletter sign-up, or a
+// purchase paid with PayPal: the visitor leaves for PayPal from the checkout and comes
+// back to the thank-you page 20 minutes later, which records the sale. It returns the
+// time of the visit's last event.
+func (g *gen) extras(vid, email string, a *arrival, at time.Time, ua string) time.Time {
+	pl := g.places[vid]
+	add := func(e event.Event) {
+		e.ID, e.VID, e.UA, e.IP, e.Lang, e.TZ, e.Screen = g.id("event"), vid, ua, pl.ip, pl.m.lang, pl.m.tz, "1440x900"
+		if e.Title == "" {
+			e.Title = title(e.URL)
+		}
+		g.ds.Events = append(g.ds.Events, e)
+	}
+	if at.Add(time.Hour).After(g.end) {
+		return at
+	}
+	if g.r.Float64() < 0.08 {
+		at = at.Add(time.Duration(5+g.r.IntN(30)) * time.Second)
+		add(event.Event{Type: event.FormSubmit, TS: at.UnixMilli(), URL: host + "/", Form: &event.Form{ID: "site-search",
+			Action: host + "/search", Fields: []string{"q"}, Search: true}})
+		at = at.Add(time.Second)
+		add(event.Event{Type: event.Pageview, TS: at.UnixMilli(), URL: host + "/search?q=attribution", Ref: host + "/", Title: "Search — Acme CRM"})
+	}
+	if g.r.Float64() < 0.05 {
+		at = at.Add(time.Duration(5+g.r.IntN(30)) * time.Second)
+		u := host + "/blog/marketing-attribution-guide"
+		add(event.Event{Type: event.FormSubmit, TS: at.UnixMilli(), URL: u, Form: &event.Form{ID: "newsletter", Action: host + "/newsletter",
+			Fields: []string{"email"}}, Traits: event.Traits{"email": email}})
+		add(event.Event{Type: event.Identify, TS: at.UnixMilli() + 1, URL: u, Traits: event.Traits{"email": email}})
+	}
+	if a.paid && g.r.Float64() < 0.06 {
+		at = at.Add(time.Duration(20+g.r.IntN(60)) * time.Second)
+		checkout := host + "/checkout?plan=starter"
+		add(event.Event{Type: event.Pageview, TS: at.UnixMilli(), URL: checkout, Ref: host + "/pricing", Title: "Checkout — Acme CRM"})
+		at = at.Add(time.Duration(18+g.r.IntN(5)) * time.Minute)
+		thanks := host + "/thanks?order=" + g.id("order")[:8]
+		paypal := "https://www.paypal.com/checkoutnow?token=EC-" + g.id("token")[:12]
+		add(event.Event{Type: event.Pageview, TS: at.UnixMilli(), URL: thanks, Ref: paypal, Title: "Thank you — Acme CRM"})
+		id := "web-sale-" + g.id("conversion")[:13]
+		add(event.Event{Type: event.Conversion, TS: at.UnixMilli() + 1, URL: thanks, Ref: paypal,
+			Conversion: &event.ConversionInfo{ID: id, Type: "sale", Value: 29, Currency: "EUR"}})
+		g.ds.EventConversions = append(g.ds.EventConversions, id)
+	}
+	return at
 }
 
 // visit emits one session's events and returns the time of its last event.
@@ -349,6 +401,7 @@ func (g *gen) formLead(vid, email string, at time.Time, ua string) time.Time {
 			IP: g.places[vid].ip, Form: &event.Form{ID: "demo-request", Name: "demo", Action: "/demo", Fields: []string{"name", "email", "company", "team_size"}}},
 		event.Event{ID: g.id("event"), Type: event.Identify, TS: at.UnixMilli() + 1, VID: vid, URL: u, UA: ua, IP: g.places[vid].ip,
 			Traits: map[string]string{"email": email}})
+	g.ds.EventConversions = append(g.ds.EventConversions, g.ds.Events[len(g.ds.Events)-2].ID)
 	return at
 }
 

@@ -68,8 +68,15 @@ func TestGenerate(t *testing.T) {
 		case strings.Contains(e.Ref, "google.") || strings.Contains(e.Ref, "bing.com"):
 			kinds["organic search"]++
 		}
-		if e.Type == "form_submit" {
+		switch {
+		case e.Type == "form_submit" && e.Form.ID == "site-search":
+			kinds["site search"]++
+		case e.Type == "form_submit" && e.Form.ID == "newsletter":
+			kinds["newsletter sign-up"]++
+		case e.Type == "form_submit":
 			leads["form"]++
+		case strings.HasPrefix(e.Ref, "https://www.paypal.com/") && e.Type == "conversion":
+			kinds["paypal return"]++
 		}
 	}
 	if span := last.Sub(first); span < 8*7*24*time.Hour {
@@ -78,7 +85,8 @@ func TestGenerate(t *testing.T) {
 	if !last.Before(o.End.Truncate(24 * time.Hour)) {
 		t.Fatalf("an event at %s is not before the end day", last)
 	}
-	for _, k := range []string{"google ads", "facebook paid", "linkedin paid", "newsletter", "facebook organic", "linkedin organic", "ai", "referral", "organic search"} {
+	for _, k := range []string{"google ads", "facebook paid", "linkedin paid", "newsletter", "facebook organic", "linkedin organic", "ai", "referral",
+		"organic search", "site search", "newsletter sign-up", "paypal return"} {
 		if kinds[k] == 0 {
 			t.Fatalf("no %s visits: %v", k, kinds)
 		}
@@ -104,7 +112,10 @@ func TestGenerate(t *testing.T) {
 	if ds.Persons >= ds.Visitors {
 		t.Fatalf("%d persons for %d visitors: no multi-device journeys", ds.Persons, ds.Visitors)
 	}
-	t.Logf("%d visitors, %d persons, %d events, %d conversions %v", ds.Visitors, ds.Persons, len(ds.Events), len(ds.Conversions), leads)
+	if want := leads["form"] + kinds["paypal return"]; len(ds.EventConversions) != want {
+		t.Fatalf("%d conversions from events, want %d (form leads and web sales)", len(ds.EventConversions), want)
+	}
+	t.Logf("%d visitors, %d persons, %d events, %d conversions %v, %v", ds.Visitors, ds.Persons, len(ds.Events), len(ds.Conversions), leads, kinds)
 }
 
 // The demo's spend and rates are what the cost and rate imports accept: a row per day

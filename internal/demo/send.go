@@ -143,20 +143,14 @@ func (c *Client) parallel(ctx context.Context, n int, f func(i int) error) error
 	return first
 }
 
-// WaitAttributed waits until every CRM record and form lead of the data set is in
+// WaitAttributed waits until every CRM record, form lead and web sale of the data set is in
 // touchpoint.conversions and carries first-click credit.
 func WaitAttributed(ctx context.Context, conn driver.Conn, db string, ds *Dataset) error {
 	ids := make([]string, 0, len(ds.Conversions))
 	for _, c := range ds.Conversions {
 		ids = append(ids, c.ConversionID)
 	}
-	forms := 0
-	for _, e := range ds.Events {
-		if e.Type == event.FormSubmit {
-			ids = append(ids, e.ID)
-			forms++
-		}
-	}
+	ids = append(ids, ds.EventConversions...)
 	want := uint64(len(ids))
 	site := ds.siteOf()
 	q := fmt.Sprintf(`SELECT uniqExact(conversion_id) FROM %s.attributions

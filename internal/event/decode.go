@@ -298,7 +298,7 @@ func (d *decoder) traits(e *Enriched) bool {
 	if !d.eat('{') {
 		return false
 	}
-	m := make(map[string]string)
+	m := make(Traits)
 	for n := 0; ; n++ {
 		d.ws()
 		if d.peek('}') {
@@ -321,10 +321,24 @@ func (d *decoder) traits(e *Enriched) bool {
 			return false
 		}
 		d.ws()
-		// A null value is stored as "", which is not worth copying here.
-		v, ok := d.str()
-		if !ok {
-			return false
+		// As Traits.UnmarshalJSON: numbers and booleans as their JSON text, null as no value.
+		start := d.i
+		var v string
+		switch {
+		case d.lit("null"):
+			delete(m, k)
+			continue
+		case d.lit("true"), d.lit("false"):
+			v = d.s[start:d.i]
+		case d.peek('"'):
+			if v, ok = d.str(); !ok {
+				return false
+			}
+		default:
+			if !d.number() {
+				return false
+			}
+			v = d.s[start:d.i]
 		}
 		m[k] = v
 	}
@@ -335,6 +349,8 @@ const (
 	fName
 	fAction
 	fFields
+	fSearch
+	fPassword
 )
 
 func formKey(k string) int {
@@ -347,6 +363,10 @@ func formKey(k string) int {
 		return fAction
 	case "fields":
 		return fFields
+	case "search":
+		return fSearch
+	case "password":
+		return fPassword
 	}
 	return -1
 }
@@ -366,6 +386,10 @@ func (d *decoder) form(e *Enriched) bool {
 			return d.strField(&f.Action)
 		case fFields:
 			return d.fields(f)
+		case fSearch:
+			return d.boolField(&f.Search)
+		case fPassword:
+			return d.boolField(&f.Password)
 		}
 		return false
 	}) {

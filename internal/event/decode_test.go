@@ -77,7 +77,7 @@ func pageviewEvent() Enriched {
 func TestDecodeEnrichedEvents(t *testing.T) {
 	pv := pageviewEvent()
 	form := pv
-	form.Type, form.Form = FormSubmit, &Form{ID: "contact", Name: "Contact us", Action: "/contact", Fields: []string{"name", "email", "message"}}
+	form.Type, form.Form = FormSubmit, &Form{ID: "contact", Name: "Contact us", Action: "/contact", Fields: []string{"name", "email", "message"}, Password: true}
 	form.Traits = map[string]string{TraitEmailSHA256: strings.Repeat("ab", 32), TraitUserID: "u-42"}
 	emptyFields := pv
 	emptyFields.Form = &Form{ID: "f", Fields: []string{}}
@@ -160,6 +160,8 @@ func TestDecodeEnrichedUnusual(t *testing.T) {
 		{" \t\r\n{ \"id\" :\n\"a\" , \"ts\"\t:\r1 ,\"props\" : { \"x\" : [ 1 , {} ] } , \"bot\" : true } \n", false},
 		{`{"id":null,"ts":null,"received_at":null,"bot":null,"traits":null,"form":null,"conversion":null}`, false},
 		{`{"form":{"fields":null,"id":null},"conversion":{"value":null,"currency":null}}`, false},
+		{`{"form":{"search":true,"password":false},"conversion":{"value":null,"currency":null}}`, false},
+		{`{"form":{"search":null,"password":true}}`, false},
 		{`{"extra":{"a":[{"b":[[],{}]},"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800"],"n":-1.5E+10},"id":"a"}`, false},
 		{`{"Extra":1,"ID_X":2,"form":{"Other":[]},"conversion":{"Foo":null}}`, false},
 		{`{"extra":"` + "\xff\xfe" + `","id":"a"}`, false},
@@ -178,7 +180,10 @@ func TestDecodeEnrichedUnusual(t *testing.T) {
 		{`{"id":"a","id":"b"}`, true},
 		{`{"form":{"id":"a"},"form":{"name":"b"}}`, true},
 		{`{"form":{"fields":["a",null]}}`, true},
-		{`{"traits":{"a":null}}`, true},
+		{`{"traits":{"a":null}}`, false},
+		{`{"traits":{"user_id":42,"n":-1.50e+3,"z":-0,"ok":true,"no":false,"gone":null}}`, false},
+		{`{"traits":{"a":"1","a":null,"b":null,"b":2}}`, false},
+		{`{"traits":{"a":1e400}}`, false}, // kept as the text it is
 		{`{"props":null}`, true},
 		{`{"title":"` + "bad \xff utf-8" + `"}`, true},
 		{`{"title":"lone \ud800 surrogate"}`, true},
@@ -219,8 +224,9 @@ func TestDecodeEnrichedErrors(t *testing.T) {
 		`{"id":"` + "\x01" + `"}`, `{"id":"abcdefghij` + "\x1f" + `klmnop"}`, `{"url":"abcdefgh\u0026` + "\x01" + `"}`,
 		`{"url":"abcdefgh\u0026\`, `{"url":"abcdefgh\ud83d\u"}`, `{"url":"abcdefghijklmnop`, `{"ts":"x"}`, `{"ts":1.5}`, `{"ts":1e3}`, `{"ts":01}`, `{"ts":-}`,
 		`{"ts":+1}`, `{"received_at":true}`, `{"bot":"true"}`, `{"bot":1}`, `{"id":1}`, `{"site":{}}`,
-		`{"traits":[]}`, `{"traits":{"a":1}}`, `{"form":[]}`, `{"form":{"fields":"a"}}`,
-		`{"form":{"fields":[1]}}`, `{"form":{"fields":["a",]}}`, `{"conversion":{"value":"1"}}`,
+		`{"traits":[]}`, `{"traits":{"a":{}}}`, `{"traits":{"a":[1]}}`, `{"traits":{"a":01}}`, `{"traits":{"a":+1}}`,
+		`{"traits":{"a":tru}}`, `{"traits":{"a":1.}}`, `{"form":[]}`, `{"form":{"fields":"a"}}`,
+		`{"form":{"fields":[1]}}`, `{"form":{"search":1}}`, `{"form":{"password":"true"}}`, `{"form":{"fields":["a",]}}`, `{"conversion":{"value":"1"}}`,
 		`{"conversion":{"value":1.}}`, `{"conversion":{"value":.5}}`, `{"conversion":{"value":1e400}}`,
 		`{"props":{"a":}}`, `{"props":{"a":1,}}`, `{"props":[1,]}`, `{"props":tru}`, `{"props":nul}`,
 		`{"extra":{"a" 1}}`, `{"extra":[1 2]}`, `{"extra":"` + "\n" + `"}`, `{"extra":-01}`,
@@ -333,6 +339,8 @@ func TestDecodeEnrichedRandom(t *testing.T) {
 		},
 		"received_at": func() string { return pick("1718000000456", "null", "-0") },
 		"bot":         func() string { return pick("true", "false", "null") },
+		"search":      func() string { return pick("true", "false", "null") },
+		"password":    func() string { return pick("true", "false", "null") },
 		"props":       func() string { return value(0) },
 		"traits": func() string {
 			if rng.IntN(20) == 0 {
@@ -344,7 +352,7 @@ func TestDecodeEnrichedRandom(t *testing.T) {
 				if i > 0 {
 					b.WriteString(",")
 				}
-				b.WriteString(pick(`"email_sha256"`, `"user_id"`, `"a"`, str()) + ":" + pick(str(), str(), "null"))
+				b.WriteString(pick(`"email_sha256"`, `"user_id"`, `"a"`, str()) + ":" + pick(str(), str(), "null", "42", "-1.5e3", "true", "false"))
 			}
 			return b.String() + "}"
 		},
@@ -400,7 +408,7 @@ func TestDecodeEnrichedRandom(t *testing.T) {
 		"conversion", "screen", "lang", "tz", "ip", "ua", "site", "received_at", "origin", "country",
 		"region", "city", "browser", "os", "device", "bot"}
 	nested := map[string][]string{
-		"form":       {"id", "name", "action", "fields"},
+		"form":       {"id", "name", "action", "fields", "search", "password"},
 		"conversion": {"id", "type", "lead_type", "value", "currency"},
 	}
 	n := 50000

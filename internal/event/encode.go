@@ -73,6 +73,12 @@ func appendEnriched(b []byte, e *Enriched) (_ []byte, ok bool) {
 			}
 			b = append(b, ']')
 		}
+		if f.Search {
+			b = append(b, `,"search":true`...)
+		}
+		if f.Password {
+			b = append(b, `,"password":true`...)
+		}
 		b = closeObject(b, start)
 	}
 	if c := e.Conversion; c != nil {

@@ -232,7 +232,7 @@ func FuzzAppendJSON(f *testing.F) {
 			}
 		}
 		if mask&16 != 0 {
-			e.Form = &Form{ID: s2, Name: s3, Action: s1}
+			e.Form = &Form{ID: s2, Name: s3, Action: s1, Search: mask&1 != 0, Password: mask&32 != 0}
 			if mask&8 != 0 {
 				e.Form.Fields = []string{s1, s2, s3}
 			} else if mask&32 != 0 {

@@ -30,32 +30,36 @@ type Batch struct {
 // Event is one event as a client sends it. Fields the server owns (site, receive time,
 // enrichment) are not here, so a client can never set them.
 type Event struct {
-	ID         string            `json:"id"`
-	Type       string            `json:"type"`
-	TS         int64             `json:"ts"` // client time, epoch milliseconds
-	VID        string            `json:"vid,omitempty"`
-	URL        string            `json:"url,omitempty"`
-	Ref        string            `json:"ref,omitempty"`
-	Title      string            `json:"title,omitempty"`
-	Name       string            `json:"name,omitempty"`
-	Props      json.RawMessage   `json:"props,omitempty"` // flat JSON object
-	Traits     map[string]string `json:"traits,omitempty"`
-	Form       *Form             `json:"form,omitempty"`
-	Conversion *ConversionInfo   `json:"conversion,omitempty"`
-	Screen     string            `json:"screen,omitempty"`
-	Lang       string            `json:"lang,omitempty"`
-	TZ         string            `json:"tz,omitempty"`
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	TS         int64           `json:"ts"` // client time, epoch milliseconds
+	VID        string          `json:"vid,omitempty"`
+	URL        string          `json:"url,omitempty"`
+	Ref        string          `json:"ref,omitempty"`
+	Title      string          `json:"title,omitempty"`
+	Name       string          `json:"name,omitempty"`
+	Props      json.RawMessage `json:"props,omitempty"` // flat JSON object
+	Traits     Traits          `json:"traits,omitempty"`
+	Form       *Form           `json:"form,omitempty"`
+	Conversion *ConversionInfo `json:"conversion,omitempty"`
+	Screen     string          `json:"screen,omitempty"`
+	Lang       string          `json:"lang,omitempty"`
+	TZ         string          `json:"tz,omitempty"`
 	// IP and UA are accepted from /v1/import only, so history is enriched like live data.
 	IP string `json:"ip,omitempty"`
 	UA string `json:"ua,omitempty"`
 }
 
-// Form describes a submitted form; sensitive fields are never listed by the tracker.
+// Form describes a submitted form; sensitive fields are never listed by the tracker, but
+// it says whether the form has a password field and whether it is a search form (role or
+// input type "search"), which are never leads.
 type Form struct {
-	ID     string   `json:"id,omitempty"`
-	Name   string   `json:"name,omitempty"`
-	Action string   `json:"action,omitempty"`
-	Fields []string `json:"fields,omitempty"`
+	ID       string   `json:"id,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	Action   string   `json:"action,omitempty"`
+	Fields   []string `json:"fields,omitempty"`
+	Search   bool     `json:"search,omitempty"`
+	Password bool     `json:"password,omitempty"`
 }
 
 // ConversionInfo is a lead, sale or lifecycle stage attached to a conversion event.

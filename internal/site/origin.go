@@ -53,6 +53,11 @@ func parseOrigin(s string, pattern bool) (originParts, bool) {
 	if o.port != "" && !(pattern && o.port == "*") && (len(o.port) > 5 || !isToken(o.port, "") || strings.Trim(o.port, "0123456789") != "") {
 		return o, false
 	}
+	// A browser never sends the scheme's default port, but other clients may: it is the
+	// same origin as none.
+	if o.scheme == "http" && o.port == "80" || o.scheme == "https" && o.port == "443" {
+		o.port = ""
+	}
 	return o, true
 }
 

@@ -12,6 +12,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"touchpoint/internal/referrer"
 )
 
 // Site is one tracked website.
@@ -30,8 +32,13 @@ type Site struct {
 	WebhookURL string `json:"webhook_url,omitempty"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// What the stitcher decides about incoming data (rules.go).
+	Domains           []string   `json:"domains,omitempty"`
+	ExcludedReferrers []string   `json:"excluded_referrers,omitempty"`
+	LeadForms         []LeadRule `json:"lead_forms,omitempty"`
 
-	secret []byte // SecretSHA256 decoded; nil when none is configured
+	secret   []byte          // SecretSHA256 decoded; nil when none is configured
+	excluded *referrer.Hosts // ExcludedReferrers read
 }
 
 // Config is the whole configuration file.
@@ -121,6 +128,9 @@ func New(c Config) (*Registry, error) {
 		}
 		if !CurrencyRe.MatchString(s.Currency) {
 			return nil, fmt.Errorf("site %q: currency %q is not an ISO 4217 code (three letters, like EUR)", s.ID, s.Currency)
+		}
+		if err := s.checkRules(); err != nil {
+			return nil, fmt.Errorf("site %q: %w", s.ID, err)
 		}
 		r.byID[s.ID] = s
 	}

@@ -25,6 +25,10 @@ func TestAllowsOrigin(t *testing.T) {
 	f("", false)
 	// "*" is one label or a port number, never more.
 	f("http://localhost", true) // the default port
+	f("http://localhost:80", true)
+	f("HTTP://LOCALHOST", true)
+	f("https://example.com:443", true)
+	f("https://example.com:8443", false)
 	f("http://localhost:80.evil.example", false)
 	f("http://localhost:3000.evil.example", false)
 	f("http://localhost:3000/", false)
@@ -33,7 +37,7 @@ func TestAllowsOrigin(t *testing.T) {
 	f("http://localhost.evil.example:3000", false)
 	f("https://a.b.example.com", false)
 	f("https://.example.com", false)
-	f("https://www.example.com:443", false)
+	f("https://www.example.com:443", true) // the default port, written out
 	f("https://www.example.com/", false)
 	f("https://evil.com#.example.com", false)
 	f("https://evil.com?.example.com", false)

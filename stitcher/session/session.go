@@ -1,7 +1,9 @@
 // Package session splits one visitor's events into sessions (SPEC §5): a new session starts
 // after 30 minutes without events, or when the visitor arrives again with other campaign
-// parameters, another click id or from another external site, or after 24 hours. Sessions are a pure function
-// of the set of events, so out-of-order, late and replayed events give the same sessions.
+// parameters, another click id or from another external site, or after 24 hours. A referrer
+// that is no arrival (the site's own domains, a cross-domain hop, a payment or sign-in page:
+// see Referrals) is no external site. Sessions are a pure function of the set of events, so
+// out-of-order, late and replayed events give the same sessions.
 package session
 
 import (
@@ -31,19 +33,22 @@ type Event struct {
 	TS        int64
 	Pageview  bool
 	Bot       bool
+	NoArrival bool // Ref is one that never starts a visit (Referrals)
 	URL, Ref  string
 	Page      Page
-	RefDomain string    // the external referrer's domain, "" when none or internal
+	RefDomain string    // the external referrer's domain, "" when none, internal or no arrival
 	Session   uuid.UUID // the session the event is stored with; uuid.Nil when new
 	// Country and Device as the collector enriched the event; a session carries its
 	// first event's.
 	Country, Device string
 }
 
-// NewEvent builds an Event, reading the page URL and the referrer.
-func NewEvent(id uuid.UUID, ts int64, pageview, bot bool, rawURL, ref string) Event {
-	p := ParsePage(rawURL)
-	return Event{ID: id, TS: ts, Pageview: pageview, Bot: bot, URL: rawURL, Ref: ref, Page: p, RefDomain: externalDomain(p, ref)}
+// NewEvent builds an Event, reading the page URL and the referrer with the referral rules
+// of the event's site (nil: the default rules).
+func NewEvent(id uuid.UUID, ts int64, pageview, bot bool, rawURL, ref string, r *Referrals) Event {
+	e := Event{ID: id, TS: ts, Pageview: pageview, Bot: bot, URL: rawURL, Ref: ref, Page: ParsePage(rawURL)}
+	e.RefDomain, e.NoArrival = r.arrival(&e.Page, ref)
+	return e
 }
 
 // Touch is how the visitor arrived with e. It is made from the page and referrer when

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"touchpoint/internal/referrer"
 )
 
 // ev is a pageview at minute min on url with referrer ref; ids follow the order of creation.
 func ev(n int, min int64, url, ref string) Event {
 	id := uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint(n)))
-	return NewEvent(id, 1_763_800_000+min*60, true, false, url, ref)
+	return NewEvent(id, 1_763_800_000+min*60, true, false, url, ref, nil)
 }
 
 // shape renders sessions as "first-last" event numbers joined by spaces, e.g. "0-2 3-3".
@@ -91,7 +93,7 @@ func TestSplitIsOrderIndependent(t *testing.T) {
 func TestSessionCounts(t *testing.T) {
 	a := ev(1, 0, "https://a.example/", "")
 	b := ev(2, 1, "https://a.example/b", "https://a.example/")
-	track := NewEvent(uuid.New(), a.TS+5, false, true, a.URL, "")
+	track := NewEvent(uuid.New(), a.TS+5, false, true, a.URL, "", nil)
 	_, ss := Split("s", "v", []Event{b, track, a})
 	if len(ss) != 1 {
 		t.Fatalf("got %d sessions, want 1", len(ss))
@@ -105,7 +107,8 @@ func TestSessionCounts(t *testing.T) {
 func TestAttribute(t *testing.T) {
 	f := func(url, ref, want string) {
 		t.Helper()
-		a := Attribute(ParsePage(url), ref)
+		e := NewEvent(uuid.New(), 0, true, false, url, ref, nil)
+		a := Attribute(&e)
 		got := strings.Join([]string{a.Source, a.Medium, a.Campaign, a.Term, a.Content, a.Channel, a.ReferrerDomain}, "|")
 		if got != want {
 			t.Fatalf("Attribute(%q, %q) = %q, want %q", url, ref, got, want)
@@ -167,4 +170,87 @@ func TestSortDropsRepeatedIDs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Referrers that are no arrival continue the visit: payment and sign-in pages, the site's
+// other domains, a cross-domain hop and the site's excluded referrers.
+func TestSplitReferralExclusions(t *testing.T) {
+	r := NewReferrals([]string{"shop.example.com", ".example.com", "*.checkout-example.net"}, mustHosts(t, "partner-pay.example", "auth-*.example.org"))
+	type pv struct {
+		min      int64
+		url, ref string
+	}
+	split := func(in []pv) ([]Event, []Session, map[uuid.UUID]int) {
+		var evs []Event
+		order := map[uuid.UUID]int{}
+		for i, p := range in {
+			id := uuid.NewSHA1(uuid.NameSpaceOID, []byte(fmt.Sprint(i)))
+			e := NewEvent(id, 1_763_800_000+p.min*60, true, false, p.url, p.ref, r)
+			order[e.ID] = i
+			evs = append(evs, e)
+		}
+		got, ss := Split("demo", "v", evs)
+		return got, ss, order
+	}
+	f := func(in []pv, want string) {
+		t.Helper()
+		got, ss, order := split(in)
+		if s := shape(got, ss, order); s != want {
+			t.Fatalf("sessions = %q, want %q", s, want)
+		}
+	}
+	ads := "https://shop.example.com/?gclid=abc"
+	checkout, thanks := "https://shop.example.com/checkout", "https://shop.example.com/thanks?order=7"
+	// A PayPal return 20 minutes into a paid session continues it.
+	f([]pv{{0, ads, "https://www.google.com/"}, {5, checkout, ads}, {20, thanks, "https://www.paypal.com/checkoutnow?token=EC-1"}}, "0-2")
+	for _, ref := range []string{
+		"https://www.sandbox.paypal.com/", "https://checkout.stripe.com/c/pay/cs_1", "https://hooks.stripe.com/3d_secure",
+		"https://pay.klarna.com/eu/", "https://checkoutshopper-live.adyen.com/", "https://acs.somebank.co.uk/challenge",
+		"https://accounts.google.com/o/oauth2", "https://login.microsoftonline.com/common", "https://appleid.apple.com/auth",
+		"https://partner-pay.example/return", "https://auth-eu.example.org/", // the site's own excluded referrers
+		"https://blog.example.com/post", "https://eu.checkout-example.net/pay", // the site's other domains
+	} {
+		f([]pv{{0, ads, ""}, {20, thanks, ref}}, "0-1")
+	}
+	// A hop from another of the site's domains, carrying the visitor id, whatever its referrer.
+	f([]pv{{0, ads, ""}, {10, "https://other-shop.example/?_tp_vid=4f1d2c3b-aaaa-4bbb-8ccc-0123456789ab", "https://shop.example.com/"}}, "0-1")
+	// The 30-minute timeout still applies, and a new campaign or click id still starts a session.
+	f([]pv{{0, ads, ""}, {31, thanks, "https://www.paypal.com/"}}, "0-0 1-1")
+	f([]pv{{0, ads, ""}, {5, thanks, "https://www.paypal.com/"}, {6, "https://shop.example.com/?utm_source=news&utm_medium=email", ""}}, "0-1 2-2")
+	// Other sites still do; so does stripe.com's blog, which is no payment page.
+	f([]pv{{0, ads, ""}, {5, thanks, "https://stripe.com/blog"}}, "0-0 1-1")
+	f([]pv{{0, ads, ""}, {5, thanks, "https://news.ycombinator.com/"}}, "0-0 1-1")
+
+	// A session that starts on a payment return (after the timeout) is direct, never
+	// paypal.com / referral.
+	evs, ss, _ := split([]pv{{0, ads, ""}, {45, thanks, "https://www.paypal.com/checkoutnow"}})
+	if len(ss) != 2 {
+		t.Fatalf("%d sessions, want 2", len(ss))
+	}
+	if a := Attribute(&evs[ss[1].First]); a.Source != "(direct)" || a.Medium != "(none)" || a.Channel != "Direct" || a.ReferrerDomain != "" {
+		t.Fatalf("session after a PayPal return: %+v, want (direct) / (none)", a)
+	}
+	// Without the site's rules its other domains are referrals; payment pages never are.
+	e := NewEvent(uuid.New(), 0, true, false, thanks, "https://blog.example.com/post", nil)
+	if a := Attribute(&e); a.Source != "blog.example.com" || a.Medium != "referral" {
+		t.Fatalf("no rules, own blog: %+v", a)
+	}
+	e = NewEvent(uuid.New(), 0, true, false, thanks, "https://www.paypal.com/", nil)
+	if a := Attribute(&e); a.Source != "(direct)" || e.RefDomain != "" {
+		t.Fatalf("no rules, PayPal: %+v %q", a, e.RefDomain)
+	}
+	// A hop's campaign parameters still count.
+	e = NewEvent(uuid.New(), 0, true, false, "https://other-shop.example/?utm_source=partner&utm_medium=referral&_tp_vid=x", "https://shop.example.com/", r)
+	if a := Attribute(&e); a.Source != "partner" || a.Medium != "referral" || !e.Page.Hop {
+		t.Fatalf("hop with utm: %+v", a)
+	}
+}
+
+func mustHosts(t *testing.T, patterns ...string) *referrer.Hosts {
+	t.Helper()
+	h, err := referrer.NewHosts(patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -16,7 +16,12 @@ type Page struct {
 	Host, Path         string
 	UTM                [5]string // source, medium, campaign, term, content
 	ClickType, ClickID string
+	Hop                bool // the URL carries a visitor id handed over by a link from another of the site's domains
 }
+
+// HopParam is the URL parameter with which the tracker hands the visitor id over to
+// another of the site's domains.
+const HopParam = "_tp_vid"
 
 var utmKeys = [5]string{"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
 
@@ -44,6 +49,7 @@ func parsePage(rawURL string) Page {
 		return p
 	}
 	q := u.Query()
+	p.Hop = q.Has(HopParam)
 	for i, k := range utmKeys {
 		p.UTM[i] = strings.TrimSpace(q.Get(k))
 	}
@@ -76,6 +82,12 @@ func parseSimplePage(raw string) (p Page, ok bool) {
 		}
 		k, v, _ := strings.Cut(pair, "=")
 		k, ok := unescapeQuery(k)
+		if ok && k == HopParam {
+			if _, ok := unescapeQuery(v); ok {
+				p.Hop = true
+			}
+			continue
+		}
 		i := queryKey(k)
 		if !ok || i < 0 || seen[i] {
 			continue
@@ -130,15 +142,59 @@ type Touch struct {
 // IsZero reports whether the event carries no arrival information.
 func (t Touch) IsZero() bool { return t == Touch{} }
 
-// externalDomain is the domain of referrer ref of page p, or "" when there is none or
-// it is p's own site.
-func externalDomain(p Page, ref string) string {
-	if ref != "" {
-		if d := referrer.Domain(ref); d != "" && !referrer.Internal(d, p.Host) {
-			return d
+// Referrals are one site's rules on referrers that never start a visit: the site's own
+// domains (besides the page's own host and its subdomains), the hosts of
+// referrer.Unwanted (payment, 3-D Secure and sign-in pages) and the site's excluded
+// referrers. A landing that carries the visitor id of a cross-domain link (HopParam) is no
+// arrival either, whatever its referrer. A nil *Referrals has the default rules only.
+type Referrals struct {
+	own      []string
+	excluded *referrer.Hosts
+}
+
+// NewReferrals builds the rules of a site with domains own (host names) and excluded
+// referrers excluded (nil for none).
+func NewReferrals(own []string, excluded *referrer.Hosts) *Referrals {
+	r := &Referrals{excluded: excluded}
+	for _, d := range own {
+		if d = referrer.Domain("http://" + strings.TrimLeft(d, "*.")); d != "" {
+			r.own = append(r.own, d)
 		}
 	}
-	return ""
+	return r
+}
+
+// arrival returns the domain of referrer ref of page p when it is an arrival from another
+// site, else "". noArrival reports a referrer that is from another host but never starts a
+// visit.
+func (r *Referrals) arrival(p *Page, ref string) (domain string, noArrival bool) {
+	if ref == "" {
+		return "", false
+	}
+	d := referrer.Domain(ref)
+	if d == "" || referrer.Internal(d, p.Host) {
+		return "", false
+	}
+	if p.Hop || r.Excludes(d) {
+		return "", true
+	}
+	return d, false
+}
+
+// Excludes reports whether a referrer whose Domain is d never starts a visit on the site.
+func (r *Referrals) Excludes(d string) bool {
+	if referrer.Unwanted.Match(d) {
+		return true
+	}
+	if r == nil {
+		return false
+	}
+	for _, o := range r.own {
+		if referrer.Internal(d, o) {
+			return true
+		}
+	}
+	return r.excluded.Match(d)
 }
 
 // Attribution is a session's touchpoint as reports show it.
@@ -147,9 +203,18 @@ type Attribution struct {
 	ReferrerDomain                                   string
 }
 
-// Attribute derives source, medium, term and channel of a session that landed on page p
-// from referrer ref. When utm_term is empty the search term of the referrer is the term.
-func Attribute(p Page, ref string) Attribution {
+// Attribute derives source, medium, term and channel of a session whose first event is e.
+// When utm_term is empty the search term of the referrer is the term. A referrer that is no
+// arrival counts as none: the session is direct unless its URL says otherwise.
+func Attribute(e *Event) Attribution {
+	ref := e.Ref
+	if e.NoArrival {
+		ref = ""
+	}
+	return attribute(e.Page, ref)
+}
+
+func attribute(p Page, ref string) Attribution {
 	res := referrer.Parse(ref, p.Host)
 	dom := referrer.Domain(ref)
 	src, med := channel.SourceMedium(p.UTM[0], p.UTM[1], p.ClickType, res, dom)

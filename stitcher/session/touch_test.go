@@ -21,6 +21,8 @@ var pageURLs = []string{
 	"HTTPS://A.EXAMPLE/P?UTM_SOURCE=X", "https:///path", "https://", "http://a.example/\x7f", "http://a.example/\tx",
 	"ftp://a.example/?utm_source=x", "//a.example/?utm_source=x", "/relative?utm_source=x", "not a url",
 	"https://a.example/?" + strings.Repeat("a=1&", 1200) + "utm_source=many",
+	"https://a.example/?_tp_vid=4f1d&utm_source=x", "https://a.example/?_tp_vid", "https://a.example/?_tp%5Fvid=1",
+	"https://a.example/?_tp_vid=%zz", "https://a.example/?_tp_vid=a;b", "https://a.example/#_tp_vid=1",
 }
 
 func TestParseSimplePageMatchesURLParse(t *testing.T) {
@@ -48,7 +50,7 @@ func TestParseSimplePageMatchesURLParse(t *testing.T) {
 				if i > 0 {
 					b.WriteString(pick("&", "&", "&&", ";"))
 				}
-				b.WriteString(pick("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "twclid",
+				b.WriteString(pick("utm_source", "_tp_vid", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "twclid",
 					"li_fat_id", "msclkid", "utm%5Fsource", "UTM_SOURCE", "x", ""))
 				if rng.IntN(6) > 0 {
 					b.WriteString("=" + pick("", "google", "+spaced+", "caf%C3%A9", "a%2", "%", "a=b", "a?b", "é", " x "))

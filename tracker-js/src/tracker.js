@@ -27,9 +27,12 @@ const cookie = (name, value, age) =>
     (loc.protocol == 'https:' ? ';Secure' : ''))
 
 // A visitor id handed over by a decorated link from another of the site's
-// domains wins; it leaves the address bar so it is not shared onwards.
-const [linked, clean] = takeParam(loc.href, '_tp_vid')
-if (linked != null) hist.replaceState(hist.state, '', clean)
+// domains wins; it leaves the address bar so it is not shared onwards. The
+// landing pageview keeps it in its url: it tells a hop between the site's
+// domains from a referral.
+const landing = loc.href
+const [linked, clean] = takeParam(landing, '_tp_vid')
+let hop = linked != null && (hist.replaceState(hist.state, '', clean), { url: landing })
 const known = readCookie(d.cookie, ID)
 const vid = [linked, known].find(isId) || uuid()
 
@@ -116,14 +119,17 @@ const send = (type, extra) => {
   setTimeout(flush, 500)
 }
 
-// One pageview per address (the #fragment aside); in a single-page app the
-// previous address is the referrer.
+// One pageview per address (the #fragment aside, unless the site routes by
+// it: data-hash-routing); in a single-page app the previous address is the
+// referrer.
+const hashRouting = 'hashRouting' in cfg
 const page = () => {
-  const u = loc.href.split('#')[0]
+  const u = hashRouting ? loc.href : loc.href.split('#')[0]
   if (u == last) return
   if (last) ref = last
   last = u
-  send('pageview')
+  send('pageview', hop)
+  hop = 0
 }
 
 const commands = {
@@ -164,7 +170,12 @@ on(d, 'submit', (ev) => {
   const at = (name) => f.getAttribute(name) || ''
   const [fields, email] = formFields(f.elements)
   const traits = email && !anon ? { email } : undefined
-  send('form_submit', { form: { id: at('id'), name: at('name'), action: new URL(at('action'), loc.href).href, fields }, traits })
+  // Whether it is a search form or has a password field, never their values:
+  // neither is a lead.
+  const form = { id: at('id'), name: at('name'), action: new URL(at('action'), loc.href).href, fields }
+  form.search = !!(f.closest('[role=search],search') || f.querySelector('[type=search]'))
+  form.password = !!f.querySelector('[type=password]')
+  send('form_submit', { form, traits })
   if (traits) send('identify', { traits })
 })
 

@@ -167,6 +167,8 @@ test('a form submit sends form_submit and identify, never the secrets', opts, as
     name: 'contact-us',
     action: `${srv.origin}/thanks`,
     fields: ['name', 'email', 'message'],
+    search: false,
+    password: true,
   })
   assert.deepEqual(form.traits, { email })
   assert.deepEqual(identify.traits, { email })
@@ -358,14 +360,85 @@ test('links to the configured domains carry the visitor id across', opts, async 
   await Promise.all([p.waitForURL(`${other}/to**`), p.click('#away')])
   const [landed] = await sent.until((e) => e.type === 'pageview' && e.url.startsWith(other))
   assert.equal(landed.vid, first.vid)
-  assert.equal(landed.url, `${other}/to?utm_campaign=${run}#top`)
-  assert.equal(p.url(), landed.url)
+  // The landing's url keeps the visitor id, which tells a hop from a referral;
+  // the address bar does not.
+  assert.equal(landed.url, `${other}/to?utm_campaign=${run}&_tp_vid=${first.vid}#top`)
+  assert.equal(p.url(), `${other}/to?utm_campaign=${run}#top`)
   assert.equal((await cookie(ctx, '_tp_id', other)).value, first.vid)
 
   const got = await rows(events(`utm_campaign = ${quote(run)}`))
   assert.deepEqual(
     got.map((r) => [r.visitor_id, r.url]),
     [[first.vid, landed.url]],
+  )
+  // The hop is no referral from the first domain. (Its campaign starts a new
+  // session, unless both pages fall in one second: stored times are seconds.)
+  const sessions = await rows(
+    `SELECT source, medium, referrer_domain FROM touchpoint.sessions FINAL
+     WHERE site_id = 'demo' AND visitor_id = ${quote(first.vid)} AND deleted = 0 AND campaign = ${quote(run)}`,
+  )
+  assert.deepEqual(
+    sessions.map((r) => [r.source, r.medium, r.referrer_domain]),
+    [['(direct)', '(none)', '']],
+  )
+})
+
+test('with data-hash-routing each #route is a pageview', opts, async (t) => {
+  const run = tag('hash')
+  const body = `<a href="#/pricing">Pricing</a> <a href="#/signup">Sign up</a>`
+  const { sent, p } = await setup(t, '/hashapp', { title: 'Hash app', body, attrs: 'data-hash-routing' })
+  const first = `${srv.origin}/hashapp?utm_campaign=${run}#/`
+  await p.goto(first)
+  await sent.until((e) => e.type === 'pageview')
+  await p.click('text=Pricing')
+  await p.click('text=Sign up')
+  await p.evaluate(() => (location.hash = '#/signup')) // the same route again: no pageview
+  await p.goBack()
+  await sent.until((e) => e.type === 'pageview' && e.url.endsWith('#/pricing') && e.ref.endsWith('#/signup'))
+  await sleep(1000)
+  const views = sent.delivered().filter((e) => e.type === 'pageview')
+  assert.deepEqual(
+    views.map((e) => new URL(e.url).hash),
+    ['#/', '#/pricing', '#/signup', '#/pricing'],
+  )
+  assert.equal(views[1].ref, first)
+})
+
+test('search, login and newsletter forms are no leads; a contact form is', opts, async (t) => {
+  const run = tag('leads')
+  const body = `<div role="search"><form id="s1" action="/found"><input name="keywords"><input type="email" name="email"><button>Go</button></form></div>
+<form id="login" action="/found"><input type="email" name="email"><input type="password" name="pw"><button>Log in</button></form>
+<form id="newsletter" action="/found"><input type="email" name="email"><button>Subscribe</button></form>
+<form id="contact" action="/found"><input type="email" name="email"><textarea name="message"></textarea><button>Send</button></form>`
+  const { sent, p } = await setup(t, '/forms', { title: 'Forms', body })
+  srv.add('/found', page({ api: sent.url, title: 'Found' }))
+  const submits = []
+  for (const [id, button] of [['s1', 'Go'], ['login', 'Log in'], ['newsletter', 'Subscribe'], ['contact', 'Send']]) {
+    await p.goto(`${srv.origin}/forms?utm_campaign=${run}`)
+    await p.fill(`#${id} [name=email]`, `${run}-${id}@example.com`)
+    if (id === 'login') await p.fill('#login [name=pw]', 'secret')
+    await Promise.all([p.waitForURL('**/found**'), p.click(`#${id} >> text=${button}`)])
+    const [e] = await sent.until((e) => e.type === 'form_submit' && e.form.id === id)
+    submits.push(e)
+  }
+  assert.deepEqual(
+    submits.map((e) => [e.form.id, e.form.search, e.form.password]),
+    [
+      ['s1', true, false],
+      ['login', false, true],
+      ['newsletter', false, false],
+      ['contact', false, false],
+    ],
+  )
+  const vid = submits[0].vid
+  await rows(events(`visitor_id = ${quote(vid)} AND event_type = 'form_submit'`), 4)
+  const leads = await rows(
+    `SELECT toString(event_id) AS id, lead_type FROM touchpoint.conversions FINAL WHERE site_id = 'demo' AND visitor_id = ${quote(vid)}`,
+    1,
+  )
+  assert.deepEqual(
+    leads.map((r) => [r.id, r.lead_type]),
+    [[submits[3].id, 'form']],
   )
 })
 
