@@ -85,6 +85,7 @@ type Stitcher struct {
 	persons  map[personKey]string
 	inflight *insertion // the batch being inserted while the next one is prepared
 	buf      buffers
+	erased   erasures
 }
 
 // New builds a stitcher reading src and writing to database db. Run closes src and dlq
@@ -200,7 +201,11 @@ func (st *Stitcher) take(ctx context.Context, cur *insertion, d decodedBatch) *i
 	var rows *batchRows
 	if err == nil {
 		d.bad = nil
-		rows, err = st.prepare(ctx, d.ins)
+		var kept []incoming
+		if kept, err = st.withoutErased(ctx, d.ins); err == nil {
+			d.ins = kept
+			rows, err = st.prepare(ctx, d.ins)
+		}
 	}
 	st.inflight = nil
 	if cur != nil {
@@ -385,6 +390,10 @@ func (st *Stitcher) deadLetter(ctx context.Context, bad []poison) error {
 
 // write turns a batch into rows and writes them.
 func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
+	ins, err := st.withoutErased(ctx, ins)
+	if err != nil {
+		return err
+	}
 	rows, err := st.prepare(ctx, ins)
 	if err != nil {
 		return err
