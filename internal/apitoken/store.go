@@ -110,9 +110,11 @@ func (s *Store) Revoke(ctx context.Context, id string) (Token, error) {
 	if err := s.write(ctx, t, digests[0]); err != nil {
 		return Token{}, err
 	}
-	s.mu.Lock()
-	s.loadedAt = time.Time{} // this process stops accepting it at once
-	s.mu.Unlock()
+	if d, err := hex.DecodeString(digests[0]); err == nil && len(d) == sha256.Size {
+		s.mu.Lock()
+		delete(s.byHash, [sha256.Size]byte(d)) // this process stops accepting it at once
+		s.mu.Unlock()
+	}
 	return t, nil
 }
 
