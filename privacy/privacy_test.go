@@ -2,7 +2,6 @@ package privacy_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -121,70 +120,9 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// found counts, per table, the rows of the whole database in which any of needles appears
-// in any column, written as text.
 func found(t *testing.T, conn driver.Conn, db string, needles []string) map[string]uint64 {
 	t.Helper()
-	ctx := context.Background()
-	rows, err := conn.Query(ctx, `SELECT table, groupArray(name) FROM system.columns WHERE database = ?
-		AND (type IN ('String', 'UUID') OR type = 'Array(String)') AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View')
-		GROUP BY table`, db, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols := map[string][]string{}
-	for rows.Next() {
-		var table string
-		var names []string
-		if err := rows.Scan(&table, &names); err != nil {
-			t.Fatal(err)
-		}
-		cols[table] = names
-	}
-	rows.Close()
-	var types = map[string]map[string]string{}
-	trows, err := conn.Query(ctx, "SELECT table, name, type FROM system.columns WHERE database = ?", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for trows.Next() {
-		var table, name, typ string
-		if err := trows.Scan(&table, &name, &typ); err != nil {
-			t.Fatal(err)
-		}
-		if types[table] == nil {
-			types[table] = map[string]string{}
-		}
-		types[table][name] = typ
-	}
-	trows.Close()
-	out := map[string]uint64{}
-	for table, names := range cols {
-		var parts []string
-		for _, n := range names {
-			if types[table][n] == "Array(String)" {
-				parts = append(parts, "arrayStringConcat("+n+", ' ')")
-			} else {
-				parts = append(parts, "toString("+n+")")
-			}
-		}
-		row := "concat(" + strings.Join(parts, ", ' ', ") + ", '')"
-		var conds []string
-		var args []any
-		for _, n := range needles {
-			conds = append(conds, "position("+row+", ?) > 0")
-			args = append(args, n)
-		}
-		q := fmt.Sprintf("SELECT count() FROM %s.%s WHERE %s", db, table, strings.Join(conds, " OR "))
-		var n uint64
-		if err := conn.QueryRow(ctx, q, args...).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		if n > 0 {
-			out[table] = n
-		}
-	}
-	return out
+	return testenv.RowsContaining(t, conn, db, needles)
 }
 
 func credits(t *testing.T, w *world, site, conv string) map[string]float64 {
