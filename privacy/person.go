@@ -56,10 +56,10 @@ func (id Identifier) key() (identity.Key, string, error) {
 // person is everything that identifies one person of a site: the identifiers linked to
 // the one asked for, every person id they were stored under, and their conversions.
 type person struct {
-	site                      string
-	visitors, emails, users   set
-	persons, conversions      set
-	days                      map[time.Time]bool // UTC days of their sessions and conversions
+	site                    string
+	visitors, emails, users set
+	persons, conversions    set
+	days                    map[time.Time]bool // UTC days of their sessions and conversions
 }
 
 type set map[string]bool

@@ -30,16 +30,16 @@ import (
 //	   visitor id and email: it is not touched.
 //	B: one visitor with a session and a lead.
 type world struct {
-	conn                             driver.Conn
-	db                               string
-	laptop, phone, email, user       string
-	persons                          []string // every person id A was stored under
-	convs                            []string
-	bVisitor, bPerson                string
-	day                              func(n, h int) time.Time
-	sites                            *site.Registry
-	eng                              *engine.Engine
-	d                                *attrtest.DB
+	conn                       driver.Conn
+	db                         string
+	laptop, phone, email, user string
+	persons                    []string // every person id A was stored under
+	convs                      []string
+	bVisitor, bPerson          string
+	day                        func(n, h int) time.Time
+	sites                      *site.Registry
+	eng                        *engine.Engine
+	d                          *attrtest.DB
 }
 
 const siteID = "eu-shop"
