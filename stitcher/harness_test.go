@@ -80,7 +80,7 @@ func (h *harness) run(conn driver.Conn, db string) func() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := New(cfg, src, dlq, conn, db).Run(ctx); err != nil {
+		if err := New(cfg, src, dlq, NewClickHouseStore(conn, db)).Run(ctx); err != nil {
 			h.t.Errorf("stitcher: %v", err)
 		}
 	}()

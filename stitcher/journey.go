@@ -2,13 +2,11 @@ package stitcher
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
-	"touchpoint/internal/event"
 	"touchpoint/stitcher/session"
 )
 
@@ -268,14 +266,10 @@ func (s *visitorState) attribution(first *session.Event) session.Attribution {
 	return s.attr
 }
 
-// loadVisitors reads from ClickHouse the stored events of each visitor that a batch's
+// loadVisitors reads from the store the stored events of each visitor that a batch's
 // earliest event can affect: those of the sessions that end at most 30 minutes before it and
 // of all later sessions. Sessions are disjoint in time, so the first of them starts a session
 // whatever comes after, and sessionizing from there reproduces the stored sessions.
-//
-// Both reads take every row version and keep the newest one here instead of asking for
-// FINAL: ClickHouse 18.16 merges FINAL reads on one thread before filtering by visitor,
-// which made the events read 5 to 10 times slower than a plain read of the same rows.
 func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[string]int64) (map[string][]session.Event, error) {
 	st.awaitInsert(func(t *touched) bool {
 		for vid := range earliest {
@@ -285,17 +279,17 @@ func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[
 		}
 		return false
 	})
-	from, err := st.loadSessionStarts(ctx, site, earliest)
+	from, err := st.sessionStarts(ctx, site, earliest)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read sessions: %w", err)
+		return nil, err
 	}
 	out := map[string][]session.Event{}
 	if len(from) == 0 {
 		return out, nil
 	}
-	evs, err := st.loadEvents(ctx, site, from)
+	evs, err := st.store.events(ctx, site, from)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read events: %w", err)
+		return nil, err
 	}
 	for _, e := range evs {
 		out[e.vid] = append(out[e.vid], e.Event)
@@ -306,108 +300,30 @@ func (st *Stitcher) loadVisitors(ctx context.Context, site string, earliest map[
 	return out, nil
 }
 
-// loadSessionStarts returns, for each visitor with a stored session that ends at most 30
+// sessionStarts returns, for each visitor with a stored session that ends at most 30
 // minutes before their earliest new event or later, the start of the first such session.
-func (st *Stitcher) loadSessionStarts(ctx context.Context, site string, earliest map[string]int64) (map[string]int64, error) {
+func (st *Stitcher) sessionStarts(ctx context.Context, site string, earliest map[string]int64) (map[string]int64, error) {
 	vids := make([]string, 0, len(earliest))
 	low := int64(1<<62 - 1)
 	for vid, ts := range earliest {
 		vids = append(vids, vid)
 		low = min(low, ts-session.Timeout)
 	}
-	// No session lasts longer than MaxLength: the range of started_at bounds the read. Every
-	// version of a session has the same start.
-	q := fmt.Sprintf(`SELECT visitor_id, session_id, toUnixTimestamp(started_at), toUnixTimestamp(ended_at), deleted, version
-		FROM %s.sessions WHERE site_id = ? AND started_at >= toDateTime(?) AND visitor_id IN (SELECT arrayJoin(?))`, st.db)
-	rows, err := st.conn.Query(ctx, q, site, low-session.MaxLength, vids)
+	// No session lasts longer than MaxLength: the range of started_at bounds the read.
+	stored, err := st.store.sessions(ctx, site, vids, low-session.MaxLength)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	type stored struct {
-		vid        string
-		start, end uint32
-		deleted    uint8
-		version    uint64
-	}
-	newest := map[uuid.UUID]stored{}
-	for rows.Next() {
-		var s stored
-		var id uuid.UUID
-		if err := rows.Scan(&s.vid, &id, &s.start, &s.end, &s.deleted, &s.version); err != nil {
-			return nil, err
-		}
-		if cur, ok := newest[id]; !ok || s.version >= cur.version {
-			newest[id] = s
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	from := map[string]int64{}
-	for _, s := range newest {
-		if s.deleted == 1 || int64(s.end) < earliest[s.vid]-session.Timeout {
+	for _, s := range stored {
+		if s.deleted || s.end < earliest[s.vid]-session.Timeout {
 			continue
 		}
-		if f, ok := from[s.vid]; !ok || int64(s.start) < f {
-			from[s.vid] = int64(s.start)
+		if f, ok := from[s.vid]; !ok || s.start < f {
+			from[s.vid] = s.start
 		}
 	}
 	return from, nil
-}
-
-// storedEvent is a stored browser event of a visitor.
-type storedEvent struct {
-	session.Event
-	vid string
-}
-
-// loadEvents returns the stored browser events of each visitor in from since the time
-// given there, in their newest version.
-func (st *Stitcher) loadEvents(ctx context.Context, site string, from map[string]int64) ([]storedEvent, error) {
-	vids := make([]string, 0, len(from))
-	low := int64(1<<62 - 1)
-	for vid, f := range from {
-		vids = append(vids, vid)
-		low = min(low, f)
-	}
-	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id, version
-		FROM %s.events WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= toDateTime(?) AND origin != 'server'`, st.db)
-	rows, err := st.conn.Query(ctx, q, site, vids, low)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	type stored struct {
-		vid, typ, url, ref, session string
-		ts                          uint32
-		bot                         uint8
-		version                     uint64
-	}
-	newest := map[uuid.UUID]stored{}
-	for rows.Next() {
-		var e stored
-		var id uuid.UUID
-		if err := rows.Scan(&e.vid, &id, &e.ts, &e.typ, &e.url, &e.ref, &e.bot, &e.session, &e.version); err != nil {
-			return nil, err
-		}
-		if int64(e.ts) < from[e.vid] {
-			continue
-		}
-		if cur, ok := newest[id]; !ok || e.version >= cur.version {
-			newest[id] = e
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]storedEvent, 0, len(newest))
-	for id, e := range newest {
-		ev := session.NewEvent(id, int64(e.ts), e.typ == event.Pageview, e.bot == 1, e.url, e.ref)
-		ev.Session, _ = uuid.Parse(e.session)
-		out = append(out, storedEvent{ev, e.vid})
-	}
-	return out, nil
 }
 
 func (r *sessionRow) values(version uint64) []any {

@@ -2,7 +2,6 @@ package stitcher
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -129,9 +128,6 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 	if cur := st.inflight; cur != nil {
 		inflight = cur.touched.links
 	}
-	where := `WHERE site_id = ? AND (visitor_id IN (SELECT arrayJoin(?)) OR email_sha256 IN (SELECT arrayJoin(?)) OR user_id IN (SELECT arrayJoin(?)))`
-	q := fmt.Sprintf(`SELECT visitor_id, email_sha256, user_id, 0 FROM %[1]s.identities %[2]s
-		UNION ALL SELECT visitor_id, email_sha256, user_id, 1 FROM %[1]s.server_links %[2]s`, st.db, where)
 	for len(frontier) > 0 {
 		var vids, emails, users []string
 		next := frontier[min(len(frontier), maxListLen):]
@@ -151,37 +147,16 @@ func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site strin
 				add(l)
 			}
 		}
-		vids, emails, users = nonEmpty(vids), nonEmpty(emails), nonEmpty(users)
-		rows, err := st.conn.Query(ctx, q, site, vids, emails, users, site, vids, emails, users)
+		stored, err := st.store.links(ctx, site, vids, emails, users)
 		if err != nil {
-			return fmt.Errorf("cannot read identities: %w", err)
+			return err
 		}
-		for rows.Next() {
-			var l identity.Link
-			var server uint8
-			if err := rows.Scan(&l.Visitor, &l.Email, &l.User, &server); err != nil {
-				rows.Close()
-				return err
-			}
-			l.Server = server == 1
+		for _, l := range stored {
 			g.Add(l)
 			add(l)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("cannot read identities: %w", err)
-		}
 	}
 	return nil
-}
-
-// nonEmpty keeps the array bound to a query typed as Array(String): an empty Go slice
-// would bind as [] and an empty identifier never matches a real one.
-func nonEmpty(s []string) []string {
-	if len(s) == 0 {
-		return []string{"\x00"}
-	}
-	return s
 }
 
 // personKeyOf is the identifier an event's person is found by: its visitor id, else the
@@ -253,8 +228,6 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (*resolved, err
 		}
 		r.byEvent[i] = at
 	}
-	q := fmt.Sprintf(`SELECT person_id, argMax(current_person_id, version) FROM %s.person_aliases
-		WHERE site_id = ? AND person_id IN (SELECT arrayJoin(?)) GROUP BY person_id`, st.db)
 	st.awaitInsert(func(t *touched) bool {
 		for site, owns := range miss {
 			for id := range owns {
@@ -271,21 +244,12 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (*resolved, err
 			for id := range chunk {
 				ids = append(ids, id)
 			}
-			rows, err := st.conn.Query(ctx, q, site, ids)
+			current, err := st.store.aliases(ctx, site, ids)
 			if err != nil {
-				return nil, fmt.Errorf("cannot read person aliases: %w", err)
+				return nil, err
 			}
-			for rows.Next() {
-				var from, to string
-				if err := rows.Scan(&from, &to); err != nil {
-					rows.Close()
-					return nil, err
-				}
+			for from, to := range current {
 				r.ids[owns[from]] = to
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, fmt.Errorf("cannot read person aliases: %w", err)
 			}
 		}
 	}

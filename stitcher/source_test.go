@@ -62,7 +62,7 @@ func (d *memDeadLetters) Close() error { return nil }
 // not full goes once FlushEvery has passed. Reading commits nothing.
 func TestFetchCutsBatchesBySizeAndTime(t *testing.T) {
 	src := newMemSource(2500)
-	st := New(&Config{BatchSize: 1000, FlushEvery: 50 * time.Millisecond}, src, &memDeadLetters{}, nil, "")
+	st := New(&Config{BatchSize: 1000, FlushEvery: 50 * time.Millisecond}, src, &memDeadLetters{}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan []kafkabus.Message)
 	done := make(chan error)
@@ -99,7 +99,7 @@ func TestFetchCutsBatchesBySizeAndTime(t *testing.T) {
 // and where they came from.
 func TestPoisonIsDeadLetteredWithReasonAndSource(t *testing.T) {
 	dlq := &memDeadLetters{}
-	st := New(&Config{BatchSize: 10, FlushEvery: time.Second}, newMemSource(0), dlq, nil, "")
+	st := New(&Config{BatchSize: 10, FlushEvery: time.Second}, newMemSource(0), dlq, nil)
 	msgs := []kafkabus.Message{
 		{Topic: "tp.events", Partition: 2, Offset: 41, Key: []byte("demo/v1"), Value: []byte(`{"id":"not-a-uuid","type":"pageview","site":"demo"}`)},
 		{Topic: "tp.events", Partition: 3, Offset: 7, Key: []byte("demo/v2"), Value: []byte(`{"id":`)},

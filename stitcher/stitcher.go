@@ -10,13 +10,10 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
-	"touchpoint/internal/chstore"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/stitcher/identity"
 )
@@ -79,8 +76,7 @@ type Stitcher struct {
 	cfg      *Config
 	src      Source
 	dlq      DeadLetters
-	conn     driver.Conn
-	db       string
+	store    Store
 	journeys *journeys
 	persons  map[personKey]string
 	inflight *insertion // the batch being inserted while the next one is prepared
@@ -88,10 +84,10 @@ type Stitcher struct {
 	erased   erasures
 }
 
-// New builds a stitcher reading src and writing to database db. Run closes src and dlq
-// when it returns.
-func New(cfg *Config, src Source, dlq DeadLetters, conn driver.Conn, db string) *Stitcher {
-	return &Stitcher{cfg: cfg, src: src, dlq: dlq, conn: conn, db: db,
+// New builds a stitcher reading src and writing to store. Run closes src and dlq when it
+// returns.
+func New(cfg *Config, src Source, dlq DeadLetters, store Store) *Stitcher {
+	return &Stitcher{cfg: cfg, src: src, dlq: dlq, store: store,
 		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers()}
 }
 
@@ -453,108 +449,26 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 	return out, nil
 }
 
-// insert writes a batch's rows. The tables are written at the same time: ClickHouse works
-// on each insert apart.
+// tables are the batch's rows for every table but events, with their columns.
+func (r *batchRows) tables() []tableRows {
+	return []tableRows{
+		{"sessions", sessionColumns, r.sessions},
+		{"conversions", conversionColumns, r.conversions},
+		{"identities", identityColumns, r.ids.links},
+		{"server_links", serverLinkColumns, r.ids.servers},
+		{"person_aliases", aliasColumns, r.ids.aliases},
+		{"person_merges", mergeColumns, r.ids.merges},
+	}
+}
+
+type tableRows struct {
+	table, columns string
+	rows           [][]any
+}
+
+// insert writes a batch's rows; its events block is kept for later batches.
 func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	insert := func(i int, table, columns string, n int, fill func(driver.Batch, int, int) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := st.insertBlock(ctx, table, columns, n, fill); err != nil {
-				errs[i] = fmt.Errorf("cannot insert into %s: %w", table, err)
-			}
-		}()
-	}
-	insert(0, "events", eventColumns, rows.events.len(), rows.events.appendTo)
-	for i, t := range []struct {
-		table, columns string
-		rows           [][]any
-	}{
-		{"sessions", sessionColumns, rows.sessions},
-		{"conversions", conversionColumns, rows.conversions},
-		{"identities", identityColumns, rows.ids.links},
-		{"server_links", serverLinkColumns, rows.ids.servers},
-		{"person_aliases", aliasColumns, rows.ids.aliases},
-		{"person_merges", mergeColumns, rows.ids.merges},
-	} {
-		insert(i+1, t.table, t.columns, len(t.rows), appendRows(t.rows))
-	}
-	wg.Wait()
+	err := st.store.write(ctx, rows)
 	st.buf.recycleBlock(rows.events)
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return st.moveEvents(ctx, rows.rewrites, rows.version)
-}
-
-func appendRows(rows [][]any) func(driver.Batch, int, int) error {
-	return func(b driver.Batch, lo, hi int) error {
-		for _, r := range rows[lo:hi] {
-			if err := b.Append(r...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
-// blockRows is how many rows go to ClickHouse in one block of an INSERT. The driver's
-// columns keep their capacity from block to block, so a large insert reuses the memory of
-// its first block instead of growing every column to the whole batch. The server squashes
-// the blocks of an INSERT into one part as before; a failed insert is written again whole,
-// and its rows are keyed, so none is counted twice.
-const blockRows = 8192
-
-// insertBlock inserts n rows, which fill appends to a batch a range at a time. A batch
-// cannot be re-sent after a failure: it is rebuilt from the caller's rows on each attempt.
-func (st *Stitcher) insertBlock(ctx context.Context, table, columns string, n int, fill func(b driver.Batch, lo, hi int) error) error {
-	if n == 0 {
-		return nil
-	}
-	b, err := chstore.PrepareBatch(ctx, st.conn, "INSERT INTO "+st.db+"."+table+" ("+columns+")")
-	if err != nil {
-		return err
-	}
-	defer b.Abort()
-	for lo := 0; lo < n; lo += blockRows {
-		if lo > 0 {
-			if err := b.Flush(); err != nil {
-				return err
-			}
-		}
-		if err := fill(b, lo, min(n, lo+blockRows)); err != nil {
-			return err
-		}
-	}
-	return b.Send()
-}
-
-// moveEvents rewrites stored events whose session changed because a late event arrived,
-// copying each row inside ClickHouse with the new session id and a newer version.
-func (st *Stitcher) moveEvents(ctx context.Context, rws []rewrite, version uint64) error {
-	bySite := map[string][2][]string{}
-	for _, r := range rws {
-		v := bySite[r.site]
-		v[0], v[1] = append(v[0], r.event.String()), append(v[1], r.session.String())
-		bySite[r.site] = v
-	}
-	cols := eventColumns
-	q := fmt.Sprintf(`INSERT INTO %[1]s.events (%[2]s)
-		SELECT site_id, event_id, event_type, visitor_id, person_id, transform(toString(event_id), ?, ?, session_id), ts, received_at,
-		url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
-		click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
-		screen, language, timezone, ip, origin, toUInt64(?)
-		FROM %[1]s.events FINAL WHERE site_id = ? AND toString(event_id) IN (SELECT arrayJoin(?))`, st.db, cols)
-	for site, v := range bySite {
-		// Each id is bound twice: half the usual list length keeps the query short enough.
-		for i := 0; i < len(v[0]); i += maxListLen / 2 {
-			ids, sessions := v[0][i:min(len(v[0]), i+maxListLen/2)], v[1][i:min(len(v[1]), i+maxListLen/2)]
-			if err := st.conn.Exec(ctx, q, ids, sessions, version, site, ids); err != nil {
-				return fmt.Errorf("cannot move events to their sessions: %w", err)
-			}
-		}
-	}
-	return nil
+	return err
 }

@@ -102,7 +102,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := stitcher.New(cfg, src, dlq, conn, chc.Database).Run(sctx); err != nil {
+		if err := stitcher.New(cfg, src, dlq, stitcher.NewClickHouseStore(conn, chc.Database)).Run(sctx); err != nil {
 			log.Fatal(err)
 		}
 	}()

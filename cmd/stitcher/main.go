@@ -43,7 +43,7 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("stitcher: consuming %s as group %s", kc.Topic, cfg.Group)
-	if err := stitcher.New(cfg, src, dlq, conn, chc.Database).Run(ctx); err != nil {
+	if err := stitcher.New(cfg, src, dlq, stitcher.NewClickHouseStore(conn, chc.Database)).Run(ctx); err != nil {
 		log.Fatal(err)
 	}
 	log.Print("stitcher: stopped")
