@@ -82,33 +82,17 @@ func (st *Stitcher) refreshErasures(ctx context.Context) error {
 	if time.Since(st.erased.checked) < erasedCheckEvery {
 		return nil
 	}
-	var n uint64
-	if err := st.conn.QueryRow(ctx, "SELECT count() FROM "+st.db+".erased_identifiers").Scan(&n); err != nil {
-		return fmt.Errorf("cannot read erased identifiers: %w", err)
+	n, err := st.store.erasedCount(ctx)
+	if err != nil {
+		return err
 	}
 	if n == st.erased.rows && st.erased.bySite != nil {
 		st.erased.checked = time.Now()
 		return nil
 	}
-	rows, err := st.conn.Query(ctx, "SELECT site_id, id_sha256, max(erased_at) FROM "+st.db+".erased_identifiers GROUP BY site_id, id_sha256")
+	by, err := st.store.erased(ctx)
 	if err != nil {
-		return fmt.Errorf("cannot read erased identifiers: %w", err)
-	}
-	defer rows.Close()
-	by := map[string]map[string]int64{}
-	for rows.Next() {
-		var site, id string
-		var at time.Time
-		if err := rows.Scan(&site, &id, &at); err != nil {
-			return fmt.Errorf("cannot read erased identifiers: %w", err)
-		}
-		if by[site] == nil {
-			by[site] = map[string]int64{}
-		}
-		by[site][id] = at.UnixMilli()
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("cannot read erased identifiers: %w", err)
+		return err
 	}
 	if st.erased.bySite != nil {
 		log.Printf("stitcher: erased identifiers changed (%d rows): forgetting visitor states and persons", n)
@@ -117,4 +101,36 @@ func (st *Stitcher) refreshErasures(ctx context.Context) error {
 	}
 	st.erased = erasures{checked: time.Now(), rows: n, bySite: by}
 	return nil
+}
+
+func (c *clickHouse) erasedCount(ctx context.Context) (uint64, error) {
+	var n uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.db+".erased_identifiers").Scan(&n); err != nil {
+		return 0, fmt.Errorf("cannot read erased identifiers: %w", err)
+	}
+	return n, nil
+}
+
+func (c *clickHouse) erased(ctx context.Context) (map[string]map[string]int64, error) {
+	rows, err := c.conn.Query(ctx, "SELECT site_id, id_sha256, max(erased_at) FROM "+c.db+".erased_identifiers GROUP BY site_id, id_sha256")
+	if err != nil {
+		return nil, fmt.Errorf("cannot read erased identifiers: %w", err)
+	}
+	defer rows.Close()
+	by := map[string]map[string]int64{}
+	for rows.Next() {
+		var site, id string
+		var at time.Time
+		if err := rows.Scan(&site, &id, &at); err != nil {
+			return nil, fmt.Errorf("cannot read erased identifiers: %w", err)
+		}
+		if by[site] == nil {
+			by[site] = map[string]int64{}
+		}
+		by[site][id] = at.UnixMilli()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read erased identifiers: %w", err)
+	}
+	return by, nil
 }
