@@ -88,7 +88,10 @@ func (s *Service) StartErase(ctx context.Context, site string, id Identifier, re
 	}
 	go func() {
 		start := time.Now()
-		err := s.erase(base, site, k.Kind, k.Value, &a.e)
+		// A deletion ClickHouse cannot finish (a broken part) must not hold the job forever.
+		ctx, cancel := context.WithTimeout(base, 30*time.Minute)
+		defer cancel()
+		err := s.erase(ctx, site, k.Kind, k.Value, &a.e)
 		a.e.FinishedAt = time.Now().UTC().Truncate(time.Second)
 		a.e.Status = Done
 		if err != nil {

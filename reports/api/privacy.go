@@ -56,8 +56,11 @@ func (s *Server) privacyService(w http.ResponseWriter) *privacy.Service {
 // with the erasure, whose status is at GET /api/v1/privacy/erasures/{id}.
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, st *site.Site) {
 	svc := s.privacyService(w)
+	if svc == nil {
+		return
+	}
 	id, ok := identifier(w, r)
-	if svc == nil || !ok {
+	if !ok {
 		return
 	}
 	e, err := svc.StartErase(r.Context(), st.ID, id, grantOf(r).TokenID)
@@ -115,8 +118,11 @@ func (s *Server) erasures(w http.ResponseWriter, r *http.Request, st *site.Site)
 // export is GET or POST /api/v1/privacy/export: everything stored about the person.
 func (s *Server) export(w http.ResponseWriter, r *http.Request, st *site.Site) {
 	svc := s.privacyService(w)
+	if svc == nil {
+		return
+	}
 	id, ok := identifier(w, r)
-	if svc == nil || !ok {
+	if !ok {
 		return
 	}
 	out, err := svc.Export(r.Context(), st.ID, id)
