@@ -45,6 +45,17 @@ func identifier(w http.ResponseWriter, r *http.Request) (privacy.Identifier, boo
 	return b.Identifier, true
 }
 
+// privacyRequest is the service and the person of an erase or export request; ok is
+// false when an answer was given already.
+func (s *Server) privacyRequest(w http.ResponseWriter, r *http.Request) (*privacy.Service, privacy.Identifier, bool) {
+	svc := s.privacyService(w)
+	if svc == nil {
+		return nil, privacy.Identifier{}, false
+	}
+	id, ok := identifier(w, r)
+	return svc, id, ok
+}
+
 func (s *Server) privacyService(w http.ResponseWriter) *privacy.Service {
 	if s.Privacy == nil {
 		fail(w, http.StatusServiceUnavailable, "privacy requests are not served here")
@@ -55,11 +66,7 @@ func (s *Server) privacyService(w http.ResponseWriter) *privacy.Service {
 // erase is POST /api/v1/privacy/erase: it starts removing the person and answers 202
 // with the erasure, whose status is at GET /api/v1/privacy/erasures/{id}.
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	svc := s.privacyService(w)
-	if svc == nil {
-		return
-	}
-	id, ok := identifier(w, r)
+	svc, id, ok := s.privacyRequest(w, r)
 	if !ok {
 		return
 	}
@@ -117,11 +124,7 @@ func (s *Server) erasures(w http.ResponseWriter, r *http.Request, st *site.Site)
 
 // export is GET or POST /api/v1/privacy/export: everything stored about the person.
 func (s *Server) export(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	svc := s.privacyService(w)
-	if svc == nil {
-		return
-	}
-	id, ok := identifier(w, r)
+	svc, id, ok := s.privacyRequest(w, r)
 	if !ok {
 		return
 	}
