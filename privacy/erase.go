@@ -132,6 +132,9 @@ func (s *Service) Erase(ctx context.Context, site string, id Identifier) (map[st
 //     again without them;
 //  5. after the grace period it looks for rows written meanwhile by a stitcher batch or an
 //     attribution computation that began before step 2, and deletes those too.
+//
+// Rows that come from events the collector received after the erasure began are new data
+// (the person came back) and are kept.
 func (s *Service) erase(ctx context.Context, site string, kind byte, value string, e *Erasure) error {
 	began := time.Now()
 	p, err := s.find(ctx, site, identity.Key{Kind: kind, Value: value})
@@ -141,8 +144,11 @@ func (s *Service) erase(ctx context.Context, site string, kind byte, value strin
 	if err := s.tombstones(ctx, p, e.ID, began); err != nil {
 		return err
 	}
+	// Rows of events received in the second the erasure began or before; whole seconds,
+	// as DateTime columns and the stitcher count them.
+	before := began.Truncate(time.Second).Add(time.Second)
 	for round := 0; ; round++ {
-		n, err := s.deleteRows(ctx, p, e.Rows)
+		n, err := s.deleteRows(ctx, p, before, e.Rows)
 		if err != nil {
 			return err
 		}
@@ -189,11 +195,11 @@ func (s *Service) tombstones(ctx context.Context, p *person, id uuid.UUID, at ti
 
 // deleteRows deletes the person's rows of every table that holds some, waits until the
 // deletions are done, adds the rows removed to counts and returns how many there were.
-func (s *Service) deleteRows(ctx context.Context, p *person, counts map[string]uint64) (uint64, error) {
+func (s *Service) deleteRows(ctx context.Context, p *person, before time.Time, counts map[string]uint64) (uint64, error) {
 	var total uint64
 	var mutated []string
 	for _, t := range tables {
-		cond, args, ok := t.where(p, true)
+		cond, args, ok := t.where(p, true, before)
 		if !ok {
 			continue
 		}

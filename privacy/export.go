@@ -37,7 +37,7 @@ func (s *Service) Export(ctx context.Context, site string, id Identifier) (*Expo
 		Users: p.users.list(), Tables: map[string][]map[string]any{}, ExportedAt: time.Now().UTC().Truncate(time.Second)}
 	for _, t := range tables {
 		out.Tables[t.name] = []map[string]any{}
-		cond, args, ok := t.where(p, false)
+		cond, args, ok := t.where(p, false, time.Time{})
 		if !ok {
 			continue
 		}

@@ -1,6 +1,9 @@
 package privacy
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // column is a column that holds one kind of the person's identifiers.
 type column struct {
@@ -20,26 +23,31 @@ type table struct {
 	name    string
 	columns []column
 	final   bool // read with FINAL in exports: the current version of each row
+	// at is the column with the time of the event a row comes from, when it has one: an
+	// erasure removes the rows of events received before it, so a person who comes back
+	// while it runs is not erased again and again.
+	at string
 }
 
 // tables lists every table that holds rows about a person. A table added to the schema
 // with one of these columns must be listed here (TestEveryPersonalTableIsErased checks).
 var tables = []table{
-	{"events", []column{{"visitor_id", visitors}, {"person_id", persons}}, true},
-	{"sessions", []column{{"visitor_id", visitors}, {"person_id", persons}}, true},
-	{"identities", []column{{"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true},
-	{"server_links", []column{{"visitor_id", visitors}, {"email_sha256", emails}, {"user_id", users}}, true},
-	{"person_aliases", []column{{"person_id", persons}, {"current_person_id", persons}}, true},
-	{"person_merges", []column{{"person_id", persons}, {"merged_into", persons}, {"visitor_id", visitors}, {"email_sha256", emails}, {"user_id", users}}, true},
-	{"conversions", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true},
-	{"attributions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true},
-	{"webhook_deliveries", []column{{"conversion_id", conversions}}, false},
+	{"events", []column{{"visitor_id", visitors}, {"person_id", persons}}, true, "received_at"},
+	{"sessions", []column{{"visitor_id", visitors}, {"person_id", persons}}, true, "started_at"},
+	{"identities", []column{{"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true, "linked_at"},
+	{"server_links", []column{{"visitor_id", visitors}, {"email_sha256", emails}, {"user_id", users}}, true, "linked_at"},
+	{"person_aliases", []column{{"person_id", persons}, {"current_person_id", persons}}, true, ""},
+	{"person_merges", []column{{"person_id", persons}, {"merged_into", persons}, {"visitor_id", visitors}, {"email_sha256", emails}, {"user_id", users}}, true, "merged_at"},
+	{"conversions", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true, "received_at"},
+	{"attributions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true, "occurred_at"},
+	{"webhook_deliveries", []column{{"conversion_id", conversions}}, false, ""},
 }
 
 // where is the condition selecting the person's rows of t in their site, and its
 // arguments; ok is false when the person has no identifier t could hold. hashed matches
-// sipHash64 of each column instead of its value, for conditions ClickHouse keeps (mutations).
-func (t table) where(p *person, hashed bool) (cond string, args []any, ok bool) {
+// sipHash64 of each column instead of its value, for conditions ClickHouse keeps
+// (mutations). A non-zero before keeps rows of events received from then on.
+func (t table) where(p *person, hashed bool, before time.Time) (cond string, args []any, ok bool) {
 	var parts []string
 	args = []any{p.site}
 	for _, c := range t.columns {
@@ -62,5 +70,10 @@ func (t table) where(p *person, hashed bool) (cond string, args []any, ok bool) 
 	if len(parts) == 0 {
 		return "", nil, false
 	}
-	return "site_id = ? AND (" + strings.Join(parts, " OR ") + ")", args, true
+	cond = "site_id = ? AND (" + strings.Join(parts, " OR ") + ")"
+	if t.at != "" && !before.IsZero() {
+		cond += " AND " + t.at + " < ?"
+		args = append(args, before.UTC())
+	}
+	return cond, args, true
 }
