@@ -328,3 +328,39 @@ func TestSipHashIsClickHouses(t *testing.T) {
 		}
 	}
 }
+
+// A person who comes back while the erasure runs leaves new data: rows of events received
+// after the erasure began are kept, and the erasure still ends.
+func TestEraseKeepsWhatCameAfterIt(t *testing.T) {
+	w := newWorld(t)
+	later := time.Now().Add(time.Minute).UTC()
+	b, err := chstore.PrepareBatch(context.Background(), w.conn, "INSERT INTO "+w.db+".events (site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, url, path, version)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(siteID, uuid.New(), "pageview", w.laptop, identity.OwnID(siteID, identity.Key{Kind: 'v', Value: w.laptop}), "", later, later, "https://shop.example.eu/back", "/back", uint64(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	svc := &privacy.Service{Conn: w.conn, DB: w.db, Grace: time.Millisecond}
+	counts, err := svc.Erase(context.Background(), siteID, privacy.Identifier{VisitorID: w.laptop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	rows, err := w.conn.Query(context.Background(), "SELECT path FROM "+w.db+".events WHERE site_id = ? AND has(?, visitor_id)", siteID, []string{w.laptop, w.phone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p string
+		rows.Scan(&p)
+		paths = append(paths, p)
+	}
+	rows.Close()
+	if counts["events"] != 2 || !slices.Equal(paths, []string{"/back"}) {
+		t.Fatalf("removed %v, left %v: want the 2 earlier events removed and the later one kept", counts, paths)
+	}
+}
