@@ -28,6 +28,7 @@ type erasures struct {
 	checked time.Time
 	rows    uint64 // rows of erased_identifiers when last read
 	bySite  map[string]map[string]int64
+	latest  map[string]int64 // per site, the latest erasure: events received after it are not looked up
 }
 
 // withoutErased drops the events of erased persons that the collector received before
@@ -64,8 +65,8 @@ func (st *Stitcher) withoutErased(ctx context.Context, ins []incoming) ([]incomi
 
 func (st *Stitcher) isErased(in *incoming) bool {
 	ids := st.erased.bySite[in.e.Site]
-	if len(ids) == 0 {
-		return false
+	if len(ids) == 0 || in.e.ReceivedAt >= st.erased.latest[in.e.Site]+1000 {
+		return false // live traffic of a site erased from in the past costs no hashing
 	}
 	check := func(kind byte, v string) bool {
 		at, ok := ids[privacy.IDSHA256(in.e.Site, kind, v)]
@@ -99,7 +100,13 @@ func (st *Stitcher) refreshErasures(ctx context.Context) error {
 		st.journeys.forgetAll()
 		st.persons = map[personKey]string{}
 	}
-	st.erased = erasures{checked: time.Now(), rows: n, bySite: by}
+	latest := map[string]int64{}
+	for site, ids := range by {
+		for _, at := range ids {
+			latest[site] = max(latest[site], at)
+		}
+	}
+	st.erased = erasures{checked: time.Now(), rows: n, bySite: by, latest: latest}
 	return nil
 }
 
