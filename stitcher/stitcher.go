@@ -86,6 +86,7 @@ type Stitcher struct {
 	inflight *insertion // the batch being inserted while the next one is prepared
 	buf      buffers
 	rules    rulebook
+	erased   erasures
 }
 
 // New builds a stitcher reading src and writing to store. Run closes src and dlq when it
@@ -201,7 +202,11 @@ func (st *Stitcher) take(ctx context.Context, cur *insertion, d decodedBatch) *i
 	var rows *batchRows
 	if err == nil {
 		d.bad = nil
-		rows, err = st.prepare(ctx, d.ins)
+		var kept []incoming
+		if kept, err = st.withoutErased(ctx, d.ins); err == nil {
+			d.ins = kept
+			rows, err = st.prepare(ctx, d.ins)
+		}
 	}
 	st.inflight = nil
 	if cur != nil {
@@ -386,6 +391,10 @@ func (st *Stitcher) deadLetter(ctx context.Context, bad []poison) error {
 
 // write turns a batch into rows and writes them.
 func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
+	ins, err := st.withoutErased(ctx, ins)
+	if err != nil {
+		return err
+	}
 	rows, err := st.prepare(ctx, ins)
 	if err != nil {
 		return err

@@ -19,6 +19,9 @@ import (
 func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
 	for _, st := range e.sites.Sites() {
 		st := e.sites.Get(st.ID)
+		if st == nil {
+			continue // removed by a reload meanwhile
+		}
 		if err := e.checkLookback(ctx, st); err != nil {
 			return err
 		}
@@ -33,6 +36,9 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
 		sweep := time.Since(lastSweep) > time.Minute
 		for _, s := range e.sites.Sites() {
 			st := e.sites.Get(s.ID)
+			if st == nil {
+				continue // removed by a reload meanwhile
+			}
 			if err := e.pass(ctx, st, sweep); err != nil {
 				if ctx.Err() != nil {
 					return nil

@@ -13,7 +13,9 @@ import (
 
 	"touchpoint/attribution/engine"
 	"touchpoint/attribution/webhook"
+	"touchpoint/internal/apitoken"
 	"touchpoint/internal/site"
+	"touchpoint/privacy"
 	"touchpoint/reports"
 	"touchpoint/reports/api"
 	"touchpoint/reports/dashboard"
@@ -29,6 +31,9 @@ type config struct {
 	ShutdownAfter time.Duration
 	RollupEvery   time.Duration
 	RollupMargin  time.Duration
+	RetainEvery   time.Duration
+	ErasureGrace  time.Duration
+	TokensMaxAge  time.Duration
 }
 
 // registerFlags declares the service's flags.
@@ -43,6 +48,10 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.DurationVar(&c.RollupEvery, "rollup.interval", 10*time.Second, "how often the source report's daily rollups are brought up to date")
 	fs.DurationVar(&c.RollupMargin, "rollup.margin", 30*time.Second,
 		"how long a day must be unchanged before it is rolled up (longer than any insert takes)")
+	fs.DurationVar(&c.RetainEvery, "retention.interval", time.Hour, "how often raw data older than a site's retention_days is deleted")
+	fs.DurationVar(&c.ErasureGrace, "privacy.grace", 10*time.Second,
+		"how long after an erasure began it looks again for rows written by work that started before it")
+	fs.DurationVar(&c.TokensMaxAge, "tokens.refresh", 5*time.Second, "how old the copy of the API tokens may be (a revoked token works at most this long)")
 	return c
 }
 
@@ -64,9 +73,12 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
 	}
 	store := &reports.Store{Conn: conn, DB: db}
+	priv := &privacy.Service{Conn: conn, DB: db, Grace: cfg.ErasureGrace, Ctx: ctx}
+	sender.Erased = priv.ConversionErased
+	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           (&api.Server{Sites: sites, Reports: store, Dashboard: dashboard.Handler()}).Handler(),
+		Handler:           (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Dashboard: dashboard.Handler()}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -81,6 +93,8 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	go sender.Run(ctx)
 	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
 	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin)
+	go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
+	go sites.ReloadOn(ctx, sighup, "attribution")
 	log.Printf("attribution: serving on %s", cfg.Listen)
 
 	select {

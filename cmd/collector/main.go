@@ -55,6 +55,7 @@ func main() {
 	if err := sites.CheckExposure(cfg.Listen); err != nil {
 		log.Fatal(err)
 	}
+	go sites.ReloadOn(context.Background(), sitesHUP, "collector")
 	geo := openGeo(cfg.GeoIPFile, *geoipCheck)
 	sp, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolMaxBytes})
 	if err != nil {

@@ -1,6 +1,6 @@
-// Package api is the HTTP face of the attribution service: the reports API behind the
-// admin token, ad cost and exchange rate imports, the webhook delivery log, and the
-// dashboard.
+// Package api is the HTTP face of the attribution service: the reports API behind access
+// tokens, ad cost and exchange rate imports, the webhook delivery log, privacy requests,
+// and the dashboard.
 package api
 
 import (
@@ -18,8 +18,10 @@ import (
 	"strings"
 	"time"
 
+	"touchpoint/internal/apitoken"
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
+	"touchpoint/privacy"
 	"touchpoint/reports"
 )
 
@@ -27,22 +29,46 @@ import (
 type Server struct {
 	Sites     *site.Registry
 	Reports   *reports.Store
-	Dashboard http.Handler // served at /; nil serves nothing there
+	Tokens    *apitoken.Store  // site tokens; nil accepts the admin token only
+	Privacy   *privacy.Service // erasure and export; nil answers 503 there
+	Dashboard http.Handler     // served at /; nil serves nothing there
 	Now       func() time.Time
+}
+
+// route is one endpoint of a site and the scope a token needs for it.
+type route struct {
+	pattern string
+	scope   apitoken.Scope
+	handle  func(w http.ResponseWriter, r *http.Request, st *site.Site)
+}
+
+// routes lists every endpoint that works on one site (?site=).
+func (s *Server) routes() []route {
+	return []route{
+		{"GET /api/v1/reports/sources", apitoken.ReportsRead, s.sources},
+		{"GET /api/v1/reports/lifecycle", apitoken.ReportsRead, s.lifecycle},
+		{"GET /api/v1/journeys", apitoken.ReportsRead, s.journey},
+		{"POST /api/v1/journeys", apitoken.ReportsRead, s.journey},
+		{"POST /api/v1/costs", apitoken.CostsWrite, s.costs},
+		{"POST /api/v1/fx-rates", apitoken.CostsWrite, s.importRates},
+		{"GET /api/v1/fx-rates", apitoken.ReportsRead, s.rates},
+		{"GET /api/v1/webhooks/deliveries", apitoken.Admin, s.deliveries},
+		{"POST /api/v1/privacy/erase", apitoken.Admin, s.erase},
+		{"GET /api/v1/privacy/erasures", apitoken.Admin, s.erasures},
+		{"GET /api/v1/privacy/erasures/{id}", apitoken.Admin, s.erasure},
+		{"GET /api/v1/privacy/export", apitoken.Admin, s.export},
+		{"POST /api/v1/privacy/export", apitoken.Admin, s.export},
+	}
 }
 
 // Handler routes every endpoint.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.Handle("GET /api/v1/reports/sources", s.admin(s.sources))
-	mux.Handle("GET /api/v1/reports/lifecycle", s.admin(s.lifecycle))
-	mux.Handle("GET /api/v1/journeys", s.admin(s.journey))
-	mux.Handle("POST /api/v1/journeys", s.admin(s.journey))
-	mux.Handle("POST /api/v1/costs", s.admin(s.costs))
-	mux.Handle("POST /api/v1/fx-rates", s.admin(s.importRates))
-	mux.Handle("GET /api/v1/fx-rates", s.admin(s.rates))
-	mux.Handle("GET /api/v1/webhooks/deliveries", s.admin(s.deliveries))
+	for _, rt := range s.routes() {
+		mux.Handle(rt.pattern, s.scoped(rt.scope, rt.handle))
+	}
+	mux.Handle("GET /api/v1/sites", s.authenticated(s.siteList))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such endpoint")
 	}))
@@ -50,29 +76,6 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("/", s.Dashboard)
 	}
 	return mux
-}
-
-// admin requires the admin bearer token and a known site.
-func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, st *site.Site)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !s.Sites.CheckAdmin(strings.TrimSpace(token)) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="touchpoint"`)
-			fail(w, http.StatusUnauthorized, "admin token required (Authorization: Bearer <token>)")
-			return
-		}
-		id := r.URL.Query().Get("site")
-		if id == "" {
-			fail(w, http.StatusBadRequest, "site is required")
-			return
-		}
-		st := s.Sites.Get(id)
-		if st == nil {
-			fail(w, http.StatusNotFound, "unknown site")
-			return
-		}
-		h(w, r, st)
-	})
 }
 
 func (s *Server) now() time.Time {

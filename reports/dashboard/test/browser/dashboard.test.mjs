@@ -66,7 +66,7 @@ before(async () => {
   })
   page.on('pageerror', (e) => errors.push(String(e)))
   // CSP violations are reported as console errors.
-  page.on('console', (m) => m.type() === 'error' && !/401|404/.test(m.text()) && errors.push(m.text()))
+  page.on('console', (m) => m.type() === 'error' && !/401|403|404/.test(m.text()) && errors.push(m.text()))
   mkdirSync(OUTPUT, { recursive: true })
 })
 
@@ -227,6 +227,14 @@ test('a rejected token brings up the sign-in form with a reason', async () => {
   await page.fill('[data-testid=signin] input[name=token]', ADMIN)
   await page.click('[data-testid=signin] button[type=submit]')
   await page.waitForSelector('[data-testid=sources-table] tbody tr')
+})
+
+test('the token’s site opens when the address names a site it cannot read', async () => {
+  await page.goto(`${base}/?site=not-mine#token=${encodeURIComponent(ADMIN)}`)
+  await page.waitForFunction((site) => new URL(location.href).searchParams.get('site') === site, SITE)
+  await page.waitForSelector('.view:not(.loading) [data-testid=sources-table] tbody tr')
+  assert.equal(await page.inputValue('input[name=site]'), SITE)
+  assert.ok(await page.locator(`#tp-sites option[value="${SITE}"]`).count(), 'the sites of the token are offered')
 })
 
 test('nothing failed in the page', () => {

@@ -30,6 +30,7 @@ function api(req, res, url, requests) {
   const q = url.searchParams
   requests.push(url.pathname + url.search)
   if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(res, 401, { error: 'invalid admin token' })
+  if (url.pathname === '/api/v1/sites') return json(res, 200, { token: 'admin', sites: [{ id: 'demo', scopes: ['admin'] }] })
   if (!q.get('site')) return json(res, 400, { error: 'site is required' })
   if (q.get('site') !== 'demo') return json(res, 404, { error: 'unknown site' })
   const by = q.get('by') || 'channel'

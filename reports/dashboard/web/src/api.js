@@ -1,4 +1,4 @@
-// The reports API client: every call carries the admin token, and failures
+// The reports API client: every call carries the access token, and failures
 // become ApiError with the server's reason ({"error": "..."}) when it gave one.
 export class ApiError extends Error {
   constructor(status, message) {
@@ -12,6 +12,7 @@ export const PATHS = {
   sources: '/api/v1/reports/sources',
   lifecycle: '/api/v1/reports/lifecycle',
   journeys: '/api/v1/journeys',
+  sites: '/api/v1/sites',
 }
 
 export function client({ token, base = '', fetchImpl = (...a) => fetch(...a) }) {

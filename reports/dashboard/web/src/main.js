@@ -2,7 +2,7 @@
 // Every change of state is written to the query string and redraws the view;
 // a newer request cancels the one in flight so old answers never win.
 import './style.css'
-import { ApiError, client } from './api.js'
+import { ApiError, PATHS, client } from './api.js'
 import { clearToken, loadToken, saveToken } from './auth.js'
 import { field, h, message, replace, select } from './dom.js'
 import { GROUPS, GROUP_NAMES, LIFECYCLE_GROUPS, MODELS, MODEL_NAMES, isDate, lastDays, readState, writeState } from './state.js'
@@ -22,6 +22,7 @@ let token = loadToken(sessionStorage, location, history)
 let state = readState(location.search)
 let inflight = null
 let cleanup = null
+let sites = null // the sites the token may read, once asked (GET /api/v1/sites)
 const ctx = {
   journeyInput: '',
   get: null,
@@ -32,7 +33,8 @@ const get = client({ token: () => token })
 
 const app = document.getElementById('app')
 const nav = h('nav', { class: 'tabs', role: 'tablist', 'aria-label': 'Reports' })
-const siteInput = h('input', { type: 'text', name: 'site', value: state.site, 'aria-label': 'Site', spellcheck: 'false', autocomplete: 'off', onchange: () => changeSite() })
+const siteList = h('datalist', { id: 'tp-sites' })
+const siteInput = h('input', { type: 'text', name: 'site', value: state.site, list: 'tp-sites', 'aria-label': 'Site', spellcheck: 'false', autocomplete: 'off', onchange: () => changeSite() })
 const changeSite = () => {
   const site = siteInput.value.trim()
   if (site && site !== state.site) set({ site })
@@ -48,6 +50,7 @@ const siteForm = h(
   },
   h('label', { class: 'site-label', text: 'Site' }),
   siteInput,
+  siteList,
 )
 const signOut = h('button', { type: 'button', class: 'button ghost', text: 'Sign out', onclick: () => showSignIn('You are signed out.', 'info') })
 const toolbar = h('div', { class: 'toolbar' })
@@ -145,6 +148,7 @@ async function draw() {
   drawToolbar()
   replace(status)
   if (!token) return showSignIn('')
+  if (sites === null && !(await loadSites(controller.signal))) return
   view.classList.add('loading')
   view.setAttribute('aria-busy', 'true')
   const viewCtx = { ...ctx, state, get: (path, params) => get(path, params, controller.signal) }
@@ -156,7 +160,7 @@ async function draw() {
     cleanup = typeof done === 'function' ? done : null
   } catch (err) {
     if (controller.signal.aborted || err?.name === 'AbortError') return
-    if (err instanceof ApiError && err.status === 401) return showSignIn('The admin token was not accepted. Please sign in again.')
+    if (err instanceof ApiError && err.status === 401) return showSignIn('The access token was not accepted. Please sign in again.')
     replace(view, message('error', err instanceof ApiError ? `Could not load the report: ${err.message}` : `Something went wrong: ${err?.message || err}`))
     console.warn(err)
   } finally {
@@ -167,11 +171,36 @@ async function draw() {
   }
 }
 
+// loadSites asks which sites the token may read and offers them; a token of one site
+// opens that site. It returns false when the redraw was taken over (sign-in, new site).
+async function loadSites(signal) {
+  try {
+    const body = await get(PATHS.sites, {}, signal)
+    sites = (body.sites || []).map((s) => String(s.id))
+  } catch (err) {
+    if (signal.aborted || err?.name === 'AbortError') return false
+    if (err instanceof ApiError && err.status === 401) {
+      showSignIn('The access token was not accepted. Please sign in again.')
+      return false
+    }
+    sites = [] // an older service without the list: the site stays typed by hand
+  }
+  replace(siteList, sites.map((id) => h('option', { value: id })))
+  if (sites.length > 0 && !sites.includes(state.site)) {
+    state = { ...state, site: sites[0] }
+    history.replaceState(null, '', location.pathname + writeState(state))
+    draw()
+    return false
+  }
+  return true
+}
+
 function showSignIn(reason, kind = 'error') {
   inflight?.abort()
   token = ''
+  sites = null
   clearToken(sessionStorage)
-  const tokenInput = h('input', { type: 'password', name: 'token', autocomplete: 'current-password', required: true, 'aria-label': 'Admin token' })
+  const tokenInput = h('input', { type: 'password', name: 'token', autocomplete: 'current-password', required: true, 'aria-label': 'Access token' })
   const site = h('input', { type: 'text', name: 'site', value: state.site, required: true, spellcheck: 'false' })
   replace(
     signIn,
@@ -192,8 +221,8 @@ function showSignIn(reason, kind = 'error') {
       },
       h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), h('span', { text: 'Touchpoint' })),
       h('h1', { text: 'Sign in to the dashboard' }),
-      reason ? message(kind, reason) : h('p', { class: 'muted', text: 'Use the admin token of this Touchpoint service.' }),
-      field('Admin token', tokenInput),
+      reason ? message(kind, reason) : h('p', { class: 'muted', text: 'Use the admin token of this Touchpoint service, or a site token with the reports:read scope.' }),
+      field('Access token', tokenInput),
       field('Site', site),
       h('button', { type: 'submit', class: 'button', text: 'Sign in' }),
     ),
