@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 
 	"touchpoint/attribution/engine"
 	"touchpoint/attribution/webhook"
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/health"
 	"touchpoint/internal/site"
 	"touchpoint/reports"
 	"touchpoint/reports/api"
@@ -22,6 +25,7 @@ import (
 // config holds the service's settings.
 type config struct {
 	Listen        string
+	MetricsListen string
 	SitesFile     string
 	Poll          time.Duration
 	WebhookTries  int
@@ -35,6 +39,7 @@ type config struct {
 func registerFlags(fs *flag.FlagSet) *config {
 	c := &config{}
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8081", "address of the reports API and dashboard")
+	fs.StringVar(&c.MetricsListen, "metrics.listen", "127.0.0.1:8084", "address serving /metrics (Prometheus), /healthz and /readyz apart from the reports API (empty: off)")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.DurationVar(&c.Poll, "poll", time.Second, "how often new conversions are looked for")
 	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook delivery")
@@ -48,8 +53,16 @@ func registerFlags(fs *flag.FlagSet) *config {
 
 // serve runs the service until ctx is done: the engine crediting conversions as they
 // arrive, the CRM webhook sender, the rollups of the source report, and the reports API
-// with the dashboard.
+// with the dashboard. While ClickHouse is away everything waits for it, /readyz says so
+// and report queries are answered 503.
 func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
+	ready := health.NewReadiness("attribution", "clickhouse")
+	if cfg.MetricsListen != "" {
+		if err := health.Listen(cfg.MetricsListen, ready); err != nil {
+			return err
+		}
+	}
+	go ready.Probe(ctx, "clickhouse", 2*time.Second, func(ctx context.Context) error { return chstore.Check(ctx, conn, db) })
 	eng := engine.New(conn, db, sites)
 	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
 	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
@@ -64,43 +77,43 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
 	}
 	store := &reports.Store{Conn: conn, DB: db}
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", ready)
+	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Dashboard: dashboard.Handler(), Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           (&api.Server{Sites: sites, Reports: store, Dashboard: dashboard.Handler()}).Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 3)
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-			errc <- fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
-		}
-	}()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
+	}
+	go srv.Serve(ln)
 	go sender.Run(ctx)
-	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
-	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin)
+	go eng.Watch(ctx, cfg.Poll)
+	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
 	log.Printf("attribution: serving on %s", cfg.Listen)
 
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil {
-			return err
-		}
-	}
+	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownAfter)
 	defer cancel()
 	return srv.Shutdown(sctx)
 }
 
-// rollUp keeps the source report's daily rollups current until ctx is done.
-func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, every, margin time.Duration) {
+// rollUp keeps the source report's daily rollups current until ctx is done, skipping
+// its turns while unavailable says ClickHouse is away.
+func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, every, margin time.Duration, unavailable func() error) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		for _, st := range sites.Sites() {
+			if unavailable() != nil {
+				break
+			}
 			start := time.Now()
 			n, err := store.BuildRollups(ctx, st.ID, margin)
 			if err != nil && ctx.Err() == nil {

@@ -1,4 +1,5 @@
-// Command stitcher turns the events on Kafka into ClickHouse rows (SPEC §5).
+// Command stitcher turns the events on Kafka into ClickHouse rows. It starts and keeps
+// running whether or not Kafka and ClickHouse are up, and says on /readyz what it waits for.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
@@ -21,6 +23,7 @@ func main() {
 	cfg := stitcher.RegisterFlags(flag.CommandLine)
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
+	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "how long to finish the batch in hand on SIGTERM (the rest is read again at the next start)")
 	envflag.Parse()
 	if os.Getenv("GOGC") == "" {
 		// Batches are short-lived garbage: collecting less often saves CPU. The stitcher's
@@ -31,20 +34,39 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	conn, err := chstore.Open(ctx, *chc)
+	ready := health.NewReadiness("stitcher", "kafka", "clickhouse")
+	if err := health.Listen(cfg.Listen, ready); err != nil {
+		log.Fatal(err)
+	}
+	conn, err := chstore.Connect(*chc)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer conn.Close()
-	go health.Serve(cfg.Listen)
-
 	src, dlq, err := stitcher.OpenKafka(kc, cfg.Group)
 	if err != nil {
 		log.Fatal(err)
 	}
+	go ready.Probe(ctx, "clickhouse", probeEvery, func(ctx context.Context) error { return chstore.Check(ctx, conn, chc.Database) })
+	go ready.Probe(ctx, "kafka", probeEvery, func(ctx context.Context) error { return kafkabus.Check(ctx, kc) })
+
 	log.Printf("stitcher: consuming %s as group %s", kc.Topic, cfg.Group)
-	if err := stitcher.New(cfg, src, dlq, conn, chc.Database).Run(ctx); err != nil {
-		log.Fatal(err)
+	st := stitcher.New(cfg, src, dlq, conn, chc.Database)
+	st.Ready = ready
+	done := make(chan struct{})
+	go func() {
+		st.Run(ctx)
+		close(done)
+	}()
+	<-ctx.Done()
+	select {
+	case <-done:
+		log.Print("stitcher: stopped")
+	case <-time.After(*shutdownTimeout):
+		// Nothing unwritten was committed: the next start reads it again.
+		log.Printf("stitcher: stopped after %s with a batch unfinished", *shutdownTimeout)
 	}
-	log.Print("stitcher: stopped")
 }
+
+// probeEvery is how often Kafka and ClickHouse are checked for /readyz.
+const probeEvery = 2 * time.Second

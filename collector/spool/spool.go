@@ -399,6 +399,9 @@ func (s *Spool) Empty() bool {
 	return s.rseg == s.wseg && s.roff >= s.wsize
 }
 
+// Dir is the spool's directory.
+func (s *Spool) Dir() string { return s.dir }
+
 // Bytes is the disk space the spool uses.
 func (s *Spool) Bytes() int64 {
 	s.mu.Lock()
