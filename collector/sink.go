@@ -291,9 +291,15 @@ func (s *Sink) Close(ctx context.Context) error {
 	// instead, or by the replay: closing it is tidiness, not durability.
 	closed := make(chan struct{})
 	go func() { s.producer.Close(); close(closed) }()
+	cctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithDeadline(ctx, dl.Add(-closeReserve/5)) // the rest for the spool and the exit
+		defer cancel()
+	}
 	select {
 	case <-closed:
-	case <-ctx.Done():
+	case <-cctx.Done():
 		log.Print("collector: Kafka producer not closed before the shutdown deadline")
 	}
 	if n := s.sp.Bytes(); !s.sp.Empty() {
