@@ -30,6 +30,9 @@ var (
 	spoolBytes = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "tp_collector_spool_bytes", Help: "Disk space used by the spool.",
 	})
+	spoolMaxBytes = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "tp_collector_spool_max_bytes", Help: "Size at which the spool is full and requests get 503 (0: no limit).",
+	})
 )
 
 // errSpoolFull tells the handler to answer 503 with Retry-After.
@@ -92,6 +95,7 @@ func NewSink(c SinkConfig) (*Sink, error) {
 		s.spooling.Store(true) // replay what an earlier run left before anything new
 	}
 	spoolBytes.Set(float64(s.sp.Bytes()))
+	spoolMaxBytes.Set(float64(s.sp.MaxBytes()))
 	go s.replay()
 	return s, nil
 }
