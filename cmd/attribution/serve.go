@@ -58,9 +58,7 @@ func registerFlags(fs *flag.FlagSet) *config {
 func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
 	ready := health.NewReadiness("attribution", "clickhouse")
 	if cfg.MetricsListen != "" {
-		if err := health.Listen(cfg.MetricsListen, ready); err != nil {
-			return err
-		}
+		health.Serve(cfg.MetricsListen, ready)
 	}
 	go ready.Probe(ctx, "clickhouse", 2*time.Second, func(ctx context.Context) error { return chstore.Check(ctx, conn, db) })
 	eng := engine.New(conn, db, sites)

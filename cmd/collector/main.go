@@ -75,9 +75,7 @@ func main() {
 		}
 	}()
 	if cfg.MetricsListen != "" {
-		if err := health.Listen(cfg.MetricsListen, srv.Readiness()); err != nil {
-			log.Fatal(err)
-		}
+		health.Serve(cfg.MetricsListen, srv.Readiness())
 	}
 	log.Printf("collector: listening on %s, producing to %s (%s)", cfg.Listen, kc.Topic, kc.Brokers)
 

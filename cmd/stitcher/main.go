@@ -35,9 +35,7 @@ func main() {
 	defer stop()
 
 	ready := health.NewReadiness("stitcher", "kafka", "clickhouse")
-	if err := health.Listen(cfg.Listen, ready); err != nil {
-		log.Fatal(err)
-	}
+	health.Serve(cfg.Listen, ready)
 	conn, err := chstore.Connect(*chc)
 	if err != nil {
 		log.Fatal(err)

@@ -4,7 +4,7 @@
 package health
 
 import (
-	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"time"
@@ -12,16 +12,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Listen serves /healthz, /metrics and, when ready is not nil, /readyz on addr until the
-// process ends. It returns once it listens, or why it cannot: the address is configuration.
-func Listen(addr string, ready http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("cannot serve health and metrics on %s: %w", addr, err)
-	}
+// Serve serves /healthz, /metrics and, when ready is not nil, /readyz on addr in the
+// background until the process ends. An address that is taken (by an instance still
+// stopping, say) is tried again every few seconds, and logged once a minute: the service
+// goes on with its work meanwhile.
+func Serve(addr string, ready http.Handler) {
 	srv := &http.Server{Handler: Handler(ready), ReadTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return nil
+	go func() {
+		var logged time.Time
+		for {
+			ln, err := net.Listen("tcp", addr)
+			if err == nil {
+				srv.Serve(ln)
+				return
+			}
+			if time.Since(logged) >= time.Minute {
+				logged = time.Now()
+				log.Printf("health: cannot serve /healthz and /metrics on %s, retrying: %v", addr, err)
+			}
+			time.Sleep(2 * time.Second)
+		}
+	}()
 }
 
 // Handler routes /healthz, /metrics and, when ready is not nil, /readyz.
