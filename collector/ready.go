@@ -57,9 +57,11 @@ func (r *readiness) watch(ctx context.Context, every time.Duration) {
 	}
 }
 
+// serve answers /readyz on the public port, without the errors (they name internal
+// addresses); the metrics address has them.
 func (r *readiness) serve(ctx *fasthttp.RequestCtx) {
 	r.refresh(ctx)
-	status, body := r.state.Report()
+	status, body := r.state.Report(false)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.Response.Header.Set("Cache-Control", "no-store")

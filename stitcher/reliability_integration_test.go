@@ -302,7 +302,7 @@ func TestStitcherWaitsOutDependencies(t *testing.T) {
 	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz while waiting: %v %v", resp, err)
 	}
-	time.Sleep(5 * time.Second)
+	time.Sleep(3 * time.Second)
 	alive("while Kafka and ClickHouse were down at start")
 
 	k.Start()

@@ -76,7 +76,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	}
 	store := &reports.Store{Conn: conn, DB: db}
 	mux := http.NewServeMux()
-	mux.Handle("GET /readyz", ready)
+	mux.Handle("GET /readyz", ready.Public())
 	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Dashboard: dashboard.Handler(), Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,

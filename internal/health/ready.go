@@ -99,7 +99,7 @@ type Wait struct {
 	Dependency string    `json:"dependency"`
 	Since      time.Time `json:"since"`
 	Seconds    float64   `json:"waiting_seconds"`
-	Error      string    `json:"error"`
+	Error      string    `json:"error,omitempty"`
 }
 
 // Waiting lists the dependencies the service waits for now, in the order they were named.
@@ -128,14 +128,21 @@ func (r *Readiness) Err() error {
 	return errors.Join(errs...)
 }
 
-// Report is the answer to /readyz: 200 when ready, else 503 with what the service waits for.
-func (r *Readiness) Report() (status int, body []byte) {
+// Report is the answer to /readyz: 200 when ready, else 503 with what the service waits
+// for and since when, and with the last errors when detail is set. Errors name internal
+// addresses: public ports answer without them.
+func (r *Readiness) Report(detail bool) (status int, body []byte) {
 	var rep struct {
 		Ready   bool   `json:"ready"`
 		Waiting []Wait `json:"waiting_for,omitempty"`
 	}
 	rep.Waiting = r.Waiting()
 	rep.Ready = len(rep.Waiting) == 0
+	if !detail {
+		for i := range rep.Waiting {
+			rep.Waiting[i].Error = ""
+		}
+	}
 	body, _ = json.Marshal(rep)
 	if !rep.Ready {
 		return http.StatusServiceUnavailable, append(body, '\n')
@@ -143,9 +150,16 @@ func (r *Readiness) Report() (status int, body []byte) {
 	return http.StatusOK, append(body, '\n')
 }
 
-// ServeHTTP answers /readyz.
-func (r *Readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	status, body := r.Report()
+// ServeHTTP answers /readyz with the errors, for internal addresses.
+func (r *Readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) { r.serve(w, true) }
+
+// Public answers /readyz without the errors, for ports that may be published.
+func (r *Readiness) Public() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { r.serve(w, false) })
+}
+
+func (r *Readiness) serve(w http.ResponseWriter, detail bool) {
+	status, body := r.Report(detail)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
