@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -29,6 +30,30 @@ const deadLetterName = "dead-letters.jsonl"
 type deadLetterFile struct {
 	path string
 	mu   sync.Mutex
+	// The messages set aside since the spool last advanced: an attempt at the same
+	// records after a failure does not write them twice.
+	done map[[sha256.Size]byte]bool
+}
+
+func identity(m spool.Message) [sha256.Size]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s%d:%s", len(m.Topic), m.Topic, len(m.Key), m.Key)
+	h.Write(m.Value)
+	return [sha256.Size]byte(h.Sum(nil))
+}
+
+// has reports whether m was set aside since the spool last advanced.
+func (f *deadLetterFile) has(m spool.Message) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done[identity(m)]
+}
+
+// forget is called when the spool advanced past the messages set aside.
+func (f *deadLetterFile) forget() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.done)
 }
 
 // deadLetter is one line of the file.
@@ -42,8 +67,10 @@ type deadLetter struct {
 	Headers map[string]string `json:"headers,omitempty"`
 }
 
-// add appends m, refused with reason, and returns once it is on disk.
+// add appends m, refused with reason, and returns once it is on disk; a message already
+// set aside since the spool last advanced is not written again.
 func (f *deadLetterFile) add(m spool.Message, reason error) error {
+	id := identity(m)
 	d := deadLetter{At: time.Now().UTC(), Error: reason.Error(), Topic: m.Topic, Key: string(m.Key)}
 	if json.Valid(m.Value) {
 		d.Value = m.Value
@@ -62,6 +89,9 @@ func (f *deadLetterFile) add(m spool.Message, reason error) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.done[id] {
+		return nil
+	}
 	// The file holds events as the spool does: readable by the service's user only.
 	file, err := os.OpenFile(f.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -77,6 +107,10 @@ func (f *deadLetterFile) add(m spool.Message, reason error) error {
 	if err != nil {
 		return fmt.Errorf("cannot write dead-letter file: %w", err)
 	}
+	if f.done == nil {
+		f.done = map[[sha256.Size]byte]bool{}
+	}
+	f.done[id] = true
 	spoolDeadLetters.Inc()
 	log.Printf("collector: Kafka refused a spooled message for good (%d bytes, key %q), set aside in %s: %v", len(m.Value), m.Key, f.path, reason)
 	return nil

@@ -232,6 +232,21 @@ func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "spool drained", func() (bool, error) { return !sink.Spooling(), nil })
 }
 
+// replaying is a sink over sp producing to kc, closed when the test ends.
+func replaying(t *testing.T, kc *kafkabus.Config, sp *spool.Spool) *Sink {
+	t.Helper()
+	sink, err := NewSink(SinkConfig{Kafka: kc, Spool: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		sink.Close(ctx)
+	})
+	return sink
+}
+
 // unreachableKafka is a broker address nobody listens on.
 func unreachableKafka(t *testing.T) *kafkabus.Config {
 	return &kafkabus.Config{Brokers: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), Topic: "tp.events", DLQ: "tp.events.dlq", Partitions: 4}
@@ -302,15 +317,7 @@ func TestSpoolOfEarlierRunIsReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, err = NewSink(SinkConfig{Kafka: kc, Spool: sp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		sink.Close(ctx)
-	}()
+	sink = replaying(t, kc, sp)
 	if !sink.Spooling() {
 		t.Fatal("a spool left by the last run is not replayed first")
 	}
@@ -349,15 +356,7 @@ func TestRefusedSpoolMessageIsSetAside(t *testing.T) {
 		}
 	}
 	before := testutil.ToFloat64(spoolDeadLetters)
-	sink, err := NewSink(SinkConfig{Kafka: kc, Spool: sp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		sink.Close(ctx)
-	}()
+	sink := replaying(t, kc, sp)
 	testenv.Eventually(t, 60*time.Second, "spool drained past the refused messages", func() (bool, error) { return !sink.Spooling(), nil })
 	got := ids(t, consume(t, kc.Brokers, kc.Topic, 30*time.Second, covers(t, want)))
 	// A refused part is sent again in halves, so a message may land twice; the order stays.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,6 +241,7 @@ func (s *Sink) replayOne() bool {
 		s.logThrottled("collector: cannot advance spool: %v", err)
 		return false
 	}
+	s.dead.forget()
 	replayedMessages.Add(float64(len(msgs)))
 	spoolBytes.Set(float64(s.sp.Bytes()))
 	return true
@@ -255,6 +257,11 @@ func (s *Sink) replayAll(msgs []spool.Message) error {
 	err := s.produce(msgs, replayTimeout, s.stop)
 	if err == nil || !kafkabus.Refused(err) {
 		return err
+	}
+	// Messages set aside by an earlier attempt at these records, which failed later on,
+	// are not sent or set aside again.
+	if rest := slices.DeleteFunc(slices.Clone(msgs), s.dead.has); len(rest) < len(msgs) {
+		return s.replayAll(rest)
 	}
 	if len(msgs) == 1 {
 		return s.dead.add(msgs[0], err)

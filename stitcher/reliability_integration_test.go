@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/testenv"
@@ -103,15 +102,7 @@ func TestStitcherKilledMidStreamLosesAndDoublesNothing(t *testing.T) {
 func TestClickHouseOutageLosesAndDoublesNothing(t *testing.T) {
 	h := newHarness(t)
 	addr, stopCH, startCH := testenv.PrivateClickHouse(t)
-	ctx := context.Background()
-	conn, err := chstore.Open(ctx, chstore.Config{Addr: addr, Database: "touchpoint", User: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := chstore.Migrate(ctx, conn, "touchpoint"); err != nil {
-		t.Fatal(err)
-	}
+	conn := testenv.MigratedAt(t, addr, "touchpoint")
 	h.conn, h.db = conn, "touchpoint"
 	h.run(conn, "touchpoint")
 	evs, sessions := manyJourneys(200, 3, 4)
@@ -267,14 +258,7 @@ func TestStitcherWaitsOutDependencies(t *testing.T) {
 	kc := testenv.Topics(t, k.Brokers, 2)
 	chAddr, stopCH, startCH := testenv.PrivateClickHouse(t)
 	ctx := context.Background()
-	conn, err := chstore.Open(ctx, chstore.Config{Addr: chAddr, Database: "touchpoint", User: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := chstore.Migrate(ctx, conn, "touchpoint"); err != nil {
-		t.Fatal(err)
-	}
+	conn := testenv.MigratedAt(t, chAddr, "touchpoint")
 	h := &harness{t: t, conn: conn, db: "touchpoint"}
 
 	// Both dependencies down before the stitcher starts.

@@ -16,7 +16,6 @@ import (
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/webhook"
-	"touchpoint/internal/chstore"
 	"touchpoint/internal/testenv"
 )
 
@@ -128,14 +127,7 @@ func get(t *testing.T, url string) (int, string) {
 func TestWaitsOutClickHouse(t *testing.T) {
 	chAddr, stopCH, startCH := testenv.PrivateClickHouse(t)
 	ctx := context.Background()
-	conn, err := chstore.Open(ctx, chstore.Config{Addr: chAddr, Database: "touchpoint", User: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := chstore.Migrate(ctx, conn, "touchpoint"); err != nil {
-		t.Fatal(err)
-	}
+	conn := testenv.MigratedAt(t, chAddr, "touchpoint")
 	db := &attrtest.DB{T: t, Conn: conn, Name: "touchpoint"}
 
 	var mu sync.Mutex

@@ -26,20 +26,7 @@ import (
 // clients, sends SIGTERM mid-load and checks that every event answered 2xx is in Kafka.
 func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	kc := testenv.Topics(t, testenv.KafkaConfig(t).Brokers, 4)
-
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cmd := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", addr, "-metrics.listen", "", "-sites", "config/dev.json",
-		"-kafka.brokers", kc.Brokers, "-kafka.topic", kc.Topic, "-kafka.dlq", kc.DLQ,
-		"-spool.dir", filepath.Join(t.TempDir(), "spool"), "-ratelimit.ip", "0", "-ratelimit.site", "0")
-	url := "http://" + addr
-	testenv.Eventually(t, 20*time.Second, "collector answering", func() (bool, error) {
-		resp, err := http.Get(url + "/healthz")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, nil
-	})
+	cmd, url := startCollector(t, kc, filepath.Join(t.TempDir(), "spool"))
 
 	var mu sync.Mutex
 	acked := map[string]bool{}
