@@ -317,6 +317,7 @@ func TestStitcherWaitsOutDependencies(t *testing.T) {
 		return f.count() >= before+400, nil
 	})
 	acked := f.end()
+	endAt := time.Now()
 
 	testenv.Eventually(t, 90*time.Second, "every acknowledged event stored", func() (bool, error) {
 		rows, err := conn.Query(ctx, `SELECT toString(event_id) FROM touchpoint.events FINAL`)
@@ -340,6 +341,7 @@ func TestStitcherWaitsOutDependencies(t *testing.T) {
 		}
 		return missing == 0, fmt.Errorf("%d of %d acknowledged events missing", missing, len(acked))
 	})
+	t.Logf("every acknowledged event stored %s after the last was produced", time.Since(endAt).Round(time.Millisecond))
 	events := h.count(`SELECT count() FROM %s.events FINAL`)
 	h.waitCount(60*time.Second, `SELECT sum(pageviews) FROM (SELECT pageviews, deleted FROM %s.sessions FINAL) WHERE deleted = 0`, events)
 	if n := h.count(`SELECT count() FROM (SELECT event_id FROM %s.events FINAL GROUP BY event_id HAVING count() > 1)`); n != 0 {

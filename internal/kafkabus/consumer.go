@@ -29,6 +29,11 @@ func NewConsumer(c *Config, group string) (*Consumer, error) {
 		CommitInterval: 0, // synchronous commits, when the caller says
 		StartOffset:    kafka.FirstOffset,
 		QueueCapacity:  1000,
+		// After a broker crash the member rejoins under a new id, and the coordinator waits
+		// this long for the old one before the group reads again (kafka-go's default is 30 s).
+		// Heartbeats come from their own goroutine every 3 s, so a busy member is not evicted.
+		SessionTimeout:   10 * time.Second,
+		RebalanceTimeout: 10 * time.Second,
 	}
 	if err := rc.Validate(); err != nil {
 		return nil, fmt.Errorf("cannot create Kafka consumer: %w", err)
