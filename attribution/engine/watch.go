@@ -30,7 +30,6 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 	}
 	for {
 		sweep := time.Since(lastSweep) > time.Minute
-		swept := true
 		for _, s := range e.sites.Sites() {
 			st := e.sites.Get(s.ID)
 			start := time.Now()
@@ -53,7 +52,6 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 				}
 				continue
 			}
-			swept = false
 			// One line when a site starts failing, then one a minute: an outage of
 			// ClickHouse would otherwise log every interval.
 			f, ok := failing[st.ID]
@@ -66,7 +64,7 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 			}
 			failing[st.ID] = f
 		}
-		if sweep && swept {
+		if sweep {
 			lastSweep = time.Now()
 		}
 		select {
