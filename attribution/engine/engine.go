@@ -28,8 +28,9 @@ type Engine struct {
 	Settle time.Duration
 
 	mu        sync.Mutex
-	weights   map[string]weightsEntry // per site, data-driven channel weights
-	firstSeen map[string]time.Time    // new conversions waiting to settle, by id
+	weights   map[string]weightsEntry         // per site, data-driven channel weights
+	firstSeen map[string]time.Time            // new conversions waiting to settle, by id
+	waiting   map[string]map[string]time.Time // by site, conversions not credited yet since first seen by Watch
 }
 
 type weightsEntry struct {
@@ -40,7 +41,7 @@ type weightsEntry struct {
 // New builds an engine over database db.
 func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 	return &Engine{store: &store{conn: conn, db: db}, sites: sites, Settle: 2 * time.Second,
-		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}}
+		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, waiting: map[string]map[string]time.Time{}}
 }
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 	"touchpoint/attribution/engine"
 	"touchpoint/attribution/webhook"
 	"touchpoint/internal/apitoken"
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/health"
 	"touchpoint/internal/site"
 	"touchpoint/privacy"
 	"touchpoint/reports"
@@ -24,6 +27,7 @@ import (
 // config holds the service's settings.
 type config struct {
 	Listen        string
+	MetricsListen string
 	SitesFile     string
 	Poll          time.Duration
 	WebhookTries  int
@@ -40,6 +44,7 @@ type config struct {
 func registerFlags(fs *flag.FlagSet) *config {
 	c := &config{}
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8081", "address of the reports API and dashboard")
+	fs.StringVar(&c.MetricsListen, "metrics.listen", "127.0.0.1:8084", "address serving /metrics (Prometheus), /healthz and /readyz apart from the reports API (empty: off)")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.DurationVar(&c.Poll, "poll", time.Second, "how often new conversions are looked for")
 	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook delivery")
@@ -57,8 +62,14 @@ func registerFlags(fs *flag.FlagSet) *config {
 
 // serve runs the service until ctx is done: the engine crediting conversions as they
 // arrive, the CRM webhook sender, the rollups of the source report, and the reports API
-// with the dashboard.
+// with the dashboard. While ClickHouse is away everything waits for it, /readyz says so
+// and report queries are answered 503.
 func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
+	ready := health.NewReadiness("attribution", "clickhouse")
+	if cfg.MetricsListen != "" {
+		health.Serve(cfg.MetricsListen, ready)
+	}
+	go ready.Probe(ctx, "clickhouse", 2*time.Second, func(ctx context.Context) error { return chstore.Check(ctx, conn, db) })
 	eng := engine.New(conn, db, sites)
 	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
 	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
@@ -76,45 +87,50 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	priv := &privacy.Service{Conn: conn, DB: db, Grace: cfg.ErasureGrace, Ctx: ctx}
 	sender.Erased = priv.ConversionErased
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", ready.Public())
+	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Dashboard: dashboard.Handler(),
+		Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Dashboard: dashboard.Handler()}).Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 3)
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-			errc <- fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
-		}
-	}()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
+	}
+	go srv.Serve(ln)
 	go sender.Run(ctx)
-	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
-	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin)
+	go eng.Watch(ctx, cfg.Poll)
+	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
 	go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
 	go sites.ReloadOn(ctx, sighup, "attribution")
 	log.Printf("attribution: serving on %s", cfg.Listen)
 
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil {
-			return err
-		}
-	}
+	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownAfter)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running are cut; nothing they did is lost.
+		log.Printf("attribution: shutdown: %v", err)
+	}
+	return nil
 }
 
-// rollUp keeps the source report's daily rollups current until ctx is done.
-func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, every, margin time.Duration) {
+// rollUp keeps the source report's daily rollups current until ctx is done, skipping
+// its turns while unavailable says ClickHouse is away.
+func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, every, margin time.Duration, unavailable func() error) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		for _, st := range sites.Sites() {
+			if unavailable() != nil {
+				break
+			}
 			start := time.Now()
 			n, err := store.BuildRollups(ctx, st.ID, margin)
 			if err != nil && ctx.Err() == nil {

@@ -36,6 +36,22 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Open connects and pings. The database need not exist yet (migrate creates it).
 func Open(ctx context.Context, c Config) (driver.Conn, error) {
+	conn, err := Connect(c)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", c.Addr, err)
+	}
+	return conn, nil
+}
+
+// Connect returns a connection pool without reaching the server, so that a service can
+// start before ClickHouse and wait for it; an error is bad configuration.
+func Connect(c Config) (driver.Conn, error) {
 	if !identRe.MatchString(c.Database) {
 		return nil, fmt.Errorf("invalid ClickHouse database name %q", c.Database)
 	}
@@ -48,12 +64,6 @@ func Open(ctx context.Context, c Config) (driver.Conn, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", c.Addr, err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := conn.Ping(pctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", c.Addr, err)
 	}
 	return conn, nil
 }

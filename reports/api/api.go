@@ -13,9 +13,11 @@ import (
 	"io"
 	"log"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"touchpoint/internal/apitoken"
@@ -33,6 +35,8 @@ type Server struct {
 	Privacy   *privacy.Service // erasure and export; nil answers 503 there
 	Dashboard http.Handler     // served at /; nil serves nothing there
 	Now       func() time.Time
+	// Unavailable says why ClickHouse cannot answer now (nil: it can); queries then get 503.
+	Unavailable func() error
 }
 
 // route is one endpoint of a site and the scope a token needs for it.
@@ -259,6 +263,11 @@ func respond(w http.ResponseWriter, v any, err error) {
 		if errors.Is(err, context.Canceled) {
 			return
 		}
+		if unreachable(err) {
+			log.Printf("api: %v", err)
+			unavailable(w)
+			return
+		}
 		log.Printf("api: %v", err)
 		fail(w, http.StatusInternalServerError, "the report could not be computed; see the service log")
 		return
@@ -268,6 +277,20 @@ func respond(w http.ResponseWriter, v any, err error) {
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		log.Printf("api: cannot write response: %v", err)
 	}
+}
+
+// unavailable answers a request that needs ClickHouse while it is away.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "10")
+	fail(w, http.StatusServiceUnavailable, "ClickHouse is unavailable; the service waits for it, try again shortly")
+}
+
+// unreachable reports whether err is a failure to reach ClickHouse rather than a query
+// it refused.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func fail(w http.ResponseWriter, status int, reason string) {
