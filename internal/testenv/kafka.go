@@ -115,7 +115,9 @@ func PrivateKafkaServer(t testing.TB) *KafkaServer {
 	}
 	u := uuid.New()
 	clusterID := base64.RawURLEncoding.EncodeToString(u[:])
-	if out, err := java("kafka.tools.StorageTool", "format", "-t", clusterID, "-c", props).CombinedOutput(); err != nil {
+	// "=": an id may start with '-', which would read as an option otherwise (as Kafka's own
+	// random-uuid avoids).
+	if out, err := java("kafka.tools.StorageTool", "format", "--cluster-id="+clusterID, "-c", props).CombinedOutput(); err != nil {
 		t.Fatalf("cannot format private Kafka storage: %v\n%s", err, out)
 	}
 
