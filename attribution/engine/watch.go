@@ -14,14 +14,10 @@ import (
 // merged since then, and conversions that a late session (one that started before the
 // conversion) now precedes. Every minute it also picks up any conversion that still has
 // no attribution, so nothing is missed if rows became visible out of order. Progress is
-// kept in attribution_state; a changed lookback window rebuilds the site.
+// kept in attribution_state; a changed lookback window rebuilds the site. A site that
+// another instance runs (Runs) is left to it.
 func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
-	for _, st := range e.sites.Sites() {
-		st := e.sites.Get(st.ID)
-		if err := e.checkLookback(ctx, st); err != nil {
-			return err
-		}
-	}
+	checked := map[string]bool{} // sites whose lookback was checked since this instance runs them
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	lastSweep := time.Time{}
@@ -29,7 +25,22 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
 		sweep := time.Since(lastSweep) > time.Minute
 		for _, s := range e.sites.Sites() {
 			st := e.sites.Get(s.ID)
-			if err := e.pass(ctx, st, sweep); err != nil {
+			sctx, stop, ok := e.runs(ctx, st.ID)
+			if !ok {
+				delete(checked, st.ID)
+				continue
+			}
+			err := error(nil)
+			if !checked[st.ID] {
+				if err = e.checkLookback(sctx, st); err == nil {
+					checked[st.ID] = true
+				}
+			}
+			if err == nil {
+				err = e.pass(sctx, st, sweep)
+			}
+			stop()
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -45,6 +56,20 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// runs returns a context for working on site while this instance may (see Runs).
+func (e *Engine) runs(ctx context.Context, site string) (context.Context, context.CancelFunc, bool) {
+	if e.Runs == nil {
+		return ctx, func() {}, true
+	}
+	held, ok := e.Runs(site)
+	if !ok {
+		return nil, nil, false
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(held, cancel)
+	return sctx, func() { stop(); cancel() }, true
 }
 
 func (e *Engine) checkLookback(ctx context.Context, st *site.Site) error {

@@ -13,6 +13,7 @@ import (
 
 	"touchpoint/attribution/engine"
 	"touchpoint/attribution/webhook"
+	"touchpoint/internal/lease"
 	"touchpoint/internal/site"
 	"touchpoint/reports"
 	"touchpoint/reports/api"
@@ -29,6 +30,8 @@ type config struct {
 	ShutdownAfter time.Duration
 	RollupEvery   time.Duration
 	RollupMargin  time.Duration
+	Jobs          bool
+	Lease         time.Duration
 }
 
 // registerFlags declares the service's flags.
@@ -43,12 +46,20 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.DurationVar(&c.RollupEvery, "rollup.interval", 10*time.Second, "how often the source report's daily rollups are brought up to date")
 	fs.DurationVar(&c.RollupMargin, "rollup.margin", 30*time.Second,
 		"how long a day must be unchanged before it is rolled up (longer than any insert takes)")
+	fs.BoolVar(&c.Jobs, "jobs", true,
+		"credit conversions, send webhooks and build rollups, one instance at a time per site (false: serve reports only)")
+	fs.DurationVar(&c.Lease, "lease", 10*time.Second,
+		"how long a job-running instance that stopped answering keeps its sites before another instance takes them over")
 	return c
 }
 
-// serve runs the service until ctx is done: the engine crediting conversions as they
-// arrive, the CRM webhook sender, the rollups of the source report, and the reports API
-// with the dashboard.
+// leaseName is the lease of a site's jobs.
+func leaseName(site string) string { return "attribution/" + site }
+
+// serve runs the service until ctx is done: the reports API with the dashboard and, unless
+// it serves reports only, the jobs — the engine crediting conversions as they arrive, the
+// CRM webhook sender and the rollups of the source report — for the sites whose lease it
+// holds: of all instances on one database, one runs a site's jobs at a time.
 func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
 	eng := engine.New(conn, db, sites)
 	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
@@ -78,10 +89,27 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 			errc <- fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
 		}
 	}()
-	go sender.Run(ctx)
-	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
-	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin)
-	log.Printf("attribution: serving on %s", cfg.Listen)
+	if cfg.Jobs {
+		leases := lease.New(conn, db, func() []string {
+			var names []string
+			for _, st := range sites.Sites() {
+				names = append(names, leaseName(st.ID))
+			}
+			return names
+		}, cfg.Lease)
+		runs := func(site string) (context.Context, bool) { return leases.Held(leaseName(site)) }
+		eng.Runs = runs
+		lctx, release := context.WithCancel(ctx)
+		leasesDone := make(chan struct{})
+		go func() { leases.Run(lctx); close(leasesDone) }()
+		defer func() { release(); <-leasesDone }() // released before the service exits
+		go sender.Run(ctx)
+		go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
+		go rollUp(ctx, store, sites, runs, cfg.RollupEvery, cfg.RollupMargin)
+		log.Printf("attribution: serving on %s, running the jobs of the sites it holds the lease of as %s", cfg.Listen, leases.Holder())
+	} else {
+		log.Printf("attribution: serving reports on %s", cfg.Listen)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -95,14 +123,23 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	return srv.Shutdown(sctx)
 }
 
-// rollUp keeps the source report's daily rollups current until ctx is done.
-func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, every, margin time.Duration) {
+// rollUp keeps the source report's daily rollups of the sites this instance runs current
+// until ctx is done.
+func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, runs func(string) (context.Context, bool), every, margin time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		for _, st := range sites.Sites() {
+			held, ok := runs(st.ID)
+			if !ok {
+				continue
+			}
+			sctx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(held, cancel)
 			start := time.Now()
-			n, err := store.BuildRollups(ctx, st.ID, margin)
+			n, err := store.BuildRollups(sctx, st.ID, margin)
+			stop()
+			cancel()
 			if err != nil && ctx.Err() == nil {
 				log.Printf("attribution: %s: %v", st.ID, err)
 			}

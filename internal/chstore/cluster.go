@@ -33,7 +33,7 @@ var shardKeys = map[string]string{
 	"ad_costs":           "site_id, date",
 	"webhook_deliveries": "site_id, conversion_id",
 	"attribution_state":  "site_id, name",
-	"attribution_lease":  "name",
+	"leases":             "name",
 	"report_changes":     "site_id, day",
 	"report_builds":      "site_id, day",
 	"report_traffic":     "site_id, day",
