@@ -477,6 +477,9 @@ func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if err := st.reconcile(ctx, rows.ids.checks); err != nil {
+		return err
+	}
 	return st.moveEvents(ctx, rows.rewrites, rows.version)
 }
 
