@@ -49,7 +49,7 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.BoolVar(&c.Jobs, "jobs", true,
 		"credit conversions, send webhooks and build rollups, one instance at a time per site (false: serve reports only)")
 	fs.DurationVar(&c.Lease, "lease", 10*time.Second,
-		"how long a job-running instance that stopped answering keeps its sites before another instance takes them over")
+		"how long after a job-running instance stopped renewing its lease (died, lost ClickHouse) another one takes its sites over")
 	return c
 }
 

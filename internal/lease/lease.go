@@ -2,20 +2,20 @@
 // ClickHouse database (table leases): attribution's crediting and rollups of a site run in
 // one instance while any number serve reports.
 //
-// Every candidate writes a row of its own per job every TTL/5 — its start time and a
+// Every candidate writes a row of its own per job every TTL/6 — its start time and a
 // growing beat — and reads everyone's. A candidate is alive to the others while its beat
-// keeps changing; one not seen to change for TTL, by the reader's own clock, is dead, and
-// one that stopped cleanly says so at once (released). The running candidate marks its rows
-// leading. A candidate starts running a job when no live candidate leads it and none that
-// started earlier is alive; it waits two beats after its start first, so that candidates
-// starting together see each other. Only durations measured on one machine are compared,
-// never clocks of two machines.
+// keeps changing; one not seen to change for 2/3 of the TTL, by the reader's own clock, is
+// dead, and one that stopped cleanly says so at once (released). The running candidate
+// marks its rows leading. A candidate starts running a job when no live candidate leads it
+// and none that started earlier is alive; it waits two beats after its start first, so
+// that candidates starting together see each other. Only durations measured on one
+// machine are compared, never the clocks of two.
 //
-// The holder stops (its context ends) when it could not renew for TTL/2; a dead holder's
-// job is taken over TTL after its last renewal at the earliest, so the two never overlap
-// while the holder's work stops within TTL/2. Work done twice in a short overlap (a holder
-// stalled longer than TTL, say) is still correct where it is idempotent, as attribution's
-// versioned rows are.
+// So a dead holder's job is taken over within about the TTL of its last renewal, and not
+// before 2/3 of it; the holder itself stops (its context ends) when it could not renew for
+// half the TTL, so the two do not overlap. Work done twice in an overlap all the same (a
+// holder stalled for longer than the TTL, say) is still correct where it is idempotent, as
+// attribution's versioned rows are.
 package lease
 
 import (
@@ -91,7 +91,7 @@ func (l *Leases) Held(name string) (context.Context, bool) {
 
 // Run renews and reads the leases until ctx is done, then releases them.
 func (l *Leases) Run(ctx context.Context) {
-	every := l.ttl / 5
+	every := l.ttl / 6
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var lastErr string
@@ -173,7 +173,7 @@ func (l *Leases) mayRun(j *job, now time.Time, every time.Duration) bool {
 		return false
 	}
 	for holder, c := range j.others {
-		if c.released || now.Sub(c.changed) >= l.ttl {
+		if c.released || now.Sub(c.changed) >= l.ttl*2/3 {
 			continue
 		}
 		before := c.started < l.started || c.started == l.started && holder < l.holder
