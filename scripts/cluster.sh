@@ -178,8 +178,11 @@ down() {
     read -r name _ <<<"${SERVICES[$i]}"
     stop_pid "$name"
   done
-  for i in "${CH_NODES[@]}"; do stop_pid "cluster-ch$i"; done
-  for i in "${KAFKA_NODES[@]}"; do stop_pid "cluster-kafka$i"; done
+  for i in "${CH_NODES[@]}"; do stop_pid "cluster-ch$i" & done
+  wait
+  # Together: the last broker of a quorum stopped alone waits for the others in vain.
+  for i in "${KAFKA_NODES[@]}"; do stop_pid "cluster-kafka$i" & done
+  wait
   stop_pid cluster-zookeeper
 }
 
@@ -208,8 +211,13 @@ run_test() {
   trap down EXIT
   up
   log "cluster started in $((SECONDS - start))s"
-  TP_COLLECTOR_URL=http://127.0.0.1:18080 TP_CLUSTER_SCRIPT="$TP_ROOT/scripts/cluster.sh" \
-    go test -count=1 -tags cluster -timeout 20m ./e2e/
+  # The end-to-end tests, then the scale-out tests of the stitcher and attribution, all on
+  # the cluster; the last end-to-end test kills a broker and a replica.
+  export TP_COLLECTOR_URL=http://127.0.0.1:18080 TP_CLUSTER_SCRIPT="$TP_ROOT/scripts/cluster.sh"
+  local report='^(--- |ok|FAIL|panic)|^ +(cluster|runner|lease)_test\.go'
+  go test -v -count=1 -p 1 -tags cluster -timeout 20m ./e2e/ ./internal/lease/ 2>&1 | { grep -E "$report" || true; }
+  go test -v -count=1 -p 1 -timeout 10m -run 'TestTwoStitchersAgreeOnPersons|TestOneInstanceRunsTheJobsAtATime' \
+    ./stitcher/ ./cmd/attribution/ 2>&1 | { grep -E "$report" || true; }
   log "cluster test passed in $((SECONDS - start))s"
 }
 

@@ -256,11 +256,24 @@ type decodedBatch struct {
 // read again.
 func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafkabus.Message) error {
 	size := 1024 // the last batch's size: the next one is likely alike
-	for {
+	for failures := 0; ; {
 		batch, err := st.fetchBatch(ctx, size)
-		if err != nil || ctx.Err() != nil {
-			return err
+		if ctx.Err() != nil {
+			return nil
 		}
+		if err != nil {
+			// A broker away (the partition's leader moves to another) is waited for.
+			failures++
+			wait := min(time.Duration(1<<min(failures, 5))*100*time.Millisecond, 3*time.Second)
+			log.Printf("stitcher: %v (retrying in %s)", err, wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+			continue
+		}
+		failures = 0
 		if len(batch) == 0 {
 			continue
 		}
@@ -290,6 +303,9 @@ func (st *Stitcher) fetchBatch(ctx context.Context, size int) ([]kafkabus.Messag
 		case ctx.Err() != nil:
 			return nil, nil
 		case errors.Is(err, context.DeadlineExceeded):
+			return batch, nil
+		case len(batch) > 0:
+			// Written first: the reader has moved past them. The error comes back next time.
 			return batch, nil
 		default:
 			return nil, fmt.Errorf("cannot read from Kafka: %w", err)
