@@ -116,7 +116,7 @@ func cluster(t *testing.T, args ...string) {
 // still down and again once they are back and the replica has caught up.
 func TestBrokerAndReplicaKilledUnderLoad(t *testing.T) {
 	conn, db := testenv.ClickHouse(t)
-	l := &load{collectors: []string{"http://127.0.0.1:18080", "http://127.0.0.1:18090"}}
+	l := &load{collectors: []string{"http://127.0.0.1:18180", "http://127.0.0.1:18190"}}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 2 {

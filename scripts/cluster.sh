@@ -33,12 +33,12 @@ export TP_KAFKA_REPLICATION_FACTOR=3 TP_KAFKA_MIN_INSYNC_REPLICAS=2
 
 # Two of each service: name, health URL, arguments.
 SERVICES=(
-  "cluster-stitcher1 http://127.0.0.1:18082/healthz -http.listen 127.0.0.1:18082"
-  "cluster-stitcher2 http://127.0.0.1:18092/healthz -http.listen 127.0.0.1:18092"
-  "cluster-attribution1 http://127.0.0.1:18081/healthz -http.listen 127.0.0.1:18081"
-  "cluster-attribution2 http://127.0.0.1:18091/healthz -http.listen 127.0.0.1:18091"
-  "cluster-collector1 http://127.0.0.1:18080/healthz -http.listen 127.0.0.1:18080 -metrics.listen 127.0.0.1:18083 -spool.dir CL/spool1"
-  "cluster-collector2 http://127.0.0.1:18090/healthz -http.listen 127.0.0.1:18090 -metrics.listen 127.0.0.1:18093 -spool.dir CL/spool2"
+  "cluster-stitcher1 http://127.0.0.1:18182/healthz -http.listen 127.0.0.1:18182"
+  "cluster-stitcher2 http://127.0.0.1:18192/healthz -http.listen 127.0.0.1:18192"
+  "cluster-attribution1 http://127.0.0.1:18181/healthz -http.listen 127.0.0.1:18181"
+  "cluster-attribution2 http://127.0.0.1:18191/healthz -http.listen 127.0.0.1:18191"
+  "cluster-collector1 http://127.0.0.1:18180/healthz -http.listen 127.0.0.1:18180 -metrics.listen 127.0.0.1:18183 -spool.dir CL/spool1"
+  "cluster-collector2 http://127.0.0.1:18190/healthz -http.listen 127.0.0.1:18190 -metrics.listen 127.0.0.1:18193 -spool.dir CL/spool2"
 )
 
 fetch() {
@@ -169,7 +169,7 @@ up() {
   done
   bin/migrate -cluster "$CLUSTER" >>"$TP_LOG/cluster-migrate.log" 2>&1 || { tail -n 20 "$TP_LOG/cluster-migrate.log" >&2; return 1; }
   services_up
-  log "cluster up: collectors http://127.0.0.1:18080 and :18090, reports http://127.0.0.1:18081 and :18091, ClickHouse $CH_ADDRS, Kafka $KAFKA_BROKERS"
+  log "cluster up: collectors http://127.0.0.1:18180 and :18190, reports http://127.0.0.1:18181 and :18191, ClickHouse $CH_ADDRS, Kafka $KAFKA_BROKERS"
 }
 
 down() {
@@ -213,7 +213,7 @@ run_test() {
   log "cluster started in $((SECONDS - start))s"
   # The end-to-end tests, then the scale-out tests of the stitcher and attribution, all on
   # the cluster; the last end-to-end test kills a broker and a replica.
-  export TP_COLLECTOR_URL=http://127.0.0.1:18080 TP_CLUSTER_SCRIPT="$TP_ROOT/scripts/cluster.sh"
+  export TP_COLLECTOR_URL=http://127.0.0.1:18180 TP_CLUSTER_SCRIPT="$TP_ROOT/scripts/cluster.sh"
   local report='^(--- |ok|FAIL|panic)|^ +(cluster|runner|lease)_test\.go'
   go test -v -count=1 -p 1 -tags cluster -timeout 20m ./e2e/ ./internal/lease/ 2>&1 | { grep -E "$report" || true; }
   go test -v -count=1 -p 1 -timeout 10m -run 'TestTwoStitchersAgreeOnPersons|TestOneInstanceRunsTheJobsAtATime' \
