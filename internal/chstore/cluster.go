@@ -76,9 +76,15 @@ func ClusterStatements(stmts []string, database, cluster string) ([]string, erro
 		case alterRe.MatchString(st):
 			m := alterRe.FindStringSubmatch(st)
 			out = append(out, fmt.Sprintf("ALTER TABLE %s.%s%s%s %s", m[1], m[2], LocalSuffix, on, m[3]))
-			// The Distributed table mirrors the columns; data changes apply to the rows only.
 			if columnAlterRe.MatchString(m[3]) {
-				out = append(out, fmt.Sprintf("ALTER TABLE %s.%s%s %s", m[1], m[2], on, m[3]))
+				// The Distributed table takes the new columns by being created again:
+				// ClickHouse 18.16 refuses to ALTER it ON CLUSTER over replicated shards. It
+				// holds no rows (inserts are synchronous), and views follow it by name.
+				key, ok := shardKeys[m[2]]
+				if !ok {
+					return nil, fmt.Errorf("table %s has no sharding key for clusters", m[2])
+				}
+				out = append(out, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", m[1], m[2], on), distributed(m[1], m[2], cluster, key))
 			}
 		case dropTableRe.MatchString(st):
 			m := dropTableRe.FindStringSubmatch(st)
@@ -132,9 +138,13 @@ func clusterTable(st, database, cluster string) (local, dist string, err error) 
 	on := " ON CLUSTER " + cluster
 	local = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s%s\n%s\nENGINE = Replicated%s(%s)\n%s",
 		db, name, LocalSuffix, on, cols, engine, rargs, strings.TrimSpace(rest))
-	dist = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s%s\nENGINE = Distributed(%s, %s, %s%s, cityHash64(%s))",
-		db, name, on, db, name, LocalSuffix, cluster, db, name, LocalSuffix, key)
-	return local, dist, nil
+	return local, distributed(db, name, cluster, key), nil
+}
+
+// distributed creates the Distributed table name over name_local.
+func distributed(db, name, cluster, key string) string {
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s%s\nENGINE = Distributed(%s, %s, %s%s, cityHash64(%s))",
+		db, name, cluster, db, name, LocalSuffix, cluster, db, name, LocalSuffix, key)
 }
 
 // balanced splits s, which starts with "(", after its matching ")".

@@ -82,7 +82,7 @@ func TestClusterStatementsRefuse(t *testing.T) {
 
 func TestClusterAlterAndInsert(t *testing.T) {
 	out, err := ClusterStatements([]string{
-		"ALTER TABLE tp.events ADD COLUMN IF NOT EXISTS x String",
+		"ALTER TABLE tp.events ADD COLUMN x String",
 		"ALTER TABLE tp.events DELETE WHERE site_id = 'gone'",
 		"INSERT INTO tp.events SELECT * FROM tp.events WHERE 0",
 		"DROP TABLE IF EXISTS tp.events",
@@ -91,8 +91,9 @@ func TestClusterAlterAndInsert(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"ALTER TABLE tp.events_local ON CLUSTER c1 ADD COLUMN IF NOT EXISTS x String",
-		"ALTER TABLE tp.events ON CLUSTER c1 ADD COLUMN IF NOT EXISTS x String",
+		"ALTER TABLE tp.events_local ON CLUSTER c1 ADD COLUMN x String",
+		"DROP TABLE IF EXISTS tp.events ON CLUSTER c1",
+		"CREATE TABLE IF NOT EXISTS tp.events ON CLUSTER c1 AS tp.events_local\nENGINE = Distributed(c1, tp, events_local, cityHash64(site_id, visitor_id))",
 		"ALTER TABLE tp.events_local ON CLUSTER c1 DELETE WHERE site_id = 'gone'",
 		"INSERT INTO tp.events SELECT * FROM tp.events WHERE 0",
 		"DROP TABLE IF EXISTS tp.events ON CLUSTER c1",
