@@ -71,9 +71,28 @@ func ensureTopics(ctx context.Context, c *Config) error {
 	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return err
 	}
-	// Creation is asynchronous on the broker: wait until the partitions are readable.
+	// Creation is asynchronous on the brokers: wait until every listed broker knows the
+	// topics' partitions and their leaders.
+	if err := topicsReady(cc, c); err != nil {
+		return err
+	}
+	for _, b := range c.BrokerList() {
+		conn, err := kafka.DialContext(ctx, "tcp", b)
+		if err != nil {
+			continue // a broker that is away learns the topics when it is back
+		}
+		err = topicsReady(conn, c)
+		conn.Close()
+		if err != nil {
+			return fmt.Errorf("broker %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+func topicsReady(conn *kafka.Conn, c *Config) error {
 	for _, t := range []string{c.Topic, c.DLQ} {
-		parts, err := cc.ReadPartitions(t)
+		parts, err := conn.ReadPartitions(t)
 		if err != nil {
 			return err
 		}
