@@ -178,11 +178,13 @@ down() {
     read -r name _ <<<"${SERVICES[$i]}"
     stop_pid "$name"
   done
-  for i in "${CH_NODES[@]}"; do stop_pid "cluster-ch$i" & done
-  wait
+  local stops=()
+  for i in "${CH_NODES[@]}"; do stop_pid "cluster-ch$i" & stops+=($!); done
+  wait "${stops[@]}"
   # Together: the last broker of a quorum stopped alone waits for the others in vain.
-  for i in "${KAFKA_NODES[@]}"; do stop_pid "cluster-kafka$i" & done
-  wait
+  stops=()
+  for i in "${KAFKA_NODES[@]}"; do stop_pid "cluster-kafka$i" & stops+=($!); done
+  wait "${stops[@]}"
   stop_pid cluster-zookeeper
 }
 
