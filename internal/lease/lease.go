@@ -2,20 +2,24 @@
 // ClickHouse database (table leases): attribution's crediting and rollups of a site run in
 // one instance while any number serve reports.
 //
-// Every candidate writes a row of its own per job every TTL/6 — its start time and a
-// growing beat — and reads everyone's. A candidate is alive to the others while its beat
-// keeps changing; one not seen to change for 2/3 of the TTL, by the reader's own clock, is
-// dead, and one that stopped cleanly says so at once (released). The running candidate
-// marks its rows leading. A candidate starts running a job when no live candidate leads it
-// and none that started earlier is alive; it waits two beats after its start first, so
-// that candidates starting together see each other. Only durations measured on one
-// machine are compared, never the clocks of two.
+// Every candidate writes a row of its own per job every TTL/8 — its start time, a growing
+// beat and its state (waiting, claiming, running) — and reads everyone's. A candidate is
+// alive to the others while its beat keeps changing; one not seen to change for half the
+// TTL, by the reader's own clock, is dead, and one that stopped cleanly says so at once
+// (released). Only durations measured on one machine are compared, never the clocks of two.
 //
-// So a dead holder's job is taken over within about the TTL of its last renewal, and not
-// before 2/3 of it; the holder itself stops (its context ends) when it could not renew for
-// half the TTL, so the two do not overlap. Work done twice in an overlap all the same (a
-// holder stalled for longer than the TTL, say) is still correct where it is idempotent, as
-// attribution's versioned rows are.
+// A candidate claims a job when no live candidate runs or claims it and none that started
+// earlier waits for it; it runs the job once its claim has been written for two beats
+// without a rival appearing. Of rivals that see each other claiming, the one that started
+// earlier wins; one running is never displaced by a claim; of two running (after a split),
+// the later yields. A claim is written a beat before it is acted on, so rivals who claim at
+// the same moment see each other before either runs.
+//
+// The holder stops (its context ends) when it could not renew for half the TTL. A dead
+// holder is replaced no sooner than half the TTL after its last renewal, plus two beats of
+// claiming, so the two do not overlap, and within about the TTL. Work done twice all the
+// same (a holder stalled for longer than the TTL, say) is still correct where it is
+// idempotent, as attribution's versioned rows are.
 package lease
 
 import (
@@ -47,11 +51,19 @@ type Leases struct {
 	jobs map[string]*job
 }
 
+// A candidate's state for one job, as written in its rows.
+const (
+	waiting  uint8 = 0
+	claiming uint8 = 1
+	running  uint8 = 2
+)
+
 // job is what a candidate knows of one lease.
 type job struct {
-	since  time.Time // first renewal that was written
+	state  uint8
+	claims int // rows written while claiming
 	others map[string]*candidate
-	held   context.Context
+	held   context.Context // while running
 	cancel context.CancelFunc
 	fence  *time.Timer
 }
@@ -61,7 +73,7 @@ type candidate struct {
 	started  uint64
 	beat     uint64
 	changed  time.Time // when its beat was last seen to change (or first seen)
-	leading  bool
+	state    uint8
 	released bool
 }
 
@@ -83,7 +95,7 @@ func (l *Leases) Holder() string { return l.holder }
 func (l *Leases) Held(name string) (context.Context, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if j := l.jobs[name]; j != nil && j.held != nil && j.held.Err() == nil {
+	if j := l.jobs[name]; j != nil && j.state == running && j.held.Err() == nil {
 		return j.held, true
 	}
 	return nil, false
@@ -96,7 +108,7 @@ func (l *Leases) Run(ctx context.Context) {
 	defer tick.Stop()
 	var lastErr string
 	for {
-		err := l.round(ctx, every)
+		err := l.round(ctx)
 		if err != nil && ctx.Err() == nil && err.Error() != lastErr {
 			log.Printf("lease: %v", err)
 		}
@@ -115,7 +127,7 @@ func (l *Leases) Run(ctx context.Context) {
 }
 
 // round writes this candidate's rows, reads everyone's and decides which jobs it runs.
-func (l *Leases) round(ctx context.Context, every time.Duration) error {
+func (l *Leases) round(ctx context.Context) error {
 	names := l.names()
 	start := time.Now()
 	if err := l.write(ctx, names, false); err != nil {
@@ -123,13 +135,12 @@ func (l *Leases) round(ctx context.Context, every time.Duration) error {
 	}
 	l.mu.Lock()
 	for _, n := range names {
-		j := l.job(n)
-		if j.since.IsZero() {
-			j.since = start
-		}
-		if j.held != nil {
-			// Renewed: the holder may go on for TTL/2 from the renewal's start.
+		switch j := l.job(n); j.state {
+		case running:
+			// Renewed: the holder may go on for half the TTL from the renewal's start.
 			j.fence.Reset(time.Until(start.Add(l.ttl / 2)))
+		case claiming:
+			j.claims++
 		}
 	}
 	l.mu.Unlock()
@@ -153,33 +164,45 @@ func (l *Leases) round(ctx context.Context, every time.Duration) error {
 			}
 			j.others[holder] = c
 		}
-		if l.mayRun(j, now, every) {
-			if j.held == nil {
-				j.held, j.cancel = context.WithCancel(context.Background())
-				j.fence = time.AfterFunc(time.Until(start.Add(l.ttl/2)), func() { l.drop(n, "not renewed in time") })
-				log.Printf("lease: %s now runs %s", l.holder, n)
+		switch {
+		case !l.mayHave(j, now):
+			if j.state == running {
+				l.stop(n, j, "another instance runs it")
 			}
-		} else if j.held != nil {
-			l.stop(n, j, "another instance runs it")
+			j.state, j.claims = waiting, 0
+		case j.state == waiting:
+			j.state, j.claims = claiming, 0
+		case j.state == claiming && j.claims >= 2:
+			j.state = running
+			j.held, j.cancel = context.WithCancel(context.Background())
+			j.fence = time.AfterFunc(time.Until(start.Add(l.ttl/2)), func() { l.drop(n, "not renewed in time") })
+			log.Printf("lease: %s now runs %s", l.holder, n)
 		}
 	}
 	return nil
 }
 
-// mayRun reports whether this candidate should run job j: no other live candidate leads
-// it or ranks before this one, and this one has been a candidate long enough to know.
-func (l *Leases) mayRun(j *job, now time.Time, every time.Duration) bool {
-	if now.Sub(j.since) < 2*every {
-		return false
-	}
+// mayHave reports whether this candidate may go on towards running job j, or running it,
+// given the live candidates it knows.
+func (l *Leases) mayHave(j *job, now time.Time) bool {
 	for holder, c := range j.others {
-		if c.released || now.Sub(c.changed) >= l.ttl*2/3 {
+		if c.released || now.Sub(c.changed) >= l.ttl/2 {
 			continue
 		}
 		before := c.started < l.started || c.started == l.started && holder < l.holder
-		// Two leaders only while they learn of each other: the later one yields.
-		if c.leading && (j.held == nil || before) || !c.leading && before && j.held == nil {
-			return false
+		switch c.state {
+		case running:
+			if j.state != running || before {
+				return false
+			}
+		case claiming:
+			if j.state != running && before {
+				return false
+			}
+		default:
+			if j.state == waiting && before {
+				return false
+			}
 		}
 	}
 	return true
@@ -198,7 +221,7 @@ func (l *Leases) job(name string) *job {
 func (l *Leases) drop(name, why string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if j := l.jobs[name]; j != nil && j.held != nil {
+	if j := l.jobs[name]; j != nil && j.state == running {
 		l.stop(name, j, why)
 	}
 }
@@ -207,6 +230,7 @@ func (l *Leases) stop(name string, j *job, why string) {
 	j.cancel()
 	j.fence.Stop()
 	j.held, j.cancel, j.fence = nil, nil, nil
+	j.state, j.claims = waiting, 0
 	log.Printf("lease: %s stops running %s: %s", l.holder, name, why)
 }
 
@@ -214,7 +238,7 @@ func (l *Leases) stop(name string, j *job, why string) {
 func (l *Leases) release() {
 	l.mu.Lock()
 	for n, j := range l.jobs {
-		if j.held != nil {
+		if j.state == running {
 			l.stop(n, j, "shutting down")
 		}
 	}
@@ -235,7 +259,7 @@ func (l *Leases) write(ctx context.Context, names []string, released bool) error
 	if len(names) == 0 {
 		return nil
 	}
-	b, err := chstore.PrepareBatch(ctx, l.conn, "INSERT INTO "+l.db+".leases (name, holder, started_at, beat, leading, released, updated_at)")
+	b, err := chstore.PrepareBatch(ctx, l.conn, "INSERT INTO "+l.db+".leases (name, holder, started_at, beat, state, released, updated_at)")
 	if err != nil {
 		return err
 	}
@@ -243,8 +267,11 @@ func (l *Leases) write(ctx context.Context, names []string, released bool) error
 	l.mu.Lock()
 	l.beat++
 	for _, n := range names {
-		leading := !released && l.jobs[n] != nil && l.jobs[n].held != nil
-		if err := b.Append(n, l.holder, l.started, l.beat, boolByte(leading), boolByte(released), time.Now()); err != nil {
+		state := waiting
+		if j := l.jobs[n]; j != nil && !released {
+			state = j.state
+		}
+		if err := b.Append(n, l.holder, l.started, l.beat, state, boolByte(released), time.Now()); err != nil {
 			l.mu.Unlock()
 			return err
 		}
@@ -256,7 +283,7 @@ func (l *Leases) write(ctx context.Context, names []string, released bool) error
 // read returns every candidate of the jobs names that wrote in the last ten TTLs.
 func (l *Leases) read(ctx context.Context, names []string) (map[string]map[string]*candidate, error) {
 	out := map[string]map[string]*candidate{}
-	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT name, holder, started_at, beat, leading, released FROM %s.leases FINAL
+	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT name, holder, started_at, beat, state, released FROM %s.leases FINAL
 		WHERE name IN (SELECT arrayJoin(?)) AND updated_at >= ?`, l.db), names, time.Now().Add(-10*l.ttl))
 	if err != nil {
 		return nil, err
@@ -265,11 +292,11 @@ func (l *Leases) read(ctx context.Context, names []string) (map[string]map[strin
 	for rows.Next() {
 		var name, holder string
 		var c candidate
-		var leading, released uint8
-		if err := rows.Scan(&name, &holder, &c.started, &c.beat, &leading, &released); err != nil {
+		var released uint8
+		if err := rows.Scan(&name, &holder, &c.started, &c.beat, &c.state, &released); err != nil {
 			return nil, err
 		}
-		c.leading, c.released = leading == 1, released == 1
+		c.released = released == 1
 		if out[name] == nil {
 			out[name] = map[string]*candidate{}
 		}
