@@ -30,7 +30,7 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
 				delete(checked, st.ID)
 				continue
 			}
-			err := error(nil)
+			var err error
 			if !checked[st.ID] {
 				if err = e.checkLookback(sctx, st); err == nil {
 					checked[st.ID] = true

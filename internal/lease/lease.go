@@ -103,7 +103,7 @@ func (l *Leases) Held(name string) (context.Context, bool) {
 
 // Run renews and reads the leases until ctx is done, then releases them.
 func (l *Leases) Run(ctx context.Context) {
-	every := l.ttl / 6
+	every := l.ttl / 8
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var lastErr string
