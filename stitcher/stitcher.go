@@ -328,6 +328,9 @@ func (st *Stitcher) fetchBatch(ctx context.Context, size int) ([]kafkabus.Messag
 			return nil, nil
 		case errors.Is(err, context.DeadlineExceeded):
 			return batch, nil
+		case len(batch) > 0:
+			// Written first: the reader has moved past them. The error comes back next time.
+			return batch, nil
 		default:
 			return batch, fmt.Errorf("cannot read from Kafka: %w", err)
 		}
@@ -537,5 +540,8 @@ func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
 	defer func() { insertSeconds.Observe(time.Since(start).Seconds()) }()
 	err := st.store.write(ctx, rows)
 	st.buf.recycleBlock(rows.events)
-	return err
+	if err != nil {
+		return err
+	}
+	return st.reconcile(ctx, rows.ids.checks)
 }

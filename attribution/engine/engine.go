@@ -27,6 +27,11 @@ type Engine struct {
 	// Settle is how long a new conversion waits before it is credited (see Watch).
 	Settle time.Duration
 
+	// Runs, when set, tells Watch whether this instance credits site's conversions now, and
+	// gives a context that ends when it no longer does (one instance at a time:
+	// internal/lease). Unset, Watch credits every site.
+	Runs func(site string) (context.Context, bool)
+
 	mu        sync.Mutex
 	weights   map[string]weightsEntry         // per site, data-driven channel weights
 	firstSeen map[string]time.Time            // new conversions waiting to settle, by id

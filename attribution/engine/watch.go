@@ -15,7 +15,8 @@ import (
 // conversion) now precedes. Every minute it also picks up any conversion that still has
 // no attribution, so nothing is missed if rows became visible out of order. Progress is
 // kept in attribution_state; a changed lookback window rebuilds the site, and credit
-// that earlier versions gave to an invented Direct touch is computed again.
+// that earlier versions gave to an invented Direct touch is computed again. A site that
+// another instance runs (Runs) is left to it.
 //
 // Watch never gives up: while ClickHouse is away its passes fail and are tried again
 // every interval, and it goes on where it stopped once ClickHouse is back.
@@ -23,7 +24,8 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	lastSweep := time.Time{}
-	checked := map[string]bool{} // sites whose lookback window and old credit were checked
+	// Sites whose lookback window and old credit were checked since this instance runs them.
+	checked := map[string]bool{}
 	type failure struct{ since, logged time.Time }
 	failing := map[string]failure{}
 	for _, s := range e.sites.Sites() {
@@ -36,17 +38,23 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 			if st == nil {
 				continue // removed by a reload meanwhile
 			}
+			sctx, stop, ok := e.runs(ctx, st.ID)
+			if !ok {
+				delete(checked, st.ID)
+				continue
+			}
 			start := time.Now()
 			var err error
 			if !checked[st.ID] {
-				if err = e.checkLookback(ctx, st); err == nil {
-					err = e.replaceInventedDirect(ctx, st)
+				if err = e.checkLookback(sctx, st); err == nil {
+					err = e.replaceInventedDirect(sctx, st)
 				}
 				checked[st.ID] = err == nil
 			}
 			if err == nil {
-				err = e.pass(ctx, st, sweep)
+				err = e.pass(sctx, st, sweep)
 			}
+			stop()
 			if ctx.Err() != nil {
 				return
 			}
@@ -79,6 +87,20 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 		case <-tick.C:
 		}
 	}
+}
+
+// runs returns a context for working on site while this instance may (see Runs).
+func (e *Engine) runs(ctx context.Context, site string) (context.Context, context.CancelFunc, bool) {
+	if e.Runs == nil {
+		return ctx, func() {}, true
+	}
+	held, ok := e.Runs(site)
+	if !ok {
+		return nil, nil, false
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(held, cancel)
+	return sctx, func() { stop(); cancel() }, true
 }
 
 func (e *Engine) checkLookback(ctx context.Context, st *site.Site) error {
