@@ -63,12 +63,12 @@ type SourceRow struct {
 
 // Sources is the source report.
 type Sources struct {
-	Site     string      `json:"site"`
-	Model    string      `json:"model"`
-	By       string      `json:"by"`
-	From     string      `json:"from"`
-	To       string      `json:"to"`
-	Currency string      `json:"currency"` // of every money field
+	Site     string `json:"site"`
+	Model    string `json:"model"`
+	By       string `json:"by"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Currency string `json:"currency"` // of every money field
 	// Filters echoes the report's filters (parameter: value).
 	Filters map[string]string `json:"filters"`
 	// CostIncluded is false when a filter is on a dimension ad costs do not carry
