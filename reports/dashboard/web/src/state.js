@@ -25,7 +25,12 @@ export const PAGE = 50
 // Parameters of the reports API that filter, in the order they are shown.
 export const FILTERS = [...GROUPS, 'lead_type']
 
-export const isDate = (s) => typeof s === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(s) && new Date(Date.parse(s + 'T00:00:00Z')).toISOString().slice(0, 10) === s
+// A real YYYY-MM-DD date: 2026-02-30 is not one.
+export function isDate(s) {
+  if (typeof s !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(s)) return false
+  const t = Date.parse(s + 'T00:00:00Z')
+  return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === s
+}
 
 const day = (t) => new Date(t).toISOString().slice(0, 10)
 
