@@ -101,7 +101,7 @@ func (s *Store) readCosts(ctx context.Context, p Params, of rowsOf) (costParts, 
 		return nil
 	}
 	none, term := expr{sql: "''"}, expr{sql: "term"}
-	if _, ok := p.Filter.keyword(); ok {
+	if p.Filter.byKeyword() {
 		switch {
 		case of.cost.sql != "":
 			return out, read(keywordCosts, of.cost, &out.placed)

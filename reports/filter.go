@@ -89,14 +89,14 @@ func (f Filter) costless() bool {
 	return false
 }
 
-// keyword is the keyword filter's value and whether there is one.
-func (f Filter) keyword() (string, bool) {
+// byKeyword reports whether a dimension filter is on the keyword.
+func (f Filter) byKeyword() bool {
 	for _, d := range f.Dims {
 		if d.By.keyword {
-			return d.Value, true
+			return true
 		}
 	}
-	return "", false
+	return false
 }
 
 // equals is the condition that expr has value v, NoneKey matching the empty value (and a

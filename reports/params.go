@@ -1,7 +1,3 @@
-// Package reports answers the reports API from ClickHouse: the source report, the
-// lifecycle report, a lead's journey, the ad cost import and the webhook delivery log.
-// Every value is a bound parameter; the only SQL fragments chosen from input are the
-// group-by expressions, taken from fixed maps.
 package reports
 
 import (

@@ -1,7 +1,8 @@
-// Package reports answers the reports API from ClickHouse: the source report, the
-// lifecycle report, a lead's journey, ad cost and exchange rate imports and the webhook
-// delivery log. Every value is a bound parameter; the only SQL fragments chosen from
-// input are the group-by expressions, taken from fixed maps.
+// Package reports answers the reports API from ClickHouse: the source report and its
+// series over time, the lifecycle report, the lead list, a lead's journey, ad cost and
+// exchange rate imports and the webhook delivery log. Every value is a bound parameter;
+// the only SQL fragments chosen from input are the group-by and filter columns and the
+// series' bucket function, taken from fixed maps.
 package reports
 
 import (
