@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { takeToken } from '../web/src/auth.js'
 import { ApiError, client } from '../web/src/api.js'
-import { drillInto, drillPath, journeyQuery, lastDays, readState, reportParams, writeState } from '../web/src/state.js'
+import { drillInto, intervalFor, drillPath, journeyQuery, lastDays, readState, reportParams, writeState } from '../web/src/state.js'
 
 const NOW = Date.parse('2026-11-23T13:00:00Z')
 
@@ -106,4 +106,10 @@ test('a row drills down channel → source → campaign → keyword, and the pat
   assert.deepEqual(path[1].back, { filters: { device: 'mobile', channel: 'Paid Search' }, by: 'source' })
   // A source filter without a channel is no path from the top.
   assert.deepEqual(drillPath(readState('?source=google', NOW)), [])
+})
+
+test('a range too long for daily points is charted by week, then by month', () => {
+  assert.equal(intervalFor('2026-01-01', '2026-12-31', 'day'), 'day')
+  assert.equal(intervalFor('2022-01-01', '2026-12-31', 'day'), 'week')
+  assert.equal(intervalFor('2022-01-01', '2026-12-31', 'month'), 'month')
 })

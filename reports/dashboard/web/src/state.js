@@ -115,6 +115,14 @@ export function drillPath(s) {
   return out
 }
 
+// The series API answers at most 800 points: a long range is shown by week or month.
+export function intervalFor(from, to, interval) {
+  const days = (Date.parse(to) - Date.parse(from)) / 86400000 + 1
+  if (interval === 'day' && days > 800) interval = 'week'
+  if (interval === 'week' && days > 800 * 7) interval = 'month'
+  return interval
+}
+
 // The journey lookup parameter for what a user typed: an email or a conversion id.
 export function journeyQuery(input) {
   const v = String(input || '').trim()

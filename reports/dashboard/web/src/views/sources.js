@@ -8,7 +8,7 @@ import { csvRows, csvTitle, sourceColumns } from '../columns.js'
 import { fileName, toCSV } from '../csv.js'
 import { exportButton, h, replace, select } from '../dom.js'
 import { change, compactCount, compactMoney, count, fractional, keyLabel, money, multiple, ratio, unconvertedText } from '../format.js'
-import { GROUP_NAMES, INTERVALS, MODEL_NAMES, PLURAL, drillInto, reportParams } from '../state.js'
+import { GROUP_NAMES, INTERVALS, MODEL_NAMES, PLURAL, drillInto, intervalFor, reportParams } from '../state.js'
 import { reportTable } from '../table.js'
 
 const TOP = 10
@@ -39,7 +39,7 @@ export async function sourcesView(root, ctx) {
   const params = reportParams(s)
   const [data, series] = await Promise.all([
     ctx.get(PATHS.sources, { ...params, model: s.model, by: s.by }),
-    ctx.get(PATHS.series, { ...params, model: s.model, interval: s.interval }),
+    ctx.get(PATHS.series, { ...params, model: s.model, interval: intervalFor(s.from, s.to, s.interval) }),
   ])
   const allRows = Array.isArray(data.rows) ? data.rows : []
   const rows = s.hideEmpty ? allRows.filter((r) => !emptyRow(r)) : allRows
