@@ -64,7 +64,8 @@ const heading = h('h1', { class: 'page-title' })
 const toolbar = h('div', { class: 'toolbar' })
 const filters = h('div', { class: 'filters-slot' })
 const view = h('div', { class: 'view', id: 'panel', role: 'tabpanel' })
-const status = h('div', { class: 'status', role: 'status' })
+// Tells screen readers that a view has been drawn.
+const status = h('div', { class: 'sr-only', role: 'status', 'data-testid': 'status' })
 const signIn = h('div', { class: 'signin', hidden: true })
 
 replace(
@@ -196,7 +197,6 @@ async function draw() {
   heading.textContent = VIEWS[state.view].title
   drawNav()
   drawToolbar()
-  replace(status)
   if (!token) return showSignIn('')
   view.classList.add('loading')
   view.setAttribute('aria-busy', 'true')
@@ -207,6 +207,7 @@ async function draw() {
     const done = await VIEWS[state.view].render(view, viewCtx)
     if (controller.signal.aborted) return typeof done === 'function' && done()
     cleanup = typeof done === 'function' ? done : null
+    status.textContent = `${VIEWS[state.view].title} updated`
     ctx.timings.push({ view: state.view, ms: Math.round(performance.now() - started), at: Math.round(performance.now()) })
   } catch (err) {
     if (controller.signal.aborted || err?.name === 'AbortError') return
