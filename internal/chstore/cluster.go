@@ -38,6 +38,10 @@ var shardKeys = map[string]string{
 	"report_builds":      "site_id, day",
 	"report_traffic":     "site_id, day",
 	"report_credit":      "site_id, day",
+	"fx_rates":           "site_id, currency",
+	"api_tokens":         "token_id",
+	"erased_identifiers": "site_id, id_sha256",
+	"privacy_erasures":   "site_id, erasure_id",
 }
 
 // LocalSuffix names the replicated table under each Distributed one.
@@ -50,6 +54,7 @@ var (
 	alterRe       = regexp.MustCompile(`(?is)^ALTER TABLE (\w+)\.(\w+)\s+(.*)$`)
 	columnAlterRe = regexp.MustCompile(`(?i)^(ADD|DROP|MODIFY|COMMENT|CLEAR) COLUMN\b`)
 	dropTableRe   = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS (\w+)\.(\w+)$`)
+	truncateRe    = regexp.MustCompile(`(?is)^TRUNCATE TABLE (\w+)\.(\w+)$`)
 	insertRe      = regexp.MustCompile(`(?is)^INSERT INTO\s`)
 )
 
@@ -90,6 +95,11 @@ func ClusterStatements(stmts []string, database, cluster string) ([]string, erro
 			m := dropTableRe.FindStringSubmatch(st)
 			out = append(out, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", m[1], m[2], on),
 				fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s%s", m[1], m[2], LocalSuffix, on))
+		case truncateRe.MatchString(st):
+			// The rows live in the replicated tables; a replica takes the truncation from
+			// ZooKeeper, so each shard is truncated once through ON CLUSTER.
+			m := truncateRe.FindStringSubmatch(st)
+			out = append(out, fmt.Sprintf("TRUNCATE TABLE %s.%s%s%s", m[1], m[2], LocalSuffix, on))
 		case insertRe.MatchString(st):
 			out = append(out, st)
 		default:

@@ -12,7 +12,7 @@ func TestEveryMigrationHasAClusterForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tables := 0
+	tables := map[string]bool{} // created again by column changes and rebuilt tables: counted once
 	for _, m := range ms {
 		out, err := ClusterStatements(m.Statements, "tp", "c1")
 		if err != nil {
@@ -25,12 +25,13 @@ func TestEveryMigrationHasAClusterForm(t *testing.T) {
 				}
 			}
 			if strings.Contains(st, "ENGINE = Distributed(") {
-				tables++
+				name, _, _ := strings.Cut(strings.TrimPrefix(st, "CREATE TABLE IF NOT EXISTS tp."), " ")
+				tables[strings.TrimSpace(name)] = true
 			}
 		}
 	}
-	if tables != len(shardKeys) {
-		t.Errorf("%d Distributed tables, %d sharding keys: a key for a table that no longer exists?", tables, len(shardKeys))
+	if len(tables) != len(shardKeys) {
+		t.Errorf("%d Distributed tables, %d sharding keys: a key for a table that no longer exists?", len(tables), len(shardKeys))
 	}
 }
 
