@@ -113,6 +113,17 @@ func (h *harness) waitCount(timeout time.Duration, q string, want uint64, args .
 	})
 }
 
+// written waits until the batches holding the events whose rows the test saw are written
+// in full. Seeing one table's row of an event only says its batch's inserts began. Batches
+// are inserted one after another, and an event sent now goes into a later batch than those:
+// once its row is in, their inserts are done.
+func (h *harness) written() {
+	h.t.Helper()
+	marker := pageview(uuid.NewString(), 0, "https://shop.example.com/", "")
+	h.send(marker)
+	h.waitCount(20*time.Second, `SELECT count() FROM %s.events WHERE event_id = ?`, 1, marker.ID)
+}
+
 const site = "demo"
 
 var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
