@@ -52,7 +52,8 @@ fetch() {
   touch "$ZK_LIB/.pom-$sum"
 }
 
-zk_ready() ( exec 3<>/dev/tcp/127.0.0.1/2181 && echo srvr >&3 && grep -q "Mode: standalone" <&3 )
+# A connection made while ZooKeeper starts may never be answered: each try has a timeout.
+zk_ready() { timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181 && echo srvr >&3 && grep -q "Mode: standalone" <&3'; }
 
 zookeeper_up() {
   pid_alive cluster-zookeeper && return 0
@@ -216,7 +217,7 @@ run_test() {
   # The end-to-end tests, then the scale-out tests of the stitcher and attribution, all on
   # the cluster; the last end-to-end test kills a broker and a replica.
   export TP_COLLECTOR_URL=http://127.0.0.1:18180 TP_CLUSTER_SCRIPT="$TP_ROOT/scripts/cluster.sh"
-  local report='^(--- |ok|FAIL|panic)|^ +(cluster|runner|lease)_test\.go'
+  local report='^(--- |ok|FAIL|panic)|^ +[a-z_]+_test\.go:[0-9]+:'
   go test -v -count=1 -p 1 -tags cluster -timeout 20m ./e2e/ ./internal/lease/ 2>&1 | { grep -E "$report" || true; }
   go test -v -count=1 -p 1 -timeout 10m -run 'TestTwoStitchersAgreeOnPersons|TestOneInstanceRunsTheJobsAtATime' \
     ./stitcher/ ./cmd/attribution/ 2>&1 | { grep -E "$report" || true; }

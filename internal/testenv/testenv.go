@@ -72,8 +72,8 @@ func ClickHouse(t testing.TB) (driver.Conn, string) {
 func FreshDatabase(t testing.TB) (driver.Conn, string) {
 	t.Helper()
 	conn, _ := ClickHouse(t)
-	auth := chstore.Config{User: "default"}
 	db := fmt.Sprintf("tp_test_%d", time.Now().UnixNano())
+	auth := chstore.Config{User: "default", Database: db}
 	ctx := context.Background()
 	cluster := os.Getenv("TP_CLICKHOUSE_CLUSTER")
 	var err error
