@@ -210,37 +210,14 @@ func (s *Service) deleteRows(ctx context.Context, p *person, before time.Time, c
 		if n == 0 {
 			continue
 		}
-		if err := s.Conn.Exec(ctx, "ALTER TABLE "+s.DB+"."+t.name+" DELETE WHERE "+cond, args...); err != nil {
+		if err := chstore.Delete(ctx, s.Conn, s.DB, t.name, cond, args...); err != nil {
 			return 0, fmt.Errorf("cannot delete the person's rows from %s: %w", t.name, err)
 		}
 		counts[t.name] += n
 		total += n
 		mutated = append(mutated, t.name)
 	}
-	return total, s.awaitMutations(ctx, mutated, time.Now())
-}
-
-// awaitMutations waits until every mutation of the tables created up to issued is done,
-// ours among them. create_time has whole seconds: one more covers the rounding.
-func (s *Service) awaitMutations(ctx context.Context, tables []string, issued time.Time) error {
-	if len(tables) == 0 {
-		return nil
-	}
-	q := `SELECT count() FROM system.mutations WHERE database = ? AND has(?, table) AND is_done = 0 AND create_time <= ?`
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		var n uint64
-		if err := s.Conn.QueryRow(ctx, q, s.DB, tables, issued.Add(time.Second)).Scan(&n); err != nil {
-			return fmt.Errorf("cannot follow the deletions: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
+	return total, chstore.AwaitMutations(ctx, s.Conn, s.DB, mutated, time.Now())
 }
 
 // changedDays marks the days of the person's sessions and conversions changed, so that

@@ -6,6 +6,7 @@ import (
 	"log"
 	"time"
 
+	"touchpoint/internal/chstore"
 	"touchpoint/internal/site"
 )
 
@@ -62,13 +63,13 @@ func (s *Service) Retain(ctx context.Context, st *site.Site, now time.Time) (map
 		if n == 0 {
 			continue
 		}
-		if err := s.Conn.Exec(ctx, "ALTER TABLE "+s.DB+"."+r.table+" DELETE WHERE "+cond, st.ID, cutoff); err != nil {
+		if err := chstore.Delete(ctx, s.Conn, s.DB, r.table, cond, st.ID, cutoff); err != nil {
 			return nil, fmt.Errorf("cannot delete %s past retention: %w", r.table, err)
 		}
 		out[r.table] = n
 		mutated = append(mutated, r.table)
 	}
-	if err := s.awaitMutations(ctx, mutated, time.Now()); err != nil {
+	if err := chstore.AwaitMutations(ctx, s.Conn, s.DB, mutated, time.Now()); err != nil {
 		return nil, err
 	}
 	return out, s.changedDays(ctx, p)

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
 	"touchpoint/stitcher/lead"
 	"touchpoint/stitcher/session"
@@ -364,30 +365,16 @@ func (st *Restitcher) rewriteConversions(ctx context.Context, siteID string, ids
 // deleteConversions deletes the rows of form submits that are no leads any more, and waits
 // until ClickHouse has done so, so that a rebuild that follows does not read them.
 func (st *Restitcher) deleteConversions(ctx context.Context, siteID string, ids []string) error {
+	issued := time.Now()
 	for chunk := range slices.Chunk(ids, maxListLen) {
-		q := fmt.Sprintf(`ALTER TABLE %s.conversions DELETE WHERE site_id = ? AND has(?, conversion_id) AND type = 'lead'`, st.db)
-		if err := st.conn.Exec(ctx, q, siteID, chunk); err != nil {
+		if err := chstore.Delete(ctx, st.conn, st.db, "conversions", `site_id = ? AND has(?, conversion_id) AND type = 'lead'`, siteID, chunk); err != nil {
 			return fmt.Errorf("cannot delete conversions: %w", err)
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	for {
-		var pending uint64
-		err := st.conn.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = ? AND table = 'conversions' AND is_done = 0`, st.db).Scan(&pending)
-		if err != nil {
-			return fmt.Errorf("cannot read mutations: %w", err)
-		}
-		if pending == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return chstore.AwaitMutations(ctx, st.conn, st.db, []string{"conversions"}, issued)
 }
 
 // removeCredit marks every credit row of the given conversions removed, as the attribution
