@@ -50,20 +50,19 @@ var shardKeys = map[string]string{
 const LocalSuffix = "_local"
 
 var (
-	createTableRe  = regexp.MustCompile(`(?is)^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*`)
-	engineRe       = regexp.MustCompile(`(?is)^ENGINE\s*=\s*(\w*MergeTree)\s*`)
-	createViewRe   = regexp.MustCompile(`(?is)^(CREATE (?:MATERIALIZED )?VIEW IF NOT EXISTS \w+\.\w+)(\s)`)
-	alterRe        = regexp.MustCompile(`(?is)^ALTER TABLE (\w+)\.(\w+)\s+(.*)$`)
-	columnAlterRe  = regexp.MustCompile(`(?i)^(ADD|DROP|MODIFY|COMMENT|CLEAR) COLUMN\b`)
-	orderByAlterRe = regexp.MustCompile(`(?i)\bMODIFY ORDER BY\b`)
-	dropTableRe    = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS (\w+)\.(\w+)$`)
-	truncateRe     = regexp.MustCompile(`(?is)^TRUNCATE TABLE (\w+)\.(\w+)$`)
-	insertRe       = regexp.MustCompile(`(?is)^INSERT INTO\s`)
+	createTableRe = regexp.MustCompile(`(?is)^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*`)
+	engineRe      = regexp.MustCompile(`(?is)^ENGINE\s*=\s*(\w*MergeTree)\s*`)
+	createViewRe  = regexp.MustCompile(`(?is)^(CREATE (?:MATERIALIZED )?VIEW IF NOT EXISTS \w+\.\w+)(\s)`)
+	alterRe       = regexp.MustCompile(`(?is)^ALTER TABLE (\w+)\.(\w+)\s+(.*)$`)
+	columnAlterRe = regexp.MustCompile(`(?i)^(ADD|DROP|MODIFY|COMMENT|CLEAR) COLUMN\b`)
+	dropTableRe   = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS (\w+)\.(\w+)$`)
+	truncateRe    = regexp.MustCompile(`(?is)^TRUNCATE TABLE (\w+)\.(\w+)$`)
+	insertRe      = regexp.MustCompile(`(?is)^INSERT INTO\s`)
 )
 
 // ClusterStatements rewrites one migration's statements for cluster: tables become
-// replicated local tables plus Distributed tables, views and schema changes run ON
-// CLUSTER, and data statements (INSERT … SELECT) run once, through the Distributed tables.
+// replicated local tables plus Distributed tables, views run ON CLUSTER, schema changes
+// on each shard, and data statements (INSERT … SELECT) run once, through the Distributed tables.
 func ClusterStatements(stmts []string, database, cluster string) ([]string, error) {
 	if !identRe.MatchString(cluster) {
 		return nil, fmt.Errorf("invalid ClickHouse cluster name %q", cluster)
@@ -83,13 +82,11 @@ func ClusterStatements(stmts []string, database, cluster string) ([]string, erro
 			out = append(out, createViewRe.ReplaceAllString(st, "${1}"+on+"${2}"))
 		case alterRe.MatchString(st):
 			m := alterRe.FindStringSubmatch(st)
-			if orderByAlterRe.MatchString(m[3]) {
-				// ClickHouse 18.16 runs MODIFY ORDER BY on a replicated table, and its
-				// replicas follow, but refuses it ON CLUSTER: it goes to each shard.
-				out = append(out, eachShard+fmt.Sprintf("ALTER TABLE %s.%s%s %s", m[1], m[2], LocalSuffix, m[3]))
-			} else {
-				out = append(out, fmt.Sprintf("ALTER TABLE %s.%s%s%s %s", m[1], m[2], LocalSuffix, on, m[3]))
-			}
+			// An ALTER of a replicated table reaches its other replicas through ZooKeeper,
+			// so it goes to one replica of each shard rather than ON CLUSTER: ClickHouse
+			// 18.16 refuses MODIFY ORDER BY there, and its distributed DDL can stall when
+			// two replicas of a shard race for the same ALTER.
+			out = append(out, eachShard+fmt.Sprintf("ALTER TABLE %s.%s%s %s", m[1], m[2], LocalSuffix, m[3]))
 			if columnAlterRe.MatchString(m[3]) {
 				// The Distributed table takes the new columns by being created again:
 				// ClickHouse 18.16 refuses to ALTER it ON CLUSTER over replicated shards. It

@@ -92,10 +92,10 @@ func TestClusterAlterAndInsert(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"ALTER TABLE tp.events_local ON CLUSTER c1 ADD COLUMN x String",
+		eachShard + "ALTER TABLE tp.events_local ADD COLUMN x String",
 		"DROP TABLE IF EXISTS tp.events ON CLUSTER c1",
 		"CREATE TABLE IF NOT EXISTS tp.events ON CLUSTER c1 AS tp.events_local\nENGINE = Distributed(c1, tp, events_local, cityHash64(site_id, visitor_id))",
-		"ALTER TABLE tp.events_local ON CLUSTER c1 DELETE WHERE site_id = 'gone'",
+		eachShard + "ALTER TABLE tp.events_local DELETE WHERE site_id = 'gone'",
 		"INSERT INTO tp.events SELECT * FROM tp.events WHERE 0",
 		"DROP TABLE IF EXISTS tp.events ON CLUSTER c1",
 		"DROP TABLE IF EXISTS tp.events_local ON CLUSTER c1",
@@ -105,8 +105,8 @@ func TestClusterAlterAndInsert(t *testing.T) {
 	}
 }
 
-// ClickHouse 18.16 refuses MODIFY ORDER BY ON CLUSTER: the statement goes to each shard
-// by itself, and the Distributed table is made again for the new columns.
+// ClickHouse 18.16 refuses MODIFY ORDER BY ON CLUSTER: like every ALTER, the statement
+// goes to each shard by itself, and the Distributed table is made again for the new columns.
 func TestClusterModifyOrderBy(t *testing.T) {
 	out, err := ClusterStatements([]string{
 		"ALTER TABLE tp.ad_costs ADD COLUMN term String, MODIFY ORDER BY (site_id, date, term)",
