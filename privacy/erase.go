@@ -23,6 +23,9 @@ import (
 type Service struct {
 	Conn driver.Conn
 	DB   string
+	// Auth has the user and password that reach each shard of a ClickHouse cluster
+	// directly, where deletions are made (docs/deploy.md); unused on one server.
+	Auth chstore.Config
 	// Grace is how long after an erasure began it looks once more for the person's rows:
 	// the stitcher may be writing a batch it read before it learnt of the erasure, and the
 	// attribution engine a computation it started before. 0: 10 s.
@@ -210,7 +213,7 @@ func (s *Service) deleteRows(ctx context.Context, p *person, before time.Time, c
 		if n == 0 {
 			continue
 		}
-		if err := chstore.Delete(ctx, s.Conn, s.DB, t.name, cond, args...); err != nil {
+		if err := chstore.Delete(ctx, s.Conn, s.Auth, s.DB, t.name, cond, args...); err != nil {
 			return 0, fmt.Errorf("cannot delete the person's rows from %s: %w", t.name, err)
 		}
 		counts[t.name] += n

@@ -63,7 +63,7 @@ func (s *Service) Retain(ctx context.Context, st *site.Site, now time.Time) (map
 		if n == 0 {
 			continue
 		}
-		if err := chstore.Delete(ctx, s.Conn, s.DB, r.table, cond, st.ID, cutoff); err != nil {
+		if err := chstore.Delete(ctx, s.Conn, s.Auth, s.DB, r.table, cond, st.ID, cutoff); err != nil {
 			return nil, fmt.Errorf("cannot delete %s past retention: %w", r.table, err)
 		}
 		out[r.table] = n

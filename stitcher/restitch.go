@@ -22,12 +22,14 @@ import (
 type Restitcher struct {
 	cfg   *Config
 	rules rulebook
+	auth  chstore.Config
 	*clickHouse
 }
 
-// NewRestitcher builds a Restitcher of database db.
-func NewRestitcher(cfg *Config, conn driver.Conn, db string) *Restitcher {
-	return &Restitcher{cfg: cfg, rules: newRulebook(cfg.Sites), clickHouse: &clickHouse{conn: conn, db: db}}
+// NewRestitcher builds a Restitcher of the database ch names; ch's user and password also
+// reach each shard of a cluster directly, where deletions are made.
+func NewRestitcher(cfg *Config, conn driver.Conn, ch chstore.Config) *Restitcher {
+	return &Restitcher{cfg: cfg, rules: newRulebook(cfg.Sites), auth: ch, clickHouse: &clickHouse{conn: conn, db: ch.Database}}
 }
 
 // RestitchStats say what a restitch changed.
@@ -367,7 +369,7 @@ func (st *Restitcher) rewriteConversions(ctx context.Context, siteID string, ids
 func (st *Restitcher) deleteConversions(ctx context.Context, siteID string, ids []string) error {
 	issued := time.Now()
 	for chunk := range slices.Chunk(ids, maxListLen) {
-		if err := chstore.Delete(ctx, st.conn, st.db, "conversions", `site_id = ? AND has(?, conversion_id) AND type = 'lead'`, siteID, chunk); err != nil {
+		if err := chstore.Delete(ctx, st.conn, st.auth, st.db, "conversions", `site_id = ? AND has(?, conversion_id) AND type = 'lead'`, siteID, chunk); err != nil {
 			return fmt.Errorf("cannot delete conversions: %w", err)
 		}
 	}

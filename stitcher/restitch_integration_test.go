@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
 	siteconf "touchpoint/internal/site"
 )
@@ -72,7 +73,7 @@ func TestRestitchAppliesNewRulesToHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := t0.Truncate(24 * time.Hour)
-	r := NewRestitcher(&Config{Sites: after}, h.conn, h.db)
+	r := NewRestitcher(&Config{Sites: after}, h.conn, chstore.Config{Database: h.db})
 	stats, err := r.Restitch(ctx, site, day, day)
 	if err != nil {
 		t.Fatal(err)

@@ -74,7 +74,7 @@ func main() {
 		fmt.Printf("rebuilt %d conversions (%d rows) in %s\n", n, rows, time.Since(start).Round(time.Millisecond))
 		return
 	}
-	if err := serve(ctx, cfg, sites, conn, chc.Database); err != nil {
+	if err := serve(ctx, cfg, sites, conn, *chc); err != nil {
 		log.Fatal(err)
 	}
 	log.Print("attribution: stopped")

@@ -76,7 +76,8 @@ func leaseName(site string) string { return "attribution/" + site }
 // holds: of all instances on one database, one runs a site's jobs at a time.
 // While ClickHouse is away everything waits for it, /readyz says so and report queries
 // are answered 503.
-func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
+func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, ch chstore.Config) error {
+	db := ch.Database
 	ready := health.NewReadiness("attribution", "clickhouse")
 	if cfg.MetricsListen != "" {
 		health.Serve(cfg.MetricsListen, ready)
@@ -96,7 +97,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
 	}
 	store := &reports.Store{Conn: conn, DB: db}
-	priv := &privacy.Service{Conn: conn, DB: db, Grace: cfg.ErasureGrace, Ctx: ctx}
+	priv := &privacy.Service{Conn: conn, DB: db, Auth: ch, Grace: cfg.ErasureGrace, Ctx: ctx}
 	sender.Erased = priv.ConversionErased
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	mux := http.NewServeMux()

@@ -52,7 +52,7 @@ func main() {
 	}
 	defer conn.Close()
 	if restitch {
-		runRestitch(ctx, cfg, rf, conn, chc.Database)
+		runRestitch(ctx, cfg, rf, conn, *chc)
 		return
 	}
 	ready := health.NewReadiness("stitcher", "kafka", "clickhouse")

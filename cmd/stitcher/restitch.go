@@ -9,6 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"touchpoint/internal/chstore"
 	"touchpoint/stitcher"
 )
 
@@ -23,7 +24,7 @@ func registerRestitchFlags(fs *flag.FlagSet) restitchFlags {
 }
 
 // runRestitch applies the current site rules to the stored days of one site.
-func runRestitch(ctx context.Context, cfg *stitcher.Config, f restitchFlags, conn driver.Conn, db string) {
+func runRestitch(ctx context.Context, cfg *stitcher.Config, f restitchFlags, conn driver.Conn, ch chstore.Config) {
 	from, err := time.Parse("2006-01-02", *f.from)
 	to := time.Now().UTC().Truncate(24 * time.Hour)
 	if err == nil && *f.to != "" {
@@ -36,7 +37,7 @@ func runRestitch(ctx context.Context, cfg *stitcher.Config, f restitchFlags, con
 		log.Fatalf("restitch: site %q is not in %s", *f.site, cfg.SitesFile)
 	}
 	start := time.Now()
-	stats, err := stitcher.NewRestitcher(cfg, conn, db).Restitch(ctx, *f.site, from, to)
+	stats, err := stitcher.NewRestitcher(cfg, conn, ch).Restitch(ctx, *f.site, from, to)
 	if err != nil {
 		log.Fatal(err)
 	}

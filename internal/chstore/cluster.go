@@ -236,8 +236,8 @@ func MigrateCluster(ctx context.Context, conn driver.Conn, auth Config, database
 	}, func(stmts []string) ([]string, error) { return ClusterStatements(stmts, database, cluster) })
 }
 
-// onEachShard runs st on the first replica of each shard of cluster.
-func onEachShard(ctx context.Context, conn driver.Conn, auth Config, cluster, st string) error {
+// onEachShard runs st (with args) on the first replica of each shard of cluster.
+func onEachShard(ctx context.Context, conn driver.Conn, auth Config, cluster, st string, args ...any) error {
 	var addrs []string
 	rows, err := conn.Query(ctx, `SELECT host_address, toUInt16(port) FROM system.clusters
 		WHERE cluster = ? AND replica_num = 1 ORDER BY shard_num`, cluster)
@@ -260,11 +260,15 @@ func onEachShard(ctx context.Context, conn driver.Conn, auth Config, cluster, st
 	for _, addr := range addrs {
 		c := auth
 		c.Addr = addr
+		c.Database = "default" // only the server's; statements name their database
+		if c.User == "" {
+			c.User = "default"
+		}
 		node, err := Open(ctx, c)
 		if err != nil {
 			return err
 		}
-		err = node.Exec(ctx, st)
+		err = node.Exec(ctx, st, args...)
 		node.Close()
 		if err != nil {
 			return fmt.Errorf("on %s: %w", addr, err)
