@@ -30,6 +30,7 @@ type Engine struct {
 	mu        sync.Mutex
 	weights   map[string]weightsEntry // per site, data-driven channel weights
 	firstSeen map[string]time.Time    // new conversions waiting to settle, by id
+	recorded  map[string]siteSettings // per site, the settings last written to site_settings
 }
 
 type weightsEntry struct {
@@ -40,7 +41,7 @@ type weightsEntry struct {
 // New builds an engine over database db.
 func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 	return &Engine{store: &store{conn: conn, db: db}, sites: sites, Settle: 2 * time.Second,
-		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}}
+		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, recorded: map[string]siteSettings{}}
 }
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }
@@ -250,6 +251,9 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 	st := e.sites.Get(siteID)
 	if st == nil {
 		return 0, 0, fmt.Errorf("unknown site %q", siteID)
+	}
+	if err := e.recordSettings(ctx, st); err != nil {
+		return 0, 0, err
 	}
 	end := to.AddDate(0, 0, 1)
 	start := time.Now()

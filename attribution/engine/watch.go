@@ -90,6 +90,9 @@ func (e *Engine) replaceInventedDirect(ctx context.Context, st *site.Site) error
 
 // pass runs one round of Watch for one site.
 func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
+	if err := e.recordSettings(ctx, st); err != nil {
+		return err
+	}
 	wm := map[string]uint64{}
 	changed := map[string]uint64{} // state to write at the end of the pass
 	for name, table := range map[string]string{"conversions": "", "sessions": "sessions", "merges": "person_aliases"} {
