@@ -30,7 +30,11 @@ type Engine struct {
 	mu        sync.Mutex
 	weights   map[string]weightsEntry // per site, data-driven channel weights
 	firstSeen map[string]time.Time    // new conversions waiting to settle, by id
-	recorded  map[string]siteSettings // per site, the settings last written to site_settings
+	// credited are, per site, new conversions credited while the watermark stayed below
+	// them (held back by others still settling): their received time by id, so they are
+	// not credited again at every pass until it passes them.
+	credited map[string]map[string]uint64
+	recorded map[string]siteSettings // per site, the settings last written to site_settings
 }
 
 type weightsEntry struct {
@@ -41,7 +45,8 @@ type weightsEntry struct {
 // New builds an engine over database db.
 func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 	return &Engine{store: &store{conn: conn, db: db}, sites: sites, Settle: 2 * time.Second,
-		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, recorded: map[string]siteSettings{}}
+		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, credited: map[string]map[string]uint64{},
+		recorded: map[string]siteSettings{}}
 }
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }

@@ -135,7 +135,13 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	// batch's sessions and conversions side by side, so its sessions may land a moment
 	// later, and the CRM webhook should carry the whole journey.
 	waiting, below := false, uint64(0) // the watermark stays below every waiting conversion
+	var fresh []Conversion             // new conversions credited in this pass
+	credited := e.credited[st.ID]
 	for _, c := range cs {
+		if received, ok := credited[c.ID]; ok && received == c.Received {
+			next["conversions"] = max(next["conversions"], c.Received)
+			continue
+		}
 		first, ok := e.firstSeen[c.ID]
 		if !ok {
 			first = now
@@ -149,6 +155,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 		delete(e.firstSeen, c.ID)
 		todo[c.ID] = c
+		fresh = append(fresh, c)
 		next["conversions"] = max(next["conversions"], c.Received)
 	}
 	if waiting {
@@ -222,9 +229,21 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			list = list[n:]
 		}
 	}
+	if credited == nil && len(fresh) > 0 {
+		credited = map[string]uint64{}
+		e.credited[st.ID] = credited
+	}
+	for _, c := range fresh {
+		credited[c.ID] = c.Received
+	}
 	for k, v := range next {
 		if v > wm[k] {
 			changed[k] = v
+		}
+	}
+	for id, received := range credited {
+		if received <= max(wm["conversions"], changed["conversions"]) {
+			delete(credited, id)
 		}
 	}
 	if len(changed) == 0 {
