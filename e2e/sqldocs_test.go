@@ -19,21 +19,21 @@ import (
 	"touchpoint/reports"
 )
 
-// The queries of docs/sql.md run on the demo data set, sent through a collector, a
+// The queries of docs/sql.md (and of tables.md and identity.md) run on the demo data set, sent through a collector, a
 // stitcher and an attribution service of the test's own into a fresh database, and give
 // the reports API's figures: the seven everyday questions, and the metrics glossary with
 // every model, several groupings and ranges. Every query returns rows on the demo data,
 // its example person included.
 func TestSQLDocsOnDemoData(t *testing.T) {
 	p := startDemo(t)
-	doc := readSQLDoc(t)
+	doc := readSQLDoc(t, "sql.md")
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	day := func(offset int) string { return today.AddDate(0, 0, offset).Format("2006-01-02") }
 	last30 := fmt.Sprintf("from=%s&to=%s", day(-29), day(0))
 	last90 := fmt.Sprintf("from=%s&to=%s", day(-89), day(0))
 
 	t.Run("every query returns rows", func(t *testing.T) {
-		for _, q := range doc {
+		for _, q := range append(append(doc, readSQLDoc(t, "tables.md")...), readSQLDoc(t, "identity.md")...) {
 			if rows := p.query(t, q.sql); len(rows) == 0 {
 				t.Errorf("%q: no rows on the demo data:\n%s", q.heading, q.sql)
 			}

@@ -28,6 +28,6 @@ echo "== dashboard"
 scripts/dashboard-live-test.sh
 
 echo "== schema on a current ClickHouse engine"
-scripts/chdb.sh scripts/check_schema.py schemas/testdata/views.sql docs/sql.md
+scripts/chdb.sh scripts/check_schema.py schemas/testdata/views.sql docs/sql.md docs/tables.md docs/identity.md
 
 echo "== all tests passed in $((SECONDS - start))s"

@@ -54,6 +54,25 @@ FROM
     ) AS aliases USING (site_id, person_id)
 );
 
+-- Identity links (visitor id, email hash, user id) with the person they belong to now:
+-- who owns an email address.
+CREATE VIEW IF NOT EXISTS {db}.identities_current AS
+SELECT site_id, visitor_id, person AS person_id, email_sha256, user_id, linked_at, event_id
+FROM
+(
+    SELECT site_id, visitor_id, if(current_person_id != '', current_person_id, person_id) AS person, email_sha256, user_id,
+        linked_at, event_id
+    FROM
+    (
+        SELECT site_id, visitor_id, person_id, email_sha256, user_id, linked_at, event_id
+        FROM {db}.identities FINAL
+    ) AS links
+    ANY LEFT JOIN
+    (
+        SELECT site_id, person_id, current_person_id FROM {db}.person_current
+    ) AS aliases USING (site_id, person_id)
+);
+
 -- Sessions (touchpoints) as the reports count them: no bots, none folded into another.
 CREATE VIEW IF NOT EXISTS {db}.sessions_current AS
 SELECT site_id, sid AS session_id, visitor_id, person AS person_id, started_at, ended_at, toDate(started_at, 'UTC') AS day,

@@ -94,6 +94,9 @@ SELECT throwIf(any(day) != toDate('2026-10-04') OR count() != 1) FROM {db}.sessi
 SELECT throwIf(count() != 5 OR uniqExactIf(visitor_id, person_id = 'p1') != 2 OR anyIf(person_id, visitor_id = 'v3') != 'p3')
 FROM {db}.people WHERE site_id = 'fx';
 
+-- Identity links with their current person.
+SELECT throwIf(count() != 1 OR any(person_id) != 'p3' OR any(email_sha256) != 'e3') FROM {db}.identities_current WHERE site_id = 'fx';
+
 -- Conversions: no bot's, the corrected time, currencies upper-cased or the site's, money
 -- converted with the rate of the day or the latest of the seven days before, never with
 -- a rate against another base, unconverted without one.
