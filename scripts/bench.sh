@@ -14,7 +14,7 @@ go test -run '^$' -bench '^BenchmarkGeo$' -benchtime 2000000x ./collector/enrich
 echo "== stitcher (SPEC §11: Kafka -> ClickHouse >= 100k events/s, p99 event-to-queryable <= 5 s)"
 if [ -x scripts/bench-stitcher.sh ]; then scripts/bench-stitcher.sh || echo "bench: stitcher benchmark failed"; fi
 
-echo "== attribution (SPEC §11: 1M conversions x ~5 touches, all models, <= 60 s; source report over 10M sessions <= 1 s)"
+echo "== attribution (SPEC §11: 1M conversions x ~5 touches, all models, <= 60 s; source report over 10M sessions <= 1 s; erasure of a person <= 60 s)"
 bin/benchattribution -conversions "${TP_BENCH_CONVERSIONS:-1000000}" -extra-sessions "${TP_BENCH_EXTRA_SESSIONS:-5000000}" \
   || echo "bench: attribution benchmark failed"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the dashboard's browser tests against the real attribution service of the running
-# stack: sends a small demo data set plus a lead whose campaign is a <script> tag through
+# stack, signed in with a reports:read token of the site: sends a small demo data set plus a lead whose campaign is a <script> tag through
 # the collector, waits until that lead is attributed, then drives headless Chromium.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +30,11 @@ credited() {
 }
 wait_for "the <script> lead's attribution" 60 credited
 
+# The dashboard as a marketer of the site uses it: with a token of that site that may read
+# reports, not the admin token.
+token=$(bin/touchpoint-token create -site demo -scope reports:read -name dashboard-live-test 2>"$TP_LOG/token.log")
+token_id=$(awk '{print $2}' "$TP_LOG/token.log")
+trap '"$TP_ROOT/bin/touchpoint-token" revoke -id "$token_id" -sites "$TP_ROOT/config/dev.json" >/dev/null || true' EXIT
 cd reports/dashboard
-TP_DASHBOARD_URL=http://127.0.0.1:8081 TP_SITE=demo TP_ADMIN_TOKEN=demo-admin TP_JOURNEY="$email" \
+TP_DASHBOARD_URL=http://127.0.0.1:8081 TP_SITE=demo TP_ADMIN_TOKEN="$token" TP_JOURNEY="$email" \
   npm run --silent test:browser

@@ -33,6 +33,10 @@ type Store interface {
 	// write stores a batch's rows in every table, then moves the stored events whose
 	// session changed.
 	write(ctx context.Context, rows *batchRows) error
+	// erasedCount returns how many rows erased_identifiers has: when it changed, erased
+	// reads them all, as site -> id_sha256 -> time of the erasure (unix ms).
+	erasedCount(ctx context.Context) (uint64, error)
+	erased(ctx context.Context) (map[string]map[string]int64, error)
 }
 
 // storedSession is a stored session of a visitor.

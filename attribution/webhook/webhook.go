@@ -105,6 +105,10 @@ type Sender struct {
 	maxAttempts int
 	backoff     func(attempt int) time.Duration
 
+	// Erased reports whether a delivery's conversion was erased (docs/privacy.md): its
+	// pending attempts are dropped, so the person is neither sent nor logged again.
+	Erased func(ctx context.Context, site, conversionID string) bool
+
 	mu      sync.Mutex
 	pending []Delivery
 	wake    chan struct{}
@@ -154,6 +158,10 @@ func (s *Sender) Run(ctx context.Context) {
 }
 
 func (s *Sender) deliver(ctx context.Context, d Delivery) {
+	if s.Erased != nil && s.Erased(ctx, d.Site, d.ConversionID) {
+		log.Printf("webhook: dropping the delivery of %s: its conversion was erased", d.ConversionID)
+		return
+	}
 	now := time.Now()
 	status, err := s.post(ctx, d, now)
 	d.Attempt++
@@ -170,10 +178,16 @@ func (s *Sender) deliver(ctx context.Context, d Delivery) {
 	if lerr := s.log.Record(context.WithoutCancel(ctx), a); lerr != nil {
 		log.Printf("webhook: cannot log attempt %d for %s: %v", a.Attempt, d.ConversionID, lerr)
 	}
+	switch {
+	case err == nil:
+		deliveries.WithLabelValues(resultDelivered).Inc()
+	case retryIn == 0:
+		deliveries.WithLabelValues(resultAbandoned).Inc()
+		log.Printf("webhook: giving up on %s after %d attempts: %v", d.ConversionID, d.Attempt, err)
+	default:
+		deliveries.WithLabelValues(resultRetrying).Inc()
+	}
 	if retryIn == 0 {
-		if err != nil {
-			log.Printf("webhook: giving up on %s after %d attempts: %v", d.ConversionID, d.Attempt, err)
-		}
 		return
 	}
 	select {

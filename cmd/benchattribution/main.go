@@ -1,7 +1,8 @@
 // Command benchattribution measures the attribution targets of SPEC §11 on this machine:
 // it fills a scratch database with N conversions of people with ~5 sessions each (plus
 // as many sessions of people who never convert), times a full rebuild of every model, and
-// times the source report over all sessions. It prints figures; it never fails on time.
+// times the source report over all sessions and the erasure of one person. It prints
+// figures; it never fails on time.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/site"
+	"touchpoint/privacy"
 	"touchpoint/reports"
 )
 
@@ -89,6 +91,24 @@ func main() {
 	}
 	fmt.Printf("attribution bench: daily rollups of %d days built in %.1f s\n", days, time.Since(start).Seconds())
 	timeReport(ctx, store, p, "from the daily rollups")
+	timeErasure(ctx, conn, *db)
+}
+
+// timeErasure erases one converting person, as POST /api/v1/privacy/erase does, with the
+// service's default grace period, and prints how long it took.
+func timeErasure(ctx context.Context, conn driver.Conn, db string) {
+	var sessions uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".sessions").Scan(&sessions); err != nil {
+		log.Fatal(err)
+	}
+	svc := &privacy.Service{Conn: conn, DB: db}
+	start := time.Now()
+	rows, err := svc.Erase(ctx, "bench", privacy.Identifier{VisitorID: "p00000042"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("attribution bench: erasure of one person over %d sessions: rows removed %v in %.1f s (target <= 60 s)\n",
+		sessions, rows, time.Since(start).Seconds())
 }
 
 // loadAndRebuild fills db with the data set and times a rebuild of every model.

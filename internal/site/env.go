@@ -17,7 +17,7 @@ func EnvPrefix(id string) string {
 
 // ApplyEnv overrides settings of configured sites from the environment, so secrets need
 // not sit in the file: SECRET (clear text, stored hashed), ORIGINS (comma-separated),
-// COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS, MAX_BROWSER_VALUE. TP_ADMIN_TOKEN sets
+// COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS, RETENTION_DAYS, MAX_BROWSER_VALUE. TP_ADMIN_TOKEN sets
 // the admin token.
 func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 	if v, ok := lookup("TP_ADMIN_TOKEN"); ok && v != "" {
@@ -53,6 +53,13 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 				return fmt.Errorf("cannot use %sLOOKBACK_DAYS=%q: a positive number of days", p, v)
 			}
 			s.LookbackDays = n
+		}
+		if v, ok := lookup(p + "RETENTION_DAYS"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("cannot use %sRETENTION_DAYS=%q: 0 (keep) or a positive number of days", p, v)
+			}
+			s.RetentionDays = n
 		}
 		if v, ok := lookup(p + "MAX_BROWSER_VALUE"); ok {
 			n, err := strconv.ParseFloat(v, 64)

@@ -14,15 +14,18 @@ var devSecrets = map[string]string{hashHex("demo-secret"): "demo-secret", hashHe
 // CheckExposure refuses to serve on a non-loopback address while a development secret is
 // configured: a stack started with the development file and published on a network would
 // let anyone write conversions and read every report. Override the secrets (TP_ADMIN_TOKEN,
-// TP_SITE_<ID>_SECRET) or listen on loopback.
+// TP_SITE_<ID>_SECRET) or listen on loopback. Reload checks the new configuration against
+// the same addresses.
 func (r *Registry) CheckExposure(addrs ...string) error {
+	r.listen = append(r.listen[:0:0], addrs...)
 	var known []string
-	if r.cfg.AdminTokenSHA256 != "" {
-		if clear, ok := devSecrets[strings.ToLower(r.cfg.AdminTokenSHA256)]; ok {
+	cfg := r.cur.Load().cfg
+	if cfg.AdminTokenSHA256 != "" {
+		if clear, ok := devSecrets[strings.ToLower(cfg.AdminTokenSHA256)]; ok {
 			known = append(known, "admin token "+clear)
 		}
 	}
-	for _, s := range r.cfg.Sites {
+	for _, s := range cfg.Sites {
 		if clear, ok := devSecrets[strings.ToLower(s.SecretSHA256)]; ok {
 			known = append(known, fmt.Sprintf("site %s secret %s", s.ID, clear))
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"touchpoint/internal/referrer"
 )
@@ -24,6 +25,9 @@ type Site struct {
 	CookieDomain string   `json:"cookie_domain,omitempty"`
 	KeepPII      bool     `json:"keep_pii,omitempty"` // keep raw emails instead of hashing them
 	LookbackDays int      `json:"lookback_days,omitempty"`
+	// RetentionDays is how long raw events and sessions are kept (0: forever); see
+	// docs/privacy.md.
+	RetentionDays int `json:"retention_days,omitempty"`
 	// MaxBrowserValue bounds the value of a conversion sent by a browser (tracker or
 	// pixel): anyone can post those. 0 means DefaultMaxBrowserValue.
 	MaxBrowserValue float64 `json:"max_browser_value,omitempty"`
@@ -47,8 +51,18 @@ type Config struct {
 	Sites            []Site `json:"sites"`
 }
 
-// Registry answers questions about the configured sites.
+// Registry answers questions about the configured sites. Reload replaces the whole
+// configuration at once: each call sees either the old or the new one, never a mix.
 type Registry struct {
+	cur  atomic.Pointer[snapshot]
+	file string // where Load read it; "" for a Registry built by New
+	// listen are the addresses CheckExposure accepted at start: a reload is checked
+	// against them too.
+	listen []string
+}
+
+// snapshot is one validated configuration.
+type snapshot struct {
 	cfg   Config
 	byID  map[string]*Site
 	admin []byte
@@ -76,7 +90,12 @@ func Load(file string) (*Registry, error) {
 	if err := ApplyEnv(&c, os.LookupEnv); err != nil {
 		return nil, err
 	}
-	return New(c)
+	r, err := New(c)
+	if err != nil {
+		return nil, err
+	}
+	r.file = file
+	return r, nil
 }
 
 // ReadConfig reads a configuration file without validating it.
@@ -94,7 +113,17 @@ func ReadConfig(file string) (Config, error) {
 
 // New validates c and builds a Registry.
 func New(c Config) (*Registry, error) {
-	r := &Registry{cfg: c, byID: map[string]*Site{}}
+	snap, err := validate(c)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{}
+	r.cur.Store(snap)
+	return r, nil
+}
+
+func validate(c Config) (*snapshot, error) {
+	r := &snapshot{cfg: c, byID: map[string]*Site{}}
 	for i := range c.Sites {
 		s := &c.Sites[i]
 		if !idRe.MatchString(s.ID) {
@@ -108,6 +137,9 @@ func New(c Config) (*Registry, error) {
 		}
 		if s.LookbackDays < 0 {
 			return nil, fmt.Errorf("site %q: lookback_days must be positive", s.ID)
+		}
+		if s.RetentionDays < 0 {
+			return nil, fmt.Errorf("site %q: retention_days must be 0 (keep) or a positive number of days", s.ID)
 		}
 		if s.MaxBrowserValue == 0 {
 			s.MaxBrowserValue = DefaultMaxBrowserValue
@@ -144,14 +176,18 @@ func New(c Config) (*Registry, error) {
 	return r, nil
 }
 
-// Get returns the site with id, or nil.
-func (r *Registry) Get(id string) *Site { return r.byID[id] }
+// Get returns the site with id, or nil. The Site is never changed afterwards: a reload
+// builds new ones.
+func (r *Registry) Get(id string) *Site { return r.cur.Load().byID[id] }
 
 // Sites returns every configured site.
-func (r *Registry) Sites() []Site { return r.cfg.Sites }
+func (r *Registry) Sites() []Site { return r.cur.Load().cfg.Sites }
 
 // CheckAdmin reports whether token is the admin token.
-func (r *Registry) CheckAdmin(token string) bool { return r.admin != nil && hashEqual(r.admin, token) }
+func (r *Registry) CheckAdmin(token string) bool {
+	admin := r.cur.Load().admin
+	return admin != nil && hashEqual(admin, token)
+}
 
 // CheckSecret reports whether secret is the site's server secret.
 func (s *Site) CheckSecret(secret string) bool {
@@ -164,8 +200,9 @@ func (s *Site) CheckSecret(secret string) bool {
 func (r *Registry) SitesWithSecret(secret string) []*Site {
 	h := sha256.Sum256([]byte(secret))
 	var out []*Site
-	for i := range r.cfg.Sites {
-		s := &r.cfg.Sites[i]
+	sites := r.cur.Load().cfg.Sites
+	for i := range sites {
+		s := &sites[i]
 		if s.secret != nil && subtle.ConstantTimeCompare(s.secret, h[:]) == 1 {
 			out = append(out, s)
 		}

@@ -216,3 +216,61 @@ func TestCheckExposure(t *testing.T) {
 	}
 	f(rotated, "0.0.0.0:8080", true)
 }
+
+// Reload replaces the configuration whole, with the environment overrides; a file that
+// cannot be read or is invalid keeps the previous one and says why. Sites taken before a
+// reload keep their settings.
+func TestReload(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "sites.json")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"sites": [{"id": "a", "lookback_days": 10}]}`)
+	t.Setenv("TP_SITE_B_RETENTION_DAYS", "30")
+	r, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := r.Get("a")
+	write(`{"sites": [{"id": "a", "lookback_days": 20}, {"id": "b"}]}`)
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Get("a").LookbackDays != 20 || r.Get("b") == nil || r.Get("b").RetentionDays != 30 || len(r.Sites()) != 2 {
+		t.Fatalf("not reloaded: %+v", r.Sites())
+	}
+	if a.LookbackDays != 10 {
+		t.Fatal("a site taken before the reload changed under its reader")
+	}
+	for _, broken := range []string{`{"sites": [{"id": "a"`, `{"sites": [{"id": "a b"}]}`, `{"sites": [{"id": "a", "retention_days": -1}]}`} {
+		write(broken)
+		if err := r.Reload(); err == nil {
+			t.Fatalf("%s was loaded", broken)
+		}
+		if r.Get("b") == nil || r.Get("a").LookbackDays != 20 {
+			t.Fatal("a broken file replaced the configuration")
+		}
+	}
+	os.Remove(file)
+	if err := r.Reload(); err == nil || r.Get("b") == nil {
+		t.Fatalf("a missing file: %v", err)
+	}
+	// Development secrets are refused on a reload as at start when served beyond loopback.
+	write(`{"sites": [{"id": "a"}]}`)
+	if err := r.CheckExposure("0.0.0.0:8081"); err != nil {
+		t.Fatal(err)
+	}
+	write(`{"admin_token_sha256": "` + hashHex("demo-admin") + `", "sites": [{"id": "a"}]}`)
+	if err := r.Reload(); err == nil || r.CheckAdmin("demo-admin") {
+		t.Fatal("a reload brought the development admin token onto a public address")
+	}
+	if _, err := New(Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Registry{}).Reload(); err == nil {
+		t.Fatal("a registry without a file reloaded")
+	}
+}
