@@ -112,7 +112,7 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 	rows := func(from string) []string {
 		t.Helper()
 		res, err := conn.Query(ctx, `SELECT conversion_id, model, session_id, visitor_id, credit, removed FROM `+from+
-			` ORDER BY conversion_id, model, session_id`)
+			` ORDER BY conversion_id, model, visitor_id`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,8 +130,8 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 		return out
 	}
 	want := fmt.Sprint([]string{
-		"lead first_click " + sa + " phone 1 0", "lead first_click " + sb + " laptop 0 1", "lead last_click " + sb + " laptop 1 0",
-		"lead linear " + sa + " phone 0.5 0", "lead linear " + sb + " laptop 0.5 0", "sale first_click   1 0"})
+		"lead first_click " + sb + " laptop 0 1", "lead first_click " + sa + " phone 1 0", "lead last_click " + sb + " laptop 1 0",
+		"lead linear " + sb + " laptop 0.5 0", "lead linear " + sa + " phone 0.5 0", "sale first_click   1 0"})
 	if got := fmt.Sprint(rows(db + ".attributions FINAL")); got != want {
 		t.Fatalf("after the migration:\n%s\nwant\n%s", got, want)
 	}
