@@ -72,7 +72,8 @@ func ClickHouse(t testing.TB) (driver.Conn, string) {
 func FreshDatabase(t testing.TB) (driver.Conn, string) {
 	t.Helper()
 	conn, _ := ClickHouse(t)
-	auth := chstore.Config{User: "default"}
+	// Statements run on each shard connect to a database that exists there before the migrations.
+	auth := chstore.Config{User: "default", Database: "default"}
 	db := fmt.Sprintf("tp_test_%d", time.Now().UnixNano())
 	ctx := context.Background()
 	cluster := os.Getenv("TP_CLICKHOUSE_CLUSTER")
