@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -229,27 +230,38 @@ func TestVisitorsAndSessionsAreExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var query string
+	// The query on the view and the one on the table, over October.
+	october := strings.NewReplacer("touchpoint.", db+".", "day BETWEEN today() - 29 AND today()", "day BETWEEN '2026-10-01' AND '2026-10-31'",
+		"toDateTime(today() - 29, 'UTC')", "toDateTime('2026-10-01 00:00:00', 'UTC')",
+		"toDateTime(today() + 1, 'UTC')", "toDateTime('2026-11-01 00:00:00', 'UTC')")
+	var want map[string][2]uint64
+	queries := 0
 	for _, b := range sqlBlocks.FindAllStringSubmatch(string(doc), -1) {
-		if strings.Contains(b[1], "uniqExact(visitor_id) AS visitors") {
-			query = strings.ReplaceAll(b[1], "touchpoint.", db+".")
+		if !strings.HasPrefix(b[1], "SELECT channel, uniqExact(visitor_id) AS visitors, count() AS sessions\n") {
+			continue
 		}
-	}
-	if query == "" {
-		t.Fatal("docs/sql.md has no query of visitors and sessions per channel")
-	}
-	want := map[string][2]uint64{}
-	err = (&Store{Conn: conn, DB: db}).each(ctx, query, nil, func(sc scanner) error {
-		var k string
-		var v, n uint64
-		if err := sc.Scan(&k, &v, &n); err != nil {
-			return err
+		query := october.Replace(b[1])
+		got := map[string][2]uint64{}
+		err := (&Store{Conn: conn, DB: db}).each(ctx, query, nil, func(sc scanner) error {
+			var k string
+			var v, n uint64
+			if err := sc.Scan(&k, &v, &n); err != nil {
+				return err
+			}
+			got[k] = [2]uint64{v, n}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		want[k] = [2]uint64{v, n}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		if len(got) == 0 || (want != nil && !maps.Equal(got, want)) {
+			t.Fatalf("docs/sql.md's query gives %v (another gave %v):\n%s", got, want, query)
+		}
+		want = got
+		queries++
+	}
+	if queries < 2 {
+		t.Fatalf("docs/sql.md has %d queries of visitors and sessions per channel, want the view's and the table's", queries)
 	}
 	var totalVisitors uint64
 	if err := conn.QueryRow(ctx, `SELECT uniqExact(visitor_id) FROM (SELECT visitor_id, deleted, is_bot FROM `+db+

@@ -36,6 +36,11 @@ type Engine struct {
 	weights   map[string]weightsEntry         // per site, data-driven channel weights
 	firstSeen map[string]time.Time            // new conversions waiting to settle, by id
 	waiting   map[string]map[string]time.Time // by site, conversions not credited yet since first seen by Watch
+	// ahead are, per site, new conversions credited while the watermark stayed below
+	// them (held back by others still settling): their received time by id, so they are
+	// not credited again at every pass until it passes them.
+	ahead    map[string]map[string]uint64
+	recorded map[string]siteSettings // per site, the settings last written to site_settings
 }
 
 type weightsEntry struct {
@@ -46,7 +51,8 @@ type weightsEntry struct {
 // New builds an engine over database db.
 func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 	return &Engine{store: &store{conn: conn, db: db}, sites: sites, Settle: 2 * time.Second,
-		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, waiting: map[string]map[string]time.Time{}}
+		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, waiting: map[string]map[string]time.Time{},
+		ahead: map[string]map[string]uint64{}, recorded: map[string]siteSettings{}}
 }
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }
@@ -256,6 +262,9 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 	st := e.sites.Get(siteID)
 	if st == nil {
 		return 0, 0, fmt.Errorf("unknown site %q", siteID)
+	}
+	if err := e.recordSettings(ctx, st); err != nil {
+		return 0, 0, err
 	}
 	end := to.AddDate(0, 0, 1)
 	start := time.Now()

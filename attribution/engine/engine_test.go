@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/attrtest"
+	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 	"touchpoint/reports"
@@ -367,6 +368,55 @@ func TestNewConversionSettles(t *testing.T) {
 	}
 	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
 		t.Fatalf("after settling: %v", c)
+	}
+}
+
+// A conversion credited while the watermark stays below it — held back by another that
+// became visible later but was received earlier, still settling — is not credited again
+// when the watermark moves on: before, the two could take turns settling at every pass and
+// be recomputed for ever.
+func TestCreditedConversionIsNotCreditedAgain(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.eng.Settle = 300 * time.Millisecond
+	st := f.eng.sites.Get("s1")
+	if err := f.eng.pass(ctx, st, false); err != nil { // first start
+		t.Fatal(err)
+	}
+	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("a", "lead", "p1", t0, 0)
+	pass := func() {
+		t.Helper()
+		if err := f.eng.pass(ctx, st, false); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(350 * time.Millisecond)
+	}
+	pass() // a waits
+	// b was received before a, and is written now (the stitcher's partitions interleave).
+	b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
+		received_at, visitor_id, person_id, value, currency, origin, version)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append("s1", "b", "lead", "form", t0, t0, "v-p1", "p1", 0.0, "EUR", "server", uint64(event.ServerRank)+1); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		pass()
+	}
+	var computations uint64
+	if err := f.conn.QueryRow(ctx, "SELECT uniqExact(version) FROM "+f.db.Name+".attributions WHERE conversion_id = 'a'").Scan(&computations); err != nil {
+		t.Fatal(err)
+	}
+	if computations != 1 {
+		t.Fatalf("a credited %d times, want once", computations)
+	}
+	if c := f.credits("b"); c["first_click"]["search"] != 1 {
+		t.Fatalf("b: %v", c)
 	}
 }
 

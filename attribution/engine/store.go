@@ -32,7 +32,7 @@ type Conversion struct {
 // Session is a touchpoint as the engine reads it, with its current person.
 type Session struct {
 	Person                                  string
-	ID                                      string
+	ID, VisitorID                           string
 	At                                      time.Time
 	Channel, Source, Medium, Campaign, Term string
 	Content, LandingPath, Referer           string
@@ -135,13 +135,13 @@ func (sc *scope) creditedWhere() (string, []any) {
 // sessions streams the touchpoints (non-bot, not deleted) of the scope's persons,
 // ordered by person and time.
 func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Session) error) error {
-	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, content,
-			landing_path, referrer, country, device
+	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term,
+			content, landing_path, referrer, country, device
 		FROM %s.sessions FINAL
 		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
 	where, args := sc.personsWhere(s.db, site)
-	q := fmt.Sprintf(`SELECT person, sid, started_at, channel, source, medium, campaign, term, content, landing_path, referrer,
-			country, device
+	q := fmt.Sprintf(`SELECT person, sid, visitor_id, started_at, channel, source, medium, campaign, term, content, landing_path,
+			referrer, country, device
 		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), where)
 	rows, err := s.conn.Query(ctx, q, append([]any{site, site, sc.sessionsFrom, sc.sessionsTo}, args...)...)
 	if err != nil {
@@ -150,7 +150,7 @@ func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Se
 	defer rows.Close()
 	var x Session
 	for rows.Next() {
-		if err := rows.Scan(&x.Person, &x.ID, &x.At, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
+		if err := rows.Scan(&x.Person, &x.ID, &x.VisitorID, &x.At, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
 			&x.LandingPath, &x.Referer, &x.Country, &x.Device); err != nil {
 			return err
 		}
@@ -245,7 +245,7 @@ func (s *store) inventedDirect(ctx context.Context, site string) ([]string, erro
 
 const attributionCols = `site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, model, session_id, touch_at,
 	channel, source, medium, campaign, term, content, landing_page, credit, revenue, currency, removed, computed_at, version,
-	country, device`
+	country, device, visitor_id`
 
 // attrRows holds attribution rows column by column: appending whole columns to a batch
 // is several times cheaper than appending rows of boxed values.
@@ -260,7 +260,7 @@ type attrRows struct {
 	removed                                                []uint8
 	computedAt                                             []time.Time
 	version                                                []uint64
-	country, device                                        []string
+	country, device, visitor                               []string
 }
 
 func (r *attrRows) len() int { return len(r.convID) }
@@ -268,7 +268,7 @@ func (r *attrRows) len() int { return len(r.convID) }
 // reset empties r, keeping its memory, or sizes it for n rows the first time.
 func (r *attrRows) reset(n int) {
 	strs := []*[]string{&r.site, &r.convID, &r.convType, &r.leadType, &r.person, &r.model, &r.session,
-		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency, &r.country, &r.device}
+		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency, &r.country, &r.device, &r.visitor}
 	for _, p := range strs {
 		if *p == nil {
 			*p = make([]string, 0, n)
@@ -291,7 +291,7 @@ func (r *attrRows) reset(n int) {
 func (r *attrRows) columns() []any {
 	return []any{r.site, r.convID, r.convType, r.leadType, r.occurredAt, r.person, r.model, r.session, r.touchAt,
 		r.channel, r.source, r.medium, r.campaign, r.term, r.content, r.land, r.credit, r.revenue, r.currency,
-		r.removed, r.computedAt, r.version, r.country, r.device}
+		r.removed, r.computedAt, r.version, r.country, r.device, r.visitor}
 }
 
 // writer collects attribution rows and hands full batches to up to maxLanes lanes in the
@@ -356,6 +356,7 @@ func (w *writer) row(ctx context.Context, site string, c *Conversion, model stri
 	r.version = append(r.version, version)
 	r.country = append(r.country, s.Country)
 	r.device = append(r.device, s.Device)
+	r.visitor = append(r.visitor, s.VisitorID)
 	w.buffered++
 	if r.len() >= w.max {
 		return w.send(ctx, month)

@@ -142,6 +142,9 @@ func (e *Engine) replaceInventedDirect(ctx context.Context, st *site.Site) error
 
 // pass runs one round of Watch for one site.
 func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
+	if err := e.recordSettings(ctx, st); err != nil {
+		return err
+	}
 	wm := map[string]uint64{}
 	changed := map[string]uint64{} // state to write at the end of the pass
 	for name, table := range map[string]string{"conversions": "", "sessions": "sessions", "merges": "person_aliases"} {
@@ -184,7 +187,13 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	// batch's sessions and conversions side by side, so its sessions may land a moment
 	// later, and the CRM webhook should carry the whole journey.
 	waiting, below := false, uint64(0) // the watermark stays below every waiting conversion
+	var fresh []Conversion             // new conversions credited in this pass
+	ahead := e.ahead[st.ID]
 	for _, c := range cs {
+		if received, ok := ahead[c.ID]; ok && received == c.Received {
+			next["conversions"] = max(next["conversions"], c.Received)
+			continue
+		}
 		e.waitFor(st.ID, c.ID, now)
 		first, ok := e.firstSeen[c.ID]
 		if !ok {
@@ -199,6 +208,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 		delete(e.firstSeen, c.ID)
 		todo[c.ID] = c
+		fresh = append(fresh, c)
 		next["conversions"] = max(next["conversions"], c.Received)
 	}
 	if waiting {
@@ -274,9 +284,21 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			list = list[n:]
 		}
 	}
+	if ahead == nil && len(fresh) > 0 {
+		ahead = map[string]uint64{}
+		e.ahead[st.ID] = ahead
+	}
+	for _, c := range fresh {
+		ahead[c.ID] = c.Received
+	}
 	for k, v := range next {
 		if v > wm[k] {
 			changed[k] = v
+		}
+	}
+	for id, received := range ahead {
+		if received <= max(wm["conversions"], changed["conversions"]) {
+			delete(ahead, id)
 		}
 	}
 	if len(changed) == 0 {

@@ -43,7 +43,8 @@ var shardKeys = map[string]string{
 	"fx_rates":           "site_id, currency",
 	"api_tokens":         "token_id",
 	"erased_identifiers": "site_id, id_sha256",
-	"privacy_erasures":   "site_id", // cityHash64 of 18.16 takes no UUID
+	"privacy_erasures":   "site_id", // erasure_id is a UUID, which cityHash64 of ClickHouse 18.16 refuses
+	"site_settings":      "site_id",
 }
 
 // LocalSuffix names the replicated table under each Distributed one.

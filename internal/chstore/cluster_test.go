@@ -1,6 +1,7 @@
 package chstore
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,36 @@ func TestEveryMigrationHasAClusterForm(t *testing.T) {
 	}
 	if len(tables) != len(shardKeys) {
 		t.Errorf("%d Distributed tables, %d sharding keys: a key for a table that no longer exists?", len(tables), len(shardKeys))
+	}
+}
+
+// The Distributed tables hash their sharding keys with cityHash64, which ClickHouse 18.16
+// refuses for UUID columns ("Unexpected type UUID of argument of function cityHash64",
+// at the first insert).
+func TestShardingKeysHashOnOldServers(t *testing.T) {
+	ms, err := Migrations("tp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, key := range shardKeys {
+		for _, col := range strings.Split(key, ",") {
+			col = strings.TrimSpace(col)
+			re := regexp.MustCompile(`(?is)CREATE TABLE IF NOT EXISTS tp\.` + table + `\s*\(.*?\n\s*` + col + `\s+(\w+)`)
+			found := false
+			for _, m := range ms {
+				for _, st := range m.Statements {
+					if typ := re.FindStringSubmatch(st); typ != nil {
+						found = true
+						if typ[1] == "UUID" {
+							t.Errorf("table %s is sharded by %s, a UUID", table, col)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("table %s: no column %s in its CREATE TABLE", table, col)
+			}
+		}
 	}
 }
 

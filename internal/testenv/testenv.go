@@ -73,7 +73,7 @@ func FreshDatabase(t testing.TB) (driver.Conn, string) {
 	t.Helper()
 	conn, _ := ClickHouse(t)
 	db := fmt.Sprintf("tp_test_%d", time.Now().UnixNano())
-	auth := chstore.Config{User: "default", Database: db}
+	auth := chstore.Config{User: "default"} // reaches each shard of a cluster
 	ctx := context.Background()
 	cluster := os.Getenv("TP_CLICKHOUSE_CLUSTER")
 	var err error
