@@ -48,6 +48,9 @@ func validate(r *Request, it *Item) *Refusal {
 	if !event.Types[e.Type] {
 		return refuse(ReasonUnknownType, "unknown type %.64q", e.Type)
 	}
+	if event.CollectorTypes[e.Type] && r.Origin != event.OriginServer {
+		return refuse(ReasonUnknownType, "%s events are recorded by the collector itself", e.Type)
+	}
 	if e.Type == event.Track && e.Name == "" {
 		return refuse(ReasonBadField, "a track event needs a name")
 	}
