@@ -406,6 +406,7 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 type batchRows struct {
 	events                *eventBlock
 	sessions, conversions [][]any
+	leases                [][]any
 	ids                   identityRows
 	rewrites              []rewrite
 	visitors              map[visitorKey]int32
@@ -446,6 +447,9 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 		if c := conversionValues(in, person, sess); c != nil {
 			out.conversions = append(out.conversions, c)
 		}
+		if l := leaseValues(in, sess); l != nil {
+			out.leases = append(out.leases, l)
+		}
 	}
 	out.sessions = make([][]any, len(jr.sessions))
 	for i := range jr.sessions {
@@ -459,6 +463,7 @@ func (r *batchRows) tables() []tableRows {
 	return []tableRows{
 		{"sessions", sessionColumns, r.sessions},
 		{"conversions", conversionColumns, r.conversions},
+		{"number_leases", leaseColumns, r.leases},
 		{"identities", identityColumns, r.ids.links},
 		{"server_links", serverLinkColumns, r.ids.servers},
 		{"person_aliases", aliasColumns, r.ids.aliases},
