@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"touchpoint/attribution/attrtest"
+	"touchpoint/attribution/model"
+)
+
+// A call matched to a visitor is credited to the person's sessions like any lead; an
+// unmatched pool call to "(unmatched call)" and a static number's call to the number's
+// source, under every model.
+func TestCallsAreCreditedToSessionsUnmatchedOrStaticSource(t *testing.T) {
+	f := newFixture(t)
+	f.session("ad", "p1", t0.Add(-24*60*60e9), "Paid Search", "google", "cpc")
+	call := func(id, person, props string) {
+		f.db.Conversion(attrtest.Conversion{Site: "s1", ID: id, Type: "lead", LeadType: "call", Person: person, At: t0, Props: props})
+	}
+	call("call:twilio:CA1", "p1", `{"touch":"session","duration":30}`)
+	call("call:twilio:CA2", "", `{"touch":"unmatched","duration":12}`)
+	call("call:twilio:CA3", "", `{"touch":"static","source":"yellowpages","medium":"directory","campaign":"2026","channel":"Referral"}`)
+	if _, _, err := f.eng.Rebuild(context.Background(), "s1", t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, channel, source string }{
+		{"call:twilio:CA1", "Paid Search", "google"},
+		{"call:twilio:CA2", UnmatchedCall, UnmatchedCall},
+		{"call:twilio:CA3", "Referral", "yellowpages"},
+	} {
+		rows, err := f.conn.Query(context.Background(), "SELECT model, channel, source, credit FROM "+f.db.Name+
+			".attributions FINAL WHERE conversion_id = ? AND removed = 0", c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models := map[string]bool{}
+		for rows.Next() {
+			var m, ch, src string
+			var credit float64
+			if err := rows.Scan(&m, &ch, &src, &credit); err != nil {
+				t.Fatal(err)
+			}
+			if ch != c.channel || src != c.source || credit != 1 {
+				t.Errorf("%s under %s: %s / %s credit %g, want %s / %s credit 1", c.id, m, ch, src, credit, c.channel, c.source)
+			}
+			models[m] = true
+		}
+		rows.Close()
+		if len(models) != len(model.Models) {
+			t.Errorf("%s credited under %d models, want %d", c.id, len(models), len(model.Models))
+		}
+	}
+}
