@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +31,20 @@ type Config struct {
 // Store is the shared lease state.
 type Store struct {
 	rdb *redis.Client
+}
+
+func init() {
+	// While the store is away every command would log its dial errors: one line in 10 s.
+	redis.SetLogger(&quietLogger{})
+}
+
+type quietLogger struct{ last atomic.Int64 }
+
+func (l *quietLogger) Printf(_ context.Context, format string, v ...any) {
+	now := time.Now().Unix()
+	if last := l.last.Load(); now-last >= 10 && l.last.CompareAndSwap(last, now) {
+		log.Printf("leases: "+format, v...)
+	}
 }
 
 // Open returns a Store; it connects on first use and reconnects by itself.
