@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"touchpoint/internal/event"
 	"touchpoint/internal/kafkabus"
 	siteconf "touchpoint/internal/site"
 	"touchpoint/stitcher/identity"
@@ -442,6 +443,8 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 		person, sess := persons.ofEvent(i), ""
 		if in.session != uuid.Nil {
 			sess = in.session.String()
+		} else if in.e.Type == event.NumberLease {
+			sess = st.journeys.sessionAt(in.e.Site, in.e.VID, in.ts)
 		}
 		out.events.add(in, person, sess, out.version)
 		if c := conversionValues(in, person, sess); c != nil {
