@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -16,7 +17,7 @@ type CallFigures struct {
 	Calls          float64 `json:"calls"`
 	Answered       float64 `json:"answered"`
 	FirstTime      float64 `json:"first_time_callers"`
-	MedianDuration float64 `json:"median_duration"` // seconds
+	MedianDuration *float64 `json:"median_duration"` // seconds; null when none was answered
 }
 
 // CallRow is one line of the calls report.
@@ -51,7 +52,7 @@ func (s *Store) Calls(ctx context.Context, p Params) (*Calls, error) {
 	latest, args := latestCredit(s.DB, p.Site, p.Model, days)
 	// Per row and call first: a call crediting two sessions of one row counts once there.
 	q := fmt.Sprintf(`SELECT if(k = '', '%[1]s', k) AS key, sum(credit), sumIf(credit, answered = 1), sumIf(credit, first = 1),
-			quantileExactIf(0.5)(duration, answered = 1)
+			quantileIf(0.5)(duration, answered = 1)
 		FROM (
 			SELECT %[2]s AS k, conversion_id, any(conversion_type) = 'lead' AS first, sum(credit) AS credit
 			FROM %[3]s.attributions WHERE %[4]s AND lead_type = 'call'
@@ -71,7 +72,10 @@ func (s *Store) Calls(ctx context.Context, p Params) (*Calls, error) {
 		var r CallRow
 		var median float64
 		err := f(&r.Key, &r.Calls, &r.Answered, &r.FirstTime, &median)
-		r.Calls, r.Answered, r.FirstTime, r.MedianDuration = credit6(r.Calls), credit6(r.Answered), credit6(r.FirstTime), median
+		r.Calls, r.Answered, r.FirstTime = credit6(r.Calls), credit6(r.Answered), credit6(r.FirstTime)
+		if !math.IsNaN(median) {
+			r.MedianDuration = &median
+		}
 		return r, err
 	}
 	for rows.Next() {

@@ -6,6 +6,7 @@ import (
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/model"
+	"touchpoint/reports"
 )
 
 // A call matched to a visitor is credited to the person's sessions like any lead; an
@@ -17,12 +18,15 @@ func TestCallsAreCreditedToSessionsUnmatchedOrStaticSource(t *testing.T) {
 	call := func(id, person, props string) {
 		f.db.Conversion(attrtest.Conversion{Site: "s1", ID: id, Type: "lead", LeadType: "call", Person: person, At: t0, Props: props})
 	}
-	call("call:twilio:CA1", "p1", `{"touch":"session","duration":30}`)
-	call("call:twilio:CA2", "", `{"touch":"unmatched","duration":12}`)
+	call("call:twilio:CA1", "p1", `{"touch":"session","duration":30,"answered":true}`)
+	call("call:twilio:CA2", "", `{"touch":"unmatched","duration":0,"answered":false}`)
+	f.db.Conversion(attrtest.Conversion{Site: "s1", ID: "call:twilio:CA4", Type: "call", LeadType: "call", Person: "p1", At: t0.Add(3600e9),
+		Props: `{"touch":"session","duration":90,"answered":true}`})
 	call("call:twilio:CA3", "", `{"touch":"static","source":"yellowpages","medium":"directory","campaign":"2026","channel":"Referral"}`)
 	if _, _, err := f.eng.Rebuild(context.Background(), "s1", t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 1)); err != nil {
 		t.Fatal(err)
 	}
+	defer f.checkCallsReport()
 	for _, c := range []struct{ id, channel, source string }{
 		{"call:twilio:CA1", "Paid Search", "google"},
 		{"call:twilio:CA2", UnmatchedCall, UnmatchedCall},
@@ -49,5 +53,37 @@ func TestCallsAreCreditedToSessionsUnmatchedOrStaticSource(t *testing.T) {
 		if len(models) != len(model.Models) {
 			t.Errorf("%s credited under %d models, want %d", c.id, len(models), len(model.Models))
 		}
+	}
+}
+
+// checkCallsReport checks the calls report over the fixture of the test above: by source
+// under last click, the matched calls (a first and a repeat) are google's.
+func (f *fixture) checkCallsReport() {
+	t := f.t
+	by, _ := reports.LookupGroupBy("source")
+	p := reports.Params{Site: "s1", From: t0.AddDate(0, 0, -1), To: t0.AddDate(0, 0, 1), Model: model.LastClick, By: by}
+	rep, err := (&reports.Store{Conn: f.conn, DB: f.db.Name}).Calls(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]reports.CallFigures{}
+	for _, r := range rep.Rows {
+		got[r.Key] = r.CallFigures
+	}
+	median := 60.0
+	want := map[string]reports.CallFigures{
+		"google":      {Calls: 2, Answered: 2, FirstTime: 1, MedianDuration: &median},
+		UnmatchedCall: {Calls: 1, Answered: 0, FirstTime: 1},
+		"yellowpages": {Calls: 1, Answered: 0, FirstTime: 1},
+	}
+	for k, w := range want {
+		g := got[k]
+		if g.Calls != w.Calls || g.Answered != w.Answered || g.FirstTime != w.FirstTime ||
+			(g.MedianDuration == nil) != (w.MedianDuration == nil) || g.MedianDuration != nil && *g.MedianDuration != *w.MedianDuration {
+			t.Errorf("calls of %s: %+v, want %+v", k, g, w)
+		}
+	}
+	if rep.Totals.Calls != 4 || rep.Totals.FirstTime != 3 {
+		t.Errorf("totals %+v, want 4 calls, 3 first-time callers", rep.Totals)
 	}
 }
