@@ -14,9 +14,9 @@ import (
 // answered calls and first-time callers are the model's credit (fractional under
 // multi-touch models), the median duration is over the answered calls touching the row.
 type CallFigures struct {
-	Calls          float64 `json:"calls"`
-	Answered       float64 `json:"answered"`
-	FirstTime      float64 `json:"first_time_callers"`
+	Calls          float64  `json:"calls"`
+	Answered       float64  `json:"answered"`
+	FirstTime      float64  `json:"first_time_callers"`
 	MedianDuration *float64 `json:"median_duration"` // seconds; null when none was answered
 }
 
