@@ -103,7 +103,7 @@ func (s *Server) recordCall(ctx *fasthttp.RequestCtx, st *site.Site, r *callRepo
 	}
 	props := map[string]any{
 		"provider": r.provider, "call_id": r.id, "number": number, "duration": c.Duration, "answered": c.Answered,
-		"status": c.Status, "first_call": c.First,
+		"status": c.Status, "first_call": c.First, "ended": c.Final,
 	}
 	if r.direction != "" {
 		props["direction"] = r.direction

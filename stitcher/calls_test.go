@@ -23,13 +23,14 @@ func TestCallsAndLeases(t *testing.T) {
 	s.write(landing, lease)
 
 	call := func(id, typ string, duration int, received time.Duration) event.Enriched {
-		p, _ := json.Marshal(map[string]any{"provider": "twilio", "call_id": id, "duration": duration, "touch": "session"})
+		p, _ := json.Marshal(map[string]any{"provider": "twilio", "call_id": id, "duration": duration, "touch": "session", "ended": duration > 0})
 		return event.Enriched{Event: event.Event{ID: uuid.NewSHA1(uuid.Nil, []byte(id)).String(), Type: event.Call, TS: t0.Add(5 * time.Minute).UnixMilli(),
 			VID: "v1", Conversion: &event.ConversionInfo{ID: "call:twilio:" + id, Type: typ, LeadType: "call"}, Props: p},
 			Site: site, ReceivedAt: t0.Add(received).UnixMilli(), Origin: event.OriginServer}
 	}
-	s.write(call("CA1", "lead", 0, 5*time.Minute), call("CA2", "call", 30, 20*time.Minute))
-	s.write(call("CA1", "lead", 42, 6*time.Minute))
+	// The ringing and the ended webhook of CA1 received within one millisecond.
+	s.write(call("CA1", "lead", 0, 5*time.Minute), call("CA2", "call", 30, 20*time.Minute), call("CA1", "lead", 42, 5*time.Minute))
+	s.write(call("CA1", "lead", 0, 5*time.Minute)) // a replayed ringing webhook
 
 	leases := s.store.rows("number_leases", site)
 	if len(leases) != 1 {

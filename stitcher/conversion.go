@@ -1,6 +1,7 @@
 package stitcher
 
 import (
+	"bytes"
 	"time"
 
 	"touchpoint/internal/event"
@@ -64,6 +65,11 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 	if e.Trusted() {
 		version += event.ServerRank
 	}
+	if e.Type == event.Call && bytes.Contains(e.Props, []byte(`"ended":true`)) {
+		// A call's webhooks can arrive within one millisecond: its ended state (status,
+		// duration) always replaces the ringing one.
+		version += callEndedRank
+	}
 	email, user := emailHash(e.Traits), e.Traits[event.TraitUserID]
 	if in.unlinked {
 		email, user = "", ""
@@ -77,3 +83,6 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 		email, user, sessionID, value, currency, props, in.id, e.Origin, bot, version,
 	}
 }
+
+// callEndedRank is added to the version of an ended call's row (see conversionValues).
+const callEndedRank = 1 << 61
