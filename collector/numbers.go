@@ -298,7 +298,11 @@ func (l *lastError) get() error {
 // with pools only.
 func (s *Server) serveCallsScript(ctx *fasthttp.RequestCtx) {
 	st := s.sites.Get(string(ctx.QueryArgs().Peek("site")))
-	if st == nil || !st.HasPools() {
+	switch {
+	case st == nil:
+		s.refuse(ctx, fasthttp.StatusForbidden, reasonUnknownSite, "unknown site")
+		return
+	case !st.HasPools():
 		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=300")
 		s.refuse(ctx, fasthttp.StatusNotFound, reasonNotFound, "this site has no number pools")
 		return
