@@ -43,6 +43,9 @@ function api(req, res, url, requests) {
     case '/api/v1/reports/lifecycle':
       if (by !== 'channel' && by !== 'source') return json(res, 400, { error: `unknown by ${JSON.stringify(by)}` })
       return fixture(res, `lifecycle-${by}.json`)
+    case '/api/v1/reports/calls':
+      if (!['channel', 'source', 'campaign', 'keyword'].includes(by)) return json(res, 400, { error: `calls are grouped by channel, source, campaign, keyword` })
+      return fixture(res, `calls-${by}.json`)
     case '/api/v1/journeys': {
       const id = q.get('conversion_id') || EMAILS[q.get('email')] || ''
       if (!/^[\w-]+$/.test(id)) return json(res, 404, { error: 'no such conversion' })

@@ -11,6 +11,7 @@ export class ApiError extends Error {
 export const PATHS = {
   sources: '/api/v1/reports/sources',
   lifecycle: '/api/v1/reports/lifecycle',
+  calls: '/api/v1/reports/calls',
   journeys: '/api/v1/journeys',
   sites: '/api/v1/sites',
 }

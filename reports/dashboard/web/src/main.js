@@ -5,7 +5,8 @@ import './style.css'
 import { ApiError, PATHS, client } from './api.js'
 import { clearToken, loadToken, saveToken } from './auth.js'
 import { field, h, message, replace, select } from './dom.js'
-import { GROUPS, GROUP_NAMES, LIFECYCLE_GROUPS, MODELS, MODEL_NAMES, isDate, lastDays, readState, writeState } from './state.js'
+import { CALL_GROUPS, GROUPS, GROUP_NAMES, LIFECYCLE_GROUPS, MODELS, MODEL_NAMES, isDate, lastDays, readState, writeState } from './state.js'
+import { callsBy, callsView } from './views/calls.js'
 import { compareView } from './views/compare.js'
 import { journeyView } from './views/journey.js'
 import { lifecycleView } from './views/lifecycle.js'
@@ -15,6 +16,7 @@ const VIEWS = {
   sources: { title: 'Sources', render: sourcesView },
   compare: { title: 'First vs last click', render: compareView },
   lifecycle: { title: 'Lifecycle', render: lifecycleView },
+  calls: { title: 'Calls', render: callsView },
   journey: { title: 'Journeys', render: journeyView },
 }
 
@@ -114,7 +116,9 @@ function drawNav() {
 function drawToolbar() {
   const v = state.view
   const controls = []
-  if (v === 'sources')
+  if (v === 'calls')
+    controls.push(field('Group by', select({ name: 'by', onchange: (e) => set({ by: e.target.value }) }, CALL_GROUPS.map((g) => [g, GROUP_NAMES[g]]), callsBy(state.by))))
+  if (v === 'sources' || v === 'calls')
     controls.push(field('Attribution model', select({ name: 'model', onchange: (e) => set({ model: e.target.value }) }, MODELS.map((m) => [m, MODEL_NAMES[m]]), state.model)))
   if (v === 'sources' || v === 'compare')
     controls.push(field('Group by', select({ name: 'by', onchange: (e) => set({ by: e.target.value }) }, GROUPS.map((g) => [g, GROUP_NAMES[g]]), state.by)))
