@@ -18,5 +18,8 @@ echo "== attribution (SPEC §11: 1M conversions x ~5 touches, all models, <= 60 
 bin/benchattribution -conversions "${TP_BENCH_CONVERSIONS:-1000000}" -extra-sessions "${TP_BENCH_EXTRA_SESSIONS:-5000000}" \
   || echo "bench: attribution benchmark failed"
 
+echo "== call tracking (targets: GET /v1/number p99 <= 5 ms at 2,000 requests/s; a call credited <= 5 s after its webhook)"
+scripts/bench-calls.sh || echo "bench: call tracking benchmark failed"
+
 echo "== tracker (SPEC §11: <= 3,072 bytes gzipped)"
-(cd tracker-js && node build.mjs 2>&1 | tail -n 1)
+(cd tracker-js && node build.mjs 2>&1 | tail -n 2)
