@@ -94,7 +94,6 @@ func (s *Server) recordCall(ctx *fasthttp.RequestCtx, st *site.Site, r *callRepo
 	if err != nil || s.leases == nil {
 		// Without the lease store the call is kept, unmatched, rather than lost; a later
 		// webhook about it, once the store is back, replaces it matched.
-		s.leaseErr.note(err)
 		leaseStoreUp.Set(0)
 		c, isNew = in, true
 		c.First = true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -204,12 +203,10 @@ func (s *Server) handleNumber(ctx *fasthttp.RequestCtx) {
 			continue
 		case err != nil:
 			leaseStoreUp.Set(0)
-			s.leaseErr.note(err)
 			numberAnswers.WithLabelValues(st.ID, p.ID, "store_unavailable").Inc()
 			continue
 		}
 		leaseStoreUp.Set(1)
-		s.leaseErr.note(nil)
 		out.Numbers[len(out.Numbers)-1].Number = l.Number
 		if l.New {
 			numberAnswers.WithLabelValues(st.ID, p.ID, "leased").Inc()
@@ -274,24 +271,6 @@ func (s *Server) channelOf(st *site.Site, url, ref string) string {
 	}
 	e := session.NewEvent(uuid.Nil, 0, true, false, url, ref, r.(*session.Referrals))
 	return session.Attribute(&e).Channel
-}
-
-// lastError remembers the lease store's last error for /readyz.
-type lastError struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (l *lastError) note(err error) {
-	l.mu.Lock()
-	l.err = err
-	l.mu.Unlock()
-}
-
-func (l *lastError) get() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
 }
 
 // serveCallsScript is /c.js: the call-tracking part of the snippet, served to sites

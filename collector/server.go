@@ -115,7 +115,6 @@ type Server struct {
 	// Call tracking (numbers.go, calls.go): nil leases until UseLeases.
 	leases    *leases.Store
 	leaseOut  *leaseWriter
-	leaseErr  lastError
 	referrals sync.Map // *site.Site → *session.Referrals
 	topic     string
 	dlq       string

@@ -168,7 +168,7 @@ func (c *Client) postTwilio(ctx context.Context, token string, form url.Values) 
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("Twilio callback for %s: %s: %s", form.Get("CallSid"), resp.Status, bytes.TrimSpace(b))
+			return fmt.Errorf("the Twilio callback of %s got %s: %s", form.Get("CallSid"), resp.Status, bytes.TrimSpace(b))
 		}
 		return nil
 	}
