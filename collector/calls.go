@@ -3,15 +3,11 @@ package collector
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +19,7 @@ import (
 
 	"touchpoint/collector/enrich"
 	"touchpoint/collector/leases"
+	"touchpoint/internal/callsig"
 	"touchpoint/internal/event"
 	"touchpoint/internal/phone"
 	"touchpoint/internal/site"
@@ -304,32 +301,14 @@ func (s *Server) publicURLs(ctx *fasthttp.RequestCtx) []string {
 	return out
 }
 
-// twilioValid checks a Twilio signature: base64 HMAC-SHA1, keyed with the auth token, of
-// the URL followed by every POST parameter's name and value, sorted by name.
+// twilioValid checks a Twilio signature against each URL the request may have been sent to.
 func twilioValid(token, sig string, urls []string, form *fasthttp.Args) bool {
-	want, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil {
-		return false
-	}
-	type kv struct{ k, v string }
-	var params []kv
+	params := map[string][]string{}
 	for k, v := range form.All() {
-		params = append(params, kv{string(k), string(v)})
+		params[string(k)] = append(params[string(k)], string(v))
 	}
-	sort.Slice(params, func(i, j int) bool {
-		if params[i].k != params[j].k {
-			return params[i].k < params[j].k
-		}
-		return params[i].v < params[j].v
-	})
 	for _, u := range urls {
-		m := hmac.New(sha1.New, []byte(token))
-		m.Write([]byte(u))
-		for _, p := range params {
-			m.Write([]byte(p.k))
-			m.Write([]byte(p.v))
-		}
-		if hmac.Equal(m.Sum(nil), want) {
+		if callsig.Equal(callsig.Twilio(token, u, params), sig) {
 			return true
 		}
 	}
@@ -422,13 +401,7 @@ func (s *Server) handleCallRail(ctx *fasthttp.RequestCtx) {
 
 // callRailValid checks CallRail's Signature: base64 HMAC-SHA1 of the raw body.
 func callRailValid(key, sig string, body []byte) bool {
-	want, err := base64.StdEncoding.DecodeString(strings.TrimSpace(sig))
-	if err != nil {
-		return false
-	}
-	m := hmac.New(sha1.New, []byte(key))
-	m.Write(body)
-	return hmac.Equal(m.Sum(nil), want)
+	return callsig.Equal(callsig.CallRail(key, body), strings.TrimSpace(sig))
 }
 
 func firstOf(vs ...string) string {

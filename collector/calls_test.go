@@ -2,13 +2,9 @@ package collector
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +15,7 @@ import (
 
 	"touchpoint/collector/enrich"
 	"touchpoint/collector/leases"
+	"touchpoint/internal/callsig"
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
@@ -141,19 +138,7 @@ func TestNumberPoolsLeaseOneNumberPerVisitor(t *testing.T) {
 }
 
 // twilioSign signs params for u as Twilio does.
-func twilioSign(token, u string, params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	m := hmac.New(sha1.New, []byte(token))
-	m.Write([]byte(u))
-	for _, k := range keys {
-		m.Write([]byte(k + params.Get(k)))
-	}
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
+func twilioSign(token, u string, params url.Values) string { return callsig.Twilio(token, u, params) }
 
 // Twilio's published example: auth token 12345, this URL and these parameters.
 func TestTwilioSignatureExample(t *testing.T) {
@@ -295,9 +280,7 @@ func TestCallRailAndOwnCalls(t *testing.T) {
 	ts, _, _ := newCallServer(t)
 	body := `{"resource_id":"CAL8154748ae6bd4e278a7cddd38a662f4f","answered":true,"customer_phone_number":"+447700900777",
 		"tracking_phone_number":"+442079460002","duration":"42","start_time":"2026-12-01T10:00:00.000-05:00","direction":"inbound"}`
-	m := hmac.New(sha1.New, []byte(callRailKey))
-	m.Write([]byte(body))
-	sig := base64.StdEncoding.EncodeToString(m.Sum(nil))
+	sig := callsig.CallRail(callRailKey, []byte(body))
 	if r := ts.do(t, req{path: "/v1/calls/callrail", body: body, headers: []string{"Signature", "bm9wZQ=="}}); r.StatusCode() != 401 {
 		t.Fatalf("CallRail webhook with a wrong signature: %d", r.StatusCode())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/encoding/json"
 	"github.com/valyala/fasthttp"
 
+	"touchpoint/collector/enrich"
 	"touchpoint/collector/leases"
 	"touchpoint/collector/spool"
 	"touchpoint/internal/event"
@@ -142,21 +143,11 @@ func (s *Server) handleNumber(ctx *fasthttp.RequestCtx) {
 		s.preflight(ctx, origin)
 		return
 	}
-	if !ctx.IsGet() {
-		ctx.Response.Header.Set(fasthttp.HeaderAllow, "GET, OPTIONS")
-		s.refuse(ctx, fasthttp.StatusMethodNotAllowed, reasonMethod, "use GET")
-		return
-	}
-	ip := s.clientIP(ctx)
-	if !s.allowIP(ctx, ip) {
+	st, _ := s.browserGet(ctx, "GET, OPTIONS")
+	if st == nil {
 		return
 	}
 	args := ctx.QueryArgs()
-	st := s.sites.Get(string(args.Peek("site")))
-	if st == nil {
-		s.refuse(ctx, fasthttp.StatusForbidden, reasonUnknownSite, "unknown site")
-		return
-	}
 	if origin != "" {
 		if !st.AllowsOrigin(origin) {
 			s.refuse(ctx, fasthttp.StatusForbidden, reasonOrigin, "origin not allowed for this site")
@@ -165,7 +156,7 @@ func (s *Server) handleNumber(ctx *fasthttp.RequestCtx) {
 		setCORS(ctx, origin)
 	}
 	vid := string(args.Peek("vid"))
-	if vid != "" && !validVisitor(vid) {
+	if vid != "" && !enrich.ValidID(vid) {
 		s.refuse(ctx, fasthttp.StatusBadRequest, reasonBadRequest, "vid must be 1-64 letters, digits, '-' or '_'")
 		return
 	}
@@ -246,19 +237,6 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-func validVisitor(v string) bool {
-	if len(v) > 64 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // channelOf is the channel of a session that landed on url from ref, as the stitcher

@@ -7,9 +7,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,6 +24,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"touchpoint/internal/callsig"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
 )
@@ -144,19 +142,10 @@ func creditTime(ctx context.Context, client *http.Client, conn driver.Conn, db, 
 	form := url.Values{"CallSid": {sid}, "From": {fmt.Sprintf("+4477009003%02d", i%100)}, "To": {number}, "CallStatus": {"completed"},
 		"CallDuration": {"30"}, "Direction": {"inbound"}, "Timestamp": {time.Now().UTC().Format(time.RFC1123Z)}}
 	u := base + "/v1/calls/twilio?site=" + url.QueryEscape(site)
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	m := hmac.New(sha1.New, []byte(token))
-	m.Write([]byte(u))
-	for _, k := range keys {
-		m.Write([]byte(k + form.Get(k)))
-	}
+	sig := callsig.Twilio(token, u, form)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	req.Header.Set("X-Twilio-Signature", sig)
 	start := time.Now()
 	resp, err = client.Do(req)
 	if err != nil {

@@ -162,6 +162,9 @@ func validateProps(p json.RawMessage) *Refusal {
 	return nil
 }
 
+// ValidID reports whether s is a valid visitor id: 1-64 letters, digits, '-' and '_'.
+func ValidID(s string) bool { return validID(s) }
+
 // validID accepts visitor and user ids: 1-64 letters, digits, '-' and '_'.
 func validID(s string) bool {
 	if len(s) == 0 || len(s) > maxShort {

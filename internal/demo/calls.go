@@ -3,10 +3,6 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
-
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -16,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"touchpoint/internal/callsig"
 )
 
 // Numbers of the demo site's call tracking (config/dev.json): a number no pool has, and
@@ -140,23 +138,14 @@ func cloneValues(v url.Values) url.Values {
 
 func (c *Client) postTwilio(ctx context.Context, token string, form url.Values) error {
 	u := c.Collector + "/v1/calls/twilio?site=" + url.QueryEscape(c.Site)
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	m := hmac.New(sha1.New, []byte(token))
-	m.Write([]byte(u))
-	for _, k := range keys {
-		m.Write([]byte(k + form.Get(k)))
-	}
+	sig := callsig.Twilio(token, u, form)
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", base64.StdEncoding.EncodeToString(m.Sum(nil)))
+		req.Header.Set("X-Twilio-Signature", sig)
 		resp, err := c.http().Do(req)
 		if err != nil {
 			return fmt.Errorf("cannot post a Twilio callback: %w", err)
