@@ -91,11 +91,13 @@ func (s *Server) recordCall(ctx *fasthttp.RequestCtx, st *site.Site, r *callRepo
 	if err != nil || s.leases == nil {
 		// Without the lease store the call is kept, unmatched, rather than lost; a later
 		// webhook about it, once the store is back, replaces it matched.
-		leaseStoreUp.Set(0)
+		if err != nil {
+			s.leaseStoreAnswered(err)
+		}
 		c, isNew = in, true
 		c.First = true
 	} else {
-		leaseStoreUp.Set(1)
+		s.leaseStoreAnswered(nil)
 	}
 	props := map[string]any{
 		"provider": r.provider, "call_id": r.id, "number": number, "duration": c.Duration, "answered": c.Answered,

@@ -25,9 +25,6 @@ var (
 		Name: "tp_collector_numbers_total",
 		Help: "Pool numbers asked for at /v1/number, by pool and outcome: leased, renewed, exhausted (every number held: the default number shown), other_channel, no_visitor, store_unavailable.",
 	}, []string{"site", "pool", "outcome"})
-	leaseStoreUp = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "tp_collector_lease_store_up", Help: "1 while the lease store answered the last command, 0 when it did not.",
-	})
 	leaseEventsDropped = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "tp_collector_lease_events_dropped_total", Help: "Lease events not written to Kafka: the queue to the producer was full.",
 	})
@@ -37,15 +34,24 @@ var (
 func (s *Server) UseLeases(store *leases.Store) {
 	s.leases = store
 	s.leaseOut = newLeaseWriter(s.sink)
-	s.ready.leases = func(ctx context.Context) error {
-		for _, st := range s.sites.Sites() {
-			if len(st.CallTracking.Pools) > 0 {
-				err := store.Ping(ctx)
-				leaseStoreUp.Set(map[bool]float64{true: 1, false: 0}[err == nil])
-				return err
-			}
+	for _, st := range s.sites.Sites() {
+		if len(st.CallTracking.Pools) > 0 {
+			// The lease store being away degrades call tracking only (pages keep their
+			// own numbers, calls are recorded unmatched): the collector stays ready.
+			s.ready.state.Optional(depLeaseStore)
+			go s.ready.state.Probe(s.watchCtx, depLeaseStore, 5*time.Second, store.Ping)
+			return
 		}
-		return nil
+	}
+}
+
+// depLeaseStore names the lease store in /readyz and tp_dependency_up.
+const depLeaseStore = "lease_store"
+
+// leaseStoreAnswered records whether the lease store answered a command.
+func (s *Server) leaseStoreAnswered(err error) {
+	if s.leases != nil {
+		s.ready.state.Set(depLeaseStore, err)
 	}
 }
 
@@ -189,15 +195,15 @@ func (s *Server) handleNumber(ctx *fasthttp.RequestCtx) {
 		cancel()
 		switch {
 		case errors.Is(err, leases.ErrExhausted):
-			leaseStoreUp.Set(1)
+			s.leaseStoreAnswered(nil)
 			numberAnswers.WithLabelValues(st.ID, p.ID, "exhausted").Inc()
 			continue
 		case err != nil:
-			leaseStoreUp.Set(0)
+			s.leaseStoreAnswered(err)
 			numberAnswers.WithLabelValues(st.ID, p.ID, "store_unavailable").Inc()
 			continue
 		}
-		leaseStoreUp.Set(1)
+		s.leaseStoreAnswered(nil)
 		out.Numbers[len(out.Numbers)-1].Number = l.Number
 		if l.New {
 			numberAnswers.WithLabelValues(st.ID, p.ID, "leased").Inc()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -115,7 +116,9 @@ type Server struct {
 	// Call tracking (numbers.go, calls.go): nil leases until UseLeases.
 	leases    *leases.Store
 	leaseOut  *leaseWriter
-	referrals sync.Map // *site.Site → *session.Referrals
+	referrals sync.Map           // *site.Site → *session.Referrals
+	watchCtx  context.Context    // background readiness checks run until unwatch
+	unwatch   context.CancelFunc // stops the background readiness checks
 	topic     string
 	dlq       string
 	http      *fasthttp.Server
@@ -130,8 +133,10 @@ func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Store, r
 	s := &Server{
 		cfg: cfg, sites: sites, pipe: pipe, sink: sink, trusted: trusted,
 		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst), authRL: newLimiter(cfg.AuthRate, cfg.AuthBurst),
-		tracker: newTrackerFile(), callsJS: newScriptFile(trackerjs.Calls), ready: &readiness{check: ready}, topic: topic, dlq: dlq,
+		tracker: newTrackerFile(), callsJS: newScriptFile(trackerjs.Calls), ready: newReadiness(ready), topic: topic, dlq: dlq,
 	}
+	s.watchCtx, s.unwatch = context.WithCancel(context.Background())
+	go s.ready.watch(s.watchCtx, 5*time.Second)
 	s.http = &fasthttp.Server{
 		Handler:            s.route,
 		Name:               "touchpoint",
@@ -167,11 +172,17 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
+// Readiness answers /readyz, for the metrics address.
+func (s *Server) Readiness() http.Handler { return s.ready }
+
 // Shutdown stops accepting, waits for in-flight requests (each ends durable or refused),
-// then flushes the producer and the spool, all within ctx's deadline.
+// then gives the spool to Kafka and closes the sink, all within ctx's deadline: what
+// Kafka has not taken by then stays in the spool for the next start.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.unwatch()
+	var errs []error
 	if err := s.http.ShutdownWithContext(ctx); err != nil {
-		return fmt.Errorf("cannot stop HTTP server: %w", err)
+		errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
 	}
 	if s.leaseOut != nil {
 		s.leaseOut.close(ctx)
@@ -180,9 +191,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.leases.Close()
 	}
 	if err := s.sink.Close(ctx); err != nil {
-		return fmt.Errorf("cannot flush producer: %w", err)
+		errs = append(errs, fmt.Errorf("cannot close the sink: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // transportError answers requests fasthttp refused before routing: a body over the

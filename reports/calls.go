@@ -105,19 +105,22 @@ func (s *Store) Calls(ctx context.Context, p Params) (*Calls, error) {
 // readCallClicks counts the clicks on tel: links (call_click events, the intent to
 // call) in sessions started in the range, per value of the report's dimension. They are
 // shown beside leads, never counted as leads.
-func (s *Store) readCallClicks(ctx context.Context, p Params) (map[string]uint64, error) {
+func (s *Store) readCallClicks(ctx context.Context, p Params, of rowsOf) (map[string]uint64, error) {
 	end := p.To.AddDate(0, 0, 1)
-	q := fmt.Sprintf(`SELECT if(k = '', '%[1]s', k), uniqExact(event_id)
-		FROM (SELECT session_id, event_id FROM %[2]s.events
+	filter, fargs := p.Filter.sessions()
+	q := fmt.Sprintf(`SELECT k, uniqExact(event_id)
+		FROM (SELECT session_id, event_id FROM %[1]s.events
 			WHERE site_id = ? AND event_type = 'call_click' AND is_bot = 0 AND ts >= ? AND ts < ?)
 		ANY INNER JOIN (
-			SELECT toString(session_id) AS session_id, %[3]s AS k
-			FROM %[2]s.sessions FINAL
-			WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at < ?
+			SELECT toString(session_id) AS session_id, %[2]s AS k
+			FROM %[1]s.sessions FINAL
+			WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at < ?%[3]s
 		) USING session_id
-		GROUP BY k`, NoneKey, s.DB, p.By.session)
+		GROUP BY k`, s.DB, of.session.sql, filter)
+	args := append([]any{p.Site, p.From, end.Add(24 * time.Hour)}, of.session.args...)
+	args = append(append(args, p.Site, p.From, end), fargs...)
 	out := map[string]uint64{}
-	err := s.each(ctx, q, []any{p.Site, p.From, end.Add(24 * time.Hour), p.Site, p.From, end}, func(sc scanner) error {
+	err := s.each(ctx, q, args, func(sc scanner) error {
 		var k string
 		var n uint64
 		if err := sc.Scan(&k, &n); err != nil {

@@ -119,6 +119,32 @@ func (d *DB) Conversion(c Conversion) {
 		uuid.New(), c.Origin, version)
 }
 
+// Event is an events row; Visitor defaults to the person's visitor as Session has it.
+type Event struct {
+	Site, Visitor, Person, Session, Type string
+	At                                   time.Time
+	Path, Title, Name, Props             string
+	Bot                                  bool
+}
+
+// Event inserts e.
+func (d *DB) Event(e Event) {
+	d.T.Helper()
+	if e.Visitor == "" {
+		e.Visitor = "v-" + e.Person
+	}
+	if e.Props == "" {
+		e.Props = "{}"
+	}
+	var bot uint8
+	if e.Bot {
+		bot = 1
+	}
+	d.insert("events", "site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, url, path, title, event_name, props, is_bot, version",
+		e.Site, uuid.New(), e.Type, e.Visitor, e.Person, e.Session, e.At, e.At, "https://www.example.com"+e.Path, e.Path, e.Title, e.Name,
+		e.Props, bot, uint64(time.Now().UnixNano()))
+}
+
 // Alias records that person now belongs to current.
 func (d *DB) Alias(site, person, current string) {
 	d.T.Helper()

@@ -178,10 +178,16 @@ func (s *Sender) deliver(ctx context.Context, d Delivery) {
 	if lerr := s.log.Record(context.WithoutCancel(ctx), a); lerr != nil {
 		log.Printf("webhook: cannot log attempt %d for %s: %v", a.Attempt, d.ConversionID, lerr)
 	}
+	switch {
+	case err == nil:
+		deliveries.WithLabelValues(resultDelivered).Inc()
+	case retryIn == 0:
+		deliveries.WithLabelValues(resultAbandoned).Inc()
+		log.Printf("webhook: giving up on %s after %d attempts: %v", d.ConversionID, d.Attempt, err)
+	default:
+		deliveries.WithLabelValues(resultRetrying).Inc()
+	}
 	if retryIn == 0 {
-		if err != nil {
-			log.Printf("webhook: giving up on %s after %d attempts: %v", d.ConversionID, d.Attempt, err)
-		}
 		return
 	}
 	select {
