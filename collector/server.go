@@ -1,4 +1,4 @@
-// Package collector is the HTTP ingest service of SPEC §4: it accepts events from the
+// Package collector is the HTTP ingest service (docs/collector.md): it accepts events from the
 // snippet and from servers, enriches them and makes them durable in Kafka (or the local
 // spool) before answering 2xx.
 package collector

@@ -1,5 +1,5 @@
 // Package stitcher consumes enriched events from Kafka and turns them into journeys in
-// ClickHouse (SPEC §5): events, sessions with their touchpoint, the identity graph and
+// ClickHouse: events, sessions with their touchpoint, the identity graph and
 // conversions. Offsets are committed only after every row of a batch was written, and all
 // rows are keyed so that writing them again replaces them: replays never double count.
 package stitcher

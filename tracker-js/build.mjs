@@ -10,7 +10,7 @@ export const OUTPUT = here('dist/t.js')
 // The call-tracking part, loaded by t.js for sites with number pools only.
 export const CALLS_OUTPUT = here('dist/c.js')
 export const CALLS_BUDGET = 2048 // bytes gzipped
-export const BUDGET = 3072 // bytes gzipped (SPEC §3; the goal is 2,048)
+export const BUDGET = 3072 // bytes gzipped (the goal is 2,048)
 
 export async function bundle(entry = 'src/tracker.js') {
   const result = await build({

@@ -1,4 +1,4 @@
-// Command collector runs the HTTP ingest service (SPEC §4).
+// Command collector runs the HTTP ingest service (docs/collector.md).
 package main
 
 import (
