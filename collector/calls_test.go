@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -36,8 +37,10 @@ func callSites(t testing.TB) *site.Registry {
 				{ID: "main", Numbers: []string{"+442079460001", "+442079460002"}, Default: "020 7946 0000", ForwardTo: "+442079460000"},
 				{ID: "paid", Numbers: []string{"+442079460011"}, Default: "0800 123 456", Channels: []string{"Paid Search"}},
 				{ID: "print", Numbers: []string{"+442079460099"}, Source: "yellowpages", Medium: "directory", Campaign: "2026"},
-			}}}}}
-	site.ApplyEnv(&c, func(k string) (string, bool) { return demoSecret, k == "TP_SITE_DEMO_SECRET" })
+			}}}, {ID: "us", Origins: []string{"https://www.example.com"},
+		CallTracking: site.CallTracking{CountryCode: "1", CallRailSigningKey: "us-callrail-key",
+			Pools: []site.NumberPool{{ID: "us", Numbers: []string{"+15550100001", "+15550100002"}, Default: "+1 (555) 010-0000"}}}}}}
+	site.ApplyEnv(&c, func(k string) (string, bool) { return demoSecret, k == "TP_SITE_DEMO_SECRET" || k == "TP_SITE_US_SECRET" })
 	r, err := site.New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -129,8 +132,7 @@ func TestNumberPoolsLeaseOneNumberPerVisitor(t *testing.T) {
 	if d := ask("v1", ""); d["main"] != "" {
 		t.Errorf("with the store down v1 got %q", d["main"])
 	}
-	time.Sleep(1100 * time.Millisecond) // /readyz caches its check for a second
-	if r := ts.do(t, req{method: "GET", path: "/readyz"}); r.StatusCode() != 200 || !strings.Contains(string(r.Body()), "lease store unreachable") {
+	if r := ts.do(t, req{method: "GET", path: "/readyz"}); r.StatusCode() != 200 || !strings.Contains(string(r.Body()), `"degraded":[{"dependency":"lease_store"`) {
 		t.Errorf("/readyz with the store down: %d %s", r.StatusCode(), r.Body())
 	}
 	start()
@@ -303,5 +305,81 @@ func TestCallRailAndOwnCalls(t *testing.T) {
 	p := propsOf(t, callEvents(t, ts)["pbx-1"][0])
 	if p.Number != "+442079460001" || p.Pool != "main" || !p.Answered {
 		t.Errorf("/v1/calls call: %+v", p)
+	}
+}
+
+// A US site: pages, PBXs and CallRail write its numbers in every North American style;
+// webhooks are replayed; a pool number nobody held is called.
+func TestUSNumbersReplaysAndCallsWithoutLease(t *testing.T) {
+	ts, _, _ := newCallServer(t)
+	held := numbersOf(t, ts.do(t, req{method: "GET", path: "/v1/number?site=us&vid=u1"}))["us"]
+	if held != "+15550100001" && held != "+15550100002" {
+		t.Fatalf("u1 got %q", held)
+	}
+	free := map[string]string{"+15550100001": "+15550100002", "+15550100002": "+15550100001"}[held]
+	local := held[2:] // 5550100001
+	recorded := func(provider, match string) float64 {
+		return testutil.ToFloat64(callsRecorded.WithLabelValues(provider, match))
+	}
+	before := recorded(providerAPI, touchSession)
+
+	// Our own API, the number as a page shows it, the caller as a PBX logs it; sent twice.
+	own := fmt.Sprintf(`{"site":"us","call_id":"pbx-us-1","to":"(%s) %s-%s","from":"404.555.1234","duration":30,"started_at":%q}`,
+		local[:3], local[3:6], local[6:], time.Now().UTC().Format(time.RFC3339))
+	for range 2 {
+		if r := ts.do(t, req{path: "/v1/calls", body: own, headers: []string{"Authorization", "Bearer " + demoSecret}}); r.StatusCode() != 202 {
+			t.Fatalf("/v1/calls: %d %s", r.StatusCode(), r.Body())
+		}
+	}
+	if got := recorded(providerAPI, touchSession) - before; got != 1 {
+		t.Errorf("a replayed call counted %g times", got)
+	}
+	first := callEvents(t, ts)["pbx-us-1"]
+	if len(first) != 2 || first[0].ID != first[1].ID || first[0].Conversion.ID != first[1].Conversion.ID {
+		t.Fatalf("the call and its replay: %+v", first)
+	}
+	fp := propsOf(t, first[0])
+	if fp.Number != held || fp.Pool != "us" || fp.Touch != touchSession || first[0].VID != "u1" || first[0].Conversion.Type != "lead" {
+		t.Fatalf("own call: %+v props %+v", first[0], fp)
+	}
+
+	// CallRail's older webhook: ten-digit tracking number, the same caller with +1, a
+	// numeric id and a string duration; then CallRail's retry of it.
+	body := fmt.Sprintf(`{"id":987654,"trackingnum":%q,"callernum":"+1 (404) 555-1234","datetime":%q,"duration":"12"}`,
+		local, time.Now().UTC().Format(time.RFC3339))
+	sig := callsig.CallRail("us-callrail-key", []byte(body))
+	beforeCR := recorded(providerCallRail, touchSession)
+	for range 2 {
+		if r := ts.do(t, req{path: "/v1/calls/callrail", body: body, headers: []string{"Signature", sig}}); r.StatusCode() != 204 {
+			t.Fatalf("CallRail webhook: %d %s", r.StatusCode(), r.Body())
+		}
+	}
+	if got := recorded(providerCallRail, touchSession) - beforeCR; got != 1 {
+		t.Errorf("a retried CallRail webhook counted %g times", got)
+	}
+	repeat := callEvents(t, ts)["987654"]
+	if len(repeat) != 2 {
+		t.Fatalf("%d events for CallRail's call, want 2", len(repeat))
+	}
+	rp := propsOf(t, repeat[1])
+	if repeat[1].Conversion.Type != "call" || rp.FirstCall || rp.CallerSHA256 != fp.CallerSHA256 || repeat[1].VID != "u1" || rp.Duration != 12 {
+		t.Errorf("the same caller's second call: %+v props %+v", repeat[1].Conversion, rp)
+	}
+
+	// The pool's other number, written 1-555-010-000x, which no visitor held.
+	beforeUn := recorded(providerAPI, touchUnmatched)
+	nobody := fmt.Sprintf(`{"site":"us","call_id":"pbx-us-2","to":"1-%s-%s-%s","from":"+14045559999"}`, free[2:5], free[5:8], free[8:])
+	if r := ts.do(t, req{path: "/v1/calls", body: nobody, headers: []string{"Authorization", "Bearer " + demoSecret}}); r.StatusCode() != 202 {
+		t.Fatalf("/v1/calls: %d %s", r.StatusCode(), r.Body())
+	}
+	e := callEvents(t, ts)["pbx-us-2"]
+	if len(e) != 1 || e[0].VID != "" || e[0].Conversion.Type != "lead" {
+		t.Fatalf("a call nobody's lease matched: %+v", e)
+	}
+	if p := propsOf(t, e[0]); p.Touch != touchUnmatched || p.Pool != "us" || p.Number != free {
+		t.Errorf("a call nobody's lease matched: %+v", p)
+	}
+	if got := recorded(providerAPI, touchUnmatched) - beforeUn; got != 1 {
+		t.Errorf("unmatched calls counted %g times, want once", got)
 	}
 }

@@ -197,7 +197,9 @@ func (s *Store) SyncPool(ctx context.Context, site, pool string, numbers []strin
 }
 
 // Holder returns the lease that held number at t, or nil: the current lease or one of the
-// last 200 before it.
+// last 200 before it. When none held it at t, a lease that began at most Slack after t
+// counts: providers give a call's start to the second, their clocks are not ours, and a
+// Twilio status callback's start is reckoned from whole seconds.
 func (s *Store) Holder(ctx context.Context, site, number string, t time.Time) (*Lease, error) {
 	key := keyNumber(site) + number
 	cur, err := s.rdb.HMGet(ctx, key, "id", "vid", "from", "to").Result()
@@ -212,17 +214,28 @@ func (s *Store) Holder(ctx context.Context, site, number string, t time.Time) (*
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the leases of %s: %w", number, err)
 	}
+	all := []*Lease{parseLease(number, cur)}
 	for _, h := range hist {
-		f := strings.Split(h, "|")
-		if len(f) != 4 {
-			continue
-		}
-		if l := parseLease(number, []any{f[0], f[1], f[2], f[3]}); l != nil && l.From.UnixMilli() <= at && at <= l.To.UnixMilli() {
-			return l, nil
+		if f := strings.Split(h, "|"); len(f) == 4 {
+			all = append(all, parseLease(number, []any{f[0], f[1], f[2], f[3]}))
 		}
 	}
-	return nil, nil
+	var soon *Lease // the first lease that began within Slack after t
+	for _, l := range all {
+		switch {
+		case l == nil:
+		case l.From.UnixMilli() <= at && at <= l.To.UnixMilli():
+			return l, nil
+		case l.From.UnixMilli() > at && l.From.UnixMilli() <= at+Slack.Milliseconds() && (soon == nil || l.From.Before(soon.From)):
+			soon = l
+		}
+	}
+	return soon, nil
 }
+
+// Slack is how much later than a call's reported start a lease may begin and still get
+// the call, when no lease held the number at that start.
+const Slack = 5 * time.Second
 
 func parseLease(number string, f []any) *Lease {
 	str := func(i int) string { x, _ := f[i].(string); return x }

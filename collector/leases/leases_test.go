@@ -55,7 +55,12 @@ func TestLeasesAreSharedExclusiveAndSurviveARestart(t *testing.T) {
 	for _, c := range []struct {
 		at   time.Time
 		want string
-	}{{now.Add(time.Minute), "v2"}, {later.Add(time.Minute), "v3"}, {now.Add(-time.Hour), ""}} {
+	}{
+		{now.Add(time.Minute), "v2"}, {later.Add(time.Minute), "v3"}, {now.Add(-time.Hour), ""},
+		// A start reported to the second, or by a clock a little behind: the lease that
+		// began just after it, when none held the number then.
+		{now.Add(-2 * time.Second), "v2"}, {later.Add(-2 * time.Second), "v3"}, {now.Add(-Slack - time.Second), ""},
+	} {
 		h, err := b.Holder(ctx, "s", l2.Number, c.at)
 		if err != nil {
 			t.Fatal(err)
