@@ -40,7 +40,9 @@ func callSites(t testing.TB) *site.Registry {
 			}}}, {ID: "us", Origins: []string{"https://www.example.com"},
 		CallTracking: site.CallTracking{CountryCode: "1", CallRailSigningKey: "us-callrail-key",
 			Pools: []site.NumberPool{{ID: "us", Numbers: []string{"+15550100001", "+15550100002"}, Default: "+1 (555) 010-0000"}}}}}}
-	site.ApplyEnv(&c, func(k string) (string, bool) { return demoSecret, k == "TP_SITE_DEMO_SECRET" || k == "TP_SITE_US_SECRET" })
+	site.ApplyEnv(&c, func(k string) (string, bool) {
+		return demoSecret, k == "TP_SITE_DEMO_SECRET" || k == "TP_SITE_US_SECRET"
+	})
 	r, err := site.New(c)
 	if err != nil {
 		t.Fatal(err)
