@@ -54,7 +54,8 @@ func E164(s, cc string) string {
 
 // Same reports whether a and b are the same number: equal in E.164, or the national
 // significant digits of one (without trunk prefix) ending the other's, at least seven of
-// them, when only one of them carries its country code.
+// them, when only one of them carries its country code. tracker-js/src/phone.js decides
+// the same way.
 func Same(a, b string) bool {
 	da, db := Digits(a), Digits(b)
 	if da == "" || db == "" {
@@ -64,8 +65,14 @@ func Same(a, b string) bool {
 		return true
 	}
 	intlA, intlB := da[0] == '+', db[0] == '+'
-	if intlA == intlB {
-		return strings.TrimLeft(da, "+0") == strings.TrimLeft(db, "+0") && intlA
+	if intlA && intlB {
+		return strings.TrimLeft(da, "+0") == strings.TrimLeft(db, "+0")
+	}
+	if !intlA && !intlB {
+		// Both national: the same without trunk prefix, or a North American number with
+		// and without its leading 1 ("1-555-010-0000", "(555) 010-0000").
+		na, nb := strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")
+		return na == nb || len(na) == 10 && nb == "1"+na || len(nb) == 10 && na == "1"+nb
 	}
 	if intlA {
 		da, db = db, da // da national, db international

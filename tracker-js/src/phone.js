@@ -8,6 +8,9 @@ const intl = (s) => /^\D*(\+|00)/.test(s)
 // national significant digits (no trunk prefix), and which of the two it is.
 const key = (s) => [intl(s) ? digits(s).replace(/^00/, '') : digits(s).replace(/^0+/, ''), intl(s)]
 
+// Both national: a North American number without and with its leading 1.
+const nanp = (a, b) => a.length == 10 && b == '1' + a
+
 // Whether a and b are the same number, however written: equal, or the
 // national digits of one (at least seven) ending the other's international
 // ones. The collector's internal/phone.Same decides the same way.
@@ -15,7 +18,7 @@ export const same = (a, b) => {
   const [ka, ia] = key(a)
   const [kb, ib] = key(b)
   if (!ka || !kb) return false
-  if (ia == ib) return ka == kb
+  if (ia == ib) return ka == kb || (!ia && (nanp(ka, kb) || nanp(kb, ka)))
   const [n, i] = ia ? [kb, ka] : [ka, kb]
   return n.length > 6 && i.endsWith(n)
 }
