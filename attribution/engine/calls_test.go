@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"testing"
+	"time"
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/model"
@@ -22,11 +23,16 @@ func TestCallsAreCreditedToSessionsUnmatchedOrStaticSource(t *testing.T) {
 	call("call:twilio:CA2", "", `{"touch":"unmatched","duration":0,"answered":false}`)
 	f.db.Conversion(attrtest.Conversion{Site: "s1", ID: "call:twilio:CA4", Type: "call", LeadType: "call", Person: "p1", At: t0.Add(3600e9),
 		Props: `{"touch":"session","duration":90,"answered":true}`})
+	// Two clicks on a tel: link in the ad's session, and one by a bot: intent, not leads.
+	for i, bot := range []bool{false, false, true} {
+		f.db.Event(attrtest.Event{Site: "s1", Person: "p1", Session: f.sess["ad"], Type: "call_click", At: t0.Add(-24*60*60e9 + time.Duration(i+1)*time.Minute), Bot: bot})
+	}
 	call("call:twilio:CA3", "", `{"touch":"static","source":"yellowpages","medium":"directory","campaign":"2026","channel":"Referral"}`)
 	if _, _, err := f.eng.Rebuild(context.Background(), "s1", t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 1)); err != nil {
 		t.Fatal(err)
 	}
 	defer f.checkCallsReport()
+	defer f.checkCallClicks()
 	for _, c := range []struct{ id, channel, source string }{
 		{"call:twilio:CA1", "Paid Search", "google"},
 		{"call:twilio:CA2", UnmatchedCall, UnmatchedCall},
@@ -85,5 +91,38 @@ func (f *fixture) checkCallsReport() {
 	}
 	if rep.Totals.Calls != 4 || rep.Totals.FirstTime != 3 {
 		t.Errorf("totals %+v, want 4 calls, 3 first-time callers", rep.Totals)
+	}
+}
+
+// checkCallClicks checks the call clicks beside leads in the source report: the ad
+// session's two clicks (the bot's left out) on google's row, in the totals, in the series,
+// and none once a filter leaves the session out.
+func (f *fixture) checkCallClicks() {
+	t := f.t
+	store := &reports.Store{Conn: f.conn, DB: f.db.Name}
+	by, _ := reports.LookupGroupBy("source")
+	channel, _ := reports.LookupGroupBy("channel")
+	p := reports.Params{Site: "s1", From: t0.AddDate(0, 0, -1), To: t0.AddDate(0, 0, 1), Model: model.LastClick, By: by, Currency: "EUR"}
+	rep, err := store.Sources(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clicks := map[string]uint64{}
+	for _, r := range rep.Rows {
+		clicks[r.Key] = r.CallClicks
+	}
+	if clicks["google"] != 2 || rep.Totals.CallClicks != 2 {
+		t.Errorf("call clicks %v, totals %d; want 2 on google", clicks, rep.Totals.CallClicks)
+	}
+	series, err := store.Series(context.Background(), p, "day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if series.Totals.CallClicks != 2 {
+		t.Errorf("call clicks in the series: %d, want 2", series.Totals.CallClicks)
+	}
+	p.Filter = reports.Filter{Dims: []reports.DimFilter{{By: channel, Value: "Email"}}}
+	if rep, err = store.Sources(context.Background(), p); err != nil || rep.Totals.CallClicks != 0 {
+		t.Errorf("call clicks with the ad's channel filtered out: %+v, %v", rep, err)
 	}
 }
