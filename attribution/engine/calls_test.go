@@ -7,6 +7,7 @@ import (
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/model"
+	"touchpoint/internal/site"
 	"touchpoint/reports"
 )
 
@@ -33,6 +34,7 @@ func TestCallsAreCreditedToSessionsUnmatchedOrStaticSource(t *testing.T) {
 	}
 	defer f.checkCallsReport()
 	defer f.checkCallClicks()
+	defer f.checkCallJourneys()
 	for _, c := range []struct{ id, channel, source string }{
 		{"call:twilio:CA1", "Paid Search", "google"},
 		{"call:twilio:CA2", UnmatchedCall, UnmatchedCall},
@@ -124,5 +126,40 @@ func (f *fixture) checkCallClicks() {
 	p.Filter = reports.Filter{Dims: []reports.DimFilter{{By: channel, Value: "Email"}}}
 	if rep, err = store.Sources(context.Background(), p); err != nil || rep.Totals.CallClicks != 0 {
 		t.Errorf("call clicks with the ad's channel filtered out: %+v, %v", rep, err)
+	}
+}
+
+// checkCallJourneys checks calls in journeys: a matched call with what the provider said
+// and the person's repeat call beside it; an unmatched call and a static number's call
+// each with their own touch.
+func (f *fixture) checkCallJourneys() {
+	t := f.t
+	store := &reports.Store{Conn: f.conn, DB: f.db.Name}
+	st := &site.Site{ID: "s1", LookbackDays: 30}
+	j, err := store.Journey(context.Background(), st, "call:twilio:CA1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := j.Conversion.Call; c == nil || c.Duration != 30 || !c.Answered || c.Match != "session" {
+		t.Errorf("the matched call's journey shows the call as %+v", c)
+	}
+	if len(j.Touchpoints) != 1 || j.Touchpoints[0].Source != "google" {
+		t.Errorf("the matched call's touchpoints: %+v", j.Touchpoints)
+	}
+	repeat := false
+	for _, c := range j.Conversions {
+		repeat = repeat || c.ConversionID == "call:twilio:CA4" && c.Type == "call" && c.Call != nil && c.Call.Duration == 90
+	}
+	if !repeat {
+		t.Errorf("the person's repeat call is not among the journey's conversions: %+v", j.Conversions)
+	}
+	for id, source := range map[string]string{"call:twilio:CA2": UnmatchedCall, "call:twilio:CA3": "yellowpages"} {
+		j, err := store.Journey(context.Background(), st, id, "")
+		if err != nil {
+			t.Fatalf("journey of %s: %v", id, err)
+		}
+		if len(j.Touchpoints) != 1 || j.Touchpoints[0].Source != source || j.Conversion.Call == nil {
+			t.Errorf("journey of %s: touchpoints %+v, call %+v; want the touch %s", id, j.Touchpoints, j.Conversion.Call, source)
+		}
 	}
 }
