@@ -111,6 +111,12 @@ func TestNumberPoolsLeaseOneNumberPerVisitor(t *testing.T) {
 	if anon := ask("", ""); anon["main"] != "" {
 		t.Errorf("a request without visitor got %q", anon["main"])
 	}
+	// A search engine rendering the page keeps the site's number and holds none.
+	crawler := numbersOf(t, ts.do(t, req{method: "GET", path: "/v1/number?site=demo&vid=g1",
+		headers: []string{"User-Agent", "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Googlebot/2.1; +http://www.google.com/bot.html) Chrome/131.0.6778.204 Safari/537.36"}}))
+	if crawler["main"] != "" || testutil.ToFloat64(numberAnswers.WithLabelValues("demo", "main", "bot")) == 0 {
+		t.Errorf("a crawler got %q", crawler["main"])
+	}
 	// The paid pool is for Paid Search sessions only.
 	if p := ask("v4", "&url="+url.QueryEscape("https://shop.example.com/?gclid=abc")); p["paid"] == "" {
 		t.Error("a Paid Search session got no number of the paid pool")

@@ -23,7 +23,7 @@ import (
 var (
 	numberAnswers = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tp_collector_numbers_total",
-		Help: "Pool numbers asked for at /v1/number, by pool and outcome: leased, renewed, exhausted (every number held: the default number shown), other_channel, no_visitor, store_unavailable.",
+		Help: "Pool numbers asked for at /v1/number, by pool and outcome: leased, renewed, exhausted (every number held: the default number shown), other_channel, no_visitor, bot, store_unavailable.",
 	}, []string{"site", "pool", "outcome"})
 	leaseEventsDropped = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "tp_collector_lease_events_dropped_total", Help: "Lease events not written to Kafka: the queue to the producer was full.",
@@ -166,6 +166,10 @@ func (s *Server) handleNumber(ctx *fasthttp.RequestCtx) {
 		s.refuse(ctx, fasthttp.StatusBadRequest, reasonBadRequest, "vid must be 1-64 letters, digits, '-' or '_'")
 		return
 	}
+	// Crawlers that run the page's scripts (search engines render pages) would hold
+	// numbers nobody can call from; they see the site's own.
+	ua := string(ctx.UserAgent())
+	bot := ua == "" || s.agents.Parse(ua).Bot
 	now := time.Now()
 	out := numberAnswer{Numbers: []poolNumber{}, Renew: renewEvery}
 	var ch string // the session's channel, worked out when a pool asks
@@ -182,6 +186,9 @@ func (s *Server) handleNumber(ctx *fasthttp.RequestCtx) {
 		switch {
 		case vid == "":
 			numberAnswers.WithLabelValues(st.ID, p.ID, "no_visitor").Inc()
+			continue
+		case bot:
+			numberAnswers.WithLabelValues(st.ID, p.ID, "bot").Inc()
 			continue
 		case !p.AllowsChannel(ch):
 			numberAnswers.WithLabelValues(st.ID, p.ID, "other_channel").Inc()

@@ -112,6 +112,7 @@ type Server struct {
 	authRL  *limiter // failed server API authentications
 	tracker *trackerFile
 	callsJS *trackerFile
+	agents  *enrich.UAParser // tells crawlers apart at /v1/number
 	ready   *readiness
 	// Call tracking (numbers.go, calls.go): nil leases until UseLeases.
 	leases    *leases.Store
@@ -133,7 +134,8 @@ func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Store, r
 	s := &Server{
 		cfg: cfg, sites: sites, pipe: pipe, sink: sink, trusted: trusted,
 		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst), authRL: newLimiter(cfg.AuthRate, cfg.AuthBurst),
-		tracker: newTrackerFile(), callsJS: newScriptFile(trackerjs.Calls), ready: newReadiness(ready), topic: topic, dlq: dlq,
+		tracker: newTrackerFile(), callsJS: newScriptFile(trackerjs.Calls), agents: enrich.NewUAParser(1024), ready: newReadiness(ready),
+		topic: topic, dlq: dlq,
 	}
 	s.watchCtx, s.unwatch = context.WithCancel(context.Background())
 	go s.ready.watch(s.watchCtx, 5*time.Second)

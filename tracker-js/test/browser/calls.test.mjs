@@ -19,10 +19,14 @@ after(() => srv && srv.close())
 const body = `<p id="text">Call us: +44 20 7946 0000, or from the UK (020) 7946-0000. Order 12345678 is no number.</p>
 <a id="tel" href="tel:+442079460000">Ring us</a> <a id="other" href="tel:+442079469999">Other line</a>`
 
+// Headless Chromium says so in its user agent, and crawlers get no pool number: the
+// tests browse as a desktop Chrome.
+const DESKTOP = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+
 async function open(t, fixture) {
   const sent = await recorder(t)
   srv.add('/calls', page({ api: sent.url, attrs: 'data-calls', body, ...fixture }))
-  const ctx = await browser(t)
+  const ctx = await browser(t, { userAgent: DESKTOP })
   const p = await ctx.newPage()
   return { sent, ctx, p }
 }
