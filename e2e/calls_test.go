@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -35,7 +36,18 @@ func TestCallThroughTwilioIsCreditedToTheAd(t *testing.T) {
 	var number struct {
 		Numbers []struct{ Pool, Number string } `json:"numbers"`
 	}
-	getJSON(t, collector+"/v1/number?site="+siteID+"&vid="+visitor+"&url="+url.QueryEscape(landing), &number)
+	// As the snippet asks, from a browser (crawlers get no number).
+	req, _ := http.NewRequest(http.MethodGet, collector+"/v1/number?site="+siteID+"&vid="+visitor+"&url="+url.QueryEscape(landing), nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&number)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/v1/number: %s %v", resp.Status, err)
+	}
 	if len(number.Numbers) != 1 || number.Numbers[0].Number == "" {
 		t.Fatalf("no tracking number for the visitor: %+v", number)
 	}
