@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -94,8 +95,22 @@ func (c *Client) lease(ctx context.Context, vid string) (string, error) {
 		}
 	}
 	u := c.Collector + "/v1/number?site=" + url.QueryEscape(c.Site) + "&vid=" + url.QueryEscape(vid)
-	if err := c.do(ctx, http.MethodGet, u, "", "", nil, &a); err != nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	// As the visitor's browser asks: crawlers get no number.
+	req.Header.Set("User-Agent", browserUA)
+	resp, err := c.http().Do(req)
+	if err != nil {
 		return "", fmt.Errorf("cannot get a tracking number: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("cannot get a tracking number: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return "", fmt.Errorf("cannot read a tracking number: %w", err)
 	}
 	for _, n := range a.Numbers {
 		if n.Number != "" {
@@ -104,6 +119,9 @@ func (c *Client) lease(ctx context.Context, vid string) (string, error) {
 	}
 	return "", nil
 }
+
+// browserUA is the user agent the demo's visitors ask for their numbers with.
+const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 // twilioCall posts the voice request and the status callback of one call; retry sends the
 // status callback twice.
