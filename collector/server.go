@@ -93,8 +93,9 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	return c
 }
 
-// Store makes messages durable; Sink is the real one.
-type Store interface {
+// Sink is where accepted messages go: Write returns once they are durable. KafkaSink is
+// the real one.
+type Sink interface {
 	// Write returns nil once every message is durable; errSpoolFull when it cannot be.
 	Write(ctx context.Context, msgs []spool.Message) error
 	Close(ctx context.Context) error
@@ -105,7 +106,7 @@ type Server struct {
 	cfg     *Config
 	sites   *site.Registry
 	pipe    *enrich.Pipeline
-	sink    Store
+	sink    Sink
 	trusted []netip.Prefix
 	siteRL  *limiter
 	ipRL    *limiter
@@ -126,7 +127,7 @@ type Server struct {
 }
 
 // New wires a collector.
-func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Store, ready func(context.Context) error, topic, dlq string) (*Server, error) {
+func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Sink, ready func(context.Context) error, topic, dlq string) (*Server, error) {
 	trusted, err := parseCIDRs(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err

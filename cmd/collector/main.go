@@ -62,7 +62,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sink, err := collector.NewSink(collector.SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: cfg.KafkaTimeout, Linger: cfg.Linger, Compression: cfg.Compression})
+	sink, err := collector.NewKafkaSink(collector.KafkaSinkConfig{Kafka: kc, Spool: sp, WriteTimeout: cfg.KafkaTimeout, Linger: cfg.Linger, Compression: cfg.Compression})
 	if err != nil {
 		log.Fatal(err)
 	}
