@@ -57,7 +57,7 @@ func newCallServer(t testing.TB) (*testServer, func(), func()) {
 	cfg := RegisterFlags(flag.NewFlagSet("test", flag.PanicOnError))
 	cfg.IPRate, cfg.SiteRate = 0, 0
 	cfg.TrustedProxies = "10.0.0.0/8"
-	store := &memStore{}
+	store := &memSink{}
 	srv, err := New(cfg, callSites(t), enrich.New(enrich.Options{}), store, func(context.Context) error { return nil }, "events", "dlq")
 	if err != nil {
 		t.Fatal(err)

@@ -59,12 +59,12 @@ func (s *Server) leaseStoreAnswered(err error) {
 // without waiting for a broker: the lease is in the lease store already, and its
 // event is an audit copy.
 type leaseWriter struct {
-	sink Store
+	sink Sink
 	in   chan spool.Message
 	done chan struct{}
 }
 
-func newLeaseWriter(sink Store) *leaseWriter {
+func newLeaseWriter(sink Sink) *leaseWriter {
 	w := &leaseWriter{sink: sink, in: make(chan spool.Message, 10000), done: make(chan struct{})}
 	go w.run()
 	return w

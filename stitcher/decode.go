@@ -108,7 +108,7 @@ func decodeOne(m *kafkabus.Message, in *incoming, rules rulebook) string {
 
 // sessionable reports whether an event belongs to a visit: browser events with a visitor id.
 // Server calls (a CRM's conversion days later) are not visits, and neither is a tracking
-// number's lease: it joins the session the visitor is in (journeys.sessionAt), never
+// number's lease: it joins the session the visitor is in (visitorStates.sessionAt), never
 // starts one.
 func (in *incoming) sessionable() bool {
 	return in.e.VID != "" && in.e.Origin != event.OriginServer && in.e.Type != event.NumberLease

@@ -56,7 +56,7 @@ func (j *visitorStates) forgetAll() {
 // sessionAt is the session visitor vid of site is in at ts (seconds) as far as the
 // visitor's state tells: the session of its latest event at or before ts, unless that
 // event is more than session.Timeout older. "" when unknown.
-func (j *journeys) sessionAt(site, vid string, ts int64) string {
+func (j *visitorStates) sessionAt(site, vid string, ts int64) string {
 	s := j.states[visitorKey{site, vid}]
 	if s == nil {
 		return ""

@@ -507,7 +507,7 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 		if in.session != uuid.Nil {
 			sess = in.session.String()
 		} else if in.e.Type == event.NumberLease {
-			sess = st.journeys.sessionAt(in.e.Site, in.e.VID, in.ts)
+			sess = st.states.sessionAt(in.e.Site, in.e.VID, in.ts)
 		}
 		out.events.add(in, person, sess, out.version)
 		if c := conversionValues(in, person, sess); c != nil {
