@@ -16,12 +16,16 @@ import (
 	"touchpoint/internal/testenv"
 )
 
-// A visitor from a Google ad is given a tracking number (the stack's lease store), calls
-// it, and Twilio's webhooks — the ringing request, then the status callback and its retry —
-// make one call lead, credited to the ad in the calls and source reports.
+// A visitor from a Google ad is given a tracking number, calls it, and Twilio's webhooks —
+// the ringing request, then the status callback and its retry — make one call lead,
+// credited to the ad in the calls and source reports.
 func TestCallThroughTwilioIsCreditedToTheAd(t *testing.T) {
-	testenv.CollectorURL(t) // the shared stack (Kafka, stitcher, lease store) must run
+	testenv.CollectorURL(t) // the shared stack (Kafka, stitcher) must run
 	_, db := testenv.ClickHouse(t)
+	// A lease store of the test's own (a local cluster runs none), read by the collector
+	// from the environment as in docker-compose.
+	leaseStore, _, _ := testenv.PrivateRedis(t)
+	t.Setenv("TP_LEASES_ADDR", leaseStore)
 	siteID := "e2e-calls-" + uuid.NewString()[:8]
 	const token = "e2e-twilio-token"
 	_, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
