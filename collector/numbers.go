@@ -87,6 +87,9 @@ func (w *leaseWriter) run() {
 			return
 		}
 		batch = append(batch[:0], m)
+		// The page's own pageview was sent before the snippet asked for a number: waiting
+		// a little lets it reach the stitcher first, which gives the lease its session.
+		time.Sleep(leaseDelay)
 	more:
 		for len(batch) < 500 {
 			select {
@@ -113,6 +116,9 @@ func (w *leaseWriter) run() {
 		}
 	}
 }
+
+// leaseDelay is how long a lease event waits before it is written to Kafka.
+const leaseDelay = time.Second
 
 // close writes what is queued, within ctx.
 func (w *leaseWriter) close(ctx context.Context) {
