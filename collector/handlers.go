@@ -35,6 +35,16 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.handleIdentify(ctx)
 	case "/v1/import":
 		s.handleImport(ctx)
+	case "/v1/number":
+		s.handleNumber(ctx)
+	case "/c.js":
+		s.serveCallsScript(ctx)
+	case "/v1/calls":
+		s.handleCall(ctx)
+	case "/v1/calls/twilio":
+		s.handleTwilio(ctx)
+	case "/v1/calls/callrail":
+		s.handleCallRail(ctx)
 	case "/healthz":
 		ctx.SetBodyString("ok\n")
 	case "/readyz":

@@ -147,12 +147,12 @@ func (ts *testServer) do(t testing.TB, r req) *fasthttp.Response {
 	rq.Header.SetMethod(r.method)
 	rq.SetRequestURI("http://t.example.com" + r.path)
 	rq.Header.Set("User-Agent", browserUA)
-	for i := 0; i+1 < len(r.headers); i += 2 {
-		rq.Header.Set(r.headers[i], r.headers[i+1])
-	}
 	if r.body != "" {
 		rq.Header.SetContentType("text/plain")
 		rq.SetBodyString(r.body)
+	}
+	for i := 0; i+1 < len(r.headers); i += 2 {
+		rq.Header.Set(r.headers[i], r.headers[i+1])
 	}
 	resp := &fasthttp.Response{}
 	if err := c.Do(rq, resp); err != nil {

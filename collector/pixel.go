@@ -2,6 +2,7 @@ package collector
 
 import (
 	"encoding/json"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"touchpoint/collector/enrich"
 	"touchpoint/internal/event"
+	"touchpoint/internal/site"
 )
 
 // transparentGIF is a 1×1 transparent GIF.
@@ -18,23 +20,33 @@ var transparentGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\
 // pixelFields are the query parameters of /p.gif copied into the event.
 var pixelFields = []string{"id", "type", "vid", "url", "ref", "title", "name", "screen", "lang", "tz"}
 
+// browserGet checks a browser's GET to a public endpoint (allow: the methods to name when
+// another is used), the client address's rate and the site of ?site=; it returns the site
+// and the address, or nil when it answered the request itself.
+func (s *Server) browserGet(ctx *fasthttp.RequestCtx, allow string) (*site.Site, netip.Addr) {
+	ip := s.clientIP(ctx)
+	if !ctx.IsGet() {
+		ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
+		s.refuse(ctx, fasthttp.StatusMethodNotAllowed, reasonMethod, "use GET")
+		return nil, ip
+	}
+	if !s.allowIP(ctx, ip) {
+		return nil, ip
+	}
+	st := s.sites.Get(string(ctx.QueryArgs().Peek("site")))
+	if st == nil {
+		s.refuse(ctx, fasthttp.StatusForbidden, reasonUnknownSite, "unknown site")
+	}
+	return st, ip
+}
+
 // handlePixel is GET /p.gif?site=…&id=…&type=…: one event for pages without JavaScript.
 func (s *Server) handlePixel(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() {
-		ctx.Response.Header.Set(fasthttp.HeaderAllow, "GET")
-		s.refuse(ctx, fasthttp.StatusMethodNotAllowed, reasonMethod, "use GET")
-		return
-	}
-	ip := s.clientIP(ctx)
-	if !s.allowIP(ctx, ip) {
+	st, ip := s.browserGet(ctx, "GET")
+	if st == nil {
 		return
 	}
 	args := ctx.QueryArgs()
-	st := s.sites.Get(string(args.Peek("site")))
-	if st == nil {
-		s.refuse(ctx, fasthttp.StatusForbidden, reasonUnknownSite, "unknown site")
-		return
-	}
 	// An image request carries no Origin; its Referer, when sent, must be an allowed page.
 	if ref := ctx.Request.Header.Referer(); len(ref) > 0 {
 		u, err := url.Parse(string(ref))

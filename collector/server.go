@@ -12,14 +12,17 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"touchpoint/collector/enrich"
+	"touchpoint/collector/leases"
 	"touchpoint/collector/spool"
 	"touchpoint/internal/site"
+	trackerjs "touchpoint/tracker-js"
 )
 
 // Config holds the collector's settings; RegisterFlags declares each with its default.
@@ -50,6 +53,8 @@ type Config struct {
 	Compression     string
 	ClockSkew       time.Duration
 	MaxEventAge     time.Duration
+	CallsPublicURL  string
+	Leases          leases.Config
 }
 
 // RegisterFlags declares the collector's flags (each also readable as TP_<NAME>, see envflag).
@@ -81,6 +86,10 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.Compression, "kafka.compression", "lz4", "compression of produced batches: none, gzip, snappy, lz4 or zstd")
 	fs.DurationVar(&c.ClockSkew, "clock.skew", time.Minute, "how far in the future a client time may be")
 	fs.DurationVar(&c.MaxEventAge, "clock.max-age", 7*24*time.Hour, "how far in the past a live event's client time may be before it is clamped")
+	fs.StringVar(&c.CallsPublicURL, "calls.public-url", "", "the collector's public base URL as call providers reach it (https://t.example.com, with a proxy's path prefix): Twilio signs the URL it posts to; empty: the request's Host and scheme")
+	fs.StringVar(&c.Leases.Addr, "leases.addr", "127.0.0.1:6379", "address of the Redis-compatible lease store of call tracking (shared by every collector)")
+	fs.StringVar(&c.Leases.Password, "leases.password", "", "password of the lease store")
+	fs.DurationVar(&c.Leases.Timeout, "leases.timeout", 200*time.Millisecond, "longest wait for the lease store; past it /v1/number answers the default numbers")
 	return c
 }
 
@@ -103,11 +112,18 @@ type Server struct {
 	ipRL    *limiter
 	authRL  *limiter // failed server API authentications
 	tracker *trackerFile
+	callsJS *trackerFile
+	agents  *enrich.UAParser // tells crawlers apart at /v1/number
 	ready   *readiness
-	unwatch context.CancelFunc // stops the background readiness check
-	topic   string
-	dlq     string
-	http    *fasthttp.Server
+	// Call tracking (numbers.go, calls.go): nil leases until UseLeases.
+	leases    *leases.Store
+	leaseOut  *leaseWriter
+	referrals sync.Map           // *site.Site → *session.Referrals
+	watchCtx  context.Context    // background readiness checks run until unwatch
+	unwatch   context.CancelFunc // stops the background readiness checks
+	topic     string
+	dlq       string
+	http      *fasthttp.Server
 }
 
 // New wires a collector.
@@ -119,11 +135,11 @@ func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Sink, re
 	s := &Server{
 		cfg: cfg, sites: sites, pipe: pipe, sink: sink, trusted: trusted,
 		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst), authRL: newLimiter(cfg.AuthRate, cfg.AuthBurst),
-		tracker: newTrackerFile(), ready: newReadiness(ready), topic: topic, dlq: dlq,
+		tracker: newTrackerFile(), callsJS: newScriptFile(trackerjs.Calls), agents: enrich.NewUAParser(1024), ready: newReadiness(ready),
+		topic: topic, dlq: dlq,
 	}
-	var wctx context.Context
-	wctx, s.unwatch = context.WithCancel(context.Background())
-	go s.ready.watch(wctx, 5*time.Second)
+	s.watchCtx, s.unwatch = context.WithCancel(context.Background())
+	go s.ready.watch(s.watchCtx, 5*time.Second)
 	s.http = &fasthttp.Server{
 		Handler:            s.route,
 		Name:               "touchpoint",
@@ -170,6 +186,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := s.http.ShutdownWithContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
+	}
+	if s.leaseOut != nil {
+		s.leaseOut.close(ctx)
+	}
+	if s.leases != nil {
+		s.leases.Close()
 	}
 	if err := s.sink.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cannot close the sink: %w", err))

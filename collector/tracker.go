@@ -11,19 +11,21 @@ import (
 	trackerjs "touchpoint/tracker-js"
 )
 
-// trackerFile is /t.js: the embedded snippet, gzipped once at start.
+// trackerFile is an embedded script (/t.js, /c.js), gzipped once at start.
 type trackerFile struct {
 	plain, gz []byte
 	etag      string
 }
 
-func newTrackerFile() *trackerFile {
+func newTrackerFile() *trackerFile { return newScriptFile(trackerjs.Script) }
+
+func newScriptFile(script []byte) *trackerFile {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	zw.Write(trackerjs.Script)
+	zw.Write(script)
 	zw.Close()
-	sum := sha256.Sum256(trackerjs.Script)
-	return &trackerFile{plain: trackerjs.Script, gz: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	sum := sha256.Sum256(script)
+	return &trackerFile{plain: script, gz: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
 func (t *trackerFile) serve(ctx *fasthttp.RequestCtx) {

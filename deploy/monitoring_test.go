@@ -277,6 +277,10 @@ func TestAlertsAndDashboardUseServedMetrics(t *testing.T) {
 	if resp, err := http.Post("http://"+collector+"/e", "text/plain", strings.NewReader("{")); err == nil {
 		resp.Body.Close()
 	}
+	// A tracking number asked for (the demo site has number pools).
+	if resp, err := http.Get("http://" + collector + "/v1/number?site=demo&vid=v1"); err == nil {
+		resp.Body.Close()
+	}
 
 	var left []string
 	testenv.Eventually(t, 60*time.Second, "every metric of the alerts and the dashboard served", func() (bool, error) {

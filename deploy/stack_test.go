@@ -33,7 +33,7 @@ func TestStackStatusNamesADeadService(t *testing.T) {
 	if err := dead.Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"stitcher", "attribution", "kafka", "clickhouse"} {
+	for _, name := range []string{"stitcher", "attribution", "kafka", "clickhouse", "redis"} {
 		pidFile(name, live.Process.Pid)
 	}
 	pidFile("collector", dead.Process.Pid)

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,12 +32,24 @@ type JourneyTouch struct {
 
 // JourneyConversion describes a conversion in a journey.
 type JourneyConversion struct {
-	ConversionID string    `json:"conversion_id"`
-	Type         string    `json:"type"`
-	LeadType     string    `json:"lead_type"`
-	OccurredAt   time.Time `json:"occurred_at"`
-	Value        float64   `json:"value"`
-	Currency     string    `json:"currency"`
+	ConversionID string       `json:"conversion_id"`
+	Type         string       `json:"type"`
+	LeadType     string       `json:"lead_type"`
+	OccurredAt   time.Time    `json:"occurred_at"`
+	Value        float64      `json:"value"`
+	Currency     string       `json:"currency"`
+	Call         *JourneyCall `json:"call,omitempty"` // for a phone call (lead_type call)
+}
+
+// JourneyCall is what a journey shows of a phone call.
+type JourneyCall struct {
+	Provider string `json:"provider"`
+	Number   string `json:"number"` // the tracking number called
+	Duration int    `json:"duration"`
+	Answered bool   `json:"answered"`
+	Status   string `json:"status,omitempty"`
+	// Match is session (a visitor's session held the number), unmatched or static.
+	Match string `json:"match"`
 }
 
 // JourneyEvent is one thing the person did in the journey's window, or a conversion
@@ -102,9 +115,11 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		return nil, ErrNotFound
 	}
 	conv := pickConversion(target)
-	all, err := s.journeyConversions(ctx, st.ID, "person = ?", conv.person)
-	if err != nil {
-		return nil, err
+	all := []journeyConversion{conv}
+	if conv.person != "" { // calls nobody's session made have no person
+		if all, err = s.journeyConversions(ctx, st.ID, "person = ?", conv.person); err != nil {
+			return nil, err
+		}
 	}
 	j := &Journey{Site: st.ID, PersonID: conv.person, Conversion: conv.JourneyConversion}
 	for _, c := range all {
@@ -156,8 +171,19 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	sort.SliceStable(j.Events, func(a, b int) bool { return j.Events[a].At.Before(j.Events[b].At) })
 	if c, ok := credits[""]; ok { // no touchpoint in the window: the explicit (no touchpoint) row
 		const n = model.NoTouchpoint
-		j.Touchpoints = append(j.Touchpoints, JourneyTouch{StartedAt: conv.OccurredAt, Channel: n, Source: n, Medium: n, Campaign: n,
-			Term: n, LandingPage: n, Country: n, Device: n, Credits: creditsFor(c)})
+		t := JourneyTouch{StartedAt: conv.OccurredAt, Channel: n, Source: n, Medium: n, Campaign: n,
+			Term: n, LandingPage: n, Country: n, Device: n, Credits: creditsFor(c)}
+		if call := conv.Call; call != nil && call.Match != "session" {
+			// An unmatched call's or a static number's own touch, as the engine credited it.
+			q := fmt.Sprintf(`SELECT channel, source, medium, campaign, term, landing_page FROM %s.attributions FINAL
+				WHERE site_id = ? AND conversion_id = ? AND session_id = '' AND removed = 0 LIMIT 1`, s.DB)
+			if err := s.Conn.QueryRow(ctx, q, st.ID, conv.ConversionID).Scan(&t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
+				&t.LandingPage); err != nil {
+				return nil, fmt.Errorf("cannot read the call's touch: %w", err)
+			}
+			t.Country, t.Device = "", ""
+		}
+		j.Touchpoints = append(j.Touchpoints, t)
 	}
 	return j, nil
 }
@@ -203,17 +229,19 @@ func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[str
 // journeyConversions returns the site's conversions matching where, a condition on the
 // conversions table's columns plus `person` (the current person).
 func (s *Store) journeyConversions(ctx context.Context, site, where string, args ...any) ([]journeyConversion, error) {
-	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256
+	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, props
 		FROM %s.conversions FINAL WHERE site_id = ?`, s.DB)
-	q := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person, value, currency
+	q := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person, value, currency, props
 		FROM (%s) WHERE %s ORDER BY occurred_at, conversion_id`, chstore.CurrentPerson(s.DB, inner), where)
 	var out []journeyConversion
 	err := s.each(ctx, q, append([]any{site, site}, args...), func(sc scanner) error {
 		var c journeyConversion
-		if err := sc.Scan(&c.ConversionID, &c.Type, &c.LeadType, &c.OccurredAt, &c.person, &c.Value, &c.Currency); err != nil {
+		var props string
+		if err := sc.Scan(&c.ConversionID, &c.Type, &c.LeadType, &c.OccurredAt, &c.person, &c.Value, &c.Currency, &props); err != nil {
 			return err
 		}
 		c.Value = cents(c.Value)
+		c.Call = callOf(c.LeadType, props)
 		out = append(out, c)
 		return nil
 	})
@@ -263,4 +291,20 @@ func pickConversion(cs []journeyConversion) journeyConversion {
 		}
 	}
 	return cs[0]
+}
+
+// callOf reads a call's props, or returns nil for other conversions.
+func callOf(leadType, props string) *JourneyCall {
+	if leadType != "call" {
+		return nil
+	}
+	var p struct {
+		Provider, Number, Status, Touch string
+		Duration                        int
+		Answered                        bool
+	}
+	if json.Unmarshal([]byte(props), &p) != nil || p.Touch == "" {
+		return nil // a call lead recorded another way (/v1/conversions with lead_type call)
+	}
+	return &JourneyCall{Provider: p.Provider, Number: p.Number, Duration: p.Duration, Answered: p.Answered, Status: p.Status, Match: p.Touch}
 }

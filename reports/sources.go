@@ -44,6 +44,7 @@ type Figures struct {
 	Sessions    uint64        `json:"sessions"`
 	Leads       float64       `json:"leads"`
 	LeadsByType LeadsByType   `json:"leads_by_type"`
+	CallClicks  uint64        `json:"call_clicks"` // clicks on tel: links: the intent to call, no lead
 	Sales       float64       `json:"sales"`
 	Revenue     float64       `json:"revenue"`
 	Cost        float64       `json:"cost"`
@@ -93,6 +94,7 @@ type tally struct {
 	sales               float64
 	revenue, cost       money
 	clicks, impressions uint64
+	callClicks          uint64
 }
 
 func (l *LeadsByType) add(o LeadsByType) {
@@ -124,13 +126,14 @@ func (t *tally) plus(o *tally) {
 	t.cost.plus(o.cost)
 	t.clicks += o.clicks
 	t.impressions += o.impressions
+	t.callClicks += o.callClicks
 }
 
 // figures rounds the tally. Ratios that would need an unconverted amount are null.
 func (t *tally) figures() Figures {
 	f := Figures{Visitors: t.visitors, Sessions: t.sessions, Leads: credit6(t.leads), Sales: credit6(t.sales),
 		LeadsByType: LeadsByType{credit6(t.byType.Form), credit6(t.byType.Call), credit6(t.byType.Chat), credit6(t.byType.Other)},
-		Revenue:     cents(t.revenue.sum), Cost: cents(t.cost.sum), Clicks: t.clicks, Impressions: t.impressions,
+		Revenue:     cents(t.revenue.sum), Cost: cents(t.cost.sum), Clicks: t.clicks, Impressions: t.impressions, CallClicks: t.callClicks,
 		Unconverted: unconverted(t.revenue, t.cost)}
 	// Without cost there is no cost per lead or sale (rather than a misleading 0).
 	costOK, bothOK := t.cost.whole() && cents(t.cost.sum) > 0, t.cost.whole() && t.revenue.whole()
@@ -229,6 +232,7 @@ func (s *Store) collect(ctx context.Context, p Params, ds dayStates, of rowsOf) 
 		credits  []creditPart
 		costs    costParts
 		rates    []Rate
+		calls    map[string]uint64
 	)
 	readTraffic := func() (err error) {
 		visitors, err = s.readTraffic(ctx, p, ds, of, rows)
@@ -247,7 +251,11 @@ func (s *Store) collect(ctx context.Context, p Params, ds dayStates, of rowsOf) 
 		rates, err = s.Rates(ctx, p.Site, p.Currency, from, to)
 		return err
 	}
-	if err := parallel(readTraffic, readCredit, readCost, readRates); err != nil {
+	readCalls := func() (err error) {
+		calls, err = s.readCallClicks(ctx, p, of)
+		return err
+	}
+	if err := parallel(readTraffic, readCredit, readCost, readRates, readCalls); err != nil {
 		return nil, 0, err
 	}
 
@@ -267,6 +275,9 @@ func (s *Store) collect(ctx context.Context, p Params, ds dayStates, of rowsOf) 
 	}
 	for i := range costs.placed {
 		row(costs.placed[i].key).addCost(&costs.placed[i], book)
+	}
+	for k, n := range calls {
+		row(k).callClicks += n
 	}
 	if rest, ok := costs.unallocated(book); ok {
 		rows[UnallocatedKey] = &rest

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Touchpoint needs on a fresh Debian machine: the ClickHouse server, Java for
+# Installs what Touchpoint needs on a fresh Debian machine: the ClickHouse server, Redis (the
+# lease store of call tracking), Java for
 # Kafka, Chromium for browser tests, wrk for benchmarks, Go modules, npm packages and the
 # GeoIP database (scripts/geoip.sh).
 # Safe to repeat: each step is skipped when its result is already there.
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v clickhouse-server >/dev/null || need_apt+=(clickhouse-server clickhouse-client)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v curl >/dev/null || need_apt+=(curl)

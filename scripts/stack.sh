@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole local stack: Kafka, ClickHouse, migrations and Touchpoint's services, as
+# The whole local stack: Kafka, ClickHouse, Redis (call tracking's leases), migrations and Touchpoint's services, as
 # background processes on loopback. Usage: stack.sh up|down|status
 # `up` returns once everything answers; both commands are idempotent.
 set -euo pipefail
@@ -18,6 +18,7 @@ SERVICES=(
 up() {
   scripts/kafka.sh start
   scripts/clickhouse.sh start
+  scripts/redis.sh start
   bin/migrate >>"$TP_LOG/migrate.log" 2>&1 || { tail -n 20 "$TP_LOG/migrate.log" >&2; return 1; }
   # The collector locates visitors with DB-IP Lite unless TP_GEOIP names other databases
   # (a MaxMind GeoLite2 file, say) or is set empty.
@@ -37,7 +38,7 @@ up() {
     read -r name url <<<"$entry"
     wait_for "$name" 30 curl -sf "$url" || { tail -n 20 "$TP_LOG/$name.log" >&2; return 1; }
   done
-  log "up: collector http://127.0.0.1:8080, dashboard http://127.0.0.1:8081/#token=demo-admin, ClickHouse http://127.0.0.1:8123, Kafka 127.0.0.1:9092"
+  log "up: collector http://127.0.0.1:8080, dashboard http://127.0.0.1:8081/#token=demo-admin, ClickHouse http://127.0.0.1:8123, Kafka 127.0.0.1:9092, Redis 127.0.0.1:6379"
 }
 
 down() {
@@ -46,6 +47,7 @@ down() {
     read -r name _ <<<"${SERVICES[$i]}"
     stop_pid "$name"
   done
+  scripts/redis.sh stop
   scripts/clickhouse.sh stop
   scripts/kafka.sh stop
 }
@@ -55,7 +57,7 @@ down() {
 # leaves behind — with the end of its log. It fails unless everything runs.
 status() {
   local entry name url rc=0 waiting
-  for entry in "${SERVICES[@]}" "kafka -" "clickhouse -"; do
+  for entry in "${SERVICES[@]}" "kafka -" "clickhouse -" "redis -"; do
     read -r name url <<<"$entry"
     if pid_alive "$name"; then
       waiting=""

@@ -1,6 +1,7 @@
 package stitcher
 
 import (
+	"bytes"
 	"time"
 
 	"touchpoint/internal/event"
@@ -12,7 +13,8 @@ const conversionColumns = `site_id, conversion_id, type, lead_type, occurred_at,
 	email_sha256, user_id, session_id, value, currency, props, event_id, origin, is_bot, version`
 
 // conversionValues returns the conversions row of a conversion event (browser or
-// /v1/conversions) or of a browser form submit that is a lead (lead.Rules), whose id is
+// /v1/conversions), of a call the collector recorded (a lead of lead_type call for a
+// caller's first call, type call for the others) or of a browser form submit that is a lead (lead.Rules), whose id is
 // the event id. Other events give nil. The version is the receive time, so a replay writes
 // the same row and a conversion posted again with corrections replaces the earlier one;
 // rows of server calls and imports rank above browser rows (event.ServerRank). The email
@@ -34,7 +36,7 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 			return nil
 		}
 		id, typ, leadType = e.ID, "lead", lt
-	case e.Type == event.Conversion:
+	case e.Type == event.Conversion || e.Type == event.Call && e.Origin == event.OriginServer:
 		c := e.Conversion
 		if c == nil {
 			c = &event.ConversionInfo{}
@@ -63,6 +65,11 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 	if e.Trusted() {
 		version += event.ServerRank
 	}
+	if e.Type == event.Call && bytes.Contains(e.Props, []byte(`"ended":true`)) {
+		// A call's webhooks can arrive within one millisecond: its ended state (status,
+		// duration) always replaces the ringing one.
+		version += callEndedRank
+	}
 	email, user := emailHash(e.Traits), e.Traits[event.TraitUserID]
 	if in.unlinked {
 		email, user = "", ""
@@ -76,3 +83,6 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 		email, user, sessionID, value, currency, props, in.id, e.Origin, bot, version,
 	}
 }
+
+// callEndedRank is added to the version of an ended call's row (see conversionValues).
+const callEndedRank = 1 << 61

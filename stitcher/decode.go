@@ -33,7 +33,8 @@ type poison struct {
 
 // decode reads a batch's messages, in parallel: JSON and URL parsing are most of the
 // stitcher's work. Messages that cannot become rows are returned as poison; a repeated
-// event id (same site) is kept once. buf, whose incoming must all be zero, holds the
+// event id (same site) is kept once: the first, or for calls and leases, which the
+// collector writes again with their newer state, the last. buf, whose incoming must all be zero, holds the
 // result when it is large enough.
 func decode(msgs []kafkabus.Message, buf []incoming, rules rulebook) ([]incoming, []poison) {
 	parts := min(runtime.GOMAXPROCS(0), max(1, len(msgs)/1000))
@@ -60,17 +61,21 @@ func decode(msgs []kafkabus.Message, buf []incoming, rules rulebook) ([]incoming
 		site string
 		id   uuid.UUID // as stored: two spellings of one id are one event
 	}
-	seen := make(map[eventKey]struct{}, len(msgs))
+	seen := make(map[eventKey]int, len(msgs)) // position in out
 	for i := range decoded {
 		if reasons[i] != "" {
 			bad = append(bad, poison{msgs[i], reasons[i]})
 			continue
 		}
 		k := eventKey{decoded[i].e.Site, decoded[i].id}
-		if _, dup := seen[k]; dup {
+		if at, dup := seen[k]; dup {
+			if event.CollectorTypes[decoded[i].e.Type] {
+				// A call or a lease written again carries its newer state (ended, held longer).
+				out[at] = decoded[i]
+			}
 			continue
 		}
-		seen[k] = struct{}{}
+		seen[k] = len(out)
 		if len(out) == i {
 			out = out[:i+1] // in place already: an incoming is large to copy onto itself
 		} else {
@@ -102,9 +107,11 @@ func decodeOne(m *kafkabus.Message, in *incoming, rules rulebook) string {
 }
 
 // sessionable reports whether an event belongs to a visit: browser events with a visitor id.
-// Server calls (a CRM's conversion days later) are not visits.
+// Server calls (a CRM's conversion days later) are not visits, and neither is a tracking
+// number's lease: it joins the session the visitor is in (visitorStates.sessionAt), never
+// starts one.
 func (in *incoming) sessionable() bool {
-	return in.e.VID != "" && in.e.Origin != event.OriginServer
+	return in.e.VID != "" && in.e.Origin != event.OriginServer && in.e.Type != event.NumberLease
 }
 
 // emailHash is the event's email hash: traits.email_sha256 as the collector writes it, or the

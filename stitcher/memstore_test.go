@@ -52,6 +52,7 @@ var keys = map[string][]string{
 	"server_links":   {"site_id", "visitor_id", "email_sha256", "user_id"},
 	"person_aliases": {"site_id", "person_id"},
 	"person_merges":  {"site_id", "person_id", "merged_into"},
+	"number_leases":  {"site_id", "number", "leased_from", "lease_id"},
 }
 
 func (m *memStore) put(table string, r row) {

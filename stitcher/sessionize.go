@@ -53,6 +53,26 @@ func (j *visitorStates) forgetAll() {
 	j.nextOffset = map[int]int64{}
 }
 
+// sessionAt is the session visitor vid of site is in at ts (seconds) as far as the
+// visitor's state tells: the session of its latest event at or before ts, unless that
+// event is more than session.Timeout older. "" when unknown.
+func (j *visitorStates) sessionAt(site, vid string, ts int64) string {
+	s := j.states[visitorKey{site, vid}]
+	if s == nil {
+		return ""
+	}
+	best := -1
+	for i := range s.events {
+		if s.events[i].TS <= ts {
+			best = i
+		}
+	}
+	if best < 0 || ts-s.events[best].TS > session.Timeout || s.events[best].Session == uuid.Nil {
+		return ""
+	}
+	return s.events[best].Session.String()
+}
+
 // sessionRow is one row of touchpoint.sessions; person is filled in once persons are known.
 type sessionRow struct {
 	site, vid, person string

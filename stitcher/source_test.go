@@ -138,8 +138,12 @@ func TestFetchWaitsOutKafkaFailures(t *testing.T) {
 				next++
 			}
 			if next == 150 {
-				w := st.Ready.Waiting()
-				waited = len(w) == 1 && w[0].Dependency == "kafka" && strings.Contains(w[0].Error, "failed to dial")
+				// The messages read before the failure come first; the failure is met by the
+				// next read, which may not have happened yet.
+				for end := time.Now().Add(time.Second); !waited && time.Now().Before(end); time.Sleep(time.Millisecond) {
+					w := st.Ready.Waiting()
+					waited = len(w) == 1 && w[0].Dependency == "kafka" && strings.Contains(w[0].Error, "failed to dial")
+				}
 			}
 		case <-deadline:
 			t.Fatalf("read %d of 300 messages; the rest never came after Kafka failed", next)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"touchpoint/internal/event"
 	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
 	siteconf "touchpoint/internal/site"
@@ -469,6 +470,7 @@ func (st *Stitcher) write(ctx context.Context, ins []incoming) error {
 type batchRows struct {
 	events                *eventBlock
 	sessions, conversions [][]any
+	leases                [][]any
 	ids                   identityRows
 	rewrites              []rewrite
 	visitors              map[visitorKey]int32
@@ -504,10 +506,15 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 		person, sess := persons.ofEvent(i), ""
 		if in.session != uuid.Nil {
 			sess = in.session.String()
+		} else if in.e.Type == event.NumberLease {
+			sess = st.states.sessionAt(in.e.Site, in.e.VID, in.ts)
 		}
 		out.events.add(in, person, sess, out.version)
 		if c := conversionValues(in, person, sess); c != nil {
 			out.conversions = append(out.conversions, c)
+		}
+		if l := leaseValues(in, sess); l != nil {
+			out.leases = append(out.leases, l)
 		}
 	}
 	out.sessions = make([][]any, len(jr.sessions))
@@ -522,6 +529,7 @@ func (r *batchRows) tables() []tableRows {
 	return []tableRows{
 		{"sessions", sessionColumns, r.sessions},
 		{"conversions", conversionColumns, r.conversions},
+		{"number_leases", leaseColumns, r.leases},
 		{"identities", identityColumns, r.ids.links},
 		{"server_links", serverLinkColumns, r.ids.servers},
 		{"person_aliases", aliasColumns, r.ids.aliases},

@@ -211,7 +211,7 @@ func (c *clickHouse) aliases(ctx context.Context, site string, ids []string) (ma
 // write inserts into the tables at the same time: ClickHouse works on each insert apart.
 func (c *clickHouse) write(ctx context.Context, rows *batchRows) error {
 	var wg sync.WaitGroup
-	errs := make([]error, 8)
+	errs := make([]error, len(rows.tables())+1)
 	insert := func(i int, table, columns string, n int, fill func(driver.Batch, int, int) error) {
 		wg.Add(1)
 		go func() {

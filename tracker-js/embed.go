@@ -8,3 +8,9 @@ import _ "embed"
 //
 //go:embed dist/t.js
 var Script []byte
+
+// Calls is dist/c.js, the call-tracking part that the snippet loads for sites with
+// number pools (data-calls).
+//
+//go:embed dist/c.js
+var Calls []byte

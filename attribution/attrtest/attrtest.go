@@ -94,6 +94,7 @@ type Conversion struct {
 	Currency                         string
 	EmailSHA256                      string
 	Origin                           string // event.OriginServer when empty
+	Props                            string // "{}" when empty
 }
 
 // Conversion inserts c, its version ranked by origin as the stitcher does.
@@ -105,13 +106,16 @@ func (d *DB) Conversion(c Conversion) {
 	if c.Currency == "" {
 		c.Currency = "EUR"
 	}
+	if c.Props == "" {
+		c.Props = "{}"
+	}
 	version := uint64(time.Now().UnixNano())
 	if (&event.Enriched{Origin: c.Origin}).Trusted() {
 		version += event.ServerRank
 	}
 	d.insert("conversions", `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
 		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version`,
-		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, c.Currency, "{}",
+		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, c.Currency, c.Props,
 		uuid.New(), c.Origin, version)
 }
 

@@ -108,7 +108,11 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 			Campaign: s.Campaign, Term: s.Term})
 	}
 	// find returns the session of a credited touch; people have a handful of sessions.
+	var fixed *Session
 	find := func(t *model.Touch) *Session {
+		if fixed != nil {
+			return fixed
+		}
 		for i := range sessions {
 			if sessions[i].ID == t.SessionID {
 				return &sessions[i]
@@ -119,7 +123,15 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 	lb := lookback(c.site)
 	for ci := range convs {
 		conv := &convs[ci]
-		window := model.Window(c.touches, conv.At, lb)
+		fixed = conv.Fixed
+		var window []model.Touch
+		if fixed != nil {
+			// A call no session made: its number's touch takes all credit in every model.
+			window = []model.Touch{{At: fixed.At, Channel: fixed.Channel, Source: fixed.Source, Medium: fixed.Medium,
+				Campaign: fixed.Campaign, Term: fixed.Term}}
+		} else {
+			window = model.Window(c.touches, conv.At, lb)
+		}
 		old, seen := c.old[conv.ID]
 		var credited map[key]bool // only needed to find touches that lost credit
 		if len(old) > 0 {

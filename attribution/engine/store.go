@@ -27,6 +27,26 @@ type Conversion struct {
 	// Received is when the row was received, in ms: its version without the rank that puts
 	// server rows above browser rows (event.ServerRank), so it orders rows as written.
 	Received uint64
+	// Fixed is the only touch of a call that no session made (fixedTouch); nil otherwise.
+	Fixed *Session
+}
+
+// UnmatchedCall is every dimension of the touch credited with a call to a pool number
+// that no visitor held when it rang (or an unknown number): its own row in every report.
+const UnmatchedCall = "(unmatched call)"
+
+// fixedTouch is the touch of a call the collector matched to no session: an unmatched pool
+// call, or a call to a static number, credited to the number's source, medium and
+// campaign. Other conversions give nil and are credited to their person's sessions.
+func fixedTouch(touch, channel, source, medium, campaign string, at time.Time) *Session {
+	switch touch {
+	case "unmatched":
+		const u = UnmatchedCall
+		return &Session{At: at, Channel: u, Source: u, Medium: u, Campaign: u, Term: u, Content: u, LandingPath: u, Country: u, Device: u}
+	case "static":
+		return &Session{At: at, Channel: channel, Source: source, Medium: medium, Campaign: campaign}
+	}
+	return nil
 }
 
 // Session is a touchpoint as the engine reads it, with its current person.
@@ -48,7 +68,8 @@ type store struct {
 
 func (s *store) currentPerson(inner string) string { return chstore.CurrentPerson(s.db, inner) }
 
-const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, received_ms`
+const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, received_ms,
+	call_touch, call_channel, call_source, call_medium, call_campaign`
 
 // conversionQuery picks conversions of one site; fields left zero do not filter.
 type conversionQuery struct {
@@ -85,7 +106,10 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 // conversions returns the site's conversions that q picks, ordered by person and time.
 func (s *store) conversions(ctx context.Context, site string, q conversionQuery) ([]Conversion, error) {
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id,
-			bitAnd(version, %d) AS received_ms
+			bitAnd(version, %d) AS received_ms,
+			if(lead_type = 'call', visitParamExtractString(props, 'touch'), '') AS call_touch,
+			visitParamExtractString(props, 'channel') AS call_channel, visitParamExtractString(props, 'source') AS call_source,
+			visitParamExtractString(props, 'medium') AS call_medium, visitParamExtractString(props, 'campaign') AS call_campaign
 		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, uint64(event.ServerRank-1), s.db) // a bot's conversion earns no credit
 	where, args := q.where(s.db, site)
 	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
@@ -97,9 +121,12 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 	var out []Conversion
 	for rows.Next() {
 		var c Conversion
-		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Received); err != nil {
+		var touch, ch, src, med, camp string
+		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Received,
+			&touch, &ch, &src, &med, &camp); err != nil {
 			return nil, err
 		}
+		c.Fixed = fixedTouch(touch, ch, src, med, camp, c.At)
 		out = append(out, c)
 	}
 	return out, rows.Err()

@@ -16,6 +16,7 @@ import (
 
 	"touchpoint/collector"
 	"touchpoint/collector/enrich"
+	"touchpoint/collector/leases"
 	"touchpoint/collector/spool"
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/health"
@@ -70,6 +71,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Call tracking: the store connects on first use and reconnects by itself.
+	srv.UseLeases(leases.Open(cfg.Leases))
 	go func() {
 		if err := srv.ListenAndServe(); err != nil {
 			log.Fatal(err)

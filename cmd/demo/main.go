@@ -1,8 +1,9 @@
 // Command demo tells the whole story on a running stack (make demo): it sends ten weeks of
-// realistic traffic, leads, CRM stages, sales (some in US dollars), exchange rates and ad
-// costs (as Google Ads, Meta and LinkedIn give them) through the real APIs, waits until
-// every conversion is attributed, then prints the first-click and last-click source
-// reports side by side, the paid keywords with their cost, and the dashboard URL.
+// realistic traffic, leads, CRM stages, sales (some in US dollars), exchange rates, ad
+// costs (as Google Ads, Meta and LinkedIn give them) and phone calls (as Twilio reports
+// them) through the real APIs, waits until every conversion is attributed, then prints the
+// first-click and last-click source reports side by side, the paid keywords with their
+// cost, the calls by source and the dashboard URL.
 package main
 
 import (
@@ -24,6 +25,7 @@ func main() {
 	siteID := flag.String("site", "demo", "site id")
 	secret := flag.String("secret", "demo-secret", "the site's server secret")
 	adminToken := flag.String("admin-token", "demo-admin", "admin token of the reports API")
+	twilioToken := flag.String("twilio-token", "demo-twilio-token", "the site's Twilio auth token, which signs the demo's calls")
 	visitors := flag.Int("visitors", 5000, "visitors to generate")
 	weeks := flag.Int("weeks", 10, "weeks of history")
 	seed := flag.Uint64("seed", 1, "random seed (the same seed and day give the same data)")
@@ -41,7 +43,13 @@ func main() {
 	if err := c.Send(ctx, ds); err != nil {
 		log.Fatalf("demo: %v", err)
 	}
-	fmt.Printf("demo: sent through the collector's /v1/import and /v1/conversions in %s\n", time.Since(start).Round(time.Millisecond))
+	calls, err := c.SendCalls(ctx, ds, *twilioToken)
+	if err != nil {
+		log.Fatalf("demo: %v", err)
+	}
+	ds.EventConversions = append(ds.EventConversions, calls...)
+	fmt.Printf("demo: sent through the collector's /v1/import, /v1/conversions and /v1/calls/twilio (%d calls) in %s\n", len(calls),
+		time.Since(start).Round(time.Millisecond))
 
 	conn, err := chstore.Open(ctx, *chc)
 	if err != nil {
@@ -54,6 +62,10 @@ func main() {
 	fmt.Printf("demo: every conversion attributed %s after the start\n\n", time.Since(start).Round(time.Second))
 
 	if err := c.PrintSourceReports(ctx, os.Stdout, ds); err != nil {
+		log.Fatalf("demo: %v", err)
+	}
+	first, _ := ds.Span()
+	if err := c.PrintCalls(ctx, os.Stdout, first); err != nil {
 		log.Fatalf("demo: %v", err)
 	}
 	fmt.Printf("\nDashboard: %s/#token=%s&site=%s\n", *attributionURL, *adminToken, *siteID)

@@ -48,6 +48,9 @@ func validate(r *Request, it *Item) *Refusal {
 	if !event.Types[e.Type] {
 		return refuse(ReasonUnknownType, "unknown type %.64q", e.Type)
 	}
+	if event.CollectorTypes[e.Type] && r.Origin != event.OriginServer {
+		return refuse(ReasonUnknownType, "%s events are recorded by the collector itself", e.Type)
+	}
 	if e.Type == event.Track && e.Name == "" {
 		return refuse(ReasonBadField, "a track event needs a name")
 	}
@@ -158,6 +161,9 @@ func validateProps(p json.RawMessage) *Refusal {
 	}
 	return nil
 }
+
+// ValidID reports whether s is a valid visitor id: 1-64 letters, digits, '-' and '_'.
+func ValidID(s string) bool { return validID(s) }
 
 // validID accepts visitor and user ids: 1-64 letters, digits, '-' and '_'.
 func validID(s string) bool {

@@ -28,6 +28,7 @@ var shardKeys = map[string]string{
 	"sessions":           "site_id, visitor_id",
 	"identities":         "site_id, visitor_id",
 	"server_links":       "site_id, visitor_id",
+	"number_leases":      "site_id, number", // every lease of a number on one shard, for matching calls
 	"person_aliases":     "site_id, person_id",
 	"person_merges":      "site_id, person_id",
 	"conversions":        "site_id, conversion_id",

@@ -13,13 +13,21 @@ const (
 	Conversion = "conversion"
 	CallClick  = "call_click"
 	EmailClick = "email_click"
+	// Call is a phone call the collector recorded from a provider's webhook (or
+	// /v1/calls); NumberLease is a tracking number handed to a visitor. The collector
+	// makes both: clients cannot send them.
+	Call        = "call"
+	NumberLease = "number_lease"
 )
 
 // Types is the set of valid event types.
 var Types = map[string]bool{
 	Pageview: true, FormSubmit: true, Identify: true, Track: true,
-	Conversion: true, CallClick: true, EmailClick: true,
+	Conversion: true, CallClick: true, EmailClick: true, Call: true, NumberLease: true,
 }
+
+// CollectorTypes are the event types only the collector makes.
+var CollectorTypes = map[string]bool{Call: true, NumberLease: true}
 
 // Batch is the body of POST /e and POST /v1/import.
 type Batch struct {

@@ -37,9 +37,12 @@ type dependency struct {
 	ok     bool
 	since  time.Time // when the current state began
 	err    string
-	failed bool      // it was waited for because of an error, not only at start
-	logged time.Time // last "still waiting" line
-	up     prometheus.Gauge
+	failed bool // it was waited for because of an error, not only at start
+	// optional: while away it degrades the service, which stays ready (listed under
+	// "degraded" in /readyz instead of "waiting_for").
+	optional bool
+	logged   time.Time // last "still waiting" line
+	up       prometheus.Gauge
 }
 
 // NewReadiness returns the readiness of service, which needs deps.
@@ -62,6 +65,17 @@ func (r *Readiness) dep(name string) *dependency {
 	d.up.Set(0)
 	r.deps = append(r.deps, d)
 	return d
+}
+
+// Optional adds dependency name as one the service works without: while it is away the
+// service is ready and /readyz lists it under "degraded".
+func (r *Readiness) Optional(name string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dep(name).optional = true
 }
 
 // Set records the outcome of using dependency name: err is nil when it answered. Changes
@@ -103,7 +117,12 @@ type Wait struct {
 }
 
 // Waiting lists the dependencies the service waits for now, in the order they were named.
-func (r *Readiness) Waiting() []Wait {
+func (r *Readiness) Waiting() []Wait { return r.away(false) }
+
+// Degraded lists the optional dependencies that are away now.
+func (r *Readiness) Degraded() []Wait { return r.away(true) }
+
+func (r *Readiness) away(optional bool) []Wait {
 	if r == nil {
 		return nil
 	}
@@ -112,7 +131,7 @@ func (r *Readiness) Waiting() []Wait {
 	defer r.mu.Unlock()
 	var out []Wait
 	for _, d := range r.deps {
-		if !d.ok {
+		if !d.ok && d.optional == optional {
 			out = append(out, Wait{Dependency: d.name, Since: d.since.UTC(), Seconds: now.Sub(d.since).Seconds(), Error: d.err})
 		}
 	}
@@ -133,14 +152,18 @@ func (r *Readiness) Err() error {
 // addresses: public ports answer without them.
 func (r *Readiness) Report(detail bool) (status int, body []byte) {
 	var rep struct {
-		Ready   bool   `json:"ready"`
-		Waiting []Wait `json:"waiting_for,omitempty"`
+		Ready    bool   `json:"ready"`
+		Waiting  []Wait `json:"waiting_for,omitempty"`
+		Degraded []Wait `json:"degraded,omitempty"`
 	}
-	rep.Waiting = r.Waiting()
+	rep.Waiting, rep.Degraded = r.Waiting(), r.Degraded()
 	rep.Ready = len(rep.Waiting) == 0
 	if !detail {
 		for i := range rep.Waiting {
 			rep.Waiting[i].Error = ""
+		}
+		for i := range rep.Degraded {
+			rep.Degraded[i].Error = ""
 		}
 	}
 	body, _ = json.Marshal(rep)

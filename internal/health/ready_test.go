@@ -14,8 +14,9 @@ import (
 )
 
 type report struct {
-	Ready   bool   `json:"ready"`
-	Waiting []Wait `json:"waiting_for"`
+	Ready    bool   `json:"ready"`
+	Waiting  []Wait `json:"waiting_for"`
+	Degraded []Wait `json:"degraded"`
 }
 
 func readyz(t *testing.T, r *Readiness) (int, report) {
@@ -80,6 +81,35 @@ func TestReadinessSaysWhatItWaitsFor(t *testing.T) {
 
 // An address still held by another process (an instance stopping) is served once it is
 // free: the service does not give up its health and metrics.
+// An optional dependency that is away leaves the service ready, listed as degraded; a
+// required one still makes it wait.
+func TestOptionalDependencyDegradesOnly(t *testing.T) {
+	r := NewReadiness("test", "kafka")
+	r.Set("kafka", nil)
+	r.Optional("lease_store")
+	code, rep := readyz(t, r)
+	if code != http.StatusOK || !rep.Ready || len(rep.Waiting) != 0 || len(rep.Degraded) != 1 || rep.Degraded[0].Dependency != "lease_store" {
+		t.Fatalf("lease store not reached yet: %d %+v", code, rep)
+	}
+	r.Set("lease_store", errors.New("dial tcp: connection refused"))
+	if _, body := r.Report(false); strings.Contains(string(body), "refused") {
+		t.Fatalf("public /readyz names the error: %s", body)
+	}
+	r.Set("kafka", errors.New("dial tcp: i/o timeout"))
+	if code, rep := readyz(t, r); code != http.StatusServiceUnavailable || len(rep.Waiting) != 1 || len(rep.Degraded) != 1 ||
+		rep.Degraded[0].Error != "dial tcp: connection refused" {
+		t.Fatalf("Kafka and the lease store away: %d %+v", code, rep)
+	}
+	r.Set("kafka", nil)
+	r.Set("lease_store", nil)
+	if code, rep := readyz(t, r); code != http.StatusOK || len(rep.Degraded) != 0 {
+		t.Fatalf("both back: %d %+v", code, rep)
+	}
+	if up := testutil.ToFloat64(dependencyUp.WithLabelValues("lease_store")); up != 1 {
+		t.Fatalf("tp_dependency_up{lease_store} = %v with the store reached", up)
+	}
+}
+
 func TestServeWaitsForItsAddress(t *testing.T) {
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

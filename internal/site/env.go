@@ -17,7 +17,8 @@ func EnvPrefix(id string) string {
 
 // ApplyEnv overrides settings of configured sites from the environment, so secrets need
 // not sit in the file: SECRET (clear text, stored hashed), ORIGINS (comma-separated),
-// COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS, RETENTION_DAYS, MAX_BROWSER_VALUE. TP_ADMIN_TOKEN sets
+// COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS, RETENTION_DAYS, MAX_BROWSER_VALUE,
+// TWILIO_AUTH_TOKEN, CALLRAIL_SIGNING_KEY. TP_ADMIN_TOKEN sets
 // the admin token.
 func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 	if v, ok := lookup("TP_ADMIN_TOKEN"); ok && v != "" {
@@ -36,6 +37,12 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 					s.Origins = append(s.Origins, o)
 				}
 			}
+		}
+		if v, ok := lookup(p + "TWILIO_AUTH_TOKEN"); ok && v != "" {
+			s.CallTracking.TwilioAuthToken = v
+		}
+		if v, ok := lookup(p + "CALLRAIL_SIGNING_KEY"); ok && v != "" {
+			s.CallTracking.CallRailSigningKey = v
 		}
 		if v, ok := lookup(p + "COOKIE_DOMAIN"); ok {
 			s.CookieDomain = v

@@ -40,6 +40,8 @@ type Site struct {
 	Domains           []string   `json:"domains,omitempty"`
 	ExcludedReferrers []string   `json:"excluded_referrers,omitempty"`
 	LeadForms         []LeadRule `json:"lead_forms,omitempty"`
+	// CallTracking holds the site's tracking numbers (calls.go).
+	CallTracking CallTracking `json:"call_tracking,omitzero"`
 
 	secret   []byte          // SecretSHA256 decoded; nil when none is configured
 	excluded *referrer.Hosts // ExcludedReferrers read
@@ -162,6 +164,9 @@ func validate(c Config) (*snapshot, error) {
 			return nil, fmt.Errorf("site %q: currency %q is not an ISO 4217 code (three letters, like EUR)", s.ID, s.Currency)
 		}
 		if err := s.checkRules(); err != nil {
+			return nil, fmt.Errorf("site %q: %w", s.ID, err)
+		}
+		if err := s.checkCalls(); err != nil {
 			return nil, fmt.Errorf("site %q: %w", s.ID, err)
 		}
 		r.byID[s.ID] = s

@@ -16,10 +16,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/apitoken"
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
@@ -52,6 +54,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/reports/sources", apitoken.ReportsRead, s.sources},
 		{"GET /api/v1/reports/series", apitoken.ReportsRead, s.series},
 		{"GET /api/v1/reports/lifecycle", apitoken.ReportsRead, s.lifecycle},
+		{"GET /api/v1/reports/calls", apitoken.ReportsRead, s.calls},
 		{"GET /api/v1/leads", apitoken.ReportsRead, s.leads},
 		{"GET /api/v1/journeys", apitoken.ReportsRead, s.journey},
 		{"POST /api/v1/journeys", apitoken.ReportsRead, s.journey},
@@ -128,6 +131,25 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site
 		return
 	}
 	out, err := s.Reports.Lifecycle(r.Context(), p, s.now())
+	respond(w, out, err)
+}
+
+// calls is GET /api/v1/reports/calls: the calls report, by channel (default), source,
+// campaign or keyword under a model (default last_click: the session that held the number).
+func (s *Server) calls(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	q := r.URL.Query()
+	p, err := reports.ParseParams(q, s.now())
+	if err == nil && q.Get("model") == "" {
+		p.Model = model.LastClick
+	}
+	if err == nil && !slices.Contains(reports.CallGroupBys, p.By.Name) {
+		err = fmt.Errorf("calls are grouped by %s", strings.Join(reports.CallGroupBys, ", "))
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out, err := s.Reports.Calls(r.Context(), p)
 	respond(w, out, err)
 }
 

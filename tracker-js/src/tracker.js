@@ -13,7 +13,8 @@ const on = (target, type, fn) => target.addEventListener(type, fn, true)
 // Run as a classic script (not type=module), so currentScript is set.
 const script = d.currentScript
 const cfg = script.dataset
-const api = apiBase(cfg.api, script.src) + '/e'
+const base = apiBase(cfg.api, script.src)
+const api = base + '/e'
 const domains = (cfg.domains || '').split(/[\s,]+/)
 const YEARS2 = 63072000
 const ID = '_tp_id'
@@ -208,3 +209,5 @@ w.tp = (cmd, ...args) => commands[cmd]?.(...args)
 for (const args of queued) w.tp(...args)
 keep()
 page()
+// Sites with number pools load the call-tracking part (src/calls.js).
+if ('calls' in cfg) d.head.append(Object.assign(d.createElement('script'), { src: base + '/c.js?site=' + cfg.site }))

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { OUTPUT } from '../../build.mjs'
+import { CALLS_OUTPUT, OUTPUT } from '../../build.mjs'
 import { browser, fixtureServer, noBrowser } from './harness.mjs'
 
 const DEMO = fileURLToPath(new URL('../../demo/', import.meta.url))
@@ -25,6 +25,17 @@ async function open(t) {
   const ctx = await browser(t)
   const sent = []
   await ctx.route(EMBED + '/t.js', (route) => route.fulfill({ contentType: 'text/javascript', body: readFileSync(OUTPUT) }))
+  await ctx.route(EMBED + '/c.js?site=demo', (route) =>
+    route.fulfill({ contentType: 'text/javascript', body: readFileSync(CALLS_OUTPUT) }),
+  )
+  // The demo site's pool, as the collector answers a visitor holding +44 20 7946 0105.
+  await ctx.route(/\/v1\/number\?/, (route) =>
+    route.fulfill({
+      contentType: 'application/json',
+      headers: { 'access-control-allow-origin': srv.origin },
+      body: JSON.stringify({ numbers: [{ pool: 'main', swap: ['+44 20 7946 0000'], number: '+442079460105' }], renew: 60 }),
+    }),
+  )
   await ctx.route(EMBED + '/e', (route) => {
     sent.push(...JSON.parse(route.request().postData()).events)
     route.fulfill({
@@ -70,10 +81,13 @@ test('demo: the contact form makes a lead', opts, async (t) => {
 test('demo: pricing records calls and sales', opts, async (t) => {
   const { p, until } = await open(t)
   await p.goto(`${srv.origin}/pricing.html`)
+  // The site's number is shown as the visitor's tracking number, in its own style.
+  await p.waitForFunction(() => document.querySelector('a[href^="tel:"]').href == 'tel:+442079460105', null, { timeout: 30000 })
+  assert.equal(await p.textContent('a[href^="tel:"]'), '020 7946 0105')
   await p.click('a[href^="tel:"]')
   await p.click('text=Buy Team')
   const [call] = await until((e) => e.type === 'call_click')
-  assert.equal(call.props.href, 'tel:+442071234567')
+  assert.equal(call.props.href, 'tel:+442079460105')
   const [sale] = await until((e) => e.type === 'conversion')
   assert.equal(sale.conversion.value, 99)
   assert.equal(sale.conversion.currency, 'EUR')

@@ -94,12 +94,14 @@ export async function fixtureServer() {
 }
 
 // A fresh browser profile per test: no cookies or stored queue carried over.
-export async function browser(t) {
+// options are Playwright's context options (a userAgent, say).
+export async function browser(t, options = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tp-chromium-'))
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
+    ...options,
   })
   t.after(async () => {
     await context.close()

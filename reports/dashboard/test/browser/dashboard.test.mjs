@@ -258,7 +258,7 @@ test('the table exports as CSV with the same rows', async () => {
   assert.match(name, /^touchpoint-.*-sources-first_click-campaign-.*\.csv$/)
   const c = want.currency
   const unconverted = want.rows.some((r) => r.unconverted?.length) ? ',Not converted' : ''
-  assert.equal(lines[0], `Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Sales,Revenue (${c}),Cost (${c}),Clicks,Impressions,Cost / lead (${c}),Cost / sale (${c}),ROAS,ROI %${unconverted}`)
+  assert.equal(lines[0], `Campaign,Visitors,Sessions,Leads,Form leads,Call leads,Chat leads,Other leads,Call clicks,Sales,Revenue (${c}),Cost (${c}),Clicks,Impressions,Cost / lead (${c}),Cost / sale (${c}),ROAS,ROI %${unconverted}`)
   assert.equal(lines.length, want.rows.length + 2) // header, rows, total
   for (const r of want.rows) assert.ok(lines.some((l) => l.startsWith(`${cell(r.key)},${r.visitors},${r.sessions},`)), `CSV lacks the row of ${r.key}`)
   assert.ok(!lines.some((l) => /^=/.test(l)), 'a formula-like key must not start a CSV cell')
@@ -366,6 +366,27 @@ test('the lifecycle funnel takes a model and any grouping, and says what stalled
   await page.screenshot({ path: join(OUTPUT, 'dashboard-lifecycle.png'), fullPage: true })
   await page.selectOption('select[name=model]', 'first_click')
   await settled()
+})
+
+test('the calls view shows calls, answers and first-time callers by source', async () => {
+  await page.click('[data-view=calls]')
+  await page.waitForSelector('[data-testid=calls-table] tbody tr')
+  await page.selectOption('select[name=by]', 'source')
+  await page.waitForFunction(() => document.querySelector('[data-testid=calls-table] thead th')?.textContent.startsWith('Source'), null, { timeout: 10000 })
+  const model = await page.locator('select[name=model]').inputValue()
+  const want = await api('/api/v1/reports/calls', { ...range(), model, by: 'source' })
+  const heads = await page.locator('[data-testid=calls-table] thead th').allTextContents()
+  assert.deepEqual(heads.map((t) => t.replace(/[▲▼]/g, '')), ['Source', 'Calls', 'Answered', 'First-time callers', 'Median duration'])
+  assert.equal(await text('[data-testid=kpi-calls] .kpi-value'), fractional(want.totals.calls))
+  assert.equal(await text('[data-testid=kpi-first-time] .kpi-value'), fractional(want.totals.first_time_callers))
+  if (want.rows.length) {
+    const top = [...want.rows].sort((a, b) => b.calls - a.calls || String(a.key).localeCompare(String(b.key)))[0]
+    const first = page.locator('[data-testid=calls-table] tbody tr').first()
+    assert.equal(await first.locator('th').textContent(), top.key || '(none)')
+    assert.equal(await first.locator('td').first().textContent(), fractional(top.calls))
+  }
+  assert.deepEqual(dialogs, [])
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-calls.png'), fullPage: true })
 })
 
 test('a journey shows what the person did and each model’s credit', { skip: JOURNEY ? false : 'set TP_JOURNEY to a conversion id or email' }, async () => {

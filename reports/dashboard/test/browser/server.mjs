@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { FROM, MODELS, TO, journeyOf, leads, lifecycle, series, sources } from '../fixtures/generate.mjs'
+import { FROM, MODELS, TO, calls, journeyOf, leads, lifecycle, series, sources } from '../fixtures/generate.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const DIST = here('../../dist/')
@@ -54,6 +54,9 @@ async function api(req, res, url, requests) {
       return json(res, 200, lifecycle(q.get('by') || 'source', model, filters))
     case '/api/v1/leads':
       return json(res, 200, leads({ model, order: q.get('order') || 'newest', offset: Number(q.get('offset')) || 0, limit: Number(q.get('limit')) || 50, filters }))
+    case '/api/v1/reports/calls':
+      if (!['channel', 'source', 'campaign', 'keyword'].includes(by)) return json(res, 400, { error: 'calls are grouped by channel, source, campaign, keyword' })
+      return json(res, 200, calls(by, model, from, to))
     case '/api/v1/journeys': {
       let id = q.get('conversion_id') || ''
       if (req.method === 'POST') {

@@ -12,6 +12,7 @@ export const PATHS = {
   sources: '/api/v1/reports/sources',
   series: '/api/v1/reports/series',
   lifecycle: '/api/v1/reports/lifecycle',
+  calls: '/api/v1/reports/calls',
   leads: '/api/v1/leads',
   journeys: '/api/v1/journeys',
   sites: '/api/v1/sites',

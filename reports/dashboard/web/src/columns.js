@@ -22,6 +22,7 @@ export function sourceColumns(by, currency = '', rows = []) {
     ...['form', 'call', 'chat', 'other'].map((t) =>
       col(`leads_${t}`, t[0].toUpperCase() + t.slice(1), (r) => r.leads_by_type?.[t], (r) => fractional(r.leads_by_type?.[t]), (r) => round(r.leads_by_type?.[t], 2), true, true),
     ),
+    col('call_clicks', 'Call clicks', (r) => r.call_clicks, (r) => count(r.call_clicks)),
     col('sales', 'Sales', (r) => r.sales, (r) => fractional(r.sales), (r) => round(r.sales, 2)),
     moneyCol('revenue', 'Revenue', currency),
     moneyCol('cost', 'Cost', currency),

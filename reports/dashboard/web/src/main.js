@@ -6,19 +6,22 @@ import { ApiError, PATHS, client } from './api.js'
 import { clearToken, loadToken, saveToken } from './auth.js'
 import { field, h, message, replace, select } from './dom.js'
 import { filterBar } from './filters.js'
-import { GROUPS, GROUP_NAMES, MODELS, MODEL_NAMES, isDate, lastDays, readState, writeState } from './state.js'
+import { CALL_GROUPS, GROUPS, GROUP_NAMES, MODELS, MODEL_NAMES, isDate, lastDays, readState, writeState } from './state.js'
+import { callsView } from './views/calls.js'
 import { compareView } from './views/compare.js'
 import { journeyView } from './views/journey.js'
 import { leadsView } from './views/leads.js'
 import { lifecycleView } from './views/lifecycle.js'
 import { sourcesView } from './views/sources.js'
 
-// Which controls each view has: model, group by (state key), date range, filters.
+// Which controls each view has: model, group by (state key, and the groupings it offers
+// when not all), date range, filters.
 const VIEWS = {
   sources: { title: 'Sources', render: sourcesView, model: true, by: 'by', range: true, filters: true },
   compare: { title: 'First vs last click', render: compareView, by: 'by', range: true, filters: true },
   lifecycle: { title: 'Lifecycle', render: lifecycleView, model: true, by: 'stageBy', range: true, filters: true },
   leads: { title: 'Leads', render: leadsView, model: true, range: true, filters: true },
+  calls: { title: 'Calls', render: callsView, model: true, by: 'by', groups: CALL_GROUPS, range: true },
   journey: { title: 'Journeys', render: journeyView },
 }
 const IDS = Object.keys(VIEWS)
@@ -170,8 +173,11 @@ function drawToolbar() {
   const v = VIEWS[state.view]
   const controls = []
   if (v.model) controls.push(field('Attribution model', select({ name: 'model', onchange: (e) => set({ model: e.target.value, offset: 0 }) }, MODELS.map((m) => [m, MODEL_NAMES[m]]), state.model)))
-  if (v.by)
-    controls.push(field('Group by', select({ name: v.by === 'by' ? 'by' : 'stage_by', onchange: (e) => set({ [v.by]: e.target.value }) }, GROUPS.map((g) => [g, GROUP_NAMES[g]]), state[v.by])))
+  if (v.by) {
+    const groups = v.groups || GROUPS
+    const value = groups.includes(state[v.by]) ? state[v.by] : groups[0]
+    controls.push(field('Group by', select({ name: v.by === 'by' ? 'by' : 'stage_by', onchange: (e) => set({ [v.by]: e.target.value }) }, groups.map((g) => [g, GROUP_NAMES[g]]), value)))
+  }
   if (v.range) {
     const preset = (days) => {
       const r = lastDays(days)

@@ -12,13 +12,14 @@ export const MODEL_NAMES = {
 }
 export const GROUPS = ['channel', 'source', 'campaign', 'keyword', 'landing_page', 'country', 'device']
 export const GROUP_NAMES = { channel: 'Channel', source: 'Source', campaign: 'Campaign', keyword: 'Keyword', landing_page: 'Landing page', country: 'Country', device: 'Device' }
+export const CALL_GROUPS = ['channel', 'source', 'campaign', 'keyword']
 export const PLURAL = { channel: 'channels', source: 'sources', campaign: 'campaigns', keyword: 'keywords', landing_page: 'landing pages', country: 'countries', device: 'devices' }
 // Drilling down follows this chain: a row's value becomes a filter, the next dimension the grouping.
 export const DRILL = ['channel', 'source', 'campaign', 'keyword']
 export const LEAD_TYPES = ['form', 'call', 'chat', 'other']
 export const INTERVALS = ['day', 'week', 'month']
 export const ORDERS = ['newest', 'score']
-export const VIEWS = ['sources', 'compare', 'lifecycle', 'leads', 'journey']
+export const VIEWS = ['sources', 'compare', 'lifecycle', 'leads', 'calls', 'journey']
 export const DEFAULT_SITE = 'demo'
 export const RANGE_DAYS = 30
 export const PAGE = 50

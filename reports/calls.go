@@ -1,0 +1,136 @@
+package reports
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// CallFigures are the calls of one row of the calls report, or of its totals: calls,
+// answered calls and first-time callers are the model's credit (fractional under
+// multi-touch models), the median duration is over the answered calls touching the row.
+type CallFigures struct {
+	Calls          float64  `json:"calls"`
+	Answered       float64  `json:"answered"`
+	FirstTime      float64  `json:"first_time_callers"`
+	MedianDuration *float64 `json:"median_duration"` // seconds; null when none was answered
+}
+
+// CallRow is one line of the calls report.
+type CallRow struct {
+	Key string `json:"key"`
+	CallFigures
+}
+
+// Calls is the calls report: the phone calls that occurred in the range, credited by a
+// model to channels, sources, campaigns or keywords like any lead. Calls that no visitor's
+// session made are in the row "(unmatched call)"; calls to a static number in its source.
+type Calls struct {
+	Site   string      `json:"site"`
+	Model  string      `json:"model"`
+	By     string      `json:"by"`
+	From   string      `json:"from"`
+	To     string      `json:"to"`
+	Rows   []CallRow   `json:"rows"`
+	Totals CallFigures `json:"totals"`
+}
+
+// CallGroupBys are the dimensions the calls report groups by.
+var CallGroupBys = []string{"channel", "source", "campaign", "keyword"}
+
+// Calls computes the calls report.
+func (s *Store) Calls(ctx context.Context, p Params) (*Calls, error) {
+	out := &Calls{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Rows: []CallRow{}}
+	var days []string
+	for d := p.From; !d.After(p.To); d = d.AddDate(0, 0, 1) {
+		days = append(days, day(d))
+	}
+	latest, args := latestCredit(s.DB, p.Site, p.Model, days)
+	// Per row and call first: a call crediting two sessions of one row counts once there.
+	q := fmt.Sprintf(`SELECT if(k = '', '%[1]s', k) AS key, sum(credit), sumIf(credit, answered = 1), sumIf(credit, first = 1),
+			quantileIf(0.5)(duration, answered = 1)
+		FROM (
+			SELECT %[2]s AS k, conversion_id, any(conversion_type) = 'lead' AS first, sum(credit) AS credit
+			FROM %[3]s.attributions WHERE %[4]s AND lead_type = 'call'
+			GROUP BY k, conversion_id
+		) ANY LEFT JOIN (
+			SELECT conversion_id, visitParamExtractBool(props, 'answered') AS answered, visitParamExtractUInt(props, 'duration') AS duration
+			FROM %[3]s.conversions FINAL WHERE site_id = ? AND lead_type = 'call'
+		) USING conversion_id
+		WHERE credit > 0
+		GROUP BY key WITH TOTALS`, NoneKey, p.By.attribution, s.DB, latest)
+	rows, err := s.Conn.Query(ctx, q, append(args, p.Site)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read calls: %w", err)
+	}
+	defer rows.Close()
+	scan := func(f func(dest ...any) error) (CallRow, error) {
+		var r CallRow
+		var median float64
+		err := f(&r.Key, &r.Calls, &r.Answered, &r.FirstTime, &median)
+		r.Calls, r.Answered, r.FirstTime = credit6(r.Calls), credit6(r.Answered), credit6(r.FirstTime)
+		if !math.IsNaN(median) {
+			r.MedianDuration = &median
+		}
+		return r, err
+	}
+	for rows.Next() {
+		r, err := scan(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read calls: %w", err)
+		}
+		out.Rows = append(out.Rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read calls: %w", err)
+	}
+	if t, err := scan(rows.Totals); err == nil {
+		out.Totals = t.CallFigures
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("cannot total calls: %w", err)
+	}
+	sort.Slice(out.Rows, func(i, j int) bool {
+		if out.Rows[i].Calls != out.Rows[j].Calls {
+			return out.Rows[i].Calls > out.Rows[j].Calls
+		}
+		return out.Rows[i].Key < out.Rows[j].Key
+	})
+	return out, nil
+}
+
+// readCallClicks counts the clicks on tel: links (call_click events, the intent to
+// call) in sessions started in the range, per value of the report's dimension. They are
+// shown beside leads, never counted as leads.
+func (s *Store) readCallClicks(ctx context.Context, p Params, of rowsOf) (map[string]uint64, error) {
+	end := p.To.AddDate(0, 0, 1)
+	filter, fargs := p.Filter.sessions()
+	q := fmt.Sprintf(`SELECT k, uniqExact(event_id)
+		FROM (SELECT session_id, event_id FROM %[1]s.events
+			WHERE site_id = ? AND event_type = 'call_click' AND is_bot = 0 AND ts >= ? AND ts < ?)
+		ANY INNER JOIN (
+			SELECT toString(session_id) AS session_id, %[2]s AS k
+			FROM %[1]s.sessions FINAL
+			WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at < ?%[3]s
+		) USING session_id
+		GROUP BY k`, s.DB, of.session.sql, filter)
+	args := append([]any{p.Site, p.From, end.Add(24 * time.Hour)}, of.session.args...)
+	args = append(append(args, p.Site, p.From, end), fargs...)
+	out := map[string]uint64{}
+	err := s.each(ctx, q, args, func(sc scanner) error {
+		var k string
+		var n uint64
+		if err := sc.Scan(&k, &n); err != nil {
+			return err
+		}
+		out[k] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot count call clicks: %w", err)
+	}
+	return out, nil
+}
