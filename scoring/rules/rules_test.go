@@ -55,7 +55,9 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 const day = 24 * time.Hour
 
-func page(d time.Duration, path string) Activity { return Activity{At: at(d), Type: "pageview", Path: path} }
+func page(d time.Duration, path string) Activity {
+	return Activity{At: at(d), Type: "pageview", Path: path}
+}
 
 func lead(d time.Duration, leadType string) Activity {
 	return Activity{At: at(d), Conversion: true, Type: "lead", LeadType: leadType}
