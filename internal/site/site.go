@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"touchpoint/internal/referrer"
+	"touchpoint/scoring/rules"
 )
 
 // Site is one tracked website.
@@ -40,6 +41,11 @@ type Site struct {
 	Domains           []string   `json:"domains,omitempty"`
 	ExcludedReferrers []string   `json:"excluded_referrers,omitempty"`
 	LeadForms         []LeadRule `json:"lead_forms,omitempty"`
+	// Scoring are the lead scoring rules of the file; rules stored through
+	// PUT /api/v1/scoring replace them (docs/scoring.md).
+	Scoring *rules.Rules `json:"scoring,omitempty"`
+	// Lifecycle are the lifecycle stages; empty for the default ones.
+	Lifecycle Lifecycle `json:"lifecycle,omitzero"`
 
 	secret   []byte          // SecretSHA256 decoded; nil when none is configured
 	excluded *referrer.Hosts // ExcludedReferrers read
@@ -163,6 +169,14 @@ func validate(c Config) (*snapshot, error) {
 		}
 		if err := s.checkRules(); err != nil {
 			return nil, fmt.Errorf("site %q: %w", s.ID, err)
+		}
+		if err := s.checkLifecycle(); err != nil {
+			return nil, fmt.Errorf("site %q: %w", s.ID, err)
+		}
+		if s.Scoring != nil {
+			if err := s.Scoring.Validate(); err != nil {
+				return nil, fmt.Errorf("site %q: %w", s.ID, err)
+			}
 		}
 		r.byID[s.ID] = s
 	}

@@ -117,22 +117,25 @@ const (
 	conversionSide = "conversion, lead_type"
 )
 
-// Parse reads rules from JSON, refusing unknown fields (a typo would silently score
-// nothing), and validates them.
+// Parse reads rules from JSON and validates them.
 func Parse(data []byte) (*Rules, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var r Rules
-	if err := dec.Decode(&r); err != nil {
+	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("cannot read the scoring rules: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("cannot read the scoring rules: more than one JSON value")
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// UnmarshalJSON reads rules, refusing unknown fields (in the site file too): a misspelt
+// condition would otherwise match every activity, a misspelt cap cap nothing.
+func (r *Rules) UnmarshalJSON(data []byte) error {
+	type plain Rules
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode((*plain)(r))
 }
 
 // Validate checks r and prepares it for scoring. A site file's rules are validated when

@@ -31,7 +31,7 @@ func TestParseRefusesWhatCannotScore(t *testing.T) {
 	f(`{"fit": [{"name": "a", "trait": "size", "at_least": 50, "at_most": 10, "points": 5}]}`, "at_least is above at_most")
 	f(`{"fit": [{"name": "a", "trait": "size", "points": 5}], "decay_percent": 120}`, "decay_percent")
 	f(`{"fit": [{"name": "a", "trait": "size", "points": 5}], "mql": {}}`, "mql sets at least one")
-	f(`{"fit": [{"name": "a", "trait": "size", "points": 5}]} {}`, "more than one JSON value")
+	f(`{"fit": [{"name": "a", "trait": "size", "points": 5}]} {}`, "after top-level value")
 }
 
 func TestEqualsTakesOneValueOrAList(t *testing.T) {
