@@ -41,6 +41,8 @@ var tables = []table{
 	{"conversions", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true, "received_at"},
 	{"attributions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true, "occurred_at"},
 	{"webhook_deliveries", []column{{"conversion_id", conversions}}, false, ""},
+	{"lead_scores", []column{{"person_id", persons}}, true, ""},
+	{"lead_score_history", []column{{"person_id", persons}}, false, ""},
 }
 
 // where is the condition selecting the person's rows of t in their site, and its

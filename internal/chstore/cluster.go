@@ -42,6 +42,9 @@ var shardKeys = map[string]string{
 	"api_tokens":         "token_id",
 	"erased_identifiers": "site_id, id_sha256",
 	"privacy_erasures":   "site_id, erasure_id",
+	"scoring_rules":      "site_id",
+	"lead_scores":        "site_id, person_id",
+	"lead_score_history": "site_id, person_id",
 }
 
 // LocalSuffix names the replicated table under each Distributed one.
