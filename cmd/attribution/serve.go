@@ -23,6 +23,7 @@ import (
 	"touchpoint/reports"
 	"touchpoint/reports/api"
 	"touchpoint/reports/dashboard"
+	"touchpoint/scoring"
 )
 
 // config holds the service's settings.
@@ -36,6 +37,7 @@ type config struct {
 	ShutdownAfter time.Duration
 	RollupEvery   time.Duration
 	RollupMargin  time.Duration
+	ScoreEvery    time.Duration
 	RetainEvery   time.Duration
 	ErasureGrace  time.Duration
 	TokensMaxAge  time.Duration
@@ -56,6 +58,7 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.DurationVar(&c.RollupEvery, "rollup.interval", 10*time.Second, "how often the source report's daily rollups are brought up to date")
 	fs.DurationVar(&c.RollupMargin, "rollup.margin", 30*time.Second,
 		"how long a day must be unchanged before it is rolled up (longer than any insert takes)")
+	fs.DurationVar(&c.ScoreEvery, "scoring.interval", 5*time.Second, "how often lead scores are brought up to date with new activity")
 	fs.DurationVar(&c.RetainEvery, "retention.interval", time.Hour, "how often raw data older than a site's retention_days is deleted")
 	fs.DurationVar(&c.ErasureGrace, "privacy.grace", 10*time.Second,
 		"how long after an erasure began it looks again for rows written by work that started before it")
@@ -134,6 +137,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		go sender.Run(ctx)
 		go eng.Watch(ctx, cfg.Poll)
 		go rollUp(ctx, store, sites, runs, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
+		go score(ctx, &scoring.Scorer{Conn: conn, DB: db}, sites, runs, cfg.ScoreEvery, ready.Err)
 		go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
 		log.Printf("attribution: serving on %s, running the jobs of the sites it holds the lease of as %s", cfg.Listen, leases.Holder())
 	} else {
@@ -176,6 +180,54 @@ func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, run
 			}
 			if n > 0 {
 				log.Printf("attribution: %s: rolled up %d days for the source report in %s", st.ID, n, time.Since(start).Round(time.Millisecond))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// score keeps the lead scores of the sites this instance runs current until ctx is done,
+// skipping its turns while unavailable says ClickHouse is away.
+func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, runs func(string) (context.Context, bool),
+	every time.Duration, unavailable func() error) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	failing := map[string]bool{}
+	for {
+		for _, s := range sites.Sites() {
+			if unavailable() != nil {
+				break
+			}
+			st := sites.Get(s.ID)
+			if st == nil || st.Scoring == nil {
+				continue // removed by a reload meanwhile, or no scoring
+			}
+			held, ok := runs(st.ID)
+			if !ok {
+				continue
+			}
+			sctx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(held, cancel)
+			start := time.Now()
+			res, err := scorer.Pass(sctx, st)
+			stop()
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				if !failing[st.ID] { // once until it works again
+					log.Printf("attribution: %s: lead scoring: %v (retrying every %s)", st.ID, err, every)
+				}
+				failing[st.ID] = true
+			case err == nil:
+				delete(failing, st.ID)
+				if res.Changed > 0 || res.MQLs > 0 {
+					log.Printf("attribution: %s: scored %d people, %d scores changed, %d MQLs in %s", st.ID, res.Scored, res.Changed,
+						res.MQLs, time.Since(start).Round(time.Millisecond))
+				}
 			}
 		}
 		select {

@@ -127,7 +127,8 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	out, err := s.Reports.Lifecycle(r.Context(), p, s.now())
+	p.Currency = st.Currency
+	out, err := s.Reports.Lifecycle(r.Context(), p, st.Lifecycle, s.now())
 	respond(w, out, err)
 }
 
@@ -139,6 +140,7 @@ func (s *Server) leads(w http.ResponseWriter, r *http.Request, st *site.Site) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	q.Scored, q.Stages = st.Scoring != nil, st.Lifecycle.Stages
 	out, err := s.Reports.Leads(r.Context(), q)
 	respond(w, out, err)
 }
