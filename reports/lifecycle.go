@@ -415,8 +415,8 @@ func (a *stageAgg) row(key string, l site.Lifecycle) LifecycleRow {
 	stages := l.Stages
 	for i, st := range stages {
 		r.Counts[st] = credit6(a.counts[i])
+		r.Stalled[st] = credit6(a.stalled[i]) // 0 for the last stage: nowhere further to go
 		if i+1 < len(stages) {
-			r.Stalled[st] = credit6(a.stalled[i])
 			name := st + "_" + stages[i+1]
 			if credit6(a.counts[i]) > 0 {
 				v := credit6(a.counts[i+1] / a.counts[i])

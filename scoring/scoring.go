@@ -68,9 +68,6 @@ func Fingerprint(r *rules.Rules) uint64 {
 	return h.Sum64() >> 1 // a positive Int64 too, for tools that read it as one
 }
 
-// Rules are the scoring rules a site uses now (nil: none).
-func Rules(st *site.Site) *rules.Rules { return st.Scoring }
-
 func (s *Scorer) now() time.Time {
 	if s.Now != nil {
 		return s.Now().UTC().Truncate(time.Second)
@@ -93,7 +90,11 @@ type stored struct {
 // into others.
 func (s *Scorer) Pass(ctx context.Context, st *site.Site) (Result, error) {
 	var res Result
-	r := Rules(st)
+	cur, err := (&Store{Conn: s.Conn, DB: s.DB}).Current(ctx, st)
+	if err != nil {
+		return res, err
+	}
+	r := cur.Rules
 	if r == nil {
 		return res, nil
 	}

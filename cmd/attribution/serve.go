@@ -104,7 +104,8 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ready.Public())
-	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Dashboard: dashboard.Handler(),
+	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: conn, DB: db},
+		Dashboard: dashboard.Handler(),
 		Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,
@@ -203,8 +204,8 @@ func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, ru
 				break
 			}
 			st := sites.Get(s.ID)
-			if st == nil || st.Scoring == nil {
-				continue // removed by a reload meanwhile, or no scoring
+			if st == nil {
+				continue // removed by a reload meanwhile
 			}
 			held, ok := runs(st.ID)
 			if !ok {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,5 +177,60 @@ func TestLeadListByScore(t *testing.T) {
 	}
 	if code := get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", "demo-admin", &got); code != 200 || got.Leads[0].PersonID != "C" {
 		t.Fatalf("newest first %d %+v", code, got.Leads)
+	}
+}
+
+// Rules set through the API replace the site file's at the next pass (everyone is
+// rescored), bad rules are refused with the reason, and clearing them brings back the
+// file's.
+func TestScoringRulesThroughTheAPI(t *testing.T) {
+	w := newWorld(t, siteFrom(t, `{"id": "s1", "scoring": {"engagement": [{"name": "Pricing page", "path": "/pricing", "points": 10}]}}`), site.Site{ID: "s2"})
+	store := &scoring.Store{Conn: w.conn, DB: w.db.Name}
+	srv := httptest.NewServer((&Server{Sites: w.sites, Reports: w.store, Scoring: store, Now: func() time.Time { return oct(20, 0) }}).Handler())
+	defer srv.Close()
+	send := func(method, site, body string) (int, scoring.Current) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+"/api/v1/scoring?site="+site, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer demo-admin")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var c scoring.Current
+		json.NewDecoder(resp.Body).Decode(&c)
+		return resp.StatusCode, c
+	}
+	w.db.Event(attrtest.Event{Site: "s1", Person: "B", Type: event.Pageview, Path: "/pricing", At: oct(1, 9)})
+	w.db.Event(attrtest.Event{Site: "s1", Person: "B", Type: event.Track, Name: "whitepaper", At: oct(1, 10)})
+	w.db.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-B", Type: "lead", LeadType: "form", Person: "B", At: oct(2, 10)})
+	sc := &scoring.Scorer{Conn: w.conn, DB: w.db.Name, Now: func() time.Time { return oct(20, 0) }}
+	score := func() float64 {
+		t.Helper()
+		if _, err := sc.Pass(context.Background(), w.sites.Get("s1")); err != nil {
+			t.Fatal(err)
+		}
+		var got reports.Leads
+		get(t, srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", "demo-admin", &got)
+		return *got.Leads[0].Score
+	}
+	if code, c := send("GET", "s1", ""); code != 200 || c.Source != scoring.FromFile || score() != 10 {
+		t.Fatalf("file rules: %d %+v", code, c)
+	}
+	if code, c := send("GET", "s2", ""); code != 200 || c.Source != scoring.FromNone || c.Rules != nil {
+		t.Fatalf("no rules: %d %+v", code, c)
+	}
+	if code, _ := send("PUT", "s1", `{"engagement": [{"name": "Whitepaper", "track": "whitepaper", "points": 5, "maxx": 1}]}`); code != 400 {
+		t.Fatalf("misspelt rules: %d", code)
+	}
+	if code, c := send("PUT", "s1", `{"engagement": [{"name": "Whitepaper", "track": "whitepaper", "points": 5}]}`); code != 200 ||
+		c.Source != scoring.FromAPI || c.UpdatedBy != "admin" || c.Rules.Engagement[0].Name != "Whitepaper" {
+		t.Fatalf("PUT: %d %+v", code, c)
+	}
+	if s := score(); s != 5 {
+		t.Fatalf("score under the API's rules %v, want 5", s)
+	}
+	if code, c := send("DELETE", "s1", ""); code != 200 || c.Source != scoring.FromFile || score() != 10 {
+		t.Fatalf("DELETE: %d %+v", code, c)
 	}
 }
