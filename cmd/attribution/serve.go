@@ -105,7 +105,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ready.Public())
 	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: conn, DB: db},
-		Dashboard: dashboard.Handler(),
+		Dashboard:   dashboard.Handler(),
 		Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,

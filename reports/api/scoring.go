@@ -50,4 +50,3 @@ func (s *Server) scored(r *http.Request, st *site.Site) (bool, error) {
 	cur, err := s.Scoring.Current(r.Context(), st)
 	return cur.Rules != nil, err
 }
-
