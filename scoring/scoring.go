@@ -470,3 +470,21 @@ func (s *Scorer) recordMQLs(ctx context.Context, siteID string, mqls []mql, now 
 func mqlEventID(siteID, person string) uuid.UUID {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("touchpoint:scoring:mql:"+siteID+":"+person))
 }
+
+// Person scores one person now from their activities, without storing anything; nil
+// when the site has no rules.
+func (s *Scorer) Person(ctx context.Context, st *site.Site, person string) (*rules.Score, error) {
+	cur, err := (&Store{Conn: s.Conn, DB: s.DB}).Current(ctx, st)
+	if err != nil || cur.Rules == nil {
+		return nil, err
+	}
+	ev := cur.Rules.Evaluator()
+	sc := &rules.Score{Reasons: []rules.Reason{}}
+	err = s.activities(ctx, st.ID, []string{person}, func(_ string, acts []rules.Activity) {
+		*sc = ev.Score(acts, s.now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sc, nil
+}

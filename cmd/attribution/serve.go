@@ -87,11 +87,21 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	go ready.Probe(ctx, "clickhouse", 2*time.Second, func(ctx context.Context) error { return chstore.Check(ctx, conn, db) })
 	eng := engine.New(conn, db, sites)
 	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
+	scorer := &scoring.Scorer{Conn: conn, DB: db}
 	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
 		if st.WebhookURL == "" {
 			return
 		}
-		body, err := json.Marshal(leadPayload(st.ID, c, first, last))
+		payload := leadPayload(st.ID, c, first, last)
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		score, err := scorer.Person(sctx, st, c.Person)
+		cancel()
+		if err != nil {
+			// The lead still goes out: the CRM sees its score on the next lead or in the API.
+			log.Printf("attribution: cannot score %s for its webhook: %v", c.ID, err)
+		}
+		payload.Score = score
+		body, err := json.Marshal(payload)
 		if err != nil {
 			log.Printf("attribution: cannot encode webhook for %s: %v", c.ID, err)
 			return
@@ -138,7 +148,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		go sender.Run(ctx)
 		go eng.Watch(ctx, cfg.Poll)
 		go rollUp(ctx, store, sites, runs, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
-		go score(ctx, &scoring.Scorer{Conn: conn, DB: db}, sites, runs, cfg.ScoreEvery, ready.Err)
+		go score(ctx, scorer, sites, runs, cfg.ScoreEvery, ready.Err)
 		go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
 		log.Printf("attribution: serving on %s, running the jobs of the sites it holds the lease of as %s", cfg.Listen, leases.Holder())
 	} else {
