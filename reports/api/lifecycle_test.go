@@ -178,6 +178,15 @@ func TestLeadListByScore(t *testing.T) {
 	if code := get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", "demo-admin", &got); code != 200 || got.Leads[0].PersonID != "C" {
 		t.Fatalf("newest first %d %+v", code, got.Leads)
 	}
+	// The journey carries the stored score; a person without points has none.
+	var j reports.Journey
+	if code := get(t, w.srv.URL+"/api/v1/journeys?site=s1&conversion_id=lead-B", "demo-admin", &j); code != 200 || j.Score == nil ||
+		j.Score.Score != 20 || j.Score.Engagement != 20 || len(j.Score.Reasons) != 1 || j.Score.QualifiedAt != nil {
+		t.Fatalf("journey score %d %+v", code, j.Score)
+	}
+	if code := get(t, w.srv.URL+"/api/v1/journeys?site=s1&conversion_id=lead-A", "demo-admin", &j); code != 200 || j.Score != nil {
+		t.Fatalf("journey without points %d %+v", code, j.Score)
+	}
 }
 
 // Rules set through the API replace the site file's at the next pass (everyone is
