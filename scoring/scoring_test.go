@@ -3,6 +3,9 @@ package scoring
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +66,7 @@ func (f *fixture) event(person, typ, path string, at time.Time, form, traits str
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := b.Append("s1", uuid.New(), typ, "v-"+person, person, "", at, f.now, path, "{}", form, traits, uint64(time.Now().UnixNano())); err != nil {
+	if err := b.Append(f.st.ID, uuid.New(), typ, "v-"+person, person, "", at, f.now, path, "{}", form, traits, uint64(time.Now().UnixNano())); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := b.Send(); err != nil {
@@ -270,4 +273,44 @@ func TestScoresFollowActivityRulesMergesAndDecay(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+var sqlBlock = regexp.MustCompile("(?s)```sql\n(.*?)```")
+
+// Every query of docs/scoring.md runs on ClickHouse over scored people and returns rows.
+func TestScoringDocQueriesRun(t *testing.T) {
+	doc, err := os.ReadFile("../docs/scoring.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := sqlBlock.FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) < 3 {
+		t.Fatalf("docs/scoring.md has %d sql blocks, want at least 3", len(blocks))
+	}
+	f := newFixture(t, testRules)
+	f.st.ID = "demo"
+	for i := 0; i < 2; i++ {
+		f.event("p1", event.Pageview, "/pricing", day(1, 10+i), "", "")
+	}
+	f.event("p1", event.FormSubmit, "/contact", day(2, 9), `{"id":"demo"}`, "")
+	f.db.Conversion(attrtest.Conversion{Site: "demo", ID: "lead-p1", Type: "lead", LeadType: "form", Person: "p1", At: day(2, 9)})
+	f.db.Conversion(attrtest.Conversion{Site: "demo", ID: "crm-mql", Type: "mql", Person: "p2", At: day(3, 9)})
+	if r := f.pass(); r.MQLs != 1 {
+		t.Fatalf("pass %+v", r)
+	}
+	for i, b := range blocks {
+		q := strings.ReplaceAll(b[1], "touchpoint.", f.db.Name+".")
+		rows, err := f.conn.Query(context.Background(), q)
+		if err != nil {
+			t.Fatalf("docs/scoring.md query %d fails: %v\n%s", i+1, err, b[1])
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || n == 0 {
+			t.Fatalf("docs/scoring.md query %d: %d rows, %v\n%s", i+1, n, err, b[1])
+		}
+	}
 }
