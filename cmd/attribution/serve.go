@@ -165,49 +165,13 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	return nil
 }
 
-// rollUp keeps the source report's daily rollups of the sites this instance runs current
-// until ctx is done, skipping its turns while unavailable says ClickHouse is away.
-func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, runs func(string) (context.Context, bool),
-	every, margin time.Duration, unavailable func() error) {
+// everyHeld calls job for each site whose jobs this instance runs, every interval until
+// ctx is done, skipping its turns while unavailable says ClickHouse is away. A job's
+// context ends when ctx does or the site's lease is lost.
+func everyHeld(ctx context.Context, sites *site.Registry, runs func(string) (context.Context, bool), every time.Duration,
+	unavailable func() error, job func(ctx context.Context, st *site.Site)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for {
-		for _, st := range sites.Sites() {
-			if unavailable() != nil {
-				break
-			}
-			held, ok := runs(st.ID)
-			if !ok {
-				continue
-			}
-			sctx, cancel := context.WithCancel(ctx)
-			stop := context.AfterFunc(held, cancel)
-			start := time.Now()
-			n, err := store.BuildRollups(sctx, st.ID, margin)
-			stop()
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				log.Printf("attribution: %s: %v", st.ID, err)
-			}
-			if n > 0 {
-				log.Printf("attribution: %s: rolled up %d days for the source report in %s", st.ID, n, time.Since(start).Round(time.Millisecond))
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// score keeps the lead scores of the sites this instance runs current until ctx is done,
-// skipping its turns while unavailable says ClickHouse is away.
-func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, runs func(string) (context.Context, bool),
-	every time.Duration, unavailable func() error) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	failing := map[string]bool{}
 	for {
 		for _, s := range sites.Sites() {
 			if unavailable() != nil {
@@ -223,23 +187,9 @@ func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, ru
 			}
 			sctx, cancel := context.WithCancel(ctx)
 			stop := context.AfterFunc(held, cancel)
-			start := time.Now()
-			res, err := scorer.Pass(sctx, st)
+			job(sctx, st)
 			stop()
 			cancel()
-			switch {
-			case err != nil && ctx.Err() == nil:
-				if !failing[st.ID] { // once until it works again
-					log.Printf("attribution: %s: lead scoring: %v (retrying every %s)", st.ID, err, every)
-				}
-				failing[st.ID] = true
-			case err == nil:
-				delete(failing, st.ID)
-				if res.Changed > 0 || res.MQLs > 0 {
-					log.Printf("attribution: %s: scored %d people, %d scores changed, %d MQLs in %s", st.ID, res.Scored, res.Changed,
-						res.MQLs, time.Since(start).Round(time.Millisecond))
-				}
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -247,6 +197,45 @@ func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, ru
 		case <-tick.C:
 		}
 	}
+}
+
+// rollUp keeps the source report's daily rollups of the sites this instance runs current
+// until ctx is done.
+func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, runs func(string) (context.Context, bool),
+	every, margin time.Duration, unavailable func() error) {
+	everyHeld(ctx, sites, runs, every, unavailable, func(sctx context.Context, st *site.Site) {
+		start := time.Now()
+		n, err := store.BuildRollups(sctx, st.ID, margin)
+		if err != nil && ctx.Err() == nil {
+			log.Printf("attribution: %s: %v", st.ID, err)
+		}
+		if n > 0 {
+			log.Printf("attribution: %s: rolled up %d days for the source report in %s", st.ID, n, time.Since(start).Round(time.Millisecond))
+		}
+	})
+}
+
+// score keeps the lead scores of the sites this instance runs current until ctx is done.
+func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, runs func(string) (context.Context, bool),
+	every time.Duration, unavailable func() error) {
+	failing := map[string]bool{}
+	everyHeld(ctx, sites, runs, every, unavailable, func(sctx context.Context, st *site.Site) {
+		start := time.Now()
+		res, err := scorer.Pass(sctx, st)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if !failing[st.ID] { // once until it works again
+				log.Printf("attribution: %s: lead scoring: %v (retrying every %s)", st.ID, err, every)
+			}
+			failing[st.ID] = true
+		case err == nil:
+			delete(failing, st.ID)
+			if res.Changed > 0 || res.MQLs > 0 {
+				log.Printf("attribution: %s: scored %d people, %d scores changed, %d MQLs in %s", st.ID, res.Scored, res.Changed,
+					res.MQLs, time.Since(start).Round(time.Millisecond))
+			}
+		}
+	})
 }
 
 // leadPayload is the webhook body for a new lead.
