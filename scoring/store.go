@@ -84,7 +84,8 @@ func (s *Store) Save(ctx context.Context, siteID string, r *rules.Rules, by stri
 	if err != nil {
 		return fmt.Errorf("cannot store scoring rules: %w", err)
 	}
-	if err := b.Append(siteID, uint64(now.UnixNano()), text, by, now.UTC()); err != nil {
+	// The version orders saves by when they happened, whatever clock now comes from.
+	if err := b.Append(siteID, uint64(time.Now().UnixNano()), text, by, now.UTC()); err != nil {
 		b.Abort()
 		return fmt.Errorf("cannot store scoring rules: %w", err)
 	}
