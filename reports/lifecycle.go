@@ -138,7 +138,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		return agg[k]
 	}
 	total := newStageAgg(n, len(l.ExitStages))
-	var stalled []StalledPerson
+	stalled := []StalledPerson{} // [] in JSON when nobody is stalled
 	for person, es := range entries {
 		tm := times[person]
 		es = entering(es, tm, l.Stages)
@@ -177,6 +177,9 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		PipelineStage: l.PipelineStage, Rows: []LifecycleRow{}, Unconverted: unconv, StalledTotal: len(stalled)}
 	if out.ExitStages == nil {
 		out.ExitStages = []string{}
+	}
+	if out.Unconverted == nil {
+		out.Unconverted = []Unconverted{}
 	}
 	visitors := map[string]uint64{}
 	for _, r := range src.Rows {

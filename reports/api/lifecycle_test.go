@@ -128,6 +128,12 @@ func TestLifecycleOfConfiguredStages(t *testing.T) {
 	if rows["Email"].PipelineValue != 1000 || rows["Paid Search"].PipelineValue != 0 || rows["Email"].Counts["lead"] != 2 {
 		t.Fatalf("last click rows %+v", rows)
 	}
+	// Nobody stalled in a range without leads: an empty list, not null.
+	var raw map[string]any
+	get(t, w.srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-09-01&to=2026-09-30", "demo-admin", &raw)
+	if l, ok := raw["stalled_people"].([]any); !ok || len(l) != 0 {
+		t.Fatalf("stalled_people %#v", raw["stalled_people"])
+	}
 }
 
 // With scoring rules, the lead list carries each person's score and its reasons, best
