@@ -81,7 +81,8 @@ const (
 func testSites(t testing.TB) *site.Registry {
 	t.Helper()
 	c := site.Config{Sites: []site.Site{
-		{ID: "demo", Origins: []string{"http://localhost:*", "https://shop.example.com"}, CookieDomain: "example.com"},
+		{ID: "demo", Origins: []string{"http://localhost:*", "https://shop.example.com"}, CookieDomain: "example.com",
+			Lifecycle: site.Lifecycle{Stages: []string{"lead", "mql", "demo_booked", "customer"}}},
 		{ID: "other", Origins: []string{"https://other.example.org"}, KeepPII: true},
 	}}
 	if err := site.ApplyEnv(&c, func(k string) (string, bool) {

@@ -39,6 +39,7 @@ func TestBrowserCannotForgeServerRecords(t *testing.T) {
 	f(conv(uuid.NewString(), `{"id":"crm-42","type":"sale","value":100001,"currency":"EUR"}`), 400, "bad_field")
 	f(conv(uuid.NewString(), `{"id":"crm-42","type":"sale","value":-100,"currency":"EUR"}`), 400, "bad_field")
 	f(conv(uuid.NewString(), `{"id":"crm-42","type":"customer"}`), 400, "bad_field")
+	f(conv(uuid.NewString(), `{"id":"crm-42","type":"demo_booked"}`), 400, "bad_field") // a stage of this site
 	f(conv(uuid.NewString(), `{"id":"order-7","type":"Sale","value":99.5,"currency":"EUR"}`), 204, "")
 	if e := ts.store.enriched(t)[0]; e.Conversion.Type != "sale" || e.Conversion.Value != 99.5 || e.Origin != event.OriginWeb {
 		t.Fatalf("browser conversion = %+v %+v", e, e.Conversion)

@@ -66,7 +66,10 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 	siteID := "e2e-" + uuid.NewString()[:8]
 	sitesFile, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
 		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf",
-		"webhook_url": %q, "webhook_secret": "e2e-hook-secret"}`, siteID, hookSrv.URL), "-webhook.backoff", "300ms")
+		"webhook_url": %q, "webhook_secret": "e2e-hook-secret",
+		"scoring": {"engagement": [{"name": "Pricing page", "path": "/pricing", "points": 10}, {"name": "Demo request", "form": "demo", "points": 30}],
+			"fit": [{"name": "Marketing leader", "trait": "role", "equals": ["CMO", "VP Marketing"], "points": 15}], "mql": {"score": 50}}}`,
+		siteID, hookSrv.URL), "-webhook.backoff", "300ms", "-scoring.interval", "500ms")
 
 	// Laptop: Google Ads, then the newsletter, then the demo form (a lead).
 	now := time.Now().UTC().Truncate(time.Second)
@@ -80,7 +83,7 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 		{ID: formID, Type: "form_submit", TS: at(2*time.Hour - time.Minute), VID: laptop, URL: "https://shop.example.com/pricing",
 			Form: &event.Form{ID: "demo", Fields: []string{"email"}}},
 		{ID: uuid.NewString(), Type: "identify", TS: at(2*time.Hour - time.Minute), VID: laptop, URL: "https://shop.example.com/pricing",
-			Traits: map[string]string{"email": email}},
+			Traits: map[string]string{"email": email, "role": "cmo"}},
 	}})
 	send(t, collector+"/v1/conversions", map[string]any{"site": siteID, "conversion_id": "sale-" + siteID, "type": "sale",
 		"email": email, "value": 1200, "currency": "EUR", "occurred_at": now.Add(-time.Hour).Format(time.RFC3339)})
@@ -142,6 +145,30 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 		l.FirstClick.Channel != "Paid Search" || l.FirstClick.Campaign != "brand" || l.LastClick.Channel != "Email" ||
 		l.Person.EmailSHA256 == "" && l.Person.ID == "" {
 		t.Fatalf("webhook lead %+v", l)
+	}
+	// The lead's score: the pricing page, the demo request and the role the identify call
+	// gave (kept in events.traits).
+	if l.Score == nil || l.Score.Score != 55 || l.Score.Fit != 15 || len(l.Score.Reasons) != 3 {
+		t.Fatalf("webhook score %+v", l.Score)
+	}
+	// The scoring job qualified the lead: one mql stage, recorded by scoring, in the lead list.
+	testenv.Eventually(t, 30*time.Second, "an mql stage from scoring", func() (bool, error) {
+		var n uint64
+		err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT count() FROM %s.conversions FINAL
+			WHERE site_id = ? AND type = 'mql' AND origin = 'scoring'`, db), siteID).Scan(&n)
+		return n == 1, err
+	})
+	var list struct {
+		Scored bool `json:"scored"`
+		Leads  []struct {
+			ConversionID string   `json:"conversion_id"`
+			Stage        string   `json:"stage"`
+			Score        *float64 `json:"score"`
+		} `json:"leads"`
+	}
+	getJSON(t, attribution+"/api/v1/leads?site="+siteID+"&order=score", &list)
+	if len(list.Leads) != 1 || !list.Scored || list.Leads[0].Score == nil || *list.Leads[0].Score != 55 || list.Leads[0].Stage != "mql" {
+		t.Fatalf("lead list %+v", list)
 	}
 	// The sender logs an attempt once the receiver has answered it, so the second row can
 	// land a moment after the receiver saw the call.

@@ -18,6 +18,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/internal/demo"
+	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
 	"touchpoint/reports"
 )
@@ -482,14 +483,14 @@ func TestSQLDocsOnDemoData(t *testing.T) {
 				c := newCompare(t, fmt.Sprintf("lifecycle by %s from %s", by, rng[0]))
 				for _, a := range api.Rows {
 					s := rows[a.Key]
-					for i, st := range reports.Stages {
+					for i, st := range site.DefaultStages {
 						col := st
 						if st == "lead" {
 							col = "leads"
 						}
 						c.num(a.Key+" "+st, s.num(col), float64(a.Counts[st]))
-						if i+1 < len(reports.Stages) {
-							pair := st + "_" + reports.Stages[i+1]
+						if i+1 < len(site.DefaultStages) {
+							pair := st + "_" + site.DefaultStages[i+1]
 							c.opt(a.Key+" rate "+pair, s.opt(pair), a.Rates[pair])
 							c.opt(a.Key+" median days "+pair, s.opt("days_"+pair), a.MedianDays[pair])
 							c.num(a.Key+" stalled "+st, s.num("stalled_"+st), float64(a.Stalled[st]))

@@ -42,6 +42,8 @@ var tables = []table{
 	{"attributions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true, "occurred_at"},
 	{"webhook_deliveries", []column{{"conversion_id", conversions}}, false, ""},
 	{"number_leases", []column{{"visitor_id", visitors}}, true, "leased_from"},
+	{"lead_scores", []column{{"person_id", persons}}, true, ""},
+	{"lead_score_history", []column{{"person_id", persons}}, false, ""},
 }
 
 // where is the condition selecting the person's rows of t in their site, and its

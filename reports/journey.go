@@ -12,6 +12,7 @@ import (
 	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/site"
+	"touchpoint/scoring/rules"
 )
 
 // JourneyTouch is one touchpoint of a journey with each model's credit for the conversion.
@@ -84,6 +85,49 @@ type Journey struct {
 	WindowFrom      time.Time      `json:"window_from"`
 	Events          []JourneyEvent `json:"events"`
 	EventsTruncated bool           `json:"events_truncated"` // more than MaxJourneyEvents: the earliest are left out
+	// Score is the person's lead score as last computed; null without one.
+	Score *PersonScore `json:"score"`
+}
+
+// PersonScore is a person's stored lead score.
+type PersonScore struct {
+	Score       float64        `json:"score"`
+	Engagement  float64        `json:"engagement"`
+	Fit         float64        `json:"fit"`
+	Reasons     []rules.Reason `json:"reasons"`
+	QualifiedAt *time.Time     `json:"qualified_at"` // when the score made the lead an MQL; null: never
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// PersonScore reads the person's current lead score; nil without one.
+func (s *Store) PersonScore(ctx context.Context, site, person string) (*PersonScore, error) {
+	q := fmt.Sprintf(`SELECT argMax(score, version), argMax(engagement, version), argMax(fit, version), argMax(reasons, version),
+			argMax(qualified_at, version), argMax(updated_at, version), argMax(deleted, version)
+		FROM %s.lead_scores WHERE site_id = ? AND person_id = ? GROUP BY person_id`, s.DB)
+	var p PersonScore
+	var reasons string
+	var qualified time.Time
+	var deleted uint8
+	found := false
+	err := s.each(ctx, q, []any{site, person}, func(sc scanner) error {
+		found = true
+		return sc.Scan(&p.Score, &p.Engagement, &p.Fit, &reasons, &qualified, &p.UpdatedAt, &deleted)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the lead score: %w", err)
+	}
+	if !found || deleted == 1 {
+		return nil, nil
+	}
+	if json.Unmarshal([]byte(reasons), &p.Reasons) != nil {
+		p.Reasons = []rules.Reason{}
+	}
+	if qualified.Unix() > 0 {
+		q := qualified.UTC()
+		p.QualifiedAt = &q
+	}
+	p.UpdatedAt = p.UpdatedAt.UTC()
+	return &p, nil
 }
 
 // ErrNotFound is returned when no conversion matches a journey lookup.
@@ -122,6 +166,9 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		}
 	}
 	j := &Journey{Site: st.ID, PersonID: conv.person, Conversion: conv.JourneyConversion}
+	if j.Score, err = s.PersonScore(ctx, st.ID, conv.person); err != nil {
+		return nil, err
+	}
 	for _, c := range all {
 		j.Conversions = append(j.Conversions, c.JourneyConversion)
 	}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 
 	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
+	"touchpoint/internal/site"
+	"touchpoint/scoring/rules"
 )
 
 // LeadOrders are the orders of the lead list.
@@ -39,6 +42,8 @@ type Lead struct {
 	LastTouch  *LeadTouch `json:"last_touch"`
 	// Score is the person's lead score; null while the site has no lead scoring.
 	Score *float64 `json:"score"`
+	// Reasons are the parts of the score, adding up to it (empty without a score).
+	Reasons []rules.Reason `json:"reasons"`
 }
 
 // Leads is a page of the lead list.
@@ -61,6 +66,9 @@ type LeadQuery struct {
 	Params
 	Order         string
 	Offset, Limit int
+	// Scored says whether the site scores leads; Stages are its lifecycle stages.
+	Scored bool
+	Stages []string
 }
 
 // ParseLeadQuery reads order (newest by default), offset and limit (50, at most 500)
@@ -98,12 +106,15 @@ func ParseLeadQuery(q url.Values, now time.Time) (LeadQuery, error) {
 // Leads lists the leads that occurred in the range, newest first, with the touches first
 // and last click credit and the furthest stage each person reached. With dimension
 // filters it lists the leads the model credits to a touch that matches them: the leads
-// behind a row of the source report. Ordered by score, leads without a score come last;
-// until the site scores leads that is every lead, so the list is the newest first.
+// behind a row of the source report. Ordered by score, the best scored come first (a
+// person without points scores 0); until the site scores leads, the newest come first.
 func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	p := lq.Params
 	out := &Leads{Site: p.Site, From: day(p.From), To: day(p.To), Model: p.Model, Order: lq.Order, Filters: p.Filter.Values(),
-		Offset: lq.Offset, Limit: lq.Limit, Leads: []Lead{}}
+		Offset: lq.Offset, Limit: lq.Limit, Leads: []Lead{}, Scored: lq.Scored}
+	if lq.Stages == nil {
+		lq.Stages = site.DefaultStages
+	}
 	// Filters apply after FINAL: a corrected conversion may no longer be a lead, or of
 	// another type or date.
 	where := "type = 'lead' AND occurred_at >= ? AND occurred_at < ?"
@@ -121,16 +132,39 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	}
 	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
 		FROM %s.conversions FINAL WHERE site_id = ?`, s.DB))
-	list := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
-		ORDER BY occurred_at DESC, conversion_id LIMIT ?, ?`, leads, where)
+	order := "occurred_at DESC, conversion_id"
+	if lq.Order == "score" && lq.Scored {
+		order = "score DESC, " + order
+	}
+	// A person without a row in lead_scores has no points: 0 once the site scores leads.
+	list := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person, score, reasons, scored FROM (
+			SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
+		) ANY LEFT JOIN (
+			SELECT person, score, reasons, toUInt8(1) AS scored FROM (
+				SELECT person_id AS person, argMax(score, version) AS score, argMax(reasons, version) AS reasons,
+					argMax(deleted, version) AS deleted
+				FROM %s.lead_scores WHERE site_id = ? GROUP BY person_id)
+			WHERE deleted = 0
+		) USING person
+		ORDER BY %s LIMIT ?, ?`, leads, where, s.DB, order)
 	count := fmt.Sprintf(`SELECT count() FROM (%s) WHERE %s`, leads, where)
 	err := parallel(func() error {
-		return s.each(ctx, list, append(append([]any{}, args...), lq.Offset, lq.Limit), func(sc scanner) error {
+		return s.each(ctx, list, append(append([]any{}, args...), p.Site, lq.Offset, lq.Limit), func(sc scanner) error {
 			var l Lead
-			if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID); err != nil {
+			var score float64
+			var reasons string
+			var scored uint8
+			if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID, &score, &reasons, &scored); err != nil {
 				return err
 			}
 			l.Stage = "lead"
+			l.Reasons = []rules.Reason{}
+			if lq.Scored {
+				l.Score = &score
+				if scored == 1 && json.Unmarshal([]byte(reasons), &l.Reasons) != nil {
+					l.Reasons = []rules.Reason{}
+				}
+			}
 			out.Leads = append(out.Leads, l)
 			return nil
 		})
@@ -143,7 +177,7 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	if len(out.Leads) == 0 {
 		return out, nil
 	}
-	if err := parallel(func() error { return s.leadTouches(ctx, p.Site, out.Leads) }, func() error { return s.leadStages(ctx, p.Site, out.Leads) }); err != nil {
+	if err := parallel(func() error { return s.leadTouches(ctx, p.Site, out.Leads) }, func() error { return s.leadStages(ctx, p.Site, lq.Stages, out.Leads) }); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -187,8 +221,8 @@ func (s *Store) leadTouches(ctx context.Context, site string, leads []Lead) erro
 	return nil
 }
 
-// leadStages fills in the furthest stage each lead's person reached.
-func (s *Store) leadStages(ctx context.Context, site string, leads []Lead) error {
+// leadStages fills in the furthest of stages each lead's person reached.
+func (s *Store) leadStages(ctx context.Context, site string, stages []string, leads []Lead) error {
 	var persons []string
 	for _, l := range leads {
 		persons = append(persons, l.PersonID)
@@ -196,15 +230,15 @@ func (s *Store) leadStages(ctx context.Context, site string, leads []Lead) error
 	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type FROM %s.conversions FINAL WHERE site_id = ?`, s.DB))
 	q := fmt.Sprintf(`SELECT person, groupUniqArray(type) FROM (%s) WHERE has(?, person) AND has(?, type) GROUP BY person`, inner)
 	furthest := map[string]string{}
-	err := s.each(ctx, q, []any{site, site, persons, Stages[1:]}, func(sc scanner) error {
+	err := s.each(ctx, q, []any{site, site, persons, stages[1:]}, func(sc scanner) error {
 		var person string
 		var types []string
 		if err := sc.Scan(&person, &types); err != nil {
 			return err
 		}
-		for i := len(Stages) - 1; i > 0; i-- {
-			if oneOf(Stages[i], types) {
-				furthest[person] = Stages[i]
+		for i := len(stages) - 1; i > 0; i-- {
+			if oneOf(stages[i], types) {
+				furthest[person] = stages[i]
 				break
 			}
 		}

@@ -3,26 +3,55 @@ package reports
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"touchpoint/internal/chstore"
+	"touchpoint/internal/site"
 )
 
-// Stages are the lifecycle stages in order.
-var Stages = []string{"lead", "mql", "sal", "sql", "opportunity", "customer"}
-
-// StallAfter is how long a person may stay in a stage before counting as stalled.
-const StallAfter = 30 * 24 * time.Hour
+// MaxStalledPeople is how many stalled people the lifecycle report lists, longest stalled
+// first.
+const MaxStalledPeople = 200
 
 // LifecycleRow is one key of the lifecycle report; Totals has no key. Counts are the
-// model's credit for the leads, whole numbers for single-touch models.
+// model's credit for the people who entered the funnel, whole numbers for single-touch
+// models.
 type LifecycleRow struct {
 	Key        string              `json:"key,omitempty"`
-	Counts     map[string]float64  `json:"counts"`
+	Counts     map[string]float64  `json:"counts"`      // by stage, exit stages included
 	Rates      map[string]*float64 `json:"rates"`       // "lead_mql": share of leads that reached mql
 	MedianDays map[string]*float64 `json:"median_days"` // "lead_mql": median days from lead to mql
-	Stalled    map[string]float64  `json:"stalled"`     // furthest stage reached over StallAfter ago
+	Stalled    map[string]float64  `json:"stalled"`     // people whose furthest stage is over its stall threshold
+	// Velocity is the days from lead to the last stage (customer by default).
+	Velocity Velocity `json:"velocity_days"`
+	// Visitors are the source report's visitors of the key; VisitorLeadRate is leads per
+	// visitor (null without visitors).
+	Visitors        uint64   `json:"visitors"`
+	VisitorLeadRate *float64 `json:"visitor_lead_rate"`
+	// PipelineValue is the model's credit for the values of the pipeline stage's
+	// conversions (opportunity by default) that occurred in the range, in the report's
+	// currency.
+	PipelineValue float64 `json:"pipeline_value"`
+
+	pipeline money
+}
+
+// Velocity is the median and 75th percentile of a number of days (null without any).
+type Velocity struct {
+	Median *float64 `json:"median"`
+	P75    *float64 `json:"p75"`
+}
+
+// StalledPerson is a person whose furthest stage is older than its stall threshold.
+type StalledPerson struct {
+	PersonID string    `json:"person_id"`
+	Stage    string    `json:"stage"`
+	Since    time.Time `json:"since"`
+	Days     float64   `json:"days"`
+	// ConversionID is the conversion the person entered the funnel with: their journey.
+	ConversionID string `json:"conversion_id"`
 }
 
 // Lifecycle is the lifecycle report.
@@ -32,96 +61,141 @@ type Lifecycle struct {
 	By             string            `json:"by"`
 	From           string            `json:"from"`
 	To             string            `json:"to"`
+	Currency       string            `json:"currency"`
 	Filters        map[string]string `json:"filters"`
-	StallAfterDays int               `json:"stall_after_days"`
 	Stages         []string          `json:"stages"`
+	ExitStages     []string          `json:"exit_stages"`
+	StallAfterDays map[string]int    `json:"stall_after_days"` // by stage, all but the last
+	PipelineStage  string            `json:"pipeline_stage"`
 	Rows           []LifecycleRow    `json:"rows"`
 	Totals         LifecycleRow      `json:"totals"`
+	Unconverted    []Unconverted     `json:"unconverted"` // pipeline values without an exchange rate
+	// StalledPeople lists stalled people (at most MaxStalledPeople), longest stalled first;
+	// StalledTotal is how many there are.
+	StalledPeople []StalledPerson `json:"stalled_people"`
+	StalledTotal  int             `json:"stalled_total"`
 }
 
-// Lifecycle follows the leads that occurred in the range through the stages, each lead
-// under the keys of the touches the model credits, with that credit: the same leads, under
-// the same keys, as the source report of the model counts ("(no touchpoint)" included),
-// so both reports agree. A person with several leads in the range counts once per lead
-// in the lead stage; the later stages count people, each once, under the keys of their
-// first lead in the range. A stage counts when the person reached it at any time (stages
-// may be skipped: a customer without an sql record still counts as customer). Filters
-// keep the credited touches that match them and the leads of the lead type.
-func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecycle, error) {
-	cond, condArgs := p.Filter.attributions()
-	typeCond, typeArgs := p.Filter.leadType()
-	// Filters apply after FINAL: a touch that lost its credit is rewritten without its
-	// dimensions.
-	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, occurred_at, %s AS k, credit FROM (
-			SELECT * FROM %s.attributions FINAL
-			WHERE site_id = ? AND model = ? AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
-		WHERE removed = 0%s%s`, p.By.attribution, s.DB, cond, typeCond))
-	stages := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type, occurred_at FROM %s.conversions FINAL
-		WHERE site_id = ? AND is_bot = 0 AND type IN ('mql', 'sal', 'sql', 'opportunity', 'customer')`, s.DB))
-	q := fmt.Sprintf(`SELECT k, person, conversion_id, credit, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (
-			SELECT k, person, conversion_id, sum(credit) AS credit, min(occurred_at) AS lead_at FROM (%s)
-			GROUP BY k, person, conversion_id
-		) AS leads ANY LEFT JOIN (
-			SELECT person,
-				minIf(occurred_at, type = 'mql') AS at_mql, minIf(occurred_at, type = 'sal') AS at_sal,
-				minIf(occurred_at, type = 'sql') AS at_sql, minIf(occurred_at, type = 'opportunity') AS at_opportunity,
-				minIf(occurred_at, type = 'customer') AS at_customer
-			FROM (%s) GROUP BY person
-		) AS stages USING person`, leads, stages)
-	args := append(append(append([]any{p.Site, p.Site, p.Model, p.From, p.end()}, condArgs...), typeArgs...), p.Site, p.Site)
-	type lead struct {
-		key, id string
-		credit  float64
-		t       [6]time.Time
-	}
-	byPerson := map[string][]lead{}
-	err := s.each(ctx, q, args, func(sc scanner) error {
-		var l lead
-		var person string
-		if err := sc.Scan(&l.key, &person, &l.id, &l.credit, &l.t[0], &l.t[1], &l.t[2], &l.t[3], &l.t[4], &l.t[5]); err != nil {
-			return err
+// entry is a conversion a person entered the funnel with, under one key.
+type entry struct {
+	id, typ, key string
+	credit       float64
+	at           time.Time
+}
+
+// Lifecycle follows the people who entered the funnel in the range through the site's
+// stages, each under the keys of the touches the model credits for their entry, with that
+// credit: the same leads, under the same keys, as the source report of the model counts
+// ("(no touchpoint)" included). A person enters with their leads; a person without any
+// lead (the CRM recorded a later stage first) enters with their first stage, which then
+// also counts as their lead. A person with several leads in the range counts once per
+// lead in the lead stage; the later stages count people, each once, under the keys of
+// their first entry in the range. A stage counts when the person reached it at any time
+// (stages may be skipped: a customer without an sql record still counts as customer).
+// A person is stalled when the furthest stage they reached (not the last) is older than
+// its threshold and they left the funnel (an exit stage) neither since. Filters keep the
+// credited touches that match them and the leads of the lead type.
+func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now time.Time) (*Lifecycle, error) {
+	if len(l.Stages) == 0 {
+		l.Stages, l.ExitStages = site.DefaultStages, site.DefaultExitStages
+		if l.PipelineStage == "" {
+			l.PipelineStage = "opportunity"
 		}
-		l.key = keyOf(l.key)
-		byPerson[person] = append(byPerson[person], l)
-		return nil
+	}
+	var entries map[string][]entry
+	var times map[string]map[string]time.Time
+	var src *Sources
+	var pipeline map[string]*money
+	var unconv []Unconverted
+	err := parallel(func() (err error) {
+		entries, err = s.lifecycleEntries(ctx, p, l.Stages)
+		return err
+	}, func() (err error) {
+		times, err = s.stageTimes(ctx, p.Site, append(slices.Clone(l.Stages), l.ExitStages...))
+		return err
+	}, func() (err error) {
+		src, err = s.Sources(ctx, p)
+		return err
+	}, func() (err error) {
+		pipeline, unconv, err = s.pipelineValue(ctx, p, l.PipelineStage)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read lifecycle: %w", err)
 	}
+	n := len(l.Stages)
+	stall := make([]time.Duration, n)
+	stallDays := map[string]int{}
+	for i, st := range l.Stages[:n-1] {
+		stallDays[st] = l.StallDays(st)
+		stall[i] = time.Duration(stallDays[st]) * 24 * time.Hour
+	}
 	agg := map[string]*stageAgg{}
-	total := &stageAgg{}
-	for _, ls := range byPerson {
-		sort.Slice(ls, func(i, j int) bool {
-			if !ls[i].t[0].Equal(ls[j].t[0]) {
-				return ls[i].t[0].Before(ls[j].t[0])
-			}
-			if ls[i].id != ls[j].id {
-				return ls[i].id < ls[j].id
-			}
-			return ls[i].key < ls[j].key
-		})
-		first := ls[0].id // the person's first lead in the range carries their stages
+	get := func(k string) *stageAgg {
+		if agg[k] == nil {
+			agg[k] = newStageAgg(n, len(l.ExitStages))
+		}
+		return agg[k]
+	}
+	total := newStageAgg(n, len(l.ExitStages))
+	stalled := []StalledPerson{} // [] in JSON when nobody is stalled
+	for person, es := range entries {
+		tm := times[person]
+		es = entering(es, tm, l.Stages)
+		if len(es) == 0 {
+			continue
+		}
+		t := make([]time.Time, n)
+		for i, st := range l.Stages {
+			t[i] = tm[st]
+		}
+		if !reached(t[0]) {
+			t[0] = es[0].at // entered with a later stage: that is their lead
+		}
+		exits := make([]time.Time, len(l.ExitStages))
+		for i, st := range l.ExitStages {
+			exits[i] = tm[st]
+		}
+		first := es[0].id // the person's first entry in the range carries their stages
 		var carried float64
-		for _, l := range ls {
-			a := agg[l.key]
-			if a == nil {
-				a = &stageAgg{}
-				agg[l.key] = a
-			}
-			if l.id == first {
-				a.add(l.t, now, l.credit)
-				carried += l.credit
+		for _, e := range es {
+			if e.id == first {
+				get(e.key).add(t, exits, now, stall, e.credit)
+				carried += e.credit
 			} else {
-				a.counts[0] += l.credit
-				total.counts[0] += l.credit
+				get(e.key).counts[0] += e.credit
+				total.counts[0] += e.credit
 			}
 		}
-		total.add(ls[0].t, now, carried)
+		if i, since := total.add(t, exits, now, stall, carried); i >= 0 {
+			stalled = append(stalled, StalledPerson{PersonID: person, Stage: l.Stages[i], Since: since,
+				Days: credit6(now.Sub(since).Hours() / 24), ConversionID: first})
+		}
 	}
-	out := &Lifecycle{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Filters: p.Filter.Values(),
-		StallAfterDays: int(StallAfter / (24 * time.Hour)), Stages: Stages, Rows: []LifecycleRow{}}
+	out := &Lifecycle{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency,
+		Filters: p.Filter.Values(), Stages: l.Stages, ExitStages: l.ExitStages, StallAfterDays: stallDays,
+		PipelineStage: l.PipelineStage, Rows: []LifecycleRow{}, Unconverted: unconv, StalledTotal: len(stalled)}
+	if out.ExitStages == nil {
+		out.ExitStages = []string{}
+	}
+	if out.Unconverted == nil {
+		out.Unconverted = []Unconverted{}
+	}
+	visitors := map[string]uint64{}
+	for _, r := range src.Rows {
+		visitors[r.Key] = r.Visitors
+	}
+	for k := range pipeline {
+		get(k)
+	}
 	for k, a := range agg {
-		out.Rows = append(out.Rows, a.row(k))
+		r := a.row(k, l)
+		if m := pipeline[k]; m != nil {
+			r.PipelineValue = cents(m.sum)
+			out.Totals.pipeline.plus(*m)
+		}
+		r.setVisitors(visitors[k])
+		out.Rows = append(out.Rows, r)
 	}
 	sort.Slice(out.Rows, func(i, j int) bool {
 		a, b := out.Rows[i], out.Rows[j]
@@ -130,21 +204,183 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecy
 		}
 		return a.Key < b.Key
 	})
-	out.Totals = total.row("")
+	pipe := out.Totals.pipeline
+	out.Totals = total.row("", l)
+	out.Totals.PipelineValue = cents(pipe.sum)
+	out.Totals.setVisitors(src.Totals.Visitors)
+	sort.Slice(stalled, func(i, j int) bool {
+		if !stalled[i].Since.Equal(stalled[j].Since) {
+			return stalled[i].Since.Before(stalled[j].Since)
+		}
+		return stalled[i].PersonID < stalled[j].PersonID
+	})
+	out.StalledPeople = stalled[:min(len(stalled), MaxStalledPeople)]
 	return out, nil
 }
 
-type stageAgg struct {
-	counts  [6]float64
-	stalled [6]float64
-	days    [5][]float64 // between stage i and i+1, once per person
+func (r *LifecycleRow) setVisitors(v uint64) {
+	r.Visitors = v
+	if v > 0 {
+		x := credit6(r.Counts["lead"] / float64(v))
+		r.VisitorLeadRate = &x
+	}
 }
 
-// reached is false for the zero DateTime ClickHouse returns when minIf matched nothing.
+// entering keeps the entries a person enters the funnel with, their first one first: their
+// leads, or without any lead ever, their first stage if it was in the range.
+func entering(es []entry, tm map[string]time.Time, stages []string) []entry {
+	keep := es[:0:0]
+	if reached(tm["lead"]) {
+		for _, e := range es {
+			if e.typ == "lead" {
+				keep = append(keep, e)
+			}
+		}
+	} else {
+		var first time.Time
+		for _, st := range stages[1:] {
+			if at := tm[st]; reached(at) && (first.IsZero() || at.Before(first)) {
+				first = at
+			}
+		}
+		for _, e := range es {
+			if e.typ != "lead" && e.at.Equal(first) {
+				keep = append(keep, e)
+			}
+		}
+	}
+	sort.Slice(keep, func(i, j int) bool {
+		a, b := keep[i], keep[j]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		if a.id != b.id {
+			return a.id < b.id
+		}
+		return a.key < b.key
+	})
+	return keep
+}
+
+// lifecycleEntries reads, by person, the conversions of the stages that occurred in the
+// range with the model's credit for them by key.
+func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string) (map[string][]entry, error) {
+	cond, condArgs := p.Filter.attributions()
+	typeCond, typeArgs := p.Filter.leadType()
+	// Filters apply after FINAL: a touch that lost its credit is rewritten without its
+	// dimensions.
+	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %s AS k, credit FROM (
+			SELECT * FROM %s.attributions FINAL
+			WHERE site_id = ? AND model = ? AND has(?, conversion_type) AND occurred_at >= ? AND occurred_at < ?)
+		WHERE removed = 0%s%s`, p.By.attribution, s.DB, cond, typeCond))
+	q := fmt.Sprintf(`SELECT person, conversion_id, conversion_type, k, sum(credit), min(occurred_at) FROM (%s)
+		GROUP BY person, conversion_id, conversion_type, k`, inner)
+	args := append(append([]any{p.Site, p.Site, p.Model, stages, p.From, p.end()}, condArgs...), typeArgs...)
+	out := map[string][]entry{}
+	err := s.each(ctx, q, args, func(sc scanner) error {
+		var person string
+		var e entry
+		if err := sc.Scan(&person, &e.id, &e.typ, &e.key, &e.credit, &e.at); err != nil {
+			return err
+		}
+		e.key = keyOf(e.key)
+		out[person] = append(out[person], e)
+		return nil
+	})
+	return out, err
+}
+
+// stageTimes reads when each person first reached each of the stages.
+func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) (map[string]map[string]time.Time, error) {
+	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type, occurred_at FROM %s.conversions FINAL
+		WHERE site_id = ? AND is_bot = 0 AND has(?, type)`, s.DB))
+	q := fmt.Sprintf(`SELECT person, type, min(occurred_at) FROM (%s) GROUP BY person, type`, inner)
+	out := map[string]map[string]time.Time{}
+	err := s.each(ctx, q, []any{siteID, siteID, stages}, func(sc scanner) error {
+		var person, typ string
+		var at time.Time
+		if err := sc.Scan(&person, &typ, &at); err != nil {
+			return err
+		}
+		if out[person] == nil {
+			out[person] = map[string]time.Time{}
+		}
+		out[person][typ] = at
+		return nil
+	})
+	return out, err
+}
+
+// pipelineValue sums the model's credit for the values of the stage's conversions that
+// occurred in the range, by key, converted into the report's currency with the rate of
+// their day.
+func (s *Store) pipelineValue(ctx context.Context, p Params, stage string) (map[string]*money, []Unconverted, error) {
+	out := map[string]*money{}
+	if stage == "" {
+		return out, []Unconverted{}, nil
+	}
+	cond, condArgs := p.Filter.attributions()
+	q := fmt.Sprintf(`SELECT %s AS k, upper(currency) AS c, toDate(occurred_at, 'UTC') AS d, sum(revenue) FROM (
+			SELECT * FROM %s.attributions FINAL
+			WHERE site_id = ? AND model = ? AND conversion_type = ? AND occurred_at >= ? AND occurred_at < ?)
+		WHERE removed = 0%s GROUP BY k, c, d`, p.By.attribution, s.DB, cond)
+	var rates []Rate
+	type part struct {
+		key, cur string
+		day      time.Time
+		v        float64
+	}
+	var parts []part
+	err := parallel(func() error {
+		return s.each(ctx, q, append([]any{p.Site, p.Model, stage, p.From, p.end()}, condArgs...), func(sc scanner) error {
+			var x part
+			if err := sc.Scan(&x.key, &x.cur, &x.day, &x.v); err != nil {
+				return err
+			}
+			parts = append(parts, x)
+			return nil
+		})
+	}, func() (err error) {
+		from, to := rateRange(p.From, p.To)
+		rates, err = s.Rates(ctx, p.Site, p.Currency, from, to)
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read pipeline value: %w", err)
+	}
+	book := newRateBook(p.Currency, rates)
+	var total money
+	for _, x := range parts {
+		k := keyOf(x.key)
+		if out[k] == nil {
+			out[k] = &money{}
+		}
+		var m money
+		m.add(x.v, x.cur, x.day, book)
+		out[k].plus(m)
+		total.plus(m)
+	}
+	return out, unconverted(total, money{}), nil
+}
+
+type stageAgg struct {
+	counts, stalled []float64
+	exits           []float64
+	days            [][]float64 // between stage i and i+1, once per person
+	velocity        []float64   // from lead to the last stage
+}
+
+func newStageAgg(stages, exits int) *stageAgg {
+	return &stageAgg{counts: make([]float64, stages), stalled: make([]float64, stages), exits: make([]float64, exits),
+		days: make([][]float64, stages-1)}
+}
+
+// reached is false for the zero time and the zero DateTime ClickHouse returns for none.
 func reached(t time.Time) bool { return t.Unix() > 0 }
 
-// add counts a person's stages t with the weight w, the credit of their lead.
-func (a *stageAgg) add(t [6]time.Time, now time.Time, w float64) {
+// add counts a person's stages t and exits with the weight w, the credit of their entry;
+// it returns the stage the person is stalled in and since when (-1: not stalled).
+func (a *stageAgg) add(t, exits []time.Time, now time.Time, stall []time.Duration, w float64) (int, time.Time) {
 	furthest := -1
 	for i := range t {
 		if reached(t[i]) {
@@ -152,45 +388,69 @@ func (a *stageAgg) add(t [6]time.Time, now time.Time, w float64) {
 			furthest = i
 		}
 	}
+	left := false
+	for i, at := range exits {
+		if reached(at) {
+			a.exits[i] += w
+			if furthest >= 0 && !at.Before(t[furthest]) {
+				left = true
+			}
+		}
+	}
 	for i := 0; i+1 < len(t); i++ {
 		if reached(t[i]) && reached(t[i+1]) && !t[i+1].Before(t[i]) {
 			a.days[i] = append(a.days[i], t[i+1].Sub(t[i]).Hours()/24)
 		}
 	}
-	if furthest >= 0 && furthest < len(t)-1 && now.Sub(t[furthest]) > StallAfter {
-		a.stalled[furthest] += w
+	last := len(t) - 1
+	if reached(t[0]) && reached(t[last]) && !t[last].Before(t[0]) {
+		a.velocity = append(a.velocity, t[last].Sub(t[0]).Hours()/24)
 	}
+	if furthest >= 0 && furthest < last && !left && now.Sub(t[furthest]) > stall[furthest] {
+		a.stalled[furthest] += w
+		return furthest, t[furthest]
+	}
+	return -1, time.Time{}
 }
 
-func (a *stageAgg) row(key string) LifecycleRow {
+func (a *stageAgg) row(key string, l site.Lifecycle) LifecycleRow {
 	r := LifecycleRow{Key: key, Counts: map[string]float64{}, Rates: map[string]*float64{}, MedianDays: map[string]*float64{}, Stalled: map[string]float64{}}
-	for i, st := range Stages {
+	stages := l.Stages
+	for i, st := range stages {
 		r.Counts[st] = credit6(a.counts[i])
-		r.Stalled[st] = credit6(a.stalled[i])
-		if i+1 < len(Stages) {
-			name := st + "_" + Stages[i+1]
+		r.Stalled[st] = credit6(a.stalled[i]) // 0 for the last stage: nowhere further to go
+		if i+1 < len(stages) {
+			name := st + "_" + stages[i+1]
 			if credit6(a.counts[i]) > 0 {
 				v := credit6(a.counts[i+1] / a.counts[i])
 				r.Rates[name] = &v
 			} else {
 				r.Rates[name] = nil
 			}
-			r.MedianDays[name] = median(a.days[i])
+			r.MedianDays[name] = quantile(a.days[i], 0.5)
 		}
 	}
+	for i, st := range l.ExitStages {
+		r.Counts[st] = credit6(a.exits[i])
+	}
+	r.Velocity = Velocity{Median: quantile(a.velocity, 0.5), P75: quantile(a.velocity, 0.75)}
 	return r
 }
 
-func median(xs []float64) *float64 {
+// quantile is the q-quantile of xs, interpolated between the closest ranks (the median of
+// an even count is the mean of the middle two); nil without values.
+func quantile(xs []float64, q float64) *float64 {
 	if len(xs) == 0 {
 		return nil
 	}
-	s := append([]float64(nil), xs...)
+	s := slices.Clone(xs)
 	sort.Float64s(s)
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	pos := q * float64(len(s)-1)
+	lo := int(pos)
+	v := s[lo]
+	if lo+1 < len(s) {
+		v += (pos - float64(lo)) * (s[lo+1] - s[lo])
 	}
-	m = credit6(m)
-	return &m
+	v = credit6(v)
+	return &v
 }

@@ -28,7 +28,7 @@ echo "== dashboard"
 scripts/dashboard-live-test.sh
 
 echo "== schema on a current ClickHouse engine"
-scripts/chdb.sh scripts/check_schema.py schemas/testdata/views.sql docs/sql.md docs/tables.md docs/identity.md
+scripts/chdb.sh scripts/check_schema.py schemas/testdata/views.sql docs/sql.md docs/tables.md docs/identity.md docs/scoring.md
 
 # The cluster run (scripts/cluster.sh test, about 4 minutes) under CI, or when asked for.
 if [ "${CI:-}" = true ] || [ "${TP_CLUSTER_TEST:-}" = 1 ]; then

@@ -16,12 +16,12 @@ import (
 const eventColumns = `site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at,
 	url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 	click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
-	screen, language, timezone, ip, origin, form, version`
+	screen, language, timezone, ip, origin, form, traits, version`
 
 // eventBlock holds rows of touchpoint.events column by column: appending whole columns
 // to a ClickHouse batch avoids boxing every value of every row.
 type eventBlock struct {
-	str     [30][]string // the String columns, in eventColumns order
+	str     [31][]string // the String columns, in eventColumns order
 	id      []uuid.UUID
 	ts, rcv []time.Time
 	bot     []uint8
@@ -29,7 +29,7 @@ type eventBlock struct {
 }
 
 // kinds of eventColumns by position: 's' String, 'u' UUID, 't' DateTime, 'b' UInt8, 'v' UInt64.
-const eventKinds = "sussssttsssssssssssssssssssbssssssv"
+const eventKinds = "sussssttsssssssssssssssssssbsssssssv"
 
 // newEventBlock sizes a block for n rows, so appending never copies a column.
 func newEventBlock(n int) *eventBlock {
@@ -69,7 +69,7 @@ func (b *eventBlock) add(in *incoming, personID, sessionID string, version uint6
 		p.UTM[0], p.UTM[1], p.UTM[2], p.UTM[3], p.UTM[4],
 		p.ClickType, p.ClickID, props,
 		e.Country, e.Region, e.City, e.Browser, e.OS, e.Device,
-		e.Screen, e.Lang, e.TZ, strings.TrimSpace(e.IP), e.Origin, formJSON(e),
+		e.Screen, e.Lang, e.TZ, strings.TrimSpace(e.IP), e.Origin, formJSON(e), traitsJSON(e.Traits),
 	} {
 		b.str[i] = append(b.str[i], v)
 	}
@@ -110,6 +110,26 @@ func formJSON(e *event.Enriched) string {
 		return ""
 	}
 	b, err := json.Marshal(e.Form)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// traitsJSON is what the events table keeps of an event's traits: those besides the
+// identifiers identities holds (email, its hash, user id), as a flat JSON object, or "".
+// Fit rules of lead scoring read them.
+func traitsJSON(t event.Traits) string {
+	kept := make(map[string]string, len(t))
+	for k, v := range t {
+		if k != event.TraitEmail && k != event.TraitEmailSHA256 && k != event.TraitUserID {
+			kept[k] = v
+		}
+	}
+	if len(kept) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(kept)
 	if err != nil {
 		return ""
 	}

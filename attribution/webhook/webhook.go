@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"touchpoint/scoring/rules"
 )
 
 // Signature headers. The signature is hex(HMAC-SHA256(secret, timestamp + "." + body)),
@@ -54,6 +56,9 @@ type Lead struct {
 	} `json:"lead"`
 	FirstClick Touch `json:"first_click"`
 	LastClick  Touch `json:"last_click"`
+	// Score is the person's lead score with the lead; null when the site does not score
+	// leads.
+	Score *rules.Score `json:"score"`
 }
 
 // Delivery is one webhook to send.

@@ -23,6 +23,7 @@ import (
 	"touchpoint/reports"
 	"touchpoint/reports/api"
 	"touchpoint/reports/dashboard"
+	"touchpoint/scoring"
 )
 
 // config holds the service's settings.
@@ -36,6 +37,7 @@ type config struct {
 	ShutdownAfter time.Duration
 	RollupEvery   time.Duration
 	RollupMargin  time.Duration
+	ScoreEvery    time.Duration
 	RetainEvery   time.Duration
 	ErasureGrace  time.Duration
 	TokensMaxAge  time.Duration
@@ -56,6 +58,7 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.DurationVar(&c.RollupEvery, "rollup.interval", 10*time.Second, "how often the source report's daily rollups are brought up to date")
 	fs.DurationVar(&c.RollupMargin, "rollup.margin", 30*time.Second,
 		"how long a day must be unchanged before it is rolled up (longer than any insert takes)")
+	fs.DurationVar(&c.ScoreEvery, "scoring.interval", 5*time.Second, "how often lead scores are brought up to date with new activity")
 	fs.DurationVar(&c.RetainEvery, "retention.interval", time.Hour, "how often raw data older than a site's retention_days is deleted")
 	fs.DurationVar(&c.ErasureGrace, "privacy.grace", 10*time.Second,
 		"how long after an erasure began it looks again for rows written by work that started before it")
@@ -85,11 +88,21 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	go ready.Probe(ctx, "clickhouse", 2*time.Second, func(ctx context.Context) error { return chstore.Check(ctx, conn, db) })
 	eng := engine.New(conn, db, sites)
 	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
+	scorer := &scoring.Scorer{Conn: conn, DB: db}
 	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
 		if st.WebhookURL == "" {
 			return
 		}
-		body, err := json.Marshal(leadPayload(st.ID, c, first, last))
+		payload := leadPayload(st.ID, c, first, last)
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		score, err := scorer.Person(sctx, st, c.Person)
+		cancel()
+		if err != nil {
+			// The lead still goes out: the CRM sees its score on the next lead or in the API.
+			log.Printf("attribution: cannot score %s for its webhook: %v", c.ID, err)
+		}
+		payload.Score = score
+		body, err := json.Marshal(payload)
 		if err != nil {
 			log.Printf("attribution: cannot encode webhook for %s: %v", c.ID, err)
 			return
@@ -102,7 +115,8 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ready.Public())
-	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Dashboard: dashboard.Handler(),
+	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: conn, DB: db},
+		Dashboard:   dashboard.Handler(),
 		Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,
@@ -135,6 +149,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		go sender.Run(ctx)
 		go eng.Watch(ctx, cfg.Poll)
 		go rollUp(ctx, store, sites, runs, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
+		go score(ctx, scorer, sites, runs, cfg.ScoreEvery, ready.Err)
 		go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
 		log.Printf("attribution: serving on %s, running the jobs of the sites it holds the lease of as %s", cfg.Listen, leases.Holder())
 	} else {
@@ -151,16 +166,21 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	return nil
 }
 
-// rollUp keeps the source report's daily rollups of the sites this instance runs current
-// until ctx is done, skipping its turns while unavailable says ClickHouse is away.
-func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, runs func(string) (context.Context, bool),
-	every, margin time.Duration, unavailable func() error) {
+// everyHeld calls job for each site whose jobs this instance runs, every interval until
+// ctx is done, skipping its turns while unavailable says ClickHouse is away. A job's
+// context ends when ctx does or the site's lease is lost.
+func everyHeld(ctx context.Context, sites *site.Registry, runs func(string) (context.Context, bool), every time.Duration,
+	unavailable func() error, job func(ctx context.Context, st *site.Site)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		for _, st := range sites.Sites() {
+		for _, s := range sites.Sites() {
 			if unavailable() != nil {
 				break
+			}
+			st := sites.Get(s.ID)
+			if st == nil {
+				continue // removed by a reload meanwhile
 			}
 			held, ok := runs(st.ID)
 			if !ok {
@@ -168,16 +188,9 @@ func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, run
 			}
 			sctx, cancel := context.WithCancel(ctx)
 			stop := context.AfterFunc(held, cancel)
-			start := time.Now()
-			n, err := store.BuildRollups(sctx, st.ID, margin)
+			job(sctx, st)
 			stop()
 			cancel()
-			if err != nil && ctx.Err() == nil {
-				log.Printf("attribution: %s: %v", st.ID, err)
-			}
-			if n > 0 {
-				log.Printf("attribution: %s: rolled up %d days for the source report in %s", st.ID, n, time.Since(start).Round(time.Millisecond))
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -185,6 +198,45 @@ func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, run
 		case <-tick.C:
 		}
 	}
+}
+
+// rollUp keeps the source report's daily rollups of the sites this instance runs current
+// until ctx is done.
+func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, runs func(string) (context.Context, bool),
+	every, margin time.Duration, unavailable func() error) {
+	everyHeld(ctx, sites, runs, every, unavailable, func(sctx context.Context, st *site.Site) {
+		start := time.Now()
+		n, err := store.BuildRollups(sctx, st.ID, margin)
+		if err != nil && ctx.Err() == nil {
+			log.Printf("attribution: %s: %v", st.ID, err)
+		}
+		if n > 0 {
+			log.Printf("attribution: %s: rolled up %d days for the source report in %s", st.ID, n, time.Since(start).Round(time.Millisecond))
+		}
+	})
+}
+
+// score keeps the lead scores of the sites this instance runs current until ctx is done.
+func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, runs func(string) (context.Context, bool),
+	every time.Duration, unavailable func() error) {
+	failing := map[string]bool{}
+	everyHeld(ctx, sites, runs, every, unavailable, func(sctx context.Context, st *site.Site) {
+		start := time.Now()
+		res, err := scorer.Pass(sctx, st)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if !failing[st.ID] { // once until it works again
+				log.Printf("attribution: %s: lead scoring: %v (retrying every %s)", st.ID, err, every)
+			}
+			failing[st.ID] = true
+		case err == nil:
+			delete(failing, st.ID)
+			if res.Changed > 0 || res.MQLs > 0 {
+				log.Printf("attribution: %s: scored %d people, %d scores changed, %d MQLs in %s", st.ID, res.Scored, res.Changed,
+					res.MQLs, time.Since(start).Round(time.Millisecond))
+			}
+		}
+	})
 }
 
 // leadPayload is the webhook body for a new lead.

@@ -8,8 +8,9 @@ import (
 	"touchpoint/internal/site"
 )
 
-// serverTypes are the lifecycle stages: a lead becomes an MQL, a customer, … in the CRM,
-// and only the site's servers may say so. Browsers record leads, sales and custom goals.
+// serverTypes are the default lifecycle stages (a site may add its own): a lead becomes an
+// MQL, a customer, … in the CRM, and only the site's servers may say so. Browsers record
+// leads, sales and custom goals.
 var serverTypes = map[string]bool{
 	"mql": true, "sal": true, "sql": true, "opportunity": true, "customer": true, "closed_lost": true, "recycled": true,
 }
@@ -39,7 +40,7 @@ func limitBrowser(r *Request, it *Item) *Refusal {
 		if !conversionTypeRe.MatchString(c.Type) {
 			return refuse(ReasonBadField, "conversion type is lead, sale or a custom name of [a-z0-9_]")
 		}
-		if serverTypes[c.Type] {
+		if serverTypes[c.Type] || r.Site != nil && r.Site.IsStage(c.Type) {
 			return refuse(ReasonBadField, "conversion type %s is a lifecycle stage: record it from your server (/v1/conversions)", c.Type)
 		}
 	}

@@ -46,6 +46,9 @@ var shardKeys = map[string]string{
 	"erased_identifiers": "site_id, id_sha256",
 	"privacy_erasures":   "site_id", // erasure_id is a UUID, which cityHash64 of ClickHouse 18.16 refuses
 	"site_settings":      "site_id",
+	"scoring_rules":      "site_id",
+	"lead_scores":        "site_id, person_id",
+	"lead_score_history": "site_id, person_id",
 }
 
 // LocalSuffix names the replicated table under each Distributed one.

@@ -12,6 +12,7 @@ package demo
 import (
 	"crypto/sha1"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -400,9 +401,20 @@ func (g *gen) formLead(vid, email string, at time.Time, ua string) time.Time {
 		event.Event{ID: g.id("event"), Type: event.FormSubmit, TS: at.UnixMilli(), VID: vid, URL: u, Title: "Book a demo", UA: ua,
 			IP: g.places[vid].ip, Form: &event.Form{ID: "demo-request", Name: "demo", Action: "/demo", Fields: []string{"name", "email", "company", "team_size"}}},
 		event.Event{ID: g.id("event"), Type: event.Identify, TS: at.UnixMilli() + 1, VID: vid, URL: u, UA: ua, IP: g.places[vid].ip,
-			Traits: map[string]string{"email": email}})
+			Traits: formTraits(email)})
 	g.ds.EventConversions = append(g.ds.EventConversions, g.ds.Events[len(g.ds.Events)-2].ID)
 	return at
+}
+
+// formTraits are what the demo form says about a person: their email, team size and role,
+// drawn from the email so that the rest of the data set stays as it was.
+func formTraits(email string) map[string]string {
+	h := fnv.New32a()
+	h.Write([]byte(email))
+	x := h.Sum32()
+	sizes := []string{"1-9", "10-49", "50-199", "200+", "5"}
+	roles := []string{"Head of Marketing", "Founder", "Marketing Manager", "Student", "Sales", "VP Marketing", "Developer"}
+	return map[string]string{"email": email, "team_size": sizes[x%uint32(len(sizes))], "role": roles[(x/7)%uint32(len(roles))]}
 }
 
 func (g *gen) identify(vid, email string, at time.Time, ua string) {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"touchpoint/internal/referrer"
+	"touchpoint/scoring/rules"
 )
 
 // Site is one tracked website.
@@ -42,6 +43,11 @@ type Site struct {
 	LeadForms         []LeadRule `json:"lead_forms,omitempty"`
 	// CallTracking holds the site's tracking numbers (calls.go).
 	CallTracking CallTracking `json:"call_tracking,omitzero"`
+	// Scoring are the lead scoring rules of the file; rules stored through
+	// PUT /api/v1/scoring replace them (docs/scoring.md).
+	Scoring *rules.Rules `json:"scoring,omitempty"`
+	// Lifecycle are the lifecycle stages; empty for the default ones.
+	Lifecycle Lifecycle `json:"lifecycle,omitzero"`
 
 	secret   []byte          // SecretSHA256 decoded; nil when none is configured
 	excluded *referrer.Hosts // ExcludedReferrers read
@@ -168,6 +174,14 @@ func validate(c Config) (*snapshot, error) {
 		}
 		if err := s.checkCalls(); err != nil {
 			return nil, fmt.Errorf("site %q: %w", s.ID, err)
+		}
+		if err := s.checkLifecycle(); err != nil {
+			return nil, fmt.Errorf("site %q: %w", s.ID, err)
+		}
+		if s.Scoring != nil {
+			if err := s.Scoring.Validate(); err != nil {
+				return nil, fmt.Errorf("site %q: %w", s.ID, err)
+			}
 		}
 		r.byID[s.ID] = s
 	}

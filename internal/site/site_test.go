@@ -1,6 +1,7 @@
 package site
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,4 +274,50 @@ func TestReload(t *testing.T) {
 	if err := (&Registry{}).Reload(); err == nil {
 		t.Fatal("a registry without a file reloaded")
 	}
+}
+
+// A site's lifecycle has the default stages unless it sets its own; bad stages and bad
+// scoring rules make the whole file invalid (a reload keeps the previous one).
+func TestLifecycleAndScoring(t *testing.T) {
+	read := func(site string) (*Registry, error) {
+		var c Config
+		if err := json.Unmarshal([]byte(`{"sites": [`+site+`]}`), &c); err != nil {
+			return nil, err
+		}
+		return New(c)
+	}
+	r, err := read(`{"id": "a"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := r.Get("a").Lifecycle
+	if strings.Join(l.Stages, ",") != "lead,mql,sal,sql,opportunity,customer" || strings.Join(l.ExitStages, ",") != "closed_lost,recycled" ||
+		l.PipelineStage != "opportunity" || l.StallDays("mql") != 30 {
+		t.Fatalf("default lifecycle %+v", l)
+	}
+	if !r.Get("a").IsStage("recycled") || r.Get("a").IsStage("lead") || r.Get("a").IsStage("sale") {
+		t.Fatal("IsStage")
+	}
+	r, err = read(`{"id": "a", "lifecycle": {"stages": ["lead", "demo", "won"], "exit_stages": [], "stall_after_days": {"lead": 7, "default": 14}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = r.Get("a").Lifecycle
+	if l.StallDays("lead") != 7 || l.StallDays("demo") != 14 || l.PipelineStage != "" || r.Get("a").IsStage("closed_lost") {
+		t.Fatalf("custom lifecycle %+v", l)
+	}
+	f := func(site, want string) {
+		t.Helper()
+		if _, err := read(site); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: %v, want an error saying %q", site, err, want)
+		}
+	}
+	f(`{"id": "a", "lifecycle": {"stages": ["mql", "sql"]}}`, "lead first")
+	f(`{"id": "a", "lifecycle": {"stages": ["lead", "MQL"]}}`, "is not a name")
+	f(`{"id": "a", "lifecycle": {"stages": ["lead", "mql"], "exit_stages": ["mql"]}}`, "listed twice")
+	f(`{"id": "a", "lifecycle": {"stall_after_days": {"sqll": 3}}}`, "not one of the stages")
+	f(`{"id": "a", "lifecycle": {"stall_after_days": {"mql": 0}}}`, "positive number of days")
+	f(`{"id": "a", "lifecycle": {"pipeline_stage": "deal"}}`, "not one of the stages")
+	f(`{"id": "a", "scoring": {"engagement": [{"name": "p", "path": "/pricing", "points": 5, "maxx": 10}]}}`, `unknown field "maxx"`)
+	f(`{"id": "a", "scoring": {"engagement": [{"name": "p", "points": 5}]}}`, "give at least one of")
 }

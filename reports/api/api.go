@@ -27,6 +27,7 @@ import (
 	"touchpoint/internal/site"
 	"touchpoint/privacy"
 	"touchpoint/reports"
+	"touchpoint/scoring"
 )
 
 // Server serves the API.
@@ -35,6 +36,7 @@ type Server struct {
 	Reports   *reports.Store
 	Tokens    *apitoken.Store  // site tokens; nil accepts the admin token only
 	Privacy   *privacy.Service // erasure and export; nil answers 503 there
+	Scoring   *scoring.Store   // lead scoring rules set through the API; nil: the site file's only
 	Dashboard http.Handler     // served at /; nil serves nothing there
 	Now       func() time.Time
 	// Unavailable says why ClickHouse cannot answer now (nil: it can); queries then get 503.
@@ -56,6 +58,9 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/reports/lifecycle", apitoken.ReportsRead, s.lifecycle},
 		{"GET /api/v1/reports/calls", apitoken.ReportsRead, s.calls},
 		{"GET /api/v1/leads", apitoken.ReportsRead, s.leads},
+		{"GET /api/v1/scoring", apitoken.ReportsRead, s.scoringRules},
+		{"PUT /api/v1/scoring", apitoken.Admin, s.setScoringRules},
+		{"DELETE /api/v1/scoring", apitoken.Admin, s.setScoringRules},
 		{"GET /api/v1/journeys", apitoken.ReportsRead, s.journey},
 		{"POST /api/v1/journeys", apitoken.ReportsRead, s.journey},
 		{"POST /api/v1/costs", apitoken.CostsWrite, s.costs},
@@ -130,7 +135,8 @@ func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	out, err := s.Reports.Lifecycle(r.Context(), p, s.now())
+	p.Currency = st.Currency
+	out, err := s.Reports.Lifecycle(r.Context(), p, st.Lifecycle, s.now())
 	respond(w, out, err)
 }
 
@@ -159,6 +165,11 @@ func (s *Server) leads(w http.ResponseWriter, r *http.Request, st *site.Site) {
 	q, err := reports.ParseLeadQuery(r.URL.Query(), s.now())
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q.Stages = st.Lifecycle.Stages
+	if q.Scored, err = s.scored(r, st); err != nil {
+		respond(w, nil, err)
 		return
 	}
 	out, err := s.Reports.Leads(r.Context(), q)

@@ -252,7 +252,7 @@ func TestSourcesAndLifecycleAgreeOnLeads(t *testing.T) {
 	}
 	var lc reports.Lifecycle
 	get(t, w.srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-10-02&to=2026-10-31&by=channel", "demo-admin", &lc)
-	if lc.Totals.Counts["lead"] != 4 || lc.Model != "first_click" || lc.StallAfterDays != 30 {
+	if lc.Totals.Counts["lead"] != 4 || lc.Model != "first_click" || lc.StallAfterDays["mql"] != 30 {
 		t.Fatalf("lifecycle %+v", lc)
 	}
 	// The person with two leads reached mql once.

@@ -287,6 +287,13 @@ test('the lead list pages newest first, exports every lead and opens each journe
   assert.equal(await text('h2#leads-title'), `${want.total.toLocaleString('en-US')} ${want.total === 1 ? 'lead' : 'leads'}`)
   assert.deepEqual(await page.locator('select[name=order] option').evaluateAll((os) => os.map((o) => o.value)), ['newest', 'score'])
   if (want.leads.length) assert.equal(await page.locator('[data-testid=leads-table] tbody tr th').first().textContent(), String(want.leads[0].conversion_id))
+  // A scored lead shows its score and the reasons behind it.
+  const scored = want.leads.findIndex((l) => Array.isArray(l.reasons) && l.reasons.length)
+  if (scored >= 0) {
+    const cell = page.locator('[data-testid=leads-table] tbody tr').nth(scored).locator('td').last()
+    assert.match(await cell.textContent(), new RegExp(`^${fractional(want.leads[scored].score)}`))
+    assert.ok((await cell.locator('[data-testid=score-reasons]').textContent()).includes(want.leads[scored].reasons[0].rule))
+  }
   if (!REAL) {
     // A hostile conversion id is text, and the next page is a link that can be shared.
     assert.ok((await page.locator('[data-testid=leads-table] tbody th').allTextContents()).includes('<img src=x onerror=alert(3)>'))
@@ -300,7 +307,7 @@ test('the lead list pages newest first, exports every lead and opens each journe
   }
   const { name, lines } = await csvOf(() => page.click('[data-testid=export-csv]'))
   assert.match(name, /-leads-first_click-/)
-  assert.match(lines[0], /^Conversion ID,Time \(UTC\),Lead type,Stage,Touches,Score,First touch channel,/)
+  assert.match(lines[0], /^Conversion ID,Time \(UTC\),Lead type,Stage,Touches,Score,First touch channel,.*,Score reasons\r?$/)
   assert.equal(lines.length, Math.min(want.total, 5000) + 1)
   if (want.leads.length) {
     const id = String(want.leads[0].conversion_id)
@@ -345,13 +352,30 @@ test('the lifecycle funnel takes a model and any grouping, and says what stalled
   await page.waitForSelector('[data-testid=lifecycle-table] tbody tr')
   await timed('view change to Lifecycle', 'lifecycle')
   const heads = await page.locator('[data-testid=lifecycle-table] thead th').allTextContents()
-  assert.deepEqual(heads, ['Source', 'Lead', 'MQL', 'SAL', 'SQL', 'Opportunity', 'Customer'])
+  assert.deepEqual(heads, ['Source', ...want.stages.map((st) => ({ lead: 'Lead', mql: 'MQL', sal: 'SAL', sql: 'SQL', opportunity: 'Opportunity', customer: 'Customer' })[st] || st), 'Pipeline value'])
   if (want.rows.length) {
     const first = page.locator('[data-testid=lifecycle-table] tbody tr').first()
     assert.equal(await first.locator('th').textContent(), want.rows[0].key || '(none)')
     assert.equal(await first.locator('.stage-count').first().textContent(), fractional(want.rows[0].counts.lead))
   }
-  assert.match(await text('[data-testid=lifecycle-legend]'), /Stalled: reached this stage over 30 days ago and has gone no further/)
+  // Each stage's stall threshold: one number when they are all the same.
+  const days = want.stages.slice(0, -1).map((st) => want.stall_after_days[st])
+  const legend = await text('[data-testid=lifecycle-legend]')
+  if (new Set(days).size === 1) assert.match(legend, new RegExp(`Stalled: reached this stage over ${days[0]} days ago and has gone no further`))
+  else assert.ok(legend.includes(`Stalled: reached this stage longer ago than its threshold (Lead ${days[0]} days, MQL ${days[1]} days`), legend)
+  assert.equal(await text('[data-testid=kpi-pipeline] .kpi-value'), money(want.totals.pipeline_value, want.currency))
+  // Stalled people, each opening the journey of the lead they entered with.
+  assert.equal(await page.locator('[data-testid=stalled-table] tbody tr').count(), Math.max(1, want.stalled_people.length))
+  if (want.stalled_people.length) {
+    const p = want.stalled_people[0]
+    assert.equal(await page.locator('[data-testid=stalled-table] tbody th').first().textContent(), String(p.person_id))
+    await page.click('[data-testid=stalled-table] tbody th button >> nth=0')
+    await page.waitForFunction((c) => new URL(location.href).searchParams.get('conversion_id') === c, String(p.conversion_id))
+    await page.waitForSelector('[data-testid=journey-summary]')
+    await page.goBack()
+    await page.waitForSelector('[data-testid=lifecycle-table] tbody tr')
+    await settled()
+  }
   assert.deepEqual(await page.locator('select[name=stage_by] option').evaluateAll((os) => os.map((o) => o.value)), ['channel', 'source', 'campaign', 'keyword', 'landing_page', 'country', 'device'])
   await page.selectOption('select[name=model]', 'linear')
   await page.selectOption('select[name=stage_by]', 'device')

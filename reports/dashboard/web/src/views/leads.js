@@ -9,6 +9,12 @@ import { MODEL_NAMES, PAGE, reportParams } from '../state.js'
 
 const MAX_EXPORT = 5000
 
+const reasons = (l) => (Array.isArray(l.reasons) ? l.reasons : [])
+const REASON_NAMES = { engagement_cap: 'engagement cap', decay: 'inactivity', fit_cap: 'fit cap' }
+const signed = (n) => (Number(n) < 0 ? `−${fractional(-n)}` : `+${fractional(n)}`)
+// The parts of a score, as "Pricing page +20 · Role: CMO +15 · inactivity −5".
+const reasonsText = (l) => reasons(l).map((r) => `${r.rule || REASON_NAMES[r.kind] || r.kind}${r.value ? `: ${r.value}` : ''} ${signed(r.points)}`).join(' · ')
+
 
 export async function leadsView(root, ctx) {
   const s = ctx.state
@@ -46,7 +52,7 @@ export async function leadsView(root, ctx) {
               touchCell(l.first_touch),
               touchCell(l.last_touch),
               h('td', { class: `num${l.touches ? '' : ' zero'}`, text: count(l.touches) }),
-              h('td', { class: 'num', text: typeof l.score === 'number' ? fractional(l.score) : NONE }),
+              h('td', { class: 'num' }, h('span', { text: typeof l.score === 'number' ? fractional(l.score) : NONE }), reasons(l).length ? h('span', { class: 'sub-line', 'data-testid': 'score-reasons', text: reasonsText(l) }) : null),
             ),
           )
         : h('tr', null, h('td', { class: 'empty', colspan: 8, text: 'No leads in this date range and filters.' })),
@@ -69,8 +75,8 @@ export async function leadsView(root, ctx) {
       out.push(...(Array.isArray(page.leads) ? page.leads : []))
     }
     const t = (x, k) => x?.[k] ?? ''
-    const header = ['Conversion ID', 'Time (UTC)', 'Lead type', 'Stage', 'Touches', 'Score', ...['First', 'Last'].flatMap((w) => ['channel', 'source', 'medium', 'campaign', 'keyword', 'landing page', 'time (UTC)'].map((k) => `${w} touch ${k}`))]
-    const rows = out.map((l) => [l.conversion_id, timestamp(l.occurred_at).replace(' UTC', ''), l.lead_type, l.stage, l.touches, l.score ?? '', ...[l.first_touch, l.last_touch].flatMap((x) => [t(x, 'channel'), t(x, 'source'), t(x, 'medium'), t(x, 'campaign'), t(x, 'term'), t(x, 'landing_page'), x ? timestamp(x.at).replace(' UTC', '') : ''])])
+    const header = ['Conversion ID', 'Time (UTC)', 'Lead type', 'Stage', 'Touches', 'Score', ...['First', 'Last'].flatMap((w) => ['channel', 'source', 'medium', 'campaign', 'keyword', 'landing page', 'time (UTC)'].map((k) => `${w} touch ${k}`)), 'Score reasons']
+    const rows = out.map((l) => [l.conversion_id, timestamp(l.occurred_at).replace(' UTC', ''), l.lead_type, l.stage, l.touches, l.score ?? '', ...[l.first_touch, l.last_touch].flatMap((x) => [t(x, 'channel'), t(x, 'source'), t(x, 'medium'), t(x, 'campaign'), t(x, 'term'), t(x, 'landing_page'), x ? timestamp(x.at).replace(' UTC', '') : '']), reasonsText(l)])
     ctx.download(fileName(s.site, 'leads', s.model, s.from, s.to), toCSV(header, rows))
   }
   const filtered = Object.keys(s.filters).length > 0

@@ -5,7 +5,7 @@ import { bars } from '../chart.js'
 import { STAGE_NAMES, stageCSV, stageCells } from '../columns.js'
 import { fileName, toCSV } from '../csv.js'
 import { exportButton, h, replace, scrollable } from '../dom.js'
-import { NONE, compactCount, fractional, keyLabel, ratio } from '../format.js'
+import { NONE, compactCount, fractional, keyLabel, medianDays, money, ratio, timestamp } from '../format.js'
 import { GROUP_NAMES, MODEL_NAMES, reportParams } from '../state.js'
 
 const DEFAULT_STAGES = ['lead', 'mql', 'sal', 'sql', 'opportunity', 'customer']
@@ -17,7 +17,16 @@ export async function lifecycleView(root, ctx) {
   const all = Array.isArray(data.rows) ? data.rows : []
   const rows = s.hideEmpty ? all.filter((r) => Object.values(r.counts || {}).some(Boolean)) : all
   const totals = data.totals || {}
-  const stallDays = Number(data.stall_after_days) || 30
+  // Days in a stage that make a person stalled, by stage (one number from older servers).
+  const stallDays = typeof data.stall_after_days === 'object' && data.stall_after_days ? data.stall_after_days : Object.fromEntries(stages.map((st) => [st, Number(data.stall_after_days) || 30]))
+  const thresholds = [...new Set(stages.slice(0, -1).map((st) => stallDays[st]))]
+  const stallText = thresholds.length === 1 ? `over ${thresholds[0]} days ago` : `longer ago than its threshold (${stages.slice(0, -1).map((st) => `${STAGE_NAMES[st] || st} ${stallDays[st]} days`).join(', ')})`
+  const currency = String(data.currency || '')
+  const people = Array.isArray(data.stalled_people) ? data.stalled_people : []
+  const open = (id) => {
+    ctx.journeyInput = ''
+    ctx.set({ view: 'journey', conversion: String(id ?? '') })
+  }
   const first = stages[0]
   const lastStage = stages[stages.length - 1]
   const overall = totals.counts?.[first] ? totals.counts[lastStage] / totals.counts[first] : null
@@ -35,23 +44,25 @@ export async function lifecycleView(root, ctx) {
       c.rate && c.rate !== NONE ? h('span', { class: 'stage-sub', text: c.median !== NONE ? `${c.rate} · ${c.median}` : c.rate }) : null,
       c.stalled > 0 ? h('span', { class: 'stage-stalled', text: `${fractional(c.stalled)} stalled` }) : null,
     )
-  const line = (r, head) => h('tr', null, head, stageCells(r, stages).map(stageCell))
+  const line = (r, head) => h('tr', null, head, stageCells(r, stages).map(stageCell), h('td', { class: `num${r.pipeline_value ? '' : ' zero'}`, text: money(r.pipeline_value, currency) }))
   const table = h(
     'table',
     { class: 'report lifecycle', 'data-testid': 'lifecycle-table' },
     h('caption', { class: 'sr-only', text: 'Lifecycle funnel' }),
-    h('thead', null, h('tr', null, h('th', { scope: 'col', class: 'text', text: GROUP_NAMES[s.stageBy] }), stages.map((st) => h('th', { scope: 'col', class: 'num', text: name(st) })))),
+    h('thead', null, h('tr', null, h('th', { scope: 'col', class: 'text', text: GROUP_NAMES[s.stageBy] }), stages.map((st) => h('th', { scope: 'col', class: 'num', text: name(st) })), h('th', { scope: 'col', class: 'num', text: 'Pipeline value' }))),
     h(
       'tbody',
       null,
       rows.length
         ? rows.map((r) => line(r, h('th', { scope: 'row', class: `text${r.key ? '' : ' muted'}`, title: keyLabel(r.key), text: keyLabel(r.key) })))
-        : h('tr', null, h('td', { class: 'empty', colspan: stages.length + 1, text: 'No leads in this date range and filters.' })),
+        : h('tr', null, h('td', { class: 'empty', colspan: stages.length + 2, text: 'No leads in this date range and filters.' })),
     ),
     rows.length ? h('tfoot', null, line(totals, h('th', { scope: 'row', class: 'text', text: 'Total' }))) : null,
   )
   const csv = () => {
     const [header, body] = stageCSV(GROUP_NAMES[s.stageBy], rows, totals, stages)
+    header.push(`Pipeline value (${currency || '—'})`)
+    ;[...rows, totals].forEach((r, i) => body[i].push(r.pipeline_value ?? ''))
     return toCSV(header, body)
   }
 
@@ -64,6 +75,9 @@ export async function lifecycleView(root, ctx) {
       tile('customers', name(lastStage), fractional(totals.counts?.[lastStage])),
       tile('overall', `${name(first)} → ${name(lastStage)}`, ratio(overall)),
       tile('stalled', 'Stalled', fractional(stalledTotal)),
+      tile('velocity', `Days ${name(first)} → ${name(lastStage)} (median · p75)`, `${medianDays(totals.velocity_days?.median)} · ${medianDays(totals.velocity_days?.p75)}`),
+      tile('visitor-lead', `Visitor → ${name(first)}`, ratio(totals.visitor_lead_rate)),
+      tile('pipeline', `Pipeline value${data.pipeline_stage ? ` (${name(data.pipeline_stage)})` : ''}`, money(totals.pipeline_value, currency)),
     ),
     h('section', { class: 'card', 'aria-labelledby': 'funnel-title' }, h('div', { class: 'card-head' }, h('h2', { class: 'card-title', id: 'funnel-title', text: 'Funnel' }), h('span', { class: 'card-note', text: 'Leads of the range and the people reaching each stage' })), box),
     h(
@@ -80,9 +94,39 @@ export async function lifecycleView(root, ctx) {
         { class: 'card-hint', 'data-testid': 'lifecycle-legend' },
         `Each cell: how many reached the stage · the share of the stage before that did · the median days it took. `,
         h('strong', { text: 'Stalled' }),
-        `: reached this stage over ${stallDays} days ago and has gone no further. Leads count under the touches the ${MODEL_NAMES[s.model].toLowerCase()} model credits (fractions for multi-touch models).`,
+        `: reached this stage ${stallText} and has gone no further nor left. Leads count under the touches the ${MODEL_NAMES[s.model].toLowerCase()} model credits (fractions for multi-touch models).`,
       ),
       scrollable(table, 'Lifecycle funnel'),
+    ),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'stalled-title' },
+      h('div', { class: 'card-head' }, h('h2', { class: 'card-title', id: 'stalled-title', text: 'Stalled people' }), h('span', { class: 'card-note', text: people.length < (data.stalled_total || 0) ? `the ${people.length} longest stalled of ${data.stalled_total}` : 'longest stalled first' })),
+      scrollable(
+        h(
+          'table',
+          { class: 'report', 'data-testid': 'stalled-table' },
+          h('caption', { class: 'sr-only', text: 'Stalled people' }),
+          h('thead', null, h('tr', null, ['Person', 'Stage', 'Since', 'Days'].map((t) => h('th', { scope: 'col', class: t === 'Days' ? 'num' : 'text', text: t })))),
+          h(
+            'tbody',
+            null,
+            people.length
+              ? people.map((p) =>
+                  h(
+                    'tr',
+                    null,
+                    h('th', { scope: 'row', class: 'text' }, h('button', { type: 'button', class: 'link', 'aria-label': `Journey of ${p.person_id}`, title: 'Open the journey', onclick: () => open(p.conversion_id), text: String(p.person_id ?? '') })),
+                    h('td', { class: 'text' }, h('span', { class: 'badge stage-badge', text: name(p.stage) })),
+                    h('td', { class: 'text nowrap', text: timestamp(p.since) }),
+                    h('td', { class: 'num', text: fractional(p.days) }),
+                  ),
+                )
+              : h('tr', null, h('td', { class: 'empty', colspan: 4, text: 'Nobody is stalled.' })),
+          ),
+        ),
+        'Stalled people',
+      ),
     ),
   )
   box.style.height = '240px'
