@@ -41,6 +41,7 @@ var tables = []table{
 	{"conversions", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true, "received_at"},
 	{"attributions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true, "occurred_at"},
 	{"webhook_deliveries", []column{{"conversion_id", conversions}}, false, ""},
+	{"delivery_queue", []column{{"conversion_id", conversions}}, true, "created_at"},
 }
 
 // where is the condition selecting the person's rows of t in their site, and its

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -12,6 +11,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/engine"
+	"touchpoint/attribution/meta"
+	"touchpoint/attribution/notify"
 	"touchpoint/attribution/webhook"
 	"touchpoint/internal/apitoken"
 	"touchpoint/internal/site"
@@ -27,7 +28,11 @@ type config struct {
 	SitesFile     string
 	Poll          time.Duration
 	WebhookTries  int
+	WebhookRefuse int
 	WebhookRetry  time.Duration
+	WebhookWait   time.Duration
+	WebhookConc   int
+	MetaURL       string
 	ShutdownAfter time.Duration
 	RollupEvery   time.Duration
 	RollupMargin  time.Duration
@@ -42,8 +47,12 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8081", "address of the reports API and dashboard")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.DurationVar(&c.Poll, "poll", time.Second, "how often new conversions are looked for")
-	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook delivery")
-	fs.DurationVar(&c.WebhookRetry, "webhook.backoff", 2*time.Second, "wait before the first webhook retry (doubles each time)")
+	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook or Meta delivery")
+	fs.IntVar(&c.WebhookRefuse, "webhook.attempts-refused", 3, "most attempts of a delivery the receiver refuses (4xx other than 408, 425, 429)")
+	fs.DurationVar(&c.WebhookRetry, "webhook.backoff", 2*time.Second, "wait before the first retry of a delivery (doubles each time, up to 10 minutes)")
+	fs.DurationVar(&c.WebhookWait, "webhook.timeout", 10*time.Second, "how long one webhook or Meta request may take")
+	fs.IntVar(&c.WebhookConc, "webhook.workers", 4, "how many webhook and Meta requests run at once")
+	fs.StringVar(&c.MetaURL, "meta.url", meta.DefaultURL, "Graph API base URL of the Meta Conversions API (with the version); a site's meta.endpoint replaces it")
 	fs.DurationVar(&c.ShutdownAfter, "shutdown-timeout", 10*time.Second, "how long to drain on SIGTERM")
 	fs.DurationVar(&c.RollupEvery, "rollup.interval", 10*time.Second, "how often the source report's daily rollups are brought up to date")
 	fs.DurationVar(&c.RollupMargin, "rollup.margin", 30*time.Second,
@@ -60,25 +69,21 @@ func registerFlags(fs *flag.FlagSet) *config {
 // with the dashboard.
 func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
 	eng := engine.New(conn, db, sites)
-	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
-	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
-		if st.WebhookURL == "" {
-			return
-		}
-		body, err := json.Marshal(leadPayload(st.ID, c, first, last))
-		if err != nil {
-			log.Printf("attribution: cannot encode webhook for %s: %v", c.ID, err)
-			return
-		}
-		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
-	}
+	queue := &webhook.Store{Conn: conn, DB: db}
+	metaTarget := &meta.Target{Sites: sites, URL: cfg.MetaURL}
+	sender := webhook.NewSender(queue, map[string]webhook.Target{webhook.TargetWebhook: &webhook.Hook{Sites: sites}, webhook.TargetMeta: metaTarget},
+		cfg.WebhookWait)
+	sender.MaxAttempts, sender.MaxRefused, sender.Workers = cfg.WebhookTries, cfg.WebhookRefuse, cfg.WebhookConc
+	sender.Backoff = webhook.ExpBackoff(cfg.WebhookRetry, 10*time.Minute)
+	eng.OnComputed = (&notify.Notifier{Conn: conn, DB: db, Queue: queue, Sender: sender, Meta: metaTarget}).Computed
 	store := &reports.Store{Conn: conn, DB: db}
 	priv := &privacy.Service{Conn: conn, DB: db, Grace: cfg.ErasureGrace, Ctx: ctx}
 	sender.Erased = priv.ConversionErased
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Dashboard: dashboard.Handler()}).Handler(),
+		Handler: (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Deliveries: queue, Resent: sender.Enqueue,
+			Dashboard: dashboard.Handler()}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -130,30 +135,4 @@ func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, eve
 		case <-tick.C:
 		}
 	}
-}
-
-// leadPayload is the webhook body for a new lead.
-func leadPayload(siteID string, c engine.Conversion, first, last *engine.Session) webhook.Lead {
-	var l webhook.Lead
-	l.Event = "lead.created"
-	l.Site = siteID
-	l.Person.ID = c.Person
-	l.Person.EmailSHA256 = c.EmailSHA256
-	l.Person.UserID = c.UserID
-	l.Lead.ConversionID = c.ID
-	l.Lead.LeadType = c.LeadType
-	l.Lead.OccurredAt = c.At
-	l.Lead.Value = c.Value
-	l.Lead.Currency = c.Currency
-	l.FirstClick = touch(first)
-	l.LastClick = touch(last)
-	return l
-}
-
-func touch(s *engine.Session) webhook.Touch {
-	if s == nil {
-		return webhook.Touch{}
-	}
-	return webhook.Touch{Channel: s.Channel, Source: s.Source, Medium: s.Medium, Campaign: s.Campaign, Term: s.Term,
-		LandingPage: s.LandingPath, Referrer: s.Referer, Time: s.At}
 }
