@@ -88,6 +88,18 @@ func (n *Notifier) webhooks(ctx context.Context, st *site.Site, cs []engine.Comp
 	if err != nil {
 		return nil, err
 	}
+	// A conversion without an email hash (a form whose address came in a separate
+	// identify) gets the person's latest one.
+	var anonymous []string
+	for i := range cs {
+		if cs[i].Conversion.EmailSHA256 == "" {
+			anonymous = append(anonymous, cs[i].Conversion.Person)
+		}
+	}
+	hashes, err := n.emailHashes(ctx, st.ID, anonymous)
+	if err != nil {
+		return nil, err
+	}
 	var emails map[string]string
 	if st.WebhookIncludeEmail {
 		convIDs := make([]string, len(cs))
@@ -111,6 +123,9 @@ func (n *Notifier) webhooks(ctx context.Context, st *site.Site, cs []engine.Comp
 			FirstTouch: touches[c.First.ID], LastTouch: touches[c.Last.ID]}
 		if p.Conversion.Currency == "" {
 			p.Conversion.Currency = st.Currency
+		}
+		if p.Person.EmailSHA256 == "" && len(hashes[conv.Person]) > 0 {
+			p.Person.EmailSHA256 = hashes[conv.Person][0]
 		}
 		if conv.Type != "lead" {
 			p.Conversion.LeadType = ""

@@ -65,23 +65,29 @@ func (n *Notifier) emails(ctx context.Context, site string, ids []string) (map[s
 	return out, rows.Err()
 }
 
-// emailHashes returns the email hashes linked to each of the persons.
+// emailHashes returns the email hashes linked to each of the persons, the latest linked
+// first, at most five.
 func (n *Notifier) emailHashes(ctx context.Context, site string, persons []string) (map[string][]string, error) {
-	inner := fmt.Sprintf("SELECT person_id, email_sha256 FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 != ''", n.DB)
-	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, groupUniqArray(5)(email_sha256) FROM (%s) WHERE has(?, person) GROUP BY person`,
-		chstore.CurrentPerson(n.DB, inner)), site, site, persons)
+	out := map[string][]string{}
+	if len(persons) == 0 {
+		return out, nil
+	}
+	inner := fmt.Sprintf("SELECT person_id, email_sha256, linked_at FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 != ''", n.DB)
+	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, email_sha256, max(linked_at) AS at FROM (%s) WHERE has(?, person)
+		GROUP BY person, email_sha256 ORDER BY person, at DESC, email_sha256`, chstore.CurrentPerson(n.DB, inner)), site, site, persons)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the email hashes of persons: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]string{}
 	for rows.Next() {
-		var p string
-		var hs []string
-		if err := rows.Scan(&p, &hs); err != nil {
+		var p, h string
+		var at time.Time
+		if err := rows.Scan(&p, &h, &at); err != nil {
 			return nil, fmt.Errorf("cannot read the email hashes of persons: %w", err)
 		}
-		out[p] = hs
+		if len(out[p]) < 5 {
+			out[p] = append(out[p], h)
+		}
 	}
 	return out, rows.Err()
 }

@@ -50,7 +50,7 @@ var (
 )
 
 // SendsToMeta reports whether the site sends its conversions to the Meta Conversions API.
-func (s *Site) SendsToMeta() bool { return s.Meta != nil && s.Meta.PixelID != "" }
+func (s *Site) SendsToMeta() bool { return s != nil && s.Meta != nil && s.Meta.PixelID != "" }
 
 // MetaEvent is the Meta event name of a conversion type, or "" when it is not sent.
 func (s *Site) MetaEvent(conversionType string) string {
