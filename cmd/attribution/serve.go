@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	sender.Erased = priv.ConversionErased
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	srv := &http.Server{
-		Addr:              cfg.Listen,
+		Addr: cfg.Listen,
 		Handler: (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Deliveries: queue, Resent: sender.Enqueue,
 			Dashboard: dashboard.Handler()}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

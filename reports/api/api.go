@@ -28,10 +28,10 @@ import (
 
 // Server serves the API.
 type Server struct {
-	Sites     *site.Registry
-	Reports   *reports.Store
-	Tokens    *apitoken.Store  // site tokens; nil accepts the admin token only
-	Privacy   *privacy.Service // erasure and export; nil answers 503 there
+	Sites   *site.Registry
+	Reports *reports.Store
+	Tokens  *apitoken.Store  // site tokens; nil accepts the admin token only
+	Privacy *privacy.Service // erasure and export; nil answers 503 there
 	// Deliveries is the webhook and Meta delivery queue; nil answers 503 there.
 	Deliveries *webhook.Store
 	// Resent is told of a delivery made pending again ("send again"), so a sender in
