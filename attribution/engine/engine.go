@@ -165,6 +165,9 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 		}
 		if c.notify {
 			cd := Computed{Conversion: *conv, New: !seen, First: *first, Last: *last, Touches: len(window)}
+			if first.ID == "" {
+				cd.Touches = 0 // the window holds only the "(no touchpoint)" touch
+			}
 			for _, k := range old {
 				switch k.model {
 				case model.FirstClick:

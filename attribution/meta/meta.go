@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,7 @@ func NewEvent(c Conversion, b Browser, siteCurrency string) Event {
 		e.UserData.ClientUA = b.UA
 	}
 	for _, h := range c.EmailSHA256 {
-		if h = strings.ToLower(strings.TrimSpace(h)); isSHA256(h) && len(e.UserData.Em) < 5 {
+		if h = strings.ToLower(strings.TrimSpace(h)); isSHA256(h) && len(e.UserData.Em) < 5 && !slices.Contains(e.UserData.Em, h) {
 			e.UserData.Em = append(e.UserData.Em, h)
 		}
 	}
