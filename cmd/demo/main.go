@@ -2,7 +2,8 @@
 // realistic traffic, leads, CRM stages, sales (some in US dollars), exchange rates and ad
 // costs (as Google Ads, Meta and LinkedIn give them) through the real APIs, waits until
 // every conversion is attributed, then prints the first-click and last-click source
-// reports side by side, the paid keywords with their cost, and the dashboard URL.
+// reports side by side, the paid keywords with their cost, the start of the Google Ads
+// offline conversion file of the leads (the demo's gclids), and the dashboard URL.
 package main
 
 import (
@@ -54,6 +55,9 @@ func main() {
 	fmt.Printf("demo: every conversion attributed %s after the start\n\n", time.Since(start).Round(time.Second))
 
 	if err := c.PrintSourceReports(ctx, os.Stdout, ds); err != nil {
+		log.Fatalf("demo: %v", err)
+	}
+	if err := c.PrintOfflineExport(ctx, os.Stdout, ds); err != nil {
 		log.Fatalf("demo: %v", err)
 	}
 	fmt.Printf("\nDashboard: %s/#token=%s&site=%s\n", *attributionURL, *adminToken, *siteID)

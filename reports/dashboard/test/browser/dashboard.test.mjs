@@ -237,6 +237,57 @@ test('the token’s site opens when the address names a site it cannot read', as
   assert.ok(await page.locator(`#tp-sites option[value="${SITE}"]`).count(), 'the sites of the token are offered')
 })
 
+test('the ad export previews and downloads the platform’s file as the API writes it', async () => {
+  const params = { ...range(), type: 'lead', name: 'Demo request', model: 'last_click', timezone: '+0000' }
+  const q = new URLSearchParams({ site: SITE, ...params })
+  const want = await (await fetch(`${base}/api/v1/exports/google-ads?${q}`, { headers: { Authorization: `Bearer ${ADMIN}` } })).text()
+  await page.goto(`${base}/?${query()}&view=exports`)
+  await page.waitForSelector('[data-testid=export-rows]')
+  await page.fill('input[name=name]', 'Demo request')
+  await page.dispatchEvent('input[name=name]', 'change')
+  await page.click('[data-testid=export-form] button[type=submit]')
+  await page.waitForFunction(() => document.querySelector('.csv-preview')?.textContent.includes('Demo request'), null, { timeout: 10000 })
+  const lines = want.trimEnd().split('\n')
+  assert.equal(await text('[data-testid=export-rows]'), `${lines.length - 2} conversions`)
+  assert.ok((await text('.csv-preview')).startsWith(lines.slice(0, 2).join('\n')))
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-download]')])
+  assert.match(download.suggestedFilename(), new RegExp(`^google-ads-${SITE}-.*\\.csv$`))
+  // Byte for byte what the API wrote: no byte order mark before Parameters:TimeZone.
+  assert.equal(readFileSync(await download.path(), 'utf8'), want)
+  assert.match(want, /^Parameters:TimeZone=\+0000\nGoogle Click ID,/)
+
+  // A time zone the Microsoft template cannot hold is refused with the service's reason.
+  await page.selectOption('select[name=platform]', 'microsoft-ads')
+  await page.fill('input[name=timezone]', 'Europe/London')
+  await page.dispatchEvent('input[name=timezone]', 'change')
+  await page.click('[data-testid=export-form] button[type=submit]')
+  await page.waitForSelector('.view .message.error')
+  assert.match(await text('.view .message.error'), /offset/)
+  await page.fill('input[name=timezone]', '+0000')
+  await page.dispatchEvent('input[name=timezone]', 'change')
+  await page.click('[data-testid=export-form] button[type=submit]')
+  await page.waitForFunction(() => document.querySelector('.csv-preview')?.textContent.includes('Microsoft Click Id'), null, { timeout: 10000 })
+})
+
+test('deliveries list each webhook and Meta event with its answer, and send again', { skip: REAL ? 'fixtures only' : false }, async () => {
+  await page.goto(`${base}/?${query()}&view=deliveries`)
+  await page.waitForSelector('[data-testid=deliveries-table] tbody tr')
+  assert.equal(await page.locator('[data-testid=deliveries-table] tbody tr').count(), 3)
+  const failed = page.locator('tr[data-state=failed]')
+  assert.match(await failed.textContent(), /lead\.created.*CRM.*lead-1001.*failed.*404 · answered 404 Not Found: <img src=x onerror=alert\(1\)>/)
+  assert.equal(await page.locator('.view img, .view script').count(), 0, 'receiver answers and ids are text')
+  await failed.locator('[data-testid=send-again]').click()
+  await page.waitForSelector('.delivery-status .message')
+  assert.match(await text('.delivery-status .message'), /Sending lead\.created of lead-1001 again: pending/)
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-state=pending]').length === 2, null, { timeout: 10000 })
+  assert.ok(server.requests.some((r) => r.startsWith('/api/v1/webhooks/deliveries/dlv_a1/retry?site=demo')))
+
+  await page.selectOption('select[name=delivery_target]', 'meta')
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=deliveries-table] tbody tr').length === 1, null, { timeout: 10000 })
+  assert.match(await text('[data-testid=deliveries-table] tbody tr'), /Purchase.*Meta.*sale-77/)
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-deliveries.png'), fullPage: true })
+})
+
 test('nothing failed in the page', () => {
   assert.deepEqual(errors, [])
   assert.deepEqual(dialogs, [])

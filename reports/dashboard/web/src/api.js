@@ -13,16 +13,25 @@ export const PATHS = {
   lifecycle: '/api/v1/reports/lifecycle',
   journeys: '/api/v1/journeys',
   sites: '/api/v1/sites',
+  deliveries: '/api/v1/webhooks/deliveries',
+  exports: '/api/v1/exports/', // + google-ads or microsoft-ads
 }
 
+// get(path, params, signal, body) sends a GET, or with a body a POST of it as JSON, and
+// returns the JSON answer; get.text(path, params, signal) returns the answer as text
+// (the CSV exports).
 export function client({ token, base = '', fetchImpl = (...a) => fetch(...a) }) {
-  return async function get(path, params, signal) {
+  async function call(path, params, signal, body, accept) {
     const q = new URLSearchParams()
     for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== '') q.set(k, v)
     let res
     try {
+      const headers = { Authorization: `Bearer ${token()}`, Accept: accept }
+      if (body) headers['Content-Type'] = 'application/json'
       res = await fetchImpl(`${base}${path}?${q}`, {
-        headers: { Authorization: `Bearer ${token()}`, Accept: 'application/json' },
+        method: body ? 'POST' : 'GET',
+        headers,
+        body: body ? JSON.stringify(body) : undefined,
         cache: 'no-store',
         signal,
       })
@@ -31,17 +40,26 @@ export function client({ token, base = '', fetchImpl = (...a) => fetch(...a) }) 
       throw new ApiError(0, 'The reports service cannot be reached.')
     }
     const text = await res.text()
-    let body = null
+    let answer = null
     try {
-      body = text ? JSON.parse(text) : null
+      answer = text && accept === 'application/json' ? JSON.parse(text) : null
     } catch {
-      body = null
+      answer = null
     }
     if (!res.ok) {
-      const reason = body && typeof body.error === 'string' && body.error ? body.error : `HTTP ${res.status}`
-      throw new ApiError(res.status, reason)
+      let reason = answer && typeof answer.error === 'string' && answer.error ? answer.error : ''
+      if (!reason && accept !== 'application/json') {
+        try {
+          reason = String(JSON.parse(text).error || '')
+        } catch {}
+      }
+      throw new ApiError(res.status, reason || `HTTP ${res.status}`)
     }
-    if (body === null || typeof body !== 'object') throw new ApiError(res.status, 'The reports service sent an unreadable answer.')
-    return body
+    if (accept !== 'application/json') return text
+    if (answer === null || typeof answer !== 'object') throw new ApiError(res.status, 'The reports service sent an unreadable answer.')
+    return answer
   }
+  const get = (path, params, signal, body) => call(path, params, signal, body, 'application/json')
+  get.text = (path, params, signal) => call(path, params, signal, undefined, 'text/csv')
+  return get
 }

@@ -7,6 +7,8 @@ import { clearToken, loadToken, saveToken } from './auth.js'
 import { field, h, message, replace, select } from './dom.js'
 import { GROUPS, GROUP_NAMES, LIFECYCLE_GROUPS, MODELS, MODEL_NAMES, isDate, lastDays, readState, writeState } from './state.js'
 import { compareView } from './views/compare.js'
+import { deliveriesView } from './views/deliveries.js'
+import { exportsView } from './views/exports.js'
 import { journeyView } from './views/journey.js'
 import { lifecycleView } from './views/lifecycle.js'
 import { sourcesView } from './views/sources.js'
@@ -16,6 +18,8 @@ const VIEWS = {
   compare: { title: 'First vs last click', render: compareView },
   lifecycle: { title: 'Lifecycle', render: lifecycleView },
   journey: { title: 'Journeys', render: journeyView },
+  exports: { title: 'Ad exports', render: exportsView },
+  deliveries: { title: 'Deliveries', render: deliveriesView },
 }
 
 let token = loadToken(sessionStorage, location, history)
@@ -25,9 +29,12 @@ let cleanup = null
 let sites = null // the sites the token may read, once asked (GET /api/v1/sites)
 const ctx = {
   journeyInput: '',
+  exportForm: null, // what the ad export form held, across redraws
+  deliveryFilter: null,
   get: null,
   set,
   download,
+  redraw: () => draw(),
 }
 const get = client({ token: () => token })
 
@@ -84,9 +91,10 @@ addEventListener('popstate', () => {
   draw()
 })
 
-function download(name, text) {
-  // A BOM so spreadsheet programs read the UTF-8 keys correctly.
-  const url = URL.createObjectURL(new Blob(['\ufeff', text], { type: 'text/csv;charset=utf-8' }))
+// bom: a byte order mark, so spreadsheet programs read UTF-8 keys correctly; an ad
+// platform's template must start with its own first line instead.
+function download(name, text, bom = true) {
+  const url = URL.createObjectURL(new Blob(bom ? ['\ufeff', text] : [text], { type: 'text/csv;charset=utf-8' }))
   const a = h('a', { href: url, download: name, hidden: true })
   document.body.append(a)
   a.click()
@@ -120,7 +128,7 @@ function drawToolbar() {
     controls.push(field('Group by', select({ name: 'by', onchange: (e) => set({ by: e.target.value }) }, GROUPS.map((g) => [g, GROUP_NAMES[g]]), state.by)))
   if (v === 'lifecycle')
     controls.push(field('Group by', select({ name: 'stage_by', onchange: (e) => set({ stageBy: e.target.value }) }, LIFECYCLE_GROUPS.map((g) => [g, GROUP_NAMES[g]]), state.stageBy)))
-  if (v !== 'journey') {
+  if (v !== 'journey' && v !== 'deliveries') {
     const date = (name, label) =>
       field(label, h('input', { type: 'date', name, value: state[name], required: true, onchange: (e) => isDate(e.target.value) && set(ordered({ ...state, [name]: e.target.value })) }))
     const preset = (days) => {
@@ -151,9 +159,9 @@ async function draw() {
   if (sites === null && !(await loadSites(controller.signal))) return
   view.classList.add('loading')
   view.setAttribute('aria-busy', 'true')
-  const viewCtx = { ...ctx, state, get: (path, params) => get(path, params, controller.signal) }
+  const viewCtx = { ...ctx, state, get: (path, params, body) => get(path, params, controller.signal, body), text: (path, params) => get.text(path, params, controller.signal) }
   // Keep what the user typed in the journey search across redraws.
-  Object.defineProperty(viewCtx, 'journeyInput', { get: () => ctx.journeyInput, set: (v) => (ctx.journeyInput = v) })
+  for (const k of ['journeyInput', 'exportForm', 'deliveryFilter']) Object.defineProperty(viewCtx, k, { get: () => ctx[k], set: (v) => (ctx[k] = v) })
   try {
     const done = await VIEWS[state.view].render(view, viewCtx)
     if (controller.signal.aborted) return typeof done === 'function' && done()

@@ -13,7 +13,7 @@ export const MODEL_NAMES = {
 export const GROUPS = ['channel', 'source', 'campaign', 'keyword', 'landing_page', 'country', 'device']
 export const GROUP_NAMES = { channel: 'Channel', source: 'Source', campaign: 'Campaign', keyword: 'Keyword', landing_page: 'Landing page', country: 'Country', device: 'Device' }
 export const LIFECYCLE_GROUPS = ['channel', 'source']
-export const VIEWS = ['sources', 'compare', 'lifecycle', 'journey']
+export const VIEWS = ['sources', 'compare', 'lifecycle', 'journey', 'exports', 'deliveries']
 export const DEFAULT_SITE = 'demo'
 export const RANGE_DAYS = 30
 
