@@ -4,7 +4,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: all deps build up down status test lint demo demo-site bench clean
+.PHONY: all deps build up down status test cluster-test lint demo demo-site bench clean
 
 all: build
 
@@ -28,10 +28,17 @@ status:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags cluster ./e2e/
 	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags cluster ./e2e/
 
 test: build
 	@scripts/test.sh
+
+# A local cluster (two ClickHouse shards of two replicas, three Kafka brokers, two of each
+# service), the end-to-end tests on it, a broker and a replica killed under load.
+cluster-test: build
+	@scripts/cluster.sh test
 
 demo: up
 	@bin/demo

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,7 @@ type Server struct {
 	authRL  *limiter // failed server API authentications
 	tracker *trackerFile
 	ready   *readiness
+	unwatch context.CancelFunc // stops the background readiness check
 	topic   string
 	dlq     string
 	http    *fasthttp.Server
@@ -116,8 +118,11 @@ func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Store, r
 	s := &Server{
 		cfg: cfg, sites: sites, pipe: pipe, sink: sink, trusted: trusted,
 		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst), authRL: newLimiter(cfg.AuthRate, cfg.AuthBurst),
-		tracker: newTrackerFile(), ready: &readiness{check: ready}, topic: topic, dlq: dlq,
+		tracker: newTrackerFile(), ready: newReadiness(ready), topic: topic, dlq: dlq,
 	}
+	var wctx context.Context
+	wctx, s.unwatch = context.WithCancel(context.Background())
+	go s.ready.watch(wctx, 5*time.Second)
 	s.http = &fasthttp.Server{
 		Handler:            s.route,
 		Name:               "touchpoint",
@@ -153,16 +158,22 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
+// Readiness answers /readyz, for the metrics address.
+func (s *Server) Readiness() http.Handler { return s.ready }
+
 // Shutdown stops accepting, waits for in-flight requests (each ends durable or refused),
-// then flushes the producer and the spool, all within ctx's deadline.
+// then gives the spool to Kafka and closes the sink, all within ctx's deadline: what
+// Kafka has not taken by then stays in the spool for the next start.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.unwatch()
+	var errs []error
 	if err := s.http.ShutdownWithContext(ctx); err != nil {
-		return fmt.Errorf("cannot stop HTTP server: %w", err)
+		errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
 	}
 	if err := s.sink.Close(ctx); err != nil {
-		return fmt.Errorf("cannot flush producer: %w", err)
+		errs = append(errs, fmt.Errorf("cannot close the sink: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // transportError answers requests fasthttp refused before routing: a body over the

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,9 @@ var (
 	spoolBytes = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "tp_collector_spool_bytes", Help: "Disk space used by the spool.",
 	})
+	spoolMaxBytes = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "tp_collector_spool_max_bytes", Help: "Size at which the spool is full and requests get 503 (0: no limit).",
+	})
 )
 
 // errSpoolFull tells the handler to answer 503 with Retry-After.
@@ -40,6 +45,7 @@ var errSpoolFull = spool.ErrFull
 type Sink struct {
 	producer  *kafkabus.Producer
 	sp        *spool.Spool
+	dead      *deadLetterFile
 	timeout   time.Duration
 	deadlines *deadlines
 
@@ -49,6 +55,7 @@ type Sink struct {
 	stop     chan struct{}
 	done     chan struct{}
 	logged   atomic.Int64 // unix seconds of the last logged Kafka error (throttling)
+	failed   atomic.Int64 // replay attempts that failed
 }
 
 // SinkConfig tunes a Sink.
@@ -78,6 +85,7 @@ func NewSink(c SinkConfig) (*Sink, error) {
 	s := &Sink{
 		producer:  producer,
 		sp:        c.Spool,
+		dead:      &deadLetterFile{path: filepath.Join(c.Spool.Dir(), deadLetterName)},
 		timeout:   c.WriteTimeout,
 		deadlines: newDeadlines(10 * time.Millisecond),
 		wake:      make(chan struct{}, 1),
@@ -88,6 +96,7 @@ func NewSink(c SinkConfig) (*Sink, error) {
 		s.spooling.Store(true) // replay what an earlier run left before anything new
 	}
 	spoolBytes.Set(float64(s.sp.Bytes()))
+	spoolMaxBytes.Set(float64(s.sp.MaxBytes()))
 	go s.replay()
 	return s, nil
 }
@@ -100,7 +109,7 @@ func (s *Sink) Write(ctx context.Context, msgs []spool.Message) error {
 	if s.spooling.Load() {
 		return s.spoolWrite(ctx, msgs, false)
 	}
-	err := s.produce(msgs, s.timeout)
+	err := s.produce(msgs, s.timeout, nil)
 	if err == nil {
 		return nil
 	}
@@ -137,11 +146,14 @@ func (s *Sink) spoolWrite(ctx context.Context, msgs []spool.Message, force bool)
 	return nil
 }
 
-// produce waits at most timeout for Kafka to acknowledge msgs. A request already sent
-// cannot be called back, so the wait is bounded here; messages that land after it are
-// duplicates of their spooled copy, removed downstream by event id. Messages not yet sent
-// when the wait is over are dropped.
-func (s *Sink) produce(msgs []spool.Message, timeout time.Duration) error {
+// errStopped ends a replay produce when the sink closes.
+var errStopped = errors.New("sink closing")
+
+// produce waits at most timeout, and not after stop is closed, for Kafka to acknowledge
+// msgs. A request already sent cannot be called back, so the wait is bounded here;
+// messages that land after it are duplicates of their spooled copy, removed downstream by
+// event id. Messages not yet sent when the wait is over are dropped.
+func (s *Sink) produce(msgs []spool.Message, timeout time.Duration, stop <-chan struct{}) error {
 	out := make([]kafkabus.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = kafkabus.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
@@ -160,6 +172,9 @@ func (s *Sink) produce(msgs []spool.Message, timeout time.Duration) error {
 	case <-expired:
 		d.Abandon()
 		return fmt.Errorf("cannot produce %d messages: %w", len(msgs), context.DeadlineExceeded)
+	case <-stop:
+		d.Abandon()
+		return errStopped
 	}
 }
 
@@ -176,6 +191,7 @@ func (s *Sink) replay() {
 				backoff = 100 * time.Millisecond
 				continue
 			}
+			s.failed.Add(1)
 			backoff = min(backoff*2, 2*time.Second)
 			select {
 			case <-s.stop:
@@ -215,48 +231,95 @@ func (s *Sink) replayOne() bool {
 		s.mu.Unlock()
 		return !s.spooling.Load()
 	}
-	// Nobody waits on a replay: give large batches time rather than failing and resending them.
-	if err := s.produce(msgs, replayTimeout); err != nil {
-		s.logThrottled("collector: Kafka still unreachable, %d bytes spooled: %v", s.sp.Bytes(), err)
+	if err := s.replayAll(msgs); err != nil {
+		if !errors.Is(err, errStopped) {
+			s.logThrottled("collector: Kafka still unreachable, %d bytes spooled: %v", s.sp.Bytes(), err)
+		}
 		return false
 	}
 	if err := s.sp.Commit(); err != nil {
 		s.logThrottled("collector: cannot advance spool: %v", err)
 		return false
 	}
+	s.dead.forget()
 	replayedMessages.Add(float64(len(msgs)))
 	spoolBytes.Set(float64(s.sp.Bytes()))
 	return true
 }
 
+// replayAll produces msgs in order. A part that Kafka refuses for good (a message larger
+// than the broker takes, say) is cut in halves until each refused message is alone; those
+// go to the dead-letter file, so that one bad message does not hold back the spool. A
+// refused half's messages that did land are sent again: duplicates, removed downstream by
+// event id.
+func (s *Sink) replayAll(msgs []spool.Message) error {
+	// Nobody waits on a replay: give large batches time rather than failing and resending them.
+	err := s.produce(msgs, replayTimeout, s.stop)
+	if err == nil || !kafkabus.Refused(err) {
+		return err
+	}
+	// Messages set aside by an earlier attempt at these records, which failed later on,
+	// are not sent or set aside again.
+	if rest := slices.DeleteFunc(slices.Clone(msgs), s.dead.has); len(rest) < len(msgs) {
+		return s.replayAll(rest)
+	}
+	if len(msgs) == 1 {
+		return s.dead.add(msgs[0], err)
+	}
+	half := len(msgs) / 2
+	if err := s.replayAll(msgs[:half]); err != nil {
+		return err
+	}
+	return s.replayAll(msgs[half:])
+}
+
 // Spooling reports whether messages currently go to the spool.
 func (s *Sink) Spooling() bool { return s.spooling.Load() }
 
-// Close stops replaying, giving Kafka until ctx ends to take what is spooled (the rest
-// stays on disk for the next start), then closes the writer within the same deadline.
+// closeReserve is the part of the shutdown deadline kept for stopping the replay and
+// closing the producer and the spool after Kafka had its chance to drain the spool.
+const closeReserve = 500 * time.Millisecond
+
+// Close gives Kafka until shortly before ctx's deadline to take what is spooled, unless a
+// replay fails meanwhile; then it stops replaying (a produce in flight is abandoned) and
+// closes the producer and the spool, all before the deadline. What Kafka has not taken
+// stays in the spool for the next start: a stop while Kafka is away is no error. Call it
+// once no Write is in progress.
 func (s *Sink) Close(ctx context.Context) error {
-	drained := make(chan struct{})
-	go func() {
-		for s.spooling.Load() && ctx.Err() == nil {
-			time.Sleep(50 * time.Millisecond)
-		}
-		close(drained)
-	}()
-	<-drained
+	drain := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		drain, cancel = context.WithDeadline(ctx, dl.Add(-closeReserve))
+		defer cancel()
+	}
+	failed := s.failed.Load()
+	for s.spooling.Load() && drain.Err() == nil && s.failed.Load() == failed {
+		time.Sleep(50 * time.Millisecond)
+	}
 	close(s.stop)
 	<-s.done
+	// Every message the producer still holds was abandoned by a Write that spooled it
+	// instead, or by the replay: closing it is tidiness, not durability.
 	closed := make(chan struct{})
-	go func() { s.producer.Close(); close(closed) }() // Close waits for requests in flight
-	var err error
+	go func() { s.producer.Close(); close(closed) }()
+	cctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithDeadline(ctx, dl.Add(-closeReserve/5)) // the rest for the spool and the exit
+		defer cancel()
+	}
 	select {
 	case <-closed:
-	case <-ctx.Done():
-		err = fmt.Errorf("cannot close Kafka producer: %w", ctx.Err())
+	case <-cctx.Done():
+		log.Print("collector: Kafka producer not closed before the shutdown deadline")
 	}
-	if e := s.sp.Close(); e != nil && err == nil {
-		err = fmt.Errorf("cannot close spool: %w", e)
+	if n := s.sp.Bytes(); !s.sp.Empty() {
+		log.Printf("collector: %d bytes stay in the spool for the next start", n)
 	}
-	return err
+	if err := s.sp.Close(); err != nil {
+		return fmt.Errorf("cannot close spool: %w", err)
+	}
+	return nil
 }
 
 func (s *Sink) logThrottled(format string, args ...any) {

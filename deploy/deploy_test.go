@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -18,10 +19,16 @@ import (
 
 type compose struct {
 	Services map[string]struct {
-		Image       string            `yaml:"image"`
-		Ports       []string          `yaml:"ports"`
-		Environment map[string]string `yaml:"environment"`
-		Volumes     []string          `yaml:"volumes"`
+		Image           string            `yaml:"image"`
+		Command         []string          `yaml:"command"`
+		Restart         string            `yaml:"restart"`
+		StopGracePeriod string            `yaml:"stop_grace_period"`
+		Ports           []string          `yaml:"ports"`
+		Environment     map[string]string `yaml:"environment"`
+		Volumes         []string          `yaml:"volumes"`
+		Healthcheck     struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
 	} `yaml:"services"`
 }
 
@@ -171,5 +178,40 @@ func TestImageShipsNoSiteConfig(t *testing.T) {
 	}
 	if !slices.Contains(strings.Fields(string(ignore)), "config") {
 		t.Fatal(".dockerignore lets config/ into the build context")
+	}
+}
+
+// A service that exits is started again (migrate only after a failure), each of ours has a
+// health check on its own address, and docker waits longer than its shutdown deadline
+// before killing it.
+func TestComposeRestartsAndChecksServices(t *testing.T) {
+	c, _ := load(t, secrets)
+	// The default shutdown-timeout of each binary (cmd/*/main.go, cmd/attribution/serve.go).
+	shutdown := map[string]time.Duration{"collector": 20 * time.Second, "stitcher": 10 * time.Second, "attribution": 10 * time.Second}
+	for name, s := range c.Services {
+		want := "unless-stopped"
+		if name == "migrate" {
+			want = "on-failure"
+		}
+		if s.Restart != want {
+			t.Errorf("%s: restart %q, want %q", name, s.Restart, want)
+		}
+		deadline, ours := shutdown[name]
+		if !ours {
+			continue
+		}
+		port := s.Environment["TP_HTTP_LISTEN"][strings.LastIndex(s.Environment["TP_HTTP_LISTEN"], ":"):]
+		if hc := strings.Join(s.Healthcheck.Test, " "); !strings.Contains(hc, "localhost"+port+"/healthz") {
+			t.Errorf("%s: health check %q does not ask /healthz on its port %s", name, hc, port)
+		}
+		grace, err := time.ParseDuration(s.StopGracePeriod)
+		if err != nil || grace <= deadline {
+			t.Errorf("%s: stop_grace_period %q, want longer than its %s shutdown deadline", name, s.StopGracePeriod, deadline)
+		}
+	}
+	for name := range shutdown {
+		if _, ok := c.Services[name]; !ok {
+			t.Errorf("docker-compose.yml has no %s", name)
+		}
 	}
 }

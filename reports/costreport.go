@@ -26,16 +26,16 @@ const campaignTotals = `SELECT %[2]s AS k, if(cur IN ('', ?), '', cur) AS c, if(
 				sumIf(clicks, term = '') AS own_clicks, sumIf(clicks, term != '') AS below_clicks,
 				sumIf(impressions, term = '') AS own_impressions, sumIf(impressions, term != '') AS below_impressions
 			FROM %[1]s.ad_costs FINAL
-			WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?)
+			WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?)%[3]s
 			GROUP BY date, channel, source, medium, campaign, ad_group, cur)
 		GROUP BY date, channel, source, medium, campaign, cur)
 	GROUP BY k, c, d`
 
-// keywordCosts places keyword rows by their keyword.
-const keywordCosts = `SELECT term AS k, if(upper(currency) IN ('', ?), '', upper(currency)) AS c, if(c = '', toDate(0), date) AS d,
+// keywordCosts places keyword rows by a key (their keyword when grouped by keyword).
+const keywordCosts = `SELECT %[2]s AS k, if(upper(currency) IN ('', ?), '', upper(currency)) AS c, if(c = '', toDate(0), date) AS d,
 		sum(cost), sum(clicks), sum(impressions)
-	FROM %s.ad_costs FINAL
-	WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) AND term != ''
+	FROM %[1]s.ad_costs FINAL
+	WHERE site_id = ? AND date >= toDate(?) AND date <= toDate(?) AND term != ''%[3]s
 	GROUP BY k, c, d`
 
 // costPart is the cost, clicks and impressions of one key and currency; of one day too
@@ -76,10 +76,18 @@ func (c *costParts) unallocated(book *rateBook) (tally, bool) {
 // readCosts reads the ad cost of the report's range: by campaign, source or channel
 // every campaign's cost is placed in a row; by keyword the keyword rows are, and the
 // rest of the campaigns' cost is unallocated; by any other dimension all of it is.
-func (s *Store) readCosts(ctx context.Context, p Params) (costParts, error) {
+// Filtered by a keyword, only keyword rows count; filtered by a dimension ad costs do not
+// carry, nothing does.
+func (s *Store) readCosts(ctx context.Context, p Params, of rowsOf) (costParts, error) {
 	var out costParts
-	read := func(q string, dst *[]costPart) error {
-		err := s.each(ctx, q, []any{p.Currency, p.Site, day(p.From), day(p.To)}, func(sc scanner) error {
+	if p.Filter.costless() {
+		return out, nil
+	}
+	cond, condArgs := p.Filter.costs()
+	read := func(query string, key expr, dst *[]costPart) error {
+		q := fmt.Sprintf(query, s.DB, key.sql, cond)
+		args := append(append(append([]any{}, key.args...), p.Currency, p.Site, day(p.From), day(p.To)), condArgs...)
+		err := s.each(ctx, q, args, func(sc scanner) error {
 			var c costPart
 			if err := sc.Scan(&c.key, &c.currency, &c.day, &c.cost, &c.clicks, &c.impressions); err != nil {
 				return err
@@ -92,14 +100,25 @@ func (s *Store) readCosts(ctx context.Context, p Params) (costParts, error) {
 		}
 		return nil
 	}
-	if p.By.cost != "" {
-		return out, read(fmt.Sprintf(campaignTotals, s.DB, p.By.cost), &out.placed)
+	none, term := expr{sql: "''"}, expr{sql: "term"}
+	if p.Filter.byKeyword() {
+		switch {
+		case of.cost.sql != "":
+			return out, read(keywordCosts, of.cost, &out.placed)
+		case of.keyword:
+			return out, read(keywordCosts, term, &out.placed)
+		default:
+			return out, read(keywordCosts, none, &out.total)
+		}
 	}
-	if err := read(fmt.Sprintf(campaignTotals, s.DB, "''"), &out.total); err != nil {
+	if of.cost.sql != "" {
+		return out, read(campaignTotals, of.cost, &out.placed)
+	}
+	if err := read(campaignTotals, none, &out.total); err != nil {
 		return out, err
 	}
-	if p.By.keyword {
-		return out, read(fmt.Sprintf(keywordCosts, s.DB), &out.placed)
+	if of.keyword {
+		return out, read(keywordCosts, term, &out.placed)
 	}
 	return out, nil
 }

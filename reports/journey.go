@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -38,6 +39,26 @@ type JourneyConversion struct {
 	Currency     string    `json:"currency"`
 }
 
+// JourneyEvent is one thing the person did in the journey's window, or a conversion
+// recorded for them.
+type JourneyEvent struct {
+	At   time.Time `json:"at"`
+	Type string    `json:"type"` // pageview, form_submit, call_click, email_click, track, identify; or conversion
+	// Of an event: its session, page (path and title), a track event's name, the tel: or
+	// mailto: link clicked, and whether a bot sent it.
+	SessionID string `json:"session_id,omitempty"`
+	Path      string `json:"path,omitempty"`
+	Title     string `json:"title,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Link      string `json:"link,omitempty"`
+	Bot       bool   `json:"bot,omitempty"`
+	// Of a conversion (lead, sale or stage), from the server or the browser.
+	Conversion *JourneyConversion `json:"conversion,omitempty"`
+}
+
+// MaxJourneyEvents bounds the events of a journey: the latest ones are kept.
+const MaxJourneyEvents = 1000
+
 // Journey is a person's path to one conversion.
 type Journey struct {
 	Site        string              `json:"site"`
@@ -45,6 +66,11 @@ type Journey struct {
 	Conversion  JourneyConversion   `json:"conversion"`
 	Conversions []JourneyConversion `json:"conversions"`
 	Touchpoints []JourneyTouch      `json:"touchpoints"`
+	// WindowFrom is the start of the lookback window; Events are what happened in it up
+	// to the conversion, in order, conversions included.
+	WindowFrom      time.Time      `json:"window_from"`
+	Events          []JourneyEvent `json:"events"`
+	EventsTruncated bool           `json:"events_truncated"` // more than MaxJourneyEvents: the earliest are left out
 }
 
 // ErrNotFound is returned when no conversion matches a journey lookup.
@@ -89,33 +115,89 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		return nil, err
 	}
 	from := conv.OccurredAt.Add(-time.Duration(st.LookbackDays) * 24 * time.Hour)
-	inner := fmt.Sprintf(`SELECT person_id, sid, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
-		FROM (SELECT person_id, toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, landing_path, referrer,
-				country, device, deleted, is_bot
+	j.WindowFrom = from
+	// Bots' sessions are no touchpoints, but their visitors' events are shown (marked).
+	inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
+			country, device
+		FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
+				referrer, country, device, deleted, is_bot
 			FROM %s.sessions FINAL
 			WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
-		WHERE deleted = 0 AND is_bot = 0`, s.DB)
-	q := fmt.Sprintf(`SELECT sid, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
+		WHERE deleted = 0`, s.DB)
+	q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
 		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
+	visitors := map[string]bool{}
 	err = s.each(ctx, q, []any{st.ID, st.ID, from, conv.OccurredAt, conv.person}, func(sc scanner) error {
 		var t JourneyTouch
-		if err := sc.Scan(&t.SessionID, &t.StartedAt, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
+		var visitor string
+		var bot uint8
+		if err := sc.Scan(&t.SessionID, &visitor, &bot, &t.StartedAt, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
 			&t.LandingPage, &t.Referrer, &t.Country, &t.Device); err != nil {
 			return err
 		}
-		t.Credits = creditsFor(credits[t.SessionID])
-		j.Touchpoints = append(j.Touchpoints, t)
+		visitors[visitor] = true
+		if bot == 0 {
+			t.Credits = creditsFor(credits[t.SessionID])
+			j.Touchpoints = append(j.Touchpoints, t)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the journey's sessions: %w", err)
 	}
+	if j.Events, j.EventsTruncated, err = s.journeyEvents(ctx, st.ID, visitors, from, conv.OccurredAt); err != nil {
+		return nil, err
+	}
+	for _, c := range all { // events first at the same second: the form, then its lead
+		if !c.OccurredAt.Before(from) && !c.OccurredAt.After(conv.OccurredAt) {
+			j.Events = append(j.Events, JourneyEvent{At: c.OccurredAt, Type: "conversion", Conversion: &c.JourneyConversion})
+		}
+	}
+	sort.SliceStable(j.Events, func(a, b int) bool { return j.Events[a].At.Before(j.Events[b].At) })
 	if c, ok := credits[""]; ok { // no touchpoint in the window: the explicit (no touchpoint) row
 		const n = model.NoTouchpoint
 		j.Touchpoints = append(j.Touchpoints, JourneyTouch{StartedAt: conv.OccurredAt, Channel: n, Source: n, Medium: n, Campaign: n,
 			Term: n, LandingPage: n, Country: n, Device: n, Credits: creditsFor(c)})
 	}
 	return j, nil
+}
+
+// journeyEvents returns the events of visitors in [from, to] but conversion events (the
+// conversions table has their current version), oldest first: the latest
+// MaxJourneyEvents, and whether there were more.
+func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[string]bool, from, to time.Time) ([]JourneyEvent, bool, error) {
+	out := []JourneyEvent{}
+	if len(visitors) == 0 {
+		return out, false, nil
+	}
+	ids := make([]string, 0, len(visitors))
+	for v := range visitors {
+		ids = append(ids, v)
+	}
+	// visitParamExtractString reads the flat props the tracker sends on both engines.
+	q := fmt.Sprintf(`SELECT ts, event_type, session_id, path, title, event_name, visitParamExtractString(props, 'href'), is_bot
+		FROM %s.events FINAL
+		WHERE site_id = ? AND ts >= ? AND ts <= ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_type != 'conversion'
+		ORDER BY ts DESC, event_id DESC LIMIT ?`, s.DB)
+	err := s.each(ctx, q, []any{site, from, to, ids, MaxJourneyEvents + 1}, func(sc scanner) error {
+		var e JourneyEvent
+		var bot uint8
+		if err := sc.Scan(&e.At, &e.Type, &e.SessionID, &e.Path, &e.Title, &e.Name, &e.Link, &bot); err != nil {
+			return err
+		}
+		e.Bot = bot == 1
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot read the journey's events: %w", err)
+	}
+	truncated := len(out) > MaxJourneyEvents
+	if truncated {
+		out = out[:MaxJourneyEvents]
+	}
+	slices.Reverse(out)
+	return out, truncated, nil
 }
 
 // journeyConversions returns the site's conversions matching where, a condition on the

@@ -15,45 +15,52 @@ var Stages = []string{"lead", "mql", "sal", "sql", "opportunity", "customer"}
 // StallAfter is how long a person may stay in a stage before counting as stalled.
 const StallAfter = 30 * 24 * time.Hour
 
-// LifecycleRow is one key of the lifecycle report; Totals has no key.
+// LifecycleRow is one key of the lifecycle report; Totals has no key. Counts are the
+// model's credit for the leads, whole numbers for single-touch models.
 type LifecycleRow struct {
 	Key        string              `json:"key,omitempty"`
-	Counts     map[string]uint64   `json:"counts"`
+	Counts     map[string]float64  `json:"counts"`
 	Rates      map[string]*float64 `json:"rates"`       // "lead_mql": share of leads that reached mql
 	MedianDays map[string]*float64 `json:"median_days"` // "lead_mql": median days from lead to mql
-	Stalled    map[string]uint64   `json:"stalled"`     // furthest stage reached over 30 days ago
+	Stalled    map[string]float64  `json:"stalled"`     // furthest stage reached over StallAfter ago
 }
 
 // Lifecycle is the lifecycle report.
 type Lifecycle struct {
-	Site   string         `json:"site"`
-	By     string         `json:"by"`
-	From   string         `json:"from"`
-	To     string         `json:"to"`
-	Stages []string       `json:"stages"`
-	Rows   []LifecycleRow `json:"rows"`
-	Totals LifecycleRow   `json:"totals"`
+	Site           string            `json:"site"`
+	Model          string            `json:"model"`
+	By             string            `json:"by"`
+	From           string            `json:"from"`
+	To             string            `json:"to"`
+	Filters        map[string]string `json:"filters"`
+	StallAfterDays int               `json:"stall_after_days"`
+	Stages         []string          `json:"stages"`
+	Rows           []LifecycleRow    `json:"rows"`
+	Totals         LifecycleRow      `json:"totals"`
 }
 
-// Lifecycle follows the leads that occurred in the range through the stages, grouped by
-// the first-click touch of each lead: the same leads, under the same keys, as the
-// first-click source report counts ("(no touchpoint)" included), so both reports agree.
-// A person with several leads in the range counts once per lead in the lead stage; the
-// later stages count people, each once, under the key of their first lead in the range.
-// A stage counts when the person reached it at any time (stages may be skipped: a
-// customer without an sql record still counts as customer).
+// Lifecycle follows the leads that occurred in the range through the stages, each lead
+// under the keys of the touches the model credits, with that credit: the same leads, under
+// the same keys, as the source report of the model counts ("(no touchpoint)" included),
+// so both reports agree. A person with several leads in the range counts once per lead
+// in the lead stage; the later stages count people, each once, under the keys of their
+// first lead in the range. A stage counts when the person reached it at any time (stages
+// may be skipped: a customer without an sql record still counts as customer). Filters
+// keep the credited touches that match them and the leads of the lead type.
 func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecycle, error) {
-	if p.By.Name != "channel" && p.By.Name != "source" && p.By.Name != "campaign" {
-		return nil, fmt.Errorf("lifecycle is grouped by channel, source or campaign")
-	}
-	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, occurred_at, k FROM (
-			SELECT person_id, conversion_id, occurred_at, %s AS k, removed FROM %s.attributions FINAL
-			WHERE site_id = ? AND model = 'first_click' AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
-		WHERE removed = 0`, p.By.attribution, s.DB))
+	cond, condArgs := p.Filter.attributions()
+	typeCond, typeArgs := p.Filter.leadType()
+	// Filters apply after FINAL: a touch that lost its credit is rewritten without its
+	// dimensions.
+	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, occurred_at, %s AS k, credit FROM (
+			SELECT * FROM %s.attributions FINAL
+			WHERE site_id = ? AND model = ? AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
+		WHERE removed = 0%s%s`, p.By.attribution, s.DB, cond, typeCond))
 	stages := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type, occurred_at FROM %s.conversions FINAL
 		WHERE site_id = ? AND is_bot = 0 AND type IN ('mql', 'sal', 'sql', 'opportunity', 'customer')`, s.DB))
-	q := fmt.Sprintf(`SELECT k, person, conversion_id, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (
-			SELECT k, person, conversion_id, occurred_at AS lead_at FROM (%s)
+	q := fmt.Sprintf(`SELECT k, person, conversion_id, credit, lead_at, at_mql, at_sal, at_sql, at_opportunity, at_customer FROM (
+			SELECT k, person, conversion_id, sum(credit) AS credit, min(occurred_at) AS lead_at FROM (%s)
+			GROUP BY k, person, conversion_id
 		) AS leads ANY LEFT JOIN (
 			SELECT person,
 				minIf(occurred_at, type = 'mql') AS at_mql, minIf(occurred_at, type = 'sal') AS at_sal,
@@ -61,16 +68,17 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecy
 				minIf(occurred_at, type = 'customer') AS at_customer
 			FROM (%s) GROUP BY person
 		) AS stages USING person`, leads, stages)
-	args := []any{p.Site, p.Site, p.From, p.end(), p.Site, p.Site}
+	args := append(append(append([]any{p.Site, p.Site, p.Model, p.From, p.end()}, condArgs...), typeArgs...), p.Site, p.Site)
 	type lead struct {
 		key, id string
+		credit  float64
 		t       [6]time.Time
 	}
 	byPerson := map[string][]lead{}
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var l lead
 		var person string
-		if err := sc.Scan(&l.key, &person, &l.id, &l.t[0], &l.t[1], &l.t[2], &l.t[3], &l.t[4], &l.t[5]); err != nil {
+		if err := sc.Scan(&l.key, &person, &l.id, &l.credit, &l.t[0], &l.t[1], &l.t[2], &l.t[3], &l.t[4], &l.t[5]); err != nil {
 			return err
 		}
 		l.key = keyOf(l.key)
@@ -81,30 +89,37 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecy
 		return nil, fmt.Errorf("cannot read lifecycle: %w", err)
 	}
 	agg := map[string]*stageAgg{}
-	total := newStageAgg()
+	total := &stageAgg{}
 	for _, ls := range byPerson {
 		sort.Slice(ls, func(i, j int) bool {
 			if !ls[i].t[0].Equal(ls[j].t[0]) {
 				return ls[i].t[0].Before(ls[j].t[0])
 			}
-			return ls[i].id < ls[j].id
+			if ls[i].id != ls[j].id {
+				return ls[i].id < ls[j].id
+			}
+			return ls[i].key < ls[j].key
 		})
-		for i, l := range ls {
+		first := ls[0].id // the person's first lead in the range carries their stages
+		var carried float64
+		for _, l := range ls {
 			a := agg[l.key]
 			if a == nil {
-				a = newStageAgg()
+				a = &stageAgg{}
 				agg[l.key] = a
 			}
-			if i == 0 { // the person's first lead in the range carries their stages
-				a.add(l.t, now)
-				total.add(l.t, now)
+			if l.id == first {
+				a.add(l.t, now, l.credit)
+				carried += l.credit
 			} else {
-				a.counts[0]++
-				total.counts[0]++
+				a.counts[0] += l.credit
+				total.counts[0] += l.credit
 			}
 		}
+		total.add(ls[0].t, now, carried)
 	}
-	out := &Lifecycle{Site: p.Site, By: p.By.Name, From: day(p.From), To: day(p.To), Stages: Stages, Rows: []LifecycleRow{}}
+	out := &Lifecycle{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Filters: p.Filter.Values(),
+		StallAfterDays: int(StallAfter / (24 * time.Hour)), Stages: Stages, Rows: []LifecycleRow{}}
 	for k, a := range agg {
 		out.Rows = append(out.Rows, a.row(k))
 	}
@@ -120,21 +135,20 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, now time.Time) (*Lifecy
 }
 
 type stageAgg struct {
-	counts  [6]uint64
-	stalled [6]uint64
-	days    [5][]float64 // between stage i and i+1
+	counts  [6]float64
+	stalled [6]float64
+	days    [5][]float64 // between stage i and i+1, once per person
 }
-
-func newStageAgg() *stageAgg { return &stageAgg{} }
 
 // reached is false for the zero DateTime ClickHouse returns when minIf matched nothing.
 func reached(t time.Time) bool { return t.Unix() > 0 }
 
-func (a *stageAgg) add(t [6]time.Time, now time.Time) {
+// add counts a person's stages t with the weight w, the credit of their lead.
+func (a *stageAgg) add(t [6]time.Time, now time.Time, w float64) {
 	furthest := -1
 	for i := range t {
 		if reached(t[i]) {
-			a.counts[i]++
+			a.counts[i] += w
 			furthest = i
 		}
 	}
@@ -144,19 +158,19 @@ func (a *stageAgg) add(t [6]time.Time, now time.Time) {
 		}
 	}
 	if furthest >= 0 && furthest < len(t)-1 && now.Sub(t[furthest]) > StallAfter {
-		a.stalled[furthest]++
+		a.stalled[furthest] += w
 	}
 }
 
 func (a *stageAgg) row(key string) LifecycleRow {
-	r := LifecycleRow{Key: key, Counts: map[string]uint64{}, Rates: map[string]*float64{}, MedianDays: map[string]*float64{}, Stalled: map[string]uint64{}}
+	r := LifecycleRow{Key: key, Counts: map[string]float64{}, Rates: map[string]*float64{}, MedianDays: map[string]*float64{}, Stalled: map[string]float64{}}
 	for i, st := range Stages {
-		r.Counts[st] = a.counts[i]
-		r.Stalled[st] = a.stalled[i]
+		r.Counts[st] = credit6(a.counts[i])
+		r.Stalled[st] = credit6(a.stalled[i])
 		if i+1 < len(Stages) {
 			name := st + "_" + Stages[i+1]
-			if a.counts[i] > 0 {
-				v := credit6(float64(a.counts[i+1]) / float64(a.counts[i]))
+			if credit6(a.counts[i]) > 0 {
+				v := credit6(a.counts[i+1] / a.counts[i])
 				r.Rates[name] = &v
 			} else {
 				r.Rates[name] = nil

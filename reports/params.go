@@ -1,7 +1,3 @@
-// Package reports answers the reports API from ClickHouse: the source report, the
-// lifecycle report, a lead's journey, the ad cost import and the webhook delivery log.
-// Every value is a bound parameter; the only SQL fragments chosen from input are the
-// group-by expressions, taken from fixed maps.
 package reports
 
 import (
@@ -50,14 +46,16 @@ type Params struct {
 	From, To time.Time // dates, To inclusive
 	Model    string
 	By       GroupBy
+	Filter   Filter
 	Currency string // the site's reporting currency, which money is shown in
 }
 
-// ParseParams reads site, from, to, model and by, with defaults (last 30 days,
-// first_click, channel), and explains what is wrong with bad values. Currency is left
+// ParseParams reads site, from, to, model, by and the filters, with defaults (last 30
+// days, first_click, channel), and explains what is wrong with bad values. Currency is left
 // for the caller, who knows the site.
 func ParseParams(q url.Values, now time.Time) (Params, error) {
 	p := Params{Site: q.Get("site"), Model: q.Get("model")}
+	var err error
 	if p.Site == "" {
 		return p, fmt.Errorf("site is required")
 	}
@@ -76,8 +74,10 @@ func ParseParams(q url.Values, now time.Time) (Params, error) {
 		return p, fmt.Errorf("unknown by %q (one of %s)", by, strings.Join(GroupByNames(), ", "))
 	}
 	p.By = g
+	if p.Filter, err = parseFilter(q); err != nil {
+		return p, err
+	}
 	today := now.UTC().Truncate(24 * time.Hour)
-	var err error
 	if p.To, err = parseDate(q.Get("to"), today); err != nil {
 		return p, fmt.Errorf("to: %w", err)
 	}

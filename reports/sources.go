@@ -1,7 +1,8 @@
-// Package reports answers the reports API from ClickHouse: the source report, the
-// lifecycle report, a lead's journey, ad cost and exchange rate imports and the webhook
-// delivery log. Every value is a bound parameter; the only SQL fragments chosen from
-// input are the group-by expressions, taken from fixed maps.
+// Package reports answers the reports API from ClickHouse: the source report and its
+// series over time, the lifecycle report, the lead list, a lead's journey, ad cost and
+// exchange rate imports and the webhook delivery log. Every value is a bound parameter;
+// the only SQL fragments chosen from input are the group-by and filter columns and the
+// series' bucket function, taken from fixed maps.
 package reports
 
 import (
@@ -63,14 +64,19 @@ type SourceRow struct {
 
 // Sources is the source report.
 type Sources struct {
-	Site     string      `json:"site"`
-	Model    string      `json:"model"`
-	By       string      `json:"by"`
-	From     string      `json:"from"`
-	To       string      `json:"to"`
-	Currency string      `json:"currency"` // of every money field
-	Rows     []SourceRow `json:"rows"`
-	Totals   Figures     `json:"totals"`
+	Site     string `json:"site"`
+	Model    string `json:"model"`
+	By       string `json:"by"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Currency string `json:"currency"` // of every money field
+	// Filters echoes the report's filters (parameter: value).
+	Filters map[string]string `json:"filters"`
+	// CostIncluded is false when a filter is on a dimension ad costs do not carry
+	// (landing page, country, device): cost, clicks and impressions are then left out.
+	CostIncluded bool        `json:"cost_included"`
+	Rows         []SourceRow `json:"rows"`
+	Totals       Figures     `json:"totals"`
 }
 
 // Store runs report queries on one ClickHouse database.
@@ -139,59 +145,20 @@ func (t *tally) figures() Figures {
 // sales and revenue as the model's credit for conversions that occurred in the range,
 // cost, clicks and impressions from ad_costs. Leads and sales are fractional for
 // multi-touch models. Revenue and cost in other currencies are converted into
-// p.Currency with the rate of their day.
+// p.Currency with the rate of their day. Filters narrow the sessions and credited
+// touches; a filter on a dimension ad costs do not carry leaves cost out.
 func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
-	out := &Sources{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency, Rows: []SourceRow{}}
-	ds, err := s.days(ctx, p.Site, day(p.From), day(p.To))
+	out := &Sources{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency,
+		Filters: p.Filter.Values(), CostIncluded: !p.Filter.costless(), Rows: []SourceRow{}}
+	of := byDimension(p.By)
+	ds, err := s.dayStates(ctx, p, of)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		traffic  = map[string]*tally{}
-		visitors uint64 // of all keys together
-		credits  []creditPart
-		costs    costParts
-		rates    []Rate
-	)
-	readTraffic := func() (err error) {
-		visitors, err = s.readTraffic(ctx, p, ds, traffic)
-		return err
-	}
-	readCredit := func() (err error) {
-		credits, err = s.readCredit(ctx, p, ds)
-		return err
-	}
-	readCost := func() (err error) {
-		costs, err = s.readCosts(ctx, p)
-		return err
-	}
-	readRates := func() (err error) {
-		from, to := rateRange(p.From, p.To)
-		rates, err = s.Rates(ctx, p.Site, p.Currency, from, to)
-		return err
-	}
-	if err := parallel(readTraffic, readCredit, readCost, readRates); err != nil {
+	rows, visitors, err := s.collect(ctx, p, ds, of)
+	if err != nil {
 		return nil, err
 	}
-
-	book := newRateBook(p.Currency, rates)
-	rows := traffic
-	row := func(k string) *tally {
-		if rows[k] == nil {
-			rows[k] = &tally{}
-		}
-		return rows[k]
-	}
-	for i := range credits {
-		row(keyOf(credits[i].key)).addCredit(&credits[i], book)
-	}
-	for i := range costs.placed {
-		row(keyOf(costs.placed[i].key)).addCost(&costs.placed[i], book)
-	}
-	if rest, ok := costs.unallocated(book); ok {
-		rows[UnallocatedKey] = &rest
-	}
-
 	var total tally
 	for k, r := range rows {
 		total.plus(r)
@@ -219,6 +186,94 @@ func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 	return out, nil
 }
 
+// expr is an SQL expression and the values bound to its placeholders, in order.
+type expr struct {
+	sql  string
+	args []any
+}
+
+// rowsOf says what the rows of a report are: the key of each rollup, session,
+// attribution and ad cost row.
+type rowsOf struct {
+	dim                                string // the rollups' dimension whose rows are read
+	rollup, session, attribution, cost expr   // cost.sql is "" when the rows cannot place cost
+	keyword                            bool   // keyword rows of cost are placed by their term
+	named                              bool   // keys are a dimension's values, the empty one NoneKey; the expressions bind nothing
+}
+
+// byDimension are the rows of the source report grouped by g.
+func byDimension(g GroupBy) rowsOf {
+	return rowsOf{dim: g.Name, rollup: expr{sql: "key"}, session: expr{sql: g.session}, attribution: expr{sql: g.attribution},
+		cost: expr{sql: g.cost}, keyword: g.keyword, named: true}
+}
+
+// dayStates reads which days of the range have current rollups; a report whose filters
+// the rollups of its dimension cannot answer reads every day from sessions and
+// attributions.
+func (s *Store) dayStates(ctx context.Context, p Params, of rowsOf) (dayStates, error) {
+	ds, err := s.days(ctx, p.Site, day(p.From), day(p.To))
+	if err != nil || p.Filter.only(of.dim) {
+		return ds, err
+	}
+	all := append(append([]string{}, ds.built...), ds.stale...)
+	sort.Strings(all)
+	return dayStates{stale: all}, nil
+}
+
+// collect reads the figures of each key of the report's rows, (unallocated cost)
+// included, and the visitors of all keys together.
+func (s *Store) collect(ctx context.Context, p Params, ds dayStates, of rowsOf) (map[string]*tally, uint64, error) {
+	var (
+		rows     = map[string]*tally{}
+		visitors uint64 // of all keys together
+		credits  []creditPart
+		costs    costParts
+		rates    []Rate
+	)
+	readTraffic := func() (err error) {
+		visitors, err = s.readTraffic(ctx, p, ds, of, rows)
+		return err
+	}
+	readCredit := func() (err error) {
+		credits, err = s.readCredit(ctx, p, ds, of)
+		return err
+	}
+	readCost := func() (err error) {
+		costs, err = s.readCosts(ctx, p, of)
+		return err
+	}
+	readRates := func() (err error) {
+		from, to := rateRange(p.From, p.To)
+		rates, err = s.Rates(ctx, p.Site, p.Currency, from, to)
+		return err
+	}
+	if err := parallel(readTraffic, readCredit, readCost, readRates); err != nil {
+		return nil, 0, err
+	}
+
+	book := newRateBook(p.Currency, rates)
+	row := func(k string) *tally {
+		if of.named {
+			k = keyOf(k)
+		}
+		if rows[k] == nil {
+			rows[k] = &tally{}
+		}
+		return rows[k]
+	}
+	for i := range credits {
+		p.Filter.leads(&credits[i])
+		row(credits[i].key).addCredit(&credits[i], book)
+	}
+	for i := range costs.placed {
+		row(costs.placed[i].key).addCost(&costs.placed[i], book)
+	}
+	if rest, ok := costs.unallocated(book); ok {
+		rows[UnallocatedKey] = &rest
+	}
+	return rows, visitors, nil
+}
+
 // keyOf is the row key of a dimension value: NoneKey for the empty value.
 func keyOf(k string) string {
 	if k == "" {
@@ -244,8 +299,8 @@ func parallel(fs ...func() error) error {
 
 // readTraffic adds each key's visitors and sessions to rows and returns the visitors of
 // all keys together.
-func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, rows map[string]*tally) (uint64, error) {
-	q, args := s.trafficQuery(p.Site, ds, p.By)
+func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, of rowsOf, rows map[string]*tally) (uint64, error) {
+	q, args := s.trafficQuery(p.Site, ds, of, p.Filter)
 	if q == "" {
 		return 0, nil
 	}
@@ -273,29 +328,38 @@ func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, rows ma
 	return v, nil
 }
 
-// trafficQuery counts visitors and sessions per value of dimension by (the empty value as NoneKey):
-// from the rollups for built days, from sessions for the others, per day either way so
-// both give the same figures. Sessions are counted exactly per day and summed (a session
-// belongs to the day it started); visitors are uniqExact states of the visitor ids'
-// 64-bit hashes merged over the days, so both are the exact counts of docs/sql.md (two
-// visitors would have to share a hash: for ten million visitors the odds of any such
-// pair are about 1 in 400,000). It is "" when no day has data.
-func (s *Store) trafficQuery(site string, ds dayStates, by GroupBy) (string, []any) {
+// trafficQuery counts visitors and sessions per key of the rows (for a dimension, the
+// empty value as NoneKey): from the rollups for built days, from sessions for the
+// others, per day either way so both give the same figures. Sessions are counted exactly
+// per day and summed (a session belongs to the day it started); visitors are uniqExact
+// states of the visitor ids' 64-bit hashes merged over the days, so both are the exact
+// counts of docs/sql.md (two visitors would have to share a hash: for ten million
+// visitors the odds of any such pair are about 1 in 400,000). It is "" when no day has
+// data.
+func (s *Store) trafficQuery(site string, ds dayStates, of rowsOf, f Filter) (string, []any) {
+	named := func(k string) string {
+		if of.named {
+			return fmt.Sprintf("if(%s = '', '%s', %[1]s)", k, NoneKey)
+		}
+		return k
+	}
 	var parts []string
 	var args []any
 	if len(ds.built) > 0 {
 		current, currentArgs := ds.current()
-		parts = append(parts, fmt.Sprintf(`SELECT if(key = '', '%s', key) AS k, visitors AS v, sessions AS n FROM %s.report_traffic
-			WHERE site_id = ? AND dim = ? AND %s`, NoneKey, s.DB, current))
-		args = append(append(args, site, by.Name), currentArgs...)
+		keyCond, keyArgs := f.rollupKey()
+		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, visitors AS v, sessions AS n FROM %s.report_traffic
+			WHERE site_id = ? AND dim = ? AND %s%s`, named(of.rollup.sql), s.DB, current, keyCond))
+		args = append(append(append(append(args, of.rollup.args...), site, of.dim), currentArgs...), keyArgs...)
 	}
 	if len(ds.stale) > 0 {
 		live, liveArgs := liveSessions(s.DB, site, ds.stale)
-		parts = append(parts, fmt.Sprintf(`SELECT if(key = '', '%s', key) AS k, v, n FROM (
+		cond, condArgs := f.sessions()
+		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, v, n FROM (
 				SELECT %s AS key, toDate(started_at, 'UTC') AS day, uniqExactState(cityHash64(visitor_id)) AS v, uniqExact(session_id) AS n
-				FROM %s.sessions WHERE %s
-				GROUP BY key, day)`, NoneKey, by.session, s.DB, live))
-		args = append(args, liveArgs...)
+				FROM %s.sessions WHERE %s%s
+				GROUP BY key, day)`, named("key"), of.session.sql, s.DB, live, cond))
+		args = append(append(append(args, of.session.args...), liveArgs...), condArgs...)
 	}
 	return unionQuery("k", "uniqExactMerge(v), sum(n)", parts), args
 }
@@ -310,11 +374,11 @@ type creditPart struct {
 	revenue       float64
 }
 
-// readCredit sums the model's credit per value of the report's dimension: from the
-// rollups for built days, from attributions for the others. Revenue in the report's
-// currency (or none) is summed over the range; in another currency per day, to be
-// converted with the day's rate.
-func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates) ([]creditPart, error) {
+// readCredit sums the model's credit per key of the rows: from the rollups for built
+// days, from attributions for the others. Revenue in the report's currency (or none) is
+// summed over the range; in another currency per day, to be converted with the day's
+// rate.
+func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates, of rowsOf) ([]creditPart, error) {
 	var parts []string
 	var args []any
 	own := func(column string) string { // the currency column as the query groups it
@@ -322,17 +386,19 @@ func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates) ([]credi
 	}
 	if len(ds.built) > 0 {
 		current, currentArgs := ds.current()
-		parts = append(parts, fmt.Sprintf(`SELECT key AS k, %s AS c, if(c = '', toDate(0), day) AS d, leads AS c_leads, leads_form AS c_form,
+		keyCond, keyArgs := p.Filter.rollupKey()
+		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, %s AS c, if(c = '', toDate(0), day) AS d, leads AS c_leads, leads_form AS c_form,
 				leads_call AS c_call, leads_chat AS c_chat, leads_other AS c_other, sales AS c_sales, revenue AS c_revenue
 			FROM %s.report_credit
-			WHERE site_id = ? AND model = ? AND dim = ? AND %s`, own("currency"), s.DB, current))
-		args = append(append(args, p.Currency, p.Site, p.Model, p.By.Name), currentArgs...)
+			WHERE site_id = ? AND model = ? AND dim = ? AND %s%s`, of.rollup.sql, own("currency"), s.DB, current, keyCond))
+		args = append(append(append(append(args, of.rollup.args...), p.Currency, p.Site, p.Model, of.dim), currentArgs...), keyArgs...)
 	}
 	if len(ds.stale) > 0 {
 		latest, largs := latestCredit(s.DB, p.Site, p.Model, ds.stale)
+		cond, condArgs := p.Filter.attributions()
 		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, %s AS c, if(c = '', toDate(0), toDate(occurred_at, 'UTC')) AS d, %s
-			FROM %s.attributions WHERE %s GROUP BY k, c, d`, p.By.attribution, own(revenueCurrency), creditSums, s.DB, latest))
-		args = append(append(args, p.Currency), largs...)
+			FROM %s.attributions WHERE %s%s GROUP BY k, c, d`, of.attribution.sql, own(revenueCurrency), creditSums, s.DB, latest, cond))
+		args = append(append(append(append(args, of.attribution.args...), p.Currency), largs...), condArgs...)
 	}
 	q := unionQuery("k, c, d", "sum(c_leads), sum(c_form), sum(c_call), sum(c_chat), sum(c_other), sum(c_sales), sum(c_revenue)", parts)
 	if q == "" {

@@ -34,6 +34,8 @@ func TestSQLDocQueriesRun(t *testing.T) {
 	d.Session(attrtest.Session{Site: "demo", Person: "p1", At: at, Channel: "Paid Search", Source: "google", Medium: "cpc", Campaign: "brand"})
 	d.Session(attrtest.Session{Site: "demo", Person: "p2", At: at.Add(time.Hour), Channel: "Email", Source: "newsletter", Medium: "email"})
 	d.Alias("demo", "p2", "p1")
+	d.Event(attrtest.Event{Site: "demo", Person: "p1", Type: "pageview", At: at, Path: "/pricing", Title: "Pricing"})
+	d.Event(attrtest.Event{Site: "demo", Person: "p2", Type: "call_click", At: at.Add(time.Hour), Path: "/", Props: `{"href":"tel:+4930123"}`})
 	d.Conversion(attrtest.Conversion{Site: "demo", ID: "l1", Type: "lead", LeadType: "form", Person: "p1", At: at.Add(2 * time.Hour)})
 	d.Conversion(attrtest.Conversion{Site: "demo", ID: "s1", Type: "sale", Person: "p1", At: at.Add(48 * time.Hour), Value: 100})
 	d.Conversion(attrtest.Conversion{Site: "demo", ID: "s2", Type: "sale", Person: "p2", At: at.Add(50 * time.Hour), Value: 120, Currency: "USD"})

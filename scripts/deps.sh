@@ -34,4 +34,5 @@ for dir in tracker-js reports/dashboard; do
 done
 
 scripts/kafka.sh fetch
+scripts/cluster.sh fetch # ZooKeeper, for the local ClickHouse cluster
 scripts/geoip.sh fetch

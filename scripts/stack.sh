@@ -50,11 +50,29 @@ down() {
   scripts/kafka.sh stop
 }
 
+# status prints each process: running (and, for ours, what /readyz says it waits for),
+# stopped, or died — its pid file is there but the process is gone, which `down` never
+# leaves behind — with the end of its log. It fails unless everything runs.
 status() {
-  local entry name rc=0
+  local entry name url rc=0 waiting
   for entry in "${SERVICES[@]}" "kafka -" "clickhouse -"; do
-    read -r name _ <<<"$entry"
-    if pid_alive "$name"; then echo "$name running (pid $(cat "$TP_RUN/$name.pid"))"; else echo "$name stopped"; rc=1; fi
+    read -r name url <<<"$entry"
+    if pid_alive "$name"; then
+      waiting=""
+      if [ "$url" != - ]; then
+        # {"ready":false,"waiting_for":[{"dependency":"kafka","since":"…",…}]} → "kafka since …"
+        waiting=$(curl -s -m 2 "${url%/healthz}/readyz" | grep -o '"dependency":"[^"]*","since":"[^"]*"' |
+          sed -E 's/"dependency":"([^"]*)","since":"([^"]*)"/\1 since \2/' | paste -sd ',' - | sed 's/,/, /g') || true
+      fi
+      echo "$name running (pid $(cat "$TP_RUN/$name.pid"))${waiting:+, waiting for $waiting}"
+    elif [ -f "$TP_RUN/$name.pid" ]; then
+      echo "$name DIED (pid $(cat "$TP_RUN/$name.pid") is gone); the end of $TP_LOG/$name.log:"
+      tail -n 5 "$TP_LOG/$name.log" 2>/dev/null | sed 's/^/    /'
+      rc=1
+    else
+      echo "$name stopped"
+      rc=1
+    fi
   done
   return $rc
 }

@@ -30,4 +30,11 @@ scripts/dashboard-live-test.sh
 echo "== schema on a current ClickHouse engine"
 scripts/chdb.sh scripts/check_schema.py docs/sql.md
 
+# The cluster run (scripts/cluster.sh test, about 4 minutes) under CI, or when asked for.
+if [ "${CI:-}" = true ] || [ "${TP_CLUSTER_TEST:-}" = 1 ]; then
+  echo "== cluster: two ClickHouse shards of two replicas, three Kafka brokers, two of each service"
+  if [ $started = 1 ]; then scripts/stack.sh down; fi # the machine's cores for the cluster
+  scripts/cluster.sh test
+fi
+
 echo "== all tests passed in $((SECONDS - start))s"

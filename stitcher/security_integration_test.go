@@ -90,12 +90,16 @@ func TestBrowserIdentifyCannotTakeOverServerPerson(t *testing.T) {
 	form.Traits = map[string]string{"email_sha256": email}
 	noVisitor := browserConversion("", "", "lead", 3*time.Hour, 0)
 	noVisitor.Traits = map[string]string{"email_sha256": email}
+	// A chain: the attacker's own email first, then the victim's visitor id with it.
+	chain := identify(victim, 4*time.Hour+time.Minute, otherEmail)
 	h.send(pageview(attacker, 2*time.Hour, page+"?utm_source=spam&utm_medium=cpc", ""), identify(attacker, 2*time.Hour+time.Minute, email),
 		pageview(attacker2, 2*time.Hour, page, ""), claimUser, form, noVisitor,
-		// A chain: the attacker's own email first, then the victim's visitor id with it.
-		identify(attacker2, 4*time.Hour, otherEmail), identify(victim, 4*time.Hour+time.Minute, otherEmail))
-	h.waitCount(20*time.Second, `SELECT count() FROM %s.events FINAL WHERE visitor_id IN (?, ?)`, 6, attacker, attacker2)
+		identify(attacker2, 4*time.Hour, otherEmail), chain)
+	h.waitCount(20*time.Second, `SELECT count() FROM %s.events FINAL WHERE visitor_id IN (?, ?) OR event_id = ?`, 7, attacker, attacker2, chain.ID)
 	h.waitCount(20*time.Second, `SELECT count() FROM %s.conversions FINAL WHERE event_id = ?`, 1, noVisitor.ID)
+	// And every other row of their batches: until an attacker's sessions are in, the count
+	// below finds only the victim's person, as if the attacker had joined it.
+	h.written()
 
 	for _, v := range []string{attacker, attacker2} {
 		if n := h.count(resolvedPersons, []string{victim, v}, []string{"lead-7"}); n != 2 {

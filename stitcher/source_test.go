@@ -2,11 +2,14 @@ package stitcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
 )
 
@@ -65,8 +68,8 @@ func TestFetchCutsBatchesBySizeAndTime(t *testing.T) {
 	st := New(&Config{BatchSize: 1000, FlushEvery: 50 * time.Millisecond}, src, &memDeadLetters{}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan []kafkabus.Message)
-	done := make(chan error)
-	go func() { done <- st.fetch(ctx, out) }()
+	done := make(chan struct{})
+	go func() { st.fetch(ctx, out); close(done) }()
 	var sizes []int
 	next := int64(0)
 	for range 3 {
@@ -84,14 +87,69 @@ func TestFetchCutsBatchesBySizeAndTime(t *testing.T) {
 		}
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	<-done
 	if fmt.Sprint(sizes) != "[1000 1000 500]" {
 		t.Fatalf("batches of %v, want [1000 1000 500]", sizes)
 	}
 	if len(src.committed) != 0 {
 		t.Fatalf("%d offsets committed before anything was written", len(src.committed))
+	}
+}
+
+// failingSource is a memSource whose broker goes away: after `after` messages, Fetch fails
+// `fails` times, as kafka-go's reader does when it cannot reach any broker.
+type failingSource struct {
+	*memSource
+	after, fails int
+	fetched      int
+}
+
+func (s *failingSource) Fetch(ctx context.Context) (kafkabus.Message, error) {
+	if s.fetched == s.after && s.fails > 0 {
+		s.fails--
+		return kafkabus.Message{}, errors.New("failed to dial: connection refused")
+	}
+	s.fetched++
+	return s.memSource.Fetch(ctx)
+}
+
+// Kafka going away does not stop the stitcher: the messages read before the failure go
+// on in their batch, readiness says it waits for Kafka, and reading resumes in order once
+// the broker answers again, however many times it failed.
+func TestFetchWaitsOutKafkaFailures(t *testing.T) {
+	src := &failingSource{memSource: newMemSource(300), after: 150, fails: 3}
+	st := New(&Config{BatchSize: 1000, FlushEvery: 50 * time.Millisecond}, src, &memDeadLetters{}, nil)
+	st.Ready = health.NewReadiness("stitcher", "kafka")
+	st.Ready.Set("kafka", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan []kafkabus.Message)
+	go st.fetch(ctx, out)
+	next := int64(0)
+	waited := false
+	deadline := time.After(30 * time.Second)
+	for next < 300 {
+		select {
+		case b := <-out:
+			for _, m := range b {
+				if m.Offset != next {
+					t.Fatalf("offset %d after %d: messages lost around the failure", m.Offset, next-1)
+				}
+				next++
+			}
+			if next == 150 {
+				w := st.Ready.Waiting()
+				waited = len(w) == 1 && w[0].Dependency == "kafka" && strings.Contains(w[0].Error, "failed to dial")
+			}
+		case <-deadline:
+			t.Fatalf("read %d of 300 messages; the rest never came after Kafka failed", next)
+		}
+	}
+	if !waited {
+		t.Fatal("readiness did not say the stitcher waits for Kafka while it failed")
+	}
+	if w := st.Ready.Waiting(); len(w) != 0 {
+		t.Fatalf("still waiting for %v after reading on", w)
 	}
 }
 

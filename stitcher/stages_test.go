@@ -3,12 +3,15 @@ package stitcher
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
 	"touchpoint/internal/event"
 	"touchpoint/internal/kafkabus"
+	"touchpoint/stitcher/identity"
 )
 
 // The stitcher's stages on an in-memory store: each call to write is one batch, decoded,
@@ -29,6 +32,53 @@ func newStages(t *testing.T) *stages {
 // write stitches one batch of events.
 func (s *stages) write(evs ...event.Enriched) {
 	s.t.Helper()
+	d := s.decode(evs)
+	s.st.observe(d)
+	if err := s.st.write(context.Background(), d.ins); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// pipeline stitches batches as Run does: each batch is prepared while the one before is
+// being inserted. The rows in flight reach the store inFlight later, long after a small
+// batch is prepared, or once preparing waits for them.
+func (s *stages) pipeline(batches ...[]event.Enriched) {
+	s.t.Helper()
+	const inFlight = 20 * time.Millisecond
+	s.store.gate = make(chan struct{})
+	defer func() { s.store.gate = nil }()
+	ctx := context.Background()
+	var cur *insertion
+	for _, evs := range batches {
+		if cur != nil {
+			time.AfterFunc(inFlight, func() { s.store.gate <- struct{}{} })
+		}
+		if cur = s.st.take(ctx, cur, s.decode(evs)); cur == nil {
+			s.t.Fatal("a batch was not written in the pipeline")
+		}
+	}
+	s.store.gate <- struct{}{}
+	<-cur.done
+	if !s.st.settle(ctx, cur) {
+		s.t.Fatal(cur.err)
+	}
+}
+
+// stitch writes batches one after the other, or in the pipeline.
+func (s *stages) stitch(pipelined bool, batches [][]event.Enriched) {
+	s.t.Helper()
+	if pipelined {
+		s.pipeline(batches...)
+		return
+	}
+	for _, b := range batches {
+		s.write(b...)
+	}
+}
+
+// decode turns events into a batch as the stitcher reads it from Kafka.
+func (s *stages) decode(evs []event.Enriched) decodedBatch {
+	s.t.Helper()
 	msgs := make([]kafkabus.Message, len(evs))
 	for i := range evs {
 		b, err := json.Marshal(&evs[i])
@@ -42,10 +92,7 @@ func (s *stages) write(evs ...event.Enriched) {
 	if len(bad) > 0 {
 		s.t.Fatalf("%d events refused: %s", len(bad), bad[0].reason)
 	}
-	s.st.observe(decodedBatch{msgs: msgs})
-	if err := s.st.write(context.Background(), ins); err != nil {
-		s.t.Fatal(err)
-	}
+	return decodedBatch{msgs: msgs, ins: ins}
 }
 
 // sessions returns the visitor's live sessions in time order.
@@ -152,6 +199,125 @@ func TestLinksJoinVisitorsIntoPersons(t *testing.T) {
 	s.write(pv, pv2)
 	if a, b := s.event(pv.ID).str("person_id"), s.event(pv2.ID).str("person_id"); a != b || a == "" {
 		t.Fatalf("after the merge the tablet's event has person %q and the laptop's %q", a, b)
+	}
+}
+
+// persons returns the current persons of the visitor's stored events and live sessions,
+// and of the conversions with the given ids: each stored person id read through its alias.
+func (s *stages) persons(vid string, conversions ...string) map[string]bool {
+	current := map[string]string{}
+	for _, r := range s.store.rows("person_aliases", site) {
+		current[r.str("person_id")] = r.str("current_person_id")
+	}
+	out := map[string]bool{}
+	add := func(p string) {
+		if c, ok := current[p]; ok {
+			p = c
+		}
+		out[p] = true
+	}
+	for _, r := range s.store.rows("events", site) {
+		if r.str("visitor_id") == vid {
+			add(r.str("person_id"))
+		}
+	}
+	for _, r := range s.sessions(vid) {
+		add(r.str("person_id"))
+	}
+	for _, r := range s.store.rows("conversions", site) {
+		if slices.Contains(conversions, r.str("conversion_id")) {
+			add(r.str("person_id"))
+		}
+	}
+	return out
+}
+
+// linked returns the identifiers that the stored links join to the visitor: what a later
+// batch's person of any of them is built from.
+func (s *stages) linked(vid string) []identity.Key {
+	g := identity.NewGraph(site)
+	for _, r := range s.store.rows("identities", site) {
+		g.Add(identity.Link{Visitor: r.str("visitor_id"), Email: r.str("email_sha256"), User: r.str("user_id")})
+	}
+	return g.Members(identity.Key{Kind: identity.Visitor, Value: vid})
+}
+
+// A browser cannot join a person a server linked, however the server's link and the
+// browser's claims fall into batches: in one batch, in consecutive ones, and with the batch
+// before still being inserted while the next is prepared. A claim received before the
+// server's link still joins.
+func TestBrowserClaimsCannotJoinServerPersonInAnyBatches(t *testing.T) {
+	page := "https://shop.example.com/"
+	crm := serverConversion("lead-7", "lead", time.Hour, "victim", "hash-victim", 0)
+	crm.Traits["user_id"] = "crm-user-7"
+	claimUser := identify("attacker2", 3*time.Hour, "")
+	claimUser.Traits = map[string]string{"user_id": "crm-user-7"}
+	form := browser(event.FormSubmit, "attacker", 3*time.Hour, page+"contact", "")
+	form.Traits = map[string]string{"email_sha256": "hash-victim"}
+	claims := []event.Enriched{pageview("attacker", 2*time.Hour, page, ""), identify("attacker", 2*time.Hour+time.Minute, "hash-victim"),
+		pageview("attacker2", 2*time.Hour, page, ""), claimUser, form}
+	// A chain through an email of the attacker's, linked to the victim's visitor id too,
+	// in either order.
+	chain := []event.Enriched{identify("attacker2", 4*time.Hour, "hash-other"), identify("victim", 4*time.Hour+time.Minute, "hash-other")}
+	reversed := []event.Enriched{chain[1], chain[0]}
+	reversed[0].ReceivedAt, reversed[1].ReceivedAt = chain[0].ReceivedAt, chain[1].ReceivedAt
+	start := []event.Enriched{pageview("victim", 0, page, ""), crm}
+	one := func(evs []event.Enriched) (out [][]event.Enriched) {
+		for _, e := range evs {
+			out = append(out, []event.Enriched{e})
+		}
+		return out
+	}
+	orders := map[string][][]event.Enriched{
+		"one batch":                  {slices.Concat(start, claims, chain)},
+		"one batch, chain reversed":  {slices.Concat(start, claims, reversed)},
+		"server, then claims":        {start, slices.Concat(claims, chain)},
+		"an event a batch":           one(slices.Concat(start, claims, chain)),
+		"an event a batch, reversed": one(slices.Concat(start, claims, reversed)),
+		"server, claims, chain":      {start, claims, chain},
+		"server, claims, reversed":   {start, claims, reversed},
+	}
+	for name, batches := range orders {
+		for _, pipelined := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, pipelined %v", name, pipelined), func(t *testing.T) {
+				s := newStages(t)
+				s.stitch(pipelined, batches)
+				victim := s.persons("victim", "lead-7")
+				if len(victim) != 1 {
+					t.Fatalf("the victim's rows have persons %v, want one", victim)
+				}
+				for _, v := range []string{"attacker", "attacker2"} {
+					for p := range s.persons(v) {
+						if victim[p] {
+							t.Errorf("%s joined the server-owned person %s", v, p)
+						}
+					}
+				}
+				for _, v := range s.linked("victim") {
+					if v.Value == "attacker" || v.Value == "attacker2" {
+						t.Errorf("the stored links join %s to the server-owned person", v.Value)
+					}
+				}
+			})
+		}
+	}
+
+	// A claim received before the server's link is a form filled before the CRM knew the
+	// email: it joins, in the same batch or an earlier one.
+	early := identify("attacker", 30*time.Minute, "hash-victim")
+	for name, batches := range map[string][][]event.Enriched{"one batch": {slices.Concat(start, []event.Enriched{early})}, "before": {{early}, start}} {
+		for _, pipelined := range []bool{false, true} {
+			t.Run(fmt.Sprintf("early claim, %s, pipelined %v", name, pipelined), func(t *testing.T) {
+				s := newStages(t)
+				s.stitch(pipelined, batches)
+				if a, v := s.persons("attacker"), s.persons("victim", "lead-7"); len(a) != 1 || !maps.Equal(a, v) {
+					t.Fatalf("persons of the early claimer %v, of the server's link %v: want the same one", a, v)
+				}
+				if !slices.Contains(s.linked("victim"), identity.Key{Kind: identity.Visitor, Value: "attacker"}) {
+					t.Fatal("the stored links do not join the early claimer to the server's person")
+				}
+			})
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
 	siteconf "touchpoint/internal/site"
 	"touchpoint/stitcher/identity"
@@ -77,6 +78,9 @@ func OpenKafka(kc *kafkabus.Config, group string) (Source, DeadLetters, error) {
 
 // Stitcher is one consumer-group member.
 type Stitcher struct {
+	// Ready hears about Kafka and ClickHouse failures and recoveries (nil: nobody).
+	Ready *health.Readiness
+
 	cfg      *Config
 	src      Source
 	dlq      DeadLetters
@@ -100,17 +104,20 @@ func New(cfg *Config, src Source, dlq DeadLetters, store Store) *Stitcher {
 // next one, preparing the one before (sessions, persons, rows) and inserting the one before
 // that; batches are inserted and committed in order. Rows of a batch are inserted before its
 // offsets are committed; a failed insert is retried with backoff and nothing is committed
-// past it.
-func (st *Stitcher) Run(ctx context.Context) error {
+// past it. Run never gives up: while Kafka or ClickHouse is away it waits, however long,
+// and tells st.Ready what it waits for.
+func (st *Stitcher) Run(ctx context.Context) {
 	defer st.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if l, ok := st.src.(lagger); ok {
+		go watchLag(ctx, l, lagEvery)
+	}
 	batches := make(chan []kafkabus.Message)
 	decoded := make(chan decodedBatch)
-	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		fetchErr <- st.fetch(ctx, batches)
+		st.fetch(ctx, batches)
 	}()
 	go func() {
 		defer close(decoded)
@@ -148,7 +155,6 @@ loop:
 	cancel()
 	for range decoded {
 	}
-	return <-fetchErr
 }
 
 // insertion is a batch whose rows are being inserted in the background.
@@ -196,6 +202,7 @@ func touchedBy(ins []incoming, rows *batchRows) touched {
 // starts inserting d. Preparing reads rows of cur from ClickHouse only once they are in
 // (awaitInsert), so it sees what it would if the batches were written one after the other.
 func (st *Stitcher) take(ctx context.Context, cur *insertion, d decodedBatch) *insertion {
+	batchEvents.Observe(float64(len(d.msgs)))
 	st.observe(d)
 	st.inflight = cur
 	err := st.deadLetter(ctx, d.bad)
@@ -258,29 +265,53 @@ type decodedBatch struct {
 }
 
 // fetch cuts the topic into batches of at most BatchSize messages, closing a batch after
-// FlushEvery at the latest. Unwritten messages are never committed: after a stop they are
-// read again.
-func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafkabus.Message) error {
+// FlushEvery at the latest, until ctx is done. Unwritten messages are never committed:
+// after a stop they are read again. While Kafka is away the consumer keeps reconnecting
+// in the background and its errors only say it has not managed yet: fetch waits and
+// reads on, however long that takes.
+func (st *Stitcher) fetch(ctx context.Context, out chan<- []kafkabus.Message) {
 	size := 1024 // the last batch's size: the next one is likely alike
+	failures := 0
 	for {
 		batch, err := st.fetchBatch(ctx, size)
-		if err != nil || ctx.Err() != nil {
-			return err
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			failures++
+			st.Ready.Set("kafka", err)
+		case len(batch) > 0 && failures > 0:
+			failures = 0
+			st.Ready.Set("kafka", nil)
 		}
-		if len(batch) == 0 {
+		if len(batch) > 0 {
+			size = len(batch)
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err == nil {
 			continue
 		}
-		size = len(batch)
 		select {
-		case out <- batch:
 		case <-ctx.Done():
-			return nil
+			return
+		case <-time.After(backoff(failures)):
 		}
 	}
 }
 
-// fetchBatch reads messages until BatchSize or FlushEvery is reached. One deadline for
-// the whole batch: a context per message was a noticeable share of the stitcher's work.
+// backoff is the wait before retry n (from 1) of something that failed: 200 ms, doubling
+// up to 5 s.
+func backoff(n int) time.Duration {
+	return min(time.Duration(1<<min(n-1, 5))*200*time.Millisecond, 5*time.Second)
+}
+
+// fetchBatch reads messages until BatchSize or FlushEvery is reached, or until Kafka
+// fails: then it returns what it has with the error. One deadline for the whole batch: a
+// context per message was a noticeable share of the stitcher's work.
 func (st *Stitcher) fetchBatch(ctx context.Context, size int) ([]kafkabus.Message, error) {
 	fctx, cancel := context.WithTimeout(ctx, st.cfg.FlushEvery)
 	defer cancel()
@@ -297,8 +328,11 @@ func (st *Stitcher) fetchBatch(ctx context.Context, size int) ([]kafkabus.Messag
 			return nil, nil
 		case errors.Is(err, context.DeadlineExceeded):
 			return batch, nil
+		case len(batch) > 0:
+			// Written first: the reader has moved past them. The error comes back next time.
+			return batch, nil
 		default:
-			return nil, fmt.Errorf("cannot read from Kafka: %w", err)
+			return batch, fmt.Errorf("cannot read from Kafka: %w", err)
 		}
 	}
 	return batch, nil
@@ -328,21 +362,28 @@ func (st *Stitcher) observe(d decodedBatch) {
 }
 
 // writeUntilDone writes one batch until it succeeds, then commits its offsets. While
-// ClickHouse or the dead-letter topic is unavailable it waits with backoff; nothing is
-// committed meanwhile. failed is the error of a first attempt made elsewhere, if any.
+// ClickHouse or the dead-letter topic is unavailable it waits with backoff, however long;
+// nothing is committed meanwhile. failed is the error of a first attempt made elsewhere,
+// if any.
 func (st *Stitcher) writeUntilDone(ctx context.Context, d decodedBatch, failed error) {
 	defer st.buf.recycle(d)
 	ins, bad := d.ins, d.bad
 	err := failed
-	for attempt := 0; ; attempt++ {
+	var waitedFor string
+	for attempt := 1; ; attempt++ {
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
+			writeFailures.Inc()
+			waitedFor = dependencyOf(err)
+			st.Ready.Set(waitedFor, err)
 			// The visitor states may hold this batch's events that were never written.
 			st.journeys.forgetAll()
-			wait := min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)
-			log.Printf("stitcher: writing %d events failed (retrying in %s): %v", len(ins), wait, err)
+			wait := backoff(attempt)
+			if attempt <= 3 || attempt%12 == 0 { // about once a minute during a long outage
+				log.Printf("stitcher: writing %d events failed %d times (retrying in %s): %v", len(ins), attempt, wait, err)
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -358,11 +399,32 @@ func (st *Stitcher) writeUntilDone(ctx context.Context, d decodedBatch, failed e
 			break
 		}
 	}
+	if waitedFor != "" {
+		st.Ready.Set(waitedFor, nil)
+	}
 	st.commit(ctx, d.msgs)
 }
 
+// errDeadLetters marks a failure to write to the dead-letter topic: Kafka's, not ClickHouse's.
+var errDeadLetters = errors.New("cannot write to the dead-letter topic")
+
+// dependencyOf names the service whose failure err is.
+func dependencyOf(err error) string {
+	if errors.Is(err, errDeadLetters) {
+		return "kafka"
+	}
+	return "clickhouse"
+}
+
+// commitTimeout bounds a commit: while Kafka is away a commit waits for the group to be
+// joined again, and the next batch's commit covers this one's offsets anyway.
+const commitTimeout = 10 * time.Second
+
 func (st *Stitcher) commit(ctx context.Context, msgs []kafkabus.Message) {
-	if err := st.src.Commit(ctx, msgs); err != nil && ctx.Err() == nil {
+	eventsWritten.Add(float64(len(msgs)))
+	cctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	if err := st.src.Commit(cctx, msgs); err != nil && ctx.Err() == nil {
 		// After a rebalance the partitions belong to another member, which reads the
 		// batch again; rows are replaced, not added.
 		log.Printf("stitcher: cannot commit offsets: %v", err)
@@ -384,8 +446,9 @@ func (st *Stitcher) deadLetter(ctx context.Context, bad []poison) error {
 		}}
 	}
 	if err := st.dlq.Produce(ctx, out...); err != nil {
-		return fmt.Errorf("cannot write to the dead-letter topic: %w", err)
+		return fmt.Errorf("%w: %w", errDeadLetters, err)
 	}
+	deadLetters.Add(float64(len(out)))
 	return nil
 }
 
@@ -473,7 +536,12 @@ type tableRows struct {
 
 // insert writes a batch's rows; its events block is kept for later batches.
 func (st *Stitcher) insert(ctx context.Context, rows *batchRows) error {
+	start := time.Now()
+	defer func() { insertSeconds.Observe(time.Since(start).Seconds()) }()
 	err := st.store.write(ctx, rows)
 	st.buf.recycleBlock(rows.events)
-	return err
+	if err != nil {
+		return err
+	}
+	return st.reconcile(ctx, rows.ids.checks)
 }

@@ -122,32 +122,52 @@ func (d *DB) Conversion(c Conversion) {
 		uuid.New(), c.Origin, version, c.Email)
 }
 
-// Event is an events row of a browser; Origin defaults to web.
-type Event struct {
-	Site, Person, URL  string
-	At                 time.Time
-	IP, UA, Fbc, Fbp   string
-	ClickType, ClickID string
-	Origin             string
-}
-
-// Event inserts e as a pageview.
-func (d *DB) Event(e Event) {
-	d.T.Helper()
-	if e.Origin == "" {
-		e.Origin = event.OriginWeb
-	}
-	d.insert("events", `site_id, event_id, event_type, visitor_id, person_id, ts, received_at, url, click_id_type, click_id, ip,
-		origin, fbc, fbp, user_agent, version`,
-		e.Site, uuid.New(), event.Pageview, "v-"+e.Person, e.Person, e.At, e.At, e.URL, e.ClickType, e.ClickID, e.IP,
-		e.Origin, e.Fbc, e.Fbp, e.UA, uint64(time.Now().UnixNano()))
-}
-
 // Identity links person to an email hash.
 func (d *DB) Identity(site, person, emailSHA256 string, at time.Time) {
 	d.T.Helper()
 	d.insert("identities", "site_id, visitor_id, person_id, email_sha256, user_id, linked_at, event_id, version",
 		site, "v-"+person, person, emailSHA256, "", at, uuid.New(), uint64(time.Now().UnixNano()))
+}
+
+// Event is an events row; Visitor defaults to the person's visitor as Session has it, Type
+// to a pageview, URL to the path on www.example.com, Origin to web.
+type Event struct {
+	Site, Visitor, Person, Session, Type string
+	At                                   time.Time
+	Path, Title, Name, Props             string
+	URL                                  string
+	IP, UA, Fbc, Fbp                     string
+	ClickType, ClickID                   string
+	Origin                               string
+	Bot                                  bool
+}
+
+// Event inserts e.
+func (d *DB) Event(e Event) {
+	d.T.Helper()
+	if e.Visitor == "" {
+		e.Visitor = "v-" + e.Person
+	}
+	if e.Props == "" {
+		e.Props = "{}"
+	}
+	if e.Type == "" {
+		e.Type = event.Pageview
+	}
+	if e.URL == "" {
+		e.URL = "https://www.example.com" + e.Path
+	}
+	if e.Origin == "" {
+		e.Origin = event.OriginWeb
+	}
+	var bot uint8
+	if e.Bot {
+		bot = 1
+	}
+	d.insert("events", `site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, url, path, title, event_name,
+		props, is_bot, click_id_type, click_id, ip, origin, fbc, fbp, user_agent, version`,
+		e.Site, uuid.New(), e.Type, e.Visitor, e.Person, e.Session, e.At, e.At, e.URL, e.Path, e.Title, e.Name,
+		e.Props, bot, e.ClickType, e.ClickID, e.IP, e.Origin, e.Fbc, e.Fbp, e.UA, uint64(time.Now().UnixNano()))
 }
 
 // Alias records that person now belongs to current.

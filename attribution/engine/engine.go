@@ -30,9 +30,15 @@ type Engine struct {
 	// Settle is how long a new conversion waits before it is credited (see Watch).
 	Settle time.Duration
 
+	// Runs, when set, tells Watch whether this instance credits site's conversions now, and
+	// gives a context that ends when it no longer does (one instance at a time:
+	// internal/lease). Unset, Watch credits every site.
+	Runs func(site string) (context.Context, bool)
+
 	mu        sync.Mutex
-	weights   map[string]weightsEntry // per site, data-driven channel weights
-	firstSeen map[string]time.Time    // new conversions waiting to settle, by id
+	weights   map[string]weightsEntry         // per site, data-driven channel weights
+	firstSeen map[string]time.Time            // new conversions waiting to settle, by id
+	waiting   map[string]map[string]time.Time // by site, conversions not credited yet since first seen by Watch
 }
 
 type weightsEntry struct {
@@ -43,7 +49,7 @@ type weightsEntry struct {
 // New builds an engine over database db.
 func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 	return &Engine{store: &store{conn: conn, db: db}, sites: sites, Settle: 2 * time.Second,
-		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}}
+		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, waiting: map[string]map[string]time.Time{}}
 }
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }

@@ -205,8 +205,8 @@ func TestRebuildTwiceIsIdempotent(t *testing.T) {
 	f.session("b", "p1", t0.Add(-2*time.Hour), "Email", "newsletter", "email")
 	f.conversion("c1", "lead", "p1", t0, 0)
 	snapshot := func() []string {
-		rows, err := f.conn.Query(context.Background(), "SELECT conversion_id, model, session_id, credit, removed FROM "+f.db.Name+
-			".attributions FINAL ORDER BY conversion_id, model, session_id")
+		rows, err := f.conn.Query(context.Background(), "SELECT * FROM (SELECT conversion_id, model, session_id, credit, removed FROM "+f.db.Name+
+			".attributions FINAL) ORDER BY conversion_id, model, session_id")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,23 +15,22 @@ import (
 // conversion) now precedes. Every minute it also picks up any conversion that still has
 // no attribution, so nothing is missed if rows became visible out of order. Progress is
 // kept in attribution_state; a changed lookback window rebuilds the site, and credit
-// that earlier versions gave to an invented Direct touch is computed again.
-func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
-	for _, st := range e.sites.Sites() {
-		st := e.sites.Get(st.ID)
-		if st == nil {
-			continue // removed by a reload meanwhile
-		}
-		if err := e.checkLookback(ctx, st); err != nil {
-			return err
-		}
-		if err := e.replaceInventedDirect(ctx, st); err != nil {
-			return err
-		}
-	}
+// that earlier versions gave to an invented Direct touch is computed again. A site that
+// another instance runs (Runs) is left to it.
+//
+// Watch never gives up: while ClickHouse is away its passes fail and are tried again
+// every interval, and it goes on where it stopped once ClickHouse is back.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	lastSweep := time.Time{}
+	// Sites whose lookback window and old credit were checked since this instance runs them.
+	checked := map[string]bool{}
+	type failure struct{ since, logged time.Time }
+	failing := map[string]failure{}
+	for _, s := range e.sites.Sites() {
+		watchStarted(s.ID)
+	}
 	for {
 		sweep := time.Since(lastSweep) > time.Minute
 		for _, s := range e.sites.Sites() {
@@ -39,22 +38,69 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
 			if st == nil {
 				continue // removed by a reload meanwhile
 			}
-			if err := e.pass(ctx, st, sweep); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				log.Printf("attribution: %s: %v", st.ID, err)
+			sctx, stop, ok := e.runs(ctx, st.ID)
+			if !ok {
+				delete(checked, st.ID)
+				continue
 			}
+			start := time.Now()
+			var err error
+			if !checked[st.ID] {
+				if err = e.checkLookback(sctx, st); err == nil {
+					err = e.replaceInventedDirect(sctx, st)
+				}
+				checked[st.ID] = err == nil
+			}
+			if err == nil {
+				err = e.pass(sctx, st, sweep)
+			}
+			stop()
+			if ctx.Err() != nil {
+				return
+			}
+			e.passed(st.ID, start, err)
+			if err == nil {
+				if f, ok := failing[st.ID]; ok {
+					log.Printf("attribution: %s: crediting again after %s", st.ID, time.Since(f.since).Round(time.Second))
+					delete(failing, st.ID)
+				}
+				continue
+			}
+			// One line when a site starts failing, then one a minute: an outage of
+			// ClickHouse would otherwise log every interval.
+			f, ok := failing[st.ID]
+			if !ok {
+				f.since = time.Now()
+			}
+			if time.Since(f.logged) >= time.Minute {
+				f.logged = time.Now()
+				log.Printf("attribution: %s: %v (retrying every %s)", st.ID, err, interval)
+			}
+			failing[st.ID] = f
 		}
 		if sweep {
 			lastSweep = time.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick.C:
 		}
 	}
+}
+
+// runs returns a context for working on site while this instance may (see Runs).
+func (e *Engine) runs(ctx context.Context, site string) (context.Context, context.CancelFunc, bool) {
+	if e.Runs == nil {
+		return ctx, func() {}, true
+	}
+	held, ok := e.Runs(site)
+	if !ok {
+		return nil, nil, false
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(held, cancel)
+	return sctx, func() { stop(); cancel() }, true
 }
 
 func (e *Engine) checkLookback(ctx context.Context, st *site.Site) error {
@@ -139,6 +185,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	// later, and the CRM webhook should carry the whole journey.
 	waiting, below := false, uint64(0) // the watermark stays below every waiting conversion
 	for _, c := range cs {
+		e.waitFor(st.ID, c.ID, now)
 		first, ok := e.firstSeen[c.ID]
 		if !ok {
 			first = now
@@ -162,6 +209,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		if err != nil {
 			return err
 		}
+		e.stillWaiting(st.ID, missing, now)
 		for _, c := range missing {
 			if !settling(&c) {
 				delete(e.firstSeen, c.ID)
@@ -222,6 +270,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			if _, err := e.ComputeConversions(ctx, st, list[:n], true); err != nil {
 				return err
 			}
+			e.credited(st.ID, list[:n])
 			list = list[n:]
 		}
 	}

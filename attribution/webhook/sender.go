@@ -51,6 +51,9 @@ type Sender struct {
 	// MaxInMemory bounds the pending deliveries held in memory; the others wait in the
 	// queue table and are read once there is room.
 	MaxInMemory int
+	// Runs reports whether this instance runs the site's jobs (holds its lease); the
+	// deliveries of other sites wait for the instance that does. nil: every site.
+	Runs func(site string) bool
 	// Erased reports whether a delivery's conversion was erased (docs/privacy.md): it is
 	// dropped without an attempt, so the person is neither sent nor logged again.
 	Erased func(ctx context.Context, site, conversionID string) bool
@@ -179,6 +182,7 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-time.After(wait):
 		}
 	}
+	// The poll also looks again at deliveries of sites whose lease this instance gained.
 	poll := time.NewTicker(s.Poll)
 	defer poll.Stop()
 	var wg sync.WaitGroup
@@ -220,7 +224,7 @@ func (s *Sender) take() ([]Delivery, time.Time) {
 	var due []*Delivery
 	var next time.Time
 	for k, d := range s.pending {
-		if s.inflight[k] {
+		if s.inflight[k] || s.Runs != nil && !s.Runs(d.Site) {
 			continue
 		}
 		if !d.NextAttemptAt.After(now) {

@@ -402,3 +402,27 @@ func TestRedact(t *testing.T) {
 		t.Fatalf("clip: %q", got)
 	}
 }
+
+// An instance sends only the deliveries of the sites whose jobs it runs (holds their
+// lease); the others wait, and go out once it gains the site.
+func TestSenderSendsOnlyForSitesItRuns(t *testing.T) {
+	var mu sync.Mutex
+	runs := false
+	calls := 0
+	w := newWorld(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+	}, func(s *Sender) {
+		s.Runs = func(site string) bool { mu.Lock(); defer mu.Unlock(); return runs }
+	})
+	w.add(t, "d", `{}`)
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	if calls != 0 || w.q.get("d").State != Pending {
+		t.Fatalf("sent for a site another instance runs: %d calls", calls)
+	}
+	runs = true
+	mu.Unlock()
+	waitFor(t, "delivered once the site is run here", func() bool { return w.q.get("d").State == Delivered })
+}

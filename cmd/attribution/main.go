@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"touchpoint/attribution/engine"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
@@ -48,7 +50,12 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	conn, err := chstore.Open(ctx, *chc)
+	// The service starts without ClickHouse and waits for it; a rebuild needs it now.
+	connect := chstore.Connect
+	if rebuild {
+		connect = func(c chstore.Config) (driver.Conn, error) { return chstore.Open(ctx, c) }
+	}
+	conn, err := connect(*chc)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 	"touchpoint/attribution/notify"
 	"touchpoint/attribution/webhook"
 	"touchpoint/internal/apitoken"
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/health"
+	"touchpoint/internal/lease"
 	"touchpoint/internal/site"
 	"touchpoint/privacy"
 	"touchpoint/reports"
@@ -25,6 +29,7 @@ import (
 // config holds the service's settings.
 type config struct {
 	Listen        string
+	MetricsListen string
 	SitesFile     string
 	Poll          time.Duration
 	WebhookTries  int
@@ -39,12 +44,15 @@ type config struct {
 	RetainEvery   time.Duration
 	ErasureGrace  time.Duration
 	TokensMaxAge  time.Duration
+	Jobs          bool
+	Lease         time.Duration
 }
 
 // registerFlags declares the service's flags.
 func registerFlags(fs *flag.FlagSet) *config {
 	c := &config{}
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8081", "address of the reports API and dashboard")
+	fs.StringVar(&c.MetricsListen, "metrics.listen", "127.0.0.1:8084", "address serving /metrics (Prometheus), /healthz and /readyz apart from the reports API (empty: off)")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.DurationVar(&c.Poll, "poll", time.Second, "how often new conversions are looked for")
 	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook or Meta delivery")
@@ -61,13 +69,29 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.DurationVar(&c.ErasureGrace, "privacy.grace", 10*time.Second,
 		"how long after an erasure began it looks again for rows written by work that started before it")
 	fs.DurationVar(&c.TokensMaxAge, "tokens.refresh", 5*time.Second, "how old the copy of the API tokens may be (a revoked token works at most this long)")
+	fs.BoolVar(&c.Jobs, "jobs", true,
+		"credit conversions, send webhooks and build rollups, one instance at a time per site (false: serve reports only)")
+	fs.DurationVar(&c.Lease, "lease", 10*time.Second,
+		"how long after a job-running instance stopped renewing its lease (died, lost ClickHouse) another one takes its sites over")
 	return c
 }
 
-// serve runs the service until ctx is done: the engine crediting conversions as they
-// arrive, the CRM webhook sender, the rollups of the source report, and the reports API
-// with the dashboard.
+// leaseName is the lease of a site's jobs.
+func leaseName(site string) string { return "attribution/" + site }
+
+// serve runs the service until ctx is done: the reports API with the dashboard and, unless
+// it serves reports only, the jobs — the engine crediting conversions as they arrive, the
+// sender of CRM webhooks and Meta events and the rollups of the source report — for the
+// sites whose lease it holds: of all instances on one database, one runs a site's jobs at
+// a time.
+// While ClickHouse is away everything waits for it, /readyz says so and report queries
+// are answered 503.
 func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, db string) error {
+	ready := health.NewReadiness("attribution", "clickhouse")
+	if cfg.MetricsListen != "" {
+		health.Serve(cfg.MetricsListen, ready)
+	}
+	go ready.Probe(ctx, "clickhouse", 2*time.Second, func(ctx context.Context) error { return chstore.Check(ctx, conn, db) })
 	eng := engine.New(conn, db, sites)
 	queue := &webhook.Store{Conn: conn, DB: db}
 	metaTarget := &meta.Target{Sites: sites, URL: cfg.MetaURL}
@@ -80,48 +104,79 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	priv := &privacy.Service{Conn: conn, DB: db, Grace: cfg.ErasureGrace, Ctx: ctx}
 	sender.Erased = priv.ConversionErased
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", ready.Public())
+	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Deliveries: queue, Resent: sender.Enqueue,
+		Dashboard: dashboard.Handler(), Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
-		Addr: cfg.Listen,
-		Handler: (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Deliveries: queue, Resent: sender.Enqueue,
-			Dashboard: dashboard.Handler()}).Handler(),
+		Addr:              cfg.Listen,
+		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 3)
-	go func() {
-		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-			errc <- fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
-		}
-	}()
-	go sender.Run(ctx)
-	go func() { errc <- eng.Watch(ctx, cfg.Poll) }()
-	go rollUp(ctx, store, sites, cfg.RollupEvery, cfg.RollupMargin)
-	go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
-	go sites.ReloadOn(ctx, sighup, "attribution")
-	log.Printf("attribution: serving on %s", cfg.Listen)
-
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil {
-			return err
-		}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot serve on %s: %w", cfg.Listen, err)
 	}
+	go srv.Serve(ln)
+	go sites.ReloadOn(ctx, sighup, "attribution")
+	if cfg.Jobs {
+		leases := lease.New(conn, db, func() []string {
+			var names []string
+			for _, st := range sites.Sites() {
+				names = append(names, leaseName(st.ID))
+			}
+			return names
+		}, cfg.Lease)
+		runs := func(site string) (context.Context, bool) { return leases.Held(leaseName(site)) }
+		eng.Runs = runs
+		sender.Runs = func(site string) bool { _, ok := runs(site); return ok }
+		lctx, release := context.WithCancel(ctx)
+		leasesDone := make(chan struct{})
+		go func() { leases.Run(lctx); close(leasesDone) }()
+		defer func() { release(); <-leasesDone }() // released before the service exits
+		go sender.Run(ctx)
+		go eng.Watch(ctx, cfg.Poll)
+		go rollUp(ctx, store, sites, runs, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
+		go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
+		log.Printf("attribution: serving on %s, running the jobs of the sites it holds the lease of as %s", cfg.Listen, leases.Holder())
+	} else {
+		log.Printf("attribution: serving reports on %s", cfg.Listen)
+	}
+
+	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownAfter)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running are cut; nothing they did is lost.
+		log.Printf("attribution: shutdown: %v", err)
+	}
+	return nil
 }
 
-// rollUp keeps the source report's daily rollups current until ctx is done.
-func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, every, margin time.Duration) {
+// rollUp keeps the source report's daily rollups of the sites this instance runs current
+// until ctx is done, skipping its turns while unavailable says ClickHouse is away.
+func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, runs func(string) (context.Context, bool),
+	every, margin time.Duration, unavailable func() error) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		for _, st := range sites.Sites() {
+			if unavailable() != nil {
+				break
+			}
+			held, ok := runs(st.ID)
+			if !ok {
+				continue
+			}
+			sctx, cancel := context.WithCancel(ctx)
+			stop := context.AfterFunc(held, cancel)
 			start := time.Now()
-			n, err := store.BuildRollups(ctx, st.ID, margin)
+			n, err := store.BuildRollups(sctx, st.ID, margin)
+			stop()
+			cancel()
 			if err != nil && ctx.Err() == nil {
 				log.Printf("attribution: %s: %v", st.ID, err)
 			}

@@ -102,9 +102,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := stitcher.New(cfg, src, dlq, stitcher.NewClickHouseStore(conn, chc.Database)).Run(sctx); err != nil {
-			log.Fatal(err)
-		}
+		stitcher.New(cfg, src, dlq, stitcher.NewClickHouseStore(conn, chc.Database)).Run(sctx)
 	}()
 	// The sustained rate is taken between the first counts that reach 20% and 80% of the
 	// events: both ends fall mid-stream, with every stage of the pipeline busy. The whole

@@ -40,12 +40,12 @@ func main() {
 		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
 	}
 	if *createTopics {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		err := kafkabus.EnsureTopics(ctx, kc)
-		cancel()
-		if err != nil {
-			log.Fatal(err)
-		}
+		// In the background: until Kafka answers, events go to the spool.
+		go func() {
+			if err := kafkabus.EnsureTopics(context.Background(), kc); err == nil {
+				log.Printf("collector: topics %s and %s exist", kc.Topic, kc.DLQ)
+			}
+		}()
 	}
 
 	sites, err := site.Load(cfg.SitesFile)
@@ -76,7 +76,7 @@ func main() {
 		}
 	}()
 	if cfg.MetricsListen != "" {
-		go health.Serve(cfg.MetricsListen)
+		health.Serve(cfg.MetricsListen, srv.Readiness())
 	}
 	log.Printf("collector: listening on %s, producing to %s (%s)", cfg.Listen, kc.Topic, kc.Brokers)
 
@@ -87,7 +87,8 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
-		log.Fatalf("collector: shutdown: %v", err)
+		// Every answered event is in Kafka or in the spool either way.
+		log.Printf("collector: shutdown: %v", err)
 	}
 	log.Printf("collector: stopped in %s", time.Since(start).Round(time.Millisecond))
 }

@@ -1,4 +1,5 @@
-// Command stitcher turns the events on Kafka into ClickHouse rows (SPEC §5).
+// Command stitcher turns the events on Kafka into ClickHouse rows. It starts and keeps
+// running whether or not Kafka and ClickHouse are up, and says on /readyz what it waits for.
 // `stitcher restitch -site S -from D -to D` applies the current rules to stored days and exits.
 package main
 
@@ -10,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
@@ -28,6 +30,7 @@ func main() {
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
 	rf := registerRestitchFlags(flag.CommandLine)
+	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "how long to finish the batch in hand on SIGTERM (the rest is read again at the next start)")
 	envflag.Parse()
 	sites, err := site.Load(cfg.SitesFile)
 	if err != nil {
@@ -43,7 +46,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	conn, err := chstore.Open(ctx, *chc)
+	conn, err := chstore.Connect(*chc)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,15 +55,32 @@ func main() {
 		runRestitch(ctx, cfg, rf, conn, chc.Database)
 		return
 	}
-	go health.Serve(cfg.Listen)
-
+	ready := health.NewReadiness("stitcher", "kafka", "clickhouse")
+	health.Serve(cfg.Listen, ready)
 	src, dlq, err := stitcher.OpenKafka(kc, cfg.Group)
 	if err != nil {
 		log.Fatal(err)
 	}
+	go ready.Probe(ctx, "clickhouse", probeEvery, func(ctx context.Context) error { return chstore.Check(ctx, conn, chc.Database) })
+	go ready.Probe(ctx, "kafka", probeEvery, func(ctx context.Context) error { return kafkabus.Check(ctx, kc) })
+
 	log.Printf("stitcher: consuming %s as group %s", kc.Topic, cfg.Group)
-	if err := stitcher.New(cfg, src, dlq, stitcher.NewClickHouseStore(conn, chc.Database)).Run(ctx); err != nil {
-		log.Fatal(err)
+	st := stitcher.New(cfg, src, dlq, stitcher.NewClickHouseStore(conn, chc.Database))
+	st.Ready = ready
+	done := make(chan struct{})
+	go func() {
+		st.Run(ctx)
+		close(done)
+	}()
+	<-ctx.Done()
+	select {
+	case <-done:
+		log.Print("stitcher: stopped")
+	case <-time.After(*shutdownTimeout):
+		// Nothing unwritten was committed: the next start reads it again.
+		log.Printf("stitcher: stopped after %s with a batch unfinished", *shutdownTimeout)
 	}
-	log.Print("stitcher: stopped")
 }
+
+// probeEvery is how often Kafka and ClickHouse are checked for /readyz.
+const probeEvery = 2 * time.Second

@@ -399,6 +399,12 @@ func (s *Spool) Empty() bool {
 	return s.rseg == s.wseg && s.roff >= s.wsize
 }
 
+// MaxBytes is the size beyond which appends are refused (0: no limit).
+func (s *Spool) MaxBytes() int64 { return s.max }
+
+// Dir is the spool's directory.
+func (s *Spool) Dir() string { return s.dir }
+
 // Bytes is the disk space the spool uses.
 func (s *Spool) Bytes() int64 {
 	s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -16,7 +17,7 @@ import (
 
 // Config is how a service reaches ClickHouse.
 type Config struct {
-	Addr     string
+	Addr     string // host:port, or a comma-separated list tried in order (the nodes of a cluster)
 	Database string
 	User     string
 	Password string
@@ -25,35 +26,66 @@ type Config struct {
 // RegisterFlags declares the ClickHouse flags shared by every binary.
 func RegisterFlags(fs *flag.FlagSet) *Config {
 	c := &Config{}
-	fs.StringVar(&c.Addr, "clickhouse.addr", "127.0.0.1:9000", "ClickHouse native protocol address")
+	fs.StringVar(&c.Addr, "clickhouse.addr", "127.0.0.1:9000", "ClickHouse native protocol address; on a cluster, several comma-separated, used in order while they answer")
 	fs.StringVar(&c.Database, "clickhouse.database", "touchpoint", "ClickHouse database")
 	fs.StringVar(&c.User, "clickhouse.user", "default", "ClickHouse user")
 	fs.StringVar(&c.Password, "clickhouse.password", "", "ClickHouse password")
 	return c
 }
 
+// Addrs splits the comma-separated address list.
+func (c Config) Addrs() []string {
+	var out []string
+	for _, a := range strings.Split(c.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// clusterSettings make an INSERT into a Distributed table (migrate -cluster,
+// docs/deploy.md) return once every shard has its rows, not when they are queued on the
+// node that received them: a write that was acknowledged (and its Kafka offsets
+// committed) is stored on a replica of its shard, and readable. On a single server it
+// changes nothing. The cluster's other settings are string-valued, which 18.16 takes only
+// from the server's profile (deploy/clickhouse/cluster/users.xml).
+var clusterSettings = clickhouse.Settings{"insert_distributed_sync": 1}
+
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Open connects and pings. The database need not exist yet (migrate creates it).
 func Open(ctx context.Context, c Config) (driver.Conn, error) {
-	if !identRe.MatchString(c.Database) {
-		return nil, fmt.Errorf("invalid ClickHouse database name %q", c.Database)
-	}
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{c.Addr},
-		Auth:        clickhouse.Auth{Database: "default", Username: c.User, Password: c.Password},
-		DialTimeout: 5 * time.Second,
-		// Values are bound client-side by the driver; identifiers never come from users.
-		MaxOpenConns: 8,
-	})
+	conn, err := Connect(c)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", c.Addr, err)
+		return nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := conn.Ping(pctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("cannot reach ClickHouse at %s: %w", c.Addr, err)
+	}
+	return conn, nil
+}
+
+// Connect returns a connection pool without reaching the server, so that a service can
+// start before ClickHouse and wait for it; an error is bad configuration.
+func Connect(c Config) (driver.Conn, error) {
+	if !identRe.MatchString(c.Database) {
+		return nil, fmt.Errorf("invalid ClickHouse database name %q", c.Database)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        c.Addrs(),
+		Auth:        clickhouse.Auth{Database: "default", Username: c.User, Password: c.Password},
+		DialTimeout: 5 * time.Second,
+		// Values are bound client-side by the driver; identifiers never come from users.
+		MaxOpenConns:     8,
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+		Settings:         clusterSettings,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open ClickHouse at %s: %w", c.Addr, err)
 	}
 	return conn, nil
 }

@@ -78,16 +78,24 @@ func SplitStatements(sql string) []string {
 // statement is idempotent (IF NOT EXISTS), and an ALTER ... ADD COLUMN, which ClickHouse
 // 18.16 cannot write with IF NOT EXISTS, counts as done when its column exists.
 func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, error) {
+	return migrate(ctx, conn, database, []string{
+		"CREATE DATABASE IF NOT EXISTS " + database,
+		"CREATE TABLE IF NOT EXISTS " + database + `.schema_migrations
+		(version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
+	}, nil)
+}
+
+// migrate runs setup (which creates the database and schema_migrations), then the
+// migrations not applied yet, each statement rewritten by rewrite when it is given.
+func migrate(ctx context.Context, conn driver.Conn, database string, setup []string, rewrite func([]string) ([]string, error)) ([]string, error) {
 	ms, err := Migrations(database)
 	if err != nil {
 		return nil, err
 	}
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
-		return nil, fmt.Errorf("cannot create database %s: %w", database, err)
-	}
-	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+database+`.schema_migrations
-		(version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`); err != nil {
-		return nil, fmt.Errorf("cannot create schema_migrations: %w", err)
+	for _, st := range setup {
+		if err := conn.Exec(ctx, st); err != nil {
+			return nil, fmt.Errorf("cannot create database %s: %w", database, err)
+		}
 	}
 	applied := map[int]bool{}
 	rows, err := conn.Query(ctx, "SELECT version FROM "+database+".schema_migrations")
@@ -111,7 +119,13 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, 
 		if applied[m.Version] {
 			continue
 		}
-		for i, st := range m.Statements {
+		stmts := m.Statements
+		if rewrite != nil {
+			if stmts, err = rewrite(stmts); err != nil {
+				return done, fmt.Errorf("migration %s: %w", m.Name, err)
+			}
+		}
+		for i, st := range stmts {
 			if err := conn.Exec(ctx, st); err != nil && !columnExists(st, err) {
 				return done, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}

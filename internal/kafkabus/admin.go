@@ -11,8 +11,9 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// EnsureTopics creates the events and dead-letter topics when missing. It waits for
-// the broker to answer until ctx is done.
+// EnsureTopics creates the events and dead-letter topics when missing, with c's
+// partitions, replication factor and min.insync.replicas (existing topics are left as they
+// are). It waits for the brokers to answer until ctx is done.
 func EnsureTopics(ctx context.Context, c *Config) error {
 	var lastErr error
 	for {
@@ -65,14 +66,33 @@ func ensureTopics(ctx context.Context, c *Config) error {
 	defer cc.Close()
 	var cfgs []kafka.TopicConfig
 	for _, t := range []string{c.Topic, c.DLQ} {
-		cfgs = append(cfgs, kafka.TopicConfig{Topic: t, NumPartitions: c.Partitions, ReplicationFactor: 1})
+		cfgs = append(cfgs, topicConfig(c, t))
 	}
 	if err := cc.CreateTopics(cfgs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return err
 	}
-	// Creation is asynchronous on the broker: wait until the partitions are readable.
+	// Creation is asynchronous on the brokers: wait until every listed broker knows the
+	// topics' partitions and their leaders.
+	if err := topicsReady(cc, c); err != nil {
+		return err
+	}
+	for _, b := range c.BrokerList() {
+		conn, err := kafka.DialContext(ctx, "tcp", b)
+		if err != nil {
+			continue // a broker that is away learns the topics when it is back
+		}
+		err = topicsReady(conn, c)
+		conn.Close()
+		if err != nil {
+			return fmt.Errorf("broker %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+func topicsReady(conn *kafka.Conn, c *Config) error {
 	for _, t := range []string{c.Topic, c.DLQ} {
-		parts, err := cc.ReadPartitions(t)
+		parts, err := conn.ReadPartitions(t)
 		if err != nil {
 			return err
 		}
@@ -86,6 +106,15 @@ func ensureTopics(ctx context.Context, c *Config) error {
 		}
 	}
 	return nil
+}
+
+// topicConfig is how topic t is created: zero settings take the single-broker values.
+func topicConfig(c *Config, t string) kafka.TopicConfig {
+	tc := kafka.TopicConfig{Topic: t, NumPartitions: max(c.Partitions, 1), ReplicationFactor: max(c.ReplicationFactor, 1)}
+	if c.MinInsyncReplicas > 0 {
+		tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(c.MinInsyncReplicas)}}
+	}
+	return tc
 }
 
 // Check reports whether the first reachable broker knows the events topic: readiness

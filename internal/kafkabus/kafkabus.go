@@ -29,6 +29,12 @@ type Config struct {
 	Topic      string
 	DLQ        string
 	Partitions int
+
+	// Topics are created with these; a single broker needs 1 and 1. On a cluster of three
+	// brokers, 3 and 2 keep every acknowledged message on two brokers at least, and keep
+	// producing while one broker is away.
+	ReplicationFactor int
+	MinInsyncReplicas int
 }
 
 // RegisterFlags declares the Kafka flags shared by every binary.
@@ -38,6 +44,9 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.Topic, "kafka.topic", EventsTopic, "topic of enriched events")
 	fs.StringVar(&c.DLQ, "kafka.dlq", DLQTopic, "dead-letter topic of refused events")
 	fs.IntVar(&c.Partitions, "kafka.partitions", 4, "partitions when creating topics")
+	fs.IntVar(&c.ReplicationFactor, "kafka.replication-factor", 1, "replicas of each partition when creating topics")
+	fs.IntVar(&c.MinInsyncReplicas, "kafka.min-insync-replicas", 1,
+		"replicas that must have a message before it is acknowledged (min.insync.replicas of created topics)")
 	return c
 }
 

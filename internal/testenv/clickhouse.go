@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"touchpoint/internal/chstore"
 )
 
@@ -100,4 +102,20 @@ func PrivateClickHouse(t testing.TB) (addr string, stop func(), start func()) {
 	start()
 	t.Cleanup(stop)
 	return addr, stop, start
+}
+
+// MigratedAt connects to the ClickHouse at addr (a private one) and creates database db
+// with every migration; the connection is closed when the test ends.
+func MigratedAt(t testing.TB, addr, db string) driver.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := chstore.Open(ctx, chstore.Config{Addr: addr, Database: db, User: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := chstore.Migrate(ctx, conn, db); err != nil {
+		t.Fatalf("cannot migrate %s: %v", db, err)
+	}
+	return conn
 }

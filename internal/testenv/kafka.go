@@ -45,12 +45,31 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// PrivateKafka runs a single-node broker of the test's own, from the jars that
-// scripts/kafka.sh fetch put in .stack/kafka/lib, on free ports with a temporary data
-// directory. It is running when PrivateKafka returns; stop and start may be called to
-// take it down and bring it back (same ports, same data) — never do that to the shared
-// stack's broker. The broker is stopped when the test ends.
+// PrivateKafka runs a single-node broker of the test's own (see KafkaServer) and returns
+// its address and functions that stop it (SIGTERM, waits for exit) and start it again.
 func PrivateKafka(t testing.TB) (brokers string, stop func(), start func()) {
+	t.Helper()
+	k := PrivateKafkaServer(t)
+	return k.Brokers, k.Stop, k.Start
+}
+
+// KafkaServer is a broker of a test's own.
+type KafkaServer struct {
+	Brokers string // its address
+	t       testing.TB
+	java    func(args ...string) *exec.Cmd
+	dir     string
+	props   string
+	cmd     *exec.Cmd
+	done    chan struct{}
+}
+
+// PrivateKafkaServer runs a single-node broker of the test's own, from the jars that
+// scripts/kafka.sh fetch put in .stack/kafka/lib, on free ports with a temporary data
+// directory. It is running when PrivateKafkaServer returns; the test may stop, kill,
+// pause and start it (same ports, same data) — never do that to the shared stack's
+// broker. The broker is stopped when the test ends.
+func PrivateKafkaServer(t testing.TB) *KafkaServer {
 	t.Helper()
 	root := RepoRoot(t)
 	stack := Env("TP_STACK_DIR", filepath.Join(root, ".stack"))
@@ -63,7 +82,7 @@ func PrivateKafka(t testing.TB) (brokers string, stop func(), start func()) {
 	}
 	dir := t.TempDir()
 	port, ctrl := FreePort(t), FreePort(t)
-	brokers = fmt.Sprintf("127.0.0.1:%d", port)
+	brokers := fmt.Sprintf("127.0.0.1:%d", port)
 	props := filepath.Join(dir, "server.properties")
 	conf := strings.Join([]string{
 		"process.roles=broker,controller",
@@ -96,53 +115,81 @@ func PrivateKafka(t testing.TB) (brokers string, stop func(), start func()) {
 	}
 	u := uuid.New()
 	clusterID := base64.RawURLEncoding.EncodeToString(u[:])
-	if out, err := java("kafka.tools.StorageTool", "format", "-t", clusterID, "-c", props).CombinedOutput(); err != nil {
+	// "=": an id may start with '-', which would read as an option otherwise (as Kafka's own
+	// random-uuid avoids).
+	if out, err := java("kafka.tools.StorageTool", "format", "--cluster-id="+clusterID, "-c", props).CombinedOutput(); err != nil {
 		t.Fatalf("cannot format private Kafka storage: %v\n%s", err, out)
 	}
 
-	var cmd *exec.Cmd
-	start = func() {
-		t.Helper()
-		logf, err := os.OpenFile(filepath.Join(dir, "kafka.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd = java("kafka.Kafka", props)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("cannot start private Kafka: %v", err)
-		}
-		deadline := time.Now().Add(120 * time.Second)
-		for {
-			c, err := net.DialTimeout("tcp", brokers, time.Second)
-			if err == nil {
-				c.Close()
-				return
-			}
-			if time.Now().After(deadline) {
-				out, _ := os.ReadFile(filepath.Join(dir, "kafka.out"))
-				t.Fatalf("private Kafka not listening on %s after 120 s:\n%s", brokers, out)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+	k := &KafkaServer{Brokers: brokers, t: t, java: java, dir: dir, props: props}
+	k.Start()
+	t.Cleanup(k.Stop)
+	return k
+}
+
+// Start starts the broker and returns once it listens.
+func (k *KafkaServer) Start() {
+	k.t.Helper()
+	logf, err := os.OpenFile(filepath.Join(k.dir, "kafka.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		k.t.Fatal(err)
 	}
-	stop = func() {
-		if cmd == nil || cmd.Process == nil {
+	k.cmd = k.java("kafka.Kafka", k.props)
+	k.cmd.Stdout, k.cmd.Stderr = logf, logf
+	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := k.cmd.Start(); err != nil {
+		k.t.Fatalf("cannot start private Kafka: %v", err)
+	}
+	k.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); logf.Close(); close(done) }(k.cmd, k.done)
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", k.Brokers, time.Second)
+		if err == nil {
+			c.Close()
 			return
 		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(filepath.Join(k.dir, "kafka.out"))
+			k.t.Fatalf("private Kafka not listening on %s after 120 s:\n%s", k.Brokers, out)
 		}
-		cmd = nil
+		time.Sleep(200 * time.Millisecond)
 	}
-	start()
-	t.Cleanup(stop)
-	return brokers, stop, start
+}
+
+// Stop stops the broker as an operator does (SIGTERM, SIGKILL after 30 s) and waits for it.
+func (k *KafkaServer) Stop() { k.end(syscall.SIGTERM) }
+
+// Kill kills the broker at once (SIGKILL), as a crash does, and waits for it.
+func (k *KafkaServer) Kill() { k.end(syscall.SIGKILL) }
+
+func (k *KafkaServer) end(sig syscall.Signal) {
+	if k.cmd == nil {
+		return
+	}
+	pg := -k.cmd.Process.Pid
+	syscall.Kill(pg, sig)
+	syscall.Kill(pg, syscall.SIGCONT) // a paused broker cannot act on SIGTERM
+	select {
+	case <-k.done:
+	case <-time.After(30 * time.Second):
+		syscall.Kill(pg, syscall.SIGKILL)
+		<-k.done
+	}
+	k.cmd = nil
+}
+
+// Pause freezes the broker (SIGSTOP): connections open and requests go unanswered, as
+// with a hung machine or a network partition. Resume thaws it.
+func (k *KafkaServer) Pause() {
+	if k.cmd != nil {
+		syscall.Kill(-k.cmd.Process.Pid, syscall.SIGSTOP)
+	}
+}
+
+// Resume thaws a paused broker.
+func (k *KafkaServer) Resume() {
+	if k.cmd != nil {
+		syscall.Kill(-k.cmd.Process.Pid, syscall.SIGCONT)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,15 +68,23 @@ func ClickHouse(t testing.TB) (driver.Conn, string) {
 }
 
 // FreshDatabase creates an empty migrated database for one test and drops it afterwards.
+// With TP_CLICKHOUSE_CLUSTER set, it is created on that cluster (migrate -cluster).
 func FreshDatabase(t testing.TB) (driver.Conn, string) {
 	t.Helper()
 	conn, _ := ClickHouse(t)
 	db := fmt.Sprintf("tp_test_%d", time.Now().UnixNano())
 	ctx := context.Background()
-	if _, err := chstore.Migrate(ctx, conn, db); err != nil {
+	cluster := os.Getenv("TP_CLICKHOUSE_CLUSTER")
+	var err error
+	if cluster != "" {
+		_, err = chstore.MigrateCluster(ctx, conn, db, cluster)
+	} else {
+		_, err = chstore.Migrate(ctx, conn, db)
+	}
+	if err != nil {
 		t.Fatalf("cannot migrate %s: %v", db, err)
 	}
-	t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() { chstore.DropDatabase(context.Background(), conn, db, cluster) })
 	return conn, db
 }
 
@@ -112,6 +121,11 @@ func Topics(t testing.TB, brokers string, partitions int) *kafkabus.Config {
 	n := time.Now().UnixNano()
 	c := &kafkabus.Config{Brokers: brokers, Topic: fmt.Sprintf("tp.test.%d.events", n), DLQ: fmt.Sprintf("tp.test.%d.dlq", n),
 		Partitions: partitions}
+	if brokers == Env("TP_KAFKA_BROKERS", "") {
+		// The stack's brokers: topics as replicated as the stack's own.
+		c.ReplicationFactor, _ = strconv.Atoi(Env("TP_KAFKA_REPLICATION_FACTOR", "1"))
+		c.MinInsyncReplicas, _ = strconv.Atoi(Env("TP_KAFKA_MIN_INSYNC_REPLICAS", "1"))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := kafkabus.EnsureTopics(ctx, c); err != nil {

@@ -13,9 +13,11 @@ import (
 	"io"
 	"log"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"touchpoint/attribution/webhook"
@@ -39,6 +41,8 @@ type Server struct {
 	Resent    func(ds ...webhook.Delivery)
 	Dashboard http.Handler // served at /; nil serves nothing there
 	Now       func() time.Time
+	// Unavailable says why ClickHouse cannot answer now (nil: it can); queries then get 503.
+	Unavailable func() error
 }
 
 // route is one endpoint of a site and the scope a token needs for it.
@@ -52,7 +56,9 @@ type route struct {
 func (s *Server) routes() []route {
 	return []route{
 		{"GET /api/v1/reports/sources", apitoken.ReportsRead, s.sources},
+		{"GET /api/v1/reports/series", apitoken.ReportsRead, s.series},
 		{"GET /api/v1/reports/lifecycle", apitoken.ReportsRead, s.lifecycle},
+		{"GET /api/v1/leads", apitoken.ReportsRead, s.leads},
 		{"GET /api/v1/journeys", apitoken.ReportsRead, s.journey},
 		{"POST /api/v1/journeys", apitoken.ReportsRead, s.journey},
 		{"POST /api/v1/costs", apitoken.CostsWrite, s.costs},
@@ -106,19 +112,44 @@ func (s *Server) sources(w http.ResponseWriter, r *http.Request, st *site.Site) 
 	respond(w, out, err)
 }
 
+// series is the source report's totals per day, week or month, beside the previous period.
+func (s *Server) series(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	p, err := reports.ParseParams(r.URL.Query(), s.now())
+	var interval string
+	if err == nil {
+		interval, err = reports.ParseInterval(r.URL.Query(), p)
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	p.Currency = st.Currency
+	out, err := s.Reports.Series(r.Context(), p, interval)
+	respond(w, out, err)
+}
+
 func (s *Server) lifecycle(w http.ResponseWriter, r *http.Request, st *site.Site) {
 	p, err := reports.ParseParams(r.URL.Query(), s.now())
 	if err == nil && r.URL.Query().Get("by") == "" {
 		p.By, _ = reports.LookupGroupBy("source")
-	}
-	if err == nil && p.By.Name != "channel" && p.By.Name != "source" && p.By.Name != "campaign" {
-		err = errors.New("lifecycle is grouped by channel, source or campaign")
 	}
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	out, err := s.Reports.Lifecycle(r.Context(), p, s.now())
+	respond(w, out, err)
+}
+
+// leads is the lead list: the leads of a date range, newest (or best scored) first, a
+// page at a time.
+func (s *Server) leads(w http.ResponseWriter, r *http.Request, st *site.Site) {
+	q, err := reports.ParseLeadQuery(r.URL.Query(), s.now())
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out, err := s.Reports.Leads(r.Context(), q)
 	respond(w, out, err)
 }
 
@@ -259,13 +290,20 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
+// respond writes v as JSON, or the reason it could not be computed: the dashboard shows
+// it to the admin, who can act on "ClickHouse cannot be reached" but not on a pointer to
+// a log they may not read.
 func respond(w http.ResponseWriter, v any, err error) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return
 		}
 		log.Printf("api: %v", err)
-		fail(w, http.StatusInternalServerError, "the report could not be computed; see the service log")
+		status, reason := failure(err)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "10")
+		}
+		fail(w, status, reason)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -273,6 +311,42 @@ func respond(w http.ResponseWriter, v any, err error) {
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		log.Printf("api: cannot write response: %v", err)
 	}
+}
+
+// unavailable answers a request that needs ClickHouse while it is away.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "10")
+	fail(w, http.StatusServiceUnavailable, "ClickHouse is unavailable; the service waits for it, try again shortly")
+}
+
+// unreachable reports whether err is a failure to reach ClickHouse rather than a query
+// it refused.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// failure is the status and the sentence of an error computing an answer.
+func failure(err error) (int, string) {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		return http.StatusGatewayTimeout, "ClickHouse did not answer in time: " + brief(err)
+	case unreachable(err):
+		return http.StatusServiceUnavailable, "ClickHouse cannot be reached: " + brief(err)
+	}
+	return http.StatusInternalServerError, "the report could not be computed: " + brief(err)
+}
+
+// brief is an error's first line, at most 300 bytes: ClickHouse's exceptions can carry
+// a stack trace.
+func brief(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 300 {
+		s = strings.ToValidUTF8(s[:300], "") + "…"
+	}
+	return s
 }
 
 func fail(w http.ResponseWriter, status int, reason string) {

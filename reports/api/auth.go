@@ -38,6 +38,10 @@ func (s *Server) authenticated(h http.HandlerFunc) http.Handler {
 			}
 		}
 		if err != nil {
+			if s.Unavailable != nil && s.Unavailable() != nil {
+				unavailable(w)
+				return
+			}
 			log.Printf("api: cannot check a token: %v", err)
 			fail(w, http.StatusServiceUnavailable, "cannot check the token now; try again")
 			return
@@ -78,6 +82,10 @@ func (s *Server) scoped(scope apitoken.Scope, h func(w http.ResponseWriter, r *h
 		st := s.Sites.Get(id)
 		if st == nil {
 			fail(w, http.StatusNotFound, "unknown site")
+			return
+		}
+		if s.Unavailable != nil && s.Unavailable() != nil {
+			unavailable(w)
 			return
 		}
 		h(w, r, st)

@@ -230,25 +230,34 @@ func TestSourcesAndLifecycleAgreeOnLeads(t *testing.T) {
 	w.db.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-back", Type: "lead", LeadType: "form", Person: "back", At: oct(10, 10)})
 	w.rebuild("s1")
 
+	// Under every model and grouping, with and without filters.
+	for _, q := range []string{"model=first_click&by=channel", "model=linear&by=channel", "model=time_decay&by=source",
+		"model=last_click&by=device", "model=linear&by=landing_page&channel=Email", "model=first_click&by=channel&lead_type=form"} {
+		var lc reports.Lifecycle
+		get(t, w.srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-10-02&to=2026-10-31&"+q, "demo-admin", &lc)
+		var src reports.Sources
+		get(t, w.srv.URL+"/api/v1/reports/sources?site=s1&from=2026-10-02&to=2026-10-31&"+q, "demo-admin", &src)
+		if !near(lc.Totals.Counts["lead"], src.Totals.Leads) || len(lc.Rows) == 0 {
+			t.Fatalf("%s: leads: sources %v, lifecycle %v", q, src.Totals.Leads, lc.Totals.Counts["lead"])
+		}
+		life := map[string]float64{}
+		for _, r := range lc.Rows {
+			life[r.Key] = r.Counts["lead"]
+		}
+		for _, r := range src.Rows {
+			if !near(life[r.Key], r.Leads) {
+				t.Fatalf("%s, %q: %v leads in sources, %v in lifecycle", q, r.Key, r.Leads, life[r.Key])
+			}
+		}
+	}
 	var lc reports.Lifecycle
 	get(t, w.srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-10-02&to=2026-10-31&by=channel", "demo-admin", &lc)
-	var src reports.Sources
-	get(t, w.srv.URL+"/api/v1/reports/sources?site=s1&from=2026-10-02&to=2026-10-31&model=first_click&by=channel", "demo-admin", &src)
-	if src.Totals.Leads != 4 || float64(lc.Totals.Counts["lead"]) != src.Totals.Leads {
-		t.Fatalf("leads: sources %v, lifecycle %d; want 4 each", src.Totals.Leads, lc.Totals.Counts["lead"])
-	}
-	life := map[string]uint64{}
-	for _, r := range lc.Rows {
-		life[r.Key] = r.Counts["lead"]
-	}
-	for _, r := range src.Rows {
-		if float64(life[r.Key]) != r.Leads {
-			t.Fatalf("%q: %v leads in sources, %d in lifecycle", r.Key, r.Leads, life[r.Key])
-		}
+	if lc.Totals.Counts["lead"] != 4 || lc.Model != "first_click" || lc.StallAfterDays != 30 {
+		t.Fatalf("lifecycle %+v", lc)
 	}
 	// The person with two leads reached mql once.
 	if lc.Totals.Counts["mql"] != 1 {
-		t.Fatalf("mql %d, want 1", lc.Totals.Counts["mql"])
+		t.Fatalf("mql %v, want 1", lc.Totals.Counts["mql"])
 	}
 }
 

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { coded, count, fractional, keyLabel, medianDays, money, multiple, NONE, ratio, share, timestamp, unconvertedText } from '../web/src/format.js'
+import { change, coded, compactMoney, count, fractional, keyLabel, medianDays, money, multiple, NONE, ratio, share, timestamp, unconvertedText } from '../web/src/format.js'
 
-test('leads and sales show two decimals, counts none', () => {
+test('whole leads and sales show no decimals, fractions two; counts none', () => {
   const f = (fn, n, want) => assert.equal(fn(n), want, `${fn.name}(${n})`)
   f(fractional, 12.3456, '12.35')
   f(fractional, 0.005, '0.01')
   f(fractional, 1234.5, '1,234.50')
-  f(fractional, 0, '0.00')
+  f(fractional, 321, '321')
+  f(fractional, 3.999999, '4')
+  f(fractional, 0.004, '0')
+  f(fractional, 0, '0')
   f(fractional, null, NONE)
   f(fractional, NaN, NONE)
   f(count, 10063, '10,063')
@@ -56,4 +59,22 @@ test('ROAS is a multiple; unconverted amounts carry their currency code', () => 
   assert.equal(unconvertedText([{ currency: 'CHF', revenue: 200, cost: 0 }, { currency: 'USD', revenue: 0, cost: 1.5 }]), 'CHF 200.00 revenue · USD 1.50 cost')
   assert.equal(unconvertedText([]), '')
   assert.equal(unconvertedText(undefined), '')
+})
+
+test('changes from the previous period are signed percentages', () => {
+  const f = (now, before, want) => assert.equal(change(now, before), want, `${now} vs ${before}`)
+  f(112.5, 100, '+12.5%')
+  f(97, 100, '−3.0%')
+  f(5, 5, '±0.0%')
+  f(5, 0, 'new')
+  f(0, 0, '')
+  f(null, 4, '')
+  f(-50, -100, '+50.0%')
+})
+
+test('chart ticks of money carry the currency', () => {
+  assert.equal(compactMoney(1250, 'EUR'), '€1.3K')
+  assert.equal(compactMoney(1250000, 'USD'), '$1.3M')
+  assert.equal(compactMoney(1250, ''), '1.3K')
+  assert.equal(compactMoney(null, 'EUR'), NONE)
 })

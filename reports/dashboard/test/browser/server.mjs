@@ -1,15 +1,17 @@
 // A stand-in for the attribution service: serves dist/ with the same security
-// headers as dashboard.go and answers the reports API from test/fixtures, so
-// the dashboard can be developed and tested without Go, Kafka or ClickHouse.
+// headers as dashboard.go and answers the reports API from test/fixtures/generate.mjs,
+// so the dashboard can be developed and tested without Go, Kafka or ClickHouse. A
+// channel named "Broken" answers 500 with a reason, as the service does.
 //   node test/browser/server.mjs [port]   (token: fixture-admin)
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { FROM, MODELS, TO, journeyOf, leads, lifecycle, series, sources } from '../fixtures/generate.mjs'
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
 const DIST = here('../../dist/')
-const FIXTURES = here('../fixtures/')
+const GROUPS = ['channel', 'source', 'campaign', 'keyword', 'landing_page', 'country', 'device']
 export const TOKEN = 'fixture-admin'
 export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' }
@@ -44,29 +46,38 @@ const json = (res, status, body) => {
   res.end(typeof body === 'string' ? body : JSON.stringify(body))
 }
 
-function fixture(res, path) {
-  const file = join(FIXTURES, path)
-  if (!existsSync(file)) return json(res, 404, { error: 'not found' })
-  json(res, 200, readFileSync(file, 'utf8'))
-}
+const body = (req) =>
+  new Promise((resolve) => {
+    let b = ''
+    req.on('data', (c) => (b += c))
+    req.on('end', () => resolve(b))
+  })
 
-function api(req, res, url, requests, state) {
+async function api(req, res, url, requests, state) {
   const q = url.searchParams
   requests.push(url.pathname + url.search)
   if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(res, 401, { error: 'invalid admin token' })
   if (url.pathname === '/api/v1/sites') return json(res, 200, { token: 'admin', sites: [{ id: 'demo', scopes: ['admin'] }] })
   if (!q.get('site')) return json(res, 400, { error: 'site is required' })
   if (q.get('site') !== 'demo') return json(res, 404, { error: 'unknown site' })
+  if (q.get('site') === 'demo' && q.get('channel') === 'Broken') return json(res, 500, { error: 'the report could not be computed: cannot read traffic: code: 241, message: Memory limit (total) exceeded' })
   const by = q.get('by') || 'channel'
+  const model = q.get('model') || 'first_click'
+  if (!GROUPS.includes(by)) return json(res, 400, { error: `unknown by ${JSON.stringify(by)}` })
+  if (!MODELS.includes(model)) return json(res, 400, { error: `unknown model ${JSON.stringify(model)}` })
+  const filters = {}
+  for (const f of [...GROUPS, 'lead_type']) if (q.get(f)) filters[f] = q.get(f)
+  const from = q.get('from') || FROM
+  const to = q.get('to') || TO
   switch (url.pathname) {
-    case '/api/v1/reports/sources': {
-      const model = q.get('model') || 'first_click'
-      if (!/^[a-z_]+$/.test(by) || !/^[a-z_]+$/.test(model)) return json(res, 400, { error: 'bad by or model' })
-      return fixture(res, `sources/${by}/${model}.json`)
-    }
+    case '/api/v1/reports/sources':
+      return json(res, 200, sources(by, model, filters, from, to))
+    case '/api/v1/reports/series':
+      return json(res, 200, series(model, filters, from, to, q.get('interval') || 'day'))
     case '/api/v1/reports/lifecycle':
-      if (by !== 'channel' && by !== 'source') return json(res, 400, { error: `unknown by ${JSON.stringify(by)}` })
-      return fixture(res, `lifecycle-${by}.json`)
+      return json(res, 200, lifecycle(q.get('by') || 'source', model, filters))
+    case '/api/v1/leads':
+      return json(res, 200, leads({ model, order: q.get('order') || 'newest', offset: Number(q.get('offset')) || 0, limit: Number(q.get('limit')) || 50, filters }))
     case '/api/v1/webhooks/deliveries': {
       const list = state.deliveries.filter((d) => (!q.get('state') || d.state === q.get('state')) && (!q.get('target') || d.target === q.get('target')))
       return json(res, 200, { site: 'demo', deliveries: list })
@@ -79,9 +90,13 @@ function api(req, res, url, requests, state) {
       return res.end(csv)
     }
     case '/api/v1/journeys': {
-      const id = q.get('conversion_id') || EMAILS[q.get('email')] || ''
-      if (!/^[\w-]+$/.test(id)) return json(res, 404, { error: 'no such conversion' })
-      return fixture(res, `journey-${id}.json`)
+      let id = q.get('conversion_id') || ''
+      if (req.method === 'POST') {
+        const b = JSON.parse((await body(req)) || '{}')
+        id = b.conversion_id || EMAILS[b.email] || ''
+      } else if (q.get('email')) return json(res, 400, { error: 'the dashboard sends emails in a POST body' })
+      const j = journeyOf(id)
+      return j ? json(res, 200, j) : json(res, 404, { error: 'no conversion found' })
     }
   }
   const again = url.pathname.match(/^\/api\/v1\/webhooks\/deliveries\/([\w-]+)\/retry$/)
@@ -91,7 +106,7 @@ function api(req, res, url, requests, state) {
     Object.assign(d, { state: 'pending', attempts: 0, status: 0, error: '', delivered: false, next_retry_at: '2026-10-20T11:00:00Z' })
     return json(res, 202, { site: 'demo', delivery: d })
   }
-  json(res, 404, { error: 'not found' })
+  json(res, 404, { error: 'no such endpoint' })
 }
 
 export async function start(port = 0) {

@@ -10,7 +10,9 @@ export class ApiError extends Error {
 
 export const PATHS = {
   sources: '/api/v1/reports/sources',
+  series: '/api/v1/reports/series',
   lifecycle: '/api/v1/reports/lifecycle',
+  leads: '/api/v1/leads',
   journeys: '/api/v1/journeys',
   sites: '/api/v1/sites',
   deliveries: '/api/v1/webhooks/deliveries',

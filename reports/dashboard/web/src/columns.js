@@ -69,17 +69,39 @@ export function csvRows(columns, rows, totals) {
 
 export const STAGE_NAMES = { lead: 'Lead', mql: 'MQL', sal: 'SAL', sql: 'SQL', opportunity: 'Opportunity', customer: 'Customer' }
 
-// A lifecycle row as per-stage cells: count, the rate and median days from the
-// stage before, and how many are stalled there.
+// A lifecycle row as per-stage cells: count (the model's credit: whole for single-touch
+// models), the rate and median days from the stage before, and how many are stalled there.
 export function stageCells(row, stages) {
   return stages.map((s, i) => {
     const pair = i > 0 ? `${stages[i - 1]}_${s}` : ''
     return {
       stage: s,
-      count: count(row.counts?.[s]),
+      value: row.counts?.[s] ?? 0,
+      count: fractional(row.counts?.[s]),
       rate: pair ? ratio(row.rates?.[pair]) : '',
       median: pair ? medianDays(row.median_days?.[pair]) : '',
       stalled: row.stalled?.[s] ?? 0,
     }
   })
+}
+
+// The lifecycle table as CSV: per stage its count, rate, median days and stalled.
+export function stageCSV(dimTitle, rows, totals, stages) {
+  const header = [dimTitle]
+  stages.forEach((s, i) => {
+    header.push(STAGE_NAMES[s] || s)
+    if (i > 0) header.push(`${STAGE_NAMES[s] || s} rate %`, `Days ${stages[i - 1]} to ${s} (median)`)
+    header.push(`${STAGE_NAMES[s] || s} stalled`)
+  })
+  const line = (key, r) => {
+    const out = [key]
+    stages.forEach((s, i) => {
+      const pair = `${stages[i - 1]}_${s}`
+      out.push(round(r.counts?.[s], 2))
+      if (i > 0) out.push(round(r.rates?.[pair] === null || r.rates?.[pair] === undefined ? null : r.rates[pair] * 100, 1), round(r.median_days?.[pair], 1))
+      out.push(round(r.stalled?.[s], 2))
+    })
+    return out
+  }
+  return [header, [...rows.map((r) => line(r.key ?? '', r)), line('Total', totals)]]
 }

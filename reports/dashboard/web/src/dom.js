@@ -35,3 +35,23 @@ export const field = (label, control, cls = '') => h('label', { class: `field ${
 export const message = (kind, text) => h('div', { class: `message ${kind}`, role: kind === 'error' ? 'alert' : 'status', text })
 
 export const card = (title, ...body) => h('section', { class: 'card' }, title ? h('h2', { class: 'card-title', text: title }) : null, ...body)
+
+// A wide table in a box that scrolls sideways, focusable so the keyboard can scroll it,
+// with a hint under it while columns are out of view.
+export function scrollable(table, label) {
+  const wrap = h('div', { class: 'table-wrap', role: 'region', tabindex: '0', 'aria-label': `${label} (scrolls sideways)` }, table)
+  const hint = h('p', { class: 'scroll-hint', hidden: true, 'aria-hidden': 'true', text: 'Scroll sideways for more columns →' })
+  const check = () => {
+    const more = wrap.scrollWidth - wrap.clientWidth > 2
+    hint.hidden = !more || wrap.scrollLeft + wrap.clientWidth >= wrap.scrollWidth - 2
+    wrap.classList.toggle('overflows', more)
+  }
+  wrap.addEventListener('scroll', check, { passive: true })
+  if (typeof ResizeObserver === 'function') new ResizeObserver(check).observe(wrap)
+  requestAnimationFrame(check)
+  return h('div', { class: 'table-box' }, wrap, hint)
+}
+
+// A button that downloads what rows() returns as CSV: [header, rows].
+export const exportButton = (ctx, name, build, disabled = false) =>
+  h('button', { type: 'button', class: 'button secondary', 'data-testid': 'export-csv', disabled, text: 'Export CSV', onclick: () => ctx.download(name, build()) })

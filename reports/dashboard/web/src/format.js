@@ -1,6 +1,7 @@
 // Number and date formatting for everything the dashboard shows. Attributed
-// leads and sales are credit sums, so they are fractional and shown with two
-// decimals; missing values (a null ROI, a rate with nothing to divide) are "—".
+// leads and sales are credit sums: whole numbers under single-touch models, shown
+// without decimals, fractions under multi-touch ones, shown with two; missing values
+// (a null ROI, a rate with nothing to divide) are "—".
 const LOCALE = 'en-US'
 export const NONE = '—'
 
@@ -9,6 +10,7 @@ const fraction = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 2, maxim
 const percent = new Intl.NumberFormat(LOCALE, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 })
 const credit = new Intl.NumberFormat(LOCALE, { style: 'percent', maximumFractionDigits: 1 })
 const days = new Intl.NumberFormat(LOCALE, { minimumFractionDigits: 1, maximumFractionDigits: 1 })
+const compact = new Intl.NumberFormat(LOCALE, { notation: 'compact', maximumFractionDigits: 1 })
 const moneyByCurrency = new Map()
 
 const finite = (n) => typeof n === 'number' && Number.isFinite(n)
@@ -16,8 +18,8 @@ const finite = (n) => typeof n === 'number' && Number.isFinite(n)
 // Visitors, sessions, lifecycle counts.
 export const count = (n) => (finite(n) ? integer.format(n) : NONE)
 
-// Leads and sales.
-export const fractional = (n) => (finite(n) ? fraction.format(n) : NONE)
+// Leads and sales: "321", "12.35".
+export const fractional = (n) => (finite(n) ? (Number.isInteger(Math.round(n * 100) / 100) ? integer.format(n) : fraction.format(n)) : NONE)
 
 // Revenue and cost, in the report's currency (every report names it).
 export function money(n, currency = '') {
@@ -29,6 +31,31 @@ export function money(n, currency = '') {
     moneyByCurrency.set(currency, f)
   }
   return f.format(n)
+}
+
+// Money in chart ticks: "€1.2K".
+export function compactMoney(n, currency = '') {
+  if (!finite(n)) return NONE
+  if (!/^[A-Z]{3}$/.test(currency)) return compact.format(n)
+  const key = 'compact:' + currency
+  let f = moneyByCurrency.get(key)
+  if (!f) {
+    f = new Intl.NumberFormat(LOCALE, { style: 'currency', currency, notation: 'compact', maximumFractionDigits: 1 })
+    moneyByCurrency.set(key, f)
+  }
+  return f.format(n)
+}
+
+// Counts in chart ticks: "1.2K".
+export const compactCount = (n) => (finite(n) ? compact.format(n) : NONE)
+
+// The change from the previous period: "+12.5%", "−3.0%"; "new" from nothing, "" when
+// there is nothing to compare.
+export function change(now, before) {
+  if (!finite(now) || !finite(before)) return ''
+  if (before === 0) return now === 0 ? '' : 'new'
+  const x = (now - before) / Math.abs(before)
+  return (x > 0 ? '+' : x < 0 ? '−' : '±') + percent.format(Math.abs(x))
 }
 
 // An amount in a currency the report could not convert, with its code: "CHF 1,200.00".

@@ -64,7 +64,7 @@ export async function deliveriesView(root, ctx) {
       h('td', { class: 'text' }, button),
     )
   }
-  const heads = ['Made', 'Event', 'To', 'Conversion', 'State', 'Attempts', 'Last answer', 'Next attempt', '']
+  const heads = ['Made', 'Event', 'To', 'Conversion', 'State', 'Attempts', 'Last answer', 'Next attempt', 'Action']
   replace(
     root,
     filters,

@@ -1,9 +1,14 @@
-// The journey explorer: one person's touchpoints in order, with the credit
-// each attribution model gives every touch for the conversion looked up.
+// The journey explorer: what one person did before a conversion (pages, forms, calls,
+// conversions) and their touchpoints in order, with the credit each attribution model
+// gives every touch for the conversion looked up.
 import { ApiError, PATHS } from '../api.js'
-import { h, message, replace } from '../dom.js'
+import { STAGE_NAMES } from '../columns.js'
+import { fileName, toCSV } from '../csv.js'
+import { exportButton, h, message, replace, scrollable } from '../dom.js'
 import { keyLabel, money, share, timestamp } from '../format.js'
 import { MODELS, MODEL_NAMES, journeyQuery } from '../state.js'
+
+const EVENT_NAMES = { pageview: 'Page view', form_submit: 'Form submitted', call_click: 'Call click', email_click: 'Email click', track: 'Event', identify: 'Identified' }
 
 // The touch of a conversion without touchpoints in its lookback window.
 const NO_TOUCHPOINT = '(no touchpoint)'
@@ -38,7 +43,8 @@ export async function journeyView(root, ctx) {
   }
   let data
   try {
-    data = await ctx.get(PATHS.journeys, { site: s.site, ...q })
+    // An email is sent in the body, never in the URL.
+    data = q.email ? await ctx.get(PATHS.journeys, { site: s.site }, { email: q.email }) : await ctx.get(PATHS.journeys, { site: s.site, ...q })
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
       replace(out, message('error', `No journey found: ${err.message}`))
@@ -145,9 +151,82 @@ function render(out, data, ctx) {
         : h('tr', null, h('td', { class: 'empty', colspan: 6 + MODELS.length, text: 'No touchpoints before this conversion (within the lookback window).' })),
     ),
   )
+  const site = ctx.state.site
+  const id = conv.conversion_id ?? 'journey'
+  const touchCSV = () =>
+    toCSV(
+      ['Time (UTC)', 'Channel', 'Source', 'Medium', 'Campaign', 'Keyword', 'Landing page', 'Referrer', ...MODELS.map((m) => `${MODEL_NAMES[m]} credit %`)],
+      touches.map((t) => [timestamp(t.started_at).replace(' UTC', ''), t.channel, t.source, t.medium, t.campaign, t.term, t.landing_page, t.referrer, ...MODELS.map((m) => (typeof t.credits?.[m] === 'number' ? Math.round(t.credits[m] * 1000) / 10 : ''))]),
+    )
   replace(
     out,
     summary,
-    h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', { class: 'card-title', text: 'Touchpoints' }), h('span', { class: 'card-note', text: 'Oldest first · credit per model' })), h('div', { class: 'table-wrap' }, table)),
+    timeline(data, touches, ctx, site, id),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'touch-title' },
+      h('div', { class: 'card-head' }, h('h2', { class: 'card-title', id: 'touch-title', text: 'Touchpoints' }), h('span', { class: 'card-note', text: 'Oldest first · credit per model' }), h('div', { class: 'card-actions' }, exportButton(ctx, fileName(site, 'touchpoints', id), touchCSV, !touches.length))),
+      scrollable(table, 'Touchpoints and credit by model'),
+    ),
+  )
+}
+
+// What the person did, in order: each visit with its pages, forms, calls and the
+// conversions recorded for them.
+function timeline(data, touches, ctx, site, id) {
+  const events = Array.isArray(data.events) ? data.events : []
+  const visits = new Map(touches.filter((t) => t.session_id).map((t) => [String(t.session_id), t]))
+  const what = (e) => {
+    if (e.type === 'conversion') {
+      const c = e.conversion || {}
+      if (c.type === 'lead') return `Lead${c.lead_type ? ` (${c.lead_type})` : ''}`
+      if (c.type === 'sale') return `Sale${c.value ? ` · ${money(c.value, c.currency)}` : ''}`
+      return `Stage: ${STAGE_NAMES[c.type] || c.type || 'conversion'}`
+    }
+    return EVENT_NAMES[e.type] || String(e.type || 'Event')
+  }
+  const detail = (e) => {
+    if (e.type === 'conversion') return String(e.conversion?.conversion_id ?? '')
+    const parts = []
+    if (e.name) parts.push(String(e.name))
+    if (e.link) parts.push(String(e.link).replace(/^(tel|mailto):/, ''))
+    if (e.path) parts.push(e.title ? `${e.path} · ${e.title}` : String(e.path))
+    return parts.join(' · ')
+  }
+  let session = null
+  const items = []
+  for (const e of events) {
+    if (e.type !== 'conversion' && e.session_id && e.session_id !== session) {
+      session = e.session_id
+      const v = visits.get(String(e.session_id))
+      items.push(h('li', { class: 'visit' }, h('span', { class: 'badge', text: v ? keyLabel(v.channel) : e.bot ? 'Bot' : 'Visit' }), h('span', { class: 'visit-text', text: v ? `Visit from ${[v.source, v.medium].filter(Boolean).join(' / ') || keyLabel(v.channel)}${v.campaign ? ` · ${v.campaign}` : ''}` : e.bot ? 'A visit by a bot (not a touchpoint)' : 'A visit' })))
+    }
+    items.push(
+      h(
+        'li',
+        { class: `event ${e.type === 'conversion' ? 'conversion' : ''}`, 'data-type': String(e.type || '') },
+        h('time', { datetime: String(e.at || ''), text: timestamp(e.at).replace(' UTC', '') }),
+        h('span', { class: 'event-what', text: what(e) }),
+        h('span', { class: 'event-detail', text: detail(e) }),
+      ),
+    )
+  }
+  const csv = () =>
+    toCSV(
+      ['Time (UTC)', 'What', 'Detail', 'Path', 'Title', 'Session', 'Visit channel'],
+      events.map((e) => [timestamp(e.at).replace(' UTC', ''), what(e), detail(e), e.path ?? '', e.title ?? '', e.session_id ?? '', visits.get(String(e.session_id))?.channel ?? '']),
+    )
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'timeline-title', 'data-testid': 'journey-timeline' },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h2', { class: 'card-title', id: 'timeline-title', text: 'What they did' }),
+      h('span', { class: 'card-note', text: `From ${timestamp(data.window_from).slice(0, 10)} (the lookback window) to the conversion · pages, forms, calls and conversions` }),
+      h('div', { class: 'card-actions' }, exportButton(ctx, fileName(site, 'journey', id), csv, !events.length)),
+    ),
+    data.events_truncated ? message('info', 'Only the latest 1,000 events are shown.') : null,
+    events.length ? h('ol', { class: 'timeline' }, items) : h('p', { class: 'empty', text: 'No pages, forms or calls recorded in the window.' }),
   )
 }

@@ -1,0 +1,205 @@
+//go:build cluster
+
+// Tests that need the local cluster of scripts/cluster.sh (run them with
+// `scripts/cluster.sh test`): they kill its processes.
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/event"
+	"touchpoint/internal/testenv"
+)
+
+// load posts journeys to the collectors until stop is closed: each visitor makes a few
+// pageviews (one POST /e) and then a sale through POST /v1/conversions. It keeps the ids of
+// what the collectors acknowledged.
+type load struct {
+	collectors []string
+	mu         sync.Mutex
+	events     []string // acknowledged event ids
+	visitors   []string
+	sales      []string // acknowledged conversion ids
+	refused    atomic.Int64
+}
+
+func (l *load) run(stop <-chan struct{}, worker int) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		url := l.collectors[(worker+i)%len(l.collectors)]
+		vid := uuid.NewString()
+		ip := fmt.Sprintf("203.0.113.%d", (worker*97+i)%250+1)
+		now := time.Now().Add(-time.Minute).UnixMilli()
+		var evs []event.Event
+		for p := range 4 {
+			evs = append(evs, event.Event{ID: uuid.NewString(), Type: event.Pageview, TS: now + int64(p)*1000, VID: vid,
+				URL: fmt.Sprintf("https://shop.example.com/p%d?utm_source=cluster&utm_medium=cpc&utm_campaign=load", p)})
+		}
+		if l.post(client, url+"/e", ip, "", event.Batch{Site: "demo", Events: evs}) {
+			l.mu.Lock()
+			for _, e := range evs {
+				l.events = append(l.events, e.ID)
+			}
+			l.visitors = append(l.visitors, vid)
+			l.mu.Unlock()
+		}
+		sale := "cluster-" + uuid.NewString()
+		if l.post(client, url+"/v1/conversions", ip, "demo-secret", map[string]any{"site": "demo", "conversion_id": sale, "type": "sale",
+			"visitor_id": vid, "value": 10, "currency": "EUR", "occurred_at": time.Now().UTC().Format(time.RFC3339)}) {
+			l.mu.Lock()
+			l.sales = append(l.sales, sale)
+			l.mu.Unlock()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *load) post(client *http.Client, url, ip, secret string, body any) bool {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("X-Forwarded-For", ip)
+	if secret != "" {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+secret)
+	} else {
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Origin", "http://127.0.0.1:3000")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		l.refused.Add(1)
+		return false
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		l.refused.Add(1)
+		return false
+	}
+	return true
+}
+
+func cluster(t *testing.T, args ...string) {
+	t.Helper()
+	script := os.Getenv("TP_CLUSTER_SCRIPT")
+	if script == "" {
+		t.Fatal("TP_CLUSTER_SCRIPT is not set: run scripts/cluster.sh test")
+	}
+	out, err := exec.Command(script, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster.sh %v: %v\n%s", args, err, out)
+	}
+}
+
+// Under load, one Kafka broker and one ClickHouse replica (the first replica of shard 1,
+// the server the services talk to first) are killed. Every event and sale the collectors
+// acknowledged must be in ClickHouse exactly once, and every sale credited, while both are
+// still down and again once they are back and the replica has caught up.
+func TestBrokerAndReplicaKilledUnderLoad(t *testing.T) {
+	conn, db := testenv.ClickHouse(t)
+	l := &load{collectors: []string{"http://127.0.0.1:18180", "http://127.0.0.1:18190"}}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.run(stop, w) }()
+	}
+	start := time.Now()
+	time.Sleep(8 * time.Second)
+	cluster(t, "kill", "kafka2")
+	cluster(t, "kill", "ch1")
+	t.Logf("killed kafka2 and ch1 after %s", time.Since(start).Round(time.Second))
+	time.Sleep(15 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("load of %s: %d events and %d sales acknowledged, %d requests refused", time.Since(start).Round(time.Second),
+		len(l.events), len(l.sales), l.refused.Load())
+
+	count := func(q string, args ...any) (uint64, uint64, error) {
+		var n, uniq uint64
+		err := conn.QueryRow(context.Background(), fmt.Sprintf(q, db), args...).Scan(&n, &uniq)
+		return n, uniq, err
+	}
+	check := func(when string) {
+		t.Helper()
+		at := time.Now()
+		testenv.Eventually(t, 3*time.Minute, "every acknowledged event once "+when, func() (bool, error) {
+			n, uniq, err := count(`SELECT count(), uniqExact(event_id) FROM %s.events FINAL
+				WHERE site_id = 'demo' AND event_type = 'pageview' AND visitor_id IN (SELECT arrayJoin(?))`, l.visitors)
+			if err == nil && n != uniq {
+				t.Fatalf("%d event rows for %d events %s", n, uniq, when)
+			}
+			return n == uint64(len(l.events)) && n > 0, fmt.Errorf("%d of %d events (%v)", n, len(l.events), err)
+		})
+		testenv.Eventually(t, 3*time.Minute, "every acknowledged sale once "+when, func() (bool, error) {
+			n, uniq, err := count(`SELECT count(), uniqExact(conversion_id) FROM %s.conversions FINAL
+				WHERE site_id = 'demo' AND conversion_id IN (SELECT arrayJoin(?))`, l.sales)
+			if err == nil && n != uniq {
+				t.Fatalf("%d conversion rows for %d sales %s", n, uniq, when)
+			}
+			return n == uint64(len(l.sales)) && n > 0, fmt.Errorf("%d of %d sales (%v)", n, len(l.sales), err)
+		})
+		testenv.Eventually(t, 3*time.Minute, "every sale credited once "+when, func() (bool, error) {
+			n, uniq, err := count(`SELECT count(), uniqExact(conversion_id) FROM %s.attributions FINAL
+				WHERE site_id = 'demo' AND model = 'last_click' AND removed = 0 AND conversion_id IN (SELECT arrayJoin(?))`, l.sales)
+			if err == nil && n != uniq {
+				t.Fatalf("%d last-click credits for %d sales %s", n, uniq, when)
+			}
+			return n == uint64(len(l.sales)), fmt.Errorf("%d of %d sales credited (%v)", n, len(l.sales), err)
+		})
+		t.Logf("%d events and %d sales there exactly once, and credited, %s (checked in %s)", len(l.events), len(l.sales), when,
+			time.Since(at).Round(100*time.Millisecond))
+	}
+	check("with kafka2 and ch1 down")
+	// No service gave up meanwhile.
+	out, _ := exec.Command(os.Getenv("TP_CLUSTER_SCRIPT"), "status").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasSuffix(line, " stopped") && !strings.HasPrefix(line, "cluster-ch1 ") && !strings.HasPrefix(line, "cluster-kafka2 ") {
+			t.Errorf("%s while kafka2 and ch1 were down", line)
+		}
+	}
+
+	cluster(t, "up")
+	// The replica fetches what it missed once its old ZooKeeper session expired: then both
+	// replicas of shard 1 hold the same rows.
+	testenv.Eventually(t, 2*time.Minute, "ch1 caught up with ch2", func() (bool, error) {
+		var n1, n2 uint64
+		if err := replicaCount(9101, db, &n1); err != nil {
+			return false, err
+		}
+		if err := replicaCount(9102, db, &n2); err != nil {
+			return false, err
+		}
+		return n1 == n2 && n1 > 0, fmt.Errorf("ch1 has %d event rows, ch2 %d", n1, n2)
+	})
+	check("with kafka2 and ch1 back")
+}
+
+// replicaCount counts the event rows of one server's shard.
+func replicaCount(port int, db string, n *uint64) error {
+	c, err := chstore.Open(context.Background(), chstore.Config{Addr: fmt.Sprintf("127.0.0.1:%d", port), Database: db, User: "default"})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.QueryRow(context.Background(), "SELECT count() FROM "+db+".events_local").Scan(n)
+}

@@ -1,0 +1,222 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"touchpoint/attribution/model"
+	"touchpoint/internal/chstore"
+)
+
+// LeadOrders are the orders of the lead list.
+var LeadOrders = []string{"newest", "score"}
+
+// LeadTouch is the touch a single-touch model credits with a lead.
+type LeadTouch struct {
+	At          time.Time `json:"at"`
+	Channel     string    `json:"channel"`
+	Source      string    `json:"source"`
+	Medium      string    `json:"medium"`
+	Campaign    string    `json:"campaign"`
+	Term        string    `json:"term"`
+	LandingPage string    `json:"landing_page"`
+}
+
+// Lead is one lead of the lead list.
+type Lead struct {
+	ConversionID string    `json:"conversion_id"`
+	OccurredAt   time.Time `json:"occurred_at"`
+	LeadType     string    `json:"lead_type"`
+	PersonID     string    `json:"person_id"`
+	// Stage is the furthest lifecycle stage the person reached (lead at least).
+	Stage string `json:"stage"`
+	// Touches is how many touches the lead's lookback window holds (0: none).
+	Touches    int        `json:"touches"`
+	FirstTouch *LeadTouch `json:"first_touch"` // null while the lead is not yet attributed
+	LastTouch  *LeadTouch `json:"last_touch"`
+	// Score is the person's lead score; null while the site has no lead scoring.
+	Score *float64 `json:"score"`
+}
+
+// Leads is a page of the lead list.
+type Leads struct {
+	Site    string            `json:"site"`
+	From    string            `json:"from"`
+	To      string            `json:"to"`
+	Model   string            `json:"model"`
+	Order   string            `json:"order"`
+	Scored  bool              `json:"scored"` // whether the site's leads have scores
+	Filters map[string]string `json:"filters"`
+	Total   uint64            `json:"total"` // leads matching, on all pages
+	Offset  int               `json:"offset"`
+	Limit   int               `json:"limit"`
+	Leads   []Lead            `json:"leads"`
+}
+
+// LeadQuery is what the lead list shows.
+type LeadQuery struct {
+	Params
+	Order         string
+	Offset, Limit int
+}
+
+// ParseLeadQuery reads order (newest by default), offset and limit (50, at most 500)
+// next to the report parameters.
+func ParseLeadQuery(q url.Values, now time.Time) (LeadQuery, error) {
+	p, err := ParseParams(q, now)
+	lq := LeadQuery{Params: p, Order: q.Get("order"), Limit: 50}
+	if err != nil {
+		return lq, err
+	}
+	if lq.Order == "" {
+		lq.Order = "newest"
+	}
+	if !oneOf(lq.Order, LeadOrders) {
+		return lq, fmt.Errorf("unknown order %q (newest or score)", lq.Order)
+	}
+	for _, x := range []struct {
+		name     string
+		into     *int
+		min, max int
+	}{{"offset", &lq.Offset, 0, 1 << 30}, {"limit", &lq.Limit, 1, 500}} {
+		v := q.Get(x.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < x.min || n > x.max {
+			return lq, fmt.Errorf("%s is a whole number from %d to %d", x.name, x.min, x.max)
+		}
+		*x.into = n
+	}
+	return lq, nil
+}
+
+// Leads lists the leads that occurred in the range, newest first, with the touches first
+// and last click credit and the furthest stage each person reached. With dimension
+// filters it lists the leads the model credits to a touch that matches them: the leads
+// behind a row of the source report. Ordered by score, leads without a score come last;
+// until the site scores leads that is every lead, so the list is the newest first.
+func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
+	p := lq.Params
+	out := &Leads{Site: p.Site, From: day(p.From), To: day(p.To), Model: p.Model, Order: lq.Order, Filters: p.Filter.Values(),
+		Offset: lq.Offset, Limit: lq.Limit, Leads: []Lead{}}
+	// Filters apply after FINAL: a corrected conversion may no longer be a lead, or of
+	// another type or date.
+	where := "type = 'lead' AND occurred_at >= ? AND occurred_at < ?"
+	args := []any{p.Site, p.Site, p.From, p.end()}
+	typeCond, typeArgs := p.Filter.leadType()
+	where += typeCond
+	args = append(args, typeArgs...)
+	if len(p.Filter.Dims) > 0 {
+		cond, condArgs := p.Filter.attributions()
+		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM (
+				SELECT * FROM %s.attributions FINAL
+				WHERE site_id = ? AND model = ? AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
+			WHERE removed = 0 AND credit > 0%s)`, s.DB, cond)
+		args = append(append(args, p.Site, p.Model, p.From, p.end()), condArgs...)
+	}
+	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
+		FROM %s.conversions FINAL WHERE site_id = ?`, s.DB))
+	list := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
+		ORDER BY occurred_at DESC, conversion_id LIMIT ?, ?`, leads, where)
+	count := fmt.Sprintf(`SELECT count() FROM (%s) WHERE %s`, leads, where)
+	err := parallel(func() error {
+		return s.each(ctx, list, append(append([]any{}, args...), lq.Offset, lq.Limit), func(sc scanner) error {
+			var l Lead
+			if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID); err != nil {
+				return err
+			}
+			l.Stage = "lead"
+			out.Leads = append(out.Leads, l)
+			return nil
+		})
+	}, func() error {
+		return s.Conn.QueryRow(ctx, count, args...).Scan(&out.Total)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list leads: %w", err)
+	}
+	if len(out.Leads) == 0 {
+		return out, nil
+	}
+	if err := parallel(func() error { return s.leadTouches(ctx, p.Site, out.Leads) }, func() error { return s.leadStages(ctx, p.Site, out.Leads) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// leadTouches fills in the first and last touch of leads and their number of touches
+// (the linear model credits each once).
+func (s *Store) leadTouches(ctx context.Context, site string, leads []Lead) error {
+	at := map[string]*Lead{}
+	ids := make([]string, len(leads))
+	for i := range leads {
+		at[leads[i].ConversionID] = &leads[i]
+		ids[i] = leads[i].ConversionID
+	}
+	q := fmt.Sprintf(`SELECT conversion_id, model, touch_at, channel, source, medium, campaign, term, landing_page FROM (
+			SELECT * FROM %s.attributions FINAL
+			WHERE site_id = ? AND model IN (?, ?, ?) AND conversion_id IN (SELECT arrayJoin(?)))
+		WHERE removed = 0`, s.DB)
+	err := s.each(ctx, q, []any{site, model.FirstClick, model.LastClick, model.Linear, ids}, func(sc scanner) error {
+		var id, m string
+		var t LeadTouch
+		if err := sc.Scan(&id, &m, &t.At, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term, &t.LandingPage); err != nil {
+			return err
+		}
+		l := at[id]
+		switch m {
+		case model.FirstClick:
+			l.FirstTouch = &t
+		case model.LastClick:
+			l.LastTouch = &t
+		default:
+			if t.Channel != model.NoTouchpoint {
+				l.Touches++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read the leads' touches: %w", err)
+	}
+	return nil
+}
+
+// leadStages fills in the furthest stage each lead's person reached.
+func (s *Store) leadStages(ctx context.Context, site string, leads []Lead) error {
+	var persons []string
+	for _, l := range leads {
+		persons = append(persons, l.PersonID)
+	}
+	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type FROM %s.conversions FINAL WHERE site_id = ?`, s.DB))
+	q := fmt.Sprintf(`SELECT person, groupUniqArray(type) FROM (%s) WHERE has(?, person) AND has(?, type) GROUP BY person`, inner)
+	furthest := map[string]string{}
+	err := s.each(ctx, q, []any{site, site, persons, Stages[1:]}, func(sc scanner) error {
+		var person string
+		var types []string
+		if err := sc.Scan(&person, &types); err != nil {
+			return err
+		}
+		for i := len(Stages) - 1; i > 0; i-- {
+			if oneOf(Stages[i], types) {
+				furthest[person] = Stages[i]
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot read the leads' stages: %w", err)
+	}
+	for i := range leads {
+		if st, ok := furthest[leads[i].PersonID]; ok {
+			leads[i].Stage = st
+		}
+	}
+	return nil
+}
