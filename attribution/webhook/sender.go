@@ -75,13 +75,17 @@ func NewSender(queue Queue, targets map[string]Target, timeout time.Duration) *S
 	return &Sender{
 		queue:   queue,
 		targets: targets,
-		client: &http.Client{Timeout: timeout, Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: min(timeout, 5*time.Second)}).DialContext,
-			TLSHandshakeTimeout: min(timeout, 5*time.Second),
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     90 * time.Second,
-		}},
+		client: &http.Client{Timeout: timeout,
+			// A redirect is an answer: following it would turn the POST into a GET of
+			// another page, whose 200 would pass for a delivery.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Transport: &http.Transport{
+				Proxy:               http.ProxyFromEnvironment,
+				DialContext:         (&net.Dialer{Timeout: min(timeout, 5*time.Second)}).DialContext,
+				TLSHandshakeTimeout: min(timeout, 5*time.Second),
+				MaxIdleConnsPerHost: 4,
+				IdleConnTimeout:     90 * time.Second,
+			}},
 		MaxAttempts: 8,
 		MaxRefused:  3,
 		Backoff:     ExpBackoff(2*time.Second, 10*time.Minute),

@@ -253,6 +253,29 @@ func TestSenderVerdicts(t *testing.T) {
 	f(302, 3, Failed)
 }
 
+// A redirect is not followed: it would turn the POST into a GET of another page, whose
+// 200 would pass for a delivery.
+func TestSenderFollowsNoRedirect(t *testing.T) {
+	var mu sync.Mutex
+	var elsewhere int
+	w := newWorld(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/elsewhere" {
+			mu.Lock()
+			elsewhere++
+			mu.Unlock()
+			return
+		}
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}, nil)
+	w.add(t, "d", `{}`)
+	waitFor(t, "an end", func() bool { return w.q.get("d").State != Pending })
+	mu.Lock()
+	defer mu.Unlock()
+	if d := w.q.get("d"); d.State != Failed || d.Status != http.StatusFound || elsewhere != 0 {
+		t.Fatalf("after a redirect: %+v, %d requests where it pointed", d, elsewhere)
+	}
+}
+
 // Retry-After of a 429 or 503 is waited out (up to an hour) instead of the backoff.
 func TestSenderHonoursRetryAfter(t *testing.T) {
 	w := newWorld(t, func(w http.ResponseWriter, r *http.Request) {

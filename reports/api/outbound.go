@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,11 +36,19 @@ func showDelivery(d webhook.Delivery) delivery {
 	out := delivery{ID: d.ID, Target: d.Target, Event: d.Event, ConversionID: d.ConversionID, URL: d.URL, State: d.State,
 		Delivered: d.State == webhook.Delivered, Attempts: d.Attempts, Status: d.Status, Error: d.Error,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
-	if d.State == webhook.Pending && !d.NextAttemptAt.IsZero() {
-		v := d.NextAttemptAt.UTC().Format(time.RFC3339)
-		out.NextRetryAt = &v
+	if d.State == webhook.Pending {
+		out.NextRetryAt = optTime(d.NextAttemptAt)
 	}
 	return out
+}
+
+// optTime is t in RFC 3339, or nil (JSON null) when it is not set.
+func optTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.UTC().Format(time.RFC3339)
+	return &v
 }
 
 func (s *Server) queueReady(w http.ResponseWriter) bool {
@@ -103,44 +112,44 @@ type attempt struct {
 	At          time.Time `json:"at"`
 }
 
+// withDelivery runs do on the delivery of the request's {id}, answering 503 without a
+// queue and 404 for an id of another site or none; ok is false when it answered.
+func (s *Server) withDelivery(w http.ResponseWriter, r *http.Request, st *site.Site,
+	do func(ctx context.Context, site, id string) (webhook.Delivery, error)) (webhook.Delivery, bool) {
+	if !s.queueReady(w) {
+		return webhook.Delivery{}, false
+	}
+	d, err := do(r.Context(), st.ID, r.PathValue("id"))
+	switch {
+	case errors.Is(err, webhook.ErrNoDelivery):
+		fail(w, http.StatusNotFound, "no such delivery")
+	case err != nil:
+		respond(w, nil, err)
+	default:
+		return d, true
+	}
+	return d, false
+}
+
 // delivery is one delivery with its payload and attempts.
 func (s *Server) delivery(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	if !s.queueReady(w) {
-		return
-	}
-	d, err := s.Deliveries.Get(r.Context(), st.ID, r.PathValue("id"))
-	if errors.Is(err, webhook.ErrNoDelivery) {
-		fail(w, http.StatusNotFound, "no such delivery")
-		return
-	}
-	if err != nil {
-		respond(w, nil, err)
+	d, ok := s.withDelivery(w, r, st, s.Deliveries.Get)
+	if !ok {
 		return
 	}
 	as, err := s.Deliveries.Attempts(r.Context(), st.ID, d.ID)
 	shown := make([]attempt, len(as))
 	for i, a := range as {
-		shown[i] = attempt{Attempt: a.Attempt, URL: a.URL, Status: a.Status, Error: a.Error, Delivered: a.Delivered, At: a.At.UTC()}
-		if !a.NextRetryAt.IsZero() {
-			v := a.NextRetryAt.UTC().Format(time.RFC3339)
-			shown[i].NextRetryAt = &v
-		}
+		shown[i] = attempt{Attempt: a.Attempt, URL: a.URL, Status: a.Status, Error: a.Error, Delivered: a.Delivered,
+			NextRetryAt: optTime(a.NextRetryAt), At: a.At.UTC()}
 	}
 	respond(w, map[string]any{"site": st.ID, "delivery": showDelivery(d), "payload": jsonText(d.Payload), "attempts": shown}, err)
 }
 
 // resend is "send again": the delivery becomes pending with every attempt available.
 func (s *Server) resend(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	if !s.queueReady(w) {
-		return
-	}
-	d, err := s.Deliveries.Resend(r.Context(), st.ID, r.PathValue("id"))
-	if errors.Is(err, webhook.ErrNoDelivery) {
-		fail(w, http.StatusNotFound, "no such delivery")
-		return
-	}
-	if err != nil {
-		respond(w, nil, err)
+	d, ok := s.withDelivery(w, r, st, s.Deliveries.Resend)
+	if !ok {
 		return
 	}
 	if s.Resent != nil {
