@@ -184,6 +184,9 @@ func (st *Stitcher) reconcile(ctx context.Context, checks []personCheck) error {
 			}
 		}
 	}
+	if len(aliases) == 0 && len(merges) == 0 {
+		return nil
+	}
 	return st.store.write(ctx, &batchRows{events: &eventBlock{}, ids: identityRows{aliases: aliases, merges: merges}})
 }
 
