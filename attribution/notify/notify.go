@@ -27,6 +27,7 @@ type Notifier struct {
 	// Queue stores the deliveries (webhook.Store in production).
 	Queue interface {
 		Save(ctx context.Context, ds ...webhook.Delivery) error
+		Made(ctx context.Context, site string, conversionIDs []string) ([]webhook.Delivery, error)
 	}
 	// Sender is handed the saved deliveries; nil leaves them to the sender's poll.
 	Sender interface{ Enqueue(ds ...webhook.Delivery) }
@@ -48,16 +49,25 @@ func (n *Notifier) Computed(ctx context.Context, st *site.Site, cs []engine.Comp
 	if !hook && !toMeta || len(cs) == 0 {
 		return nil
 	}
+	ids := make([]string, len(cs))
+	for i := range cs {
+		ids[i] = cs[i].Conversion.ID
+	}
+	prior, err := n.Queue.Made(ctx, st.ID, ids)
+	if err != nil {
+		return err
+	}
+	known := newMade(prior)
 	var ds []webhook.Delivery
 	if hook {
-		hooks, err := n.webhooks(ctx, st, cs)
+		hooks, err := n.webhooks(ctx, st, cs, known)
 		if err != nil {
 			return err
 		}
 		ds = append(ds, hooks...)
 	}
 	if toMeta {
-		events, err := n.metaEvents(ctx, st, cs)
+		events, err := n.metaEvents(ctx, st, cs, known)
 		if err != nil {
 			return err
 		}
@@ -76,7 +86,7 @@ func (n *Notifier) Computed(ctx context.Context, st *site.Site, cs []engine.Comp
 }
 
 // webhooks makes the CRM webhooks of cs.
-func (n *Notifier) webhooks(ctx context.Context, st *site.Site, cs []engine.Computed) ([]webhook.Delivery, error) {
+func (n *Notifier) webhooks(ctx context.Context, st *site.Site, cs []engine.Computed, known *made) ([]webhook.Delivery, error) {
 	var ids []string
 	from, to := cs[0].Conversion.At, cs[0].Conversion.At
 	for i := range cs {
@@ -145,7 +155,10 @@ func (n *Notifier) webhooks(ctx context.Context, st *site.Site, cs []engine.Comp
 			p.Previous = &webhook.Previous{FirstTouch: touches[c.PrevFirst], LastTouch: touches[c.PrevLast]}
 			idParts = []string{c.PrevFirst, c.PrevLast, c.First.ID, c.Last.ID}
 		}
-		p.ID = webhook.DeliveryID(append([]string{st.ID, webhook.TargetWebhook, p.Event, conv.ID}, idParts...)...)
+		var fresh bool
+		if p.ID, fresh = known.id(webhook.DeliveryID(append([]string{st.ID, webhook.TargetWebhook, p.Event, conv.ID}, idParts...)...), p.Event == webhook.AttributionUpdated, conv.ID); !fresh {
+			continue
+		}
 		body, err := json.Marshal(p)
 		if err != nil {
 			return nil, fmt.Errorf("cannot encode the webhook of %s: %w", conv.ID, err)
@@ -158,13 +171,13 @@ func (n *Notifier) webhooks(ctx context.Context, st *site.Site, cs []engine.Comp
 
 // metaEvents makes the Meta events of the conversions credited for the first time whose
 // type the site sends to Meta and which are recent enough for Meta to take.
-func (n *Notifier) metaEvents(ctx context.Context, st *site.Site, cs []engine.Computed) ([]webhook.Delivery, error) {
+func (n *Notifier) metaEvents(ctx context.Context, st *site.Site, cs []engine.Computed, known *made) ([]webhook.Delivery, error) {
 	now := n.now().UTC()
 	var todo []*engine.Conversion
 	old := 0
 	for i := range cs {
 		c := &cs[i].Conversion
-		if !cs[i].New || st.MetaEvent(c.Type) == "" {
+		if !cs[i].New || st.MetaEvent(c.Type) == "" || known.has(webhook.DeliveryID(st.ID, webhook.TargetMeta, c.ID)) {
 			continue
 		}
 		if now.Sub(c.At) > meta.MaxAge {
@@ -211,6 +224,48 @@ func (n *Notifier) metaEvents(ctx context.Context, st *site.Site, cs []engine.Co
 			URL: url, Payload: body, State: webhook.Pending, NextAttemptAt: now, CreatedAt: now})
 	}
 	return out, nil
+}
+
+// made are the deliveries already made of some conversions. A pass of the engine done
+// again after a failure (a restart, ClickHouse away while the credit was written) computes
+// the same conversions again: their deliveries, perhaps sent meanwhile, are not made twice.
+type made struct {
+	byID map[string]webhook.Delivery
+	// lastUpdate is when the latest attribution.updated of each conversion was made.
+	lastUpdate map[string]time.Time
+}
+
+func newMade(ds []webhook.Delivery) *made {
+	m := &made{byID: map[string]webhook.Delivery{}, lastUpdate: map[string]time.Time{}}
+	for _, d := range ds {
+		m.byID[d.ID] = d
+		if d.Target == webhook.TargetWebhook && d.Event == webhook.AttributionUpdated && d.CreatedAt.After(m.lastUpdate[d.ConversionID]) {
+			m.lastUpdate[d.ConversionID] = d.CreatedAt
+		}
+	}
+	return m
+}
+
+func (m *made) has(id string) bool {
+	_, ok := m.byID[id]
+	return ok
+}
+
+// id returns the id of a delivery whose parts give id, and whether it is to be made. A
+// delivery made already is not, except an attribution.updated whose conversion had
+// another change told since (its touches went back and forth): that one is made again
+// under a new id, which a receiver deduplicating by id does not take for the first one.
+func (m *made) id(id string, update bool, conversionID string) (string, bool) {
+	for {
+		d, ok := m.byID[id]
+		if !ok {
+			return id, true
+		}
+		if !update || !m.lastUpdate[conversionID].After(d.CreatedAt) {
+			return id, false
+		}
+		id = webhook.DeliveryID(id, "again")
+	}
 }
 
 func without(list []string, s string) []string {

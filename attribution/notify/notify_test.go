@@ -143,11 +143,77 @@ func TestNotifierQueuesWebhooksAndMetaEvents(t *testing.T) {
 		t.Fatalf("Meta sale %+v", sb)
 	}
 
-	// Made again (a pass done again after a failure), the deliveries replace themselves.
-	if err := n.Computed(context.Background(), st, []engine.Computed{{Conversion: convs[0], New: true}}); err != nil {
+	// The lead's webhook is delivered; the pass is then done again (the service restarted
+	// before the credit was written): nothing is made twice, nothing delivered is pending again.
+	var leadHook webhook.Delivery
+	for _, dl := range list {
+		if dl.ConversionID == "lead-1" && dl.Target == webhook.TargetWebhook {
+			leadHook = dl
+		}
+	}
+	leadHook.State, leadHook.Attempts, leadHook.Status = webhook.Delivered, 1, 204
+	if err := q.Save(context.Background(), leadHook); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := q.List(context.Background(), "s1", webhook.Filter{}, 100); len(again) != len(list) {
-		t.Fatalf("%d deliveries after making one again, want %d", len(again), len(list))
+	if _, err := eng.ComputeConversions(context.Background(), st, convs, true); err != nil {
+		t.Fatal(err)
+	}
+	var lead engine.Conversion // computing sorts convs
+	for _, c := range convs {
+		if c.ID == "lead-1" {
+			lead = c
+		}
+	}
+	if err := n.Computed(context.Background(), st, []engine.Computed{{Conversion: lead, New: true}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := q.List(context.Background(), "s1", webhook.Filter{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != len(list) {
+		t.Fatalf("%d deliveries after making them again, want %d", len(again), len(list))
+	}
+	for _, dl := range again {
+		if dl.ID == leadHook.ID && (dl.State != webhook.Delivered || dl.Attempts != 1) {
+			t.Fatalf("the delivered webhook made again: %s, %d attempts", dl.State, dl.Attempts)
+		}
+	}
+
+	// The lead's first touch moves from A to B, back to A, then to B again: the CRM hears
+	// of each change, the last one under an id of its own (a receiver that deduplicates by
+	// id must not drop it as the first one); each made twice is made once.
+	clock := now
+	n.Now = func() time.Time { return clock }
+	updates := func() []webhook.Delivery {
+		ds, err := q.List(context.Background(), "s1", webhook.Filter{ConversionID: "lead-1", Event: webhook.AttributionUpdated}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
+	move := func(from, to string, want int) {
+		t.Helper()
+		for range 2 {
+			if err := n.Computed(context.Background(), st, []engine.Computed{{Conversion: lead, First: engine.Session{ID: to}, Last: engine.Session{ID: "L"},
+				PrevFirst: from, PrevLast: "L"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := updates(); len(got) != want {
+			t.Fatalf("moving the first touch from %s to %s: %d attribution.updated, want %d: %+v", from, to, len(got), want, got)
+		}
+		clock = clock.Add(2 * time.Second)
+	}
+	move("A", "B", 1)
+	move("B", "A", 2)
+	move("A", "B", 3)
+	ids := map[string]bool{}
+	for _, u := range updates() {
+		var p webhook.Payload
+		if err := json.Unmarshal(u.Payload, &p); err != nil || p.ID != u.ID || ids[u.ID] {
+			t.Fatalf("attribution.updated %+v (%v)", u, err)
+		}
+		ids[u.ID] = true
 	}
 }

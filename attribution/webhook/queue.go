@@ -179,6 +179,29 @@ func (s *Store) Since(ctx context.Context, v uint64) ([]Delivery, error) {
 	return out, nil
 }
 
+// Made returns the deliveries already made of a site's conversions, of every target and
+// state, without their payloads.
+func (s *Store) Made(ctx context.Context, site string, conversionIDs []string) ([]Delivery, error) {
+	if len(conversionIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := s.Conn.Query(ctx, "SELECT delivery_id, target, event, conversion_id, state, created_at FROM "+s.DB+
+		".delivery_queue FINAL WHERE site_id = ? AND has(?, conversion_id)", site, conversionIDs)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the deliveries of conversions: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d := Delivery{Site: site}
+		if err := rows.Scan(&d.ID, &d.Target, &d.Event, &d.ConversionID, &d.State, &d.CreatedAt); err != nil {
+			return nil, fmt.Errorf("cannot read the deliveries of conversions: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // Filter narrows List; empty fields do not filter.
 type Filter struct {
 	ConversionID, State, Target, Event string

@@ -5,7 +5,8 @@
 -- version; read it with FINAL. The attribution service reloads pending rows when it
 -- starts, so a restart loses no delivery; "send again" (POST /api/v1/webhooks/deliveries/
 -- {id}/retry) writes the row as pending with no attempts. The payload holds no secret:
--- signatures and access tokens are added when a request is sent.
+-- signatures and access tokens are added when a request is sent. One partition: the rows of
+-- a delivery replace each other only within a partition, whatever their times.
 CREATE TABLE IF NOT EXISTS {db}.delivery_queue
 (
     site_id         String,
@@ -25,7 +26,6 @@ CREATE TABLE IF NOT EXISTS {db}.delivery_queue
     version         UInt64
 )
 ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(created_at)
 ORDER BY (site_id, delivery_id);
 
 -- The attempt log names the delivery, where it went and which event it carried.
