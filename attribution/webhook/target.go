@@ -79,13 +79,17 @@ func (h *Hook) Request(ctx context.Context, d *Delivery, now time.Time) (*Reques
 }
 
 // Judge implements Target: 2xx is delivered; 408, 425, 429 and 5xx are passing faults;
-// any other status is a refusal.
-func (h *Hook) Judge(status int, _ http.Header, body []byte) (Verdict, string) {
+// any other status is a refusal. A redirect says where it points, without its query: the
+// receiver moved (often to https), and webhook_url is to be changed.
+func (h *Hook) Judge(status int, header http.Header, body []byte) (Verdict, string) {
 	switch {
 	case status >= 200 && status <= 299:
 		return Done, ""
 	case status == http.StatusRequestTimeout || status == http.StatusTooEarly || status == http.StatusTooManyRequests || status >= 500:
 		return Retry, answered(status, body)
+	case status >= 300 && status <= 399 && header.Get("Location") != "":
+		return Refused, fmt.Sprintf("answered %d %s, pointing to %s: change webhook_url if the receiver moved", status, http.StatusText(status),
+			DisplayURL(header.Get("Location")))
 	}
 	return Refused, answered(status, body)
 }

@@ -265,14 +265,19 @@ func TestSenderFollowsNoRedirect(t *testing.T) {
 			mu.Unlock()
 			return
 		}
-		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		http.Redirect(w, r, "http://"+r.Host+"/elsewhere?key=k3y", http.StatusMovedPermanently)
 	}, nil)
 	w.add(t, "d", `{}`)
 	waitFor(t, "an end", func() bool { return w.q.get("d").State != Pending })
 	mu.Lock()
 	defer mu.Unlock()
-	if d := w.q.get("d"); d.State != Failed || d.Status != http.StatusFound || elsewhere != 0 {
+	d := w.q.get("d")
+	if d.State != Failed || d.Status != http.StatusMovedPermanently || elsewhere != 0 {
 		t.Fatalf("after a redirect: %+v, %d requests where it pointed", d, elsewhere)
+	}
+	// The list tells where the receiver went, without the query that may hold a key.
+	if !strings.Contains(d.Error, "pointing to "+w.srv.URL+"/elsewhere:") || strings.Contains(d.Error, "k3y") {
+		t.Fatalf("error after a redirect: %q", d.Error)
 	}
 }
 
