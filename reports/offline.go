@@ -171,7 +171,7 @@ func (s *Store) OfflineConversions(ctx context.Context, st *site.Site, platform 
 	}
 	out := make([]OfflineConversion, 0, len(byConv))
 	for id, c := range byConv {
-		c.Value = cents(values[id])
+		c.Value = roundTo(values[id], math.Pow10(minorDigits(c.Currency)))
 		out = append(out, *c)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -210,7 +210,7 @@ func OfflineCSV(platform AdPlatform, p OfflineParams, rows []OfflineConversion) 
 	for _, r := range rows {
 		value, currency := "", ""
 		if r.Value != 0 {
-			value, currency = strconv.FormatFloat(r.Value, 'f', 2, 64), r.Currency
+			value, currency = strconv.FormatFloat(r.Value, 'f', minorDigits(r.Currency), 64), r.Currency
 		}
 		line := []string{r.ClickID}
 		if braids {
@@ -222,4 +222,17 @@ func OfflineCSV(platform AdPlatform, p OfflineParams, rows []OfflineConversion) 
 	}
 	w.Flush()
 	return b.Bytes()
+}
+
+// minorDigits is how many decimals an amount in the currency has (ISO 4217): none for
+// the yen or the won, three for the dinars of Bahrain, Kuwait or Jordan, else two. An
+// export writes values so: 1200 JPY, 12.345 KWD, 1200.50 USD.
+func minorDigits(currency string) int {
+	switch currency {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
 }

@@ -54,6 +54,10 @@ func TestOfflineConversionExports(t *testing.T) {
 	c("lead-7", "lead", "p7", 7, 12, 0, "")
 	s("p8", 8, 9, "Paid Search", "gclid", "Cj0-p8")
 	c("sale-8", "sale", "p8", 8, 12, 50, "") // in the site's currency
+	s("p9", 9, 9, "Paid Search", "gclid", "Cj0-p9")
+	c("sale-9", "sale", "p9", 9, 12, 15000.4, "JPY") // the yen has no decimals
+	s("p10", 10, 9, "Paid Search", "msclkid", "ms-p10")
+	c("sale-10", "sale", "p10", 10, 12, 12.3456, "KWD") // the Kuwaiti dinar has three
 	w.rebuild("s1")
 
 	f := func(path string, want ...string) {
@@ -97,12 +101,18 @@ func TestOfflineConversionExports(t *testing.T) {
 			"Cj0-p4,lead,2026-10-05 11:00:00,,",
 			"Cj0-p6,lead,2026-10-07 12:00:00,,")
 	}
-	// Sales keep their own currency, to the cent; one without a currency is in the site's.
+	// Sales keep their own currency, to its smallest unit; one without a currency is in the
+	// site's.
 	f("/api/v1/exports/google-ads?site=s1&from=2026-10-01&to=2026-10-31&type=sale&name=Purchase",
 		"Parameters:TimeZone=+0000",
 		"Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency",
 		"Cj0-p4,Purchase,2026-10-06 10:00:00,1200.50,USD",
-		"Cj0-p8,Purchase,2026-10-08 12:00:00,50.00,EUR")
+		"Cj0-p8,Purchase,2026-10-08 12:00:00,50.00,EUR",
+		"Cj0-p9,Purchase,2026-10-09 12:00:00,15000,JPY")
+	f("/api/v1/exports/microsoft-ads?site=s1&from=2026-10-01&to=2026-10-31&type=sale&name=Purchase",
+		"Parameters:TimeZone=+0000",
+		"Microsoft Click Id,Conversion Name,Conversion Time,Conversion Value,Conversion Currency Code",
+		"ms-p10,Purchase,2026-10-10 12:00:00,12.346,KWD")
 	f("/api/v1/exports/microsoft-ads?"+range_,
 		"Parameters:TimeZone=+0000",
 		"Microsoft Click Id,Conversion Name,Conversion Time,Conversion Value,Conversion Currency Code",
