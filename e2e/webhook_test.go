@@ -53,7 +53,7 @@ func TestWebhooksOutliveAHungCRMAndARestart(t *testing.T) {
 		mu.Lock()
 		got[r.Header.Get("X-Touchpoint-Delivery")]++
 		mu.Unlock()
-		}))
+	}))
 	defer crm.Close()
 	defer close(release)
 
