@@ -155,8 +155,9 @@ func (n *Notifier) webhooks(ctx context.Context, st *site.Site, cs []engine.Comp
 			p.Previous = &webhook.Previous{FirstTouch: touches[c.PrevFirst], LastTouch: touches[c.PrevLast]}
 			idParts = []string{c.PrevFirst, c.PrevLast, c.First.ID, c.Last.ID}
 		}
+		id := webhook.DeliveryID(append([]string{st.ID, webhook.TargetWebhook, p.Event, conv.ID}, idParts...)...)
 		var fresh bool
-		if p.ID, fresh = known.id(webhook.DeliveryID(append([]string{st.ID, webhook.TargetWebhook, p.Event, conv.ID}, idParts...)...), p.Event == webhook.AttributionUpdated, conv.ID); !fresh {
+		if p.ID, fresh = known.id(id, p.Event == webhook.AttributionUpdated, conv.ID); !fresh {
 			continue
 		}
 		body, err := json.Marshal(p)
