@@ -8,7 +8,7 @@ import (
 	"touchpoint/internal/site"
 )
 
-// VisitorCookie is the first-party visitor id cookie (SPEC §3).
+// VisitorCookie is the first-party visitor id cookie (docs/tracker.md).
 const VisitorCookie = "_tp_id"
 
 const cookieLifetime = 2 * 365 * 24 * time.Hour

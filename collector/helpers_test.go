@@ -18,14 +18,14 @@ import (
 	"touchpoint/internal/site"
 )
 
-// memStore keeps written messages in memory, or fails with err.
-type memStore struct {
+// memSink keeps written messages in memory, or fails with err.
+type memSink struct {
 	mu   sync.Mutex
 	msgs []spool.Message
 	err  error
 }
 
-func (m *memStore) Write(_ context.Context, msgs []spool.Message) error {
+func (m *memSink) Write(_ context.Context, msgs []spool.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
@@ -35,10 +35,10 @@ func (m *memStore) Write(_ context.Context, msgs []spool.Message) error {
 	return nil
 }
 
-func (m *memStore) Close(context.Context) error { return nil }
+func (m *memSink) Close(context.Context) error { return nil }
 
 // topic returns the messages written to topic.
-func (m *memStore) topic(name string) []spool.Message {
+func (m *memSink) topic(name string) []spool.Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []spool.Message
@@ -50,7 +50,7 @@ func (m *memStore) topic(name string) []spool.Message {
 	return out
 }
 
-func (m *memStore) enriched(t *testing.T) []event.Enriched {
+func (m *memSink) enriched(t *testing.T) []event.Enriched {
 	t.Helper()
 	var out []event.Enriched
 	for _, msg := range m.topic("events") {
@@ -101,7 +101,7 @@ func testSites(t testing.TB) *site.Registry {
 // testServer serves a collector over an in-memory listener; mod adjusts the defaults.
 type testServer struct {
 	srv   *Server
-	store *memStore
+	store *memSink
 	ln    *fasthttputil.InmemoryListener
 }
 
@@ -113,7 +113,7 @@ func newTestServer(t testing.TB, mod func(*Config)) *testServer {
 	if mod != nil {
 		mod(cfg)
 	}
-	store := &memStore{}
+	store := &memSink{}
 	srv, err := New(cfg, testSites(t), enrich.New(enrich.Options{}), store, func(context.Context) error { return nil }, "events", "dlq")
 	if err != nil {
 		t.Fatal(err)

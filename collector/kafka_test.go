@@ -25,13 +25,13 @@ import (
 
 // kafkaServer is a collector with a real Sink and a spool of its own, served over an
 // in-memory listener; it stops, closing the sink, when the test ends.
-func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration, so spool.Options) (*testServer, *Sink) {
+func kafkaServer(t *testing.T, kc *kafkabus.Config, timeout time.Duration, so spool.Options) (*testServer, *KafkaSink) {
 	t.Helper()
 	sp, err := spool.Open(t.TempDir(), so)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, err := NewSink(SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: timeout, Compression: "lz4"})
+	sink, err := NewKafkaSink(KafkaSinkConfig{Kafka: kc, Spool: sp, WriteTimeout: timeout, Compression: "lz4"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,9 +233,9 @@ func TestBrokerOutageSpoolsAndReplays(t *testing.T) {
 }
 
 // replaying is a sink over sp producing to kc, closed when the test ends.
-func replaying(t *testing.T, kc *kafkabus.Config, sp *spool.Spool) *Sink {
+func replaying(t *testing.T, kc *kafkabus.Config, sp *spool.Spool) *KafkaSink {
 	t.Helper()
-	sink, err := NewSink(SinkConfig{Kafka: kc, Spool: sp})
+	sink, err := NewKafkaSink(KafkaSinkConfig{Kafka: kc, Spool: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestSpoolOfEarlierRunIsReplayed(t *testing.T) {
 	}
 	down := unreachableKafka(t)
 	down.Topic, down.DLQ = kc.Topic, kc.DLQ
-	sink, err := NewSink(SinkConfig{Kafka: down, Spool: sp, WriteTimeout: 300 * time.Millisecond})
+	sink, err := NewKafkaSink(KafkaSinkConfig{Kafka: down, Spool: sp, WriteTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

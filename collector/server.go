@@ -1,4 +1,4 @@
-// Package collector is the HTTP ingest service of SPEC §4: it accepts events from the
+// Package collector is the HTTP ingest service (docs/collector.md): it accepts events from the
 // snippet and from servers, enriches them and makes them durable in Kafka (or the local
 // spool) before answering 2xx.
 package collector
@@ -84,8 +84,9 @@ func RegisterFlags(fs *flag.FlagSet) *Config {
 	return c
 }
 
-// Store makes messages durable; Sink is the real one.
-type Store interface {
+// Sink is where accepted messages go: Write returns once they are durable. KafkaSink is
+// the real one.
+type Sink interface {
 	// Write returns nil once every message is durable; errSpoolFull when it cannot be.
 	Write(ctx context.Context, msgs []spool.Message) error
 	Close(ctx context.Context) error
@@ -96,7 +97,7 @@ type Server struct {
 	cfg     *Config
 	sites   *site.Registry
 	pipe    *enrich.Pipeline
-	sink    Store
+	sink    Sink
 	trusted []netip.Prefix
 	siteRL  *limiter
 	ipRL    *limiter
@@ -110,7 +111,7 @@ type Server struct {
 }
 
 // New wires a collector.
-func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Store, ready func(context.Context) error, topic, dlq string) (*Server, error) {
+func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Sink, ready func(context.Context) error, topic, dlq string) (*Server, error) {
 	trusted, err := parseCIDRs(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err

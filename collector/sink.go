@@ -39,10 +39,10 @@ var (
 // errSpoolFull tells the handler to answer 503 with Retry-After.
 var errSpoolFull = spool.ErrFull
 
-// Sink makes messages durable: produced to Kafka with acks=all, or, while Kafka is
+// KafkaSink makes messages durable: produced to Kafka with acks=all, or, while Kafka is
 // unreachable, appended to the local spool and replayed in order when it returns.
 // While the spool holds anything, new messages go behind it, so order is kept.
-type Sink struct {
+type KafkaSink struct {
 	producer  *kafkabus.Producer
 	sp        *spool.Spool
 	dead      *deadLetterFile
@@ -58,8 +58,8 @@ type Sink struct {
 	failed   atomic.Int64 // replay attempts that failed
 }
 
-// SinkConfig tunes a Sink.
-type SinkConfig struct {
+// KafkaSinkConfig tunes a KafkaSink.
+type KafkaSinkConfig struct {
 	Kafka        *kafkabus.Config
 	Spool        *spool.Spool
 	WriteTimeout time.Duration // how long to wait for Kafka before spooling
@@ -67,8 +67,8 @@ type SinkConfig struct {
 	Compression  string        // none, gzip, snappy, lz4 or zstd
 }
 
-// NewSink starts a sink and its replayer.
-func NewSink(c SinkConfig) (*Sink, error) {
+// NewKafkaSink starts a sink and its replayer.
+func NewKafkaSink(c KafkaSinkConfig) (*KafkaSink, error) {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 5 * time.Second
 	}
@@ -82,7 +82,7 @@ func NewSink(c SinkConfig) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{
+	s := &KafkaSink{
 		producer:  producer,
 		sp:        c.Spool,
 		dead:      &deadLetterFile{path: filepath.Join(c.Spool.Dir(), deadLetterName)},
@@ -102,7 +102,7 @@ func NewSink(c SinkConfig) (*Sink, error) {
 }
 
 // Write returns nil once every message is acknowledged by Kafka or on disk in the spool.
-func (s *Sink) Write(ctx context.Context, msgs []spool.Message) error {
+func (s *KafkaSink) Write(ctx context.Context, msgs []spool.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -122,7 +122,7 @@ func (s *Sink) Write(ctx context.Context, msgs []spool.Message) error {
 
 // spoolWrite appends msgs to the spool; unless force, it goes to Kafka instead when the
 // replayer emptied the spool in the meantime.
-func (s *Sink) spoolWrite(ctx context.Context, msgs []spool.Message, force bool) error {
+func (s *KafkaSink) spoolWrite(ctx context.Context, msgs []spool.Message, force bool) error {
 	s.mu.Lock()
 	if !force && !s.spooling.Load() {
 		s.mu.Unlock()
@@ -153,7 +153,7 @@ var errStopped = errors.New("sink closing")
 // msgs. A request already sent cannot be called back, so the wait is bounded here;
 // messages that land after it are duplicates of their spooled copy, removed downstream by
 // event id. Messages not yet sent when the wait is over are dropped.
-func (s *Sink) produce(msgs []spool.Message, timeout time.Duration, stop <-chan struct{}) error {
+func (s *KafkaSink) produce(msgs []spool.Message, timeout time.Duration, stop <-chan struct{}) error {
 	out := make([]kafkabus.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = kafkabus.Message{Topic: m.Topic, Key: m.Key, Value: m.Value}
@@ -179,7 +179,7 @@ func (s *Sink) produce(msgs []spool.Message, timeout time.Duration, stop <-chan 
 }
 
 // replay drains the spool to Kafka, oldest record first, until stopped.
-func (s *Sink) replay() {
+func (s *KafkaSink) replay() {
 	defer close(s.done)
 	backoff := 100 * time.Millisecond
 	tick := time.NewTicker(time.Second)
@@ -217,7 +217,7 @@ const replayBatch = 5000
 const replayTimeout = 30 * time.Second
 
 // replayOne produces the oldest spooled records; false means "try again later".
-func (s *Sink) replayOne() bool {
+func (s *KafkaSink) replayOne() bool {
 	msgs, err := s.sp.Peek(replayBatch)
 	if err != nil {
 		s.logThrottled("collector: cannot read spool: %v", err)
@@ -252,7 +252,7 @@ func (s *Sink) replayOne() bool {
 // go to the dead-letter file, so that one bad message does not hold back the spool. A
 // refused half's messages that did land are sent again: duplicates, removed downstream by
 // event id.
-func (s *Sink) replayAll(msgs []spool.Message) error {
+func (s *KafkaSink) replayAll(msgs []spool.Message) error {
 	// Nobody waits on a replay: give large batches time rather than failing and resending them.
 	err := s.produce(msgs, replayTimeout, s.stop)
 	if err == nil || !kafkabus.Refused(err) {
@@ -274,7 +274,7 @@ func (s *Sink) replayAll(msgs []spool.Message) error {
 }
 
 // Spooling reports whether messages currently go to the spool.
-func (s *Sink) Spooling() bool { return s.spooling.Load() }
+func (s *KafkaSink) Spooling() bool { return s.spooling.Load() }
 
 // closeReserve is the part of the shutdown deadline kept for stopping the replay and
 // closing the producer and the spool after Kafka had its chance to drain the spool.
@@ -285,7 +285,7 @@ const closeReserve = 500 * time.Millisecond
 // closes the producer and the spool, all before the deadline. What Kafka has not taken
 // stays in the spool for the next start: a stop while Kafka is away is no error. Call it
 // once no Write is in progress.
-func (s *Sink) Close(ctx context.Context) error {
+func (s *KafkaSink) Close(ctx context.Context) error {
 	drain := ctx
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
@@ -322,7 +322,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	return nil
 }
 
-func (s *Sink) logThrottled(format string, args ...any) {
+func (s *KafkaSink) logThrottled(format string, args ...any) {
 	now := time.Now().Unix()
 	if last := s.logged.Load(); now-last >= 5 && s.logged.CompareAndSwap(last, now) {
 		line := fmt.Sprintf(format, args...)

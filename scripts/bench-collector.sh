@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Collector throughput (SPEC §11): wrk posts realistic 3-event batches over loopback to a
+# Collector throughput: wrk posts realistic 3-event batches over loopback to a
 # collector producing to the real Kafka (acks=all), and the same load hits an empty fasthttp
 # handler on the same machine. The two alternate for a few rounds, so that a slow spell of
 # the machine hits both; the figures are the medians of the rounds. Prints requests/s,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stitcher figures of SPEC §11: Kafka → ClickHouse events/s (a fresh consumer group drains a
+# Stitcher figures: Kafka → ClickHouse events/s (a fresh consumer group drains a
 # pre-loaded topic into a fresh database) and p99 event-to-queryable latency under a steady
 # live load. Needs the stack (make up). Prints numbers; never fails on wall time.
 # Extra arguments go to the benchmark, e.g. -events 1000000 -cpuprofile /tmp/stitcher.prof

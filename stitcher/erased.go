@@ -97,7 +97,7 @@ func (st *Stitcher) refreshErasures(ctx context.Context) error {
 	}
 	if st.erased.bySite != nil {
 		log.Printf("stitcher: erased identifiers changed (%d rows): forgetting visitor states and persons", n)
-		st.journeys.forgetAll()
+		st.states.forgetAll()
 		st.persons = map[personKey]string{}
 	}
 	latest := map[string]int64{}

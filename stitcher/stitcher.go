@@ -1,5 +1,5 @@
-// Package stitcher consumes enriched events from Kafka and turns them into journeys in
-// ClickHouse (SPEC §5): events, sessions with their touchpoint, the identity graph and
+// Package stitcher consumes enriched events from Kafka and writes them to
+// ClickHouse as events, sessions with their touchpoint, the identity graph and
 // conversions. Offsets are committed only after every row of a batch was written, and all
 // rows are keyed so that writing them again replaces them: replays never double count.
 package stitcher
@@ -85,7 +85,7 @@ type Stitcher struct {
 	src      Source
 	dlq      DeadLetters
 	store    Store
-	journeys *journeys
+	states   *visitorStates
 	persons  map[personKey]string
 	inflight *insertion // the batch being inserted while the next one is prepared
 	buf      buffers
@@ -97,7 +97,7 @@ type Stitcher struct {
 // returns.
 func New(cfg *Config, src Source, dlq DeadLetters, store Store) *Stitcher {
 	return &Stitcher{cfg: cfg, src: src, dlq: dlq, store: store,
-		journeys: newJourneys(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers(), rules: newRulebook(cfg.Sites)}
+		states: newVisitorStates(cfg.MaxVisitors), persons: map[personKey]string{}, buf: newBuffers(), rules: newRulebook(cfg.Sites)}
 }
 
 // Run consumes until ctx is done. Four stages overlap: fetching a batch, decoding the
@@ -169,7 +169,7 @@ type insertion struct {
 // ClickHouse: the visitors whose browser events and sessions it writes, its identity
 // links by identifier and the persons it aliases to others.
 type touched struct {
-	visitors map[visitorKey]int32 // as journeyResult.visitors
+	visitors map[visitorKey]int32 // as sessionized.visitors
 	links    map[siteKey][]identity.Link
 	aliased  map[sitePerson]bool
 }
@@ -357,7 +357,7 @@ func (st *Stitcher) close() {
 // member had the partition meanwhile) makes them read ClickHouse again.
 func (st *Stitcher) observe(d decodedBatch) {
 	for i := range d.msgs {
-		st.journeys.observe(d.msgs[i].Partition, d.msgs[i].Offset)
+		st.states.observe(d.msgs[i].Partition, d.msgs[i].Offset)
 	}
 }
 
@@ -379,7 +379,7 @@ func (st *Stitcher) writeUntilDone(ctx context.Context, d decodedBatch, failed e
 			waitedFor = dependencyOf(err)
 			st.Ready.Set(waitedFor, err)
 			// The visitor states may hold this batch's events that were never written.
-			st.journeys.forgetAll()
+			st.states.forgetAll()
 			wait := backoff(attempt)
 			if attempt <= 3 || attempt%12 == 0 { // about once a minute during a long outage
 				log.Printf("stitcher: writing %d events failed %d times (retrying in %s): %v", len(ins), attempt, wait, err)

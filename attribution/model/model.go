@@ -23,7 +23,7 @@ const (
 // Models lists every model name in the order of the specification.
 var Models = []string{FirstClick, LastClick, LastNonDirect, Linear, TimeDecay, PositionBased, DataDriven}
 
-// Direct is the channel of sessions without a source (SPEC §8 rule 1).
+// Direct is the channel of sessions without a source (docs/channels.md, rule 1).
 const Direct = "Direct"
 
 // NoTouchpoint is the channel, source, medium, campaign and term of the touch that takes
@@ -39,7 +39,7 @@ const TimeDecayHalfLife = 7 * 24 * time.Hour
 type Touch struct {
 	SessionID string
 	At        time.Time
-	Channel   string // SPEC §8 channel name, Direct for direct sessions
+	Channel   string // channel name of docs/channels.md, Direct for direct sessions
 	Source    string
 	Medium    string
 	Campaign  string

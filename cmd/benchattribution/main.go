@@ -1,4 +1,4 @@
-// Command benchattribution measures the attribution targets of SPEC §11 on this machine:
+// Command benchattribution measures the attribution performance targets (README, Performance) on this machine:
 // it fills a scratch database with N conversions of people with ~5 sessions each (plus
 // as many sessions of people who never convert), times a full rebuild of every model, and
 // times the source report over all sessions and the erasure of one person. It prints

@@ -1,4 +1,4 @@
-// Command benchstitcher measures the stitcher (SPEC §11): Kafka → ClickHouse events/s when a
+// Command benchstitcher measures the stitcher: Kafka → ClickHouse events/s when a
 // fresh consumer group drains a pre-loaded topic into a fresh database, and the p99 time
 // from an event's produce to it being queryable in ClickHouse under a steady live load.
 // The events/s are given sustained, mid-drain, and from start to end of the drain.

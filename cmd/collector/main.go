@@ -1,4 +1,4 @@
-// Command collector runs the HTTP ingest service (SPEC §4).
+// Command collector runs the HTTP ingest service (docs/collector.md).
 package main
 
 import (
@@ -61,7 +61,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sink, err := collector.NewSink(collector.SinkConfig{Kafka: kc, Spool: sp, WriteTimeout: cfg.KafkaTimeout, Linger: cfg.Linger, Compression: cfg.Compression})
+	sink, err := collector.NewKafkaSink(collector.KafkaSinkConfig{Kafka: kc, Spool: sp, WriteTimeout: cfg.KafkaTimeout, Linger: cfg.Linger, Compression: cfg.Compression})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func main() {
 	defer conn.Close()
 	var done []string
 	if *cluster != "" {
-		done, err = chstore.MigrateCluster(ctx, conn, chc.Database, *cluster)
+		done, err = chstore.MigrateCluster(ctx, conn, *chc, chc.Database, *cluster)
 	} else {
 		done, err = chstore.Migrate(ctx, conn, chc.Database)
 	}

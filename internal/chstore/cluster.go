@@ -3,7 +3,9 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,14 +51,15 @@ var shardKeys = map[string]string{
 const LocalSuffix = "_local"
 
 var (
-	createTableRe = regexp.MustCompile(`(?is)^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*`)
-	engineRe      = regexp.MustCompile(`(?is)^ENGINE\s*=\s*(\w*MergeTree)\s*`)
-	createViewRe  = regexp.MustCompile(`(?is)^(CREATE (?:MATERIALIZED )?VIEW IF NOT EXISTS \w+\.\w+)(\s)`)
-	alterRe       = regexp.MustCompile(`(?is)^ALTER TABLE (\w+)\.(\w+)\s+(.*)$`)
-	columnAlterRe = regexp.MustCompile(`(?i)^(ADD|DROP|MODIFY|COMMENT|CLEAR) COLUMN\b`)
-	dropTableRe   = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS (\w+)\.(\w+)$`)
-	truncateRe    = regexp.MustCompile(`(?is)^TRUNCATE TABLE (\w+)\.(\w+)$`)
-	insertRe      = regexp.MustCompile(`(?is)^INSERT INTO\s`)
+	createTableRe  = regexp.MustCompile(`(?is)^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*`)
+	engineRe       = regexp.MustCompile(`(?is)^ENGINE\s*=\s*(\w*MergeTree)\s*`)
+	createViewRe   = regexp.MustCompile(`(?is)^(CREATE (?:MATERIALIZED )?VIEW IF NOT EXISTS \w+\.\w+)(\s)`)
+	alterRe        = regexp.MustCompile(`(?is)^ALTER TABLE (\w+)\.(\w+)\s+(.*)$`)
+	columnAlterRe  = regexp.MustCompile(`(?i)^(ADD|DROP|MODIFY|COMMENT|CLEAR) COLUMN\b`)
+	orderByAlterRe = regexp.MustCompile(`(?i)\bMODIFY ORDER BY\b`)
+	dropTableRe    = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS (\w+)\.(\w+)$`)
+	truncateRe     = regexp.MustCompile(`(?is)^TRUNCATE TABLE (\w+)\.(\w+)$`)
+	insertRe       = regexp.MustCompile(`(?is)^INSERT INTO\s`)
 )
 
 // ClusterStatements rewrites one migration's statements for cluster: tables become
@@ -81,7 +84,13 @@ func ClusterStatements(stmts []string, database, cluster string) ([]string, erro
 			out = append(out, createViewRe.ReplaceAllString(st, "${1}"+on+"${2}"))
 		case alterRe.MatchString(st):
 			m := alterRe.FindStringSubmatch(st)
-			out = append(out, fmt.Sprintf("ALTER TABLE %s.%s%s%s %s", m[1], m[2], LocalSuffix, on, m[3]))
+			if orderByAlterRe.MatchString(m[3]) {
+				// ClickHouse 18.16 runs MODIFY ORDER BY on a replicated table, and its
+				// replicas follow, but refuses it ON CLUSTER: it goes to each shard.
+				out = append(out, eachShard+fmt.Sprintf("ALTER TABLE %s.%s%s %s", m[1], m[2], LocalSuffix, m[3]))
+			} else {
+				out = append(out, fmt.Sprintf("ALTER TABLE %s.%s%s%s %s", m[1], m[2], LocalSuffix, on, m[3]))
+			}
 			if columnAlterRe.MatchString(m[3]) {
 				// The Distributed table takes the new columns by being created again:
 				// ClickHouse 18.16 refuses to ALTER it ON CLUSTER over replicated shards. It
@@ -198,24 +207,74 @@ func keyInOrder(key, clauses string) bool {
 	return true
 }
 
+// eachShard starts a cluster statement that runs on one replica of each shard rather than
+// ON CLUSTER; the other replicas take it from ZooKeeper. Being a comment, it changes
+// nothing if the statement is sent as it is.
+const eachShard = "/* each shard */ "
+
 // MigrateCluster is Migrate on cluster: it creates the database on every node and applies
-// the migrations in their cluster form (ClusterStatements). Connect it to any one node.
-// Schema statements wait until every node ran them; data statements run once.
-func MigrateCluster(ctx context.Context, conn driver.Conn, database, cluster string) ([]string, error) {
+// the migrations in their cluster form (ClusterStatements). Connect it to any one node;
+// auth holds the user and password for reaching the first replica of each shard, at the
+// address the cluster's definition gives. Schema statements wait until every node ran
+// them; data statements run once.
+func MigrateCluster(ctx context.Context, conn driver.Conn, auth Config, database, cluster string) ([]string, error) {
 	if !identRe.MatchString(cluster) {
 		return nil, fmt.Errorf("invalid ClickHouse cluster name %q", cluster)
 	}
 	if err := awaitCluster(ctx, conn, cluster); err != nil {
 		return nil, err
 	}
+	exec := func(ctx context.Context, st string) error {
+		if !strings.HasPrefix(st, eachShard) {
+			return conn.Exec(ctx, st)
+		}
+		return onEachShard(ctx, conn, auth, cluster, st)
+	}
 	on := " ON CLUSTER " + cluster
-	return migrate(ctx, conn, database, []string{
+	return migrate(ctx, conn, exec, database, []string{
 		"CREATE DATABASE IF NOT EXISTS " + database + on,
 		// One history for the whole cluster: every node holds a replica of it.
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.schema_migrations%s (version UInt32, name String, applied_at DateTime)
 			ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/%s/schema_migrations', '{shard}-{replica}') ORDER BY version`,
 			database, on, database),
 	}, func(stmts []string) ([]string, error) { return ClusterStatements(stmts, database, cluster) })
+}
+
+// onEachShard runs st on the first replica of each shard of cluster.
+func onEachShard(ctx context.Context, conn driver.Conn, auth Config, cluster, st string) error {
+	var addrs []string
+	rows, err := conn.Query(ctx, `SELECT host_address, toUInt16(port) FROM system.clusters
+		WHERE cluster = ? AND replica_num = 1 ORDER BY shard_num`, cluster)
+	if err != nil {
+		return fmt.Errorf("cannot read the shards of cluster %s: %w", cluster, err)
+	}
+	for rows.Next() {
+		var host string
+		var port uint16
+		if err := rows.Scan(&host, &port); err != nil {
+			rows.Close()
+			return err
+		}
+		addrs = append(addrs, net.JoinHostPort(host, strconv.Itoa(int(port))))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, addr := range addrs {
+		c := auth
+		c.Addr = addr
+		node, err := Open(ctx, c)
+		if err != nil {
+			return err
+		}
+		err = node.Exec(ctx, st)
+		node.Close()
+		if err != nil {
+			return fmt.Errorf("on %s: %w", addr, err)
+		}
+	}
+	return nil
 }
 
 // awaitCluster waits until the node knows cluster and reaches ZooKeeper: distributed DDL

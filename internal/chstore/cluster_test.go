@@ -104,3 +104,18 @@ func TestClusterAlterAndInsert(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(out, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// ClickHouse 18.16 refuses MODIFY ORDER BY ON CLUSTER: the statement goes to each shard
+// by itself, and the Distributed table is made again for the new columns.
+func TestClusterModifyOrderBy(t *testing.T) {
+	out, err := ClusterStatements([]string{
+		"ALTER TABLE tp.ad_costs ADD COLUMN term String, MODIFY ORDER BY (site_id, date, term)",
+	}, "tp", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || out[0] != eachShard+"ALTER TABLE tp.ad_costs_local ADD COLUMN term String, MODIFY ORDER BY (site_id, date, term)" ||
+		!strings.HasPrefix(out[2], "CREATE TABLE IF NOT EXISTS tp.ad_costs ON CLUSTER c1 AS tp.ad_costs_local") {
+		t.Fatalf("got\n%s", strings.Join(out, "\n"))
+	}
+}

@@ -78,7 +78,7 @@ func SplitStatements(sql string) []string {
 // statement is idempotent (IF NOT EXISTS), and an ALTER ... ADD COLUMN, which ClickHouse
 // 18.16 cannot write with IF NOT EXISTS, counts as done when its column exists.
 func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, error) {
-	return migrate(ctx, conn, database, []string{
+	return migrate(ctx, conn, func(ctx context.Context, st string) error { return conn.Exec(ctx, st) }, database, []string{
 		"CREATE DATABASE IF NOT EXISTS " + database,
 		"CREATE TABLE IF NOT EXISTS " + database + `.schema_migrations
 		(version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
@@ -86,8 +86,9 @@ func Migrate(ctx context.Context, conn driver.Conn, database string) ([]string, 
 }
 
 // migrate runs setup (which creates the database and schema_migrations), then the
-// migrations not applied yet, each statement rewritten by rewrite when it is given.
-func migrate(ctx context.Context, conn driver.Conn, database string, setup []string, rewrite func([]string) ([]string, error)) ([]string, error) {
+// migrations not applied yet, each statement rewritten by rewrite when it is given and
+// run by exec.
+func migrate(ctx context.Context, conn driver.Conn, exec func(context.Context, string) error, database string, setup []string, rewrite func([]string) ([]string, error)) ([]string, error) {
 	ms, err := Migrations(database)
 	if err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func migrate(ctx context.Context, conn driver.Conn, database string, setup []str
 			}
 		}
 		for i, st := range stmts {
-			if err := conn.Exec(ctx, st); err != nil && !columnExists(st, err) {
+			if err := exec(ctx, st); err != nil && !columnExists(st, err) {
 				return done, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}

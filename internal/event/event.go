@@ -1,4 +1,4 @@
-// Package event defines the event contract of SPEC §4: what browsers and servers send to the
+// Package event defines the event contract (schemas/event.schema.json, docs/collector.md): what browsers and servers send to the
 // collector (Event) and what the collector writes to Kafka after enrichment (Enriched).
 package event
 

@@ -72,12 +72,13 @@ func ClickHouse(t testing.TB) (driver.Conn, string) {
 func FreshDatabase(t testing.TB) (driver.Conn, string) {
 	t.Helper()
 	conn, _ := ClickHouse(t)
+	auth := chstore.Config{User: "default"}
 	db := fmt.Sprintf("tp_test_%d", time.Now().UnixNano())
 	ctx := context.Background()
 	cluster := os.Getenv("TP_CLICKHOUSE_CLUSTER")
 	var err error
 	if cluster != "" {
-		_, err = chstore.MigrateCluster(ctx, conn, db, cluster)
+		_, err = chstore.MigrateCluster(ctx, conn, auth, db, cluster)
 	} else {
 		_, err = chstore.Migrate(ctx, conn, db)
 	}

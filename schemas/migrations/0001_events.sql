@@ -1,4 +1,4 @@
--- Raw events, one row per event id (SPEC §6 `events`).
+-- Raw events, one row per event id.
 -- ReplacingMergeTree keeps one row per (site, day, visitor, event id): a replayed or re-sent
 -- event collapses into one. Until parts merge, queries that count use FINAL or argMax(version).
 -- `version` grows with each write so the latest stitcher view of an event wins.

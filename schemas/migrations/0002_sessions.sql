@@ -1,4 +1,4 @@
--- Sessions, one touchpoint each (SPEC §6 `sessions`).
+-- Sessions, one touchpoint each.
 -- A session id is UUID v5 of (site, visitor, first event id), so its first event, started_at
 -- and the whole ORDER BY key never change: a later write of the same session (more events,
 -- a late event) replaces the row through ReplacingMergeTree(version). A session that a late

@@ -1,4 +1,4 @@
--- The identity graph (SPEC §6 `identities`): one row per observed link between a visitor id
+-- The identity graph: one row per observed link between a visitor id
 -- and an email hash and/or a user id (an identify event, a form, a server call). Server calls
 -- without a visitor id have visitor_id = ''. The same link seen again collapses into one row
 -- that keeps its first linked_at (version = 2^64-1 - linked_at in ms).

@@ -1,4 +1,4 @@
--- Conversions (SPEC §6 `conversions`): leads, sales and lifecycle stages, one row per
+-- Conversions: leads, sales and lifecycle stages, one row per
 -- (site, conversion id). Posting the same conversion id again replaces the row; the one
 -- received last wins (version = received_at in ms). Not partitioned by occurred_at so a
 -- corrected occurred_at still replaces the earlier row.

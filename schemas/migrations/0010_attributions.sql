@@ -1,4 +1,4 @@
--- Credit per conversion, model and touchpoint (SPEC §6 `attributions`).
+-- Credit per conversion, model and touchpoint.
 -- One row per (site, model, conversion, session); a recomputation writes every row again
 -- with a higher version, and a touch that dropped out of the journey gets a row with
 -- credit 0 and removed = 1. Query with FINAL (or argMax over version) and sum credit.

@@ -1,4 +1,4 @@
--- Ad spend per day and campaign, imported through POST /api/v1/costs (SPEC §6 `ad_costs`).
+-- Ad spend per day and campaign, imported through POST /api/v1/costs.
 -- Importing the same day, channel, source, medium and campaign again replaces the cost.
 CREATE TABLE IF NOT EXISTS {db}.ad_costs
 (

@@ -1,4 +1,4 @@
-// Package session splits one visitor's events into sessions (SPEC §5): a new session starts
+// Package session splits one visitor's events into sessions (docs/tables.md, sessions): a new session starts
 // after 30 minutes without events, or when the visitor arrives again with other campaign
 // parameters, another click id or from another external site, or after 24 hours. A referrer
 // that is no arrival (the site's own domains, a cross-domain hop, a payment or sign-in page:

@@ -25,21 +25,21 @@ type visitorState struct {
 	attrOf uuid.UUID
 }
 
-// journeys keeps visitor states and notices when a partition's offsets jump (a rebalance
+// visitorStates holds each visitor's last session and notices when a partition's offsets jump (a rebalance
 // or a replay): states filled from that partition before are not trusted any more.
-type journeys struct {
+type visitorStates struct {
 	states     map[visitorKey]*visitorState
 	epochs     map[int]uint64
 	nextOffset map[int]int64
 	maxStates  int
 }
 
-func newJourneys(maxStates int) *journeys {
-	return &journeys{states: map[visitorKey]*visitorState{}, epochs: map[int]uint64{}, nextOffset: map[int]int64{}, maxStates: maxStates}
+func newVisitorStates(maxStates int) *visitorStates {
+	return &visitorStates{states: map[visitorKey]*visitorState{}, epochs: map[int]uint64{}, nextOffset: map[int]int64{}, maxStates: maxStates}
 }
 
 // observe records a consumed offset of partition part.
-func (j *journeys) observe(part int, offset int64) {
+func (j *visitorStates) observe(part int, offset int64) {
 	if next, ok := j.nextOffset[part]; ok && next != offset {
 		j.epochs[part]++
 	}
@@ -48,7 +48,7 @@ func (j *journeys) observe(part int, offset int64) {
 
 // forgetOffsets makes the next offset of every partition unknown: after a failed batch the
 // messages are read again, and whatever another member did in between is unknown.
-func (j *journeys) forgetAll() {
+func (j *visitorStates) forgetAll() {
 	j.states = map[visitorKey]*visitorState{}
 	j.nextOffset = map[int]int64{}
 }
@@ -69,8 +69,8 @@ type rewrite struct {
 	session uuid.UUID
 }
 
-// journeyResult is what sessionizing a batch produced.
-type journeyResult struct {
+// sessionized is what sessionizing a batch produced.
+type sessionized struct {
 	sessions []sessionRow
 	rewrites []rewrite
 	visitors map[visitorKey]int32 // the visitors with browser events in the batch
@@ -135,9 +135,9 @@ func groupByVisitor(ins []incoming) ([]visitorEvents, map[visitorKey]int32) {
 // sessionize assigns the batch's browser events to sessions (incoming.session) and returns
 // the session rows to write (new, changed and vanished ones) and the stored events whose
 // session changed.
-func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (journeyResult, error) {
-	j := st.journeys
-	var res journeyResult
+func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (sessionized, error) {
+	j := st.states
+	var res sessionized
 	vs, at := groupByVisitor(ins)
 	res.visitors = at
 	res.sessions = make([]sessionRow, 0, len(vs)) // about one a visitor: growing it copied large rows
@@ -202,7 +202,7 @@ func (w *scratch) reset() {
 	clear(w.kept)
 }
 
-func sessionizeVisitor(v *visitorEvents, res *journeyResult, w *scratch) {
+func sessionizeVisitor(v *visitorEvents, res *sessionized, w *scratch) {
 	w.reset()
 	k, news, state := v.key, v.evs, v.state
 	for i := range state.events {
