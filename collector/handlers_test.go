@@ -147,6 +147,44 @@ func TestKeepPII(t *testing.T) {
 	}
 }
 
+// A site that sends to the Meta Conversions API keeps the browser's _fbc and _fbp (in
+// Meta's shape) and its user agent; other sites keep none of them. A mangled cookie is
+// dropped, never the event. A site that sends addresses to its CRM keeps them.
+func TestMetaBrowserIDsOnlyForMetaSites(t *testing.T) {
+	ts := newTestServer(t, nil)
+	f := func(siteID, origin, fbc, fbp, wantFbc, wantFbp string, wantUA bool) {
+		t.Helper()
+		ts.store.msgs = nil
+		ev := fmt.Sprintf(`{"id":%q,"type":"pageview","vid":"v1","url":"https://x.example/","fbc":%q,"fbp":%q}`, uuid.NewString(), fbc, fbp)
+		resp := ts.do(t, req{path: "/e", body: batch(siteID, ev), headers: []string{"Origin", origin}})
+		if resp.StatusCode() != 204 {
+			t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
+		}
+		e := ts.store.enriched(t)[0]
+		if e.Fbc != wantFbc || e.Fbp != wantFbp || (e.UA == browserUA) != wantUA || e.Browser != "Chrome" {
+			t.Fatalf("%s fbc=%q fbp=%q: kept fbc=%q fbp=%q ua=%q browser=%q", siteID, fbc, fbp, e.Fbc, e.Fbp, e.UA, e.Browser)
+		}
+	}
+	const fbc, fbp = "fb.1.1733300000000.IwAR2F4-dbP0l7Mn1_a", "fb.1.1733300000000.1098115397"
+	f("meta", "https://meta.example.net", fbc, fbp, fbc, fbp, true)
+	f("meta", "https://meta.example.net", fbc+".AQEAAQMB", fbp, fbc+".AQEAAQMB", fbp, true) // Meta's appendix
+	f("meta", "https://meta.example.net", "", "", "", "", true)
+	f("meta", "https://meta.example.net", "fb.1.x.y", "fbp", "", "", true)
+	f("meta", "https://meta.example.net", "fb.1.1.a;b", "fb.1.1."+strings.Repeat("9", 600), "", "", true)
+	f("meta", "https://meta.example.net", "fb.1.1.<script>", "fb.1.1733300000000.", "", "", true)
+	f("demo", "https://shop.example.com", fbc, fbp, "", "", false)
+
+	ts.store.msgs = nil
+	body := `{"site":"meta","visitor_id":"v1","email":" Ann@Example.com"}`
+	resp := ts.do(t, req{path: "/v1/identify", body: body, headers: []string{"Authorization", "Bearer meta-secret"}})
+	if resp.StatusCode() != 202 {
+		t.Fatalf("identify: status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	if e := ts.store.enriched(t)[0]; e.Traits["email"] != "ann@example.com" {
+		t.Fatalf("a site with webhook_include_email: traits %v", e.Traits)
+	}
+}
+
 func TestMixedBatchSendsBadEventsToDLQ(t *testing.T) {
 	ts := newTestServer(t, nil)
 	now := time.Now().UnixMilli()

@@ -84,9 +84,10 @@ func testSites(t testing.TB) *site.Registry {
 		{ID: "demo", Origins: []string{"http://localhost:*", "https://shop.example.com"}, CookieDomain: "example.com",
 			Lifecycle: site.Lifecycle{Stages: []string{"lead", "mql", "demo_booked", "customer"}}},
 		{ID: "other", Origins: []string{"https://other.example.org"}, KeepPII: true},
+		{ID: "meta", Origins: []string{"https://meta.example.net"}, Meta: &site.Meta{PixelID: "1234567890"}, WebhookIncludeEmail: true},
 	}}
 	if err := site.ApplyEnv(&c, func(k string) (string, bool) {
-		v, ok := map[string]string{"TP_SITE_DEMO_SECRET": demoSecret, "TP_SITE_OTHER_SECRET": otherSecret}[k]
+		v, ok := map[string]string{"TP_SITE_DEMO_SECRET": demoSecret, "TP_SITE_OTHER_SECRET": otherSecret, "TP_SITE_META_SECRET": "meta-secret"}[k]
 		return v, ok
 	}); err != nil {
 		t.Fatal(err)

@@ -44,6 +44,7 @@ var tables = []table{
 	{"number_leases", []column{{"visitor_id", visitors}}, true, "leased_from"},
 	{"lead_scores", []column{{"person_id", persons}}, true, ""},
 	{"lead_score_history", []column{{"person_id", persons}}, false, ""},
+	{"delivery_queue", []column{{"conversion_id", conversions}}, true, "created_at"},
 }
 
 // where is the condition selecting the person's rows of t in their site, and its

@@ -106,9 +106,13 @@ func newWorld(t *testing.T) *world {
 	w.d.Conversion(attrtest.Conversion{Site: siteID, ID: "lead-b", Type: "lead", LeadType: "call", Person: w.bPerson, At: w.day(2, 10)})
 	w.d.Conversion(attrtest.Conversion{Site: "other", ID: "lead-a", Type: "lead", LeadType: "form", Person: "other-person", At: w.day(2, 10), EmailSHA256: w.email})
 	w.convs = []string{"lead-a", "sale-a"}
-	log := &webhook.ClickHouseLog{Conn: conn, DB: db}
-	if err := log.Record(context.Background(), webhook.Attempt{Site: siteID, ConversionID: "lead-a", URL: "https://crm.example.eu/hook", Attempt: 1,
-		Status: 204, Delivered: true, Payload: []byte(`{"person":{"email_sha256":"` + w.email + `"}}`), At: w.day(4, 11)}); err != nil {
+	queue := &webhook.Store{Conn: conn, DB: db}
+	if err := queue.Record(context.Background(), webhook.Attempt{Site: siteID, DeliveryID: "dlv_a", ConversionID: "lead-a", URL: "https://crm.example.eu/hook",
+		Attempt: 1, Status: 204, Delivered: true, At: w.day(4, 11)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := queue.Save(context.Background(), webhook.Delivery{Site: siteID, ID: "dlv_a", Target: webhook.TargetWebhook, Event: webhook.LeadCreated,
+		ConversionID: "lead-a", Payload: []byte(`{"person":{"email_sha256":"` + w.email + `"}}`), State: webhook.Delivered, CreatedAt: w.day(4, 10)}); err != nil {
 		t.Fatal(err)
 	}
 	w.eng = engine.New(conn, db, w.sites)
@@ -155,7 +159,8 @@ func TestEraseRemovesThePersonFromEveryTable(t *testing.T) {
 	svc := &privacy.Service{Conn: w.conn, DB: w.db, Grace: time.Millisecond}
 	needles := append([]string{w.laptop, w.phone, w.email, w.user, "lead-a", "sale-a"}, w.persons...)
 	before := found(t, w.conn, w.db, needles)
-	for _, table := range []string{"events", "sessions", "identities", "server_links", "person_aliases", "person_merges", "conversions", "attributions", "webhook_deliveries"} {
+	for _, table := range []string{"events", "sessions", "identities", "server_links", "person_aliases", "person_merges", "conversions", "attributions",
+		"webhook_deliveries", "delivery_queue"} {
 		if before[table] == 0 {
 			t.Fatalf("the test world has no row of A in %s: %v", table, before)
 		}
@@ -172,7 +177,7 @@ func TestEraseRemovesThePersonFromEveryTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts["events"] != 2 || counts["sessions"] != 2 || counts["conversions"] != 2 || counts["webhook_deliveries"] != 1 {
+	if counts["events"] != 2 || counts["sessions"] != 2 || counts["conversions"] != 2 || counts["webhook_deliveries"] != 1 || counts["delivery_queue"] != 1 {
 		t.Fatalf("rows removed: %v", counts)
 	}
 	left := found(t, w.conn, w.db, needles)
@@ -267,7 +272,8 @@ func TestExportHasEveryRowOfThePerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"events": 2, "sessions": 2, "identities": 3, "server_links": 1, "conversions": 2, "webhook_deliveries": 1, "person_merges": 1, "person_aliases": 3}
+	want := map[string]int{"events": 2, "sessions": 2, "identities": 3, "server_links": 1, "conversions": 2, "webhook_deliveries": 1, "delivery_queue": 1,
+		"person_merges": 1, "person_aliases": 3}
 	for table, n := range want {
 		if len(out.Tables[table]) != n {
 			t.Fatalf("export has %d rows of %s, want %d: %v", len(out.Tables[table]), table, n, out.Tables[table])

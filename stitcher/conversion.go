@@ -10,7 +10,7 @@ import (
 )
 
 const conversionColumns = `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
-	email_sha256, user_id, session_id, value, currency, props, event_id, origin, is_bot, version`
+	email_sha256, user_id, session_id, value, currency, props, event_id, origin, is_bot, version, email`
 
 // conversionValues returns the conversions row of a conversion event (browser or
 // /v1/conversions), of a call the collector recorded (a lead of lead_type call for a
@@ -70,9 +70,11 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 		// duration) always replaces the ringing one.
 		version += callEndedRank
 	}
-	email, user := emailHash(e.Traits), e.Traits[event.TraitUserID]
+	// The address itself is in the traits only for sites that keep addresses (keep_pii,
+	// webhook_include_email).
+	email, user, address := emailHash(e.Traits), e.Traits[event.TraitUserID], e.Traits[event.TraitEmail]
 	if in.unlinked {
-		email, user = "", ""
+		email, user, address = "", "", ""
 	}
 	var bot uint8
 	if e.Bot && (e.Origin == event.OriginWeb || e.Origin == event.OriginPixel) {
@@ -80,7 +82,7 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 	}
 	return []any{
 		e.Site, id, typ, leadType, time.Unix(in.ts, 0).UTC(), time.UnixMilli(e.ReceivedAt).UTC(), e.VID, personID,
-		email, user, sessionID, value, currency, props, in.id, e.Origin, bot, version,
+		email, user, sessionID, value, currency, props, in.id, e.Origin, bot, version, address,
 	}
 }
 

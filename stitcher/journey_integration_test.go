@@ -198,3 +198,19 @@ func TestSessionCarriesFirstEventsPlace(t *testing.T) {
 	h.waitCount(20*time.Second, `SELECT count() FROM (SELECT country, device, deleted FROM %s.sessions FINAL WHERE visitor_id = ?)
 		WHERE deleted = 0 AND country = 'DE' AND device = 'mobile'`, 1, vid)
 }
+
+// What the collector kept for the Meta Conversions API (the _fbc and _fbp cookies, the
+// user agent) lands in events, and the address a conversion carried in its conversion.
+func TestMetaIdsAndAddressesAreStored(t *testing.T) {
+	h := newHarness(t)
+	h.run(h.conn, h.db)
+	vid := uuid.NewString()
+	pv := pageview(vid, 0, "https://shop.example.com/?fbclid=IwAR1", "")
+	pv.Fbc, pv.Fbp, pv.UA = "fb.1.1733300000000.IwAR1", "fb.1.1733300000000.42", "Mozilla/5.0 (X11; Linux x86_64)"
+	sale := serverConversion("sale-"+vid, "sale", time.Hour, vid, event.EmailSHA256("ann@example.com"), 90)
+	sale.Traits["email"] = "ann@example.com"
+	h.send(pv, sale)
+	h.waitCount(20*time.Second, `SELECT count() FROM %s.events WHERE visitor_id = ? AND fbc = ? AND fbp = ? AND user_agent = ?`, 1,
+		vid, pv.Fbc, pv.Fbp, pv.UA)
+	h.waitCount(20*time.Second, `SELECT count() FROM %s.conversions FINAL WHERE conversion_id = ? AND email = 'ann@example.com'`, 1, "sale-"+vid)
+}

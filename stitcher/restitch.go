@@ -268,7 +268,7 @@ func (st *Restitcher) redecide(ctx context.Context, siteID string, rows []stored
 					version += event.ServerRank
 				}
 				added = append(added, []any{siteID, id, "lead", lt, time.Unix(r.ev.TS, 0).UTC(), r.receivedAt, r.vid, r.person,
-					"", "", sess, 0.0, "", "{}", r.ev.ID, r.origin, bot, version})
+					"", "", sess, 0.0, "", "{}", r.ev.ID, r.origin, bot, version, ""})
 				continue
 			case !isLead && has && c.typ == "lead":
 				gone = append(gone, c.id)
@@ -350,7 +350,7 @@ func (st *Restitcher) rewriteConversions(ctx context.Context, siteID string, ids
 	q := fmt.Sprintf(`INSERT INTO %[1]s.conversions (%[2]s)
 		SELECT site_id, conversion_id, type, transform(conversion_id, ?, ?, lead_type), occurred_at, received_at, visitor_id, person_id,
 			email_sha256, user_id, transform(conversion_id, ?, ?, session_id), value, currency, props, event_id, origin,
-			toUInt8(has(?, conversion_id)), version + 1
+			toUInt8(has(?, conversion_id)), version + 1, email
 		FROM %[1]s.conversions FINAL WHERE site_id = ? AND conversion_id IN (SELECT arrayJoin(?))`, st.db, conversionColumns)
 	if len(bots) == 0 {
 		bots = []string{""} // an empty array literal has no type ClickHouse can compare

@@ -54,12 +54,12 @@ func TestRestitchAppliesNewRulesToHistory(t *testing.T) {
 	}
 	// As stored before conversions had a bot flag and events their form description and traits.
 	exec(`INSERT INTO %[1]s.conversions (` + conversionColumns + `) SELECT site_id, conversion_id, type, lead_type, occurred_at,
-		received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, 0, version + 1
+		received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, 0, version + 1, email
 		FROM %[1]s.conversions FINAL WHERE site_id = 'demo'`)
 	exec(`INSERT INTO %[1]s.events (`+eventColumns+`) SELECT site_id, event_id, event_type, visitor_id, person_id, session_id, ts,
 		received_at, url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 		click_id_type, click_id, props, country, region, city, browser, os, device, is_bot, screen, language, timezone, ip, origin,
-		'', '', version + 1 FROM %[1]s.events FINAL WHERE site_id = 'demo' AND event_id = ?`, old.ID)
+		'', '', fbc, fbp, user_agent, version + 1 FROM %[1]s.events FINAL WHERE site_id = 'demo' AND event_id = ?`, old.ID)
 	// Credit the attribution service gave the careers form and the bot's lead.
 	for _, c := range []string{careers.ID, botLead.ID} {
 		exec(`INSERT INTO %s.attributions (site_id, conversion_id, conversion_type, occurred_at, model, session_id, credit, removed, version)

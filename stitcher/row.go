@@ -16,12 +16,12 @@ import (
 const eventColumns = `site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at,
 	url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 	click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
-	screen, language, timezone, ip, origin, form, traits, version`
+	screen, language, timezone, ip, origin, form, traits, fbc, fbp, user_agent, version`
 
 // eventBlock holds rows of touchpoint.events column by column: appending whole columns
 // to a ClickHouse batch avoids boxing every value of every row.
 type eventBlock struct {
-	str     [31][]string // the String columns, in eventColumns order
+	str     [34][]string // the String columns, in eventColumns order
 	id      []uuid.UUID
 	ts, rcv []time.Time
 	bot     []uint8
@@ -29,7 +29,7 @@ type eventBlock struct {
 }
 
 // kinds of eventColumns by position: 's' String, 'u' UUID, 't' DateTime, 'b' UInt8, 'v' UInt64.
-const eventKinds = "sussssttsssssssssssssssssssbsssssssv"
+const eventKinds = "sussssttsssssssssssssssssssbssssssssssv"
 
 // newEventBlock sizes a block for n rows, so appending never copies a column.
 func newEventBlock(n int) *eventBlock {
@@ -70,6 +70,7 @@ func (b *eventBlock) add(in *incoming, personID, sessionID string, version uint6
 		p.ClickType, p.ClickID, props,
 		e.Country, e.Region, e.City, e.Browser, e.OS, e.Device,
 		e.Screen, e.Lang, e.TZ, strings.TrimSpace(e.IP), e.Origin, formJSON(e), traitsJSON(e.Traits),
+		e.Fbc, e.Fbp, e.UA,
 	} {
 		b.str[i] = append(b.str[i], v)
 	}

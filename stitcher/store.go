@@ -287,7 +287,7 @@ func (c *clickHouse) moveEvents(ctx context.Context, rws []rewrite, version uint
 		SELECT site_id, event_id, event_type, visitor_id, person_id, transform(toString(event_id), ?, ?, session_id), ts, received_at,
 		url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 		click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
-		screen, language, timezone, ip, origin, form, traits, toUInt64(?)
+		screen, language, timezone, ip, origin, form, traits, fbc, fbp, user_agent, toUInt64(?)
 		FROM %[1]s.events FINAL WHERE site_id = ? AND toString(event_id) IN (SELECT arrayJoin(?))`, c.db, eventColumns)
 	for site, v := range bySite {
 		// Each id is bound twice: half the usual list length keeps the query short enough.

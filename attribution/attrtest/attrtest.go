@@ -29,6 +29,7 @@ type Session struct {
 	At                                               time.Time
 	Channel, Source, Medium, Campaign, Term, Landing string
 	Country, Device                                  string
+	ClickType, ClickID                               string // a click id of the landing URL
 	Bot, Deleted                                     bool
 }
 
@@ -81,8 +82,12 @@ func sessionRow(s Session) (uuid.UUID, []any) {
 	if s.Deleted {
 		deleted = 1
 	}
-	return id, []any{s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5 * time.Minute), "https://www.example.com" + s.Landing, s.Landing, "", "",
-		s.Source, s.Medium, s.Campaign, s.Term, "", "", "", s.Channel, uint32(1), uint32(1), bot, uuid.New(), deleted,
+	landingURL := "https://www.example.com" + s.Landing
+	if s.ClickType != "" {
+		landingURL += "?" + s.ClickType + "=" + s.ClickID
+	}
+	return id, []any{s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5 * time.Minute), landingURL, s.Landing, "", "",
+		s.Source, s.Medium, s.Campaign, s.Term, "", s.ClickType, s.ClickID, s.Channel, uint32(1), uint32(1), bot, uuid.New(), deleted,
 		uint64(time.Now().UnixNano()), s.Country, s.Device}
 }
 
@@ -93,6 +98,8 @@ type Conversion struct {
 	Value                            float64
 	Currency                         string
 	EmailSHA256                      string
+	Email                            string // the address itself, kept for some sites
+	UserID                           string
 	Origin                           string // event.OriginServer when empty
 	Props                            string // "{}" when empty
 }
@@ -114,16 +121,28 @@ func (d *DB) Conversion(c Conversion) {
 		version += event.ServerRank
 	}
 	d.insert("conversions", `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
-		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version`,
-		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, "", "", c.Value, c.Currency, c.Props,
-		uuid.New(), c.Origin, version)
+		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version, email`,
+		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, c.UserID, "", c.Value, c.Currency, c.Props,
+		uuid.New(), c.Origin, version, c.Email)
 }
 
-// Event is an events row; Visitor defaults to the person's visitor as Session has it.
+// Identity links person to an email hash.
+func (d *DB) Identity(site, person, emailSHA256 string, at time.Time) {
+	d.T.Helper()
+	d.insert("identities", "site_id, visitor_id, person_id, email_sha256, user_id, linked_at, event_id, version",
+		site, "v-"+person, person, emailSHA256, "", at, uuid.New(), uint64(time.Now().UnixNano()))
+}
+
+// Event is an events row; Visitor defaults to the person's visitor as Session has it, Type
+// to a pageview, URL to the path on www.example.com, Origin to web.
 type Event struct {
 	Site, Visitor, Person, Session, Type string
 	At                                   time.Time
 	Path, Title, Name, Props             string
+	URL                                  string
+	IP, UA, Fbc, Fbp                     string
+	ClickType, ClickID                   string
+	Origin                               string
 	Bot                                  bool
 }
 
@@ -136,13 +155,23 @@ func (d *DB) Event(e Event) {
 	if e.Props == "" {
 		e.Props = "{}"
 	}
+	if e.Type == "" {
+		e.Type = event.Pageview
+	}
+	if e.URL == "" {
+		e.URL = "https://www.example.com" + e.Path
+	}
+	if e.Origin == "" {
+		e.Origin = event.OriginWeb
+	}
 	var bot uint8
 	if e.Bot {
 		bot = 1
 	}
-	d.insert("events", "site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, url, path, title, event_name, props, is_bot, version",
-		e.Site, uuid.New(), e.Type, e.Visitor, e.Person, e.Session, e.At, e.At, "https://www.example.com"+e.Path, e.Path, e.Title, e.Name,
-		e.Props, bot, uint64(time.Now().UnixNano()))
+	d.insert("events", `site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, url, path, title, event_name,
+		props, is_bot, click_id_type, click_id, ip, origin, fbc, fbp, user_agent, version`,
+		e.Site, uuid.New(), e.Type, e.Visitor, e.Person, e.Session, e.At, e.At, e.URL, e.Path, e.Title, e.Name,
+		e.Props, bot, e.ClickType, e.ClickID, e.IP, e.Origin, e.Fbc, e.Fbp, e.UA, uint64(time.Now().UnixNano()))
 }
 
 // Alias records that person now belongs to current.

@@ -21,8 +21,11 @@ import (
 type Engine struct {
 	store *store
 	sites *site.Registry
-	// OnNewLead is called once for each lead computed for the first time (webhooks).
-	OnNewLead func(st *site.Site, c Conversion, first, last *Session)
+	// OnComputed is told, during a Watch pass, of each conversion credited for the first
+	// time and of each whose first or last touch changed (a merge, a late session), before
+	// the new credit is written: the CRM webhook and ad platforms hear of them. An error
+	// fails the pass, which is then done again, so nothing told is lost.
+	OnComputed func(ctx context.Context, st *site.Site, cs []Computed) error
 
 	// Settle is how long a new conversion waits before it is credited (see Watch).
 	Settle time.Duration
@@ -86,15 +89,29 @@ type computation struct {
 	w        *writer
 	version  uint64
 	now      time.Time
-	newLeads []newLead // reported after the rows are written
+	computed []Computed // for OnComputed
 	touches  []model.Touch
 	notify   bool
 	rows     int
 }
 
-type newLead struct {
-	conv        Conversion
-	first, last Session
+// Computed is a conversion whose credit OnComputed is told of.
+type Computed struct {
+	Conversion Conversion
+	// New is true the first time the conversion is credited.
+	New bool
+	// First and Last are the touches first-click and last-click credit now; a conversion
+	// without touchpoints has the "(no touchpoint)" touch, whose ID is "".
+	First, Last Session
+	// PrevFirst and PrevLast are the session ids they credited before (not New).
+	PrevFirst, PrevLast string
+	// Touches is how many touchpoints the lookback window before the conversion holds.
+	Touches int
+}
+
+// FirstOrLastChanged reports whether a recomputation moved first- or last-click credit.
+func (c *Computed) FirstOrLastChanged() bool {
+	return !c.New && (c.PrevFirst != c.First.ID || c.PrevLast != c.Last.ID)
 }
 
 // person computes every model for each of one person's conversions; touches are the
@@ -170,8 +187,22 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 			}
 			c.rows++
 		}
-		if !seen && conv.Type == "lead" && c.notify {
-			c.newLeads = append(c.newLeads, newLead{*conv, *first, *last})
+		if c.notify {
+			cd := Computed{Conversion: *conv, New: !seen, First: *first, Last: *last, Touches: len(window)}
+			if first.ID == "" {
+				cd.Touches = 0 // the window holds only the "(no touchpoint)" touch
+			}
+			for _, k := range old {
+				switch k.model {
+				case model.FirstClick:
+					cd.PrevFirst = k.session
+				case model.LastClick:
+					cd.PrevLast = k.session
+				}
+			}
+			if cd.New || cd.FirstOrLastChanged() {
+				c.computed = append(c.computed, cd)
+			}
 		}
 	}
 	return nil
@@ -202,7 +233,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 	}
 	now := time.Now()
 	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(50000), version: uint64(now.UnixNano()), now: now,
-		notify: notify && e.OnNewLead != nil}
+		notify: notify && e.OnComputed != nil}
 	defer c.w.wait() // never leave a batch in flight behind
 
 	// Walk conversions and the person-ordered session stream side by side.
@@ -259,11 +290,15 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 		}
 		i = j
 	}
+	// Told before the rows are written: once they are, a pass done again after a failure
+	// would see nothing new or changed.
+	if len(c.computed) > 0 {
+		if err := e.OnComputed(ctx, st, c.computed); err != nil {
+			return 0, fmt.Errorf("cannot hand over computed conversions: %w", err)
+		}
+	}
 	if err := c.w.flush(ctx); err != nil {
 		return 0, err
-	}
-	for _, l := range c.newLeads {
-		e.OnNewLead(st, l.conv, &l.first, &l.last)
 	}
 	return c.rows, nil
 }

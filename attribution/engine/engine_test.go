@@ -531,3 +531,72 @@ func TestStartReplacesInventedDirect(t *testing.T) {
 		t.Fatalf("after start: %d Direct rows, %d (no touchpoint) rows; want 0 and 7", direct, none)
 	}
 }
+
+// OnComputed hears of each conversion credited for the first time, with its first and
+// last touch and the touch count, then only of conversions whose first or last touch a
+// merge or a late session moved, with the touches credited before. A pass that could not
+// hand them over writes no credit, and the next pass hands them over again.
+func TestOnComputedTellsNewAndChangedConversions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var got [][]Computed
+	fail := false
+	f.eng.OnComputed = func(_ context.Context, st *site.Site, cs []Computed) error {
+		if fail {
+			return fmt.Errorf("queue away")
+		}
+		got = append(got, slices.Clone(cs))
+		return nil
+	}
+	f.session("laptop", "p-laptop", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.session("mail", "p-laptop", t0.Add(-10*time.Minute), "Email", "newsletter", "email")
+	f.conversion("lead-n", "lead", "p-laptop", t0, 0)
+	f.conversion("sale-n", "sale", "p-none", t0, 50) // no touchpoint
+	st := f.eng.sites.Get("s1")
+	if err := f.eng.pass(ctx, st, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0]) != 2 {
+		t.Fatalf("first pass told %v", got)
+	}
+	byID := map[string]Computed{}
+	for _, c := range got[0] {
+		byID[c.Conversion.ID] = c
+	}
+	lead, sale := byID["lead-n"], byID["sale-n"]
+	if !lead.New || lead.First.ID != f.sess["laptop"] || lead.Last.ID != f.sess["mail"] || lead.Touches != 2 || lead.First.Campaign != "camp-laptop" {
+		t.Fatalf("new lead: %+v", lead)
+	}
+	if !sale.New || sale.First.ID != "" || sale.Last.ID != "" || sale.Touches != 0 || sale.First.Channel != "(no touchpoint)" {
+		t.Fatalf("new sale without touchpoint: %+v", sale)
+	}
+
+	// Nothing moved: a recomputation tells nothing.
+	got = nil
+	if _, err := f.eng.ComputeConversions(ctx, st, []Conversion{lead.Conversion, sale.Conversion}, true); err != nil || len(got) != 0 {
+		t.Fatalf("recomputation with nothing changed told %v (%v)", got, err)
+	}
+
+	// A merge brings an earlier touch: first click moves, last click stays.
+	f.session("phone", "p-phone", t0.Add(-24*time.Hour), "Paid Social", "linkedin", "paid_social")
+	f.alias("p-phone", "p-laptop")
+	fail = true
+	if err := f.eng.pass(ctx, st, false); err == nil {
+		t.Fatal("a pass whose hand-over failed succeeded")
+	}
+	if c := f.credits("lead-n"); c["first_click"]["laptop"] != 1 {
+		t.Fatalf("credit was written although the hand-over failed: %v", c)
+	}
+	fail = false
+	if err := f.eng.pass(ctx, st, false); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0]) != 1 {
+		t.Fatalf("after the merge: told %v", got)
+	}
+	u := got[0][0]
+	if u.New || !u.FirstOrLastChanged() || u.Conversion.ID != "lead-n" || u.First.ID != f.sess["phone"] || u.PrevFirst != f.sess["laptop"] ||
+		u.Last.ID != f.sess["mail"] || u.PrevLast != f.sess["mail"] || u.Touches != 3 {
+		t.Fatalf("after the merge: %+v", u)
+	}
+}

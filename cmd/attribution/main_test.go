@@ -133,10 +133,10 @@ func TestWaitsOutClickHouse(t *testing.T) {
 	var mu sync.Mutex
 	hooked := map[string]bool{}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var l webhook.Lead
+		var l webhook.Payload
 		json.NewDecoder(r.Body).Decode(&l)
 		mu.Lock()
-		hooked[l.Lead.ConversionID] = true
+		hooked[l.Conversion.ID] = true
 		mu.Unlock()
 	}))
 	defer hook.Close()

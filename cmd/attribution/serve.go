@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -13,6 +12,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/engine"
+	"touchpoint/attribution/meta"
+	"touchpoint/attribution/notify"
 	"touchpoint/attribution/webhook"
 	"touchpoint/internal/apitoken"
 	"touchpoint/internal/chstore"
@@ -33,7 +34,11 @@ type config struct {
 	SitesFile     string
 	Poll          time.Duration
 	WebhookTries  int
+	WebhookRefuse int
 	WebhookRetry  time.Duration
+	WebhookWait   time.Duration
+	WebhookConc   int
+	MetaURL       string
 	ShutdownAfter time.Duration
 	RollupEvery   time.Duration
 	RollupMargin  time.Duration
@@ -52,8 +57,12 @@ func registerFlags(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.MetricsListen, "metrics.listen", "127.0.0.1:8084", "address serving /metrics (Prometheus), /healthz and /readyz apart from the reports API (empty: off)")
 	fs.StringVar(&c.SitesFile, "sites", "config/dev.json", "site configuration file")
 	fs.DurationVar(&c.Poll, "poll", time.Second, "how often new conversions are looked for")
-	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook delivery")
-	fs.DurationVar(&c.WebhookRetry, "webhook.backoff", 2*time.Second, "wait before the first webhook retry (doubles each time)")
+	fs.IntVar(&c.WebhookTries, "webhook.attempts", 8, "most attempts of one webhook or Meta delivery")
+	fs.IntVar(&c.WebhookRefuse, "webhook.attempts-refused", 3, "most attempts of a delivery the receiver refuses (4xx other than 408, 425, 429)")
+	fs.DurationVar(&c.WebhookRetry, "webhook.backoff", 2*time.Second, "wait before the first retry of a delivery (doubles each time, up to 10 minutes)")
+	fs.DurationVar(&c.WebhookWait, "webhook.timeout", 10*time.Second, "how long one webhook or Meta request may take")
+	fs.IntVar(&c.WebhookConc, "webhook.workers", 4, "how many webhook and Meta requests run at once")
+	fs.StringVar(&c.MetaURL, "meta.url", meta.DefaultURL, "Graph API base URL of the Meta Conversions API (with the version); a site's meta.endpoint replaces it")
 	fs.DurationVar(&c.ShutdownAfter, "shutdown-timeout", 10*time.Second, "how long to drain on SIGTERM")
 	fs.DurationVar(&c.RollupEvery, "rollup.interval", 10*time.Second, "how often the source report's daily rollups are brought up to date")
 	fs.DurationVar(&c.RollupMargin, "rollup.margin", 30*time.Second,
@@ -75,8 +84,9 @@ func leaseName(site string) string { return "attribution/" + site }
 
 // serve runs the service until ctx is done: the reports API with the dashboard and, unless
 // it serves reports only, the jobs — the engine crediting conversions as they arrive, the
-// CRM webhook sender and the rollups of the source report — for the sites whose lease it
-// holds: of all instances on one database, one runs a site's jobs at a time.
+// sender of CRM webhooks and Meta events and the rollups of the source report — for the
+// sites whose lease it holds: of all instances on one database, one runs a site's jobs at
+// a time.
 // While ClickHouse is away everything waits for it, /readyz says so and report queries
 // are answered 503.
 func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, ch chstore.Config) error {
@@ -87,28 +97,14 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	}
 	go ready.Probe(ctx, "clickhouse", 2*time.Second, func(ctx context.Context) error { return chstore.Check(ctx, conn, db) })
 	eng := engine.New(conn, db, sites)
-	sender := webhook.NewSender(&webhook.ClickHouseLog{Conn: conn, DB: db}, cfg.WebhookTries, cfg.WebhookRetry)
 	scorer := &scoring.Scorer{Conn: conn, DB: db}
-	eng.OnNewLead = func(st *site.Site, c engine.Conversion, first, last *engine.Session) {
-		if st.WebhookURL == "" {
-			return
-		}
-		payload := leadPayload(st.ID, c, first, last)
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		score, err := scorer.Person(sctx, st, c.Person)
-		cancel()
-		if err != nil {
-			// The lead still goes out: the CRM sees its score on the next lead or in the API.
-			log.Printf("attribution: cannot score %s for its webhook: %v", c.ID, err)
-		}
-		payload.Score = score
-		body, err := json.Marshal(payload)
-		if err != nil {
-			log.Printf("attribution: cannot encode webhook for %s: %v", c.ID, err)
-			return
-		}
-		sender.Enqueue(webhook.Delivery{Site: st.ID, ConversionID: c.ID, URL: st.WebhookURL, Secret: st.WebhookSecret, Body: body})
-	}
+	queue := &webhook.Store{Conn: conn, DB: db}
+	metaTarget := &meta.Target{Sites: sites, URL: cfg.MetaURL}
+	sender := webhook.NewSender(queue, map[string]webhook.Target{webhook.TargetWebhook: &webhook.Hook{Sites: sites}, webhook.TargetMeta: metaTarget},
+		cfg.WebhookWait)
+	sender.MaxAttempts, sender.MaxRefused, sender.Workers = cfg.WebhookTries, cfg.WebhookRefuse, cfg.WebhookConc
+	sender.Backoff = webhook.ExpBackoff(cfg.WebhookRetry, 10*time.Minute)
+	eng.OnComputed = (&notify.Notifier{Conn: conn, DB: db, Queue: queue, Sender: sender, Meta: metaTarget, Score: scorer.Person}).Computed
 	store := &reports.Store{Conn: conn, DB: db}
 	priv := &privacy.Service{Conn: conn, DB: db, Auth: ch, Grace: cfg.ErasureGrace, Ctx: ctx}
 	sender.Erased = priv.ConversionErased
@@ -116,8 +112,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ready.Public())
 	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: conn, DB: db},
-		Dashboard:   dashboard.Handler(),
-		Unavailable: ready.Err}).Handler())
+		Deliveries: queue, Resent: sender.Enqueue, Dashboard: dashboard.Handler(), Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,
 		Handler:           mux,
@@ -142,6 +137,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		}, cfg.Lease)
 		runs := func(site string) (context.Context, bool) { return leases.Held(leaseName(site)) }
 		eng.Runs = runs
+		sender.Runs = func(site string) bool { _, ok := runs(site); return ok }
 		lctx, release := context.WithCancel(ctx)
 		leasesDone := make(chan struct{})
 		go func() { leases.Run(lctx); close(leasesDone) }()
@@ -237,30 +233,4 @@ func score(ctx context.Context, scorer *scoring.Scorer, sites *site.Registry, ru
 			}
 		}
 	})
-}
-
-// leadPayload is the webhook body for a new lead.
-func leadPayload(siteID string, c engine.Conversion, first, last *engine.Session) webhook.Lead {
-	var l webhook.Lead
-	l.Event = "lead.created"
-	l.Site = siteID
-	l.Person.ID = c.Person
-	l.Person.EmailSHA256 = c.EmailSHA256
-	l.Person.UserID = c.UserID
-	l.Lead.ConversionID = c.ID
-	l.Lead.LeadType = c.LeadType
-	l.Lead.OccurredAt = c.At
-	l.Lead.Value = c.Value
-	l.Lead.Currency = c.Currency
-	l.FirstClick = touch(first)
-	l.LastClick = touch(last)
-	return l
-}
-
-func touch(s *engine.Session) webhook.Touch {
-	if s == nil {
-		return webhook.Touch{}
-	}
-	return webhook.Touch{Channel: s.Channel, Source: s.Source, Medium: s.Medium, Campaign: s.Campaign, Term: s.Term,
-		LandingPage: s.LandingPath, Referrer: s.Referer, Time: s.At}
 }

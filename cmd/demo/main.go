@@ -3,7 +3,8 @@
 // costs (as Google Ads, Meta and LinkedIn give them) and phone calls (as Twilio reports
 // them) through the real APIs, waits until every conversion is attributed, then prints the
 // first-click and last-click source reports side by side, the paid keywords with their
-// cost, the calls by source and the dashboard URL.
+// cost, the calls by source, the start of the Google Ads offline conversion file of the
+// leads (the demo's gclids) and the dashboard URL.
 package main
 
 import (
@@ -66,6 +67,9 @@ func main() {
 	}
 	first, _ := ds.Span()
 	if err := c.PrintCalls(ctx, os.Stdout, first); err != nil {
+		log.Fatalf("demo: %v", err)
+	}
+	if err := c.PrintOfflineExport(ctx, os.Stdout, ds); err != nil {
 		log.Fatalf("demo: %v", err)
 	}
 	fmt.Printf("\nDashboard: %s/#token=%s&site=%s\n", *attributionURL, *adminToken, *siteID)

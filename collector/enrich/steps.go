@@ -61,6 +61,14 @@ func validate(r *Request, it *Item) *Refusal {
 		// The client's address and user agent come from the connection, never from the body.
 		e.IP, e.UA = "", ""
 	}
+	// Meta's cookies are kept for sites that send to Meta, and only in Meta's shape: a
+	// mangled cookie loses nothing but itself.
+	if !r.Site.SendsToMeta() || !validFBID(e.Fbc) {
+		e.Fbc = ""
+	}
+	if !r.Site.SendsToMeta() || !validFBID(e.Fbp) {
+		e.Fbp = ""
+	}
 	for _, f := range [...]struct {
 		name, v string
 		max     int
@@ -167,9 +175,38 @@ func ValidID(s string) bool { return validID(s) }
 
 // validID accepts visitor and user ids: 1-64 letters, digits, '-' and '_'.
 func validID(s string) bool {
-	if len(s) == 0 || len(s) > maxShort {
+	return len(s) > 0 && len(s) <= maxShort && validIDChars(s)
+}
+
+// validFBID accepts Meta's _fbc and _fbp cookie values: fb.<subdomain index>.<creation
+// time in ms>.<click id or random number>, possibly with more dot-separated parts, of
+// letters, digits, '-' and '_', at most 512 bytes.
+func validFBID(s string) bool {
+	if len(s) > 512 || !strings.HasPrefix(s, "fb.") {
 		return false
 	}
+	parts := strings.Split(s[3:], ".")
+	if len(parts) < 3 || !digits(parts[0]) || !digits(parts[1]) {
+		return false
+	}
+	for _, p := range parts[2:] {
+		if p == "" || !validIDChars(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func validIDChars(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
@@ -253,7 +290,8 @@ func AnonymiseIP(a netip.Addr) string {
 }
 
 // hashPII normalises an email trait and replaces it, and every other trait holding an email
-// address, by its SHA-256 unless the site keeps PII (HashTraits).
+// address, by its SHA-256 unless the site keeps addresses (keep_pii or
+// webhook_include_email; HashTraits).
 func hashPII(r *Request, it *Item) *Refusal {
 	t := it.E.Traits
 	if t == nil {
@@ -266,6 +304,6 @@ func hashPII(r *Request, it *Item) *Refusal {
 		}
 		t[event.TraitEmailSHA256] = h
 	}
-	HashTraits(t, r.Site.KeepPII)
+	HashTraits(t, r.Site.KeepsEmail())
 	return nil
 }

@@ -82,13 +82,18 @@ func (u *UAParser) parse(ua string) Agent {
 	return a
 }
 
-func (u *UAParser) step(_ *Request, it *Item) *Refusal {
+func (u *UAParser) step(r *Request, it *Item) *Refusal {
+	it.E.UA = ""
 	if it.ua == "" {
 		return nil
 	}
 	a := u.Parse(it.ua)
 	it.E.Browser, it.E.OS, it.E.Device, it.E.Bot = a.Browser, a.OS, a.Device, a.Bot
-	it.E.UA = "" // the parsed fields are kept, not the fingerprintable string
+	// The parsed fields are kept, not the fingerprintable string, unless the site sends
+	// to the Meta Conversions API, which requires the user agent of website events.
+	if r.Site.SendsToMeta() && len(it.ua) <= maxUA {
+		it.E.UA = it.ua
+	}
 	return nil
 }
 

@@ -35,6 +35,7 @@ var shardKeys = map[string]string{
 	"attributions":       "site_id, conversion_id",
 	"ad_costs":           "site_id, date",
 	"webhook_deliveries": "site_id, conversion_id",
+	"delivery_queue":     "site_id, delivery_id",
 	"attribution_state":  "site_id, name",
 	"leases":             "name",
 	"report_changes":     "site_id, day",

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -54,6 +56,10 @@ func (c *Client) do(ctx context.Context, method, url, token, contentType string,
 		}
 		if resp.StatusCode/100 != 2 {
 			return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(b))
+		}
+		if raw, ok := out.(*[]byte); ok {
+			*raw = b
+			return nil
 		}
 		if out != nil {
 			return json.Unmarshal(b, out)
@@ -295,4 +301,30 @@ func times(x *float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1fx", *x)
+}
+
+// PrintOfflineExport prints the start of the Google Ads offline conversion file of the
+// data set's leads (credited by last click to a Google Ads click), as Google's upload
+// template has it, and how to download it whole.
+func (c *Client) PrintOfflineExport(ctx context.Context, w io.Writer, ds *Dataset) error {
+	first, _ := ds.Span()
+	q := url.Values{"site": {c.Site}, "from": {first.UTC().Format("2006-01-02")}, "to": {time.Now().UTC().Format("2006-01-02")},
+		"type": {"lead"}, "name": {"Demo request"}, "model": {"last_click"}}
+	path := "/api/v1/exports/google-ads?" + q.Encode()
+	var b []byte
+	if err := c.do(ctx, http.MethodGet, c.Attribution+path, c.AdminToken, "", nil, &b); err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	fmt.Fprintf(w, "\nGoogle Ads offline conversions: %d leads whose last click was a Google Ads click, in Google's upload template\n", len(lines)-2)
+	const show = 8
+	for i, l := range lines {
+		if i == show {
+			fmt.Fprintf(w, "  … %d more rows\n", len(lines)-show)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+	fmt.Fprintf(w, "The whole file: curl -H 'Authorization: Bearer %s' '%s%s'\n", c.AdminToken, c.Attribution, path)
+	return nil
 }

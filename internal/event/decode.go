@@ -130,6 +130,8 @@ const (
 	kTZ
 	kIP
 	kUA
+	kFbc
+	kFbp
 	kSite
 	kReceivedAt
 	kOrigin
@@ -178,6 +180,10 @@ func topKey(k string) int {
 		return kIP
 	case "ua":
 		return kUA
+	case "fbc":
+		return kFbc
+	case "fbp":
+		return kFbp
 	case "site":
 		return kSite
 	case "received_at":
@@ -249,6 +255,10 @@ func (d *decoder) enriched(e *Enriched, known func(string) int) bool {
 			return d.strField(&e.IP)
 		case kUA:
 			return d.strField(&e.UA)
+		case kFbc:
+			return d.strField(&e.Fbc)
+		case kFbp:
+			return d.strField(&e.Fbp)
 		case kSite:
 			return d.strField(&e.Site)
 		case kReceivedAt:

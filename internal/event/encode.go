@@ -99,6 +99,8 @@ func appendEnriched(b []byte, e *Enriched) (_ []byte, ok bool) {
 	b = optString(b, `,"tz":`, e.TZ)
 	b = optString(b, `,"ip":`, e.IP)
 	b = optString(b, `,"ua":`, e.UA)
+	b = optString(b, `,"fbc":`, e.Fbc)
+	b = optString(b, `,"fbp":`, e.Fbp)
 	b = append(b, `,"site":`...)
 	b = appendString(b, e.Site)
 	b = append(b, `,"received_at":`...)

@@ -54,8 +54,13 @@ type Event struct {
 	Lang       string          `json:"lang,omitempty"`
 	TZ         string          `json:"tz,omitempty"`
 	// IP and UA are accepted from /v1/import only, so history is enriched like live data.
+	// The collector keeps UA on the events of sites that send to the Meta Conversions API.
 	IP string `json:"ip,omitempty"`
 	UA string `json:"ua,omitempty"`
+	// Fbc and Fbp are Meta's `_fbc` (click) and `_fbp` (browser) cookies as the tracker
+	// read them; the collector keeps them only for sites that send to Meta.
+	Fbc string `json:"fbc,omitempty"`
+	Fbp string `json:"fbp,omitempty"`
 }
 
 // Form describes a submitted form; sensitive fields are never listed by the tracker, but

@@ -18,8 +18,8 @@ func EnvPrefix(id string) string {
 // ApplyEnv overrides settings of configured sites from the environment, so secrets need
 // not sit in the file: SECRET (clear text, stored hashed), ORIGINS (comma-separated),
 // COOKIE_DOMAIN, KEEP_PII (true/false), LOOKBACK_DAYS, RETENTION_DAYS, MAX_BROWSER_VALUE,
-// TWILIO_AUTH_TOKEN, CALLRAIL_SIGNING_KEY. TP_ADMIN_TOKEN sets
-// the admin token.
+// TWILIO_AUTH_TOKEN, CALLRAIL_SIGNING_KEY, WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_INCLUDE_EMAIL
+// (true/false), META_PIXEL_ID and META_ACCESS_TOKEN. TP_ADMIN_TOKEN sets the admin token.
 func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 	if v, ok := lookup("TP_ADMIN_TOKEN"); ok && v != "" {
 		c.AdminTokenSHA256 = hashHex(v)
@@ -47,12 +47,34 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 		if v, ok := lookup(p + "COOKIE_DOMAIN"); ok {
 			s.CookieDomain = v
 		}
-		if v, ok := lookup(p + "KEEP_PII"); ok {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("cannot use %sKEEP_PII=%q: %w", p, v, err)
+		for name, dst := range map[string]*bool{"KEEP_PII": &s.KeepPII, "WEBHOOK_INCLUDE_EMAIL": &s.WebhookIncludeEmail} {
+			if v, ok := lookup(p + name); ok {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("cannot use %s%s=%q: %w", p, name, v, err)
+				}
+				*dst = b
 			}
-			s.KeepPII = b
+		}
+		if v, ok := lookup(p + "WEBHOOK_URL"); ok {
+			s.WebhookURL = strings.TrimSpace(v)
+		}
+		if v, ok := lookup(p + "WEBHOOK_SECRET"); ok && v != "" {
+			s.WebhookSecret = Secret(v)
+		}
+		pixel, okPixel := lookup(p + "META_PIXEL_ID")
+		token, okToken := lookup(p + "META_ACCESS_TOKEN")
+		if (okPixel || okToken && token != "") && s.Meta == nil {
+			s.Meta = &Meta{}
+		} else if s.Meta != nil {
+			m := *s.Meta // the file's settings are not changed under other holders of the config
+			s.Meta = &m
+		}
+		if okPixel {
+			s.Meta.PixelID = strings.TrimSpace(pixel)
+		}
+		if okToken && token != "" {
+			s.Meta.AccessToken = Secret(token)
 		}
 		if v, ok := lookup(p + "LOOKBACK_DAYS"); ok {
 			n, err := strconv.Atoi(v)

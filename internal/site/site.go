@@ -36,7 +36,12 @@ type Site struct {
 	Currency   string `json:"currency,omitempty"`
 	WebhookURL string `json:"webhook_url,omitempty"`
 	// WebhookSecret signs webhook bodies (HMAC-SHA256); it has to be kept in clear.
-	WebhookSecret string `json:"webhook_secret,omitempty"`
+	WebhookSecret Secret `json:"webhook_secret,omitempty"`
+	// WebhookIncludeEmail puts the address a conversion carried into the webhook's
+	// person.email (the collector then keeps addresses, see KeepsEmail).
+	WebhookIncludeEmail bool `json:"webhook_include_email,omitempty"`
+	// Meta sends conversions to the Meta Conversions API; nil or no pixel id: off.
+	Meta *Meta `json:"meta,omitempty"`
 	// What the stitcher decides about incoming data (rules.go).
 	Domains           []string   `json:"domains,omitempty"`
 	ExcludedReferrers []string   `json:"excluded_referrers,omitempty"`
@@ -182,6 +187,9 @@ func validate(c Config) (*snapshot, error) {
 			if err := s.Scoring.Validate(); err != nil {
 				return nil, fmt.Errorf("site %q: %w", s.ID, err)
 			}
+		}
+		if err := s.checkOutbound(); err != nil {
+			return nil, fmt.Errorf("site %q: %w", s.ID, err)
 		}
 		r.byID[s.ID] = s
 	}

@@ -1,6 +1,6 @@
 // Package api is the HTTP face of the attribution service: the reports API behind access
-// tokens, ad cost and exchange rate imports, the webhook delivery log, privacy requests,
-// and the dashboard.
+// tokens, ad cost and exchange rate imports, offline conversion exports, the webhook and
+// Meta deliveries, privacy requests, and the dashboard.
 package api
 
 import (
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"touchpoint/attribution/model"
+	"touchpoint/attribution/webhook"
 	"touchpoint/internal/apitoken"
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
@@ -32,12 +33,17 @@ import (
 
 // Server serves the API.
 type Server struct {
-	Sites     *site.Registry
-	Reports   *reports.Store
-	Tokens    *apitoken.Store  // site tokens; nil accepts the admin token only
-	Privacy   *privacy.Service // erasure and export; nil answers 503 there
-	Scoring   *scoring.Store   // lead scoring rules set through the API; nil: the site file's only
-	Dashboard http.Handler     // served at /; nil serves nothing there
+	Sites   *site.Registry
+	Reports *reports.Store
+	Tokens  *apitoken.Store  // site tokens; nil accepts the admin token only
+	Privacy *privacy.Service // erasure and export; nil answers 503 there
+	Scoring *scoring.Store   // lead scoring rules set through the API; nil: the site file's only
+	// Deliveries is the webhook and Meta delivery queue; nil answers 503 there.
+	Deliveries *webhook.Store
+	// Resent is told of a delivery made pending again ("send again"), so a sender in
+	// this process tries it at once; nil leaves it to the sender's poll.
+	Resent    func(ds ...webhook.Delivery)
+	Dashboard http.Handler // served at /; nil serves nothing there
 	Now       func() time.Time
 	// Unavailable says why ClickHouse cannot answer now (nil: it can); queries then get 503.
 	Unavailable func() error
@@ -67,6 +73,10 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/fx-rates", apitoken.CostsWrite, s.importRates},
 		{"GET /api/v1/fx-rates", apitoken.ReportsRead, s.rates},
 		{"GET /api/v1/webhooks/deliveries", apitoken.Admin, s.deliveries},
+		{"GET /api/v1/webhooks/deliveries/{id}", apitoken.Admin, s.delivery},
+		{"POST /api/v1/webhooks/deliveries/{id}/retry", apitoken.Admin, s.resend},
+		{"GET /api/v1/exports/google-ads", apitoken.ReportsRead, s.exportFor(reports.GoogleAds)},
+		{"GET /api/v1/exports/microsoft-ads", apitoken.ReportsRead, s.exportFor(reports.MicrosoftAds)},
 		{"POST /api/v1/privacy/erase", apitoken.Admin, s.erase},
 		{"GET /api/v1/privacy/erasures", apitoken.Admin, s.erasures},
 		{"GET /api/v1/privacy/erasures/{id}", apitoken.Admin, s.erasure},
@@ -311,11 +321,6 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
-}
-
-func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, st *site.Site) {
-	out, err := s.Reports.Deliveries(r.Context(), st.ID, r.URL.Query().Get("conversion_id"), 200)
-	respond(w, map[string]any{"site": st.ID, "deliveries": out}, err)
 }
 
 // respond writes v as JSON, or the reason it could not be computed: the dashboard shows

@@ -100,6 +100,11 @@ on(d, 'visibilitychange', () => d.hidden && leave())
 let ref = d.referrer
 let last
 
+// data-meta: the landing page's fbclid is kept as Meta's _fbc cookie, as the Meta
+// pixel keeps it, and events carry _fbc and the pixel's _fbp for the Conversions API.
+const meta = 'meta' in cfg
+const fbclid = (landing.match(/[?&]fbclid=([\w-]+)/) || [])[1]
+
 const send = (type, extra) => {
   if (out) return
   const e = {
@@ -114,7 +119,15 @@ const send = (type, extra) => {
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
     ...extra,
   }
-  if (!anon) e.vid = vid
+  if (!anon) {
+    e.vid = vid
+    if (meta) {
+      let c = readCookie(d.cookie, '_fbc')
+      if (fbclid && !c?.endsWith('.' + fbclid)) cookie('_fbc', (c = 'fb.1.' + e.ts + '.' + fbclid), 7776000)
+      e.fbc = c
+      e.fbp = readCookie(d.cookie, '_fbp')
+    }
+  }
   store(queue.concat(e).slice(-500))
   // Events of the next half second go in the same batch.
   setTimeout(flush, 500)

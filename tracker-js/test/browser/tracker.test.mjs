@@ -311,6 +311,64 @@ test('with data-consent="required" nothing identifying is sent before consent', 
   assert.equal(await cookie(ctx, '_tp_id'), undefined)
 })
 
+test('with data-meta the landing fbclid is kept as _fbc and events carry _fbc and _fbp', opts, async (t) => {
+  const run = tag('meta')
+  const { sent, ctx, p } = await setup(t, '/meta', { attrs: 'data-meta' })
+  const fbp = 'fb.1.1700000000000.1234567890'
+  await ctx.addCookies([{ name: '_fbp', value: fbp, url: srv.origin }])
+  const click = `IwAR_${run}`
+  const before = Date.now()
+  await p.goto(`${srv.origin}/meta?utm_campaign=${run}&fbclid=${click}`)
+  const [pv] = await sent.until((e) => e.type === 'pageview')
+  const fbc = await cookie(ctx, '_fbc')
+  const m = fbc.value.match(/^fb\.1\.(\d{13})\.(.+)$/)
+  assert.ok(m, `_fbc is ${fbc.value}`)
+  assert.equal(m[2], click, 'the click id as it came, case and all')
+  assert.ok(Number(m[1]) >= before - 1000 && Number(m[1]) <= Date.now(), 'creation time in ms')
+  assert.equal(pv.fbc, fbc.value)
+  assert.equal(pv.fbp, fbp)
+  const days = (fbc.expires * 1000 - Date.now()) / 86400e3
+  assert.ok(days > 89 && days <= 90, `_fbc lasts ${days} days, as the Meta pixel's`)
+
+  // A later page keeps the cookie; a new ad click replaces it.
+  await p.goto(`${srv.origin}/meta?utm_campaign=${run}-2`)
+  const [second] = await sent.until((e) => e.type === 'pageview' && e.url.includes(`${run}-2`))
+  assert.equal(second.fbc, fbc.value)
+  await p.goto(`${srv.origin}/meta?utm_campaign=${run}-3&fbclid=${click}-NEW`)
+  const [third] = await sent.until((e) => e.type === 'pageview' && e.url.includes(`${run}-3`))
+  assert.match(third.fbc, new RegExp(`^fb\\.1\\.\\d{13}\\.${click}-NEW$`))
+  assert.equal((await cookie(ctx, '_fbc')).value, third.fbc)
+
+  // Whatever follows fbclid= besides a click id's characters never reaches the cookie.
+  await p.goto(`${srv.origin}/meta?utm_campaign=${run}-4&fbclid=x1;domain=evil.example;%0D%0Ay`)
+  const [fourth] = await sent.until((e) => e.type === 'pageview' && e.url.includes(`${run}-4`))
+  assert.match(fourth.fbc, /^fb\.1\.\d{13}\.x1$/)
+})
+
+test('without data-meta, or before consent, no Meta cookie is set or sent', opts, async (t) => {
+  const run = tag('nometa')
+  const plain = await setup(t, '/nometa')
+  await plain.ctx.addCookies([{ name: '_fbp', value: 'fb.1.1700000000000.42', url: srv.origin }])
+  await plain.p.goto(`${srv.origin}/nometa?utm_campaign=${run}&fbclid=IwAR${run}`)
+  const [pv] = await plain.sent.until((e) => e.type === 'pageview')
+  assert.equal(pv.fbc, undefined)
+  assert.equal(pv.fbp, undefined)
+  assert.equal(await cookie(plain.ctx, '_fbc'), undefined)
+
+  const asked = await setup(t, '/metaconsent', { attrs: 'data-meta data-consent="required"' })
+  await asked.ctx.addCookies([{ name: '_fbp', value: 'fb.1.1700000000000.42', url: srv.origin }])
+  await asked.p.goto(`${srv.origin}/metaconsent?utm_campaign=${run}&fbclid=IwAR${run}`)
+  const [anon] = await asked.sent.until((e) => e.type === 'pageview')
+  assert.equal(anon.fbc, undefined)
+  assert.equal(anon.fbp, undefined)
+  assert.equal(await cookie(asked.ctx, '_fbc'), undefined)
+  await asked.p.evaluate(() => window.tp('consent', 'granted'))
+  await asked.p.evaluate(() => window.tp('track', 'after_consent'))
+  const [track] = await asked.sent.until((e) => e.name === 'after_consent')
+  assert.match(track.fbc, new RegExp(`^fb\\.1\\.\\d{13}\\.IwAR${run}$`))
+  assert.equal(track.fbp, 'fb.1.1700000000000.42')
+})
+
 test('Global Privacy Control stops tracking until the visitor opts in', opts, async (t) => {
   const { sent, ctx, p } = await setup(t, '/gpc')
   await ctx.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }))

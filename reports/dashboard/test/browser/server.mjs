@@ -16,6 +16,30 @@ export const TOKEN = 'fixture-admin'
 export const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' }
 const EMAILS = { 'ada@example.com': 'lead-1001' }
+const HOSTILE = '<img src=x onerror=alert(1)>'
+
+// Deliveries as the API lists them; "send again" makes one pending.
+const deliveries = () => [
+  { id: 'dlv_a1', target: 'webhook', event: 'lead.created', conversion_id: 'lead-1001', url: 'https://crm.example/hook', state: 'failed', delivered: false,
+    attempts: 3, status: 404, error: `answered 404 Not Found: ${HOSTILE}`, next_retry_at: null, created_at: '2026-10-20T10:31:00Z', updated_at: '2026-10-20T10:40:00Z' },
+  { id: 'dlv_b2', target: 'meta', event: 'Purchase', conversion_id: 'sale-77', url: 'https://graph.facebook.com/v25.0/1/events', state: 'pending', delivered: false,
+    attempts: 1, status: 503, error: 'Meta answered 503 Service Unavailable', next_retry_at: '2026-10-20T10:45:00Z', created_at: '2026-10-20T10:35:00Z', updated_at: '2026-10-20T10:35:02Z' },
+  { id: 'dlv_c3', target: 'webhook', event: 'attribution.updated', conversion_id: HOSTILE, url: 'https://crm.example/hook', state: 'delivered', delivered: true,
+    attempts: 1, status: 204, error: '', next_retry_at: null, created_at: '2026-10-19T08:00:00Z', updated_at: '2026-10-19T08:00:01Z' },
+]
+
+// The Google Ads and Microsoft Ads files of the fixture site, as the service writes them.
+function offline(platform, q) {
+  const name = q.get('name') || q.get('type') || 'lead'
+  const tz = q.get('timezone') || '+0000'
+  if (platform === 'microsoft-ads' && !/^[+-]\d{2}:?\d{2}$/.test(tz)) return null
+  const head = platform === 'google-ads'
+    ? 'Google Click ID,Conversion Name,Conversion Time,Conversion Value,Conversion Currency'
+    : 'Microsoft Click Id,Conversion Name,Conversion Time,Conversion Value,Conversion Currency Code'
+  const rows = platform === 'google-ads' ? [['Cj0KCQ-1001', '2026-10-03 12:00:00'], ['Cj0KCQ-1002', '2026-10-05 11:00:00']] : [['ms0123abc', '2026-10-04 12:00:00']]
+  const cell = (v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
+  return [`Parameters:TimeZone=${tz.replace(':', '')}`, head, ...rows.map(([id, at]) => [id, cell(name), at, '', ''].join(','))].join('\n') + '\n'
+}
 
 const json = (res, status, body) => {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
@@ -29,7 +53,7 @@ const body = (req) =>
     req.on('end', () => resolve(b))
   })
 
-async function api(req, res, url, requests) {
+async function api(req, res, url, requests, state) {
   const q = url.searchParams
   requests.push(url.pathname + url.search)
   if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(res, 401, { error: 'invalid admin token' })
@@ -57,6 +81,17 @@ async function api(req, res, url, requests) {
     case '/api/v1/reports/calls':
       if (!['channel', 'source', 'campaign', 'keyword'].includes(by)) return json(res, 400, { error: 'calls are grouped by channel, source, campaign, keyword' })
       return json(res, 200, calls(by, model, from, to))
+    case '/api/v1/webhooks/deliveries': {
+      const list = state.deliveries.filter((d) => (!q.get('state') || d.state === q.get('state')) && (!q.get('target') || d.target === q.get('target')))
+      return json(res, 200, { site: 'demo', deliveries: list })
+    }
+    case '/api/v1/exports/google-ads':
+    case '/api/v1/exports/microsoft-ads': {
+      const csv = offline(url.pathname.split('/').pop(), q)
+      if (!csv) return json(res, 400, { error: 'timezone: this template takes an offset such as +0100 or -0500' })
+      res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="x.csv"', 'cache-control': 'no-store' })
+      return res.end(csv)
+    }
     case '/api/v1/journeys': {
       let id = q.get('conversion_id') || ''
       if (req.method === 'POST') {
@@ -67,14 +102,22 @@ async function api(req, res, url, requests) {
       return j ? json(res, 200, j) : json(res, 404, { error: 'no conversion found' })
     }
   }
+  const again = url.pathname.match(/^\/api\/v1\/webhooks\/deliveries\/([\w-]+)\/retry$/)
+  if (again && req.method === 'POST') {
+    const d = state.deliveries.find((x) => x.id === again[1])
+    if (!d) return json(res, 404, { error: 'no such delivery' })
+    Object.assign(d, { state: 'pending', attempts: 0, status: 0, error: '', delivered: false, next_retry_at: '2026-10-20T11:00:00Z' })
+    return json(res, 202, { site: 'demo', delivery: d })
+  }
   json(res, 404, { error: 'no such endpoint' })
 }
 
 export async function start(port = 0) {
   const requests = []
+  const state = { deliveries: deliveries() }
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://x')
-    if (url.pathname.startsWith('/api/')) return api(req, res, url, requests)
+    if (url.pathname.startsWith('/api/')) return api(req, res, url, requests, state)
     const path = url.pathname === '/' ? 'index.html' : normalize(decodeURIComponent(url.pathname)).replace(/^[/\\]+/, '')
     const file = join(DIST, path)
     if (!file.startsWith(DIST) || !existsSync(file) || !statSync(file).isFile()) {

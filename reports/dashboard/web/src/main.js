@@ -9,6 +9,8 @@ import { filterBar } from './filters.js'
 import { CALL_GROUPS, GROUPS, GROUP_NAMES, MODELS, MODEL_NAMES, isDate, lastDays, readState, writeState } from './state.js'
 import { callsView } from './views/calls.js'
 import { compareView } from './views/compare.js'
+import { deliveriesView } from './views/deliveries.js'
+import { exportsView } from './views/exports.js'
 import { journeyView } from './views/journey.js'
 import { leadsView } from './views/leads.js'
 import { lifecycleView } from './views/lifecycle.js'
@@ -23,6 +25,8 @@ const VIEWS = {
   leads: { title: 'Leads', render: leadsView, model: true, range: true, filters: true },
   calls: { title: 'Calls', render: callsView, model: true, by: 'by', groups: CALL_GROUPS, range: true },
   journey: { title: 'Journeys', render: journeyView },
+  exports: { title: 'Ad exports', render: exportsView, range: true },
+  deliveries: { title: 'Deliveries', render: deliveriesView },
 }
 const IDS = Object.keys(VIEWS)
 
@@ -33,9 +37,12 @@ let cleanup = null
 let sites = null // the sites the token may read, once asked (GET /api/v1/sites)
 const ctx = {
   journeyInput: '',
+  exportForm: null, // what the ad export form held, across redraws
+  deliveryFilter: null,
   get: null,
   set,
   download,
+  redraw: () => draw(),
   timings: [],
 }
 // How long each view took to draw, for the browser tests.
@@ -100,9 +107,10 @@ addEventListener('popstate', () => {
   draw()
 })
 
-function download(name, text) {
-  // A BOM so spreadsheet programs read the UTF-8 keys correctly.
-  const url = URL.createObjectURL(new Blob(['\ufeff', text], { type: 'text/csv;charset=utf-8' }))
+// bom: a byte order mark, so spreadsheet programs read UTF-8 keys correctly; an ad
+// platform's template must start with its own first line instead.
+function download(name, text, bom = true) {
+  const url = URL.createObjectURL(new Blob(bom ? ['\ufeff', text] : [text], { type: 'text/csv;charset=utf-8' }))
   const a = h('a', { href: url, download: name, hidden: true })
   document.body.append(a)
   a.click()
@@ -210,9 +218,9 @@ async function draw() {
   if (sites === null && !(await loadSites(controller.signal))) return
   view.classList.add('loading')
   view.setAttribute('aria-busy', 'true')
-  const viewCtx = { ...ctx, state, get: (path, params, body) => get(path, params, controller.signal, body) }
+  const viewCtx = { ...ctx, state, get: (path, params, body) => get(path, params, controller.signal, body), text: (path, params) => get.text(path, params, controller.signal) }
   // Keep what the user typed in the journey search across redraws.
-  Object.defineProperty(viewCtx, 'journeyInput', { get: () => ctx.journeyInput, set: (v) => (ctx.journeyInput = v) })
+  for (const k of ['journeyInput', 'exportForm', 'deliveryFilter']) Object.defineProperty(viewCtx, k, { get: () => ctx[k], set: (v) => (ctx[k] = v) })
   try {
     const done = await VIEWS[state.view].render(view, viewCtx)
     if (controller.signal.aborted) return typeof done === 'function' && done()
