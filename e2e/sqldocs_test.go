@@ -497,7 +497,18 @@ func TestSQLDocsOnDemoData(t *testing.T) {
 						}
 					}
 				}
-				c.num("rows", float64(len(rows)), float64(len(api.Rows)))
+				// The report also lists keys with visitors but nobody in the funnel; the SQL
+				// gives the keys people entered with.
+				entered := 0
+				for _, a := range api.Rows {
+					for _, n := range a.Counts {
+						if n != 0 {
+							entered++
+							break
+						}
+					}
+				}
+				c.num("rows", float64(len(rows)), float64(entered))
 			}
 		}
 	})
