@@ -27,7 +27,9 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The database as the previous version left it: migrations before 0051 applied.
+	// The database as the previous version left it: every migration but 0051 (visitor ids
+	// on credit rows) and 0052 (the views that read them), which later migrations do not
+	// need; the test helpers write the columns of the later ones.
 	for _, st := range []string{"CREATE DATABASE " + db,
 		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version"} {
 		if err := conn.Exec(ctx, st); err != nil {
@@ -35,8 +37,8 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 		}
 	}
 	for _, m := range ms {
-		if m.Version >= 51 {
-			break
+		if m.Version == 51 || m.Version == 52 {
+			continue
 		}
 		for _, st := range m.Statements {
 			if err := conn.Exec(ctx, st); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +71,7 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, st *site.Sit
 	for name, v := range map[string]string{"state": f.State, "target": f.Target} {
 		allowed := map[string][]string{"state": {webhook.Pending, webhook.Delivered, webhook.Failed, webhook.Dropped},
 			"target": {webhook.TargetWebhook, webhook.TargetMeta}}[name]
-		if v != "" && !contains(allowed, v) {
+		if v != "" && !slices.Contains(allowed, v) {
 			fail(w, http.StatusBadRequest, fmt.Sprintf("%s must be one of %s", name, strings.Join(allowed, ", ")))
 			return
 		}
@@ -90,15 +91,6 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, st *site.Sit
 		out[i] = showDelivery(d)
 	}
 	respond(w, map[string]any{"site": st.ID, "deliveries": out}, err)
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // attempt is a logged attempt as the API shows it.
