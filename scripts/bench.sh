@@ -18,6 +18,9 @@ echo "== attribution (target: 1M conversions x ~5 touches, all models, <= 30 s w
 bin/benchattribution -conversions "${TP_BENCH_CONVERSIONS:-1000000}" -extra-sessions "${TP_BENCH_EXTRA_SESSIONS:-5000000}" \
   || echo "bench: attribution benchmark failed"
 
+echo "== a new sale credited (target: p99 <= 3 s from its HTTP 2xx to its rows under every model, on the live stack)"
+bin/benchcredit -conversions "${TP_BENCH_CREDITS:-40}" || echo "bench: credit benchmark failed"
+
 echo "== call tracking (targets: GET /v1/number p99 <= 5 ms at 2,000 requests/s; a call credited <= 5 s after its webhook)"
 scripts/bench-calls.sh || echo "bench: call tracking benchmark failed"
 
