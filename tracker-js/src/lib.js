@@ -3,7 +3,7 @@
 // A random UUID v4. crypto.randomUUID exists only in secure contexts, and
 // sites still run on plain http, so build it from getRandomValues.
 export const uuid = () =>
-  ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) =>
+  '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
     (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
   )
 
@@ -12,14 +12,13 @@ export const isId = (v) => /^[\da-f-]{36}$/i.test(v)
 
 // The collector base URL: the script's own URL without its file name, so
 // https://www.example.com/tp/t.js posts to https://www.example.com/tp/e.
-export const apiBase = (api, src) => (api || src.replace(/\/[^/?#]*([?#].*)?$/, '')).replace(/\/$/, '')
+export const apiBase = (api, src) => (api || new URL('.', src).href).replace(/\/$/, '')
 
 export const readCookie = (all, name) => (all.match('(^|; )' + name + '=([^;]*)') || [])[2]
 
 // Fields whose name, id, autocomplete or type suggest a secret are neither
 // listed nor read.
 const SECRET = /pass|pwd|secret|token|card|cv[vc]|csc|iban|ssn|(^|[\W_])(cc|pin)/i
-const SKIP = /submit|button|reset|image|hidden/
 
 // What a submitted form tells: the names of the fields a visitor filled in
 // and, when one of them holds an email address, that address. Only the email
@@ -30,12 +29,9 @@ export const formFields = (elements) => {
   for (const el of elements) {
     const name = el.name || el.id
     const hint = [name, el.id, el.autocomplete, el.type].join()
-    if (!name || SKIP.test(el.type) || SECRET.test(hint) || fields.includes(name)) continue
+    if (!name || /submit|button|reset|image|hidden/.test(el.type) || SECRET.test(hint) || fields.includes(name)) continue
     fields.push(name)
-    if (!email && /mail/i.test(hint)) {
-      const v = String(el.value).trim()
-      if (/^\S+@\S+\.\S+$/.test(v)) email = v
-    }
+    if (!email && /mail/i.test(hint)) email = String(el.value).trim().match(/^\S+@\S+\.\S+$/)?.[0]
   }
   return [fields, email]
 }

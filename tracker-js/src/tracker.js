@@ -15,11 +15,9 @@ const script = d.currentScript
 const cfg = script.dataset
 const base = apiBase(cfg.api, script.src)
 const api = base + '/e'
-const domains = (cfg.domains || '').split(/[\s,]+/)
 const YEARS2 = 63072000
 const ID = '_tp_id'
 const OUT = '_tp_optout'
-const KEY = '_tp_q'
 
 const cookie = (name, value, age) =>
   (d.cookie =
@@ -53,12 +51,12 @@ const store = (q) => {
   queue = q
   if (!anon)
     try {
-      localStorage[KEY] = JSON.stringify(q)
+      localStorage._tp_q = JSON.stringify(q)
     } catch {}
 }
 if (!anon)
   try {
-    queue = JSON.parse(localStorage[KEY] || '[]')
+    queue = JSON.parse(localStorage._tp_q)
   } catch {}
 
 // busy: the batch in flight, or waiting out a backoff; it blocks other sends.
@@ -72,11 +70,10 @@ const flush = () => {
   if (busy.length || !batch.length) return
   busy = batch
   fetch(api, { method: 'POST', body: body(batch), keepalive: true, credentials: 'include' })
-    .then(
-      (r) => retryDelay(r.status, r.headers.get('retry-after'), tries),
-      () => retryDelay(0, 0, tries),
-    )
-    .then((ms) => {
+    // A network error answers undefined: retried like a 5xx.
+    .catch(() => {})
+    .then((r) => {
+      const ms = retryDelay(r?.status, r?.headers.get('retry-after'), tries)
       if (ms) tries++
       else {
         tries = 0
@@ -102,7 +99,6 @@ let last
 
 // data-meta: the landing page's fbclid is kept as Meta's _fbc cookie, as the Meta
 // pixel keeps it, and events carry _fbc and the pixel's _fbp for the Conversions API.
-const meta = 'meta' in cfg
 const fbclid = (landing.match(/[?&]fbclid=([\w-]+)/) || [])[1]
 
 const send = (type, extra) => {
@@ -121,7 +117,7 @@ const send = (type, extra) => {
   }
   if (!anon) {
     e.vid = vid
-    if (meta) {
+    if ('meta' in cfg) {
       let c = readCookie(d.cookie, '_fbc')
       if (fbclid && !c?.endsWith('.' + fbclid)) cookie('_fbc', (c = 'fb.1.' + e.ts + '.' + fbclid), 7776000)
       e.fbc = c
@@ -136,9 +132,8 @@ const send = (type, extra) => {
 // One pageview per address (the #fragment aside, unless the site routes by
 // it: data-hash-routing); in a single-page app the previous address is the
 // referrer.
-const hashRouting = 'hashRouting' in cfg
 const page = () => {
-  const u = hashRouting ? loc.href : loc.href.split('#')[0]
+  const u = 'hashRouting' in cfg ? loc.href : loc.href.split('#')[0]
   if (u == last) return
   if (last) ref = last
   last = u
@@ -159,8 +154,8 @@ const commands = {
     } else if (anon) {
       anon = false
       store(queue)
+      keep()
     }
-    keep()
   },
   optout: () => {
     store([])
@@ -186,20 +181,26 @@ on(d, 'submit', (ev) => {
   const traits = email && !anon ? { email } : undefined
   // Whether it is a search form or has a password field, never their values:
   // neither is a lead.
-  const form = { id: at('id'), name: at('name'), action: new URL(at('action'), loc.href).href, fields }
-  form.search = !!(f.closest('[role=search],search') || f.querySelector('[type=search]'))
-  form.password = !!f.querySelector('[type=password]')
+  const form = {
+    id: at('id'),
+    name: at('name'),
+    action: new URL(at('action'), loc.href).href,
+    fields,
+    search: !!(f.closest('[role=search],search') || f.querySelector('[type=search]')),
+    password: !!f.querySelector('[type=password]'),
+  }
   send('form_submit', { form, traits })
   if (traits) send('identify', { traits })
 })
 
 const click = (ev) => {
   const a = ev.target.closest('a[href]')
-  const p = a && a.protocol
-  if (p == 'tel:' || p == 'mailto:') send(p == 'tel:' ? 'call_click' : 'email_click', { props: { href: a.href } })
-  else if (p && !anon && !out) {
+  if (!a) return
+  const type = { 'tel:': 'call_click', 'mailto:': 'email_click' }[a.protocol]
+  if (type) send(type, { props: { href: a.href } })
+  else if (!anon && !out) {
     // Only links to the other domains change: others keep their attribute.
-    const href = decorate(a.href, loc.hostname, domains, vid)
+    const href = decorate(a.href, loc.hostname, (cfg.domains || '').split(/[\s,]+/), vid)
     if (href != a.href) a.href = href
   }
 }
