@@ -14,7 +14,7 @@ export const isId = (v) => /^[\da-f-]{36}$/i.test(v)
 // https://www.example.com/tp/t.js posts to https://www.example.com/tp/e.
 export const apiBase = (api, src) => (api || new URL('.', src).href).replace(/\/$/, '')
 
-export const readCookie = (all, name) => (all.match('(^|; )' + name + '=([^;]*)') || [])[2]
+export const readCookie = (all, name) => all.match('(^|; )' + name + '=([^;]*)')?.[2]
 
 // Fields whose name, id, autocomplete or type suggest a secret are neither
 // listed nor read.
@@ -31,7 +31,7 @@ export const formFields = (elements) => {
     const hint = [name, el.id, el.autocomplete, el.type].join()
     if (!name || /submit|button|reset|image|hidden/.test(el.type) || SECRET.test(hint) || fields.includes(name)) continue
     fields.push(name)
-    if (!email && /mail/i.test(hint)) email = String(el.value).trim().match(/^\S+@\S+\.\S+$/)?.[0]
+    if (!email && /mail/i.test(hint)) email = el.value?.trim().match(/^\S+@\S+\.\S+$/)?.[0]
   }
   return [fields, email]
 }
@@ -51,9 +51,7 @@ export const decorate = (href, host, domains, vid) => {
 export const retryDelay = (status, retryAfter, tries) =>
   status && status != 408 && status != 429 && status < 500
     ? 0
-    : retryAfter > 0
-      ? retryAfter * 1e3
-      : Math.min(1e3 * 2 ** tries, 3e5)
+    : 1e3 * (retryAfter > 0 ? retryAfter : Math.min(2 ** tries, 300))
 
 // The address without one query parameter, and that parameter's value (null
 // when absent).

@@ -3,11 +3,8 @@
 // README.md before adding anything.
 import { apiBase, decorate, formFields, isId, readCookie, retryDelay, takeParam, uuid } from './lib.js'
 
-const w = window
 const d = document
-const nav = navigator
 const loc = location
-const hist = history
 const on = (target, type, fn) => target.addEventListener(type, fn, true)
 
 // Run as a classic script (not type=module), so currentScript is set.
@@ -15,7 +12,6 @@ const script = d.currentScript
 const cfg = script.dataset
 const base = apiBase(cfg.api, script.src)
 const api = base + '/e'
-const YEARS2 = 63072000
 const ID = '_tp_id'
 const OUT = '_tp_optout'
 
@@ -31,7 +27,7 @@ const cookie = (name, value, age) =>
 // domains from a referral.
 const landing = loc.href
 const [linked, clean] = takeParam(landing, '_tp_vid')
-let hop = linked != null && (hist.replaceState(hist.state, '', clean), { url: landing })
+let hop = linked != null && (history.replaceState(history.state, '', clean), { url: landing })
 const known = readCookie(d.cookie, ID)
 const vid = [linked, known].find(isId) || uuid()
 
@@ -39,9 +35,9 @@ const vid = [linked, known].find(isId) || uuid()
 // anon: no cookie, no stored queue, no identifiers until consent is granted;
 // the cookie itself records a consent given on an earlier page.
 const choice = readCookie(d.cookie, OUT)
-let out = choice ? choice == '1' : nav.globalPrivacyControl
+let out = choice ? choice == '1' : navigator.globalPrivacyControl
 let anon = cfg.consent == 'required' && !known
-const keep = () => anon || out || cookie(ID, vid, YEARS2)
+const keep = () => anon || out || cookie(ID, vid, 63072000)
 
 // The unsent events, kept in localStorage too so that the next page sends
 // what this one could not (collector failing, page gone). A page starts with
@@ -66,10 +62,9 @@ const body = (events) => JSON.stringify({ site: cfg.site, events })
 const done = (events) => store(queue.filter((e) => !events.includes(e)))
 
 const flush = () => {
-  const batch = queue.slice(0, 20)
-  if (busy.length || !batch.length) return
-  busy = batch
-  fetch(api, { method: 'POST', body: body(batch), keepalive: true, credentials: 'include' })
+  if (busy[0] || !queue[0]) return
+  busy = queue.slice(0, 20)
+  fetch(api, { method: 'POST', body: body(busy), keepalive: true, credentials: 'include' })
     // A network error answers undefined: retried like a 5xx.
     .catch(() => {})
     .then((r) => {
@@ -77,7 +72,7 @@ const flush = () => {
       if (ms) tries++
       else {
         tries = 0
-        done(batch)
+        done(busy)
       }
       setTimeout(() => {
         busy = []
@@ -90,7 +85,7 @@ const flush = () => {
 // browser. While the collector is failing, keep it for the next page instead.
 const leave = () => {
   const q = queue.filter((e) => !busy.includes(e)).slice(0, 20)
-  if (!tries && q.length && nav.sendBeacon(api, body(q))) done(q)
+  if (!tries && q[0] && navigator.sendBeacon(api, body(q))) done(q)
 }
 on(d, 'visibilitychange', () => d.hidden && leave())
 
@@ -99,7 +94,7 @@ let last
 
 // data-meta: the landing page's fbclid is kept as Meta's _fbc cookie, as the Meta
 // pixel keeps it, and events carry _fbc and the pixel's _fbp for the Conversions API.
-const fbclid = (landing.match(/[?&]fbclid=([\w-]+)/) || [])[1]
+const fbclid = landing.match(/[?&]fbclid=([\w-]+)/)?.[1]
 
 const send = (type, extra) => {
   if (out) return
@@ -111,7 +106,7 @@ const send = (type, extra) => {
     ref,
     title: d.title,
     screen: screen.width + 'x' + screen.height,
-    lang: nav.language,
+    lang: navigator.language,
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
     ...extra,
   }
@@ -124,7 +119,7 @@ const send = (type, extra) => {
       e.fbp = readCookie(d.cookie, '_fbp')
     }
   }
-  store(queue.concat(e).slice(-500))
+  store([...queue, e].slice(-500))
   // Events of the next half second go in the same batch.
   setTimeout(flush, 500)
 }
@@ -160,11 +155,11 @@ const commands = {
   optout: () => {
     store([])
     out = true
-    cookie(OUT, 1, YEARS2)
+    cookie(OUT, 1, 63072000)
     cookie(ID, '', 0)
   },
   optin: () => {
-    cookie(OUT, 0, YEARS2)
+    cookie(OUT, 0, 63072000)
     if (out) {
       out = false
       keep()
@@ -190,7 +185,7 @@ on(d, 'submit', (ev) => {
     password: !!f.querySelector('[type=password]'),
   }
   send('form_submit', { form, traits })
-  if (traits) send('identify', { traits })
+  if (traits) commands.identify(traits)
 })
 
 const click = (ev) => {
@@ -208,20 +203,20 @@ on(d, 'click', click)
 on(d, 'auxclick', click)
 
 for (const m of ['pushState', 'replaceState']) {
-  const orig = hist[m]
-  hist[m] = (...args) => {
-    orig.apply(hist, args)
+  const orig = history[m]
+  history[m] = (...args) => {
+    orig.apply(history, args)
     setTimeout(page)
   }
 }
-on(w, 'popstate', () => setTimeout(page))
+on(window, 'popstate', () => setTimeout(page))
 
 // Calls made before the script loaded wait in tp.q; run them first so a
 // queued consent or opt-out applies to the first pageview.
-const queued = w.tp?.q || []
-w.tp = (cmd, ...args) => commands[cmd]?.(...args)
-for (const args of queued) w.tp(...args)
+const queued = window.tp?.q
+window.tp = (cmd, ...args) => commands[cmd]?.(...args)
+queued?.map((args) => window.tp(...args))
 keep()
 page()
 // Sites with number pools load the call-tracking part (src/calls.js).
-if ('calls' in cfg) d.head.append(Object.assign(d.createElement('script'), { src: base + '/c.js?site=' + cfg.site }))
+if ('calls' in cfg) d.head.appendChild(d.createElement('script')).src = base + '/c.js?site=' + cfg.site
