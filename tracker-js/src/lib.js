@@ -37,10 +37,11 @@ export const formFields = (elements) => {
 }
 
 // The link with the visitor id added when it leads to one of the site's
-// other domains (or their subdomains), else the link as it was.
+// other domains (or their subdomains), else the link as it was (also when
+// the site lists none: domains undefined).
 export const decorate = (href, host, domains, vid) => {
   const u = new URL(href)
-  if (u.hostname == host || !domains.some((d) => ('.' + u.hostname).endsWith('.' + d))) return href
+  if (u.hostname == host || !domains?.some((d) => ('.' + u.hostname).endsWith('.' + d))) return href
   u.searchParams.set('_tp_vid', vid)
   return u.href
 }

@@ -195,7 +195,7 @@ const click = (ev) => {
   if (type) send(type, { props: { href: a.href } })
   else if (!anon && !out) {
     // Only links to the other domains change: others keep their attribute.
-    const href = decorate(a.href, loc.hostname, (cfg.domains || '').split(/[\s,]+/), vid)
+    const href = decorate(a.href, loc.hostname, cfg.domains?.split(/[\s,]+/), vid)
     if (href != a.href) a.href = href
   }
 }
