@@ -16,10 +16,6 @@ export const apiBase = (api, src) => (api || new URL('.', src).href).replace(/\/
 
 export const readCookie = (all, name) => all.match('(^|; )' + name + '=([^;]*)')?.[2]
 
-// Fields whose name, id, autocomplete or type suggest a secret are neither
-// listed nor read.
-const SECRET = /pass|pwd|secret|token|card|cv[vc]|csc|iban|ssn|(^|[\W_])(cc|pin)/i
-
 // What a submitted form tells: the names of the fields a visitor filled in
 // and, when one of them holds an email address, that address. Only the email
 // field's value is ever read.
@@ -29,7 +25,15 @@ export const formFields = (elements) => {
   for (const el of elements) {
     const name = el.name || el.id
     const hint = [name, el.id, el.autocomplete, el.type].join()
-    if (!name || /submit|button|reset|image|hidden/.test(el.type) || SECRET.test(hint) || fields.includes(name)) continue
+    // Buttons and hidden fields are not listed; fields whose name, id,
+    // autocomplete or type suggest a secret are neither listed nor read.
+    if (
+      !name ||
+      /submit|button|reset|image|hidden/.test(el.type) ||
+      /pass|pwd|secret|token|card|cv[vc]|csc|iban|ssn|(^|[\W_])(cc|pin)/i.test(hint) ||
+      fields.includes(name)
+    )
+      continue
     fields.push(name)
     if (!email && /mail/i.test(hint)) email = el.value?.trim().match(/^\S+@\S+\.\S+$/)?.[0]
   }

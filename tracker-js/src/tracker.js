@@ -4,40 +4,34 @@
 import { apiBase, decorate, formFields, isId, readCookie, retryDelay, takeParam, uuid } from './lib.js'
 
 const d = document
-const loc = location
-const on = (target, type, fn) => target.addEventListener(type, fn, true)
 
 // Run as a classic script (not type=module), so currentScript is set.
-const script = d.currentScript
-const cfg = script.dataset
-const base = apiBase(cfg.api, script.src)
-const api = base + '/e'
-const ID = '_tp_id'
-const OUT = '_tp_optout'
+const cfg = d.currentScript.dataset
+const base = apiBase(cfg.api, d.currentScript.src)
 
 const cookie = (name, value, age) =>
   (d.cookie =
     name + '=' + value + ';path=/;max-age=' + age + ';SameSite=Lax' +
     (cfg.cookieDomain ? ';domain=' + cfg.cookieDomain : '') +
-    (loc.protocol == 'https:' ? ';Secure' : ''))
+    (location.protocol == 'https:' ? ';Secure' : ''))
 
 // A visitor id handed over by a decorated link from another of the site's
 // domains wins; it leaves the address bar so it is not shared onwards. The
 // landing pageview keeps it in its url: it tells a hop between the site's
 // domains from a referral.
-const landing = loc.href
+const landing = location.href
 const [linked, clean] = takeParam(landing, '_tp_vid')
 let hop = linked != null && (history.replaceState(history.state, '', clean), { url: landing })
-const known = readCookie(d.cookie, ID)
+const known = readCookie(d.cookie, '_tp_id')
 const vid = [linked, known].find(isId) || uuid()
 
 // out: send nothing (opt-out, or Global Privacy Control without an opt-in).
 // anon: no cookie, no stored queue, no identifiers until consent is granted;
 // the cookie itself records a consent given on an earlier page.
-const choice = readCookie(d.cookie, OUT)
+const choice = readCookie(d.cookie, '_tp_optout')
 let out = choice ? choice == '1' : navigator.globalPrivacyControl
 let anon = cfg.consent == 'required' && !known
-const keep = () => anon || out || cookie(ID, vid, 63072000)
+const keep = () => anon || out || cookie('_tp_id', vid, 63072000)
 
 // The unsent events, kept in localStorage too so that the next page sends
 // what this one could not (collector failing, page gone). A page starts with
@@ -64,7 +58,7 @@ const done = (events) => store(queue.filter((e) => !events.includes(e)))
 const flush = () => {
   if (busy[0] || !queue[0]) return
   busy = queue.slice(0, 20)
-  fetch(api, { method: 'POST', body: body(busy), keepalive: true, credentials: 'include' })
+  fetch(base + '/e', { method: 'POST', body: body(busy), keepalive: true, credentials: 'include' })
     // A network error answers undefined: retried like a 5xx.
     .catch(() => {})
     .then((r) => {
@@ -85,9 +79,9 @@ const flush = () => {
 // browser. While the collector is failing, keep it for the next page instead.
 const leave = () => {
   const q = queue.filter((e) => !busy.includes(e)).slice(0, 20)
-  if (!tries && q[0] && navigator.sendBeacon(api, body(q))) done(q)
+  if (!tries && q[0] && navigator.sendBeacon(base + '/e', body(q))) done(q)
 }
-on(d, 'visibilitychange', () => d.hidden && leave())
+d.addEventListener('visibilitychange', () => d.hidden && leave(), true)
 
 let ref = d.referrer
 let last
@@ -102,7 +96,7 @@ const send = (type, extra) => {
     id: uuid(),
     type,
     ts: Date.now(),
-    url: loc.href,
+    url: location.href,
     ref,
     title: d.title,
     screen: screen.width + 'x' + screen.height,
@@ -128,7 +122,7 @@ const send = (type, extra) => {
 // it: data-hash-routing); in a single-page app the previous address is the
 // referrer.
 const page = () => {
-  const u = 'hashRouting' in cfg ? loc.href : loc.href.split('#')[0]
+  const u = 'hashRouting' in cfg ? location.href : location.href.split('#')[0]
   if (u == last) return
   if (last) ref = last
   last = u
@@ -145,7 +139,7 @@ const commands = {
       // Unsent events carrying the visitor id go; anonymous ones stay.
       if (!anon) store([])
       anon = true
-      cookie(ID, '', 0)
+      cookie('_tp_id', '', 0)
     } else if (anon) {
       anon = false
       store(queue)
@@ -155,11 +149,11 @@ const commands = {
   optout: () => {
     store([])
     out = true
-    cookie(OUT, 1, 63072000)
-    cookie(ID, '', 0)
+    cookie('_tp_optout', 1, 63072000)
+    cookie('_tp_id', '', 0)
   },
   optin: () => {
-    cookie(OUT, 0, 63072000)
+    cookie('_tp_optout', 0, 63072000)
     if (out) {
       out = false
       keep()
@@ -169,7 +163,7 @@ const commands = {
   },
 }
 
-on(d, 'submit', (ev) => {
+d.addEventListener('submit', (ev) => {
   const f = ev.target
   const at = (name) => f.getAttribute(name) || ''
   const [fields, email] = formFields(f.elements)
@@ -179,14 +173,14 @@ on(d, 'submit', (ev) => {
   const form = {
     id: at('id'),
     name: at('name'),
-    action: new URL(at('action'), loc.href).href,
+    action: new URL(at('action'), location.href).href,
     fields,
     search: !!(f.closest('[role=search],search') || f.querySelector('[type=search]')),
     password: !!f.querySelector('[type=password]'),
   }
   send('form_submit', { form, traits })
   if (traits) commands.identify(traits)
-})
+}, true)
 
 const click = (ev) => {
   const a = ev.target.closest('a[href]')
@@ -195,12 +189,12 @@ const click = (ev) => {
   if (type) send(type, { props: { href: a.href } })
   else if (!anon && !out) {
     // Only links to the other domains change: others keep their attribute.
-    const href = decorate(a.href, loc.hostname, cfg.domains?.split(/[\s,]+/), vid)
+    const href = decorate(a.href, location.hostname, cfg.domains?.split(/[\s,]+/), vid)
     if (href != a.href) a.href = href
   }
 }
-on(d, 'click', click)
-on(d, 'auxclick', click)
+d.addEventListener('click', click, true)
+d.addEventListener('auxclick', click, true)
 
 for (const m of ['pushState', 'replaceState']) {
   const orig = history[m]
@@ -209,7 +203,7 @@ for (const m of ['pushState', 'replaceState']) {
     setTimeout(page)
   }
 }
-on(window, 'popstate', () => setTimeout(page))
+addEventListener('popstate', () => setTimeout(page), true)
 
 // Calls made before the script loaded wait in tp.q; run them first so a
 // queued consent or opt-out applies to the first pageview.
