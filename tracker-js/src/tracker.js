@@ -77,11 +77,14 @@ const flush = () => {
 
 // The page may be gone before a fetch answers: hand what is left to the
 // browser. While the collector is failing, keep it for the next page instead.
-const leave = () => {
-  const q = queue.filter((e) => !busy.includes(e)).slice(0, 20)
-  if (!tries && q[0] && navigator.sendBeacon(base + '/e', body(q))) done(q)
-}
-d.addEventListener('visibilitychange', () => d.hidden && leave(), true)
+d.addEventListener(
+  'visibilitychange',
+  () => {
+    const q = queue.filter((e) => !busy.includes(e)).slice(0, 20)
+    if (d.hidden && !tries && q[0] && navigator.sendBeacon(base + '/e', body(q))) done(q)
+  },
+  true,
+)
 
 let ref = d.referrer
 let last
@@ -165,21 +168,22 @@ const commands = {
 
 d.addEventListener('submit', (ev) => {
   const f = ev.target
-  const at = (name) => f.getAttribute(name) || ''
   const [fields, email] = formFields(f.elements)
   const traits = email && !anon ? { email } : undefined
   // Whether it is a search form or has a password field, never their values:
   // neither is a lead.
-  const form = {
-    id: at('id'),
-    name: at('name'),
-    action: new URL(at('action'), location.href).href,
-    fields,
-    search: !!(f.closest('[role=search],search') || f.querySelector('[type=search]')),
-    password: !!f.querySelector('[type=password]'),
-  }
-  send('form_submit', { form, traits })
-  if (traits) commands.identify(traits)
+  send('form_submit', {
+    form: {
+      id: f.getAttribute('id') || '',
+      name: f.getAttribute('name') || '',
+      action: new URL(f.getAttribute('action') || '', location.href).href,
+      fields,
+      search: !!(f.closest('[role=search],search') || f.querySelector('[type=search]')),
+      password: !!f.querySelector('[type=password]'),
+    },
+    traits,
+  })
+  if (traits) send('identify', { traits })
 }, true)
 
 const click = (ev) => {
