@@ -170,14 +170,14 @@ d.addEventListener('submit', (ev) => {
   const f = ev.target
   const [fields, email] = formFields(f.elements)
   const traits = email && !anon ? { email } : undefined
-  // Whether it is a search form or has a password field, never their values:
-  // neither is a lead.
   send('form_submit', {
     form: {
       id: f.getAttribute('id') || '',
       name: f.getAttribute('name') || '',
       action: new URL(f.getAttribute('action') || '', location.href).href,
       fields,
+      // Whether it is a search form or has a password field, never their
+      // values: neither is a lead.
       search: !!(f.closest('[role=search],search') || f.querySelector('[type=search]')),
       password: !!f.querySelector('[type=password]'),
     },
