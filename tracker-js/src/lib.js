@@ -3,7 +3,7 @@
 // A random UUID v4. crypto.randomUUID exists only in secure contexts, and
 // sites still run on plain http, so build it from getRandomValues.
 export const uuid = () =>
-  ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, (c) =>
+  '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
     (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
   )
 
@@ -12,14 +12,9 @@ export const isId = (v) => /^[\da-f-]{36}$/i.test(v)
 
 // The collector base URL: the script's own URL without its file name, so
 // https://www.example.com/tp/t.js posts to https://www.example.com/tp/e.
-export const apiBase = (api, src) => (api || src.replace(/\/[^/?#]*([?#].*)?$/, '')).replace(/\/$/, '')
+export const apiBase = (api, src) => (api || new URL('.', src).href).replace(/\/$/, '')
 
-export const readCookie = (all, name) => (all.match('(^|; )' + name + '=([^;]*)') || [])[2]
-
-// Fields whose name, id, autocomplete or type suggest a secret are neither
-// listed nor read.
-const SECRET = /pass|pwd|secret|token|card|cv[vc]|csc|iban|ssn|(^|[\W_])(cc|pin)/i
-const SKIP = /submit|button|reset|image|hidden/
+export const readCookie = (all, name) => all.match('(^|; )' + name + '=([^;]*)')?.[2]
 
 // What a submitted form tells: the names of the fields a visitor filled in
 // and, when one of them holds an email address, that address. Only the email
@@ -30,21 +25,27 @@ export const formFields = (elements) => {
   for (const el of elements) {
     const name = el.name || el.id
     const hint = [name, el.id, el.autocomplete, el.type].join()
-    if (!name || SKIP.test(el.type) || SECRET.test(hint) || fields.includes(name)) continue
+    // Buttons and hidden fields are not listed; fields whose name, id,
+    // autocomplete or type suggest a secret are neither listed nor read.
+    if (
+      !name ||
+      /submit|button|reset|image|hidden/.test(el.type) ||
+      /pass|pwd|secret|token|card|cv[vc]|csc|iban|ssn|(^|[\W_])(cc|pin)/i.test(hint) ||
+      fields.includes(name)
+    )
+      continue
     fields.push(name)
-    if (!email && /mail/i.test(hint)) {
-      const v = String(el.value).trim()
-      if (/^\S+@\S+\.\S+$/.test(v)) email = v
-    }
+    if (!email && /mail/i.test(hint)) email = el.value?.trim().match(/^\S+@\S+\.\S+$/)?.[0]
   }
   return [fields, email]
 }
 
 // The link with the visitor id added when it leads to one of the site's
-// other domains (or their subdomains), else the link as it was.
+// other domains (or their subdomains), else the link as it was (also when
+// the site lists none: domains undefined).
 export const decorate = (href, host, domains, vid) => {
   const u = new URL(href)
-  if (u.hostname == host || !domains.some((d) => ('.' + u.hostname).endsWith('.' + d))) return href
+  if (u.hostname == host || !domains?.some((d) => ('.' + u.hostname).endsWith('.' + d))) return href
   u.searchParams.set('_tp_vid', vid)
   return u.href
 }
@@ -55,9 +56,7 @@ export const decorate = (href, host, domains, vid) => {
 export const retryDelay = (status, retryAfter, tries) =>
   status && status != 408 && status != 429 && status < 500
     ? 0
-    : retryAfter > 0
-      ? retryAfter * 1e3
-      : Math.min(1e3 * 2 ** tries, 3e5)
+    : 1e3 * (retryAfter > 0 ? retryAfter : Math.min(2 ** tries, 300))
 
 // The address without one query parameter, and that parameter's value (null
 // when absent).

@@ -3,47 +3,35 @@
 // README.md before adding anything.
 import { apiBase, decorate, formFields, isId, readCookie, retryDelay, takeParam, uuid } from './lib.js'
 
-const w = window
 const d = document
-const nav = navigator
-const loc = location
-const hist = history
-const on = (target, type, fn) => target.addEventListener(type, fn, true)
 
 // Run as a classic script (not type=module), so currentScript is set.
-const script = d.currentScript
-const cfg = script.dataset
-const base = apiBase(cfg.api, script.src)
-const api = base + '/e'
-const domains = (cfg.domains || '').split(/[\s,]+/)
-const YEARS2 = 63072000
-const ID = '_tp_id'
-const OUT = '_tp_optout'
-const KEY = '_tp_q'
+const cfg = d.currentScript.dataset
+const base = apiBase(cfg.api, d.currentScript.src)
 
 const cookie = (name, value, age) =>
   (d.cookie =
     name + '=' + value + ';path=/;max-age=' + age + ';SameSite=Lax' +
     (cfg.cookieDomain ? ';domain=' + cfg.cookieDomain : '') +
-    (loc.protocol == 'https:' ? ';Secure' : ''))
+    (location.protocol == 'https:' ? ';Secure' : ''))
 
 // A visitor id handed over by a decorated link from another of the site's
 // domains wins; it leaves the address bar so it is not shared onwards. The
 // landing pageview keeps it in its url: it tells a hop between the site's
 // domains from a referral.
-const landing = loc.href
+const landing = location.href
 const [linked, clean] = takeParam(landing, '_tp_vid')
-let hop = linked != null && (hist.replaceState(hist.state, '', clean), { url: landing })
-const known = readCookie(d.cookie, ID)
+let hop = linked != null && (history.replaceState(history.state, '', clean), { url: landing })
+const known = readCookie(d.cookie, '_tp_id')
 const vid = [linked, known].find(isId) || uuid()
 
 // out: send nothing (opt-out, or Global Privacy Control without an opt-in).
 // anon: no cookie, no stored queue, no identifiers until consent is granted;
 // the cookie itself records a consent given on an earlier page.
-const choice = readCookie(d.cookie, OUT)
-let out = choice ? choice == '1' : nav.globalPrivacyControl
+const choice = readCookie(d.cookie, '_tp_optout')
+let out = choice ? choice == '1' : navigator.globalPrivacyControl
 let anon = cfg.consent == 'required' && !known
-const keep = () => anon || out || cookie(ID, vid, YEARS2)
+const keep = () => anon || out || cookie('_tp_id', vid, 63072000)
 
 // The unsent events, kept in localStorage too so that the next page sends
 // what this one could not (collector failing, page gone). A page starts with
@@ -53,12 +41,12 @@ const store = (q) => {
   queue = q
   if (!anon)
     try {
-      localStorage[KEY] = JSON.stringify(q)
+      localStorage._tp_q = JSON.stringify(q)
     } catch {}
 }
 if (!anon)
   try {
-    queue = JSON.parse(localStorage[KEY] || '[]')
+    queue = JSON.parse(localStorage._tp_q)
   } catch {}
 
 // busy: the batch in flight, or waiting out a backoff; it blocks other sends.
@@ -68,19 +56,17 @@ const body = (events) => JSON.stringify({ site: cfg.site, events })
 const done = (events) => store(queue.filter((e) => !events.includes(e)))
 
 const flush = () => {
-  const batch = queue.slice(0, 20)
-  if (busy.length || !batch.length) return
-  busy = batch
-  fetch(api, { method: 'POST', body: body(batch), keepalive: true, credentials: 'include' })
-    .then(
-      (r) => retryDelay(r.status, r.headers.get('retry-after'), tries),
-      () => retryDelay(0, 0, tries),
-    )
-    .then((ms) => {
+  if (busy[0] || !queue[0]) return
+  busy = queue.slice(0, 20)
+  fetch(base + '/e', { method: 'POST', body: body(busy), keepalive: true, credentials: 'include' })
+    // A network error answers undefined: retried like a 5xx.
+    .catch(() => {})
+    .then((r) => {
+      const ms = retryDelay(r?.status, r?.headers.get('retry-after'), tries)
       if (ms) tries++
       else {
         tries = 0
-        done(batch)
+        done(busy)
       }
       setTimeout(() => {
         busy = []
@@ -91,19 +77,21 @@ const flush = () => {
 
 // The page may be gone before a fetch answers: hand what is left to the
 // browser. While the collector is failing, keep it for the next page instead.
-const leave = () => {
-  const q = queue.filter((e) => !busy.includes(e)).slice(0, 20)
-  if (!tries && q.length && nav.sendBeacon(api, body(q))) done(q)
-}
-on(d, 'visibilitychange', () => d.hidden && leave())
+d.addEventListener(
+  'visibilitychange',
+  () => {
+    const q = queue.filter((e) => !busy.includes(e)).slice(0, 20)
+    if (d.hidden && !tries && q[0] && navigator.sendBeacon(base + '/e', body(q))) done(q)
+  },
+  true,
+)
 
 let ref = d.referrer
 let last
 
 // data-meta: the landing page's fbclid is kept as Meta's _fbc cookie, as the Meta
 // pixel keeps it, and events carry _fbc and the pixel's _fbp for the Conversions API.
-const meta = 'meta' in cfg
-const fbclid = (landing.match(/[?&]fbclid=([\w-]+)/) || [])[1]
+const fbclid = landing.match(/[?&]fbclid=([\w-]+)/)?.[1]
 
 const send = (type, extra) => {
   if (out) return
@@ -111,24 +99,24 @@ const send = (type, extra) => {
     id: uuid(),
     type,
     ts: Date.now(),
-    url: loc.href,
+    url: location.href,
     ref,
     title: d.title,
     screen: screen.width + 'x' + screen.height,
-    lang: nav.language,
+    lang: navigator.language,
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
     ...extra,
   }
   if (!anon) {
     e.vid = vid
-    if (meta) {
+    if ('meta' in cfg) {
       let c = readCookie(d.cookie, '_fbc')
       if (fbclid && !c?.endsWith('.' + fbclid)) cookie('_fbc', (c = 'fb.1.' + e.ts + '.' + fbclid), 7776000)
       e.fbc = c
       e.fbp = readCookie(d.cookie, '_fbp')
     }
   }
-  store(queue.concat(e).slice(-500))
+  store([...queue, e].slice(-500))
   // Events of the next half second go in the same batch.
   setTimeout(flush, 500)
 }
@@ -136,9 +124,8 @@ const send = (type, extra) => {
 // One pageview per address (the #fragment aside, unless the site routes by
 // it: data-hash-routing); in a single-page app the previous address is the
 // referrer.
-const hashRouting = 'hashRouting' in cfg
 const page = () => {
-  const u = hashRouting ? loc.href : loc.href.split('#')[0]
+  const u = 'hashRouting' in cfg ? location.href : location.href.split('#')[0]
   if (u == last) return
   if (last) ref = last
   last = u
@@ -155,21 +142,21 @@ const commands = {
       // Unsent events carrying the visitor id go; anonymous ones stay.
       if (!anon) store([])
       anon = true
-      cookie(ID, '', 0)
+      cookie('_tp_id', '', 0)
     } else if (anon) {
       anon = false
       store(queue)
+      keep()
     }
-    keep()
   },
   optout: () => {
     store([])
     out = true
-    cookie(OUT, 1, YEARS2)
-    cookie(ID, '', 0)
+    cookie('_tp_optout', 1, 63072000)
+    cookie('_tp_id', '', 0)
   },
   optin: () => {
-    cookie(OUT, 0, YEARS2)
+    cookie('_tp_optout', 0, 63072000)
     if (out) {
       out = false
       keep()
@@ -179,48 +166,55 @@ const commands = {
   },
 }
 
-on(d, 'submit', (ev) => {
+d.addEventListener('submit', (ev) => {
   const f = ev.target
-  const at = (name) => f.getAttribute(name) || ''
   const [fields, email] = formFields(f.elements)
   const traits = email && !anon ? { email } : undefined
-  // Whether it is a search form or has a password field, never their values:
-  // neither is a lead.
-  const form = { id: at('id'), name: at('name'), action: new URL(at('action'), loc.href).href, fields }
-  form.search = !!(f.closest('[role=search],search') || f.querySelector('[type=search]'))
-  form.password = !!f.querySelector('[type=password]')
-  send('form_submit', { form, traits })
+  send('form_submit', {
+    form: {
+      id: f.getAttribute('id') || '',
+      name: f.getAttribute('name') || '',
+      action: new URL(f.getAttribute('action') || '', location.href).href,
+      fields,
+      // Whether it is a search form or has a password field, never their
+      // values: neither is a lead.
+      search: !!(f.closest('[role=search],search') || f.querySelector('[type=search]')),
+      password: !!f.querySelector('[type=password]'),
+    },
+    traits,
+  })
   if (traits) send('identify', { traits })
-})
+}, true)
 
 const click = (ev) => {
   const a = ev.target.closest('a[href]')
-  const p = a && a.protocol
-  if (p == 'tel:' || p == 'mailto:') send(p == 'tel:' ? 'call_click' : 'email_click', { props: { href: a.href } })
-  else if (p && !anon && !out) {
+  if (!a) return
+  const type = { 'tel:': 'call_click', 'mailto:': 'email_click' }[a.protocol]
+  if (type) send(type, { props: { href: a.href } })
+  else if (!anon && !out) {
     // Only links to the other domains change: others keep their attribute.
-    const href = decorate(a.href, loc.hostname, domains, vid)
+    const href = decorate(a.href, location.hostname, cfg.domains?.split(/[\s,]+/), vid)
     if (href != a.href) a.href = href
   }
 }
-on(d, 'click', click)
-on(d, 'auxclick', click)
+d.addEventListener('click', click, true)
+d.addEventListener('auxclick', click, true)
 
 for (const m of ['pushState', 'replaceState']) {
-  const orig = hist[m]
-  hist[m] = (...args) => {
-    orig.apply(hist, args)
+  const orig = history[m]
+  history[m] = (...args) => {
+    orig.apply(history, args)
     setTimeout(page)
   }
 }
-on(w, 'popstate', () => setTimeout(page))
+addEventListener('popstate', () => setTimeout(page), true)
 
 // Calls made before the script loaded wait in tp.q; run them first so a
 // queued consent or opt-out applies to the first pageview.
-const queued = w.tp?.q || []
-w.tp = (cmd, ...args) => commands[cmd]?.(...args)
-for (const args of queued) w.tp(...args)
+const queued = window.tp?.q
+window.tp = (cmd, ...args) => commands[cmd]?.(...args)
+queued?.map((args) => window.tp(...args))
 keep()
 page()
 // Sites with number pools load the call-tracking part (src/calls.js).
-if ('calls' in cfg) d.head.append(Object.assign(d.createElement('script'), { src: base + '/c.js?site=' + cfg.site }))
+if ('calls' in cfg) d.head.appendChild(d.createElement('script')).src = base + '/c.js?site=' + cfg.site

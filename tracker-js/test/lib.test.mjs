@@ -148,6 +148,7 @@ test('decorate adds the visitor id to links to the configured domains only', () 
   f('https://b.com.evil.net/', 'https://b.com.evil.net/')
   f('https://other.org/', 'https://other.org/')
   assert.equal(decorate('https://b.com/', 'www.a.com', [''], vid), 'https://b.com/')
+  assert.equal(decorate('https://b.com/', 'www.a.com', undefined, vid), 'https://b.com/')
 })
 
 test('retryDelay retries failures with backoff and drops refused batches', () => {
