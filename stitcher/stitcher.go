@@ -524,16 +524,17 @@ func (st *Stitcher) prepare(ctx context.Context, ins []incoming) (*batchRows, er
 	return out, nil
 }
 
-// tables are the batch's rows for every table but events, with their columns.
+// tables are the batch's rows for every table but events, with their columns;
+// conversions come last, as they are written last (see clickHouse.write).
 func (r *batchRows) tables() []tableRows {
 	return []tableRows{
 		{"sessions", sessionColumns, r.sessions},
-		{"conversions", conversionColumns, r.conversions},
 		{"number_leases", leaseColumns, r.leases},
 		{"identities", identityColumns, r.ids.links},
 		{"server_links", serverLinkColumns, r.ids.servers},
 		{"person_aliases", aliasColumns, r.ids.aliases},
 		{"person_merges", mergeColumns, r.ids.merges},
+		{"conversions", conversionColumns, r.conversions},
 	}
 }
 

@@ -208,10 +208,14 @@ func (c *clickHouse) aliases(ctx context.Context, site string, ids []string) (ma
 	return out, nil
 }
 
-// write inserts into the tables at the same time: ClickHouse works on each insert apart.
+// write inserts into the tables at the same time (ClickHouse works on each insert
+// apart), conversions last: once a conversion is visible, so are the sessions and
+// identities its batch wrote, and the attribution service can credit it at once.
 func (c *clickHouse) write(ctx context.Context, rows *batchRows) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(rows.tables())+1)
+	tables := rows.tables()
+	before, conversions := tables[:len(tables)-1], tables[len(tables)-1]
+	errs := make([]error, len(before)+1)
 	insert := func(i int, table, columns string, n int, fill func(driver.Batch, int, int) error) {
 		wg.Add(1)
 		go func() {
@@ -222,12 +226,15 @@ func (c *clickHouse) write(ctx context.Context, rows *batchRows) error {
 		}()
 	}
 	insert(0, "events", eventColumns, rows.events.len(), rows.events.appendTo)
-	for i, t := range rows.tables() {
+	for i, t := range before {
 		insert(i+1, t.table, t.columns, len(t.rows), appendRows(t.rows))
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if err := c.insertBlock(ctx, conversions.table, conversions.columns, len(conversions.rows), appendRows(conversions.rows)); err != nil {
+		return fmt.Errorf("cannot insert into conversions: %w", err)
 	}
 	return c.moveEvents(ctx, rows.rewrites, rows.version)
 }

@@ -27,7 +27,8 @@ type Engine struct {
 	// fails the pass, which is then done again, so nothing told is lost.
 	OnComputed func(ctx context.Context, st *site.Site, cs []Computed) error
 
-	// Settle is how long a new conversion waits before it is credited (see Watch).
+	// Settle is how long Watch's watermark stays below a new conversion (credited at
+	// once), so that one received before it but visible only after it is still found.
 	Settle time.Duration
 
 	// Runs, when set, tells Watch whether this instance credits site's conversions now, and
@@ -37,7 +38,7 @@ type Engine struct {
 
 	mu        sync.Mutex
 	weights   map[string]weightsEntry         // per site, data-driven channel weights
-	firstSeen map[string]time.Time            // new conversions waiting to settle, by id
+	firstSeen map[string]time.Time            // new conversions the watermark stays below, by id
 	waiting   map[string]map[string]time.Time // by site, conversions not credited yet since first seen by Watch
 	// ahead are, per site, new conversions credited while the watermark stayed below
 	// them (held back by others still settling): their received time by id, so they are

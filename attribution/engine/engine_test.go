@@ -345,29 +345,50 @@ func TestPathsReadEachSessionOnce(t *testing.T) {
 	}
 }
 
-// A new conversion is credited only once it has been visible for Settle.
-func TestNewConversionSettles(t *testing.T) {
+// A new conversion is credited by the first pass that sees it, and one received before it
+// that becomes visible only after it is credited too: the watermark waits for it.
+func TestNewConversionIsCreditedAtOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.eng.Settle = 300 * time.Millisecond
 	st := f.eng.sites.Get("s1")
-	if err := f.eng.pass(ctx, st, true); err != nil { // first start: nothing yet
-		t.Fatal(err)
+	pass := func() {
+		t.Helper()
+		if err := f.eng.pass(ctx, st, false); err != nil { // not a sweep: only the watermark finds conversions
+			t.Fatal(err)
+		}
 	}
+	// Browser conversions received at these milliseconds (their version).
+	write := func(id string, received uint64) {
+		t.Helper()
+		b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
+			received_at, visitor_id, person_id, value, currency, origin, version)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Append("s1", id, "lead", "form", t0, t0, "v-p1", "p1", 0.0, "EUR", "web", received); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass() // first start: nothing yet
 	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
-	f.conversion("c1", "lead", "p1", t0, 0)
-	if err := f.eng.pass(ctx, st, true); err != nil {
-		t.Fatal(err)
-	}
-	if c := f.credits("c1"); len(c) != 0 {
-		t.Fatalf("credited before settling: %v", c)
-	}
+	write("old", 1000)
+	pass()
 	time.Sleep(350 * time.Millisecond)
-	if err := f.eng.pass(ctx, st, false); err != nil {
-		t.Fatal(err)
-	}
+	pass() // the watermark passes old
+
+	write("c1", 3000)
+	pass()
 	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
-		t.Fatalf("after settling: %v", c)
+		t.Fatalf("c1 after the pass that saw it: %v", c)
+	}
+	write("c0", 2000) // received before c1, visible after it (the stitcher's partitions interleave)
+	pass()
+	if c := f.credits("c0"); c["first_click"]["search"] != 1 {
+		t.Fatalf("c0, received before c1 and visible after it: %v", c)
 	}
 }
 

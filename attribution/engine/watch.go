@@ -164,37 +164,19 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	next := map[string]uint64{}
 	todo := map[string]Conversion{}
 	now := time.Now()
-	// settling reports a new conversion that waits for Settle; merges and late sessions
-	// leave it to its own turn, which reads everything there is then.
-	settling := func(c *Conversion) bool {
-		first, ok := e.firstSeen[c.ID]
-		return ok && now.Sub(first) < e.Settle
-	}
-	add := func(cs []Conversion) {
-		for _, c := range cs {
-			if !settling(&c) {
-				todo[c.ID] = c
-			}
-		}
-	}
 
-	// New and changed conversions.
+	// New and changed conversions, credited at once: the stitcher writes a batch's
+	// conversions after its sessions and identities, so their journey is there to read.
 	cs, err := e.store.conversions(ctx, st.ID, conversionQuery{newerThan: wm["conversions"]})
 	if err != nil {
 		return err
 	}
-	// A new conversion waits until it has been visible for Settle: the stitcher writes a
-	// batch's sessions and conversions side by side, so its sessions may land a moment
-	// later, and the CRM webhook should carry the whole journey.
-	waiting, below := false, uint64(0) // the watermark stays below every waiting conversion
-	var fresh []Conversion             // new conversions credited in this pass
+	// The watermark stays below a new conversion for Settle: one received before it can
+	// become visible after it (another stitcher's batch) and must still be found.
+	waiting, below := false, uint64(0)
+	var fresh []Conversion // new conversions credited in this pass
 	ahead := e.ahead[st.ID]
 	for _, c := range cs {
-		if received, ok := ahead[c.ID]; ok && received == c.Received {
-			next["conversions"] = max(next["conversions"], c.Received)
-			continue
-		}
-		e.waitFor(st.ID, c.ID, now)
 		first, ok := e.firstSeen[c.ID]
 		if !ok {
 			first = now
@@ -204,12 +186,16 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			if !waiting || c.Received-1 < below {
 				waiting, below = true, c.Received-1
 			}
-			continue
+		} else {
+			delete(e.firstSeen, c.ID)
+			next["conversions"] = max(next["conversions"], c.Received)
 		}
-		delete(e.firstSeen, c.ID)
+		if received, ok := ahead[c.ID]; ok && received == c.Received {
+			continue // credited by an earlier pass
+		}
+		e.waitFor(st.ID, c.ID, now)
 		todo[c.ID] = c
 		fresh = append(fresh, c)
-		next["conversions"] = max(next["conversions"], c.Received)
 	}
 	if waiting {
 		next["conversions"] = min(max(next["conversions"], wm["conversions"]), below)
@@ -221,10 +207,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 		e.stillWaiting(st.ID, missing, now)
 		for _, c := range missing {
-			if !settling(&c) {
-				delete(e.firstSeen, c.ID)
-				todo[c.ID] = c
-			}
+			todo[c.ID] = c
 		}
 	}
 
@@ -239,7 +222,9 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		if err != nil {
 			return err
 		}
-		add(cs)
+		for _, c := range cs {
+			todo[c.ID] = c
+		}
 	}
 
 	// Sessions written since the last pass that start before one of the person's conversions.
@@ -259,7 +244,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 		lb := lookback(st)
 		for _, c := range cs {
-			if at := earliest[c.Person]; !at.After(c.At) && c.At.Sub(at) < lb && !settling(&c) {
+			if at := earliest[c.Person]; !at.After(c.At) && c.At.Sub(at) < lb {
 				todo[c.ID] = c
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"time"
@@ -42,6 +43,9 @@ func main() {
 	defer conn.Close()
 	var took []time.Duration
 	for i := range *n {
+		// A pause of a random length apart: the stitcher's batches and the service's
+		// passes are periodic, and sales sent back to back would fall in step with them.
+		time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
 		d, err := creditTime(ctx, conn, chc.Database, *collector, *site, *origin, i)
 		if err != nil {
 			log.Printf("benchcredit: sale %d: %v", i, err)
