@@ -31,6 +31,10 @@ var groupBys = []GroupBy{
 	{Name: "device", session: "device", attribution: "device"},
 }
 
+// sessionKeyColumns are the sessions columns that the session expressions of the reports'
+// rows (rowsOf) read: the dimensions of groupBys, and started_at for a series.
+const sessionKeyColumns = "started_at, channel, source, campaign, term, landing_url, country, device"
+
 // GroupByNames lists the dimensions the source report groups by.
 func GroupByNames() []string {
 	out := make([]string, len(groupBys))
