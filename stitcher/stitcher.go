@@ -36,7 +36,7 @@ type Config struct {
 func RegisterFlags(fs *flag.FlagSet) *Config {
 	c := &Config{}
 	fs.StringVar(&c.Group, "kafka.group", "tp-stitcher", "Kafka consumer group")
-	fs.IntVar(&c.BatchSize, "batch.size", 100000, "most events in one ClickHouse insert")
+	fs.IntVar(&c.BatchSize, "batch.size", 30000, "most events in one ClickHouse insert")
 	fs.DurationVar(&c.FlushEvery, "batch.flush", time.Second, "longest time an event waits for its batch")
 	fs.StringVar(&c.Listen, "http.listen", "127.0.0.1:8082", "address of /healthz and /metrics")
 	fs.IntVar(&c.MaxVisitors, "state.visitors", 500000, "visitors whose last session is kept in memory")

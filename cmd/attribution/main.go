@@ -10,7 +10,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"touchpoint/attribution/engine"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
+	"touchpoint/internal/gctune"
 	"touchpoint/internal/site"
 )
 
@@ -33,11 +33,7 @@ func main() {
 	from := flag.String("from", "", "rebuild: first day, YYYY-MM-DD")
 	to := flag.String("to", "", "rebuild: last day, YYYY-MM-DD (default today)")
 	envflag.Parse()
-	if os.Getenv("GOGC") == "" {
-		// Rebuilds allocate many short-lived rows; trading memory for fewer GC cycles
-		// roughly halves their CPU time.
-		debug.SetGCPercent(400)
-	}
+	gctune.Attribution.Apply()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

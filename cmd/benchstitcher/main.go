@@ -25,6 +25,8 @@ import (
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
+	"touchpoint/internal/gctune"
+	"touchpoint/internal/heappeak"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/stitcher"
 )
@@ -42,9 +44,7 @@ func main() {
 	chc := chstore.RegisterFlags(flag.CommandLine)
 	flag.Parse()
 	log.SetFlags(0)
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200) // as cmd/stitcher does
-	}
+	gctune.Stitcher.Apply() // as cmd/stitcher does
 
 	ctx := context.Background()
 	stamp := time.Now().UnixNano()
@@ -95,6 +95,7 @@ func main() {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	start, ru0 := time.Now(), rusage()
+	heap := heappeak.Watch()
 	go func() {
 		defer wg.Done()
 		// Built here, as cmd/stitcher does at start: joining the group is part of the drain.
@@ -124,7 +125,7 @@ func main() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	total, ru1 := time.Since(start), rusage()
+	total, ru1, peak := time.Since(start), rusage(), heap()
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -148,6 +149,7 @@ func main() {
 	user, sys := tv(ru1.Utime)-tv(ru0.Utime), tv(ru1.Stime)-tv(ru0.Stime)
 	fmt.Printf("stitcher CPU in the drain: %.1f µs/event (user %s, system %s, %d page faults)\n",
 		float64((user+sys).Microseconds())/float64(*n), user.Round(time.Millisecond), sys.Round(time.Millisecond), ru1.Minflt-ru0.Minflt)
+	fmt.Printf("stitcher Go heap peak in the drain: %d MiB (target <= 1024)\n", peak>>20)
 
 	// Phase 2: live load at a steady rate; time from produce to queryable.
 	lat := latency(ctx, w, conn, chc.Database, *rate, *dur)

@@ -9,7 +9,6 @@ import (
 	_ "net/http/pprof" // served only with -debug.pprof
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"touchpoint/collector/leases"
 	"touchpoint/collector/spool"
 	"touchpoint/internal/envflag"
+	"touchpoint/internal/gctune"
 	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/site"
@@ -33,10 +33,7 @@ func main() {
 	geoipCheck := flag.Duration("geoip.check-interval", 30*time.Second, "how often the GeoIP files are checked for a replacement (0: never; SIGHUP reloads them at once)")
 	envflag.Parse()
 
-	if os.Getenv("GOGC") == "" {
-		// Requests allocate short-lived garbage; a larger heap target halves GC work.
-		debug.SetGCPercent(400)
-	}
+	gctune.Collector.Apply()
 	if *pprofAddr != "" {
 		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
 	}

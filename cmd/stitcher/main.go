@@ -9,12 +9,12 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
+	"touchpoint/internal/gctune"
 	"touchpoint/internal/health"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/internal/site"
@@ -37,11 +37,7 @@ func main() {
 		log.Fatal(err)
 	}
 	cfg.Sites = sites
-	if os.Getenv("GOGC") == "" {
-		// Batches are short-lived garbage: collecting less often saves CPU. The stitcher's
-		// live heap is the largest (a few batches), so it runs at 200, not 400 like the others.
-		debug.SetGCPercent(200)
-	}
+	gctune.Stitcher.Apply()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
