@@ -125,9 +125,9 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	if len(p.Filter.Dims) > 0 {
 		cond, condArgs := p.Filter.attributions()
 		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM (
-				SELECT * FROM %s.attributions FINAL
+				SELECT conversion_id, removed, credit, %s FROM %s.attributions FINAL
 				WHERE site_id = ? AND model = ? AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
-			WHERE removed = 0 AND credit > 0%s)`, s.DB, cond)
+			WHERE removed = 0 AND credit > 0%s)`, attributionKeyColumns, s.DB, cond)
 		args = append(append(args, p.Site, p.Model, p.From, p.end()), condArgs...)
 	}
 	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id

@@ -270,9 +270,9 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string)
 	// Filters apply after FINAL: a touch that lost its credit is rewritten without its
 	// dimensions.
 	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %s AS k, credit FROM (
-			SELECT * FROM %s.attributions FINAL
+			SELECT person_id, conversion_id, conversion_type, lead_type, occurred_at, credit, removed, %s FROM %s.attributions FINAL
 			WHERE site_id = ? AND model = ? AND has(?, conversion_type) AND occurred_at >= ? AND occurred_at < ?)
-		WHERE removed = 0%s%s`, p.By.attribution, s.DB, cond, typeCond))
+		WHERE removed = 0%s%s`, p.By.attribution, attributionKeyColumns, s.DB, cond, typeCond))
 	q := fmt.Sprintf(`SELECT person, conversion_id, conversion_type, k, sum(credit), min(occurred_at) FROM (%s)
 		GROUP BY person, conversion_id, conversion_type, k`, inner)
 	args := append(append([]any{p.Site, p.Site, p.Model, stages, p.From, p.end()}, condArgs...), typeArgs...)
@@ -321,9 +321,9 @@ func (s *Store) pipelineValue(ctx context.Context, p Params, stage string) (map[
 	}
 	cond, condArgs := p.Filter.attributions()
 	q := fmt.Sprintf(`SELECT %s AS k, upper(currency) AS c, toDate(occurred_at, 'UTC') AS d, sum(revenue) FROM (
-			SELECT * FROM %s.attributions FINAL
+			SELECT currency, occurred_at, revenue, removed, %s FROM %s.attributions FINAL
 			WHERE site_id = ? AND model = ? AND conversion_type = ? AND occurred_at >= ? AND occurred_at < ?)
-		WHERE removed = 0%s GROUP BY k, c, d`, p.By.attribution, s.DB, cond)
+		WHERE removed = 0%s GROUP BY k, c, d`, p.By.attribution, attributionKeyColumns, s.DB, cond)
 	var rates []Rate
 	type part struct {
 		key, cur string

@@ -35,6 +35,11 @@ var groupBys = []GroupBy{
 // rows (rowsOf) read: the dimensions of groupBys, and started_at for a series.
 const sessionKeyColumns = "started_at, channel, source, campaign, term, landing_url, country, device"
 
+// attributionKeyColumns are the attributions columns the attribution expressions of
+// groupBys read. Queries with FINAL name the columns they need: FINAL reads every column
+// it is given, and `SELECT *` gave it all of them.
+const attributionKeyColumns = "channel, source, campaign, term, landing_page, country, device"
+
 // GroupByNames lists the dimensions the source report groups by.
 func GroupByNames() []string {
 	out := make([]string, len(groupBys))
