@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"time"
 
@@ -23,10 +24,10 @@ import (
 
 	"touchpoint/attribution/engine"
 	"touchpoint/attribution/model"
+	"touchpoint/internal/benchstat"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/gctune"
-	"touchpoint/internal/heappeak"
 	"touchpoint/internal/site"
 	"touchpoint/privacy"
 	"touchpoint/reports"
@@ -130,7 +131,7 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 		pprof.StartCPUProfile(f)
 	}
 	start = time.Now()
-	heap := heappeak.Watch()
+	heap := benchstat.WatchHeap()
 	n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
 	if err != nil {
 		log.Fatal(err)
@@ -191,11 +192,9 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 	view("report", "lifecycle", "by", "channel", "channel", "Paid Search")
 	view("report", "calls", "by", "channel", "model", model.LastClick)
 
-	type timed struct {
-		took time.Duration
-		view string
-	}
-	var times []timed
+	var times []time.Duration
+	var slowest time.Duration
+	var slowestView string
 	for round := 0; round < 2; round++ {
 		for _, q := range views {
 			p, err := reports.ParseParams(q, time.Now())
@@ -217,16 +216,16 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 			if err != nil {
 				log.Fatalf("report view %s: %v", q.Encode(), err)
 			}
-			times = append(times, timed{time.Since(start), q.Encode()})
+			took := time.Since(start)
+			if took > slowest {
+				slowest, slowestView = took, q.Encode()
+			}
+			times = append(times, took)
 		}
 	}
-	sort.Slice(times, func(i, j int) bool { return times[i].took < times[j].took })
-	at := func(p float64) time.Duration {
-		return times[min(len(times)-1, int(p*float64(len(times))))].took.Round(time.Millisecond)
-	}
-	slowest := times[len(times)-1]
+	slices.Sort(times)
 	fmt.Printf("attribution bench: %d report views of the dashboard (%d asks): p50 %s, p95 %s, max %s (target p95 <= 150 ms); slowest: %s\n",
-		len(views), len(times), at(0.5), at(0.95), slowest.took.Round(time.Millisecond), slowest.view)
+		len(views), len(times), benchstat.Quantile(times, 0.5), benchstat.Quantile(times, 0.95), benchstat.Quantile(times, 1), slowestView)
 }
 
 // waitForMerges waits until ClickHouse runs no merge in db, or for at most limit.

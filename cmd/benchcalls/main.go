@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"touchpoint/internal/benchstat"
 	"touchpoint/internal/callsig"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
@@ -66,7 +66,7 @@ func main() {
 	}
 	slices.Sort(credited)
 	fmt.Printf("call credited after webhook (target <= 5 s): %d calls, p50 %s, max %s\n", len(credited),
-		credited[len(credited)/2].Round(time.Millisecond), credited[len(credited)-1].Round(time.Millisecond))
+		benchstat.Quantile(credited, 0.5), benchstat.Quantile(credited, 1))
 }
 
 // numberLatency sends GET /v1/number at rate for d and prints the latency percentiles.
@@ -108,12 +108,10 @@ func numberLatency(client *http.Client, base, site string, rate int, d time.Dura
 	close(jobs)
 	wg.Wait()
 	took := time.Since(start)
-	sorted := slices.Clone(lat)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	q := func(p float64) time.Duration { return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))] }
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return benchstat.Quantile(lat, p) }
 	fmt.Printf("GET /v1/number at %d/s for %s (target p99 <= 5 ms): %d requests in %s (%.0f/s), p50 %s, p99 %s, p99.9 %s, max %s; %d failed, %d answered a pool number\n",
-		rate, d, n, took.Round(time.Millisecond), float64(n)/took.Seconds(), q(0.5).Round(time.Microsecond), q(0.99).Round(time.Microsecond),
-		q(0.999).Round(time.Microsecond), sorted[len(sorted)-1].Round(time.Microsecond), failed.Load(), withNumber.Load())
+		rate, d, n, took.Round(time.Millisecond), float64(n)/took.Seconds(), q(0.5), q(0.99), q(0.999), q(1), failed.Load(), withNumber.Load())
 }
 
 // creditTime leases a number to a new visitor, posts a signed Twilio status callback for a

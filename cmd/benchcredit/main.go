@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"touchpoint/attribution/model"
+	"touchpoint/internal/benchstat"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
 	"touchpoint/internal/event"
@@ -58,11 +59,8 @@ func main() {
 		return
 	}
 	slices.Sort(took)
-	q := func(p float64) time.Duration {
-		return took[min(len(took)-1, int(p*float64(len(took))))].Round(time.Millisecond)
-	}
 	fmt.Printf("sale credited under all %d models after its 2xx (target p99 <= 3 s): %d sales, p50 %s, p99 %s, max %s\n",
-		len(model.Models), len(took), q(0.5), q(0.99), took[len(took)-1].Round(time.Millisecond))
+		len(model.Models), len(took), benchstat.Quantile(took, 0.5), benchstat.Quantile(took, 0.99), benchstat.Quantile(took, 1))
 }
 
 // creditTime sends a new visitor's pageview and sale and waits until the sale has rows

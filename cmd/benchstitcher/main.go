@@ -23,10 +23,10 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"touchpoint/internal/benchstat"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
 	"touchpoint/internal/gctune"
-	"touchpoint/internal/heappeak"
 	"touchpoint/internal/kafkabus"
 	"touchpoint/stitcher"
 )
@@ -95,7 +95,7 @@ func main() {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	start, ru0 := time.Now(), rusage()
-	heap := heappeak.Watch()
+	heap := benchstat.WatchHeap()
 	go func() {
 		defer wg.Done()
 		// Built here, as cmd/stitcher does at start: joining the group is part of the drain.
@@ -160,9 +160,8 @@ func main() {
 		return
 	}
 	slices.Sort(lat)
-	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	fmt.Printf("event to queryable: p50 %s, p99 %s, max %s over %d events at %d/s (batch.flush %s)\n",
-		q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), len(lat), *rate, cfg.FlushEvery)
+		benchstat.Quantile(lat, 0.5), benchstat.Quantile(lat, 0.99), benchstat.Quantile(lat, 1), len(lat), *rate, cfg.FlushEvery)
 }
 
 // mark is when the stored event count first reached a point of the drain.

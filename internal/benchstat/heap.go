@@ -1,6 +1,6 @@
-// Package heappeak measures the most memory the Go heap held from the OS while a
-// benchmark ran: heap spans in use or kept for reuse, not those returned to the OS.
-package heappeak
+// Package benchstat holds the figures the benchmarks share: percentiles of latencies and
+// the peak of the Go heap.
+package benchstat
 
 import (
 	"runtime/metrics"
@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// Watch samples the heap every 10 ms until the returned function is called; that returns
-// the peak in bytes.
-func Watch() (stop func() uint64) {
+// WatchHeap samples the memory the Go heap holds from the OS (spans in use or kept for
+// reuse, not those returned) every 10 ms until the returned function is called; that
+// returns the peak in bytes.
+func WatchHeap() (stop func() uint64) {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
