@@ -68,11 +68,15 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request, st *site.Sit
 	}
 	q := r.URL.Query()
 	f := webhook.Filter{ConversionID: q.Get("conversion_id"), State: q.Get("state"), Target: q.Get("target"), Event: q.Get("event")}
-	for name, v := range map[string]string{"state": f.State, "target": f.Target} {
-		allowed := map[string][]string{"state": {webhook.Pending, webhook.Delivered, webhook.Failed, webhook.Dropped},
-			"target": {webhook.TargetWebhook, webhook.TargetMeta}}[name]
-		if v != "" && !slices.Contains(allowed, v) {
-			fail(w, http.StatusBadRequest, fmt.Sprintf("%s must be one of %s", name, strings.Join(allowed, ", ")))
+	for _, p := range []struct {
+		name, value string
+		allowed     []string
+	}{
+		{"state", f.State, []string{webhook.Pending, webhook.Delivered, webhook.Failed, webhook.Dropped}},
+		{"target", f.Target, []string{webhook.TargetWebhook, webhook.TargetMeta}},
+	} {
+		if p.value != "" && !slices.Contains(p.allowed, p.value) {
+			fail(w, http.StatusBadRequest, fmt.Sprintf("%s must be one of %s", p.name, strings.Join(p.allowed, ", ")))
 			return
 		}
 	}
