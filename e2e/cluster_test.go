@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
 	"touchpoint/internal/chstore"
@@ -125,6 +127,8 @@ func TestBrokerAndReplicaKilledUnderLoad(t *testing.T) {
 	}
 	start := time.Now()
 	time.Sleep(8 * time.Second)
+	// Whatever this test finds, the tests after it need the whole cluster.
+	t.Cleanup(func() { _ = exec.Command(os.Getenv("TP_CLUSTER_SCRIPT"), "up").Run() })
 	cluster(t, "kill", "kafka2")
 	cluster(t, "kill", "ch1")
 	t.Logf("killed kafka2 and ch1 after %s", time.Since(start).Round(time.Second))
@@ -202,4 +206,54 @@ func replicaCount(port int, db string, n *uint64) error {
 	}
 	defer c.Close()
 	return c.QueryRow(context.Background(), "SELECT count() FROM "+db+".events_local").Scan(n)
+}
+
+// A replica that dies while it answers an insert may already have registered the block
+// before the other replica fetched it. The service then sends the same rows to the other
+// replica, which must store them rather than skip them as a known block: otherwise they
+// stay unreadable until the dead replica is back. Here ch2 does not fetch, as if ch1 had
+// died right after its insert.
+func TestRetriedInsertIsStoredOnTheOtherReplica(t *testing.T) {
+	_, db := testenv.ClickHouse(t)
+	ctx := context.Background()
+	replica := func(port int) driver.Conn {
+		c, err := chstore.Open(ctx, chstore.Config{Addr: fmt.Sprintf("127.0.0.1:%d", port), Database: db, User: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ch1, ch2 := replica(9101), replica(9102)
+	if err := ch2.Exec(ctx, "SYSTEM STOP FETCHES "+db+".conversions_local"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch2.Exec(ctx, "SYSTEM START FETCHES "+db+".conversions_local") })
+
+	id := "retried-" + uuid.NewString()
+	at := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	insert := func(ctx context.Context, conn driver.Conn) {
+		t.Helper()
+		b, err := chstore.PrepareBatch(ctx, conn, "INSERT INTO "+db+".conversions_local (site_id, conversion_id, type, occurred_at, version)")
+		if err == nil {
+			err = b.Append("demo", id, "sale", at, uint64(1))
+		}
+		if err == nil {
+			err = b.Send()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first attempt as ClickHouse's default would take it, registering the block.
+	insert(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplicate": 1})), ch1)
+	// The retry, with the services' settings.
+	insert(ctx, ch2)
+	var n uint64
+	if err := ch2.QueryRow(ctx, "SELECT count() FROM "+db+".conversions_local WHERE conversion_id = ?", id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("the retried insert left %d rows on ch2, want 1", n)
+	}
 }

@@ -215,7 +215,7 @@ run_test() {
   up
   log "cluster started in $((SECONDS - start))s"
   # The end-to-end tests, then the scale-out tests of the stitcher and attribution, all on
-  # the cluster; the last end-to-end test kills a broker and a replica.
+  # the cluster; one end-to-end test kills a broker and a replica, and brings them back.
   export TP_COLLECTOR_URL=http://127.0.0.1:18180 TP_CLUSTER_SCRIPT="$TP_ROOT/scripts/cluster.sh"
   local report='^(--- |ok|FAIL|panic)|^ +[a-z_]+_test\.go:[0-9]+:'
   go test -v -count=1 -p 1 -tags cluster -timeout 20m ./e2e/ ./internal/lease/ 2>&1 | { grep -E "$report" || true; }

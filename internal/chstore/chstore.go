@@ -47,10 +47,19 @@ func (c Config) Addrs() []string {
 // clusterSettings make an INSERT into a Distributed table (migrate -cluster,
 // docs/deploy.md) return once every shard has its rows, not when they are queued on the
 // node that received them: a write that was acknowledged (and its Kafka offsets
-// committed) is stored on a replica of its shard, and readable. On a single server it
-// changes nothing. The cluster's other settings are string-valued, which 18.16 takes only
-// from the server's profile (deploy/clickhouse/cluster/users.xml).
-var clusterSettings = clickhouse.Settings{"insert_distributed_sync": 1}
+// committed) is stored on a replica of its shard, and readable.
+//
+// They also turn off the block deduplication of replicated tables. A replica that dies
+// while it answers an insert may already have registered the block; the service sends it
+// again to the next replica, which would skip it as a duplicate, and the rows would be
+// readable only once the dead replica is back. Stored twice instead, they collapse as
+// every retried write does: the tables services write are deduplicated by key (FINAL,
+// argMax by version).
+//
+// On a single server neither changes anything. The cluster's other settings are
+// string-valued, which 18.16 takes only from the server's profile
+// (deploy/clickhouse/cluster/users.xml).
+var clusterSettings = clickhouse.Settings{"insert_distributed_sync": 1, "insert_deduplicate": 0}
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
