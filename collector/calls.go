@@ -329,10 +329,10 @@ type callRailBody struct {
 	StartTime   string          `json:"start_time"`
 	DateTime    string          `json:"datetime"`
 	Duration    json.RawMessage `json:"duration"`
-	Answered    *bool           `json:"answered"`
+	Answered    json.RawMessage `json:"answered"` // true, or "true" in older webhooks
 	Direction   string          `json:"direction"`
 	CallType    string          `json:"call_type"`
-	Voicemail   bool            `json:"voicemail"`
+	Voicemail   json.RawMessage `json:"voicemail"`
 }
 
 // handleCallRail is POST /v1/calls/callrail: CallRail's post-call webhook (JSON), signed in
@@ -375,13 +375,13 @@ func (s *Server) handleCallRail(ctx *fasthttp.RequestCtx) {
 	}
 	r.duration = jsonInt(b.Duration)
 	r.answered = r.duration > 0
-	if b.Answered != nil {
-		r.answered = *b.Answered
+	if v, ok := jsonBool(b.Answered); ok {
+		r.answered = v
 	}
 	r.status = "completed"
 	if !r.answered {
 		r.status = "no-answer"
-		if b.Voicemail {
+		if v, _ := jsonBool(b.Voicemail); v {
 			r.status = "voicemail"
 		}
 	}
@@ -422,6 +422,18 @@ func jsonInt(raw json.RawMessage) int {
 		return int(f)
 	}
 	return 0
+}
+
+// jsonBool reads a flag written as a JSON boolean, a number (1, 0) or a string ("true",
+// "false", "1", "0", "yes", "no"); ok is false when raw is absent, null or none of those.
+func jsonBool(raw json.RawMessage) (v, ok bool) {
+	switch strings.ToLower(strings.Trim(string(bytes.TrimSpace(raw)), `"`)) {
+	case "true", "1", "yes":
+		return true, true
+	case "false", "0", "no":
+		return false, true
+	}
+	return false, false
 }
 
 // parseCallTime reads RFC 3339 (with or without fraction) and CallRail's older

@@ -302,6 +302,16 @@ func TestCallRailAndOwnCalls(t *testing.T) {
 		t.Fatalf("CallRail call: %+v", e)
 	}
 
+	// CallRail's older webhooks write flags as strings: a missed call with a voicemail.
+	missed := `{"id":"CAL-old-1","answered":"false","voicemail":"true","callernum":"+447700900778",
+		"trackingnum":"+442079460002","duration":"35","datetime":"2026-12-01 10:05:00"}`
+	if r := ts.do(t, req{path: "/v1/calls/callrail", body: missed, headers: []string{"Signature", callsig.CallRail(callRailKey, []byte(missed))}}); r.StatusCode() != 204 {
+		t.Fatalf("CallRail webhook with string flags: %d %s", r.StatusCode(), r.Body())
+	}
+	if p := propsOf(t, callEvents(t, ts)["CAL-old-1"][0]); p.Answered || p.Status != "voicemail" {
+		t.Errorf("CallRail call with answered \"false\" and voicemail \"true\": %+v", p)
+	}
+
 	own := `{"site":"demo","call_id":"pbx-1","to":"020 7946 0001","from":"07700 900888","duration":15,"started_at":"2026-12-01T09:00:00Z"}`
 	if r := ts.do(t, req{path: "/v1/calls", body: own}); r.StatusCode() != 401 {
 		t.Fatalf("/v1/calls without the secret: %d", r.StatusCode())
