@@ -130,8 +130,9 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 			WHERE removed = 0 AND credit > 0%s)`, attributionKeyColumns, s.DB, cond)
 		args = append(append(args, p.Site, p.Model, p.From, p.end()), condArgs...)
 	}
+	// A bot's lead is not listed, as no report counts it.
 	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
-		FROM %s.conversions FINAL WHERE site_id = ?`, s.DB))
+		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB))
 	order := "occurred_at DESC, conversion_id"
 	if lq.Order == "score" && lq.Scored {
 		order = "score DESC, " + order

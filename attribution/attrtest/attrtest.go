@@ -75,19 +75,12 @@ func sessionRow(s Session) (uuid.UUID, []any) {
 	if s.Landing == "" {
 		s.Landing = "/"
 	}
-	var bot, deleted uint8
-	if s.Bot {
-		bot = 1
-	}
-	if s.Deleted {
-		deleted = 1
-	}
 	landingURL := "https://www.example.com" + s.Landing
 	if s.ClickType != "" {
 		landingURL += "?" + s.ClickType + "=" + s.ClickID
 	}
 	return id, []any{s.Site, id, s.Visitor, s.Person, s.At, s.At.Add(5 * time.Minute), landingURL, s.Landing, "", "",
-		s.Source, s.Medium, s.Campaign, s.Term, "", s.ClickType, s.ClickID, s.Channel, uint32(1), uint32(1), bot, uuid.New(), deleted,
+		s.Source, s.Medium, s.Campaign, s.Term, "", s.ClickType, s.ClickID, s.Channel, uint32(1), uint32(1), flag(s.Bot), uuid.New(), flag(s.Deleted),
 		uint64(time.Now().UnixNano()), s.Country, s.Device}
 }
 
@@ -102,6 +95,7 @@ type Conversion struct {
 	UserID                           string
 	Origin                           string // event.OriginServer when empty
 	Props                            string // "{}" when empty
+	Bot                              bool   // sent by a known crawler or a headless browser
 }
 
 // Conversion inserts c, its version ranked by origin as the stitcher does.
@@ -121,9 +115,9 @@ func (d *DB) Conversion(c Conversion) {
 		version += event.ServerRank
 	}
 	d.insert("conversions", `site_id, conversion_id, type, lead_type, occurred_at, received_at, visitor_id, person_id,
-		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version, email`,
+		email_sha256, user_id, session_id, value, currency, props, event_id, origin, version, email, is_bot`,
 		c.Site, c.ID, c.Type, c.LeadType, c.At, c.At, "v-"+c.Person, c.Person, c.EmailSHA256, c.UserID, "", c.Value, c.Currency, c.Props,
-		uuid.New(), c.Origin, version, c.Email)
+		uuid.New(), c.Origin, version, c.Email, flag(c.Bot))
 }
 
 // Identity links person to an email hash.
@@ -164,14 +158,10 @@ func (d *DB) Event(e Event) {
 	if e.Origin == "" {
 		e.Origin = event.OriginWeb
 	}
-	var bot uint8
-	if e.Bot {
-		bot = 1
-	}
 	d.insert("events", `site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, url, path, title, event_name,
 		props, is_bot, click_id_type, click_id, ip, origin, fbc, fbp, user_agent, version`,
 		e.Site, uuid.New(), e.Type, e.Visitor, e.Person, e.Session, e.At, e.At, e.URL, e.Path, e.Title, e.Name,
-		e.Props, bot, e.ClickType, e.ClickID, e.IP, e.Origin, e.Fbc, e.Fbp, e.UA, uint64(time.Now().UnixNano()))
+		e.Props, flag(e.Bot), e.ClickType, e.ClickID, e.IP, e.Origin, e.Fbc, e.Fbp, e.UA, uint64(time.Now().UnixNano()))
 }
 
 // Alias records that person now belongs to current.
@@ -194,4 +184,12 @@ func (d *DB) insert(table, cols string, vals ...any) {
 	if err := b.Send(); err != nil {
 		d.T.Fatal(err)
 	}
+}
+
+// flag is a UInt8 column's value of b.
+func flag(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -182,14 +182,21 @@ func TestKeywordCosts(t *testing.T) {
 
 // A lead from a headless browser (its only session is a bot's) is credited to an explicit
 // "(no touchpoint)" row in every grouping, in its journey and in the lifecycle report,
-// never to an invented Direct visit.
+// never to an invented Direct visit. A lead flagged as a bot's is in no report nor list.
 func TestLeadWithoutTouchpoint(t *testing.T) {
 	w := newWorld(t)
 	w.db.Session(attrtest.Session{Site: "s1", Person: "headless", At: oct(2, 9), Channel: "Direct", Source: "(direct)", Medium: "(none)", Bot: true})
 	w.db.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-headless", Type: "lead", LeadType: "form", Person: "headless", At: oct(2, 9)})
 	w.db.Session(attrtest.Session{Site: "s1", Person: "P", At: oct(2, 9), Channel: "Paid Search", Source: "google", Medium: "cpc", Campaign: "brand"})
 	w.db.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-P", Type: "lead", LeadType: "form", Person: "P", At: oct(2, 10)})
+	// A lead a crawler sent is flagged, credited nowhere and not listed.
+	w.db.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-crawler", Type: "lead", LeadType: "form", Person: "crawler", At: oct(2, 11), Bot: true})
 	w.rebuild("s1")
+	var leads reports.Leads
+	get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", "demo-admin", &leads)
+	if leads.Total != 2 || len(leads.Leads) != 2 || leads.Leads[0].ConversionID != "lead-P" || leads.Leads[1].ConversionID != "lead-headless" {
+		t.Fatalf("lead list %+v", leads)
+	}
 	for _, by := range []string{"channel", "source", "campaign", "keyword", "landing_page", "country", "device"} {
 		rows := byKey(w.sources("site=s1&model=linear&by=" + by).Rows)
 		if rows["(no touchpoint)"].Leads != 1 || rows["(no touchpoint)"].Visitors != 0 {
