@@ -319,6 +319,24 @@ func TestEveryPersonalTableIsErased(t *testing.T) {
 			t.Errorf("table %s holds person identifiers but the erasure does not delete from it (privacy/plan.go)", table)
 		}
 	}
+	// Each column holding an identifier the erasure looks for is one it matches rows by.
+	rows, err = conn.Query(context.Background(), `SELECT table, name FROM system.columns WHERE database = ?
+		AND name IN ('visitor_id', 'person_id', 'email_sha256', 'user_id', 'conversion_id', 'current_person_id', 'merged_into')
+		AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View')`, db, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	columns := privacy.Columns()
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(columns[table], column) {
+			t.Errorf("%s.%s holds person identifiers but the erasure does not match rows by it (privacy/plan.go)", table, column)
+		}
+	}
 }
 
 // ClickHouse's sipHash64, which deletions match rows by, is the one computed here.
