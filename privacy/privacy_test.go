@@ -299,41 +299,29 @@ func TestExportHasEveryRowOfThePerson(t *testing.T) {
 }
 
 // Every table with a column that can hold a person's identifier is one the erasure
-// deletes from, or one that holds them only as hashes by design.
+// deletes from, and finds the person's rows by each such column.
 func TestEveryPersonalTableIsErased(t *testing.T) {
 	conn, db := testenv.FreshDatabase(t)
-	rows, err := conn.Query(context.Background(), `SELECT DISTINCT table FROM system.columns WHERE database = ?
+	rows, err := conn.Query(context.Background(), `SELECT table, name FROM system.columns WHERE database = ?
 		AND name IN ('visitor_id', 'person_id', 'email_sha256', 'user_id', 'conversion_id', 'current_person_id', 'merged_into', 'email', 'caller', 'phone')
 		AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View')`, db, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	erased := privacy.Tables()
-	for rows.Next() {
-		var table string
-		if err := rows.Scan(&table); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(erased, table) {
-			t.Errorf("table %s holds person identifiers but the erasure does not delete from it (privacy/plan.go)", table)
-		}
-	}
-	// Each column holding an identifier the erasure looks for is one it matches rows by.
-	rows, err = conn.Query(context.Background(), `SELECT table, name FROM system.columns WHERE database = ?
-		AND name IN ('visitor_id', 'person_id', 'email_sha256', 'user_id', 'conversion_id', 'current_person_id', 'merged_into')
-		AND table IN (SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View')`, db, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	columns := privacy.Columns()
+	erased, columns := privacy.Tables(), privacy.Columns()
+	// The identifiers an erasure looks rows up by; the others (an address, a caller's
+	// number) sit in rows it finds by these.
+	keys := []string{"visitor_id", "person_id", "email_sha256", "user_id", "conversion_id", "current_person_id", "merged_into"}
 	for rows.Next() {
 		var table, column string
 		if err := rows.Scan(&table, &column); err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(columns[table], column) {
+		switch {
+		case !slices.Contains(erased, table):
+			t.Errorf("table %s holds person identifiers but the erasure does not delete from it (privacy/plan.go)", table)
+		case slices.Contains(keys, column) && !slices.Contains(columns[table], column):
 			t.Errorf("%s.%s holds person identifiers but the erasure does not match rows by it (privacy/plan.go)", table, column)
 		}
 	}
