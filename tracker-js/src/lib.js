@@ -63,6 +63,7 @@ export const retryDelay = (status, retryAfter, tries) =>
 export const takeParam = (href, name) => {
   const u = new URL(href)
   const v = u.searchParams.get(name)
-  u.searchParams.delete(name)
+  // Cut from the query as written: searchParams would re-encode the rest (%20 to +).
+  u.search = u.search.replace(RegExp('([?&])' + name + '=[^&]*&?'), '$1').replace(/[?&]$/, '')
   return [v, u.href]
 }

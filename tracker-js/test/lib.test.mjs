@@ -174,4 +174,8 @@ test('takeParam removes one query parameter and keeps the rest of the address', 
   f('https://b.com/p?_tp_vid=abc', 'abc', 'https://b.com/p')
   f('https://b.com/p?utm_source=x&_tp_vid=abc&gclid=1#h', 'abc', 'https://b.com/p?utm_source=x&gclid=1#h')
   f('https://b.com/p?utm_source=x', null, 'https://b.com/p?utm_source=x')
+  // The rest of the query stays as the site wrote it: no re-encoding of spaces or escapes.
+  f('https://b.com/s?q=red%20shoes&_tp_vid=abc&t=a+b&x=%2F', 'abc', 'https://b.com/s?q=red%20shoes&t=a+b&x=%2F')
+  f('https://b.com/s?_tp_vid=abc&flag&q=%7E', 'abc', 'https://b.com/s?flag&q=%7E')
+  f('https://b.com/s?x_tp_vid=1&_tp_vid=abc', 'abc', 'https://b.com/s?x_tp_vid=1')
 })
