@@ -11,13 +11,15 @@ import (
 )
 
 // raw are the tables retention applies to, with the time column that ages their rows:
-// the journey data (events and sessions, a session by its start), the webhook delivery
-// log and the deliveries themselves (by when they were made), whose payloads name the
-// person. Conversions, attributions and the
-// identity graph are kept: they are the site's record of leads and sales and their credit.
+// the journey data (events and sessions, a session by its start; the tracking numbers
+// visitors held, by when they gave them back), the webhook delivery log and the deliveries
+// themselves (by when they were made), whose payloads name the person. Conversions,
+// attributions and the identity graph are kept: they are the site's record of leads and
+// sales and their credit.
 var raw = []struct{ table, at string }{
 	{"events", "ts"},
 	{"sessions", "started_at"},
+	{"number_leases", "leased_to"},
 	{"webhook_deliveries", "at"},
 	{"delivery_queue", "created_at"},
 }

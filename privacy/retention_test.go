@@ -2,9 +2,13 @@ package privacy_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"touchpoint/internal/chstore"
 	"touchpoint/internal/site"
 	"touchpoint/privacy"
 	"touchpoint/reports"
@@ -46,6 +50,19 @@ func TestRetentionDeletesOldRawData(t *testing.T) {
 		return c
 	}
 	creditBefore := credit()
+	// Tracking numbers held until Oct 2 and until Oct 4.
+	b, err := chstore.PrepareBatch(ctx, w.conn, "INSERT INTO "+w.db+".number_leases (site_id, number, pool, lease_id, visitor_id, leased_from, leased_to, version)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, until := range []time.Time{w.day(2, 9), w.day(4, 9)} {
+		if err := b.Append(siteID, "+442079460001", "main", uuid.New(), fmt.Sprintf("v-lease-%d", i), until.Add(-time.Hour), until, uint64(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
 	// Sessions on Oct 1, 2 and 4; the webhook attempt on Oct 4. One day of retention on Oct 4
 	// keeps Oct 3 and 4 and removes Oct 1 and 2.
 	now := w.day(4, 18)
@@ -58,10 +75,10 @@ func TestRetentionDeletesOldRawData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n["events"] != 2 || n["sessions"] != 2 || n["webhook_deliveries"] != 0 {
-		t.Fatalf("removed %v, want the 2 events and 2 sessions of Oct 1 and 2", n)
+	if n["events"] != 2 || n["sessions"] != 2 || n["number_leases"] != 1 || n["webhook_deliveries"] != 0 {
+		t.Fatalf("removed %v, want the 2 events, 2 sessions and 1 number lease of Oct 1 and 2", n)
 	}
-	if count("events", siteID) != 1 || count("sessions", siteID) != 1 || count("webhook_deliveries", siteID) != 1 {
+	if count("events", siteID) != 1 || count("sessions", siteID) != 1 || count("number_leases", siteID) != 1 || count("webhook_deliveries", siteID) != 1 {
 		t.Fatal("rows newer than the retention were removed")
 	}
 	if count("conversions", siteID) != 3 || credit() != creditBefore {
