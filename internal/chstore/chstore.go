@@ -54,7 +54,8 @@ func (c Config) Addrs() []string {
 // again to the next replica, which would skip it as a duplicate, and the rows would be
 // readable only once the dead replica is back. Stored twice instead, they collapse as
 // every retried write does: the tables services write are deduplicated by key (FINAL,
-// argMax by version).
+// argMax by version), but for two logs (webhook attempts, score history) where a retried
+// write shows as a repeated line, as it does on a single server.
 //
 // On a single server neither changes anything. The cluster's other settings are
 // string-valued, which 18.16 takes only from the server's profile
