@@ -2,7 +2,7 @@
 # Our own Redis server (Debian's redis-server), the lease store of call tracking, with a
 # project-owned data folder on loopback :6379; the system service is not used. It keeps an
 # append-only file, so leases and call records survive its restart.
-# Usage: redis.sh start|stop|status
+# Usage: redis.sh start|stop|status|reset (reset drops every lease and call record)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -27,5 +27,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop_pid redis ;;
   status) pid_alive redis && echo "redis running" || { echo "redis stopped"; exit 1; } ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  reset) redis-cli -p "$PORT" flushdb >/dev/null ;;
+  *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
 esac
