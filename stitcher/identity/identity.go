@@ -62,6 +62,9 @@ type Graph struct {
 	site   string
 	parent map[Key]Key
 	owned  map[Key]bool // roots of server-owned persons
+	// comps caches components until a key or a union changes them: a reconcile asks for
+	// the members of thousands of persons of one graph.
+	comps map[Key][]Key
 }
 
 // NewGraph returns an empty graph of site.
@@ -112,6 +115,7 @@ func (g *Graph) find(k Key) Key {
 	p, ok := g.parent[k]
 	if !ok {
 		g.parent[k] = k
+		g.comps = nil
 		return k
 	}
 	if p == k {
@@ -132,6 +136,7 @@ func (g *Graph) Add(l Link) {
 		a, b := g.find(ks[0]), g.find(k)
 		if a != b {
 			g.parent[b] = a
+			g.comps = nil
 			if g.owned[b] {
 				g.owned[a] = true
 				delete(g.owned, b)
@@ -145,7 +150,7 @@ func (g *Graph) Add(l Link) {
 	}
 }
 
-// Members returns the identifiers of k's person, sorted.
+// Members returns the identifiers of k's person, sorted; the caller must not change them.
 func (g *Graph) Members(k Key) []Key {
 	return g.components()[g.find(k)]
 }
@@ -167,6 +172,9 @@ func (g *Graph) personOf(members []Key) string {
 
 // components returns the sorted members of every person, by root.
 func (g *Graph) components() map[Key][]Key {
+	if g.comps != nil {
+		return g.comps
+	}
 	out := map[Key][]Key{}
 	for m := range g.parent {
 		r := g.find(m)
@@ -180,6 +188,7 @@ func (g *Graph) components() map[Key][]Key {
 			return ms[i].Value < ms[j].Value
 		})
 	}
+	g.comps = out
 	return out
 }
 
