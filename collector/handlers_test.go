@@ -364,21 +364,31 @@ func TestImportKeepsTimeAndClientData(t *testing.T) {
 
 func TestTrackerScript(t *testing.T) {
 	ts := newTestServer(t, nil)
-	resp := ts.do(t, req{method: "GET", path: "/t.js", headers: []string{"Accept-Encoding", "gzip, br"}})
-	if resp.StatusCode() != 200 || string(resp.Header.Peek("Content-Encoding")) != "gzip" {
-		t.Fatalf("status %d encoding %q", resp.StatusCode(), resp.Header.Peek("Content-Encoding"))
+	resp := ts.do(t, req{method: "GET", path: "/t.js"})
+	plain := string(resp.Body())
+	if resp.StatusCode() != 200 || len(resp.Header.Peek("Content-Encoding")) != 0 || !strings.Contains(plain, "_tp_vid") {
+		t.Fatalf("plain: status %d encoding %q", resp.StatusCode(), resp.Header.Peek("Content-Encoding"))
 	}
-	plain, err := resp.BodyGunzip()
-	if err != nil || len(plain) == 0 {
-		t.Fatalf("gzip body: %v", err)
+	// Each browser gets the smallest encoding it accepts, and the same script.
+	size := map[string]int{}
+	for _, c := range []struct{ accept, want string }{{"gzip, deflate, br, zstd", "br"}, {"gzip, deflate", "gzip"}} {
+		resp = ts.do(t, req{method: "GET", path: "/t.js", headers: []string{"Accept-Encoding", c.accept}})
+		if resp.StatusCode() != 200 || string(resp.Header.Peek("Content-Encoding")) != c.want {
+			t.Fatalf("Accept-Encoding %q: status %d encoding %q, want %s", c.accept, resp.StatusCode(), resp.Header.Peek("Content-Encoding"), c.want)
+		}
+		body, err := resp.BodyUncompressed()
+		if err != nil || string(body) != plain {
+			t.Fatalf("%s body differs from the plain script (%v)", c.want, err)
+		}
+		size[c.want] = len(resp.Body())
 	}
+	if size["br"] >= size["gzip"] || size["gzip"] >= len(plain)*6/10 {
+		t.Fatalf("brotli %d bytes, gzip %d, plain %d", size["br"], size["gzip"], len(plain))
+	}
+	t.Logf("t.js: brotli %d bytes, gzip %d, plain %d", size["br"], size["gzip"], len(plain))
 	etag := string(resp.Header.Peek("ETag"))
-	if etag == "" || !strings.Contains(string(resp.Header.Peek("Cache-Control")), "max-age=") {
-		t.Fatalf("ETag %q Cache-Control %q", etag, resp.Header.Peek("Cache-Control"))
-	}
-	resp = ts.do(t, req{method: "GET", path: "/t.js"})
-	if string(resp.Body()) != string(plain) || len(resp.Header.Peek("Content-Encoding")) != 0 {
-		t.Fatal("plain and gzip bodies differ")
+	if etag == "" || !strings.Contains(string(resp.Header.Peek("Cache-Control")), "max-age=") || string(resp.Header.Peek("Vary")) != "Accept-Encoding" {
+		t.Fatalf("ETag %q Cache-Control %q Vary %q", etag, resp.Header.Peek("Cache-Control"), resp.Header.Peek("Vary"))
 	}
 	resp = ts.do(t, req{method: "GET", path: "/t.js", headers: []string{"If-None-Match", etag}})
 	if resp.StatusCode() != 304 || len(resp.Body()) != 0 {

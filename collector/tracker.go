@@ -11,10 +11,12 @@ import (
 	trackerjs "touchpoint/tracker-js"
 )
 
-// trackerFile is an embedded script (/t.js, /c.js), gzipped once at start.
+// trackerFile is an embedded script (/t.js, /c.js), compressed once at start:
+// brotli for the browsers that accept it (all current ones over HTTPS, ~10 %
+// smaller than gzip for the snippet), gzip for the rest.
 type trackerFile struct {
-	plain, gz []byte
-	etag      string
+	plain, br, gz []byte
+	etag          string
 }
 
 func newTrackerFile() *trackerFile { return newScriptFile(trackerjs.Script) }
@@ -25,7 +27,8 @@ func newScriptFile(script []byte) *trackerFile {
 	zw.Write(script)
 	zw.Close()
 	sum := sha256.Sum256(script)
-	return &trackerFile{plain: script, gz: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	br := fasthttp.AppendBrotliBytesLevel(nil, script, fasthttp.CompressBrotliBestCompression)
+	return &trackerFile{plain: script, br: br, gz: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
 func (t *trackerFile) serve(ctx *fasthttp.RequestCtx) {
@@ -44,10 +47,14 @@ func (t *trackerFile) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ctx.SetContentType("application/javascript; charset=utf-8")
-	if ctx.Request.Header.HasAcceptEncoding("gzip") {
+	switch {
+	case ctx.Request.Header.HasAcceptEncoding("br"):
+		h.Set(fasthttp.HeaderContentEncoding, "br")
+		ctx.SetBody(t.br)
+	case ctx.Request.Header.HasAcceptEncoding("gzip"):
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
 		ctx.SetBody(t.gz)
-		return
+	default:
+		ctx.SetBody(t.plain)
 	}
-	ctx.SetBody(t.plain)
 }
