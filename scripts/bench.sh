@@ -25,4 +25,4 @@ echo "== call tracking (targets: GET /v1/number p99 <= 5 ms at 2,000 requests/s;
 scripts/bench-calls.sh || echo "bench: call tracking benchmark failed"
 
 echo "== tracker (targets: t.js <= 2,048 bytes gzipped for a site without number pools; c.js, loaded only with pools, <= 2,048)"
-(cd tracker-js && node build.mjs 2>&1 | tail -n 2)
+(cd tracker-js && node build.mjs 2>&1 | tail -n 2)  # the brotli figure is what browsers that accept it download
