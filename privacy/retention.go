@@ -3,7 +3,6 @@ package privacy
 import (
 	"context"
 	"fmt"
-	"log"
 	"time"
 
 	"touchpoint/internal/chstore"
@@ -77,31 +76,4 @@ func (s *Service) Retain(ctx context.Context, st *site.Site, now time.Time) (map
 		return nil, err
 	}
 	return out, s.changedDays(ctx, p)
-}
-
-// RetainEvery applies every site's retention now and then every interval until ctx is done.
-func (s *Service) RetainEvery(ctx context.Context, sites *site.Registry, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		for _, st := range sites.Sites() {
-			st := sites.Get(st.ID)
-			if st == nil || st.RetentionDays <= 0 {
-				continue
-			}
-			start := time.Now()
-			n, err := s.Retain(ctx, st, time.Now())
-			if err != nil && ctx.Err() == nil {
-				log.Printf("privacy: %s: retention: %v", st.ID, err)
-			}
-			if len(n) > 0 {
-				log.Printf("privacy: %s: removed rows older than %d days in %s: %v", st.ID, st.RetentionDays, time.Since(start).Round(time.Millisecond), n)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }

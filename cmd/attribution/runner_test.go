@@ -16,22 +16,25 @@ import (
 )
 
 // Two job-running instances and a report server on one database: one instance credits the
-// site's conversions; killed, the other takes over within the lease time and credits what
-// came meanwhile; no conversion gets two different credits.
+// site's conversions and deletes what is past the retention period; killed, the other takes
+// over within the lease time and credits what came meanwhile; no conversion gets two
+// different credits.
 func TestOneInstanceRunsTheJobsAtATime(t *testing.T) {
 	conn, db := testenv.FreshDatabase(t)
 	const siteID, ttl = "runner-site", 3 * time.Second
 	file := filepath.Join(t.TempDir(), "sites.json")
 	sites := `{"admin_token_sha256": "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c",
-		"sites": [{"id": "` + siteID + `", "origins": ["https://example.com"], "lookback_days": 30}]}`
+		"sites": [{"id": "` + siteID + `", "origins": ["https://example.com"], "lookback_days": 30, "retention_days": 400}]}`
 	if err := os.WriteFile(file, []byte(sites), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	now := time.Now().UTC().Truncate(time.Second)
 	bin := testenv.Binary(t, "./cmd/attribution")
 	start := func(args ...string) (*testenv.Process, string) {
 		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 		p := testenv.Start(t, bin, append([]string{"-http.listen", addr, "-sites", file, "-clickhouse.database", db,
-			"-poll", "200ms", "-lease", ttl.String()}, args...)...)
+			"-poll", "200ms", "-lease", ttl.String(), "-retention.interval", "1s"}, args...)...)
 		waitHealthy(t, p, "http://"+addr+"/healthz")
 		return p, "http://" + addr
 	}
@@ -40,8 +43,6 @@ func TestOneInstanceRunsTheJobsAtATime(t *testing.T) {
 	reports, reportsURL := start("-jobs=false")
 	runs := func(p *testenv.Process) bool { return strings.Contains(p.Output(), "now runs attribution/"+siteID) }
 
-	d := &attrtest.DB{T: t, Conn: conn, Name: db}
-	now := time.Now().UTC().Truncate(time.Second)
 	convert := func(from, n int) {
 		for i := from; i < from+n; i++ {
 			person := fmt.Sprintf("p%d", i)
@@ -70,6 +71,19 @@ func TestOneInstanceRunsTheJobsAtATime(t *testing.T) {
 	}
 	if runs(reports) {
 		t.Fatal("the report server ran the jobs")
+	}
+	// Sessions past the retention period, one after the other: each time, the instance that
+	// runs the jobs deletes it, and only that one.
+	for range 5 {
+		old := d.Session(attrtest.Session{Site: siteID, Person: "gone", At: now.AddDate(0, 0, -500), Channel: "Direct"})
+		testenv.Eventually(t, 30*time.Second, "the session past retention deleted", func() (bool, error) {
+			var n uint64
+			err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT count() FROM %s.sessions WHERE session_id = toUUID(?)", db), old).Scan(&n)
+			return n == 0, err
+		})
+	}
+	if removed := "privacy: " + siteID + ": removed rows"; !strings.Contains(holder.Output(), removed) || strings.Contains(other.Output()+reports.Output(), removed) {
+		t.Fatalf("retention not run by the instance running the jobs alone:\n%s\n---\n%s", holder.Output(), other.Output())
 	}
 	if code := status(t, reportsURL+"/api/v1/webhooks/deliveries?site="+siteID, "demo-admin"); code != http.StatusOK {
 		t.Fatalf("the report server answers %d", code)

@@ -146,7 +146,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		go eng.Watch(ctx, cfg.Poll)
 		go rollUp(ctx, store, sites, runs, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
 		go score(ctx, scorer, sites, runs, cfg.ScoreEvery, ready.Err)
-		go priv.RetainEvery(ctx, sites, cfg.RetainEvery)
+		go retain(ctx, priv, sites, runs, cfg.RetainEvery, ready.Err)
 		log.Printf("attribution: serving on %s, running the jobs of the sites it holds the lease of as %s", cfg.Listen, leases.Holder())
 	} else {
 		log.Printf("attribution: serving reports on %s", cfg.Listen)
@@ -208,6 +208,25 @@ func rollUp(ctx context.Context, store *reports.Store, sites *site.Registry, run
 		}
 		if n > 0 {
 			log.Printf("attribution: %s: rolled up %d days for the source report in %s", st.ID, n, time.Since(start).Round(time.Millisecond))
+		}
+	})
+}
+
+// retain deletes the raw data past each retention period of the sites this instance runs,
+// until ctx is done: one instance per site, as each deletion is a mutation of every table.
+func retain(ctx context.Context, priv *privacy.Service, sites *site.Registry, runs func(string) (context.Context, bool),
+	every time.Duration, unavailable func() error) {
+	everyHeld(ctx, sites, runs, every, unavailable, func(sctx context.Context, st *site.Site) {
+		if st.RetentionDays <= 0 {
+			return
+		}
+		start := time.Now()
+		n, err := priv.Retain(sctx, st, start)
+		if err != nil && ctx.Err() == nil {
+			log.Printf("privacy: %s: retention: %v", st.ID, err)
+		}
+		if len(n) > 0 {
+			log.Printf("privacy: %s: removed rows older than %d days in %s: %v", st.ID, st.RetentionDays, time.Since(start).Round(time.Millisecond), n)
 		}
 	})
 }
