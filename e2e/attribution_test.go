@@ -366,7 +366,7 @@ func startServices(t *testing.T, db, site string, attributionArgs ...string) (si
 	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-metrics.listen", "", "-sites", sitesFile,
 		"-spool.dir", t.TempDir())
-	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), append([]string{"-http.listen", attributionAddr, "-sites", sitesFile,
+	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), append([]string{"-http.listen", attributionAddr, "-metrics.listen", "", "-sites", sitesFile,
 		"-clickhouse.database", db, "-poll", "200ms"}, attributionArgs...)...)
 	collector, attribution = "http://"+collectorAddr, "http://"+attributionAddr
 	waitHealthy(t, collector+"/healthz")

@@ -43,7 +43,7 @@ func TestMetaConversionsAPIEndToEnd(t *testing.T) {
 	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	col := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-metrics.listen", "", "-sites", file,
 		"-spool.dir", t.TempDir())
-	attr := testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-sites", file,
+	attr := testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-metrics.listen", "", "-sites", file,
 		"-clickhouse.database", db, "-poll", "200ms", "-webhook.backoff", "200ms")
 	collector, attribution := "http://"+collectorAddr, "http://"+attributionAddr
 	waitHealthy(t, collector+"/healthz")

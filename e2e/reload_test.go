@@ -48,7 +48,7 @@ func TestSitesReloadOnSIGHUPUnderLoad(t *testing.T) {
 	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	col := testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-metrics.listen", "", "-sites", file,
 		"-spool.dir", t.TempDir(), "-ratelimit.ip", "0", "-ratelimit.site", "0")
-	attr := testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-sites", file, "-clickhouse.database", db)
+	attr := testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attributionAddr, "-metrics.listen", "", "-sites", file, "-clickhouse.database", db)
 	collector, attribution := "http://"+collectorAddr, "http://"+attributionAddr
 	waitHealthy(t, collector+"/healthz")
 	waitHealthy(t, attribution+"/healthz")

@@ -608,7 +608,7 @@ func startDemo(t *testing.T) *demoRun {
 		"-clickhouse.database", db, "-http.listen", stitcher)...)
 	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), append(kafka, "-http.listen", collector, "-metrics.listen", "",
 		"-sites", sites, "-spool.dir", t.TempDir())...)
-	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attribution, "-sites", sites, "-clickhouse.database", db,
+	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", attribution, "-metrics.listen", "", "-sites", sites, "-clickhouse.database", db,
 		"-poll", "200ms", "-rollup.interval", "1s", "-rollup.margin", "2s")
 	for _, a := range []string{stitcher, collector, attribution} {
 		waitHealthy(t, "http://"+a+"/healthz")

@@ -67,7 +67,7 @@ func TestEnvironmentOverridesTheSitesFile(t *testing.T) {
 	t.Setenv("TP_ADMIN_TOKEN", "rotated-admin-token")
 	t.Setenv("TP_SITE_ENV_SITE_LOOKBACK_DAYS", "14")
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	p := testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", addr, "-sites", file, "-clickhouse.database", db)
+	p := testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), "-http.listen", addr, "-metrics.listen", "", "-sites", file, "-clickhouse.database", db)
 	waitHealthy(t, p, "http://"+addr+"/healthz")
 
 	url := "http://" + addr + "/api/v1/webhooks/deliveries?site=env-site"
@@ -90,7 +90,7 @@ func TestRefusesDevelopmentSecretsOnAPublicAddress(t *testing.T) {
 	_, db := testenv.FreshDatabase(t)
 	bin := testenv.Binary(t, "./cmd/attribution")
 	port := testenv.FreePort(t)
-	p := testenv.Start(t, bin, "-http.listen", fmt.Sprintf("0.0.0.0:%d", port), "-sites", "config/dev.json", "-clickhouse.database", db)
+	p := testenv.Start(t, bin, "-http.listen", fmt.Sprintf("0.0.0.0:%d", port), "-metrics.listen", "", "-sites", "config/dev.json", "-clickhouse.database", db)
 	select {
 	case <-exited(p):
 	case <-time.After(20 * time.Second):

@@ -33,7 +33,7 @@ func TestOneInstanceRunsTheJobsAtATime(t *testing.T) {
 	bin := testenv.Binary(t, "./cmd/attribution")
 	start := func(args ...string) (*testenv.Process, string) {
 		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-		p := testenv.Start(t, bin, append([]string{"-http.listen", addr, "-sites", file, "-clickhouse.database", db,
+		p := testenv.Start(t, bin, append([]string{"-http.listen", addr, "-metrics.listen", "", "-sites", file, "-clickhouse.database", db,
 			"-poll", "200ms", "-lease", ttl.String(), "-retention.interval", "1s"}, args...)...)
 		waitHealthy(t, p, "http://"+addr+"/healthz")
 		return p, "http://" + addr
