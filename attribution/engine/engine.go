@@ -218,13 +218,21 @@ func noTouchpoint(at time.Time) *Session {
 }
 
 // compute attributes convs (sorted by person) of one site, reading the touchpoints of
-// their persons; sc names the same persons and conversions for the queries.
-func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion, sc *scope, notify bool) (int, error) {
+// their persons; sc names the same persons and conversions for the queries. The
+// data-driven weights are recomputed when older than weightsAge.
+func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion, sc *scope, notify bool, weightsAge time.Duration) (int, error) {
 	if len(convs) == 0 {
 		return 0, nil
 	}
 	sortByPerson(convs)
-	weights, err := e.Weights(ctx, st, 10*time.Minute)
+	// The touchpoints are asked for first: ClickHouse sorts them by person (seconds over a
+	// whole site, on one core) while the weights and the current credit are read.
+	sessions, err := e.store.querySessions(ctx, st.ID, sc)
+	if err != nil {
+		return 0, err
+	}
+	defer sessions.Close()
+	weights, err := e.Weights(ctx, st, weightsAge)
 	if err != nil {
 		return 0, err
 	}
@@ -265,7 +273,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 		}
 		return nil
 	}
-	err = e.store.sessions(ctx, st.ID, sc, func(s *Session) error {
+	err = eachSession(sessions, func(s *Session) error {
 		if s.Person != curPerson {
 			if err := flushPerson(); err != nil {
 				return err
@@ -321,17 +329,14 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 		return 0, 0, err
 	}
 	read := time.Since(start)
-	if _, err := e.Weights(ctx, st, 0); err != nil { // a rebuild uses fresh data-driven weights
-		return 0, 0, err
-	}
-	weights := time.Since(start) - read
-	n, err := e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: end, from: from, to: end}, false)
+	// A rebuild uses fresh data-driven weights (age 0).
+	n, err := e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: end, from: from, to: end}, false, 0)
 	if err != nil {
 		return 0, 0, err
 	}
-	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows in %s (conversions read in %s, weights in %s)",
+	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows in %s (conversions read in %s)",
 		st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), len(cs), n, time.Since(start).Round(time.Millisecond),
-		read.Round(time.Millisecond), weights.Round(time.Millisecond))
+		read.Round(time.Millisecond))
 	return len(cs), n, nil
 }
 
@@ -357,5 +362,5 @@ func (e *Engine) ComputeConversions(ctx context.Context, st *site.Site, cs []Con
 	for p := range persons {
 		plist = append(plist, p)
 	}
-	return e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: to, persons: plist, ids: ids}, notify)
+	return e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: to, persons: plist, ids: ids}, notify, 10*time.Minute)
 }

@@ -159,9 +159,9 @@ func (sc *scope) creditedWhere() (string, []any) {
 	return "occurred_at >= ? AND occurred_at < ?", []any{sc.from, sc.to}
 }
 
-// sessions streams the touchpoints (non-bot, not deleted) of the scope's persons,
-// ordered by person and time.
-func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Session) error) error {
+// querySessions asks for the touchpoints (non-bot, not deleted) of the scope's persons,
+// ordered by person and time; eachSession reads them.
+func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driver.Rows, error) {
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term,
 			content, landing_path, referrer, country, device
 		FROM %s.sessions FINAL
@@ -172,9 +172,12 @@ func (s *store) sessions(ctx context.Context, site string, sc *scope, f func(*Se
 		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), where)
 	rows, err := s.conn.Query(ctx, q, append([]any{site, site, sc.sessionsFrom, sc.sessionsTo}, args...)...)
 	if err != nil {
-		return fmt.Errorf("cannot read sessions: %w", err)
+		return nil, fmt.Errorf("cannot read sessions: %w", err)
 	}
-	defer rows.Close()
+	return rows, nil
+}
+
+func eachSession(rows driver.Rows, f func(*Session) error) error {
 	var x Session
 	for rows.Next() {
 		if err := rows.Scan(&x.Person, &x.ID, &x.VisitorID, &x.At, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
@@ -288,6 +291,7 @@ type attrRows struct {
 	computedAt                                             []time.Time
 	version                                                []uint64
 	country, device, visitor                               []string
+	rank                                                   []uint8 // of model (modelRank), for keyOrder
 }
 
 func (r *attrRows) len() int { return len(r.convID) }
@@ -310,9 +314,9 @@ func (r *attrRows) reset(n int) {
 	}
 	if r.credit == nil {
 		r.credit, r.revenue = make([]float64, 0, n), make([]float64, 0, n)
-		r.removed, r.version = make([]uint8, 0, n), make([]uint64, 0, n)
+		r.removed, r.version, r.rank = make([]uint8, 0, n), make([]uint64, 0, n), make([]uint8, 0, n)
 	}
-	r.credit, r.revenue, r.removed, r.version = r.credit[:0], r.revenue[:0], r.removed[:0], r.version[:0]
+	r.credit, r.revenue, r.removed, r.version, r.rank = r.credit[:0], r.revenue[:0], r.removed[:0], r.version[:0], r.rank[:0]
 }
 
 func (r *attrRows) columns() []any {
@@ -384,6 +388,7 @@ func (w *writer) row(ctx context.Context, site string, c *Conversion, model stri
 	r.country = append(r.country, s.Country)
 	r.device = append(r.device, s.Device)
 	r.visitor = append(r.visitor, s.VisitorID)
+	r.rank = append(r.rank, modelRank(model))
 	w.buffered++
 	if r.len() >= w.max {
 		return w.send(ctx, month)
@@ -462,9 +467,10 @@ func (w *writer) lane(ctx context.Context, todo <-chan *attrRows) {
 		err = fmt.Errorf("cannot prepare attributions insert: %w", err)
 		w.fail(err)
 	}
+	var bufs sortBufs
 	for rows := range todo {
 		if err == nil {
-			if err = writeBlock(b, rows); err != nil {
+			if err = writeBlock(b, rows, &bufs); err != nil {
 				w.fail(err)
 			}
 		}
@@ -485,9 +491,11 @@ func (w *writer) lane(ctx context.Context, todo <-chan *attrRows) {
 	w.done <- err
 }
 
-func writeBlock(b driver.Batch, rows *attrRows) error {
+// writeBlock sends rows as one block, in the table's key order.
+func writeBlock(b driver.Batch, rows *attrRows, bufs *sortBufs) error {
+	bufs.order, bufs.spans = rows.keyOrder(bufs.order, bufs.spans)
 	for i, col := range rows.columns() {
-		if err := b.Column(i).Append(col); err != nil {
+		if err := b.Column(i).Append(bufs.permuted(col, bufs.order)); err != nil {
 			return fmt.Errorf("cannot append attributions column %d: %w", i, err)
 		}
 	}
