@@ -88,8 +88,6 @@ type computation struct {
 	weights  model.ChannelWeights
 	old      map[string][]key // currently credited keys per conversion
 	w        *writer
-	version  uint64
-	now      time.Time
 	computed []Computed // for OnComputed
 	touches  []model.Touch
 	notify   bool
@@ -172,7 +170,7 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 				if credited != nil {
 					credited[key{m, s.ID}] = true
 				}
-				if err := c.w.row(ctx, c.site.ID, conv, m, s, credits[i].Credit, 0, c.now, c.version); err != nil {
+				if err := c.w.row(ctx, conv, m, s, credits[i].Credit, 0); err != nil {
 					return err
 				}
 				c.rows++
@@ -183,7 +181,7 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 				continue
 			}
 			// A touch that lost its credit: overwrite its row with zero credit.
-			if err := c.w.row(ctx, c.site.ID, conv, k.model, &Session{ID: k.session, At: conv.At}, 0, 1, c.now, c.version); err != nil {
+			if err := c.w.row(ctx, conv, k.model, &Session{ID: k.session, At: conv.At}, 0, 1); err != nil {
 				return err
 			}
 			c.rows++
@@ -217,6 +215,9 @@ func noTouchpoint(at time.Time) *Session {
 	return &Session{At: at, Channel: n, Source: n, Medium: n, Campaign: n, Term: n, Content: n, LandingPath: n, Country: n, Device: n}
 }
 
+// sessionChunk is how many sessions compute allocates room for at a time.
+const sessionChunk = 4096
+
 // compute attributes convs (sorted by person) of one site, reading the touchpoints of
 // their persons; sc names the same persons and conversions for the queries. The
 // data-driven weights are recomputed when older than weightsAge.
@@ -241,7 +242,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 		return 0, err
 	}
 	now := time.Now()
-	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(50000), version: uint64(now.UnixNano()), now: now,
+	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(50000, st.ID, now, uint64(now.UnixNano())),
 		notify: notify && e.OnComputed != nil}
 	defer c.w.wait() // never leave a batch in flight behind
 
@@ -278,7 +279,14 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion,
 			if err := flushPerson(); err != nil {
 				return err
 			}
-			curPerson, cur = s.Person, cur[:0]
+			// The rows of blocks not yet written point to the sessions of earlier persons:
+			// each person's go after them, in chunks that are never reused.
+			curPerson, cur = s.Person, cur[len(cur):]
+		}
+		if len(cur) == cap(cur) {
+			chunk := make([]Session, len(cur), len(cur)+sessionChunk)
+			copy(chunk, cur)
+			cur = chunk
 		}
 		cur = append(cur, *s)
 		return nil

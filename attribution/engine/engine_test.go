@@ -479,12 +479,12 @@ func TestWatchFindsBrowserConversionsAfterServerOnes(t *testing.T) {
 func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	w := f.eng.store.newWriter(3)
+	w := f.eng.store.newWriter(3, "s1", t0, 1)
 	want := 0
 	for i := 0; i < 40; i++ {
 		c := &Conversion{ID: fmt.Sprintf("c%02d", i), Type: "lead", At: t0.AddDate(0, -(i % 7), 0), Person: "p"}
 		for _, m := range []string{"first_click", "linear"} {
-			if err := w.row(ctx, "s1", c, m, &Session{ID: "x", At: c.At}, 1, 0, t0, 1); err != nil {
+			if err := w.row(ctx, c, m, &Session{ID: "x", At: c.At}, 1, 0); err != nil {
 				t.Fatal(err)
 			}
 			want++
@@ -505,10 +505,10 @@ func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 	if err := f.conn.Exec(ctx, "DROP TABLE "+f.db.Name+".attributions"); err != nil {
 		t.Fatal(err)
 	}
-	w = f.eng.store.newWriter(3)
+	w = f.eng.store.newWriter(3, "s1", t0, 1)
 	var err error
 	for i := 0; i < 40 && err == nil; i++ {
-		err = w.row(ctx, "s1", &Conversion{ID: "c", At: t0}, "linear", &Session{At: t0}, 1, 0, t0, 1)
+		err = w.row(ctx, &Conversion{ID: "c", At: t0}, "linear", &Session{At: t0}, 1, 0)
 	}
 	if err == nil {
 		err = w.flush(ctx)

@@ -10,32 +10,36 @@ import (
 	"testing"
 )
 
-// A block goes to ClickHouse in the table's key order (site, model, conversion, session)
-// whatever order the computation made its rows in, every row exactly once, rows with
-// equal keys in the order they were made.
+// A block goes to ClickHouse in the table's key order (model, conversion, session within
+// the site) whatever order the computation made its rows in, every row exactly once,
+// rows with equal keys in the order they were made.
 func TestBlocksAreWrittenInKeyOrder(t *testing.T) {
-	w := (&store{}).newWriter(1 << 20)
+	w := (&store{}).newWriter(1<<20, "s1", t0, 1)
 	rnd := rand.New(rand.NewPCG(1, 2))
 	models := []string{"linear", "first_click", "data_driven", "position_based", "last_click"}
+	convs := map[string]*Conversion{}
 	n := 0
-	for i := range 300 {
-		c := &Conversion{ID: fmt.Sprintf("c%03d", rnd.IntN(1000)), At: t0}
-		site := []string{"b", "a"}[i%2]
+	for range 300 {
+		// Some conversion ids come back later, as separate spans of the block.
+		id := fmt.Sprintf("c%03d", rnd.IntN(400))
+		if convs[id] == nil || rnd.IntN(2) == 0 {
+			convs[id] = &Conversion{ID: id, At: t0}
+		}
 		for _, m := range models {
 			for range rnd.IntN(4) {
 				s := &Session{ID: fmt.Sprintf("s%d", rnd.IntN(5)), At: t0}
-				if err := w.row(context.Background(), site, c, m, s, float64(n), 0, t0, 1); err != nil {
+				if err := w.row(context.Background(), convs[id], m, s, float64(n), 0); err != nil {
 					t.Fatal(err)
 				}
 				n++
 			}
 		}
 	}
-	r := w.open[t0.UTC().Year()*12+int(t0.UTC().Month())]
-	if len(w.open) != 1 || r == nil {
-		t.Fatalf("%d blocks open, want 1 for the month of t0", len(w.open))
+	rows := w.open[t0.UTC().Year()*12+int(t0.UTC().Month())]
+	if len(w.open) != 1 || len(rows) != n {
+		t.Fatalf("%d blocks open, want 1 with all %d rows", len(w.open), n)
 	}
-	order, _ := r.keyOrder(nil, nil)
+	order, _ := keyOrder(rows, nil, nil)
 	if len(order) != n {
 		t.Fatalf("order has %d rows, want %d", len(order), n)
 	}
@@ -47,11 +51,12 @@ func TestBlocksAreWrittenInKeyOrder(t *testing.T) {
 		seen[i] = true
 	}
 	key := func(i int32) string {
-		return strings.Join([]string{r.site[i], r.model[i], r.convID[i], r.session[i]}, "\x00")
+		r := &rows[i]
+		return strings.Join([]string{r.model, r.conv.ID, r.touch.ID}, "\x00")
 	}
 	if !slices.IsSortedFunc(order, func(a, b int32) int {
 		// The credit is the row's number: equal keys must keep their order.
-		return cmp.Or(strings.Compare(key(a), key(b)), cmp.Compare(r.credit[a], r.credit[b]))
+		return cmp.Or(strings.Compare(key(a), key(b)), cmp.Compare(rows[a].credit, rows[b].credit))
 	}) {
 		t.Fatal("rows are not in key order")
 	}

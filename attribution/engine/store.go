@@ -277,68 +277,36 @@ const attributionCols = `site_id, conversion_id, conversion_type, lead_type, occ
 	channel, source, medium, campaign, term, content, landing_page, credit, revenue, currency, removed, computed_at, version,
 	country, device, visitor_id`
 
-// attrRows holds attribution rows column by column: appending whole columns to a batch
-// is several times cheaper than appending rows of boxed values.
-type attrRows struct {
-	site, convID, convType, leadType                       []string
-	occurredAt                                             []time.Time
-	person, model, session                                 []string
-	touchAt                                                []time.Time
-	channel, source, medium, campaign, term, content, land []string
-	credit, revenue                                        []float64
-	currency                                               []string
-	removed                                                []uint8
-	computedAt                                             []time.Time
-	version                                                []uint64
-	country, device, visitor                               []string
-	rank                                                   []uint8 // of model (modelRank), for keyOrder
+// attrRow is one attribution row as computed: its conversion and credited touch, whose
+// fields fill the columns when its block is written. A row is a few words, where its 25
+// columns were a few hundred bytes of string headers for the collector to scan.
+type attrRow struct {
+	conv    *Conversion
+	touch   *Session
+	model   string
+	credit  float64
+	removed uint8
+	rank    uint8 // of model (modelRank), for keyOrder
 }
 
-func (r *attrRows) len() int { return len(r.convID) }
-
-// reset empties r, keeping its memory, or sizes it for n rows the first time.
-func (r *attrRows) reset(n int) {
-	strs := []*[]string{&r.site, &r.convID, &r.convType, &r.leadType, &r.person, &r.model, &r.session,
-		&r.channel, &r.source, &r.medium, &r.campaign, &r.term, &r.content, &r.land, &r.currency, &r.country, &r.device, &r.visitor}
-	for _, p := range strs {
-		if *p == nil {
-			*p = make([]string, 0, n)
-		}
-		*p = (*p)[:0]
-	}
-	for _, p := range []*[]time.Time{&r.occurredAt, &r.touchAt, &r.computedAt} {
-		if *p == nil {
-			*p = make([]time.Time, 0, n)
-		}
-		*p = (*p)[:0]
-	}
-	if r.credit == nil {
-		r.credit, r.revenue = make([]float64, 0, n), make([]float64, 0, n)
-		r.removed, r.version, r.rank = make([]uint8, 0, n), make([]uint64, 0, n), make([]uint8, 0, n)
-	}
-	r.credit, r.revenue, r.removed, r.version, r.rank = r.credit[:0], r.revenue[:0], r.removed[:0], r.version[:0], r.rank[:0]
-}
-
-func (r *attrRows) columns() []any {
-	return []any{r.site, r.convID, r.convType, r.leadType, r.occurredAt, r.person, r.model, r.session, r.touchAt,
-		r.channel, r.source, r.medium, r.campaign, r.term, r.content, r.land, r.credit, r.revenue, r.currency,
-		r.removed, r.computedAt, r.version, r.country, r.device, r.visitor}
-}
-
-// writer collects attribution rows and hands full batches to up to maxLanes lanes in the
-// background, so computing the next batch overlaps with ClickHouse inserting the last
-// ones. A lane is one INSERT that sends batch after batch as blocks: its column buffers
-// are reused, where a new INSERT per batch grew every buffer from empty again, which cost
-// more CPU than computing the credit. Rows are batched per month of the conversion, the
-// table's partition: a block spanning several months would become one small part per
-// month, and merging many small parts costs ClickHouse more than the insert.
+// writer collects attribution rows and hands full blocks to up to maxLanes lanes in the
+// background, so computing the next block overlaps with ClickHouse inserting the last
+// ones. A lane is one INSERT that sends block after block: its column buffers are reused,
+// where a new INSERT per block grew every buffer from empty again, which cost more CPU
+// than computing the credit. Rows are batched per month of the conversion, the table's
+// partition: a block spanning several months would become one small part per month, and
+// merging many small parts costs ClickHouse more than the insert. The conversions and
+// touches a row points to must not change until flush returns.
 type writer struct {
 	s        *store
 	max      int
-	open     map[int]*attrRows // by month (year*12 + month)
+	site     string            // of every row
+	now      time.Time         // computed_at of every row
+	version  uint64            // of every row
+	open     map[int][]attrRow // by month (year*12 + month)
 	buffered int               // rows in open
-	free     chan *attrRows    // row buffers the lanes have written, for reuse
-	todo     chan *attrRows    // full batches for the lanes; nil once closed
+	free     chan []attrRow    // blocks the lanes have written, for reuse
+	todo     chan []attrRow    // full blocks for the lanes; nil once closed
 	lanes    int
 	done     chan error // one per lane when it ends
 	mu       sync.Mutex
@@ -347,50 +315,24 @@ type writer struct {
 
 const maxLanes = 2
 
-// maxOpenBatches bounds the rows buffered across months to that many full batches.
+// maxOpenBatches bounds the rows buffered across months to that many full blocks.
 const maxOpenBatches = 4
 
-func (s *store) newWriter(max int) *writer {
-	return &writer{s: s, max: max, open: map[int]*attrRows{}, free: make(chan *attrRows, maxLanes+maxOpenBatches),
-		todo: make(chan *attrRows), done: make(chan error, maxLanes)}
+func (s *store) newWriter(max int, site string, now time.Time, version uint64) *writer {
+	return &writer{s: s, max: max, site: site, now: now, version: version, open: map[int][]attrRow{},
+		free: make(chan []attrRow, maxLanes+maxOpenBatches), todo: make(chan []attrRow), done: make(chan error, maxLanes)}
 }
 
-func (w *writer) row(ctx context.Context, site string, c *Conversion, model string, s *Session, credit float64, removed uint8,
-	now time.Time, version uint64) error {
+func (w *writer) row(ctx context.Context, c *Conversion, model string, s *Session, credit float64, removed uint8) error {
 	month := c.At.UTC().Year()*12 + int(c.At.UTC().Month())
 	r := w.open[month]
 	if r == nil {
 		r = w.newRows()
-		w.open[month] = r
 	}
-	r.site = append(r.site, site)
-	r.convID = append(r.convID, c.ID)
-	r.convType = append(r.convType, c.Type)
-	r.leadType = append(r.leadType, c.LeadType)
-	r.occurredAt = append(r.occurredAt, c.At)
-	r.person = append(r.person, c.Person)
-	r.model = append(r.model, model)
-	r.session = append(r.session, s.ID)
-	r.touchAt = append(r.touchAt, s.At)
-	r.channel = append(r.channel, s.Channel)
-	r.source = append(r.source, s.Source)
-	r.medium = append(r.medium, s.Medium)
-	r.campaign = append(r.campaign, s.Campaign)
-	r.term = append(r.term, s.Term)
-	r.content = append(r.content, s.Content)
-	r.land = append(r.land, s.LandingPath)
-	r.credit = append(r.credit, credit)
-	r.revenue = append(r.revenue, c.Value*credit)
-	r.currency = append(r.currency, c.Currency)
-	r.removed = append(r.removed, removed)
-	r.computedAt = append(r.computedAt, now)
-	r.version = append(r.version, version)
-	r.country = append(r.country, s.Country)
-	r.device = append(r.device, s.Device)
-	r.visitor = append(r.visitor, s.VisitorID)
-	r.rank = append(r.rank, modelRank(model))
+	r = append(r, attrRow{conv: c, touch: s, model: model, credit: credit, removed: removed, rank: modelRank(model)})
+	w.open[month] = r
 	w.buffered++
-	if r.len() >= w.max {
+	if len(r) >= w.max {
 		return w.send(ctx, month)
 	}
 	if w.buffered >= maxOpenBatches*w.max {
@@ -399,23 +341,21 @@ func (w *writer) row(ctx context.Context, site string, c *Conversion, model stri
 	return nil
 }
 
-// newRows returns an empty row buffer, reusing a written one when there is one.
-func (w *writer) newRows() *attrRows {
-	var r *attrRows
+// newRows returns an empty block, reusing a written one when there is one.
+func (w *writer) newRows() []attrRow {
 	select {
-	case r = <-w.free:
+	case r := <-w.free:
+		return r[:0]
 	default:
-		r = &attrRows{}
+		return make([]attrRow, 0, w.max)
 	}
-	r.reset(w.max)
-	return r
 }
 
 func (w *writer) fullest() int {
 	best, n := 0, -1
 	for m, r := range w.open {
-		if r.len() > n {
-			best, n = m, r.len()
+		if len(r) > n {
+			best, n = m, len(r)
 		}
 	}
 	return best
@@ -429,7 +369,7 @@ func (w *writer) send(ctx context.Context, month int) error {
 		return nil
 	}
 	delete(w.open, month)
-	w.buffered -= rows.len()
+	w.buffered -= len(rows)
 	if err := w.failed(); err != nil {
 		return err
 	}
@@ -459,21 +399,22 @@ func (w *writer) fail(err error) {
 	w.err = cmp.Or(w.err, err)
 }
 
-// lane inserts the batches it receives as blocks of one INSERT, which it completes when
-// todo is closed. After an error it only returns the buffers, so send never blocks.
-func (w *writer) lane(ctx context.Context, todo <-chan *attrRows) {
+// lane inserts the blocks it receives as blocks of one INSERT, which it completes when
+// todo is closed. After an error it only returns the blocks, so send never blocks.
+func (w *writer) lane(ctx context.Context, todo <-chan []attrRow) {
 	b, err := chstore.PrepareBatch(ctx, w.s.conn, "INSERT INTO "+w.s.db+".attributions ("+attributionCols+")")
 	if err != nil {
 		err = fmt.Errorf("cannot prepare attributions insert: %w", err)
 		w.fail(err)
 	}
-	var bufs sortBufs
+	var cols blockColumns
 	for rows := range todo {
 		if err == nil {
-			if err = writeBlock(b, rows, &bufs); err != nil {
+			if err = cols.write(b, w, rows); err != nil {
 				w.fail(err)
 			}
 		}
+		clear(rows) // let go of the conversions and touches
 		select {
 		case w.free <- rows:
 		default:
@@ -491,18 +432,96 @@ func (w *writer) lane(ctx context.Context, todo <-chan *attrRows) {
 	w.done <- err
 }
 
-// writeBlock sends rows as one block, in the table's key order.
-func writeBlock(b driver.Batch, rows *attrRows, bufs *sortBufs) error {
-	bufs.order, bufs.spans = rows.keyOrder(bufs.order, bufs.spans)
-	for i, col := range rows.columns() {
-		if err := b.Column(i).Append(bufs.permuted(col, bufs.order)); err != nil {
-			return fmt.Errorf("cannot append attributions column %d: %w", i, err)
+// blockColumns are one lane's buffers for turning rows into columns: appending whole
+// columns to a batch is several times cheaper than appending rows of boxed values.
+type blockColumns struct {
+	order  []int32
+	spans  []span
+	strs   []string
+	times  []time.Time
+	floats []float64
+	bytes  []uint8
+	uints  []uint64
+}
+
+// write sends rows as one block, in the table's key order. Each column is built in a
+// buffer that the next one reuses: the batch copies what it is given.
+func (c *blockColumns) write(b driver.Batch, w *writer, rows []attrRow) error {
+	c.order, c.spans = keyOrder(rows, c.order, c.spans)
+	var err error
+	col := 0
+	add := func(values any) {
+		if err = b.Column(col).Append(values); err != nil {
+			err = fmt.Errorf("cannot append attributions column %d: %w", col, err)
 		}
+		col++
+	}
+	str := func(f func(*attrRow) string) {
+		if err == nil {
+			c.strs = column(c.strs, rows, c.order, f)
+			add(c.strs)
+		}
+	}
+	at := func(f func(*attrRow) time.Time) {
+		if err == nil {
+			c.times = column(c.times, rows, c.order, f)
+			add(c.times)
+		}
+	}
+	num := func(f func(*attrRow) float64) {
+		if err == nil {
+			c.floats = column(c.floats, rows, c.order, f)
+			add(c.floats)
+		}
+	}
+	// In the order of attributionCols.
+	str(func(*attrRow) string { return w.site })
+	str(func(r *attrRow) string { return r.conv.ID })
+	str(func(r *attrRow) string { return r.conv.Type })
+	str(func(r *attrRow) string { return r.conv.LeadType })
+	at(func(r *attrRow) time.Time { return r.conv.At })
+	str(func(r *attrRow) string { return r.conv.Person })
+	str(func(r *attrRow) string { return r.model })
+	str(func(r *attrRow) string { return r.touch.ID })
+	at(func(r *attrRow) time.Time { return r.touch.At })
+	str(func(r *attrRow) string { return r.touch.Channel })
+	str(func(r *attrRow) string { return r.touch.Source })
+	str(func(r *attrRow) string { return r.touch.Medium })
+	str(func(r *attrRow) string { return r.touch.Campaign })
+	str(func(r *attrRow) string { return r.touch.Term })
+	str(func(r *attrRow) string { return r.touch.Content })
+	str(func(r *attrRow) string { return r.touch.LandingPath })
+	num(func(r *attrRow) float64 { return r.credit })
+	num(func(r *attrRow) float64 { return r.conv.Value * r.credit })
+	str(func(r *attrRow) string { return r.conv.Currency })
+	if err == nil {
+		c.bytes = column(c.bytes, rows, c.order, func(r *attrRow) uint8 { return r.removed })
+		add(c.bytes)
+	}
+	at(func(*attrRow) time.Time { return w.now })
+	if err == nil {
+		c.uints = column(c.uints, rows, c.order, func(*attrRow) uint64 { return w.version })
+		add(c.uints)
+	}
+	str(func(r *attrRow) string { return r.touch.Country })
+	str(func(r *attrRow) string { return r.touch.Device })
+	str(func(r *attrRow) string { return r.touch.VisitorID })
+	if err != nil {
+		return err
 	}
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("cannot write attributions: %w", err)
 	}
 	return nil
+}
+
+// column fills buf with f of each row, in the given order.
+func column[T any](buf []T, rows []attrRow, order []int32, f func(*attrRow) T) []T {
+	buf = buf[:0]
+	for _, i := range order {
+		buf = append(buf, f(&rows[i]))
+	}
+	return buf
 }
 
 // wait ends the lanes and returns the first error. The writer cannot be used after.
