@@ -218,21 +218,27 @@ func noTouchpoint(at time.Time) *Session {
 // sessionChunk is how many sessions compute allocates room for at a time.
 const sessionChunk = 4096
 
-// compute attributes convs (sorted by person) of one site, reading the touchpoints of
-// their persons; sc names the same persons and conversions for the queries. The
-// data-driven weights are recomputed when older than weightsAge.
-func (e *Engine) compute(ctx context.Context, st *site.Site, convs []Conversion, sc *scope, notify bool, weightsAge time.Duration) (int, error) {
-	if len(convs) == 0 {
-		return 0, nil
-	}
-	sortByPerson(convs)
+// compute attributes the conversions that read returns, of one site, reading the
+// touchpoints of their persons; sc names the same persons and conversions for the
+// queries. The data-driven weights are recomputed when older than weightsAge.
+func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conversion, error), sc *scope, notify bool,
+	weightsAge time.Duration) (int, error) {
 	// The touchpoints are asked for first: ClickHouse sorts them by person (seconds over a
-	// whole site, on one core) while the weights and the current credit are read.
-	sessions, err := e.store.querySessions(ctx, st.ID, sc)
+	// whole site, on one core) while the conversions, the weights and the current credit
+	// are read. Returning early cancels the query instead of reading it to its end.
+	qctx, cancel := context.WithCancel(ctx)
+	sessions, err := e.store.querySessions(qctx, st.ID, sc)
 	if err != nil {
+		cancel()
 		return 0, err
 	}
 	defer sessions.Close()
+	defer cancel()
+	convs, err := read()
+	if err != nil || len(convs) == 0 {
+		return 0, err
+	}
+	sortByPerson(convs)
 	weights, err := e.Weights(ctx, st, weightsAge)
 	if err != nil {
 		return 0, err
@@ -332,19 +338,18 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 	}
 	end := to.AddDate(0, 0, 1)
 	start := time.Now()
-	cs, err := e.store.conversions(ctx, st.ID, conversionQuery{from: from, to: end})
-	if err != nil {
-		return 0, 0, err
+	var cs []Conversion
+	read := func() (_ []Conversion, err error) {
+		cs, err = e.store.conversions(ctx, st.ID, conversionQuery{from: from, to: end})
+		return cs, err
 	}
-	read := time.Since(start)
 	// A rebuild uses fresh data-driven weights (age 0).
-	n, err := e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: end, from: from, to: end}, false, 0)
+	n, err := e.compute(ctx, st, read, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: end, from: from, to: end}, false, 0)
 	if err != nil {
 		return 0, 0, err
 	}
-	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows in %s (conversions read in %s)",
-		st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), len(cs), n, time.Since(start).Round(time.Millisecond),
-		read.Round(time.Millisecond))
+	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows in %s",
+		st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), len(cs), n, time.Since(start).Round(time.Millisecond))
 	return len(cs), n, nil
 }
 
@@ -370,5 +375,6 @@ func (e *Engine) ComputeConversions(ctx context.Context, st *site.Site, cs []Con
 	for p := range persons {
 		plist = append(plist, p)
 	}
-	return e.compute(ctx, st, cs, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: to, persons: plist, ids: ids}, notify, 10*time.Minute)
+	sc := &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: to, persons: plist, ids: ids}
+	return e.compute(ctx, st, func() ([]Conversion, error) { return cs, nil }, sc, notify, 10*time.Minute)
 }
