@@ -5,9 +5,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -273,6 +276,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 			for j < len(convs) && convs[j].Person == curPerson {
 				j++
 			}
+			slices.SortFunc(cur, func(a, b Session) int { return cmp.Or(a.At.Compare(b.At), strings.Compare(a.ID, b.ID)) })
 			if err := c.person(ctx, convs[i:j], cur); err != nil {
 				return err
 			}

@@ -160,7 +160,8 @@ func (sc *scope) creditedWhere() (string, []any) {
 }
 
 // querySessions asks for the touchpoints (non-bot, not deleted) of the scope's persons,
-// ordered by person and time; eachSession reads them.
+// ordered by person; eachSession reads them. Ordering each person's few sessions by time
+// is left to the caller: in ClickHouse it made the sort of a whole site a sixth slower.
 func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driver.Rows, error) {
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term,
 			content, landing_path, referrer, country, device
@@ -169,7 +170,7 @@ func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driv
 	where, args := sc.personsWhere(s.db, site)
 	q := fmt.Sprintf(`SELECT person, sid, visitor_id, started_at, channel, source, medium, campaign, term, content, landing_path,
 			referrer, country, device
-		FROM (%s) WHERE %s ORDER BY person, started_at, sid`, s.currentPerson(inner), where)
+		FROM (%s) WHERE %s ORDER BY person`, s.currentPerson(inner), where)
 	rows, err := s.conn.Query(ctx, q, append([]any{site, site, sc.sessionsFrom, sc.sessionsTo}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read sessions: %w", err)
