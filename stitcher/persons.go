@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"time"
+	"unique"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -16,6 +18,11 @@ import (
 type personKey struct {
 	site string
 	key  identity.Key
+}
+
+// detached is k with copies of its strings (see visitorKey.detached).
+func (k personKey) detached() personKey {
+	return personKey{unique.Make(k.site).Value(), identity.Key{Kind: k.key.Kind, Value: strings.Clone(k.key.Value)}}
 }
 
 // identityRows are the identity graph rows a batch writes.
@@ -106,7 +113,7 @@ func (st *Stitcher) link(ctx context.Context, ins []incoming) (identityRows, err
 		linksRefused.Add(float64(len(refused)))
 		for _, c := range changes {
 			for _, m := range c.Members {
-				st.persons[personKey{site, m}] = c.Person
+				st.persons[personKey{site, m}.detached()] = c.Person
 			}
 			for from, to := range c.Aliases {
 				out.aliases = append(out.aliases, []any{site, from, to, now, version})
@@ -339,7 +346,9 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (*resolved, err
 		st.persons = map[personKey]string{}
 	}
 	for k, at := range r.byKey {
-		st.persons[k] = r.ids[at]
+		if p, ok := st.persons[k]; !ok || p != r.ids[at] {
+			st.persons[k.detached()] = r.ids[at]
+		}
 	}
 	return r, nil
 }

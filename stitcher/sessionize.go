@@ -3,7 +3,9 @@ package stitcher
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+	"unique"
 
 	"github.com/google/uuid"
 
@@ -11,6 +13,12 @@ import (
 )
 
 type visitorKey struct{ site, vid string }
+
+// detached is k with copies of its strings, for a key the stitcher keeps between batches:
+// a decoded event's strings point into its Kafka message, which they would keep alive.
+func (k visitorKey) detached() visitorKey {
+	return visitorKey{unique.Make(k.site).Value(), strings.Clone(k.vid)}
+}
 
 // visitorState is what the stitcher remembers of a visitor between batches: the events of
 // their last session, sorted, each with the session it is stored with. An event sorting
@@ -186,7 +194,7 @@ func (st *Stitcher) sessionize(ctx context.Context, ins []incoming) (sessionized
 			for _, v := range chunk {
 				part := vs[v].evs[0].part
 				vs[v].state = &visitorState{part: part, epoch: j.epochs[part], events: loaded[vs[v].key.vid]}
-				j.states[vs[v].key] = vs[v].state
+				j.states[vs[v].key.detached()] = vs[v].state
 			}
 		}
 	}
@@ -268,11 +276,16 @@ func sessionizeVisitor(v *visitorEvents, res *sessionized, w *scratch) {
 	}
 	last := ss[len(ss)-1]
 	state.events = append(state.events[:0:0], evs[last.First:]...)
-	// Only the first event of a session is read for its landing page and referrer, and only
-	// an event with a touch can become a first one later: the others need not keep URLs.
-	for i := 1; i < len(state.events); i++ {
-		if e := &state.events[i]; e.Touch().IsZero() {
+	for i := range state.events {
+		e := &state.events[i]
+		// Only the first event of a session is read for its landing page and referrer, and
+		// only an event with a touch can become a first one later: the others need not
+		// keep URLs.
+		if i > 0 && e.Touch().IsZero() {
 			e.URL, e.Ref, e.Page = "", "", session.Page{}
+		}
+		if w.isNew[e.ID] != nil {
+			e.Detach() // the state's other events were detached when they were new
 		}
 	}
 }
@@ -282,6 +295,7 @@ func sessionizeVisitor(v *visitorEvents, res *sessionized, w *scratch) {
 func (s *visitorState) attribution(first *session.Event) session.Attribution {
 	if s.attrOf != first.ID || s.attrOf == uuid.Nil {
 		s.attr, s.attrOf = session.Attribute(first), first.ID
+		s.attr.Detach()
 	}
 	return s.attr
 }

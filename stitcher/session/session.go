@@ -11,6 +11,8 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"sort"
+	"strings"
+	"unique"
 
 	"github.com/google/uuid"
 )
@@ -49,6 +51,19 @@ func NewEvent(id uuid.UUID, ts int64, pageview, bot bool, rawURL, ref string, r 
 	e := Event{ID: id, TS: ts, Pageview: pageview, Bot: bot, URL: rawURL, Ref: ref, Page: ParsePage(rawURL)}
 	e.RefDomain, e.NoArrival = r.arrival(&e.Page, ref)
 	return e
+}
+
+// Detach gives e copies of its strings. A decoded event's point into its Kafka message:
+// an event kept between batches would keep the whole message alive.
+func (e *Event) Detach() {
+	e.URL, e.Ref, e.RefDomain = strings.Clone(e.URL), strings.Clone(e.Ref), strings.Clone(e.RefDomain)
+	p := &e.Page
+	p.Host, p.Path, p.ClickType, p.ClickID = strings.Clone(p.Host), strings.Clone(p.Path), strings.Clone(p.ClickType), strings.Clone(p.ClickID)
+	for i := range p.UTM {
+		p.UTM[i] = strings.Clone(p.UTM[i])
+	}
+	// A handful of values each: one copy of each is kept.
+	e.Country, e.Device = unique.Make(e.Country).Value(), unique.Make(e.Device).Value()
 }
 
 // Touch is how the visitor arrived with e. It is made from the page and referrer when

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -253,4 +254,33 @@ func mustHosts(t *testing.T, patterns ...string) *referrer.Hosts {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// An event or touchpoint kept between batches holds none of the message it was decoded
+// from (its strings point into it until detached), and reads the same after.
+func TestDetachCopiesEveryString(t *testing.T) {
+	msg := []byte("https://www.example.com/pricing?utm_source=news&utm_medium=email&utm_campaign=spring&utm_term=crm&utm_content=a&gclid=abc" +
+		" https://www.google.com/search?q=crm DE desktop")
+	s := unsafe.String(unsafe.SliceData(msg), len(msg))
+	url, rest, _ := strings.Cut(s, " ")
+	ref, rest, _ := strings.Cut(rest, " ")
+	country, device, _ := strings.Cut(rest, " ")
+	e := NewEvent(uuid.New(), 1, true, false, url, ref, nil)
+	e.Country, e.Device = country, device
+	a := Attribute(&e)
+	want, wantAttr := e, a
+	e.Detach()
+	a.Detach()
+	if e != want || a != wantAttr {
+		t.Fatalf("detached %+v %+v, want %+v %+v", e, a, want, wantAttr)
+	}
+	strs := []string{e.URL, e.Ref, e.RefDomain, e.Page.Host, e.Page.Path, e.Page.ClickType, e.Page.ClickID, e.Country, e.Device,
+		a.Source, a.Medium, a.Campaign, a.Term, a.Content, a.Channel, a.ReferrerDomain}
+	strs = append(strs, e.Page.UTM[:]...)
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(msg)))
+	for _, x := range strs {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(x))); x != "" && p >= start && p < start+uintptr(len(msg)) {
+			t.Errorf("%q still points into the message", x)
+		}
+	}
 }

@@ -203,6 +203,14 @@ type Attribution struct {
 	ReferrerDomain                                   string
 }
 
+// Detach gives a copies of its strings, which may point into a Kafka message (see
+// Event.Detach).
+func (a *Attribution) Detach() {
+	for _, s := range []*string{&a.Source, &a.Medium, &a.Campaign, &a.Term, &a.Content, &a.Channel, &a.ReferrerDomain} {
+		*s = strings.Clone(*s)
+	}
+}
+
 // Attribute derives source, medium, term and channel of a session whose first event is e.
 // When utm_term is empty the search term of the referrer is the term. A referrer that is no
 // arrival counts as none: the session is direct unless its URL says otherwise.
