@@ -435,3 +435,26 @@ func FuzzParseCosts(f *testing.F) {
 		}
 	})
 }
+
+// A report's ratios are those of the rounded figures it shows beside them, whatever the
+// order its amounts were added up in: 133.61 / 2 sales is 66.81 a sale, even when the
+// costs, added up in another order, came to 133.60999999999999.
+func TestRatiosAreOfTheFiguresShown(t *testing.T) {
+	for _, parts := range [][]float64{{0.1, 0.2, 133.31}, {133.31, 0.2, 0.1}} {
+		var tl tally
+		for _, v := range parts {
+			tl.cost.sum += v
+		}
+		tl.leads, tl.sales, tl.revenue.sum = 3, 2, 200.004
+		f := tl.figures()
+		if f.CostPerSale == nil || f.CostPerLead == nil || f.ROAS == nil || f.ROI == nil {
+			t.Fatalf("costs %v: a ratio is missing: %+v", parts, f)
+		}
+		if f.Cost != 133.61 || f.Revenue != 200 || *f.CostPerSale != 66.81 || *f.CostPerLead != 44.54 ||
+			*f.ROAS != credit6(200/133.61) || *f.ROI != credit6((200-133.61)/133.61) {
+			t.Errorf("costs %v: cost %v, revenue %v, per sale %v, per lead %v, ROAS %v, ROI %v; want 133.61, 200, 66.81, 44.54, %v, %v",
+				parts, f.Cost, f.Revenue, *f.CostPerSale, *f.CostPerLead, *f.ROAS, *f.ROI,
+				credit6(200/133.61), credit6((200-133.61)/133.61))
+		}
+	}
+}

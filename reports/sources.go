@@ -135,12 +135,15 @@ func (t *tally) figures() Figures {
 		LeadsByType: LeadsByType{credit6(t.byType.Form), credit6(t.byType.Call), credit6(t.byType.Chat), credit6(t.byType.Other)},
 		Revenue:     cents(t.revenue.sum), Cost: cents(t.cost.sum), Clicks: t.clicks, Impressions: t.impressions, CallClicks: t.callClicks,
 		Unconverted: unconverted(t.revenue, t.cost)}
-	// Without cost there is no cost per lead or sale (rather than a misleading 0).
-	costOK, bothOK := t.cost.whole() && cents(t.cost.sum) > 0, t.cost.whole() && t.revenue.whole()
-	f.CostPerLead = ratio(t.cost.sum, t.leads, costOK, cents)
-	f.CostPerSale = ratio(t.cost.sum, t.sales, costOK, cents)
-	f.ROAS = ratio(t.revenue.sum, t.cost.sum, bothOK, credit6)
-	f.ROI = ratio(t.revenue.sum-t.cost.sum, t.cost.sum, bothOK, credit6)
+	// Ratios are of the rounded figures shown beside them, so that dividing those gives
+	// them. (Of the unrounded sums, a ratio on a half cent went either way with the order
+	// in which they were added up.) Without cost there is no ratio (rather than a
+	// misleading 0).
+	costOK, bothOK := t.cost.whole() && f.Cost > 0, t.cost.whole() && t.revenue.whole()
+	f.CostPerLead = ratio(f.Cost, f.Leads, costOK, cents)
+	f.CostPerSale = ratio(f.Cost, f.Sales, costOK, cents)
+	f.ROAS = ratio(f.Revenue, f.Cost, bothOK, credit6)
+	f.ROI = ratio(f.Revenue-f.Cost, f.Cost, bothOK, credit6)
 	return f
 }
 
