@@ -218,7 +218,8 @@ func noTouchpoint(at time.Time) *Session {
 	return &Session{At: at, Channel: n, Source: n, Medium: n, Campaign: n, Term: n, Content: n, LandingPath: n, Country: n, Device: n}
 }
 
-// sessionChunk is how many sessions compute allocates room for at a time.
+// sessionChunk is the most sessions compute allocates room for at a time: a rebuild
+// reads millions, a pass of Watch a handful.
 const sessionChunk = 4096
 
 // compute attributes the conversions that read returns, of one site, reading the
@@ -258,6 +259,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 	// Walk conversions and the person-ordered session stream side by side.
 	i := 0
 	var cur []Session
+	chunk := 16 // room for sessions allocated at a time, doubling up to sessionChunk
 	curPerson := ""
 	flushPerson := func() error {
 		for i < len(convs) && convs[i].Person < curPerson {
@@ -294,9 +296,9 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 			curPerson, cur = s.Person, cur[len(cur):]
 		}
 		if len(cur) == cap(cur) {
-			chunk := make([]Session, len(cur), len(cur)+sessionChunk)
-			copy(chunk, cur)
-			cur = chunk
+			room := make([]Session, len(cur), len(cur)+chunk)
+			copy(room, cur)
+			cur, chunk = room, min(2*chunk, sessionChunk)
 		}
 		cur = append(cur, *s)
 		return nil
