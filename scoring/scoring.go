@@ -292,10 +292,25 @@ func (s *Scorer) active(ctx context.Context, siteID string, since time.Time) ([]
 	return out, rows.Err()
 }
 
+// maxPersons bounds the person ids bound into one query, which binds them twice:
+// ClickHouse refuses queries longer than max_query_size (256 KiB by default), and a UUID
+// takes about 40 bytes there.
+const maxPersons = 1000
+
 // activities calls each with every person's activities in time order, events before
 // conversions at the same second; persons nil reads everyone. Bots' events and
 // conversions earn nothing.
 func (s *Scorer) activities(ctx context.Context, siteID string, persons []string, each func(string, []rules.Activity)) error {
+	if len(persons) > maxPersons {
+		// Each person once, in one of the chunks, so that each is called once.
+		persons = slices.Compact(slices.Sorted(slices.Values(persons)))
+		for chunk := range slices.Chunk(persons, maxPersons) {
+			if err := s.activities(ctx, siteID, chunk, each); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	filter, args := "", []any{siteID, siteID, siteID, siteID}
 	if persons != nil {
 		filter = " AND has(?, person)"

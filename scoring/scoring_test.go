@@ -314,3 +314,39 @@ func TestScoringDocQueriesRun(t *testing.T) {
 		}
 	}
 }
+
+// A pass scores every person active since the last one, however many: a burst of a few
+// thousand (an import, a campaign) once made the query too long for ClickHouse, and
+// scoring stopped for good.
+func TestPassScoresThousandsOfActivePersons(t *testing.T) {
+	f := newFixture(t, testRules)
+	f.pass() // from now on, passes read the persons active since the last
+	const n = 4000
+	b, err := chstore.PrepareBatch(context.Background(), f.conn, "INSERT INTO "+f.db.Name+`.events
+		(site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, path, props, form, traits, version)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		p := uuid.NewString()
+		if err := b.Append(f.st.ID, uuid.New(), event.Pageview, "v-"+p, p, "", day(1, 10), f.now, "/pricing", "{}", "", "", uint64(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Minute)
+	if r := f.pass(); r.Scored != n || r.Changed != n {
+		t.Fatalf("pass %+v, want %d persons scored and changed", r, n)
+	}
+	got := f.scores()
+	for p, s := range got {
+		if s.Score != 10 {
+			t.Fatalf("%s scored %+v, want 10 for one pricing page", p, s)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d persons scored, want %d", len(got), n)
+	}
+}
