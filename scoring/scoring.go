@@ -292,10 +292,8 @@ func (s *Scorer) active(ctx context.Context, siteID string, since time.Time) ([]
 	return out, rows.Err()
 }
 
-// maxPersons bounds the person ids bound into one query, which binds them twice:
-// ClickHouse refuses queries longer than max_query_size (256 KiB by default), and a UUID
-// takes about 40 bytes there.
-const maxPersons = 1000
+// maxPersons bounds the person ids of one activities query, which binds them twice.
+const maxPersons = chstore.MaxListLen / 2
 
 // activities calls each with every person's activities in time order, events before
 // conversions at the same second; persons nil reads everyone. Bots' events and

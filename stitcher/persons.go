@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
 	"touchpoint/stitcher/identity"
 )
@@ -353,9 +354,7 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (*resolved, err
 	return r, nil
 }
 
-// maxListLen bounds the ids bound into one query: ClickHouse refuses queries longer than
-// max_query_size (256 KiB by default), and a UUID takes about 40 bytes there.
-const maxListLen = 2000
+const maxListLen = chstore.MaxListLen
 
 // chunkMap splits m into maps of at most n entries.
 func chunkMap[V any](m map[string]V, n int) []map[string]V {

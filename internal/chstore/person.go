@@ -15,3 +15,8 @@ func CurrentPerson(db, inner string) string {
 		SELECT *, transform(person_id, aliases.1, aliases.2, person_id) AS person
 		FROM (%s) AS unresolved`, db, inner)
 }
+
+// MaxListLen bounds the ids bound into one query: ClickHouse refuses queries longer than
+// max_query_size (256 KiB by default), and a UUID takes about 40 bytes there. A query
+// that binds a list n times binds MaxListLen/n ids.
+const MaxListLen = 2000
