@@ -369,8 +369,9 @@ func TestTrackerScript(t *testing.T) {
 	if resp.StatusCode() != 200 || len(resp.Header.Peek("Content-Encoding")) != 0 || !strings.Contains(plain, "_tp_vid") {
 		t.Fatalf("plain: status %d encoding %q", resp.StatusCode(), resp.Header.Peek("Content-Encoding"))
 	}
-	// Each browser gets the smallest encoding it accepts, and the same script.
-	size := map[string]int{}
+	// Each browser gets the smallest encoding it accepts, and the same script; each
+	// encoding has its own ETag.
+	size, etags := map[string]int{}, map[string]string{"": string(resp.Header.Peek("ETag"))}
 	for _, c := range []struct{ accept, want string }{{"gzip, deflate, br, zstd", "br"}, {"gzip, deflate", "gzip"}} {
 		resp = ts.do(t, req{method: "GET", path: "/t.js", headers: []string{"Accept-Encoding", c.accept}})
 		if resp.StatusCode() != 200 || string(resp.Header.Peek("Content-Encoding")) != c.want {
@@ -380,19 +381,28 @@ func TestTrackerScript(t *testing.T) {
 		if err != nil || string(body) != plain {
 			t.Fatalf("%s body differs from the plain script (%v)", c.want, err)
 		}
-		size[c.want] = len(resp.Body())
+		if !strings.Contains(string(resp.Header.Peek("Cache-Control")), "max-age=") || string(resp.Header.Peek("Vary")) != "Accept-Encoding" {
+			t.Fatalf("%s: Cache-Control %q Vary %q", c.want, resp.Header.Peek("Cache-Control"), resp.Header.Peek("Vary"))
+		}
+		size[c.want], etags[c.want] = len(resp.Body()), string(resp.Header.Peek("ETag"))
 	}
 	if size["br"] >= size["gzip"] || size["gzip"] >= len(plain)*6/10 {
 		t.Fatalf("brotli %d bytes, gzip %d, plain %d", size["br"], size["gzip"], len(plain))
 	}
 	t.Logf("t.js: brotli %d bytes, gzip %d, plain %d", size["br"], size["gzip"], len(plain))
-	etag := string(resp.Header.Peek("ETag"))
-	if etag == "" || !strings.Contains(string(resp.Header.Peek("Cache-Control")), "max-age=") || string(resp.Header.Peek("Vary")) != "Accept-Encoding" {
-		t.Fatalf("ETag %q Cache-Control %q Vary %q", etag, resp.Header.Peek("Cache-Control"), resp.Header.Peek("Vary"))
+	if etags[""] == "" || etags[""] == etags["br"] || etags[""] == etags["gzip"] || etags["br"] == etags["gzip"] {
+		t.Fatalf("ETags %q: want one per encoding", etags)
 	}
-	resp = ts.do(t, req{method: "GET", path: "/t.js", headers: []string{"If-None-Match", etag}})
-	if resp.StatusCode() != 304 || len(resp.Body()) != 0 {
-		t.Fatalf("If-None-Match: status %d, want 304", resp.StatusCode())
+	// A cache revalidating the gzip bytes it holds hears 304; one holding another encoding's
+	// bytes gets the gzip script.
+	for _, c := range []struct {
+		inm  string
+		want int
+	}{{etags["gzip"], 304}, {"W/" + etags["gzip"], 304}, {etags["br"] + ", " + etags["gzip"], 304}, {etags["br"], 200}, {etags[""], 200}} {
+		resp = ts.do(t, req{method: "GET", path: "/t.js", headers: []string{"Accept-Encoding", "gzip", "If-None-Match", c.inm}})
+		if resp.StatusCode() != c.want || (c.want == 304) != (len(resp.Body()) == 0) || string(resp.Header.Peek("ETag")) != etags["gzip"] {
+			t.Fatalf("If-None-Match %s: status %d, %d bytes, ETag %q; want %d", c.inm, resp.StatusCode(), len(resp.Body()), resp.Header.Peek("ETag"), c.want)
+		}
 	}
 }
 
