@@ -217,10 +217,26 @@ run_test() {
   # The end-to-end tests, then the scale-out tests of the stitcher and attribution, all on
   # the cluster; one end-to-end test kills a broker and a replica, and brings them back.
   export TP_COLLECTOR_URL=http://127.0.0.1:18180 TP_CLUSTER_SCRIPT="$TP_ROOT/scripts/cluster.sh"
-  local report='^(--- |ok|FAIL|panic)|^ +[a-z_]+_test\.go:[0-9]+:'
-  go test -v -count=1 -p 1 -tags cluster -timeout 20m ./e2e/ ./internal/lease/ 2>&1 | { grep -E "$report" || true; }
+  local report='^(--- |ok|FAIL|panic)|^ +[a-z_]+_test\.go:[0-9]+:' failed=0 out=$TP_LOG/cluster-test.log
+  : >"$out"
+  go test -v -count=1 -p 1 -tags cluster -timeout 20m ./e2e/ ./internal/lease/ 2>&1 | tee -a "$out" |
+    { grep -E "$report" || true; } || failed=1
   go test -v -count=1 -p 1 -timeout 10m -run 'TestTwoStitchersAgreeOnPersons|TestOneInstanceRunsTheJobsAtATime' \
-    ./stitcher/ ./cmd/attribution/ 2>&1 | { grep -E "$report" || true; }
+    ./stitcher/ ./cmd/attribution/ 2>&1 | tee -a "$out" | { grep -E "$report" || true; } || failed=1
+  if [ $failed = 1 ]; then
+    # The filter above shows the tests' verdicts only; a failure needs the rest: the output
+    # of the services a failed test started, and the cluster services' logs.
+    local entry name
+    echo "--- the failed tests' whole output (all of it: $out)" >&2
+    awk '/^=== RUN /{buf = ""} {buf = buf $0 "\n"} /^ *--- FAIL:/{printf "%s", buf; buf = ""}' "$out" | tail -n 300 >&2
+    for entry in "${SERVICES[@]}"; do
+      name=${entry%% *}
+      echo "--- last lines of $TP_LOG/$name.log" >&2
+      tail -n 30 "$TP_LOG/$name.log" >&2 || true
+    done
+    log "cluster test failed after $((SECONDS - start))s"
+    return 1
+  fi
   log "cluster test passed in $((SECONDS - start))s"
 }
 
