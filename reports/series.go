@@ -75,34 +75,21 @@ func (s *Store) Series(ctx context.Context, p Params, interval string) (*Series,
 		return expr{sql: fmt.Sprintf("concat(if(%[1]s >= toDate(?), 'c', 'p'), toString(%[2]s(if(%[1]s >= toDate(?), %[1]s, addDays(%[1]s, ?)))))",
 			date, Intervals[interval]), args: []any{day(p.From), day(p.From), n}}
 	}
-	period := func(date string) expr {
-		return expr{sql: fmt.Sprintf("if(%s >= toDate(?), 'c', 'p')", date), args: []any{day(p.From)}}
+	// The rollups of any one dimension hold every session and credit once.
+	dim := "channel"
+	if len(p.Filter.Dims) > 0 {
+		dim = p.Filter.Dims[0].By.Name
 	}
-	of := func(key func(string) expr) rowsOf {
-		// The rollups of any one dimension hold every session and credit once.
-		dim := "channel"
-		if len(p.Filter.Dims) > 0 {
-			dim = p.Filter.Dims[0].By.Name
-		}
-		return rowsOf{dim: dim, rollup: key("day"), session: key("toDate(started_at, 'UTC')"),
-			attribution: key("toDate(occurred_at, 'UTC')"), cost: key("date")}
-	}
+	// The traffic rows include each period's visitors, keyed "c" and "p".
+	buckets := rowsOf{dim: dim, rollup: bucket("day"), session: bucket("toDate(started_at, 'UTC')"),
+		attribution: bucket("toDate(occurred_at, 'UTC')"), cost: bucket("date"), parent: "substring(k, 1, 1)"}
 	window := p
 	window.From = prevFrom
-	buckets, periods := of(bucket), of(period)
 	ds, err := s.dayStates(ctx, window, buckets)
 	if err != nil {
 		return nil, err
 	}
-	var rows map[string]*tally
-	visitors := map[string]*tally{}
-	err = parallel(func() (err error) {
-		rows, _, err = s.collect(ctx, window, ds, buckets)
-		return err
-	}, func() error {
-		_, err := s.readTraffic(ctx, window, ds, periods, visitors)
-		return err
-	})
+	rows, _, err := s.collect(ctx, window, ds, buckets)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +116,7 @@ func (s *Store) Series(ctx context.Context, p Params, interval string) (*Series,
 		sum    *tally
 		into   *Figures
 	}{{"c", &cur, &out.Totals}, {"p", &prev, &out.PreviousTotals}} {
-		if v := visitors[x.period]; v != nil {
+		if v := rows[x.period]; v != nil {
 			x.sum.visitors = v.visitors
 		}
 		*x.into = x.sum.figures()
