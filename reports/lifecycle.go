@@ -1,10 +1,12 @@
 package reports
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"touchpoint/internal/chstore"
@@ -103,7 +105,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		}
 	}
 	var entries map[string][]entry
-	var times map[string]map[string]time.Time
+	var times map[string][]time.Time
 	var src *Sources
 	var pipeline map[string]*money
 	var unconv []Unconverted
@@ -138,24 +140,23 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		return agg[k]
 	}
 	total := newStageAgg(n, len(l.ExitStages))
-	stalled := []StalledPerson{} // [] in JSON when nobody is stalled
+	stalled := []StalledPerson{}                   // [] in JSON when nobody is stalled
+	none := make([]time.Time, n+len(l.ExitStages)) // the times of a person without stages
+	t := make([]time.Time, n)
 	for person, es := range entries {
 		tm := times[person]
-		es = entering(es, tm, l.Stages)
+		if tm == nil {
+			tm = none
+		}
+		es = entering(es, tm[:n])
 		if len(es) == 0 {
 			continue
 		}
-		t := make([]time.Time, n)
-		for i, st := range l.Stages {
-			t[i] = tm[st]
-		}
+		copy(t, tm[:n])
 		if !reached(t[0]) {
 			t[0] = es[0].at // entered with a later stage: that is their lead
 		}
-		exits := make([]time.Time, len(l.ExitStages))
-		for i, st := range l.ExitStages {
-			exits[i] = tm[st]
-		}
+		exits := tm[n:]
 		first := es[0].id // the person's first entry in the range carries their stages
 		var carried float64
 		for _, e := range es {
@@ -227,10 +228,11 @@ func (r *LifecycleRow) setVisitors(v uint64) {
 }
 
 // entering keeps the entries a person enters the funnel with, their first one first: their
-// leads, or without any lead ever, their first stage if it was in the range.
-func entering(es []entry, tm map[string]time.Time, stages []string) []entry {
+// leads, or without any lead ever, their first stage if it was in the range. t holds when
+// the person first reached each stage, lead first.
+func entering(es []entry, t []time.Time) []entry {
 	keep := es[:0:0]
-	if reached(tm["lead"]) {
+	if reached(t[0]) {
 		for _, e := range es {
 			if e.typ == "lead" {
 				keep = append(keep, e)
@@ -238,8 +240,8 @@ func entering(es []entry, tm map[string]time.Time, stages []string) []entry {
 		}
 	} else {
 		var first time.Time
-		for _, st := range stages[1:] {
-			if at := tm[st]; reached(at) && (first.IsZero() || at.Before(first)) {
+		for _, at := range t[1:] {
+			if reached(at) && (first.IsZero() || at.Before(first)) {
 				first = at
 			}
 		}
@@ -249,15 +251,11 @@ func entering(es []entry, tm map[string]time.Time, stages []string) []entry {
 			}
 		}
 	}
-	sort.Slice(keep, func(i, j int) bool {
-		a, b := keep[i], keep[j]
-		if !a.at.Equal(b.at) {
-			return a.at.Before(b.at)
+	slices.SortFunc(keep, func(a, b entry) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
 		}
-		if a.id != b.id {
-			return a.id < b.id
-		}
-		return a.key < b.key
+		return cmp.Or(strings.Compare(a.id, b.id), strings.Compare(a.key, b.key))
 	})
 	return keep
 }
@@ -290,22 +288,30 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string)
 	return out, err
 }
 
-// stageTimes reads when each person first reached each of the stages.
-func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) (map[string]map[string]time.Time, error) {
-	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type, occurred_at FROM %s.conversions FINAL
-		WHERE site_id = ? AND is_bot = 0 AND has(?, type)`, s.DB))
-	q := fmt.Sprintf(`SELECT person, type, min(occurred_at) FROM (%s) GROUP BY person, type`, inner)
-	out := map[string]map[string]time.Time{}
-	err := s.each(ctx, q, []any{siteID, siteID, stages}, func(sc scanner) error {
-		var person, typ string
+// stageTimes reads when each person first reached each of the stages: a time per stage,
+// in the order of stages, the zero time for one not reached.
+func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) (map[string][]time.Time, error) {
+	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, indexOf(?, type) AS stage, occurred_at FROM %s.conversions FINAL
+		WHERE site_id = ? AND is_bot = 0 AND stage > 0`, s.DB))
+	q := fmt.Sprintf(`SELECT person, stage, min(occurred_at) FROM (%s) GROUP BY person, stage`, inner)
+	out := map[string][]time.Time{}
+	var room []time.Time // the people's times are cut from it, a thousand people at a time
+	err := s.each(ctx, q, []any{siteID, stages, siteID}, func(sc scanner) error {
+		var person string
+		var stage uint64
 		var at time.Time
-		if err := sc.Scan(&person, &typ, &at); err != nil {
+		if err := sc.Scan(&person, &stage, &at); err != nil {
 			return err
 		}
-		if out[person] == nil {
-			out[person] = map[string]time.Time{}
+		t := out[person]
+		if t == nil {
+			if len(room) < len(stages) {
+				room = make([]time.Time, 1000*len(stages))
+			}
+			t, room = room[:len(stages):len(stages)], room[len(stages):]
+			out[person] = t
 		}
-		out[person][typ] = at
+		t[stage-1] = at
 		return nil
 	})
 	return out, err
