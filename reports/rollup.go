@@ -106,7 +106,7 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 	gen := uint64(time.Now().UnixNano())
 	live, liveArgs := liveSessions(s.DB, site, days)
 	traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, visitors, sessions, generation)
-		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, uniqExactState(cityHash64(visitor_id)), uniqExact(session_id), ?
+		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, groupUniqArray(cityHash64(visitor_id)), uniqExact(session_id), ?
 		FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, %[2]s AS dims
 			FROM %[1]s.sessions WHERE %[3]s)
 		ARRAY JOIN dims AS dk
