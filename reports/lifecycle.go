@@ -106,7 +106,8 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	}
 	var entries map[string][]entry
 	var times map[string][]time.Time
-	var src *Sources
+	var visitors map[string]uint64 // the source report's, by key
+	var allVisitors uint64
 	var pipeline map[string]*money
 	var unconv []Unconverted
 	err := parallel(func() (err error) {
@@ -116,7 +117,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		times, err = s.stageTimes(ctx, p.Site, append(slices.Clone(l.Stages), l.ExitStages...))
 		return err
 	}, func() (err error) {
-		src, err = s.Sources(ctx, p)
+		visitors, allVisitors, err = s.visitors(ctx, p)
 		return err
 	}, func() (err error) {
 		pipeline, unconv, err = s.pipelineValue(ctx, p, l.PipelineStage)
@@ -182,10 +183,6 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	if out.Unconverted == nil {
 		out.Unconverted = []Unconverted{}
 	}
-	visitors := map[string]uint64{}
-	for _, r := range src.Rows {
-		visitors[r.Key] = r.Visitors
-	}
 	for k := range pipeline {
 		get(k)
 	}
@@ -208,7 +205,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	pipe := out.Totals.pipeline
 	out.Totals = total.row("", l)
 	out.Totals.PipelineValue = cents(pipe.sum)
-	out.Totals.setVisitors(src.Totals.Visitors)
+	out.Totals.setVisitors(allVisitors)
 	sort.Slice(stalled, func(i, j int) bool {
 		if !stalled[i].Since.Equal(stalled[j].Since) {
 			return stalled[i].Since.Before(stalled[j].Since)

@@ -192,6 +192,23 @@ func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 	return out, nil
 }
 
+// visitors reads the source report's visitors alone: of each key of p.By, and of all
+// keys together.
+func (s *Store) visitors(ctx context.Context, p Params) (map[string]uint64, uint64, error) {
+	of := byDimension(p.By)
+	ds, err := s.dayStates(ctx, p, of)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows := map[string]*tally{}
+	total, err := s.readTraffic(ctx, p, ds, of, rows)
+	byKey := make(map[string]uint64, len(rows))
+	for k, r := range rows {
+		byKey[k] = r.visitors
+	}
+	return byKey, total, err
+}
+
 // expr is an SQL expression and the values bound to its placeholders, in order.
 type expr struct {
 	sql  string

@@ -347,6 +347,8 @@ func (st *Stitcher) resolve(ctx context.Context, ins []incoming) (*resolved, err
 		st.persons = map[personKey]string{}
 	}
 	for k, at := range r.byKey {
+		// Only a new or changed entry is written: assigning to an existing key would
+		// replace its stored copy with k, whose strings point into this batch's messages.
 		if p, ok := st.persons[k]; !ok || p != r.ids[at] {
 			st.persons[k.detached()] = r.ids[at]
 		}
