@@ -29,6 +29,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 		s.handlePixel(ctx)
 	case "/t.js":
 		s.tracker.serve(ctx)
+	case "/l.js":
+		s.linksJS.serve(ctx)
 	case "/v1/conversions":
 		s.handleConversion(ctx)
 	case "/v1/identify":

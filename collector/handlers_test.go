@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net/http/httptest"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"touchpoint/collector/spool"
 	"touchpoint/internal/event"
+	trackerjs "touchpoint/tracker-js"
 )
 
 func pageview(id, vid string, ts int64) string {
@@ -403,6 +405,19 @@ func TestTrackerScript(t *testing.T) {
 		if resp.StatusCode() != c.want || (c.want == 304) != (len(resp.Body()) == 0) || string(resp.Header.Peek("ETag")) != etags["gzip"] {
 			t.Fatalf("If-None-Match %s: status %d, %d bytes, ETag %q; want %d", c.inm, resp.StatusCode(), len(resp.Body()), resp.Header.Peek("ETag"), c.want)
 		}
+	}
+}
+
+// The cross-domain part is the same for every site: its domains come in its query.
+func TestLinksScript(t *testing.T) {
+	ts := newTestServer(t, nil)
+	resp := ts.do(t, req{method: "GET", path: "/l.js?domains=example.net,%20example.org", headers: []string{"Accept-Encoding", "gzip"}})
+	body, err := resp.BodyUncompressed()
+	if resp.StatusCode() != 200 || string(resp.Header.Peek("Content-Encoding")) != "gzip" || err != nil || !bytes.Equal(body, trackerjs.Links.Plain) {
+		t.Fatalf("GET /l.js: status %d, encoding %q, %d bytes (%v)", resp.StatusCode(), resp.Header.Peek("Content-Encoding"), len(body), err)
+	}
+	if resp = ts.do(t, req{method: "POST", path: "/l.js"}); resp.StatusCode() != 405 {
+		t.Fatalf("POST /l.js: status %d, want 405", resp.StatusCode())
 	}
 }
 

@@ -110,9 +110,10 @@ type Server struct {
 	trusted []netip.Prefix
 	siteRL  *limiter
 	ipRL    *limiter
-	authRL  *limiter // failed server API authentications
-	tracker *trackerFile
-	callsJS *trackerFile
+	authRL  *limiter         // failed server API authentications
+	tracker *trackerFile     // /t.js
+	linksJS *trackerFile     // /l.js
+	callsJS *trackerFile     // /c.js
 	agents  *enrich.UAParser // tells crawlers apart at /v1/number
 	ready   *readiness
 	// Call tracking (numbers.go, calls.go): nil leases until UseLeases.
@@ -135,7 +136,7 @@ func New(cfg *Config, sites *site.Registry, pipe *enrich.Pipeline, sink Sink, re
 	s := &Server{
 		cfg: cfg, sites: sites, pipe: pipe, sink: sink, trusted: trusted,
 		siteRL: newLimiter(cfg.SiteRate, cfg.SiteBurst), ipRL: newLimiter(cfg.IPRate, cfg.IPBurst), authRL: newLimiter(cfg.AuthRate, cfg.AuthBurst),
-		tracker: newTrackerFile(), callsJS: newScriptFile(trackerjs.Calls), agents: enrich.NewUAParser(1024), ready: newReadiness(ready),
+		tracker: newScriptFile(trackerjs.Script), linksJS: newScriptFile(trackerjs.Links), callsJS: newScriptFile(trackerjs.Calls), agents: enrich.NewUAParser(1024), ready: newReadiness(ready),
 		topic: topic, dlq: dlq,
 	}
 	s.watchCtx, s.unwatch = context.WithCancel(context.Background())

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 
@@ -11,9 +10,10 @@ import (
 	trackerjs "touchpoint/tracker-js"
 )
 
-// trackerFile is an embedded script (/t.js, /c.js), compressed once at start:
-// brotli for the browsers that accept it (all current ones over HTTPS, ~10 %
-// smaller than gzip for the snippet), gzip for the rest.
+// trackerFile is an embedded script (/t.js, /l.js, /c.js): brotli, compressed
+// once at start, for the browsers that accept it (all current ones over HTTPS,
+// ~10 % smaller than gzip for the snippet), gzip (compressed at build time) for
+// the rest.
 type trackerFile struct {
 	plain, br, gz encoded
 }
@@ -25,17 +25,11 @@ type encoded struct {
 	body, etag []byte
 }
 
-func newTrackerFile() *trackerFile { return newScriptFile(trackerjs.Script) }
-
-func newScriptFile(script []byte) *trackerFile {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	zw.Write(script)
-	zw.Close()
-	sum := sha256.Sum256(script)
+func newScriptFile(f trackerjs.File) *trackerFile {
+	sum := sha256.Sum256(f.Plain)
 	tag := func(coding string) []byte { return []byte(`"` + hex.EncodeToString(sum[:8]) + coding + `"`) }
-	br := fasthttp.AppendBrotliBytesLevel(nil, script, fasthttp.CompressBrotliBestCompression)
-	return &trackerFile{plain: encoded{script, tag("")}, br: encoded{br, tag("-br")}, gz: encoded{buf.Bytes(), tag("-gz")}}
+	br := fasthttp.AppendBrotliBytesLevel(nil, f.Plain, fasthttp.CompressBrotliBestCompression)
+	return &trackerFile{plain: encoded{f.Plain, tag("")}, br: encoded{br, tag("-br")}, gz: encoded{f.Gzip, tag("-gz")}}
 }
 
 func (t *trackerFile) serve(ctx *fasthttp.RequestCtx) {

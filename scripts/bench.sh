@@ -24,5 +24,5 @@ bin/benchcredit -conversions "${TP_BENCH_CREDITS:-40}" || echo "bench: credit be
 echo "== call tracking (targets: GET /v1/number p99 <= 5 ms at 2,000 requests/s; a call credited <= 5 s after its webhook)"
 scripts/bench-calls.sh || echo "bench: call tracking benchmark failed"
 
-echo "== tracker (targets: t.js <= 2,048 bytes gzipped for a site without number pools; c.js, loaded only with pools, <= 2,048)"
-(cd tracker-js && node build.mjs 2>&1 | tail -n 2)  # the brotli figure is what browsers that accept it download
+echo "== tracker (targets: t.js <= 2,048 bytes gzipped; l.js, loaded only with data-domains, <= 1,024; c.js, loaded only with number pools, <= 2,048)"
+(cd tracker-js && node build.mjs 2>&1 | tail -n 3)  # the brotli figure is what browsers that accept it download

@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
-import { BUDGET, CALLS_BUDGET, CALLS_OUTPUT, OUTPUT, bundle, gzipSize } from '../build.mjs'
+import { PARTS, bundle, gzip } from '../build.mjs'
 
-const built = await bundle()
+for (const { entry, name, budget, output } of PARTS) {
+  const built = await bundle(entry)
+  const gz = await gzip(built)
 
-test('dist/t.js is what the sources build to (run npm run build and commit it)', () => {
-  assert.ok(readFileSync(OUTPUT).equals(built), 'dist/t.js is stale')
-})
+  test(`dist/${name} and its gzip encoding are what ${entry} builds to (run npm run build and commit them)`, () => {
+    assert.ok(readFileSync(output).equals(built), `dist/${name} is stale`)
+    assert.ok(readFileSync(output + '.gz').equals(gz), `dist/${name}.gz is stale`)
+  })
 
-test(`the snippet fits the budget of ${BUDGET} bytes gzipped`, (t) => {
-  const size = gzipSize(built)
-  t.diagnostic(`t.js: ${built.length} bytes, ${size} gzipped`)
-  assert.ok(size <= BUDGET, `t.js is ${size} bytes gzipped`)
-})
-
-const calls = await bundle('src/calls.js')
-
-test('dist/c.js is what the sources build to (run npm run build and commit it)', () => {
-  assert.ok(readFileSync(CALLS_OUTPUT).equals(calls), 'dist/c.js is stale')
-})
-
-test(`the call-tracking part fits its budget of ${CALLS_BUDGET} bytes gzipped`, (t) => {
-  const size = gzipSize(calls)
-  t.diagnostic(`c.js: ${calls.length} bytes, ${size} gzipped`)
-  assert.ok(size <= CALLS_BUDGET, `c.js is ${size} bytes gzipped`)
-})
+  test(`dist/${name} fits its budget of ${budget} bytes gzipped`, (t) => {
+    t.diagnostic(`${name}: ${built.length} bytes, ${gz.length} gzipped`)
+    assert.ok(gz.length <= budget, `${name} is ${gz.length} bytes gzipped`)
+  })
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { apiBase, decorate, formFields, isId, readCookie, retryDelay, takeParam, uuid } from '../src/lib.js'
+import { apiBase, decorate, formFields, isId, optedOut, readCookie, retryDelay, takeParam, uuid } from '../src/lib.js'
 
 test('uuid makes distinct version 4 UUIDs', () => {
   const seen = new Set()
@@ -21,6 +21,15 @@ test('isId accepts only what is safe to put in a cookie', () => {
   f('abc', false)
   f('0f1e2d3c-4b5a-4968-8776-65544332211;domain=evil.com', false)
   f('0f1e2d3c-4b5a-4968-8776-65544332211g', false)
+})
+
+test('optedOut follows the choice the visitor made, else Global Privacy Control', () => {
+  const f = (cookies, gpc, want) => assert.equal(optedOut(cookies, gpc), want, `${cookies} gpc=${gpc}`)
+  f('', undefined, false)
+  f('', true, true)
+  f('_tp_id=abc; _tp_optout=1', false, true)
+  f('_tp_optout=0; _tp_id=abc', true, false)
+  f('x_tp_optout=1', undefined, false)
 })
 
 test('apiBase posts next to the script unless data-api says otherwise', () => {

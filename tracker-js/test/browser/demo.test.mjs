@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { CALLS_OUTPUT, OUTPUT } from '../../build.mjs'
+import { dist } from '../../build.mjs'
 import { browser, fixtureServer, noBrowser } from './harness.mjs'
 
 const DEMO = fileURLToPath(new URL('../../demo/', import.meta.url))
@@ -24,9 +24,9 @@ after(() => srv && srv.close())
 async function open(t) {
   const ctx = await browser(t)
   const sent = []
-  await ctx.route(EMBED + '/t.js', (route) => route.fulfill({ contentType: 'text/javascript', body: readFileSync(OUTPUT) }))
+  await ctx.route(EMBED + '/t.js', (route) => route.fulfill({ contentType: 'text/javascript', body: readFileSync(dist('t.js')) }))
   await ctx.route(EMBED + '/c.js?site=demo', (route) =>
-    route.fulfill({ contentType: 'text/javascript', body: readFileSync(CALLS_OUTPUT) }),
+    route.fulfill({ contentType: 'text/javascript', body: readFileSync(dist('c.js')) }),
   )
   // The demo site's pool, as the collector answers a visitor holding +44 20 7946 0105.
   await ctx.route(/\/v1\/number\?/, (route) =>

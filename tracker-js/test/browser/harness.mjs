@@ -6,7 +6,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import { OUTPUT } from '../../build.mjs'
+import { dist } from '../../build.mjs'
 
 export const COLLECTOR = (process.env.TP_COLLECTOR_URL || 'http://127.0.0.1:8080').replace(/\/$/, '')
 export const CLICKHOUSE = (process.env.TP_CLICKHOUSE_URL || 'http://127.0.0.1:8123').replace(/\/$/, '')
@@ -76,7 +76,7 @@ export async function fixtureServer() {
     const path = req.url.split('?')[0]
     if (path === '/t.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' })
-      return res.end(readFileSync(OUTPUT))
+      return res.end(readFileSync(dist('t.js')))
     }
     const html = pages.get(path)
     const type = path.endsWith('.css') ? 'text/css' : 'text/html; charset=utf-8'

@@ -294,6 +294,9 @@ test('with data-consent="required" nothing identifying is sent before consent', 
   await p.evaluate(() => window.tp('track', 'after_consent'))
   const [track] = await sent.until((e) => e.name === 'after_consent')
   assert.equal(track.vid, id.value)
+  // Links to the other domains carry the visitor id from now on.
+  await p.click('#partner')
+  assert.equal(await p.getAttribute('#partner', 'href'), `http://localhost:1/x?_tp_vid=${id.value}`)
 
   const got = await rows(events(`utm_campaign = ${quote(run)}`), 3)
   assert.deepEqual(
