@@ -227,7 +227,7 @@ func TestSeriesAgreesWithTheSourceReport(t *testing.T) {
 		query  string
 		points int
 	}{{"interval=week", 3}, {"interval=day", 12}, {"interval=month", 1}, {"interval=week&channel=Paid+Search&device=mobile", 3},
-		{"interval=day&lead_type=call", 12}} {
+		{"interval=week&channel=Paid+Search&source=google", 3}, {"interval=day&lead_type=call", 12}} {
 		q := fmt.Sprintf("from=%s&to=%s&model=linear&%s", day(from), day(to), c.query)
 		p := params(t, q)
 		interval, err := ParseInterval(p2q(c.query), p)

@@ -154,11 +154,6 @@ func (f Filter) costs() (string, []any) {
 	})
 }
 
-// rollupKey is the condition on rollup rows of the filter's dimension (only(dim)).
-func (f Filter) rollupKey() (string, []any) {
-	return f.where(func(GroupBy) string { return "key" })
-}
-
 // leads narrows a credit part to the filter's lead type; sales stay as they are.
 func (f Filter) leads(c *creditPart) {
 	if f.LeadType == "" {

@@ -9,14 +9,28 @@ import (
 	"touchpoint/internal/chstore"
 )
 
-// The source report reads daily rollups (report_traffic, report_credit; migration 0014)
-// for days that have not changed since they were built, and sessions and attributions
-// for the other days: its figures are the same either way, and fast on settled data.
+// The source report reads daily rollups (report_traffic, report_credit; migrations 0014,
+// 0023, 0081, 0082) for days that have not changed since they were built, and sessions
+// and attributions for the other days: its figures are the same either way, and fast on
+// settled data.
 // Materialized views record in report_changes each day that an insert into sessions or
 // attributions touched.
 
 // A build covers at most this many days per query, bounding ClickHouse's memory.
 const buildChunk = 31
+
+// drilldown is the rollups' dimension of the dashboard's drill-down (channel, source,
+// campaign, keyword): a row per combination of the four, in columns named as in sessions
+// and attributions (drillColumns), so that a report grouped by one of them and filtered
+// on others reads rollups.
+const drilldown = "drilldown"
+
+const drillColumns = "channel, source, campaign, term"
+
+// drilled reports whether the drill-down rows hold the dimension's values.
+func drilled(dim string) bool {
+	return dim == "channel" || dim == "source" || dim == "campaign" || dim == "keyword"
+}
 
 // dayStates says which days of a range have current rollups.
 type dayStates struct {
@@ -105,26 +119,27 @@ func (s *Store) BuildRollups(ctx context.Context, site string, margin time.Durat
 func (s *Store) build(ctx context.Context, site string, days []string, builtFrom time.Time) error {
 	gen := uint64(time.Now().UnixNano())
 	live, liveArgs := liveSessions(s.DB, site, days)
-	traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, visitors, sessions, generation)
-		SELECT site_id, day, dk.1 AS dim, dk.2 AS key, groupUniqArray(cityHash64(visitor_id)), uniqExact(session_id), ?
+	traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, %[4]s, visitors, sessions, generation)
+		SELECT site_id, day, %[5]s, groupUniqArray(cityHash64(visitor_id)), uniqExact(session_id), ?
 		FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, %[2]s AS dims
 			FROM %[1]s.sessions WHERE %[3]s)
 		ARRAY JOIN dims AS dk
-		GROUP BY site_id, day, dim, key`, s.DB, dimsArray(func(g GroupBy) string { return g.session }), live)
+		GROUP BY site_id, day, %[6]s`, s.DB, dimsArray(func(g GroupBy) string { return g.session }), live, drillColumns,
+		dimColumns, dimNames)
 	if err := s.Conn.Exec(ctx, traffic, append([]any{gen}, liveArgs...)...); err != nil {
 		return fmt.Errorf("cannot roll up traffic: %w", err)
 	}
 	latest, latestArgs := latestCredit(s.DB, site, "", days)
 	credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
-			(site_id, day, model, dim, key, currency, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
-		SELECT site_id, day, model, dk.1 AS dim, dk.2 AS key, cur, %[2]s, ?
+			(site_id, day, model, dim, key, %[6]s, currency, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
+		SELECT site_id, day, model, %[7]s, cur, %[2]s, ?
 		FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, revenue,
 				%[5]s AS cur, %[3]s AS dims
 			FROM %[1]s.attributions
 			WHERE %[4]s)
 		ARRAY JOIN dims AS dk
-		GROUP BY site_id, day, model, dim, key, cur`, s.DB, creditSums, dimsArray(func(g GroupBy) string { return g.attribution }), latest,
-		revenueCurrency)
+		GROUP BY site_id, day, model, %[8]s, cur`, s.DB, creditSums, dimsArray(func(g GroupBy) string { return g.attribution }), latest,
+		revenueCurrency, drillColumns, dimColumns, dimNames)
 	if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
 		return fmt.Errorf("cannot roll up credit: %w", err)
 	}
@@ -172,14 +187,27 @@ const creditSums = `sumIf(credit, conversion_type = 'lead') AS c_leads,
 // (empty: the site's currency); empty for leads and stages, which carry no revenue.
 const revenueCurrency = `if(conversion_type = 'sale', upper(currency), '')`
 
-// dimsArray is the SQL array of (dimension, value) pairs of a row, for ARRAY JOIN.
+// dimsArray is the SQL array of the rollup rows of a row, for ARRAY JOIN as dk: per
+// dimension, its name, its value and four empty strings; then "drilldown", an empty
+// string and the values of the drilled dimensions.
 func dimsArray(expr func(GroupBy) string) string {
-	var parts []string
+	var parts, drill []string
 	for _, g := range groupBys {
-		parts = append(parts, fmt.Sprintf("('%s', %s)", g.Name, expr(g)))
+		parts = append(parts, fmt.Sprintf("('%s', %s, '', '', '', '')", g.Name, expr(g)))
+		if drilled(g.Name) {
+			drill = append(drill, expr(g))
+		}
 	}
+	parts = append(parts, fmt.Sprintf("('%s', '', %s)", drilldown, strings.Join(drill, ", ")))
 	return "[" + strings.Join(parts, ", ") + "]"
 }
+
+// dimColumns select the columns of a rollup row from dimsArray's dk, in the order of
+// dim, key and drillColumns, named dimNames.
+const (
+	dimColumns = "dk.1 AS dim, dk.2 AS key, dk.3 AS d_channel, dk.4 AS d_source, dk.5 AS d_campaign, dk.6 AS d_term"
+	dimNames   = "dim, key, d_channel, d_source, d_campaign, d_term"
+)
 
 // latestCredit is the condition selecting the current credit rows of conversions that
 // occurred on days (ordered YYYY-MM-DD), of one model ("" = all), and

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -97,6 +98,26 @@ func TestRollupsMatchTables(t *testing.T) {
 				out[g.Name+"/"+m] = r
 			}
 		}
+		// The dashboard's drill-down: grouped by one of channel, source, campaign and
+		// keyword, filtered on others (the drill-down rows), and on a dimension outside it.
+		for _, v := range []struct{ by, filters string }{
+			{"source", "channel=Paid Search"}, {"campaign", "channel=Paid Search&source=google"},
+			{"keyword", "channel=Paid Search&campaign=camp1"}, {"channel", "keyword=term2&source=google"},
+			{"campaign", "channel=Email&source=(none)"}, {"source", "channel=Email&country=DE"},
+		} {
+			q, _ := url.ParseQuery(v.filters)
+			f, err := parseFilter(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, _ := LookupGroupBy(v.by)
+			p := Params{Site: "demo", From: start, To: start.AddDate(0, 0, 12), Model: model.Linear, By: g, Filter: f, Currency: "EUR"}
+			r, err := store.Sources(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[v.by+"?"+v.filters] = r
+		}
 		ds, err := store.days(ctx, "demo", "2026-09-28", "2026-10-10")
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +143,13 @@ func TestRollupsMatchTables(t *testing.T) {
 	if tot := fromTables["channel/linear"].Totals; tot.Leads == 0 || tot.Revenue == 0 || len(tot.Unconverted) == 0 {
 		t.Fatalf("no leads, converted and unconverted revenue in the test data: %+v", tot)
 	}
+	if r := fromTables["campaign?channel=Paid Search&source=google"]; len(r.Rows) == 0 || r.Totals.Visitors == 0 || r.Totals.Leads == 0 {
+		t.Fatalf("no traffic or leads in the test data's drill-down: %+v", r.Totals)
+	}
 	for k, r := range fromTables {
+		if strings.Contains(k, "?") {
+			continue // filtered
+		}
 		if r.Totals.Sessions != live {
 			t.Fatalf("%s: %d sessions, want %d (no bots, no folded sessions)", k, r.Totals.Sessions, live)
 		}

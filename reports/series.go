@@ -85,7 +85,7 @@ func (s *Store) Series(ctx context.Context, p Params, interval string) (*Series,
 		attribution: bucket("toDate(occurred_at, 'UTC')"), cost: bucket("date"), parent: "substring(k, 1, 1)"}
 	window := p
 	window.From = prevFrom
-	ds, err := s.dayStates(ctx, window, buckets)
+	ds, buckets, err := s.dayStates(ctx, window, buckets)
 	if err != nil {
 		return nil, err
 	}

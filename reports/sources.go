@@ -156,8 +156,7 @@ func (t *tally) figures() Figures {
 func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 	out := &Sources{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency,
 		Filters: p.Filter.Values(), CostIncluded: !p.Filter.costless(), Rows: []SourceRow{}}
-	of := byDimension(p.By)
-	ds, err := s.dayStates(ctx, p, of)
+	ds, of, err := s.dayStates(ctx, p, byDimension(p.By))
 	if err != nil {
 		return nil, err
 	}
@@ -195,8 +194,7 @@ func (s *Store) Sources(ctx context.Context, p Params) (*Sources, error) {
 // visitors reads the source report's visitors alone: of each key of p.By, and of all
 // keys together.
 func (s *Store) visitors(ctx context.Context, p Params) (map[string]uint64, uint64, error) {
-	of := byDimension(p.By)
-	ds, err := s.dayStates(ctx, p, of)
+	ds, of, err := s.dayStates(ctx, p, byDimension(p.By))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -234,17 +232,49 @@ func byDimension(g GroupBy) rowsOf {
 		cost: expr{sql: g.cost}, keyword: g.keyword, named: true, total: true}
 }
 
-// dayStates reads which days of the range have current rollups; a report whose filters
-// the rollups of its dimension cannot answer reads every day from sessions and
-// attributions.
-func (s *Store) dayStates(ctx context.Context, p Params, of rowsOf) (dayStates, error) {
+// dayStates reads which days of the range have current rollups, and which rollup rows
+// answer the report (rollupFor); a report whose filters no rollup rows answer reads
+// every day from sessions and attributions.
+func (s *Store) dayStates(ctx context.Context, p Params, of rowsOf) (dayStates, rowsOf, error) {
 	ds, err := s.days(ctx, p.Site, day(p.From), day(p.To))
-	if err != nil || p.Filter.only(of.dim) {
-		return ds, err
+	of, ok := of.rollupFor(p.Filter)
+	if err != nil || ok {
+		return ds, of, err
 	}
 	all := append(append([]string{}, ds.built...), ds.stale...)
 	sort.Strings(all)
-	return dayStates{stale: all}, nil
+	return dayStates{stale: all}, of, nil
+}
+
+// rollupFor says which rollup rows answer a report of these rows under f: those of
+// of.dim when every filter is on it, else the drill-down rows when of.dim and every
+// filter are drilled dimensions. ok is false when none do.
+func (of rowsOf) rollupFor(f Filter) (_ rowsOf, ok bool) {
+	if f.only(of.dim) {
+		return of, true
+	}
+	if !drilled(of.dim) {
+		return of, false
+	}
+	for _, d := range f.Dims {
+		if !drilled(d.By.Name) {
+			return of, false
+		}
+	}
+	if of.named {
+		// Keys are of.dim's values: its drill-down column, which is named as in sessions.
+		of.rollup = of.session
+	}
+	of.dim = drilldown
+	return of, true
+}
+
+// rollupFilter is the condition f gives on the rollup rows of of.dim.
+func (of rowsOf) rollupFilter(f Filter) (string, []any) {
+	if of.dim == drilldown {
+		return f.sessions() // the drill-down columns are named as in sessions
+	}
+	return f.where(func(GroupBy) string { return "key" })
 }
 
 // collect reads the figures of each key of the report's rows, (unallocated cost)
@@ -388,7 +418,7 @@ func (s *Store) trafficQuery(site string, ds dayStates, of rowsOf, f Filter) (st
 	var args []any
 	if len(ds.built) > 0 {
 		current, currentArgs := ds.current()
-		keyCond, keyArgs := f.rollupKey()
+		keyCond, keyArgs := of.rollupFilter(f)
 		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, visitors AS v, sessions AS n FROM %s.report_traffic
 			WHERE site_id = ? AND dim = ? AND %s%s`, named(of.rollup.sql), s.DB, current, keyCond))
 		args = append(append(append(append(args, of.rollup.args...), site, of.dim), currentArgs...), keyArgs...)
@@ -434,7 +464,7 @@ func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates, of rowsO
 	}
 	if len(ds.built) > 0 {
 		current, currentArgs := ds.current()
-		keyCond, keyArgs := p.Filter.rollupKey()
+		keyCond, keyArgs := of.rollupFilter(p.Filter)
 		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, %s AS c, if(c = '', toDate(0), day) AS d, leads AS c_leads, leads_form AS c_form,
 				leads_call AS c_call, leads_chat AS c_chat, leads_other AS c_other, sales AS c_sales, revenue AS c_revenue
 			FROM %s.report_credit
