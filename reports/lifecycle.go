@@ -2,6 +2,7 @@ package reports
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -147,7 +148,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		return agg[k]
 	}
 	total := newStageAgg(n, len(l.ExitStages))
-	stalled := []StalledPerson{}                   // [] in JSON when nobody is stalled
+	var stalled stalledPeople
 	none := make([]time.Time, n+len(l.ExitStages)) // the times of a person without stages
 	t := make([]time.Time, n)
 	// Both lists are sorted by person: each person's entries are a run, and their times
@@ -189,13 +190,13 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 			}
 		}
 		if i, since := total.add(t, exits, now, stall, carried); i >= 0 {
-			stalled = append(stalled, StalledPerson{PersonID: person, Stage: l.Stages[i], Since: since,
+			stalled.add(StalledPerson{PersonID: person, Stage: l.Stages[i], Since: since,
 				Days: credit6(now.Sub(since).Hours() / 24), ConversionID: first})
 		}
 	}
 	out := &Lifecycle{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency,
 		Filters: p.Filter.Values(), Stages: l.Stages, ExitStages: l.ExitStages, StallAfterDays: stallDays,
-		PipelineStage: l.PipelineStage, Rows: []LifecycleRow{}, Unconverted: unconv, StalledTotal: len(stalled)}
+		PipelineStage: l.PipelineStage, Rows: []LifecycleRow{}, Unconverted: unconv, StalledTotal: stalled.total}
 	if out.ExitStages == nil {
 		out.ExitStages = []string{}
 	}
@@ -225,13 +226,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	out.Totals = total.row("", l)
 	out.Totals.PipelineValue = cents(pipe.sum)
 	out.Totals.setVisitors(allVisitors)
-	sort.Slice(stalled, func(i, j int) bool {
-		if !stalled[i].Since.Equal(stalled[j].Since) {
-			return stalled[i].Since.Before(stalled[j].Since)
-		}
-		return stalled[i].PersonID < stalled[j].PersonID
-	})
-	out.StalledPeople = stalled[:min(len(stalled), MaxStalledPeople)]
+	out.StalledPeople = stalled.longest()
 	return out, nil
 }
 
@@ -273,11 +268,20 @@ func entering(es []entry, t []time.Time) []entry {
 		}
 		return cmp.Or(strings.Compare(a.id, b.id), strings.Compare(a.key, b.key))
 	})
-	return keep
+	// A conversion's touches under one key are one entry, with their credit summed.
+	out := keep[:0]
+	for _, e := range keep {
+		if n := len(out); n > 0 && out[n-1].id == e.id && out[n-1].key == e.key {
+			out[n-1].credit += e.credit
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // lifecycleEntries reads the conversions of the stages that occurred in the range with the
-// model's credit for them by key, sorted by person.
+// model's credit for them by key, sorted by person: a row per credited touch.
 func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string) ([]entry, error) {
 	cond, condArgs := p.Filter.attributions()
 	typeCond, typeArgs := p.Filter.leadType()
@@ -287,8 +291,9 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string)
 			SELECT person_id, conversion_id, conversion_type, lead_type, occurred_at, credit, removed, %s FROM %s.attributions FINAL
 			WHERE site_id = ? AND model = ? AND has(?, conversion_type) AND occurred_at >= ? AND occurred_at < ?)
 		WHERE removed = 0%s%s`, p.By.attribution, attributionKeyColumns, s.DB, cond, typeCond))
-	q := fmt.Sprintf(`SELECT person, conversion_id, conversion_type, k, sum(credit), min(occurred_at) FROM (%s)
-		GROUP BY person, conversion_id, conversion_type, k ORDER BY person`, inner)
+	// Touches are summed per conversion and key in Go (entering), where each person's rows
+	// are at hand: grouping by conversion in ClickHouse took twice as long as reading them.
+	q := fmt.Sprintf(`SELECT person, conversion_id, conversion_type, k, credit, occurred_at FROM (%s) ORDER BY person`, inner)
 	args := append(append([]any{p.Site, p.Site, p.Model, stages, p.From, p.end()}, condArgs...), typeArgs...)
 	var out []entry
 	err := s.each(ctx, q, args, func(sc scanner) error {
@@ -308,7 +313,9 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string)
 func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) ([]personTimes, error) {
 	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, indexOf(?, type) AS stage, occurred_at FROM %s.conversions FINAL
 		WHERE site_id = ? AND is_bot = 0 AND stage > 0`, s.DB))
-	q := fmt.Sprintf(`SELECT person, stage, min(occurred_at) FROM (%s) GROUP BY person, stage ORDER BY person`, inner)
+	// The earliest of each stage is taken in Go, over each person's rows: grouping by person
+	// and stage in ClickHouse took five times as long as reading the rows in order.
+	q := fmt.Sprintf(`SELECT person, stage, occurred_at FROM (%s) ORDER BY person`, inner)
 	var out []personTimes
 	var room []time.Time // the people's times are cut from it, a thousand people at a time
 	err := s.each(ctx, q, []any{siteID, stages, siteID}, func(sc scanner) error {
@@ -325,7 +332,9 @@ func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) 
 			out = append(out, personTimes{person, room[:len(stages):len(stages)]})
 			room = room[len(stages):]
 		}
-		out[len(out)-1].t[stage-1] = at
+		if t := out[len(out)-1].t; !reached(t[stage-1]) || at.Before(t[stage-1]) {
+			t[stage-1] = at
+		}
 		return nil
 	})
 	return out, err
@@ -393,6 +402,47 @@ func (s *Store) pipelineValue(ctx context.Context, p Params, stage string) (map[
 		total.plus(m)
 	}
 	return out, unconverted(total, money{}), nil
+}
+
+// stalledPeople counts stalled people and keeps the MaxStalledPeople stalled longest: a
+// max-heap by stalledFirst, whose root is the kept person stalled most recently. Sorting
+// every stalled person (most leads, on a site that has no CRM) took a tenth of the report.
+type stalledPeople struct {
+	total int
+	heap  []StalledPerson
+}
+
+// stalledFirst orders stalled people longest stalled first, then by person.
+func stalledFirst(a, b StalledPerson) int {
+	return cmp.Or(a.Since.Compare(b.Since), strings.Compare(a.PersonID, b.PersonID))
+}
+
+func (s *stalledPeople) Len() int           { return len(s.heap) }
+func (s *stalledPeople) Less(i, j int) bool { return stalledFirst(s.heap[i], s.heap[j]) > 0 }
+func (s *stalledPeople) Swap(i, j int)      { s.heap[i], s.heap[j] = s.heap[j], s.heap[i] }
+func (s *stalledPeople) Push(x any)         { s.heap = append(s.heap, x.(StalledPerson)) }
+func (s *stalledPeople) Pop() any {
+	x := s.heap[len(s.heap)-1]
+	s.heap = s.heap[:len(s.heap)-1]
+	return x
+}
+
+func (s *stalledPeople) add(p StalledPerson) {
+	s.total++
+	switch {
+	case len(s.heap) < MaxStalledPeople:
+		heap.Push(s, p)
+	case stalledFirst(p, s.heap[0]) < 0:
+		s.heap[0] = p
+		heap.Fix(s, 0)
+	}
+}
+
+// longest returns the people kept, longest stalled first ([] for none).
+func (s *stalledPeople) longest() []StalledPerson {
+	out := append([]StalledPerson{}, s.heap...)
+	slices.SortFunc(out, stalledFirst)
+	return out
 }
 
 type stageAgg struct {
