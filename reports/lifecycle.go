@@ -79,7 +79,8 @@ type Lifecycle struct {
 	StalledTotal  int             `json:"stalled_total"`
 }
 
-// entry is a conversion a person entered the funnel with, under one key.
+// entry is a conversion a person entered the funnel with, under one key; as read, one of its
+// credited touches (entering sums them).
 type entry struct {
 	person, id, typ, key string
 	credit               float64
