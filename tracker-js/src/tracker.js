@@ -28,7 +28,7 @@ const vid = [linked, known].find(isId) || uuid()
 // out: send nothing (opt-out, or Global Privacy Control without an opt-in).
 // anon: no cookie, no stored queue, no identifiers until consent is granted;
 // the cookie itself records a consent given on an earlier page.
-// lib's inlined: 10 bytes smaller gzipped.
+// (lib's optedOut, inlined here: 10 bytes smaller gzipped.)
 const choice = readCookie(d.cookie, '_tp_optout')
 let out = choice ? choice == '1' : navigator.globalPrivacyControl
 let anon = cfg.consent == 'required' && !known
