@@ -119,29 +119,32 @@ func (s *Store) BuildRollups(ctx context.Context, site string, margin time.Durat
 func (s *Store) build(ctx context.Context, site string, days []string, builtFrom time.Time) error {
 	gen := uint64(time.Now().UnixNano())
 	live, liveArgs := liveSessions(s.DB, site, days)
-	traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, %[4]s, visitors, sessions, generation)
-		SELECT site_id, day, %[5]s, groupUniqArray(cityHash64(visitor_id)), uniqExact(session_id), ?
-		FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, %[2]s AS dims
-			FROM %[1]s.sessions WHERE %[3]s)
-		ARRAY JOIN dims AS dk
-		GROUP BY site_id, day, %[6]s`, s.DB, dimsArray(func(g GroupBy) string { return g.session }), live, drillColumns,
-		dimColumns, dimNames)
-	if err := s.Conn.Exec(ctx, traffic, append([]any{gen}, liveArgs...)...); err != nil {
-		return fmt.Errorf("cannot roll up traffic: %w", err)
+	for _, sh := range rollupShapes(func(g GroupBy) string { return g.session }) {
+		traffic := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (site_id, day, dim, key, %[2]s, visitors, sessions, generation)
+			SELECT site_id, day, %[3]s, groupUniqArray(cityHash64(visitor_id)), uniqExact(session_id), ?
+			FROM (SELECT site_id, toDate(started_at, 'UTC') AS day, visitor_id, session_id, %[4]s
+				FROM %[1]s.sessions WHERE %[5]s)
+			%[6]s
+			GROUP BY site_id, day, %[7]s`, s.DB, drillColumns, sh.columns, sh.inner, live, sh.join, sh.group)
+		if err := s.Conn.Exec(ctx, traffic, append([]any{gen}, liveArgs...)...); err != nil {
+			return fmt.Errorf("cannot roll up traffic: %w", err)
+		}
 	}
 	latest, latestArgs := latestCredit(s.DB, site, "", days)
-	credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
-			(site_id, day, model, dim, key, %[6]s, currency, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
-		SELECT site_id, day, model, %[7]s, cur, %[2]s, ?
-		FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, revenue,
-				%[5]s AS cur, %[3]s AS dims
-			FROM %[1]s.attributions
-			WHERE %[4]s)
-		ARRAY JOIN dims AS dk
-		GROUP BY site_id, day, model, %[8]s, cur`, s.DB, creditSums, dimsArray(func(g GroupBy) string { return g.attribution }), latest,
-		revenueCurrency, drillColumns, dimColumns, dimNames)
-	if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
-		return fmt.Errorf("cannot roll up credit: %w", err)
+	for _, sh := range rollupShapes(func(g GroupBy) string { return g.attribution }) {
+		credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
+				(site_id, day, model, dim, key, %[2]s, currency, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
+			SELECT site_id, day, model, %[3]s, cur, %[4]s, ?
+			FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, revenue,
+					%[5]s AS cur, %[6]s
+				FROM %[1]s.attributions
+				WHERE %[7]s)
+			%[8]s
+			GROUP BY site_id, day, model, %[9]s, cur`, s.DB, drillColumns, sh.columns, creditSums, revenueCurrency, sh.inner, latest,
+			sh.join, sh.group)
+		if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
+			return fmt.Errorf("cannot roll up credit: %w", err)
+		}
 	}
 	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation)")
 	if err != nil {
@@ -187,27 +190,30 @@ const creditSums = `sumIf(credit, conversion_type = 'lead') AS c_leads,
 // (empty: the site's currency); empty for leads and stages, which carry no revenue.
 const revenueCurrency = `if(conversion_type = 'sale', upper(currency), '')`
 
-// dimsArray is the SQL array of the rollup rows of a row, for ARRAY JOIN as dk: per
-// dimension, its name, its value and four empty strings; then "drilldown", an empty
-// string and the values of the drilled dimensions.
-func dimsArray(expr func(GroupBy) string) string {
-	var parts, drill []string
+// rollupShape is one kind of rollup rows, as parts of the query over sessions or
+// attributions that builds them: what its inner query selects besides the row's own
+// columns, how the outer one joins them, the columns it selects for dim, key and
+// drillColumns, and what it groups by besides the day (and model).
+type rollupShape struct{ inner, join, columns, group string }
+
+// rollupShapes are the rows per dimension value, for each dimension at once (an ARRAY
+// JOIN of (dimension, value) pairs), and the drill-down rows, grouped by the four values.
+// Two queries: one for both, with the four values beside every pair, was no faster.
+func rollupShapes(expr func(GroupBy) string) []rollupShape {
+	var pairs, drill []string
 	for _, g := range groupBys {
-		parts = append(parts, fmt.Sprintf("('%s', %s, '', '', '', '')", g.Name, expr(g)))
+		pairs = append(pairs, fmt.Sprintf("('%s', %s)", g.Name, expr(g)))
 		if drilled(g.Name) {
-			drill = append(drill, expr(g))
+			drill = append(drill, fmt.Sprintf("%s AS d_%s", expr(g), g.Name))
 		}
 	}
-	parts = append(parts, fmt.Sprintf("('%s', '', %s)", drilldown, strings.Join(drill, ", ")))
-	return "[" + strings.Join(parts, ", ") + "]"
+	return []rollupShape{
+		{inner: "[" + strings.Join(pairs, ", ") + "] AS dims", join: "ARRAY JOIN dims AS dk",
+			columns: "dk.1 AS dim, dk.2 AS key, '', '', '', ''", group: "dim, key"},
+		{inner: strings.Join(drill, ", "), columns: "'" + drilldown + "', '', d_channel, d_source, d_campaign, d_keyword",
+			group: "d_channel, d_source, d_campaign, d_keyword"},
+	}
 }
-
-// dimColumns select the columns of a rollup row from dimsArray's dk, in the order of
-// dim, key and drillColumns, named dimNames.
-const (
-	dimColumns = "dk.1 AS dim, dk.2 AS key, dk.3 AS d_channel, dk.4 AS d_source, dk.5 AS d_campaign, dk.6 AS d_term"
-	dimNames   = "dim, key, d_channel, d_source, d_campaign, d_term"
-)
 
 // latestCredit is the condition selecting the current credit rows of conversions that
 // occurred on days (ordered YYYY-MM-DD), of one model ("" = all), and
