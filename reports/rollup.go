@@ -19,6 +19,12 @@ import (
 // A build covers at most this many days per query, bounding ClickHouse's memory.
 const buildChunk = 31
 
+// rollupFormat is the format of the rollup rows this version builds, recorded in
+// report_builds.format: 1 with drill-down rows. A day built in an older format (an older
+// attribution service may still run beside this one) is stale: read from the tables and
+// built again.
+const rollupFormat = 1
+
 // drilldown is the rollups' dimension of the dashboard's drill-down (channel, source,
 // campaign, keyword): a row per combination of the four, in columns named as in sessions
 // and attributions (drillColumns), so that a report grouped by one of them and filtered
@@ -49,16 +55,17 @@ func (ds dayStates) current() (string, []any) {
 // days reads the state of each day of [from, to] (YYYY-MM-DD) that has data.
 func (s *Store) days(ctx context.Context, site, from, to string) (dayStates, error) {
 	var out dayStates
-	q := fmt.Sprintf(`SELECT toString(day), changed, built, gen FROM %s ORDER BY day`,
+	q := fmt.Sprintf(`SELECT toString(day), changed, built, gen, format FROM %s ORDER BY day`,
 		s.dayJoin("day >= toDate(?) AND day <= toDate(?)"))
 	err := s.each(ctx, q, []any{site, from, to, site, from, to}, func(sc scanner) error {
 		var d string
 		var changed, builtFrom time.Time
 		var gen uint64
-		if err := sc.Scan(&d, &changed, &builtFrom, &gen); err != nil {
+		var format uint8
+		if err := sc.Scan(&d, &changed, &builtFrom, &gen, &format); err != nil {
 			return err
 		}
-		if gen > 0 && builtFrom.After(changed) {
+		if gen > 0 && builtFrom.After(changed) && format >= rollupFormat {
 			out.built = append(out.built, d)
 			out.generations = append(out.generations, gen)
 		} else {
@@ -73,13 +80,14 @@ func (s *Store) days(ctx context.Context, site, from, to string) (dayStates, err
 }
 
 // dayJoin selects per day of the site (cond on day) its last change (changed) and its
-// current build (built: built_from, gen: generation; 0 for none). Its arguments are
-// the site and cond's, twice.
+// current build (built: built_from, gen: generation, format; 0 for none). Its arguments
+// are the site and cond's, twice.
 func (s *Store) dayJoin(cond string) string {
 	return fmt.Sprintf(`(SELECT day, max(changed_at) AS changed FROM %[1]s.report_changes
 			WHERE site_id = ? AND %[2]s GROUP BY day) AS changes
 		ANY LEFT JOIN
-		(SELECT day, argMax(built_from, generation) AS built, max(generation) AS gen FROM %[1]s.report_builds
+		(SELECT day, argMax(built_from, generation) AS built, max(generation) AS gen,
+				argMax(format, generation) AS format FROM %[1]s.report_builds
 			WHERE site_id = ? AND %[2]s GROUP BY day) AS builds
 		USING day`, s.DB, cond)
 }
@@ -94,8 +102,9 @@ func (s *Store) BuildRollups(ctx context.Context, site string, margin time.Durat
 	}
 	builtFrom := now.Add(-margin)
 	var todo []string
-	q := fmt.Sprintf(`SELECT toString(day) FROM %s WHERE changed < ? AND (gen = 0 OR built <= changed) ORDER BY day`, s.dayJoin("1"))
-	err := s.each(ctx, q, []any{site, site, builtFrom}, func(sc scanner) error {
+	q := fmt.Sprintf(`SELECT toString(day) FROM %s WHERE changed < ? AND (gen = 0 OR built <= changed OR format < ?) ORDER BY day`,
+		s.dayJoin("1"))
+	err := s.each(ctx, q, []any{site, site, builtFrom, rollupFormat}, func(sc scanner) error {
 		var d string
 		if err := sc.Scan(&d); err != nil {
 			return err
@@ -146,14 +155,14 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 			return fmt.Errorf("cannot roll up credit: %w", err)
 		}
 	}
-	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation)")
+	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation, format)")
 	if err != nil {
 		return fmt.Errorf("cannot record rollups: %w", err)
 	}
 	defer b.Abort()
 	for _, d := range days {
 		t, _ := time.Parse("2006-01-02", d)
-		if err := b.Append(site, t, builtFrom, gen); err != nil {
+		if err := b.Append(site, t, builtFrom, gen, uint8(rollupFormat)); err != nil {
 			return err
 		}
 	}
