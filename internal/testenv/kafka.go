@@ -3,10 +3,12 @@ package testenv
 import (
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,15 +36,23 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// FreePort returns a loopback TCP port nobody listens on right now.
+// FreePort returns a loopback TCP port nobody listens on right now, for a server a test
+// starts. It is below Linux's ephemeral range (32768 and up by default): a port from that
+// range was taken by some outgoing connection of a test running beside, before the
+// server could bind it ("Address already in use").
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000))))
+		if err != nil {
+			continue // in use
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return 0
 }
 
 // PrivateKafka runs a single-node broker of the test's own (see KafkaServer) and returns
