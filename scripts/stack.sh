@@ -19,6 +19,17 @@ up() {
   scripts/kafka.sh start
   scripts/clickhouse.sh start
   scripts/redis.sh start
+  # A service running other code than its binary now holds (rebuilt since it started)
+  # stops before the migrations: its old code must not write into a newer schema (it
+  # would build rollups in an older format). It starts again below.
+  local entry name url
+  for entry in "${SERVICES[@]}"; do
+    read -r name url <<<"$entry"
+    if pid_alive "$name" && ! cmp -s "bin/$name" "/proc/$(cat "$TP_RUN/$name.pid")/exe"; then
+      log "restarting $name: bin/$name changed"
+      stop_pid "$name"
+    fi
+  done
   bin/migrate >>"$TP_LOG/migrate.log" 2>&1 || { tail -n 20 "$TP_LOG/migrate.log" >&2; return 1; }
   # The collector locates visitors with DB-IP Lite unless TP_GEOIP names other databases
   # (a MaxMind GeoLite2 file, say) or is set empty.
@@ -27,7 +38,6 @@ up() {
     TP_GEOIP=$(scripts/geoip.sh files)
     export TP_GEOIP
   fi
-  local entry name url
   for entry in "${SERVICES[@]}"; do
     read -r name url <<<"$entry"
     if pid_alive "$name"; then continue; fi
