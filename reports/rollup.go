@@ -10,7 +10,7 @@ import (
 )
 
 // The source report reads daily rollups (report_traffic, report_credit; migrations 0014,
-// 0023, 0081, 0082) for days that have not changed since they were built, and sessions
+// 0023, 0081 to 0083) for days that have not changed since they were built, and sessions
 // and attributions for the other days: its figures are the same either way, and fast on
 // settled data.
 // Materialized views record in report_changes each day that an insert into sessions or
@@ -31,11 +31,25 @@ const rollupFormat = 1
 // on others reads rollups.
 const drilldown = "drilldown"
 
-const drillColumns = "channel, source, campaign, term"
+// drillColumns are the drill-down columns of the rollup tables: the drilled dimensions'
+// session columns (channel, source, campaign, term).
+var drillColumns = drillList(func(g GroupBy) string { return g.session })
 
 // drilled reports whether the drill-down rows hold the dimension's values.
 func drilled(dim string) bool {
 	return dim == "channel" || dim == "source" || dim == "campaign" || dim == "keyword"
+}
+
+// drillList joins f of each drilled dimension, in the order of groupBys (and of
+// drillColumns).
+func drillList(f func(GroupBy) string) string {
+	var out []string
+	for _, g := range groupBys {
+		if drilled(g.Name) {
+			out = append(out, f(g))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // dayStates says which days of a range have current rollups.
@@ -209,18 +223,16 @@ type rollupShape struct{ inner, join, columns, group string }
 // JOIN of (dimension, value) pairs), and the drill-down rows, grouped by the four values.
 // Two queries: one for both, with the four values beside every pair, was no faster.
 func rollupShapes(expr func(GroupBy) string) []rollupShape {
-	var pairs, drill []string
+	var pairs []string
 	for _, g := range groupBys {
 		pairs = append(pairs, fmt.Sprintf("('%s', %s)", g.Name, expr(g)))
-		if drilled(g.Name) {
-			drill = append(drill, fmt.Sprintf("%s AS d_%s", expr(g), g.Name))
-		}
 	}
+	alias := func(g GroupBy) string { return "d_" + g.Name }
 	return []rollupShape{
 		{inner: "[" + strings.Join(pairs, ", ") + "] AS dims", join: "ARRAY JOIN dims AS dk",
-			columns: "dk.1 AS dim, dk.2 AS key, '', '', '', ''", group: "dim, key"},
-		{inner: strings.Join(drill, ", "), columns: "'" + drilldown + "', '', d_channel, d_source, d_campaign, d_keyword",
-			group: "d_channel, d_source, d_campaign, d_keyword"},
+			columns: "dk.1 AS dim, dk.2 AS key, " + drillList(func(GroupBy) string { return "''" }), group: "dim, key"},
+		{inner: drillList(func(g GroupBy) string { return expr(g) + " AS " + alias(g) }),
+			columns: "'" + drilldown + "', '', " + drillList(alias), group: drillList(alias)},
 	}
 }
 
