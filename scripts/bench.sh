@@ -16,7 +16,7 @@ if [ -x scripts/bench-stitcher.sh ]; then scripts/bench-stitcher.sh || echo "ben
 
 echo "== attribution (target: 1M conversions x ~5 touches, all models, <= 30 s with Go heap <= 1 GiB; report views over 10M sessions p95 <= 150 ms; erasure of a person <= 60 s)"
 bin/benchattribution -conversions "${TP_BENCH_CONVERSIONS:-1000000}" -extra-sessions "${TP_BENCH_EXTRA_SESSIONS:-5000000}" \
-  || echo "bench: attribution benchmark failed"
+  -clickhouse.pid "$(cat "$TP_RUN/clickhouse.pid" 2>/dev/null || echo 0)" || echo "bench: attribution benchmark failed"
 
 echo "== a new sale credited (target: p99 <= 3 s from its HTTP 2xx to its rows under every model, on the live stack)"
 bin/benchcredit -conversions "${TP_BENCH_CREDITS:-40}" || echo "bench: credit benchmark failed"

@@ -48,6 +48,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the scratch database")
 	reuse := flag.Bool("reuse", false, "only time the source report, on the database a run with -keep left")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the rebuild to this file")
+	chPID := flag.Int("clickhouse.pid", 0, "process id of a ClickHouse server on this machine, to report its CPU time in the rebuild beside Go's (0: Go's only)")
 	envflag.Parse()
 	gctune.Attribution.Apply() // as cmd/attribution does
 
@@ -75,7 +76,7 @@ func main() {
 		if !*keep {
 			defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+*db)
 		}
-		loadAndRebuild(ctx, conn, *db, *convs, *touches, *extra, end, *cpuProfile)
+		loadAndRebuild(ctx, conn, *db, *convs, *touches, *extra, end, *cpuProfile, *chPID)
 		timeReport(ctx, store, p, "right after the rebuild, from sessions and attributions, their parts still merging")
 	}
 	// Reports usually run on settled tables: time them (again) once ClickHouse has merged.
@@ -112,8 +113,10 @@ func timeErasure(ctx context.Context, conn driver.Conn, db string) {
 		sessions, rows, time.Since(start).Seconds())
 }
 
-// loadAndRebuild fills db with the data set and times a rebuild of every model.
-func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, touches, extra int, end time.Time, cpuProfile string) {
+// loadAndRebuild fills db with the data set and times a rebuild of every model. With the
+// process id of a local ClickHouse server, it also tells its CPU time from Go's: both
+// share the machine's cores.
+func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, touches, extra int, end time.Time, cpuProfile string, chPID int) {
 	start := time.Now()
 	sessions, err := fill(ctx, conn, db, convs, touches, extra, end)
 	if err != nil {
@@ -130,16 +133,33 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 		}
 		pprof.StartCPUProfile(f)
 	}
-	start = time.Now()
+	chCPU := func() time.Duration {
+		if chPID == 0 {
+			return 0
+		}
+		t, err := benchstat.ProcessCPU(chPID)
+		if err != nil {
+			log.Printf("attribution bench: no CPU time of ClickHouse: %v", err)
+			chPID = 0
+		}
+		return t
+	}
+	start, goCPU, ch := time.Now(), benchstat.SelfCPU(), chCPU()
 	heap := benchstat.WatchHeap()
 	n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
 	if err != nil {
 		log.Fatal(err)
 	}
-	took, peak := time.Since(start), heap()
+	took, peak, goCPU, ch := time.Since(start), heap(), benchstat.SelfCPU()-goCPU, chCPU()-ch
 	pprof.StopCPUProfile()
 	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 30 s), Go heap peak %d MiB (target <= 1024)\n",
 		n, len(model.Models), rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), peak>>20)
+	if chPID != 0 {
+		fmt.Printf("attribution bench: CPU time in the rebuild: Go %.1f s, ClickHouse %.1f s (its queries, inserts and merges), against %.1f s of wall time\n",
+			goCPU.Seconds(), ch.Seconds(), took.Seconds())
+	} else {
+		fmt.Printf("attribution bench: CPU time in the rebuild: Go %.1f s, against %.1f s of wall time\n", goCPU.Seconds(), took.Seconds())
+	}
 }
 
 // timeReport runs the source report three times and prints the best and median times.

@@ -1,5 +1,5 @@
-// Package benchstat holds the figures the benchmarks share: percentiles of latencies and
-// the peak of the Go heap.
+// Package benchstat holds the figures the benchmarks share: percentiles of latencies, the
+// peak of the Go heap, and CPU time.
 package benchstat
 
 import (

@@ -1,0 +1,35 @@
+package benchstat
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// A process's CPU time read from /proc is the time the process itself counts, to the
+// kernel's tick.
+func TestProcessCPUReadsTheProcessTime(t *testing.T) {
+	before, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := SelfCPU()
+	x := 1
+	for SelfCPU()-self < 300*time.Millisecond { // CPU, not wall time: the machine may be busy
+		for range 100000 {
+			x = x*31 + 7
+		}
+	}
+	_ = x
+	after, err := ProcessCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, selfUsed := after-before, SelfCPU()-self
+	if used < 200*time.Millisecond || used > selfUsed+50*time.Millisecond || used < selfUsed-50*time.Millisecond {
+		t.Fatalf("/proc says %v of CPU, the process counts %v; want the same, at least 200ms", used, selfUsed)
+	}
+	if _, err := ProcessCPU(1 << 30); err == nil {
+		t.Fatal("no error for a process that does not exist")
+	}
+}
