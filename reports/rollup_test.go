@@ -135,6 +135,22 @@ func TestRollupsMatchTables(t *testing.T) {
 			}
 		}
 	}
+	// builds builds the rollups of the days changed before margin ago, and wants that
+	// many; readsRollups asks for the reports and wants that many days read from rollups.
+	builds := func(margin time.Duration, want int, when string) {
+		t.Helper()
+		if n, err := store.BuildRollups(ctx, "demo", margin); err != nil || n != want {
+			t.Fatalf("built %d days %s (%v), want %d", n, when, err, want)
+		}
+	}
+	readsRollups := func(want int, when string) map[string]*Sources {
+		t.Helper()
+		out, built := reports()
+		if built != want {
+			t.Fatalf("%d days read from the rollups %s, want %d", built, when, want)
+		}
+		return out
+	}
 
 	fromTables, built := reports()
 	if built != 0 {
@@ -167,14 +183,8 @@ func TestRollupsMatchTables(t *testing.T) {
 	if n < 8 {
 		t.Fatalf("built %d days, want every day with data (at least 8)", n)
 	}
-	if again, err := store.BuildRollups(ctx, "demo", 0); err != nil || again != 0 {
-		t.Fatalf("a second build with no change built %d days (%v), want 0", again, err)
-	}
-	fromRollups, built := reports()
-	if built != n {
-		t.Fatalf("%d days read from the rollups after building %d", built, n)
-	}
-	same(fromTables, fromRollups)
+	builds(0, 0, "by a second build with no change")
+	same(fromTables, readsRollups(n, "after building every day"))
 
 	// One day changes: it is read from the tables at once, and a margin keeps it out of a
 	// build while inserts may still be running.
@@ -183,21 +193,14 @@ func TestRollupsMatchTables(t *testing.T) {
 	d.Conversion(attrtest.Conversion{Site: "demo", ID: "lead-late", Type: "lead", LeadType: "form", Person: "late", At: day.Add(10 * time.Hour)})
 	rebuild(day, day)
 	time.Sleep(1100 * time.Millisecond)
-	if n, err := store.BuildRollups(ctx, "demo", time.Hour); err != nil || n != 0 {
-		t.Fatalf("built %d days changed within the margin (%v), want 0", n, err)
-	}
-	changed, built := reports()
-	if built != n-1 {
-		t.Fatalf("%d of %d days read from the rollups after one changed", built, n)
-	}
+	builds(time.Hour, 0, "changed within the margin")
+	changed := readsRollups(n-1, "after one day changed")
 	c := changed["channel/first_click"]
 	if c.Totals.Sessions != fromTables["channel/first_click"].Totals.Sessions+1 ||
 		c.Totals.Leads != fromTables["channel/first_click"].Totals.Leads+1 {
 		t.Fatalf("the changed day is not read from the tables: %+v, before %+v", c.Totals, fromTables["channel/first_click"].Totals)
 	}
-	if n, err := store.BuildRollups(ctx, "demo", 0); err != nil || n != 1 {
-		t.Fatalf("built %d days after one changed (%v), want 1", n, err)
-	}
+	builds(0, 1, "after one changed")
 	rebuilt, _ := reports()
 	same(changed, rebuilt)
 
@@ -212,19 +215,9 @@ func TestRollupsMatchTables(t *testing.T) {
 	if err := conn.Exec(ctx, `INSERT INTO `+db+`.report_builds (site_id, day, built_from, generation) SELECT 'demo', toDate(?), now() + 60, ?`, day, gen); err != nil {
 		t.Fatal(err)
 	}
-	older, built := reports()
-	if built != n-1 {
-		t.Fatalf("%d of %d days read from the rollups with one built in an older format", built, n)
-	}
-	same(rebuilt, older)
-	if n, err := store.BuildRollups(ctx, "demo", 0); err != nil || n != 1 {
-		t.Fatalf("built %d days after one was built in an older format (%v), want 1", n, err)
-	}
-	again, built := reports()
-	if built != n {
-		t.Fatalf("%d of %d days read from the rollups after building again", built, n)
-	}
-	same(rebuilt, again)
+	same(rebuilt, readsRollups(n-1, "with one day built in an older format"))
+	builds(0, 1, "after one was built in an older format")
+	same(rebuilt, readsRollups(n, "after building it again"))
 }
 
 // round rounds credit sums, which ClickHouse adds in any order, and orders rows by key.
