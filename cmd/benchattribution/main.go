@@ -144,13 +144,13 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 		}
 		return t
 	}
-	start, goCPU, ch := time.Now(), benchstat.SelfCPU(), chCPU()
+	start, goCPU, ch := time.Now(), benchstat.SelfUsage().CPU(), chCPU()
 	heap := benchstat.WatchHeap()
 	n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
 	if err != nil {
 		log.Fatal(err)
 	}
-	took, peak, goCPU, ch := time.Since(start), heap(), benchstat.SelfCPU()-goCPU, chCPU()-ch
+	took, peak, goCPU, ch := time.Since(start), heap(), benchstat.SelfUsage().CPU()-goCPU, chCPU()-ch
 	pprof.StopCPUProfile()
 	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 30 s), Go heap peak %d MiB (target <= 1024)\n",
 		n, len(model.Models), rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), peak>>20)

@@ -17,7 +17,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -94,7 +93,7 @@ func main() {
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	start, ru0 := time.Now(), rusage()
+	start, ru0 := time.Now(), benchstat.SelfUsage()
 	heap := benchstat.WatchHeap()
 	go func() {
 		defer wg.Done()
@@ -125,7 +124,7 @@ func main() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	total, ru1, peak := time.Since(start), rusage(), heap()
+	total, ru1, peak := time.Since(start), benchstat.SelfUsage(), heap()
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -146,9 +145,9 @@ func main() {
 	fmt.Printf("stitcher Kafka -> ClickHouse, sustained: %s (from %d to %d events stored)\n", sustained, from.count, to.count)
 	fmt.Printf("stitcher drain, start to end: %d events in %s = %.0f events/s\n",
 		*n, total.Round(time.Millisecond), float64(*n)/total.Seconds())
-	user, sys := tv(ru1.Utime)-tv(ru0.Utime), tv(ru1.Stime)-tv(ru0.Stime)
+	user, sys := ru1.User-ru0.User, ru1.System-ru0.System
 	fmt.Printf("stitcher CPU in the drain: %.1f µs/event (user %s, system %s, %d page faults)\n",
-		float64((user+sys).Microseconds())/float64(*n), user.Round(time.Millisecond), sys.Round(time.Millisecond), ru1.Minflt-ru0.Minflt)
+		float64((user+sys).Microseconds())/float64(*n), user.Round(time.Millisecond), sys.Round(time.Millisecond), ru1.MinorFaults-ru0.MinorFaults)
 	fmt.Printf("stitcher Go heap peak in the drain: %d MiB (target <= 1024)\n", peak>>20)
 
 	// Phase 2: live load at a steady rate; time from produce to queryable.
@@ -169,16 +168,6 @@ type mark struct {
 	at    time.Time
 	count uint64
 }
-
-func rusage() syscall.Rusage {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		log.Fatal(err)
-	}
-	return ru
-}
-
-func tv(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
 
 func count(ctx context.Context, conn driver.Conn, db string) uint64 {
 	var c uint64

@@ -9,13 +9,22 @@ import (
 	"time"
 )
 
-// SelfCPU is the CPU time (user and system) this process has used.
-func SelfCPU() time.Duration {
+// Usage is what this process has used so far.
+type Usage struct {
+	User, System time.Duration
+	MinorFaults  int64
+}
+
+// CPU is the user and system time together.
+func (u Usage) CPU() time.Duration { return u.User + u.System }
+
+// SelfUsage is what this process has used so far (zero if the system does not say).
+func SelfUsage() Usage {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return Usage{}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return Usage{User: time.Duration(ru.Utime.Nano()), System: time.Duration(ru.Stime.Nano()), MinorFaults: ru.Minflt}
 }
 
 // ProcessCPU is the CPU time (user and system) another process on this machine has

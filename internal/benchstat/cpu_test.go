@@ -13,9 +13,9 @@ func TestProcessCPUReadsTheProcessTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	self := SelfCPU()
+	self := SelfUsage().CPU()
 	x := 1
-	for SelfCPU()-self < 300*time.Millisecond { // CPU, not wall time: the machine may be busy
+	for SelfUsage().CPU()-self < 300*time.Millisecond { // CPU, not wall time: the machine may be busy
 		for range 100000 {
 			x = x*31 + 7
 		}
@@ -25,7 +25,7 @@ func TestProcessCPUReadsTheProcessTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	used, selfUsed := after-before, SelfCPU()-self
+	used, selfUsed := after-before, SelfUsage().CPU()-self
 	if used < 200*time.Millisecond || used > selfUsed+50*time.Millisecond || used < selfUsed-50*time.Millisecond {
 		t.Fatalf("/proc says %v of CPU, the process counts %v; want the same, at least 200ms", used, selfUsed)
 	}
