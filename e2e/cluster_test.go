@@ -23,6 +23,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
 	"touchpoint/internal/testenv"
@@ -163,8 +164,8 @@ func TestBrokerAndReplicaKilledUnderLoad(t *testing.T) {
 			return n == uint64(len(l.sales)) && n > 0, fmt.Errorf("%d of %d sales (%v)", n, len(l.sales), err)
 		})
 		testenv.Eventually(t, 3*time.Minute, "every sale credited once "+when, func() (bool, error) {
-			n, uniq, err := count(`SELECT count(), uniqExact(conversion_id) FROM %s.attributions FINAL
-				WHERE site_id = 'demo' AND model = 'last_click' AND removed = 0 AND conversion_id IN (SELECT arrayJoin(?))`, l.sales)
+			n, uniq, err := count(`SELECT count(), uniqExact(conversion_id) FROM %s.touch_credits FINAL
+				WHERE site_id = 'demo' AND removed = 0 AND `+model.CreditColumn(model.LastClick)+` > 0 AND conversion_id IN (SELECT arrayJoin(?))`, l.sales)
 			if err == nil && n != uniq {
 				t.Fatalf("%d last-click credits for %d sales %s", n, uniq, when)
 			}

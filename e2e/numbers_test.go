@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/event"
 	"touchpoint/internal/testenv"
 )
@@ -71,10 +72,10 @@ func TestPaymentReturnSearchAndBotThroughPublicAPIs(t *testing.T) {
 		{ID: uuid.NewString(), Type: "conversion", TS: at(20 * time.Minute), VID: buyer, URL: "https://shop.example.com/thanks?order=1",
 			Ref: "https://www.paypal.com/checkoutnow?token=EC-1", Conversion: &event.ConversionInfo{ID: order, Type: "sale", Value: 99, Currency: "EUR"}},
 	}})
-	for _, m := range []string{"first_click", "last_click", "last_non_direct", "linear"} {
+	for _, m := range []string{model.FirstClick, model.LastClick, model.LastNonDirect, model.Linear} {
 		testenv.Eventually(t, 30*time.Second, m+" credit of the sale", func() (bool, error) {
-			n := query(`SELECT count() FROM %s.attributions FINAL WHERE site_id = ? AND conversion_id = ? AND model = ? AND removed = 0
-				AND channel = 'Paid Search' AND credit = 1`, siteID, order, m)
+			n := query(`SELECT count() FROM %s.touch_credits FINAL WHERE site_id = ? AND conversion_id = ? AND removed = 0
+				AND channel = 'Paid Search' AND `+model.CreditColumn(m)+` = 1`, siteID, order)
 			return n == 1, nil
 		})
 	}
@@ -87,7 +88,7 @@ func TestPaymentReturnSearchAndBotThroughPublicAPIs(t *testing.T) {
 	if n := query(`SELECT count() FROM %s.conversions FINAL WHERE site_id = ? AND conversion_id = ?`, siteID, search); n != 0 {
 		t.Fatalf("the site search became a lead")
 	}
-	if n := query(`SELECT count() FROM %s.attributions FINAL WHERE site_id = ? AND conversion_id = ?`, siteID, botLead); n != 0 {
+	if n := query(`SELECT count() FROM %s.touch_credits FINAL WHERE site_id = ? AND conversion_id = ?`, siteID, botLead); n != 0 {
 		t.Fatalf("the bot's lead was credited (%d rows)", n)
 	}
 }

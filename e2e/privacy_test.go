@@ -90,10 +90,20 @@ func TestErasureThroughTheAPI(t *testing.T) {
 		return n
 	}
 	testenv.Eventually(t, 60*time.Second, "both persons' conversions credited and the lead sent to the CRM", func() (bool, error) {
-		return count("SELECT uniqExact(conversion_id) FROM %s.attributions WHERE site_id = ?", siteID) == 3 &&
+		return count("SELECT uniqExact(conversion_id) FROM %s.touch_credits WHERE site_id = ?", siteID) == 3 &&
 			count("SELECT count() FROM %s.webhook_deliveries WHERE site_id = ?", siteID) > 0, nil
 	})
-	otherCredit := count("SELECT count() FROM %s.attributions FINAL WHERE site_id = ? AND conversion_id = ? AND removed = 0 AND credit > 0", siteID, "lead-other-"+siteID)
+	// The other person's credit: every model's credited touches of their lead.
+	otherCredits := func() uint64 {
+		t.Helper()
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM ("+modelCredits(db, "site_id = ? AND conversion_id = ?")+")",
+			siteID, "lead-other-"+siteID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	otherCredit := otherCredits()
 
 	// Export, by the email in a POST body: the rows of both devices.
 	var exp struct {
@@ -103,7 +113,7 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	if code := adminDo(t, http.MethodPost, attribution+"/api/v1/privacy/export?site="+siteID, map[string]string{"email": email}, &exp); code != 200 {
 		t.Fatalf("export: %d", code)
 	}
-	for _, table := range []string{"events", "sessions", "identities", "conversions", "attributions", "webhook_deliveries", "server_links"} {
+	for _, table := range []string{"events", "sessions", "identities", "conversions", "touch_credits", "webhook_deliveries", "server_links"} {
 		if len(exp.Tables[table]) == 0 {
 			t.Fatalf("export has no %s: %v", table, exp.Tables)
 		}
@@ -168,7 +178,7 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	if left := testenv.RowsContaining(t, conn, db, needles); len(left) > 0 {
 		t.Fatalf("rows of the erased person left: %v", left)
 	}
-	if n := count("SELECT count() FROM %s.attributions FINAL WHERE site_id = ? AND conversion_id = ? AND removed = 0 AND credit > 0", siteID, "lead-other-"+siteID); n != otherCredit || n == 0 {
+	if n := otherCredits(); n != otherCredit || n == 0 {
 		t.Fatalf("the other person's credit rows: %d, were %d", n, otherCredit)
 	}
 	var audit struct {

@@ -513,6 +513,31 @@ func TestSQLDocsOnDemoData(t *testing.T) {
 		}
 	})
 
+	t.Run("credit on the table", func(t *testing.T) {
+		h := "Credit"
+		leads := map[string]float64{}
+		for _, r := range p.query(t, doc.sql(t, h)) { // a row per channel and currency
+			leads[r.str("channel")] += r.num("leads")
+		}
+		api := byKey(p.sources(t, "linear", "channel", last30).Rows)
+		c := newCompare(t, h)
+		n := 0
+		for k, f := range api {
+			if f.Leads != 0 {
+				n++
+				c.num(k+" leads", math.Round(leads[k]*1e6)/1e6, f.Leads) // the API's six decimals
+			}
+		}
+		for k, v := range leads {
+			if _, ok := api[k]; !ok && v != 0 {
+				c.fail("%s: leads the API does not have", k)
+			}
+		}
+		if n < 2 {
+			t.Errorf("%d channels with linear leads: the comparison proves little", n)
+		}
+	})
+
 	t.Run("leads by first touch in both reports", func(t *testing.T) {
 		h := "Leads by first touch, as both reports count them"
 		rows := keyed(p.query(t, doc.sql(t, h)), "channel")

@@ -102,7 +102,7 @@ func TestWebhooksOutliveAHungCRMAndARestart(t *testing.T) {
 		return n
 	}
 	testenv.Eventually(t, 30*time.Second, "every lead credited while the CRM hangs", func() (bool, error) {
-		return count(`SELECT uniqExact(conversion_id) FROM %s.attributions FINAL WHERE site_id = ? AND removed = 0`) == 5, nil
+		return count(`SELECT uniqExact(conversion_id) FROM %s.touch_credits FINAL WHERE site_id = ? AND removed = 0`) == 5, nil
 	})
 	testenv.Eventually(t, 10*time.Second, "five webhooks in the queue", func() (bool, error) {
 		return count(`SELECT count() FROM %s.delivery_queue FINAL WHERE site_id = ? AND state = 'pending'`) == 5, nil

@@ -178,7 +178,7 @@ func (s *Service) find(ctx context.Context, site string, k identity.Key) (*perso
 	}
 	cq := fmt.Sprintf(`SELECT conversion_id, toDate(occurred_at, 'UTC') FROM %[1]s.conversions
 		WHERE site_id = ? AND (has(?, person_id) OR has(?, visitor_id) OR has(?, email_sha256) OR has(?, user_id))
-		UNION ALL SELECT DISTINCT conversion_id, toDate(occurred_at, 'UTC') FROM %[1]s.attributions WHERE site_id = ? AND has(?, person_id)
+		UNION ALL SELECT DISTINCT conversion_id, toDate(occurred_at, 'UTC') FROM %[1]s.touch_credits WHERE site_id = ? AND has(?, person_id)
 		UNION ALL SELECT DISTINCT '', toDate(started_at, 'UTC') FROM %[1]s.sessions WHERE site_id = ? AND (has(?, visitor_id) OR has(?, person_id))`, s.DB)
 	pids := p.persons.bound()
 	v, e, u := p.visitors.bound(), p.emails.bound(), p.users.bound()

@@ -12,6 +12,7 @@ import (
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/engine"
+	"touchpoint/attribution/model"
 	"touchpoint/attribution/webhook"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
@@ -129,10 +130,17 @@ func found(t *testing.T, conn driver.Conn, db string, needles []string) map[stri
 	return testenv.RowsContaining(t, conn, db, needles)
 }
 
+// credits returns each model's credit of each touch of the conversion, by model, session
+// and channel: the touches a model credits, as reports show them.
 func credits(t *testing.T, w *world, site, conv string) map[string]float64 {
 	t.Helper()
-	rows, err := w.conn.Query(context.Background(), "SELECT concat(model, '/', session_id, '/', channel), credit FROM "+w.db+
-		".attributions FINAL WHERE site_id = ? AND conversion_id = ? AND removed = 0", site, conv)
+	names, cols := make([]string, len(model.Models)), make([]string, len(model.Models))
+	for i, m := range model.Models {
+		names[i], cols[i] = "'"+m+"'", model.CreditColumn(m)
+	}
+	rows, err := w.conn.Query(context.Background(), "SELECT concat(model, '/', session_id, '/', channel), credit FROM (SELECT session_id, channel, "+
+		strings.Join(cols, ", ")+" FROM "+w.db+".touch_credits FINAL WHERE site_id = ? AND conversion_id = ? AND removed = 0) ARRAY JOIN ["+
+		strings.Join(names, ", ")+"] AS model, ["+strings.Join(cols, ", ")+"] AS credit WHERE credit > 0", site, conv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +167,7 @@ func TestEraseRemovesThePersonFromEveryTable(t *testing.T) {
 	svc := &privacy.Service{Conn: w.conn, DB: w.db, Grace: time.Millisecond}
 	needles := append([]string{w.laptop, w.phone, w.email, w.user, "lead-a", "sale-a"}, w.persons...)
 	before := found(t, w.conn, w.db, needles)
-	for _, table := range []string{"events", "sessions", "identities", "server_links", "person_aliases", "person_merges", "conversions", "attributions",
+	for _, table := range []string{"events", "sessions", "identities", "server_links", "person_aliases", "person_merges", "conversions", "touch_credits",
 		"webhook_deliveries", "delivery_queue"} {
 		if before[table] == 0 {
 			t.Fatalf("the test world has no row of A in %s: %v", table, before)
@@ -279,8 +287,8 @@ func TestExportHasEveryRowOfThePerson(t *testing.T) {
 			t.Fatalf("export has %d rows of %s, want %d: %v", len(out.Tables[table]), table, n, out.Tables[table])
 		}
 	}
-	if len(out.Tables["attributions"]) == 0 {
-		t.Fatal("export has no attributions")
+	if len(out.Tables["touch_credits"]) == 0 {
+		t.Fatal("export has no credited touches")
 	}
 	for _, r := range out.Tables["events"] {
 		if r["site_id"] != siteID || (r["visitor_id"] != w.laptop && r["visitor_id"] != w.phone) {

@@ -3,11 +3,13 @@ package privacy_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/site"
 	"touchpoint/privacy"
@@ -42,9 +44,15 @@ func TestRetentionDeletesOldRawData(t *testing.T) {
 		}
 		return n
 	}
+	// Every model's credit of the site's touches, summed.
 	credit := func() float64 {
+		cols := make([]string, len(model.Models))
+		for i, m := range model.Models {
+			cols[i] = model.CreditColumn(m)
+		}
 		var c float64
-		if err := w.conn.QueryRow(ctx, "SELECT sum(credit) FROM "+w.db+".attributions FINAL WHERE site_id = ? AND removed = 0", siteID).Scan(&c); err != nil {
+		if err := w.conn.QueryRow(ctx, "SELECT sum("+strings.Join(cols, " + ")+") FROM "+w.db+".touch_credits FINAL WHERE site_id = ? AND removed = 0",
+			siteID).Scan(&c); err != nil {
 			t.Fatal(err)
 		}
 		return c

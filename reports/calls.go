@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"touchpoint/attribution/model"
 )
 
 // CallFigures are the calls of one row of the calls report, or of its totals: calls,
@@ -45,24 +47,20 @@ var CallGroupBys = []string{"channel", "source", "campaign", "keyword"}
 // Calls computes the calls report.
 func (s *Store) Calls(ctx context.Context, p Params) (*Calls, error) {
 	out := &Calls{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Rows: []CallRow{}}
-	var days []string
-	for d := p.From; !d.After(p.To); d = d.AddDate(0, 0, 1) {
-		days = append(days, day(d))
-	}
-	latest, args := latestCredit(s.DB, p.Site, p.Model, days)
+	latest, args := p.credited(s.DB)
 	// Per row and call first: a call crediting two sessions of one row counts once there.
 	q := fmt.Sprintf(`SELECT if(k = '', '%[1]s', k) AS key, sum(credit), sumIf(credit, answered = 1), sumIf(credit, first = 1),
 			quantileIf(0.5)(duration, answered = 1)
 		FROM (
-			SELECT %[2]s AS k, conversion_id, any(conversion_type) = 'lead' AS first, sum(credit) AS credit
-			FROM %[3]s.attributions WHERE %[4]s AND lead_type = 'call'
+			SELECT %[2]s AS k, conversion_id, any(conversion_type) = 'lead' AS first, sum(%[5]s) AS credit
+			FROM %[3]s.touch_credits WHERE %[4]s AND lead_type = 'call'
 			GROUP BY k, conversion_id
 		) ANY LEFT JOIN (
 			SELECT conversion_id, visitParamExtractBool(props, 'answered') AS answered, visitParamExtractUInt(props, 'duration') AS duration
 			FROM %[3]s.conversions FINAL WHERE site_id = ? AND lead_type = 'call'
 		) USING conversion_id
 		WHERE credit > 0
-		GROUP BY key WITH TOTALS`, NoneKey, p.By.attribution, s.DB, latest)
+		GROUP BY key WITH TOTALS`, NoneKey, p.By.attribution, s.DB, latest, model.CreditColumn(p.Model))
 	rows, err := s.Conn.Query(ctx, q, append(args, p.Site)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read calls: %w", err)

@@ -121,7 +121,7 @@ func (f Filter) where(expr func(GroupBy) string) (string, []any) {
 	return sql.String(), args
 }
 
-// sessions is the filter on sessions rows, attributions on attribution rows.
+// sessions is the filter on sessions rows, attributions on touch_credits rows.
 func (f Filter) sessions() (string, []any) {
 	return f.where(func(g GroupBy) string { return g.session })
 }
@@ -130,7 +130,7 @@ func (f Filter) attributions() (string, []any) {
 	return f.where(func(g GroupBy) string { return g.attribution })
 }
 
-// leadType is the condition on rows of lead conversions (attributions or conversions)
+// leadType is the condition on rows of lead conversions (touch_credits or conversions)
 // that they are of the filter's lead type, as " AND …".
 func (f Filter) leadType() (string, []any) {
 	if f.LeadType == "" {

@@ -222,7 +222,7 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 			Term: n, LandingPage: n, Country: n, Device: n, Credits: creditsFor(c)}
 		if call := conv.Call; call != nil && call.Match != "session" {
 			// An unmatched call's or a static number's own touch, as the engine credited it.
-			q := fmt.Sprintf(`SELECT channel, source, medium, campaign, term, landing_page FROM %s.attributions FINAL
+			q := fmt.Sprintf(`SELECT channel, source, medium, campaign, term, landing_page FROM %s.touch_credits FINAL
 				WHERE site_id = ? AND conversion_id = ? AND session_id = '' AND removed = 0 LIMIT 1`, s.DB)
 			if err := s.Conn.QueryRow(ctx, q, st.ID, conv.ConversionID).Scan(&t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
 				&t.LandingPage); err != nil {
@@ -298,21 +298,28 @@ func (s *Store) journeyConversions(ctx context.Context, site, where string, args
 	return out, nil
 }
 
-// credits returns a conversion's current credit per session and model.
+// credits returns a conversion's current credit per credited session: the credit of each
+// model that credits it.
 func (s *Store) credits(ctx context.Context, site, conversionID string) (map[string]map[string]float64, error) {
-	q := fmt.Sprintf(`SELECT session_id, model, credit FROM %s.attributions FINAL
-		WHERE site_id = ? AND conversion_id = ? AND removed = 0`, s.DB)
+	q := fmt.Sprintf(`SELECT session_id, %s FROM %s.touch_credits FINAL
+		WHERE site_id = ? AND conversion_id = ? AND removed = 0`, creditColumns, s.DB)
 	out := map[string]map[string]float64{}
 	err := s.each(ctx, q, []any{site, conversionID}, func(sc scanner) error {
-		var sid, m string
-		var c float64
-		if err := sc.Scan(&sid, &m, &c); err != nil {
+		var sid string
+		c := make([]float64, len(model.Models))
+		dest := []any{&sid}
+		for i := range c {
+			dest = append(dest, &c[i])
+		}
+		if err := sc.Scan(dest...); err != nil {
 			return err
 		}
-		if out[sid] == nil {
-			out[sid] = map[string]float64{}
+		out[sid] = map[string]float64{}
+		for i, m := range model.Models {
+			if c[i] > 0 {
+				out[sid][m] = c[i]
+			}
 		}
-		out[sid][m] = c
 		return nil
 	})
 	if err != nil {

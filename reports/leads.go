@@ -123,12 +123,11 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	where += typeCond
 	args = append(args, typeArgs...)
 	if len(p.Filter.Dims) > 0 {
+		latest, latestArgs := p.credited(s.DB)
 		cond, condArgs := p.Filter.attributions()
-		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM (
-				SELECT conversion_id, removed, credit, %s FROM %s.attributions FINAL
-				WHERE site_id = ? AND model = ? AND conversion_type = 'lead' AND occurred_at >= ? AND occurred_at < ?)
-			WHERE removed = 0 AND credit > 0%s)`, attributionKeyColumns, s.DB, cond)
-		args = append(append(args, p.Site, p.Model, p.From, p.end()), condArgs...)
+		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM %s.touch_credits
+			WHERE %s AND conversion_type = 'lead'%s)`, s.DB, latest, cond)
+		args = append(append(args, latestArgs...), condArgs...)
 	}
 	// A bot's lead is not listed, as no report counts it.
 	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
@@ -193,26 +192,29 @@ func (s *Store) leadTouches(ctx context.Context, site string, leads []Lead) erro
 		at[leads[i].ConversionID] = &leads[i]
 		ids[i] = leads[i].ConversionID
 	}
-	q := fmt.Sprintf(`SELECT conversion_id, model, touch_at, channel, source, medium, campaign, term, landing_page FROM (
-			SELECT * FROM %s.attributions FINAL
-			WHERE site_id = ? AND model IN (?, ?, ?) AND conversion_id IN (SELECT arrayJoin(?)))
-		WHERE removed = 0`, s.DB)
-	err := s.each(ctx, q, []any{site, model.FirstClick, model.LastClick, model.Linear, ids}, func(sc scanner) error {
-		var id, m string
+	q := fmt.Sprintf(`SELECT conversion_id, %[1]s, %[2]s, %[3]s, touch_at, channel, source, medium, campaign, term, landing_page FROM (
+			SELECT conversion_id, touch_at, channel, source, medium, campaign, term, landing_page, %[1]s, %[2]s, %[3]s, removed
+			FROM %[4]s.touch_credits FINAL
+			WHERE site_id = ? AND conversion_id IN (SELECT arrayJoin(?)))
+		WHERE removed = 0`, model.CreditColumn(model.FirstClick), model.CreditColumn(model.LastClick), model.CreditColumn(model.Linear), s.DB)
+	err := s.each(ctx, q, []any{site, ids}, func(sc scanner) error {
+		var id string
+		var first, last, linear float64
 		var t LeadTouch
-		if err := sc.Scan(&id, &m, &t.At, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term, &t.LandingPage); err != nil {
+		if err := sc.Scan(&id, &first, &last, &linear, &t.At, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
+			&t.LandingPage); err != nil {
 			return err
 		}
 		l := at[id]
-		switch m {
-		case model.FirstClick:
-			l.FirstTouch = &t
-		case model.LastClick:
+		if first > 0 {
+			f := t
+			l.FirstTouch = &f
+		}
+		if last > 0 {
 			l.LastTouch = &t
-		default:
-			if t.Channel != model.NoTouchpoint {
-				l.Touches++
-			}
+		}
+		if linear > 0 && t.Channel != model.NoTouchpoint {
+			l.Touches++
 		}
 		return nil
 	})

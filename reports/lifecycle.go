@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/site"
 )
@@ -284,18 +285,17 @@ func entering(es []entry, t []time.Time) []entry {
 // lifecycleEntries reads the conversions of the stages that occurred in the range with the
 // model's credit for them by key, sorted by person: a row per credited touch.
 func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string) ([]entry, error) {
+	latest, latestArgs := p.credited(s.DB)
 	cond, condArgs := p.Filter.attributions()
 	typeCond, typeArgs := p.Filter.leadType()
-	// Filters apply after FINAL: a touch that lost its credit is rewritten without its
-	// dimensions.
-	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %s AS k, credit FROM (
-			SELECT person_id, conversion_id, conversion_type, lead_type, occurred_at, credit, removed, %s FROM %s.attributions FINAL
-			WHERE site_id = ? AND model = ? AND has(?, conversion_type) AND occurred_at >= ? AND occurred_at < ?)
-		WHERE removed = 0%s%s`, p.By.attribution, attributionKeyColumns, s.DB, cond, typeCond))
+	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %[1]s AS k,
+			%[2]s AS credit
+		FROM %[3]s.touch_credits WHERE %[4]s AND has(?, conversion_type)%[5]s%[6]s`, p.By.attribution, model.CreditColumn(p.Model), s.DB,
+		latest, cond, typeCond))
 	// Touches are summed per conversion and key in Go (entering), where each person's rows
 	// are at hand: grouping by conversion in ClickHouse took twice as long as reading them.
 	q := fmt.Sprintf(`SELECT person, conversion_id, conversion_type, k, credit, occurred_at FROM (%s) ORDER BY person`, inner)
-	args := append(append([]any{p.Site, p.Site, p.Model, stages, p.From, p.end()}, condArgs...), typeArgs...)
+	args := append(append(append(append([]any{p.Site}, latestArgs...), stages), condArgs...), typeArgs...)
 	var out []entry
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var e entry
@@ -350,7 +350,7 @@ func (s *Store) pipelineValue(ctx context.Context, p Params, stage string) (map[
 		return out, []Unconverted{}, nil
 	}
 	// Most sites have no conversions of the stage (the default stages apply to sites
-	// without a CRM too); a count over conversions is a fraction of reading attributions
+	// without a CRM too); a count over conversions is a fraction of reading touch_credits
 	// FINAL to find none.
 	var found uint64
 	err := s.Conn.QueryRow(ctx, fmt.Sprintf(`SELECT count() FROM %s.conversions WHERE site_id = ? AND type = ? AND occurred_at >= ? AND occurred_at < ?`, s.DB),
@@ -361,11 +361,11 @@ func (s *Store) pipelineValue(ctx context.Context, p Params, stage string) (map[
 	if found == 0 {
 		return out, []Unconverted{}, nil
 	}
+	latest, latestArgs := p.credited(s.DB)
 	cond, condArgs := p.Filter.attributions()
-	q := fmt.Sprintf(`SELECT %s AS k, upper(currency) AS c, toDate(occurred_at, 'UTC') AS d, sum(revenue) FROM (
-			SELECT currency, occurred_at, revenue, removed, %s FROM %s.attributions FINAL
-			WHERE site_id = ? AND model = ? AND conversion_type = ? AND occurred_at >= ? AND occurred_at < ?)
-		WHERE removed = 0%s GROUP BY k, c, d`, p.By.attribution, attributionKeyColumns, s.DB, cond)
+	q := fmt.Sprintf(`SELECT %[1]s AS k, upper(currency) AS c, toDate(occurred_at, 'UTC') AS d, sum(value * %[2]s)
+		FROM %[3]s.touch_credits WHERE %[4]s AND conversion_type = ?%[5]s GROUP BY k, c, d`, p.By.attribution, model.CreditColumn(p.Model),
+		s.DB, latest, cond)
 	var rates []Rate
 	type part struct {
 		key, cur string
@@ -374,7 +374,7 @@ func (s *Store) pipelineValue(ctx context.Context, p Params, stage string) (map[
 	}
 	var parts []part
 	err = parallel(func() error {
-		return s.each(ctx, q, append([]any{p.Site, p.Model, stage, p.From, p.end()}, condArgs...), func(sc scanner) error {
+		return s.each(ctx, q, append(append(latestArgs, stage), condArgs...), func(sc scanner) error {
 			var x part
 			if err := sc.Scan(&x.key, &x.cur, &x.day, &x.v); err != nil {
 				return err

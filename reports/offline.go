@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // named time zones of exports work on hosts without a zone database
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/site"
 )
 
@@ -110,10 +111,10 @@ func (s *Store) OfflineConversions(ctx context.Context, st *site.Site, platform 
 	if p.GclidOnly {
 		types = []string{"gclid"}
 	}
-	credited := fmt.Sprintf(`SELECT conversion_id, occurred_at, session_id, touch_at, credit, revenue, currency
-		FROM %s.attributions FINAL
-		WHERE site_id = ? AND model = ? AND conversion_type = ? AND occurred_at >= ? AND occurred_at < ? AND removed = 0 AND credit > 0`, s.DB)
-	args := []any{st.ID, p.Model, p.Type, p.From, p.end()}
+	latest, latestArgs := p.credited(s.DB)
+	credited := fmt.Sprintf(`SELECT conversion_id, occurred_at, session_id, touch_at, %[1]s, value * %[1]s, currency
+		FROM %[2]s.touch_credits WHERE %[3]s AND conversion_type = ?`, model.CreditColumn(p.Model), s.DB, latest)
+	args := append(latestArgs, p.Type)
 	type credit struct {
 		conv, session string
 		at, touchAt   time.Time

@@ -12,7 +12,7 @@ import (
 // GroupBy is a dimension of the source report.
 type GroupBy struct {
 	Name string
-	// SQL expressions for the dimension in sessions and attributions.
+	// SQL expressions for the dimension in sessions and touch_credits.
 	session, attribution string
 	// cost is the ad_costs column a campaign's cost is placed by; "" places keyword rows
 	// by term when keyword is set, and no cost otherwise.
@@ -35,7 +35,7 @@ var groupBys = []GroupBy{
 // rows (rowsOf) read: the dimensions of groupBys, and started_at for a series.
 const sessionKeyColumns = "started_at, channel, source, campaign, term, landing_url, country, device"
 
-// attributionKeyColumns are the attributions columns the attribution expressions of
+// attributionKeyColumns are the touch_credits columns the attribution expressions of
 // groupBys read. Queries with FINAL name the columns they need: FINAL reads every column
 // it is given, and `SELECT *` gave it all of them.
 const attributionKeyColumns = "channel, source, campaign, term, landing_page, country, device"
@@ -126,6 +126,16 @@ func day(t time.Time) string { return t.Format("2006-01-02") }
 
 // end is the exclusive upper bound of the date range.
 func (p Params) end() time.Time { return p.To.AddDate(0, 0, 1) }
+
+// credited is the condition selecting the touches the model credits now (latestCredit) of
+// the conversions that occurred in the range, and its arguments.
+func (p Params) credited(db string) (string, []any) {
+	var days []string
+	for d := p.From; !d.After(p.To); d = d.AddDate(0, 0, 1) {
+		days = append(days, day(d))
+	}
+	return latestCredit(db, p.Site, p.Model, days)
+}
 
 // LookupGroupBy returns the group-by of that name.
 func LookupGroupBy(name string) (GroupBy, bool) {

@@ -6,15 +6,16 @@ import (
 	"strings"
 	"time"
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
 )
 
 // The source report reads daily rollups (report_traffic, report_credit; migrations 0014,
 // 0023, 0081 to 0083) for days that have not changed since they were built, and sessions
-// and attributions for the other days: its figures are the same either way, and fast on
+// and touch_credits for the other days: its figures are the same either way, and fast on
 // settled data.
 // Materialized views record in report_changes each day that an insert into sessions or
-// attributions touched.
+// touch_credits touched.
 
 // A build covers at most this many days per query, bounding ClickHouse's memory.
 const buildChunk = 31
@@ -27,7 +28,7 @@ const rollupFormat = 1
 
 // drilldown is the rollups' dimension of the dashboard's drill-down (channel, source,
 // campaign, keyword): a row per combination of the four, in columns named as in sessions
-// and attributions (drillColumns), so that a report grouped by one of them and filtered
+// and touch_credits (drillColumns), so that a report grouped by one of them and filtered
 // on others reads rollups.
 const drilldown = "drilldown"
 
@@ -56,7 +57,7 @@ func drillList(f func(GroupBy) string) string {
 type dayStates struct {
 	built       []string // days (YYYY-MM-DD) read from the rollups…
 	generations []uint64 // …with the generation of their current rows
-	stale       []string // days read from sessions and attributions, in order
+	stale       []string // days read from sessions and touch_credits, in order
 }
 
 // current is the condition selecting the current rollup rows of the built days, and
@@ -153,18 +154,22 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 			return fmt.Errorf("cannot roll up traffic: %w", err)
 		}
 	}
+	// The touches credited by any model, then a row per model that credits the touch.
 	latest, latestArgs := latestCredit(s.DB, site, "", days)
 	for _, sh := range rollupShapes(func(g GroupBy) string { return g.attribution }) {
 		credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
 				(site_id, day, model, dim, key, %[2]s, currency, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
 			SELECT site_id, day, model, %[3]s, cur, %[4]s, ?
-			FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, revenue,
+			FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, value,
 					%[5]s AS cur, %[6]s
-				FROM %[1]s.attributions
-				WHERE %[7]s)
+				FROM (SELECT site_id, occurred_at, conversion_type, lead_type, value, currency, %[10]s, %[11]s
+					FROM %[1]s.touch_credits
+					WHERE %[7]s)
+				%[12]s
+				WHERE credit > 0)
 			%[8]s
-			GROUP BY site_id, day, model, %[9]s, cur`, s.DB, drillColumns, sh.columns, creditSums, revenueCurrency, sh.inner, latest,
-			sh.join, sh.group)
+			GROUP BY site_id, day, model, %[9]s, cur`, s.DB, drillColumns, sh.columns, creditSums("credit", "value * credit"),
+			revenueCurrency, sh.inner, latest, sh.join, sh.group, creditColumns, attributionKeyColumns, everyModel)
 		if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
 			return fmt.Errorf("cannot roll up credit: %w", err)
 		}
@@ -200,21 +205,42 @@ func liveSessions(db, site string, days []string) (string, []any) {
 	return cond, append(append(append([]any{site}, args...), site), args...)
 }
 
-// creditSums are the credit columns of the report, named as in the rollup's query.
-const creditSums = `sumIf(credit, conversion_type = 'lead') AS c_leads,
-	sumIf(credit, conversion_type = 'lead' AND lead_type = 'form') AS c_form,
-	sumIf(credit, conversion_type = 'lead' AND lead_type = 'call') AS c_call,
-	sumIf(credit, conversion_type = 'lead' AND lead_type = 'chat') AS c_chat,
-	sumIf(credit, conversion_type = 'lead' AND lead_type NOT IN ('form', 'call', 'chat')) AS c_other,
-	sumIf(credit, conversion_type = 'sale') AS c_sales,
-	sumIf(revenue, conversion_type = 'sale') AS c_revenue`
+// creditSums are the credit columns of the report, named as in the rollup's query, for
+// credit and revenue (SQL expressions of a row's credit under the model and its revenue).
+func creditSums(credit, revenue string) string {
+	return fmt.Sprintf(`sumIf(%[1]s, conversion_type = 'lead') AS c_leads,
+	sumIf(%[1]s, conversion_type = 'lead' AND lead_type = 'form') AS c_form,
+	sumIf(%[1]s, conversion_type = 'lead' AND lead_type = 'call') AS c_call,
+	sumIf(%[1]s, conversion_type = 'lead' AND lead_type = 'chat') AS c_chat,
+	sumIf(%[1]s, conversion_type = 'lead' AND lead_type NOT IN ('form', 'call', 'chat')) AS c_other,
+	sumIf(%[1]s, conversion_type = 'sale') AS c_sales,
+	sumIf(%[2]s, conversion_type = 'sale') AS c_revenue`, credit, revenue)
+}
 
-// revenueCurrency is the currency of an attribution row's revenue: a sale's, upper-cased
+// creditColumns are the credit columns of touch_credits, in the order of model.Models.
+var creditColumns = strings.Join(modelList(model.CreditColumn), ", ")
+
+// everyModel is the ARRAY JOIN that makes a row per model of a touch_credits row: the
+// model's name (model) and its credit (credit), 0 for a model that does not credit the
+// touch.
+var everyModel = fmt.Sprintf("ARRAY JOIN [%s] AS model, [%s] AS credit",
+	strings.Join(modelList(func(m string) string { return "'" + m + "'" }), ", "), creditColumns)
+
+// modelList is f of each model, in the order of model.Models.
+func modelList(f func(string) string) []string {
+	out := make([]string, len(model.Models))
+	for i, m := range model.Models {
+		out[i] = f(m)
+	}
+	return out
+}
+
+// revenueCurrency is the currency of a credited touch's revenue: a sale's, upper-cased
 // (empty: the site's currency); empty for leads and stages, which carry no revenue.
 const revenueCurrency = `if(conversion_type = 'sale', upper(currency), '')`
 
 // rollupShape is one kind of rollup rows, as parts of the query over sessions or
-// attributions that builds them: what its inner query selects besides the row's own
+// touch_credits that builds them: what its inner query selects besides the row's own
 // columns, how the outer one joins them, the columns it selects for dim, key and
 // drillColumns, and what it groups by besides the day (and model).
 type rollupShape struct{ inner, join, columns, group string }
@@ -236,23 +262,24 @@ func rollupShapes(expr func(GroupBy) string) []rollupShape {
 	}
 }
 
-// latestCredit is the condition selecting the current credit rows of conversions that
-// occurred on days (ordered YYYY-MM-DD), of one model ("" = all), and
-// its arguments. Every row of one computation of a conversion carries the same version,
-// touches that lost their credit included (removed = 1), so the current credit is the rows
-// of the conversion's highest version: cheaper to find than FINAL on large tables.
-// Conversion ids are matched by their 64-bit hash, which halves the time of the lookup; a
-// stale row would need another conversion with the same hash and its version as latest.
-func latestCredit(db, site, model string, days []string) (string, []any) {
+// latestCredit is the condition selecting the current touch_credits rows of conversions
+// that occurred on days (ordered YYYY-MM-DD) whose touch model m credits (any model when
+// m is ""), and its arguments. Every row of one computation of a conversion carries the
+// same version, touches that lost their credit included (removed = 1), so the current
+// credit is the rows of the conversion's highest version: cheaper to find than FINAL on
+// large tables. Conversion ids are matched by their 64-bit hash, which halves the time of
+// the lookup; a stale row would need another conversion with the same hash and its
+// version as latest.
+func latestCredit(db, site, m string, days []string) (string, []any) {
 	inRange, rangeArgs := inDays("occurred_at", days)
 	sel := "site_id = ? AND " + inRange
 	args := append([]any{site}, rangeArgs...)
-	if model != "" {
-		sel += " AND model = ?"
-		args = append(args, model)
+	credited := "removed = 0"
+	if m != "" {
+		credited += " AND " + model.CreditColumn(m) + " > 0"
 	}
-	cond := fmt.Sprintf(`%[1]s AND removed = 0 AND (cityHash64(conversion_id), version) IN (
-		SELECT cityHash64(conversion_id) AS h, max(version) FROM %[2]s.attributions WHERE %[1]s GROUP BY h)`, sel, db)
+	cond := fmt.Sprintf(`%[1]s AND %[3]s AND (cityHash64(conversion_id), version) IN (
+		SELECT cityHash64(conversion_id) AS h, max(version) FROM %[2]s.touch_credits WHERE %[1]s GROUP BY h)`, sel, db, credited)
 	return cond, append(args, args...)
 }
 

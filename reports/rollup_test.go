@@ -32,7 +32,7 @@ var testChannels = []struct{ channel, source, medium string }{
 }
 
 // The source report gives the same figures from its daily rollups as from sessions and
-// attributions, for every dimension and model; a day that changes after its build is read
+// touch_credits, for every dimension and model; a day that changes after its build is read
 // from the tables again at once, until it is built again.
 func TestRollupsMatchTables(t *testing.T) {
 	ctx := context.Background()
@@ -131,7 +131,7 @@ func TestRollupsMatchTables(t *testing.T) {
 			round(w)
 			round(g)
 			if !reflect.DeepEqual(w, g) {
-				t.Fatalf("%s: rollups give\n%+v\nsessions and attributions give\n%+v", k, g, w)
+				t.Fatalf("%s: rollups give\n%+v\nsessions and touch_credits give\n%+v", k, g, w)
 			}
 		}
 	}

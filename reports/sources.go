@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"touchpoint/attribution/model"
 )
 
 // Keys of the source report that are no value of the dimension.
@@ -214,7 +216,7 @@ type expr struct {
 }
 
 // rowsOf says what the rows of a report are: the key of each rollup, session,
-// attribution and ad cost row.
+// touch_credits and ad cost row.
 type rowsOf struct {
 	dim                                string // the rollups' dimension whose rows are read
 	rollup, session, attribution, cost expr   // cost.sql is "" when the rows cannot place cost
@@ -234,7 +236,7 @@ func byDimension(g GroupBy) rowsOf {
 
 // dayStates reads which days of the range have current rollups, and which rollup rows
 // answer the report (rollupFor); a report whose filters no rollup rows answer reads
-// every day from sessions and attributions.
+// every day from sessions and touch_credits.
 func (s *Store) dayStates(ctx context.Context, p Params, of rowsOf) (dayStates, rowsOf, error) {
 	ds, err := s.days(ctx, p.Site, day(p.From), day(p.To))
 	of, ok := of.rollupFor(p.Filter)
@@ -453,7 +455,7 @@ type creditPart struct {
 }
 
 // readCredit sums the model's credit per key of the rows: from the rollups for built
-// days, from attributions for the others. Revenue in the report's currency (or none) is
+// days, from touch_credits for the others. Revenue in the report's currency (or none) is
 // summed over the range; in another currency per day, to be converted with the day's
 // rate.
 func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates, of rowsOf) ([]creditPart, error) {
@@ -474,8 +476,10 @@ func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates, of rowsO
 	if len(ds.stale) > 0 {
 		latest, largs := latestCredit(s.DB, p.Site, p.Model, ds.stale)
 		cond, condArgs := p.Filter.attributions()
+		credit := model.CreditColumn(p.Model)
 		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, %s AS c, if(c = '', toDate(0), toDate(occurred_at, 'UTC')) AS d, %s
-			FROM %s.attributions WHERE %s%s GROUP BY k, c, d`, of.attribution.sql, own(revenueCurrency), creditSums, s.DB, latest, cond))
+			FROM %s.touch_credits WHERE %s%s GROUP BY k, c, d`, of.attribution.sql, own(revenueCurrency), creditSums(credit, "value * "+credit),
+			s.DB, latest, cond))
 		args = append(append(append(append(args, of.attribution.args...), p.Currency), largs...), condArgs...)
 	}
 	q := unionQuery("k, c, d", "sum(c_leads), sum(c_form), sum(c_call), sum(c_chat), sum(c_other), sum(c_sales), sum(c_revenue)", parts)

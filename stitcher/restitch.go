@@ -379,15 +379,17 @@ func (st *Restitcher) deleteConversions(ctx context.Context, siteID string, ids 
 	return chstore.AwaitMutations(ctx, st.conn, st.db, []string{"conversions"}, issued)
 }
 
-// removeCredit marks every credit row of the given conversions removed, as the attribution
-// engine does for a touch that lost its credit.
+// removeCredit marks every credited touch of the given conversions removed, with every
+// model's credit 0, as the attribution engine does for a touch that dropped out.
 func (st *Restitcher) removeCredit(ctx context.Context, siteID string, ids []string) error {
-	q := fmt.Sprintf(`INSERT INTO %[1]s.attributions (site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, model,
-			session_id, touch_at, channel, source, medium, campaign, term, content, landing_page, credit, revenue, currency, removed,
-			computed_at, version)
-		SELECT site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, model, session_id, touch_at, channel, source,
-			medium, campaign, term, content, landing_page, toFloat64(0), toFloat64(0), currency, toUInt8(1), now(), toUInt64(?)
-		FROM %[1]s.attributions FINAL WHERE site_id = ? AND removed = 0 AND conversion_id IN (SELECT arrayJoin(?))`, st.db)
+	q := fmt.Sprintf(`INSERT INTO %[1]s.touch_credits (site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id,
+			visitor_id, session_id, touch_at, channel, source, medium, campaign, term, content, landing_page, country, device, value,
+			currency, credit_first_click, credit_last_click, credit_last_non_direct, credit_linear, credit_time_decay,
+			credit_position_based, credit_data_driven, removed, computed_at, version)
+		SELECT site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, visitor_id, session_id, touch_at, channel,
+			source, medium, campaign, term, content, landing_page, country, device, value, currency, toFloat64(0), toFloat64(0),
+			toFloat64(0), toFloat64(0), toFloat64(0), toFloat64(0), toFloat64(0), toUInt8(1), now(), toUInt64(?)
+		FROM %[1]s.touch_credits FINAL WHERE site_id = ? AND removed = 0 AND conversion_id IN (SELECT arrayJoin(?))`, st.db)
 	for chunk := range slices.Chunk(ids, maxListLen) {
 		if err := st.conn.Exec(ctx, q, uint64(time.Now().UnixNano()), siteID, chunk); err != nil {
 			return fmt.Errorf("cannot remove credit: %w", err)

@@ -62,8 +62,8 @@ func TestRestitchAppliesNewRulesToHistory(t *testing.T) {
 		'', '', fbc, fbp, user_agent, version + 1 FROM %[1]s.events FINAL WHERE site_id = 'demo' AND event_id = ?`, old.ID)
 	// Credit the attribution service gave the careers form and the bot's lead.
 	for _, c := range []string{careers.ID, botLead.ID} {
-		exec(`INSERT INTO %s.attributions (site_id, conversion_id, conversion_type, occurred_at, model, session_id, credit, removed, version)
-			SELECT 'demo', ?, 'lead', toDateTime(?), 'last_click', '', toFloat64(1), toUInt8(0), toUInt64(1)`, c, t0.Unix())
+		exec(`INSERT INTO %s.touch_credits (site_id, conversion_id, conversion_type, occurred_at, session_id, credit_last_click, removed, version)
+			SELECT 'demo', ?, 'lead', toDateTime(?), '', toFloat64(1), toUInt8(0), toUInt64(1)`, c, t0.Unix())
 	}
 
 	after, err := siteconf.New(siteconf.Config{Sites: []siteconf.Site{{ID: site, Origins: []string{"https://shop.example.com"},
@@ -104,7 +104,7 @@ func TestRestitchAppliesNewRulesToHistory(t *testing.T) {
 	if fmt.Sprint(convs) != fmt.Sprint(want) {
 		t.Fatalf("conversions after restitch: %v, want %v", convs, want)
 	}
-	h.waitCount(time.Second, `SELECT count() FROM %s.attributions FINAL WHERE removed = 0`, 0)
+	h.waitCount(time.Second, `SELECT count() FROM %s.touch_credits FINAL WHERE removed = 0 OR credit_last_click > 0`, 0)
 
 	again, err := r.Restitch(ctx, site, day, day)
 	if err != nil {

@@ -41,7 +41,7 @@ func TestCallsAreCreditedToSessionsUnmatchedOrStaticSource(t *testing.T) {
 		{"call:twilio:CA3", "Referral", "yellowpages"},
 	} {
 		rows, err := f.conn.Query(context.Background(), "SELECT model, channel, source, credit FROM "+f.db.Name+
-			".attributions FINAL WHERE conversion_id = ? AND removed = 0", c.id)
+			".attributions_current WHERE conversion_id = ?", c.id)
 		if err != nil {
 			t.Fatal(err)
 		}

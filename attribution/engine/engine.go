@@ -1,5 +1,5 @@
 // Package engine computes the credit of every attribution model for each conversion and
-// writes touchpoint.attributions: for new conversions within seconds (Watch), and for a
+// writes touchpoint.touch_credits: for new conversions within seconds (Watch), and for a
 // site and date range on demand (Rebuild). Each computation is idempotent: it rewrites a
 // conversion's rows with a higher version and marks touches that dropped out as removed.
 package engine
@@ -89,12 +89,35 @@ func (e *Engine) Weights(ctx context.Context, st *site.Site, maxAge time.Duratio
 type computation struct {
 	site     *site.Site
 	weights  model.ChannelWeights
-	old      map[string][]key // currently credited keys per conversion
+	old      map[string][]credited // currently credited touches per conversion
 	w        *writer
 	computed []Computed // for OnComputed
 	touches  []model.Touch
+	credits  []touchCredit // of the conversion being computed
 	notify   bool
 	rows     int
+}
+
+// touchCredit is one touch of a conversion with every model's credit for it, in the
+// order of model.Models: the row written for the touch.
+type touchCredit struct {
+	touch   *Session
+	credits modelCredits
+}
+
+// modelCredits are one touch's credit per model, in the order of model.Models.
+type modelCredits [7]float64
+
+// add gives the touch s credit x under the i-th model.
+func (c *computation) add(s *Session, i int, x float64) {
+	for k := range c.credits {
+		if c.credits[k].touch.ID == s.ID {
+			c.credits[k].credits[i] += x
+			return
+		}
+	}
+	c.credits = append(c.credits, touchCredit{touch: s})
+	c.credits[len(c.credits)-1].credits[i] = x
 }
 
 // Computed is a conversion whose credit OnComputed is told of.
@@ -152,12 +175,9 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 			window = model.Window(c.touches, conv.At, lb)
 		}
 		old, seen := c.old[conv.ID]
-		var credited map[key]bool // only needed to find touches that lost credit
-		if len(old) > 0 {
-			credited = map[key]bool{}
-		}
 		var first, last *Session
-		for _, m := range model.Models {
+		c.credits = c.credits[:0]
+		for mi, m := range model.Models {
 			credits, err := model.Assign(m, window, model.Conversion{ID: conv.ID, At: conv.At, Value: conv.Value}, c.weights)
 			if err != nil {
 				return err
@@ -170,21 +190,21 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 				case model.LastClick:
 					last = s
 				}
-				if credited != nil {
-					credited[key{m, s.ID}] = true
-				}
-				if err := c.w.row(ctx, conv, m, s, credits[i].Credit, 0); err != nil {
-					return err
-				}
-				c.rows++
+				c.add(s, mi, credits[i].Credit)
 			}
 		}
+		for i := range c.credits {
+			if err := c.w.row(ctx, conv, c.credits[i].touch, &c.credits[i].credits, 0); err != nil {
+				return err
+			}
+			c.rows++
+		}
 		for _, k := range old {
-			if credited[k] {
+			if slices.ContainsFunc(c.credits, func(t touchCredit) bool { return t.touch.ID == k.session }) {
 				continue
 			}
 			// A touch that lost its credit: overwrite its row with zero credit.
-			if err := c.w.row(ctx, conv, k.model, &Session{ID: k.session, At: conv.At}, 0, 1); err != nil {
+			if err := c.w.row(ctx, conv, &Session{ID: k.session, At: conv.At}, &modelCredits{}, 1); err != nil {
 				return err
 			}
 			c.rows++
@@ -195,10 +215,10 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 				cd.Touches = 0 // the window holds only the "(no touchpoint)" touch
 			}
 			for _, k := range old {
-				switch k.model {
-				case model.FirstClick:
+				if k.first {
 					cd.PrevFirst = k.session
-				case model.LastClick:
+				}
+				if k.last {
 					cd.PrevLast = k.session
 				}
 			}

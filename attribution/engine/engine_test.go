@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func (f *fixture) credits(convID string) map[string]map[string]float64 {
 		labels[id] = l
 	}
 	rows, err := f.conn.Query(context.Background(), "SELECT model, session_id, credit FROM "+f.db.Name+
-		".attributions FINAL WHERE site_id = 's1' AND conversion_id = ? AND removed = 0", convID)
+		".attributions_current WHERE site_id = 's1' AND conversion_id = ?", convID)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestRebuildCreditsEveryModel(t *testing.T) {
 	var revenue float64
 	var direct uint64
 	if err := f.conn.QueryRow(context.Background(), "SELECT sumIf(revenue, channel = '(no touchpoint)' AND source = '(no touchpoint)'), countIf(channel = 'Direct') FROM "+
-		f.db.Name+".attributions FINAL WHERE conversion_id = 'sale-1' AND model = 'linear'").Scan(&revenue, &direct); err != nil {
+		f.db.Name+".attributions_current WHERE conversion_id = 'sale-1' AND model = 'linear'").Scan(&revenue, &direct); err != nil {
 		t.Fatal(err)
 	}
 	if revenue != 900 || direct != 0 {
@@ -167,7 +168,7 @@ func TestLeadWithoutTouchpointIsCreditedToNoTouchpoint(t *testing.T) {
 	f.rebuild()
 	rows, err := f.conn.Query(context.Background(), `SELECT conversion_id, model, session_id, channel, source, medium, campaign, term,
 			content, landing_page, country, device, credit
-		FROM `+f.db.Name+`.attributions FINAL WHERE removed = 0 ORDER BY conversion_id, model`)
+		FROM `+f.db.Name+`.attributions_current ORDER BY conversion_id, model`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,21 +207,22 @@ func TestRebuildTwiceIsIdempotent(t *testing.T) {
 	f.session("b", "p1", t0.Add(-2*time.Hour), "Email", "newsletter", "email")
 	f.conversion("c1", "lead", "p1", t0, 0)
 	snapshot := func() []string {
-		rows, err := f.conn.Query(context.Background(), "SELECT * FROM (SELECT conversion_id, model, session_id, credit, removed FROM "+f.db.Name+
-			".attributions FINAL) ORDER BY conversion_id, model, session_id")
+		rows, err := f.conn.Query(context.Background(), "SELECT * FROM (SELECT conversion_id, session_id, credit_first_click, credit_last_click, "+
+			"credit_last_non_direct, credit_linear, credit_time_decay, credit_position_based, credit_data_driven, removed FROM "+f.db.Name+
+			".touch_credits FINAL) ORDER BY conversion_id, session_id")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer rows.Close()
 		var out []string
 		for rows.Next() {
-			var c, m, s string
-			var cr float64
+			var c, s string
+			var cr [7]float64
 			var rm uint8
-			if err := rows.Scan(&c, &m, &s, &cr, &rm); err != nil {
+			if err := rows.Scan(&c, &s, &cr[0], &cr[1], &cr[2], &cr[3], &cr[4], &cr[5], &cr[6], &rm); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprintf("%s %s %s %.12f %d", c, m, s, cr, rm))
+			out = append(out, fmt.Sprintf("%s %s %.12f %d", c, s, cr, rm))
 		}
 		return out
 	}
@@ -231,14 +233,14 @@ func TestRebuildTwiceIsIdempotent(t *testing.T) {
 	if fmt.Sprint(first) != fmt.Sprint(second) {
 		t.Fatalf("second rebuild changed rows:\n%v\n%v", first, second)
 	}
-	if len(first) != 11 { // first, last, last_non_direct: 1 row; four multi-touch models: 2 rows
-		t.Fatalf("%d rows after rebuild, want 11: %v", len(first), first)
+	if len(first) != 2 || !strings.HasSuffix(first[0], " 0") || !strings.HasSuffix(first[1], " 0") { // a row per touch, both credited
+		t.Fatalf("rows after rebuild: %v, want one per touch", first)
 	}
 }
 
 // A person merged into another after the lead was credited: the watcher recomputes the
-// lead with the merged person's earlier touch, and the touch that lost its credit is
-// marked removed.
+// lead with the merged person's earlier touch, and the touch that lost first-click credit
+// keeps the credit of the models that still give it some.
 func TestMergeRecomputesLead(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -260,16 +262,16 @@ func TestMergeRecomputesLead(t *testing.T) {
 	if c["first_click"]["phone"] != 1 || c["last_click"]["laptop"] != 1 || !near(c["linear"]["phone"], 0.5) {
 		t.Fatalf("after the merge: %v", c)
 	}
-	// The first-click row of the laptop session lost its credit: it is kept as removed.
-	var removed uint64
-	var removedCredit float64
-	if err := f.conn.QueryRow(ctx, "SELECT count(), sum(credit) FROM "+f.db.Name+
-		".attributions FINAL WHERE conversion_id = 'lead-m' AND removed = 1 AND model = 'first_click' AND session_id = ?",
-		f.sess["laptop"]).Scan(&removed, &removedCredit); err != nil {
+	// The laptop session lost its first-click credit, not its row: last click credits it.
+	var rows, removed uint64
+	var first, last float64
+	if err := f.conn.QueryRow(ctx, "SELECT count(), sum(removed), sum(credit_first_click), sum(credit_last_click) FROM "+f.db.Name+
+		".touch_credits FINAL WHERE conversion_id = 'lead-m' AND session_id = ?",
+		f.sess["laptop"]).Scan(&rows, &removed, &first, &last); err != nil {
 		t.Fatal(err)
 	}
-	if removed != 1 || removedCredit != 0 {
-		t.Fatalf("removed first-click rows: %d with credit %v, want 1 with 0", removed, removedCredit)
+	if rows != 1 || removed != 0 || first != 0 || last != 1 {
+		t.Fatalf("laptop row: %d rows, %d removed, first click %v, last click %v; want 1, 0, 0, 1", rows, removed, first, last)
 	}
 
 	// The source report counts the recomputed credit only.
@@ -430,7 +432,7 @@ func TestCreditedConversionIsNotCreditedAgain(t *testing.T) {
 		pass()
 	}
 	var computations uint64
-	if err := f.conn.QueryRow(ctx, "SELECT uniqExact(version) FROM "+f.db.Name+".attributions WHERE conversion_id = 'a'").Scan(&computations); err != nil {
+	if err := f.conn.QueryRow(ctx, "SELECT uniqExact(version) FROM "+f.db.Name+".touch_credits WHERE conversion_id = 'a'").Scan(&computations); err != nil {
 		t.Fatal(err)
 	}
 	if computations != 1 {
@@ -483,8 +485,8 @@ func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 	want := 0
 	for i := 0; i < 40; i++ {
 		c := &Conversion{ID: fmt.Sprintf("c%02d", i), Type: "lead", At: t0.AddDate(0, -(i % 7), 0), Person: "p"}
-		for _, m := range []string{"first_click", "linear"} {
-			if err := w.row(ctx, c, m, &Session{ID: "x", At: c.At}, 1, 0); err != nil {
+		for _, s := range []string{"x", "y"} {
+			if err := w.row(ctx, c, &Session{ID: s, At: c.At}, &modelCredits{1}, 0); err != nil {
 				t.Fatal(err)
 			}
 			want++
@@ -494,7 +496,7 @@ func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows, months uint64
-	q := fmt.Sprintf("SELECT count(), uniqExact(toYYYYMM(occurred_at)) FROM %s.attributions", f.db.Name)
+	q := fmt.Sprintf("SELECT count(), uniqExact(toYYYYMM(occurred_at)) FROM %s.touch_credits", f.db.Name)
 	if err := f.conn.QueryRow(ctx, q).Scan(&rows, &months); err != nil {
 		t.Fatal(err)
 	}
@@ -502,13 +504,13 @@ func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 		t.Fatalf("wrote %d rows over %d months, want %d over 7", rows, months, want)
 	}
 
-	if err := f.conn.Exec(ctx, "DROP TABLE "+f.db.Name+".attributions"); err != nil {
+	if err := f.conn.Exec(ctx, "DROP TABLE "+f.db.Name+".touch_credits"); err != nil {
 		t.Fatal(err)
 	}
 	w = f.eng.store.newWriter(3, "s1", t0, 1)
 	var err error
 	for i := 0; i < 40 && err == nil; i++ {
-		err = w.row(ctx, &Conversion{ID: "c", At: t0}, "linear", &Session{At: t0}, 1, 0)
+		err = w.row(ctx, &Conversion{ID: "c", At: t0}, &Session{At: t0}, &modelCredits{1}, 0)
 	}
 	if err == nil {
 		err = w.flush(ctx)
@@ -526,16 +528,15 @@ func TestStartReplacesInventedDirect(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.conversion("old-lead", "lead", "p1", t0, 0)
-	b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.attributions (site_id, conversion_id, conversion_type, lead_type,
-		occurred_at, person_id, model, session_id, touch_at, channel, source, medium, credit, revenue, currency, removed, computed_at, version)`)
+	b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.touch_credits (site_id, conversion_id, conversion_type, lead_type,
+		occurred_at, person_id, session_id, touch_at, channel, source, medium, credit_first_click, credit_last_click, credit_linear,
+		value, currency, removed, computed_at, version)`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"first_click", "last_click", "linear"} {
-		if err := b.Append("s1", "old-lead", "lead", "form", t0, "p1", m, "", t0, "Direct", "(direct)", "(none)", 1.0, 0.0, "EUR",
-			uint8(0), t0, uint64(1)); err != nil {
-			t.Fatal(err)
-		}
+	if err := b.Append("s1", "old-lead", "lead", "form", t0, "p1", "", t0, "Direct", "(direct)", "(none)", 1.0, 1.0, 1.0, 0.0, "EUR",
+		uint8(0), t0, uint64(1)); err != nil {
+		t.Fatal(err)
 	}
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
@@ -544,8 +545,8 @@ func TestStartReplacesInventedDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	var direct, none uint64
-	if err := f.conn.QueryRow(ctx, "SELECT countIf(channel = 'Direct'), countIf(channel = '(no touchpoint)' AND credit = 1) FROM (SELECT channel, credit, removed FROM "+
-		f.db.Name+".attributions FINAL WHERE conversion_id = 'old-lead') WHERE removed = 0").Scan(&direct, &none); err != nil {
+	if err := f.conn.QueryRow(ctx, "SELECT countIf(channel = 'Direct'), countIf(channel = '(no touchpoint)' AND credit = 1) FROM "+
+		f.db.Name+".attributions_current WHERE conversion_id = 'old-lead'").Scan(&direct, &none); err != nil {
 		t.Fatal(err)
 	}
 	if direct != 0 || none != 7 {

@@ -8,15 +8,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"touchpoint/attribution/model"
 )
 
-// A block goes to ClickHouse in the table's key order (model, conversion, session within
-// the site) whatever order the computation made its rows in, every row exactly once,
+// A block goes to ClickHouse in the table's key order (conversion, session within the
+// site) whatever order the computation made its rows in, every row exactly once,
 // rows with equal keys in the order they were made.
 func TestBlocksAreWrittenInKeyOrder(t *testing.T) {
 	w := (&store{}).newWriter(1<<20, "s1", t0, 1)
 	rnd := rand.New(rand.NewPCG(1, 2))
-	models := []string{"linear", "first_click", "data_driven", "position_based", "last_click"}
 	convs := map[string]*Conversion{}
 	n := 0
 	for range 300 {
@@ -25,14 +26,12 @@ func TestBlocksAreWrittenInKeyOrder(t *testing.T) {
 		if convs[id] == nil || rnd.IntN(2) == 0 {
 			convs[id] = &Conversion{ID: id, At: t0}
 		}
-		for _, m := range models {
-			for range rnd.IntN(4) {
-				s := &Session{ID: fmt.Sprintf("s%d", rnd.IntN(5)), At: t0}
-				if err := w.row(context.Background(), convs[id], m, s, float64(n), 0); err != nil {
-					t.Fatal(err)
-				}
-				n++
+		for range rnd.IntN(8) {
+			s := &Session{ID: fmt.Sprintf("s%d", rnd.IntN(5)), At: t0}
+			if err := w.row(context.Background(), convs[id], s, &modelCredits{float64(n)}, 0); err != nil {
+				t.Fatal(err)
 			}
+			n++
 		}
 	}
 	rows := w.open[t0.UTC().Year()*12+int(t0.UTC().Month())]
@@ -52,12 +51,25 @@ func TestBlocksAreWrittenInKeyOrder(t *testing.T) {
 	}
 	key := func(i int32) string {
 		r := &rows[i]
-		return strings.Join([]string{r.model, r.conv.ID, r.touch.ID}, "\x00")
+		return r.conv.ID + "\x00" + r.touch.ID
 	}
 	if !slices.IsSortedFunc(order, func(a, b int32) int {
-		// The credit is the row's number: equal keys must keep their order.
-		return cmp.Or(strings.Compare(key(a), key(b)), cmp.Compare(rows[a].credit, rows[b].credit))
+		// The first credit is the row's number: equal keys must keep their order.
+		return cmp.Or(strings.Compare(key(a), key(b)), cmp.Compare(rows[a].credits[0], rows[b].credits[0]))
 	}) {
 		t.Fatal("rows are not in key order")
+	}
+}
+
+// A row has a credit for every model, in the order of model.Models and of the table's
+// credit columns.
+func TestRowsHoldEveryModel(t *testing.T) {
+	if len(modelCredits{}) != len(model.Models) {
+		t.Fatalf("a row holds %d credits for %d models", len(modelCredits{}), len(model.Models))
+	}
+	for i, m := range model.Models {
+		if !strings.Contains(creditCols, model.CreditColumn(m)) || strings.Index(creditCols, model.CreditColumn(m)) < strings.Index(creditCols, "credit_"+model.Models[max(i-1, 0)]) {
+			t.Fatalf("credit columns %q out of the models' order at %s", creditCols, m)
+		}
 	}
 }

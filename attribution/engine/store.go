@@ -59,7 +59,7 @@ type Session struct {
 	Country, Device                         string
 }
 
-// store reads the stitcher's tables and writes attributions. Persons are resolved to
+// store reads the stitcher's tables and writes touch_credits. Persons are resolved to
 // their current person through person_aliases at query time, so merges count at once.
 type store struct {
 	conn driver.Conn
@@ -77,7 +77,7 @@ type conversionQuery struct {
 	newerThan  uint64    // received after this time in ms (Conversion.Received)
 	persons    []string  // of these current persons, when not nil
 	ids        []string  // with these conversion ids, when not nil
-	uncredited bool      // without any attribution row yet
+	uncredited bool      // without any credit row yet
 }
 
 // where is the condition on the resolved conversions (columns of the conversions table
@@ -97,7 +97,7 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 		conds, args = append(conds, "has(?, conversion_id)"), append(args, q.ids)
 	}
 	if q.uncredited {
-		conds = append(conds, fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.attributions WHERE site_id = ?)", db))
+		conds = append(conds, fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.touch_credits WHERE site_id = ?)", db))
 		args = append(args, site)
 	}
 	return strings.Join(conds, " AND "), args
@@ -151,7 +151,7 @@ func (sc *scope) personsWhere(db, site string) (string, []any) {
 		[]any{site, site, sc.from, sc.to}
 }
 
-// creditedWhere is the condition on attribution rows that picks the scope's conversions.
+// creditedWhere is the condition on touch_credits rows that picks the scope's conversions.
 func (sc *scope) creditedWhere() (string, []any) {
 	if sc.ids != nil {
 		return "has(?, conversion_id)", []any{sc.ids}
@@ -226,37 +226,44 @@ func (s *store) paths(ctx context.Context, site string, from, to time.Time) ([]m
 	return out, rows.Err()
 }
 
-// creditedKeys returns the (model, session) keys that currently carry credit for each
-// conversion of the scope, so a recomputation can remove touches that dropped out.
-func (s *store) creditedKeys(ctx context.Context, site string, sc *scope) (map[string][]key, error) {
+// creditedKeys returns the touches that currently carry credit for each conversion of
+// the scope, so a recomputation can remove touches that dropped out.
+func (s *store) creditedKeys(ctx context.Context, site string, sc *scope) (map[string][]credited, error) {
 	where, args := sc.creditedWhere()
-	q := fmt.Sprintf(`SELECT conversion_id, model, session_id FROM %s.attributions FINAL
+	q := fmt.Sprintf(`SELECT conversion_id, session_id, credit_first_click > 0, credit_last_click > 0 FROM %s.touch_credits FINAL
 		WHERE site_id = ? AND removed = 0 AND %s`, s.db, where)
 	rows, err := s.conn.Query(ctx, q, append([]any{site}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read current attributions: %w", err)
+		return nil, fmt.Errorf("cannot read current credit: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]key{}
+	out := map[string][]credited{}
 	for rows.Next() {
 		var id string
-		var k key
-		if err := rows.Scan(&id, &k.model, &k.session); err != nil {
+		var k credited
+		var first, last uint8
+		if err := rows.Scan(&id, &k.session, &first, &last); err != nil {
 			return nil, err
 		}
+		k.first, k.last = first == 1, last == 1
 		out[id] = append(out[id], k)
 	}
 	return out, rows.Err()
 }
 
-type key struct{ model, session string }
+// credited is a touch of a conversion's current credit, and whether first- and
+// last-click credit it.
+type credited struct {
+	session     string
+	first, last bool
+}
 
 // inventedDirect returns the conversions whose current credit goes to the Direct touch
 // that earlier versions invented for a conversion without touchpoints (no session id,
 // channel Direct).
 func (s *store) inventedDirect(ctx context.Context, site string) ([]string, error) {
 	q := fmt.Sprintf(`SELECT DISTINCT conversion_id FROM (
-			SELECT conversion_id, channel, removed FROM %s.attributions FINAL WHERE site_id = ? AND session_id = '')
+			SELECT conversion_id, channel, removed FROM %s.touch_credits FINAL WHERE site_id = ? AND session_id = '')
 		WHERE removed = 0 AND channel = 'Direct'`, s.db)
 	rows, err := s.conn.Query(ctx, q, site)
 	if err != nil {
@@ -274,23 +281,23 @@ func (s *store) inventedDirect(ctx context.Context, site string) ([]string, erro
 	return out, rows.Err()
 }
 
-const attributionCols = `site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, model, session_id, touch_at,
-	channel, source, medium, campaign, term, content, landing_page, credit, revenue, currency, removed, computed_at, version,
-	country, device, visitor_id`
+const creditCols = `site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, visitor_id, session_id, touch_at,
+	channel, source, medium, campaign, term, content, landing_page, country, device, value, currency, credit_first_click,
+	credit_last_click, credit_last_non_direct, credit_linear, credit_time_decay, credit_position_based, credit_data_driven,
+	removed, computed_at, version`
 
-// attrRow is one attribution row as computed: its conversion and credited touch, whose
-// fields fill the columns when its block is written. A row is a few words, where its 25
-// columns were a few hundred bytes of string headers for the collector to scan.
-type attrRow struct {
+// creditRow is one touch_credits row as computed: its conversion, credited touch and
+// credit per model, whose fields fill the columns when its block is written. A row is a
+// few words, where its columns were a few hundred bytes of string headers for the
+// garbage collector to scan.
+type creditRow struct {
 	conv    *Conversion
 	touch   *Session
-	model   string
-	credit  float64
+	credits modelCredits
 	removed uint8
-	rank    uint8 // of model (modelRank), for keyOrder
 }
 
-// writer collects attribution rows and hands full blocks to up to maxLanes lanes in the
+// writer collects credit rows and hands full blocks to up to maxLanes lanes in the
 // background, so computing the next block overlaps with ClickHouse inserting the last
 // ones. A lane is one INSERT that sends block after block: its column buffers are reused,
 // where a new INSERT per block grew every buffer from empty again, which cost more CPU
@@ -301,13 +308,13 @@ type attrRow struct {
 type writer struct {
 	s        *store
 	max      int
-	site     string            // of every row
-	now      time.Time         // computed_at of every row
-	version  uint64            // of every row
-	open     map[int][]attrRow // by month (year*12 + month)
-	buffered int               // rows in open
-	free     chan []attrRow    // blocks the lanes have written, for reuse
-	todo     chan []attrRow    // full blocks for the lanes; nil once closed
+	site     string              // of every row
+	now      time.Time           // computed_at of every row
+	version  uint64              // of every row
+	open     map[int][]creditRow // by month (year*12 + month)
+	buffered int                 // rows in open
+	free     chan []creditRow    // blocks the lanes have written, for reuse
+	todo     chan []creditRow    // full blocks for the lanes; nil once closed
 	lanes    int
 	done     chan error // one per lane when it ends
 	mu       sync.Mutex
@@ -320,17 +327,17 @@ const maxLanes = 2
 const maxOpenBatches = 4
 
 func (s *store) newWriter(max int, site string, now time.Time, version uint64) *writer {
-	return &writer{s: s, max: max, site: site, now: now, version: version, open: map[int][]attrRow{},
-		free: make(chan []attrRow, maxLanes+maxOpenBatches), todo: make(chan []attrRow), done: make(chan error, maxLanes)}
+	return &writer{s: s, max: max, site: site, now: now, version: version, open: map[int][]creditRow{},
+		free: make(chan []creditRow, maxLanes+maxOpenBatches), todo: make(chan []creditRow), done: make(chan error, maxLanes)}
 }
 
-func (w *writer) row(ctx context.Context, c *Conversion, model string, s *Session, credit float64, removed uint8) error {
+func (w *writer) row(ctx context.Context, c *Conversion, s *Session, credits *modelCredits, removed uint8) error {
 	month := c.At.UTC().Year()*12 + int(c.At.UTC().Month())
 	r := w.open[month]
 	if r == nil {
 		r = w.newRows()
 	}
-	r = append(r, attrRow{conv: c, touch: s, model: model, credit: credit, removed: removed, rank: modelRank(model)})
+	r = append(r, creditRow{conv: c, touch: s, credits: *credits, removed: removed})
 	w.open[month] = r
 	w.buffered++
 	if len(r) >= w.max {
@@ -343,12 +350,12 @@ func (w *writer) row(ctx context.Context, c *Conversion, model string, s *Sessio
 }
 
 // newRows returns an empty block, reusing a written one when there is one.
-func (w *writer) newRows() []attrRow {
+func (w *writer) newRows() []creditRow {
 	select {
 	case r := <-w.free:
 		return r[:0]
 	default:
-		return make([]attrRow, 0, w.max)
+		return make([]creditRow, 0, w.max)
 	}
 }
 
@@ -402,10 +409,10 @@ func (w *writer) fail(err error) {
 
 // lane inserts the blocks it receives as blocks of one INSERT, which it completes when
 // todo is closed. After an error it only returns the blocks, so send never blocks.
-func (w *writer) lane(ctx context.Context, todo <-chan []attrRow) {
-	b, err := chstore.PrepareBatch(ctx, w.s.conn, "INSERT INTO "+w.s.db+".attributions ("+attributionCols+")")
+func (w *writer) lane(ctx context.Context, todo <-chan []creditRow) {
+	b, err := chstore.PrepareBatch(ctx, w.s.conn, "INSERT INTO "+w.s.db+".touch_credits ("+creditCols+")")
 	if err != nil {
-		err = fmt.Errorf("cannot prepare attributions insert: %w", err)
+		err = fmt.Errorf("cannot prepare credit insert: %w", err)
 		w.fail(err)
 	}
 	var cols blockColumns
@@ -424,7 +431,7 @@ func (w *writer) lane(ctx context.Context, todo <-chan []attrRow) {
 	if b != nil {
 		if err == nil {
 			if err = b.Send(); err != nil {
-				err = fmt.Errorf("cannot write attributions: %w", err)
+				err = fmt.Errorf("cannot write credit: %w", err)
 			}
 		} else {
 			b.Abort()
@@ -447,77 +454,78 @@ type blockColumns struct {
 
 // write sends rows as one block, in the table's key order. Each column is built in a
 // buffer that the next one reuses: the batch copies what it is given.
-func (c *blockColumns) write(b driver.Batch, w *writer, rows []attrRow) error {
+func (c *blockColumns) write(b driver.Batch, w *writer, rows []creditRow) error {
 	c.order, c.spans = keyOrder(rows, c.order, c.spans)
 	var err error
 	col := 0
 	add := func(values any) {
 		if err = b.Column(col).Append(values); err != nil {
-			err = fmt.Errorf("cannot append attributions column %d: %w", col, err)
+			err = fmt.Errorf("cannot append credit column %d: %w", col, err)
 		}
 		col++
 	}
-	str := func(f func(*attrRow) string) {
+	str := func(f func(*creditRow) string) {
 		if err == nil {
 			c.strs = column(c.strs, rows, c.order, f)
 			add(c.strs)
 		}
 	}
-	at := func(f func(*attrRow) time.Time) {
+	at := func(f func(*creditRow) time.Time) {
 		if err == nil {
 			c.times = column(c.times, rows, c.order, f)
 			add(c.times)
 		}
 	}
-	num := func(f func(*attrRow) float64) {
+	num := func(f func(*creditRow) float64) {
 		if err == nil {
 			c.floats = column(c.floats, rows, c.order, f)
 			add(c.floats)
 		}
 	}
-	// In the order of attributionCols.
-	str(func(*attrRow) string { return w.site })
-	str(func(r *attrRow) string { return r.conv.ID })
-	str(func(r *attrRow) string { return r.conv.Type })
-	str(func(r *attrRow) string { return r.conv.LeadType })
-	at(func(r *attrRow) time.Time { return r.conv.At })
-	str(func(r *attrRow) string { return r.conv.Person })
-	str(func(r *attrRow) string { return r.model })
-	str(func(r *attrRow) string { return r.touch.ID })
-	at(func(r *attrRow) time.Time { return r.touch.At })
-	str(func(r *attrRow) string { return r.touch.Channel })
-	str(func(r *attrRow) string { return r.touch.Source })
-	str(func(r *attrRow) string { return r.touch.Medium })
-	str(func(r *attrRow) string { return r.touch.Campaign })
-	str(func(r *attrRow) string { return r.touch.Term })
-	str(func(r *attrRow) string { return r.touch.Content })
-	str(func(r *attrRow) string { return r.touch.LandingPath })
-	num(func(r *attrRow) float64 { return r.credit })
-	num(func(r *attrRow) float64 { return r.conv.Value * r.credit })
-	str(func(r *attrRow) string { return r.conv.Currency })
+	// In the order of creditCols.
+	str(func(*creditRow) string { return w.site })
+	str(func(r *creditRow) string { return r.conv.ID })
+	str(func(r *creditRow) string { return r.conv.Type })
+	str(func(r *creditRow) string { return r.conv.LeadType })
+	at(func(r *creditRow) time.Time { return r.conv.At })
+	str(func(r *creditRow) string { return r.conv.Person })
+	str(func(r *creditRow) string { return r.touch.VisitorID })
+	str(func(r *creditRow) string { return r.touch.ID })
+	at(func(r *creditRow) time.Time { return r.touch.At })
+	str(func(r *creditRow) string { return r.touch.Channel })
+	str(func(r *creditRow) string { return r.touch.Source })
+	str(func(r *creditRow) string { return r.touch.Medium })
+	str(func(r *creditRow) string { return r.touch.Campaign })
+	str(func(r *creditRow) string { return r.touch.Term })
+	str(func(r *creditRow) string { return r.touch.Content })
+	str(func(r *creditRow) string { return r.touch.LandingPath })
+	str(func(r *creditRow) string { return r.touch.Country })
+	str(func(r *creditRow) string { return r.touch.Device })
+	num(func(r *creditRow) float64 { return r.conv.Value })
+	str(func(r *creditRow) string { return r.conv.Currency })
+	for m := range (modelCredits{}) {
+		num(func(r *creditRow) float64 { return r.credits[m] })
+	}
 	if err == nil {
-		c.bytes = column(c.bytes, rows, c.order, func(r *attrRow) uint8 { return r.removed })
+		c.bytes = column(c.bytes, rows, c.order, func(r *creditRow) uint8 { return r.removed })
 		add(c.bytes)
 	}
-	at(func(*attrRow) time.Time { return w.now })
+	at(func(*creditRow) time.Time { return w.now })
 	if err == nil {
-		c.uints = column(c.uints, rows, c.order, func(*attrRow) uint64 { return w.version })
+		c.uints = column(c.uints, rows, c.order, func(*creditRow) uint64 { return w.version })
 		add(c.uints)
 	}
-	str(func(r *attrRow) string { return r.touch.Country })
-	str(func(r *attrRow) string { return r.touch.Device })
-	str(func(r *attrRow) string { return r.touch.VisitorID })
 	if err != nil {
 		return err
 	}
 	if err := b.Flush(); err != nil {
-		return fmt.Errorf("cannot write attributions: %w", err)
+		return fmt.Errorf("cannot write credit: %w", err)
 	}
 	return nil
 }
 
 // column fills buf with f of each row, in the given order.
-func column[T any](buf []T, rows []attrRow, order []int32, f func(*attrRow) T) []T {
+func column[T any](buf []T, rows []creditRow, order []int32, f func(*creditRow) T) []T {
 	buf = buf[:0]
 	for _, i := range order {
 		buf = append(buf, f(&rows[i]))

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +16,9 @@ import (
 )
 
 // Credit stored before attribution rows had a visitor id gets the visitor of its session
-// from the migration, without changing a credit or a report figure and without being
-// counted twice by the reports' latest-version reads; a rebuild afterwards writes the same
-// rows, twice over.
+// from the migration, and keeps it when the rows per model are folded into a row per
+// touch, without changing a credit or a report figure and without being counted twice by
+// the reports' latest-version reads; a rebuild afterwards writes the same rows, twice over.
 func TestStoredCreditGetsItsVisitors(t *testing.T) {
 	ctx := context.Background()
 	conn, _ := testenv.ClickHouse(t)
@@ -27,9 +28,10 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The database as the previous version left it: every migration but 0051 (visitor ids
-	// on credit rows) and 0052 (the views that read them), which later migrations do not
-	// need; the test helpers write the columns of the later ones.
+	// The database as an earlier version left it: every migration before touch_credits
+	// (0090) but 0051 (visitor ids on credit rows) and 0052 (the views that read them),
+	// which later migrations do not need; the test helpers write the columns of the later
+	// ones.
 	for _, st := range []string{"CREATE DATABASE " + db,
 		"CREATE TABLE " + db + ".schema_migrations (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version"} {
 		if err := conn.Exec(ctx, st); err != nil {
@@ -37,7 +39,7 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 		}
 	}
 	for _, m := range ms {
-		if m.Version == 51 || m.Version == 52 {
+		if m.Version == 51 || m.Version == 52 || m.Version >= 90 {
 			continue
 		}
 		for _, st := range m.Statements {
@@ -93,28 +95,53 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &reports.Store{Conn: conn, DB: db}
+	models := []string{"first_click", "last_click", "linear"}
+	// The credit the rows give per model and channel, as leads, sales and revenue.
+	var before []string
+	for _, m := range models {
+		res, err := conn.Query(ctx, `SELECT channel, sumIf(credit, conversion_type = 'lead'), sumIf(credit, conversion_type = 'sale'), sum(revenue)
+			FROM `+db+`.attributions FINAL WHERE model = ? AND removed = 0 GROUP BY channel ORDER BY channel`, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for res.Next() {
+			var ch string
+			var leads, sales, revenue float64
+			if err := res.Scan(&ch, &leads, &sales, &revenue); err != nil {
+				t.Fatal(err)
+			}
+			before = append(before, fmt.Sprintf("%s %s %g %g %g", m, ch, leads, sales, revenue))
+		}
+		res.Close()
+	}
+	// The source report's rows with credit, in the same form.
 	report := func() string {
 		t.Helper()
 		var out []string
-		for _, m := range []string{"first_click", "last_click", "linear"} {
+		for _, m := range models {
 			g, _ := reports.LookupGroupBy("channel")
 			r, err := store.Sources(ctx, reports.Params{Site: "s1", From: t0.AddDate(0, 0, -1), To: t0, Model: m, By: g, Currency: "EUR"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprintf("%s %+v %+v", m, r.Rows, r.Totals))
+			rows := slices.DeleteFunc(r.Rows, func(r reports.SourceRow) bool { return r.Leads == 0 && r.Sales == 0 })
+			slices.SortFunc(rows, func(a, b reports.SourceRow) int { return strings.Compare(a.Key, b.Key) })
+			for _, r := range rows {
+				out = append(out, fmt.Sprintf("%s %s %g %g %g", m, r.Key, r.Leads, r.Sales, r.Revenue))
+			}
 		}
 		return fmt.Sprint(out)
 	}
-	before := report()
 
 	if _, err := chstore.Migrate(ctx, conn, db); err != nil {
 		t.Fatal(err)
 	}
+	// rows lists each model's credited touches of from, a relation of touch_credits rows.
 	rows := func(from string) []string {
 		t.Helper()
-		res, err := conn.Query(ctx, `SELECT conversion_id, model, session_id, visitor_id, credit, removed FROM `+from+
-			` ORDER BY conversion_id, model, visitor_id`)
+		res, err := conn.Query(ctx, `SELECT conversion_id, model, session_id, visitor_id, credit, removed FROM `+from+`
+			ARRAY JOIN ['first_click', 'last_click', 'linear'] AS model, [credit_first_click, credit_last_click, credit_linear] AS credit
+			WHERE credit > 0 ORDER BY conversion_id, model, visitor_id`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,19 +159,19 @@ func TestStoredCreditGetsItsVisitors(t *testing.T) {
 		return out
 	}
 	want := fmt.Sprint([]string{
-		"lead first_click " + sb + " laptop 0 1", "lead first_click " + sa + " phone 1 0", "lead last_click " + sb + " laptop 1 0",
+		"lead first_click " + sa + " phone 1 0", "lead last_click " + sb + " laptop 1 0",
 		"lead linear " + sb + " laptop 0.5 0", "lead linear " + sa + " phone 0.5 0", "sale first_click   1 0"})
-	if got := fmt.Sprint(rows(db + ".attributions FINAL")); got != want {
+	if got := fmt.Sprint(rows(db + ".touch_credits FINAL")); got != want {
 		t.Fatalf("after the migration:\n%s\nwant\n%s", got, want)
 	}
-	// The reports read the rows of each conversion's highest version: the copies written
+	// The reports read the rows of each conversion's highest version: the rows written
 	// by the migration, once.
-	latest := fmt.Sprintf(`(SELECT * FROM %[1]s.attributions WHERE (conversion_id, version) IN
-		(SELECT conversion_id, max(version) FROM %[1]s.attributions GROUP BY conversion_id) AND removed = 0)`, db)
+	latest := fmt.Sprintf(`(SELECT * FROM %[1]s.touch_credits WHERE (conversion_id, version) IN
+		(SELECT conversion_id, max(version) FROM %[1]s.touch_credits GROUP BY conversion_id) AND removed = 0)`, db)
 	if got := rows(latest); len(got) != 5 {
 		t.Fatalf("latest computation rows after the migration: %v, want the 5 credited", got)
 	}
-	if after := report(); after != before {
+	if after := report(); after != fmt.Sprint(before) {
 		t.Fatalf("the migration changed the report:\n%s\n%s", before, after)
 	}
 

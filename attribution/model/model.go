@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Model names as stored in touchpoint.attributions.model.
+// Model names, as the reports API and the analysts' attributions_current view name them.
 const (
 	FirstClick    = "first_click"
 	LastClick     = "last_click"
@@ -22,6 +22,18 @@ const (
 
 // Models lists every model name in the order of the specification.
 var Models = []string{FirstClick, LastClick, LastNonDirect, Linear, TimeDecay, PositionBased, DataDriven}
+
+// CreditColumn is the touch_credits column holding the credit of model m (a name of
+// Models), and "" for any other name, so that a query built with it fails rather than
+// reads another column.
+func CreditColumn(m string) string {
+	for _, x := range Models {
+		if x == m {
+			return "credit_" + m
+		}
+	}
+	return ""
+}
 
 // Direct is the channel of sessions without a source (docs/channels.md, rule 1).
 const Direct = "Direct"

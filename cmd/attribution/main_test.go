@@ -187,7 +187,7 @@ func TestWaitsOutClickHouse(t *testing.T) {
 		t.Helper()
 		testenv.Eventually(t, 30*time.Second, id+" credited and its webhook sent", func() (bool, error) {
 			var n uint64
-			err := conn.QueryRow(ctx, `SELECT count() FROM touchpoint.attributions FINAL WHERE conversion_id = ? AND removed = 0`, id).Scan(&n)
+			err := conn.QueryRow(ctx, `SELECT count() FROM touchpoint.attributions_current WHERE conversion_id = ?`, id).Scan(&n)
 			mu.Lock()
 			sent := hooked[id]
 			mu.Unlock()

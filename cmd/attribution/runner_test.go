@@ -54,8 +54,8 @@ func TestOneInstanceRunsTheJobsAtATime(t *testing.T) {
 		t.Helper()
 		testenv.Eventually(t, 30*time.Second, fmt.Sprintf("%d conversions credited", want), func() (bool, error) {
 			var n uint64
-			err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT uniqExact(conversion_id) FROM %s.attributions FINAL
-				WHERE site_id = ? AND model = 'last_click' AND removed = 0 AND channel = 'Paid Search'`, db), siteID).Scan(&n)
+			err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT uniqExact(conversion_id) FROM %s.attributions_current
+				WHERE site_id = ? AND model = 'last_click' AND channel = 'Paid Search'`, db), siteID).Scan(&n)
 			return n == uint64(want), err
 		})
 	}
@@ -105,8 +105,10 @@ func TestOneInstanceRunsTheJobsAtATime(t *testing.T) {
 
 	// Every computation of a conversion, by either instance, gave the same credit.
 	var conflicts uint64
-	if err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT count() FROM (SELECT conversion_id, model, session_id
-		FROM %s.attributions WHERE site_id = ? GROUP BY conversion_id, model, session_id HAVING uniqExact(credit, removed) > 1)`, db),
+	if err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT count() FROM (SELECT conversion_id, session_id
+		FROM %s.touch_credits WHERE site_id = ? GROUP BY conversion_id, session_id
+		HAVING uniqExact(credit_first_click, credit_last_click, credit_last_non_direct, credit_linear, credit_time_decay,
+			credit_position_based, credit_data_driven, removed) > 1)`, db),
 		siteID).Scan(&conflicts); err != nil {
 		t.Fatal(err)
 	}

@@ -77,11 +77,11 @@ func main() {
 			defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+*db)
 		}
 		loadAndRebuild(ctx, conn, *db, *convs, *touches, *extra, end, *cpuProfile, *chPID)
-		timeReport(ctx, store, p, "right after the rebuild, from sessions and attributions, their parts still merging")
+		timeReport(ctx, store, p, "right after the rebuild, from sessions and touch credits, their parts still merging")
 	}
 	// Reports usually run on settled tables: time them (again) once ClickHouse has merged.
 	waitForMerges(ctx, conn, *db, 3*time.Minute)
-	timeReport(ctx, store, p, "after the merges, from sessions and attributions")
+	timeReport(ctx, store, p, "after the merges, from sessions and touch credits")
 	// Then on the daily rollups the attribution service keeps. Every insert is done, so
 	// no margin is needed beyond ClickHouse's one-second clock.
 	time.Sleep(1100 * time.Millisecond)
@@ -152,7 +152,7 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 	}
 	took, peak, goCPU, ch := time.Since(start), heap(), benchstat.SelfUsage().CPU()-goCPU, chCPU()-ch
 	pprof.StopCPUProfile()
-	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 30 s), Go heap peak %d MiB (target <= 1024)\n",
+	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows (a row per touch) in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 30 s), Go heap peak %d MiB (target <= 1024)\n",
 		n, len(model.Models), rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), peak>>20)
 	if chPID != 0 {
 		fmt.Printf("attribution bench: CPU time in the rebuild: Go %.1f s, ClickHouse %.1f s (its queries, inserts and merges), against %.1f s of wall time\n",

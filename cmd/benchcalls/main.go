@@ -1,8 +1,8 @@
 // Command benchcalls measures call tracking on a running stack (scripts/bench-calls.sh):
 // the latency of GET /v1/number at a fixed request rate (open loop: each request's latency
 // counts from when it was due, so a stall is not hidden by fewer requests), and how long a
-// call takes from its Twilio status callback to its attribution rows in ClickHouse. It
-// prints figures and never fails on them.
+// call takes from its Twilio status callback to its credit in ClickHouse (touch_credits).
+// It prints figures and never fails on them.
 package main
 
 import (
@@ -115,7 +115,7 @@ func numberLatency(client *http.Client, base, site string, rate int, d time.Dura
 }
 
 // creditTime leases a number to a new visitor, posts a signed Twilio status callback for a
-// call to it and waits until the call has attribution rows.
+// call to it and waits until the call has credit rows.
 func creditTime(ctx context.Context, client *http.Client, conn driver.Conn, db, base, site, token string, i int) (time.Duration, error) {
 	vid := "bench-call-" + uuid.NewString()
 	resp, err := client.Get(fmt.Sprintf("%s/v1/number?site=%s&vid=%s", base, url.QueryEscape(site), vid))
@@ -154,7 +154,7 @@ func creditTime(ctx context.Context, client *http.Client, conn driver.Conn, db, 
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("webhook answered %s", resp.Status)
 	}
-	q := fmt.Sprintf("SELECT count() FROM %s.attributions WHERE site_id = ? AND conversion_id = ?", db)
+	q := fmt.Sprintf("SELECT count() FROM %s.touch_credits WHERE site_id = ? AND conversion_id = ?", db)
 	for time.Since(start) < time.Minute {
 		var n uint64
 		if err := conn.QueryRow(ctx, q, site, "call:twilio:"+sid).Scan(&n); err != nil {

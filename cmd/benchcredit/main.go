@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -63,8 +64,8 @@ func main() {
 		len(model.Models), len(took), benchstat.Quantile(took, 0.5), benchstat.Quantile(took, 0.99), benchstat.Quantile(took, 1))
 }
 
-// creditTime sends a new visitor's pageview and sale and waits until the sale has rows
-// under every model.
+// creditTime sends a new visitor's pageview and sale and waits until every model credits
+// a touch of the sale.
 func creditTime(ctx context.Context, conn driver.Conn, db, base, site, origin string, i int) (time.Duration, error) {
 	vid, now := uuid.NewString(), time.Now()
 	if err := post(ctx, base, site, origin, event.Event{ID: uuid.NewString(), Type: event.Pageview, TS: now.UnixMilli(), VID: vid,
@@ -78,13 +79,21 @@ func creditTime(ctx context.Context, conn driver.Conn, db, base, site, origin st
 		return 0, err
 	}
 	start := time.Now()
-	q := fmt.Sprintf("SELECT uniqExact(model) FROM %s.attributions WHERE site_id = ? AND conversion_id = ?", db)
+	cols := make([]string, len(model.Models))
+	for i, m := range model.Models {
+		cols[i] = "max(" + model.CreditColumn(m) + ")"
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s.touch_credits WHERE site_id = ? AND conversion_id = ? AND removed = 0", strings.Join(cols, ", "), db)
+	credits := make([]float64, len(model.Models))
+	dest := make([]any, len(credits))
+	for i := range credits {
+		dest[i] = &credits[i]
+	}
 	for time.Since(start) < time.Minute {
-		var models uint64
-		if err := conn.QueryRow(ctx, q, site, sale).Scan(&models); err != nil {
+		if err := conn.QueryRow(ctx, q, site, sale).Scan(dest...); err != nil {
 			return 0, err
 		}
-		if int(models) >= len(model.Models) {
+		if !slices.Contains(credits, 0) {
 			return time.Since(start), nil
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -32,7 +32,8 @@ var shardKeys = map[string]string{
 	"person_aliases":     "site_id, person_id",
 	"person_merges":      "site_id, person_id",
 	"conversions":        "site_id, conversion_id",
-	"attributions":       "site_id, conversion_id",
+	"attributions":       "site_id, conversion_id", // until migration 0090 folds it into touch_credits
+	"touch_credits":      "site_id, conversion_id",
 	"ad_costs":           "site_id, date",
 	"webhook_deliveries": "site_id, conversion_id",
 	"delivery_queue":     "site_id, delivery_id",

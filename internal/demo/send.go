@@ -15,6 +15,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"touchpoint/attribution/model"
 	"touchpoint/internal/event"
 )
 
@@ -159,8 +160,8 @@ func WaitAttributed(ctx context.Context, conn driver.Conn, db string, ds *Datase
 	ids = append(ids, ds.EventConversions...)
 	want := uint64(len(ids))
 	site := ds.siteOf()
-	q := fmt.Sprintf(`SELECT uniqExact(conversion_id) FROM %s.attributions
-		WHERE site_id = ? AND model = 'first_click' AND has(?, conversion_id)`, db)
+	q := fmt.Sprintf(`SELECT uniqExact(conversion_id) FROM %s.touch_credits
+		WHERE site_id = ? AND removed = 0 AND %s > 0 AND has(?, conversion_id)`, db, model.CreditColumn(model.FirstClick))
 	var got uint64
 	for {
 		if err := conn.QueryRow(ctx, q, site, ids).Scan(&got); err != nil {

@@ -55,16 +55,16 @@ INSERT INTO {db}.fx_rates (site_id, date, base, currency, rate, imported_at, ver
     ('fx', '2026-10-05', 'GBP', 'CHF', 1.1, '2026-09-03 00:00:00', 1);
 
 -- Credit: lead-fixed first went to s1 (version 10), then to s6 (version 20: s1 removed);
--- sale-usd is credited half to s1 (linear) and in full to nothing in its lookback
--- (first_click (no touchpoint)), the way the engine writes them.
-INSERT INTO {db}.attributions (site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, model, session_id,
-    visitor_id, touch_at, channel, credit, revenue, currency, removed, computed_at, version) VALUES
-    ('fx', 'lead-fixed', 'lead', 'call', '2026-10-07 15:00:00', 'p1', 'first_click', '11111111-1111-4111-8111-111111111111', 'v1', '2026-10-05 10:00:00', 'Paid Search', 1, 0, '', 0, '2026-10-07 15:00:00', 10),
-    ('fx', 'lead-fixed', 'lead', 'call', '2026-10-07 15:00:00', 'p1', 'first_click', '66666666-6666-4666-8666-666666666666', 'v2', '2026-10-06 09:00:00', 'Organic Search', 1, 0, '', 0, '2026-10-07 15:00:00', 20),
-    ('fx', 'lead-fixed', 'lead', 'call', '2026-10-07 15:00:00', 'p1', 'first_click', '11111111-1111-4111-8111-111111111111', '', '2026-10-07 15:00:00', '', 0, 0, '', 1, '2026-10-07 15:00:00', 20),
-    ('fx', 'sale-usd', 'sale', '', '2026-10-04 12:00:00', 'p2', 'linear', '11111111-1111-4111-8111-111111111111', 'v1', '2026-10-05 10:00:00', 'Paid Search', 0.5, 50, 'usd', 0, '2026-10-04 12:00:00', 30),
-    ('fx', 'sale-usd', 'sale', '', '2026-10-04 12:00:00', 'p2', 'linear', '66666666-6666-4666-8666-666666666666', 'v2', '2026-10-06 09:00:00', 'Organic Search', 0.5, 50, 'usd', 0, '2026-10-04 12:00:00', 30),
-    ('fx', 'sale-usd', 'sale', '', '2026-10-04 12:00:00', 'p2', 'first_click', '', '', '2026-10-04 12:00:00', '(no touchpoint)', 1, 100, 'usd', 0, '2026-10-04 12:00:00', 30);
+-- sale-usd is credited half to s1 and half to s6 (linear) and in full to nothing in its
+-- lookback (first_click (no touchpoint)), the way the engine writes them.
+INSERT INTO {db}.touch_credits (site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, session_id, visitor_id,
+    touch_at, channel, value, currency, credit_first_click, credit_linear, removed, computed_at, version) VALUES
+    ('fx', 'lead-fixed', 'lead', 'call', '2026-10-07 15:00:00', 'p1', '11111111-1111-4111-8111-111111111111', 'v1', '2026-10-05 10:00:00', 'Paid Search', 0, '', 1, 0, 0, '2026-10-07 15:00:00', 10),
+    ('fx', 'lead-fixed', 'lead', 'call', '2026-10-07 15:00:00', 'p1', '66666666-6666-4666-8666-666666666666', 'v2', '2026-10-06 09:00:00', 'Organic Search', 0, '', 1, 0, 0, '2026-10-07 15:00:00', 20),
+    ('fx', 'lead-fixed', 'lead', 'call', '2026-10-07 15:00:00', 'p1', '11111111-1111-4111-8111-111111111111', '', '2026-10-07 15:00:00', '', 0, '', 0, 0, 1, '2026-10-07 15:00:00', 20),
+    ('fx', 'sale-usd', 'sale', '', '2026-10-04 12:00:00', 'p2', '11111111-1111-4111-8111-111111111111', 'v1', '2026-10-05 10:00:00', 'Paid Search', 100, 'usd', 0, 0.5, 0, '2026-10-04 12:00:00', 30),
+    ('fx', 'sale-usd', 'sale', '', '2026-10-04 12:00:00', 'p2', '66666666-6666-4666-8666-666666666666', 'v2', '2026-10-06 09:00:00', 'Organic Search', 100, 'usd', 0, 0.5, 0, '2026-10-04 12:00:00', 30),
+    ('fx', 'sale-usd', 'sale', '', '2026-10-04 12:00:00', 'p2', '', '', '2026-10-04 12:00:00', '(no touchpoint)', 100, 'usd', 1, 0, 0, '2026-10-04 12:00:00', 30);
 
 -- Cost of campaign brand on Oct 5 as a campaign row (60) and a keyword report (50, less
 -- than the campaign spent); campaign generic as keyword rows only (two imports of one of
