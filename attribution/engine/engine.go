@@ -238,6 +238,13 @@ func noTouchpoint(at time.Time) *Session {
 	return &Session{At: at, Channel: n, Source: n, Medium: n, Campaign: n, Term: n, Content: n, LandingPath: n, Country: n, Device: n}
 }
 
+// blockRows is the rows of one block the writer sends. A block's rows keep the sessions
+// they point to alive until it is written, and the sessions are most of the heap: over a
+// million conversions, blocks of 50,000 rows kept the heap at its limit and the garbage
+// collector took two thirds of the rebuild's CPU; at 6,000 rows the rebuild took 30 %
+// less time, and at 3,000 ClickHouse spent more on the smaller blocks than Go saved.
+const blockRows = 6000
+
 // sessionChunk is the most sessions compute allocates room for at a time: a rebuild
 // reads millions, a pass of Watch a handful.
 const sessionChunk = 4096
@@ -272,7 +279,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 		return 0, err
 	}
 	now := time.Now()
-	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(50000, st.ID, now, uint64(now.UnixNano())),
+	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(blockRows, st.ID, now, uint64(now.UnixNano())),
 		notify: notify && e.OnComputed != nil}
 	defer c.w.wait() // never leave a batch in flight behind
 
