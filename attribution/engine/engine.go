@@ -274,9 +274,14 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 	if err != nil {
 		return 0, err
 	}
-	old, err := e.store.creditedKeys(ctx, st.ID, sc)
-	if err != nil {
-		return 0, err
+	// The current credit of a range's conversions would not fit in memory (a million
+	// conversions took more than the heap's limit): there, the touches that dropped out are
+	// marked removed in ClickHouse once the new rows are written.
+	var old map[string][]credited
+	if sc.ids != nil {
+		if old, err = e.store.creditedKeys(ctx, st.ID, sc); err != nil {
+			return 0, err
+		}
 	}
 	now := time.Now()
 	c := &computation{site: st, weights: weights, old: old, w: e.store.newWriter(blockRows, st.ID, now, uint64(now.UnixNano())),
@@ -355,6 +360,11 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 	}
 	if err := c.w.flush(ctx); err != nil {
 		return 0, err
+	}
+	if old == nil {
+		if err := e.store.removeDropped(ctx, st.ID, sc, c.w.version); err != nil {
+			return 0, err
+		}
 	}
 	return c.rows, nil
 }
