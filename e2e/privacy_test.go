@@ -97,7 +97,7 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	otherCredits := func() uint64 {
 		t.Helper()
 		var n uint64
-		if err := conn.QueryRow(context.Background(), "SELECT count() FROM ("+modelCredits(db, "site_id = ? AND conversion_id = ?")+")",
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".attributions_current WHERE site_id = ? AND conversion_id = ?",
 			siteID, "lead-other-"+siteID).Scan(&n); err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,6 @@ import (
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/engine"
-	"touchpoint/attribution/model"
 	"touchpoint/attribution/webhook"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
@@ -134,13 +133,8 @@ func found(t *testing.T, conn driver.Conn, db string, needles []string) map[stri
 // and channel: the touches a model credits, as reports show them.
 func credits(t *testing.T, w *world, site, conv string) map[string]float64 {
 	t.Helper()
-	names, cols := make([]string, len(model.Models)), make([]string, len(model.Models))
-	for i, m := range model.Models {
-		names[i], cols[i] = "'"+m+"'", model.CreditColumn(m)
-	}
-	rows, err := w.conn.Query(context.Background(), "SELECT concat(model, '/', session_id, '/', channel), credit FROM (SELECT session_id, channel, "+
-		strings.Join(cols, ", ")+" FROM "+w.db+".touch_credits FINAL WHERE site_id = ? AND conversion_id = ? AND removed = 0) ARRAY JOIN ["+
-		strings.Join(names, ", ")+"] AS model, ["+strings.Join(cols, ", ")+"] AS credit WHERE credit > 0", site, conv)
+	rows, err := w.conn.Query(context.Background(), "SELECT concat(model, '/', session_id, '/', channel), credit FROM "+w.db+
+		".attributions_current WHERE site_id = ? AND conversion_id = ?", site, conv)
 	if err != nil {
 		t.Fatal(err)
 	}

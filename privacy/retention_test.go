@@ -46,12 +46,8 @@ func TestRetentionDeletesOldRawData(t *testing.T) {
 	}
 	// Every model's credit of the site's touches, summed.
 	credit := func() float64 {
-		cols := make([]string, len(model.Models))
-		for i, m := range model.Models {
-			cols[i] = model.CreditColumn(m)
-		}
 		var c float64
-		if err := w.conn.QueryRow(ctx, "SELECT sum("+strings.Join(cols, " + ")+") FROM "+w.db+".touch_credits FINAL WHERE site_id = ? AND removed = 0",
+		if err := w.conn.QueryRow(ctx, "SELECT sum("+strings.Join(model.CreditColumns, " + ")+") FROM "+w.db+".touch_credits FINAL WHERE site_id = ? AND removed = 0",
 			siteID).Scan(&c); err != nil {
 			t.Fatal(err)
 		}

@@ -218,7 +218,7 @@ func creditSums(credit, revenue string) string {
 }
 
 // creditColumns are the credit columns of touch_credits, in the order of model.Models.
-var creditColumns = strings.Join(modelList(model.CreditColumn), ", ")
+var creditColumns = strings.Join(model.CreditColumns, ", ")
 
 // everyModel is the ARRAY JOIN that makes a row per model of a touch_credits row: the
 // model's name (model) and its credit (credit), 0 for a model that does not credit the

@@ -35,6 +35,15 @@ func CreditColumn(m string) string {
 	return ""
 }
 
+// CreditColumns lists the touch_credits column of each model, in the order of Models.
+var CreditColumns = func() []string {
+	out := make([]string, len(Models))
+	for i, m := range Models {
+		out[i] = CreditColumn(m)
+	}
+	return out
+}()
+
 // Direct is the channel of sessions without a source (docs/channels.md, rule 1).
 const Direct = "Direct"
 
