@@ -361,7 +361,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 	if err := c.w.flush(ctx); err != nil {
 		return 0, err
 	}
-	if old == nil {
+	if sc.ids == nil { // a range: its credit was not read
 		if err := e.store.removeDropped(ctx, st.ID, sc, c.w.version); err != nil {
 			return 0, err
 		}
