@@ -95,13 +95,7 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	})
 	// The other person's credit: every model's credited touches of their lead.
 	otherCredits := func() uint64 {
-		t.Helper()
-		var n uint64
-		if err := conn.QueryRow(context.Background(), "SELECT count() FROM "+db+".attributions_current WHERE site_id = ? AND conversion_id = ?",
-			siteID, "lead-other-"+siteID).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+		return count("SELECT count() FROM %s.attributions_current WHERE site_id = ? AND conversion_id = ?", siteID, "lead-other-"+siteID)
 	}
 	otherCredit := otherCredits()
 

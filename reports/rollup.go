@@ -223,17 +223,7 @@ var creditColumns = strings.Join(model.CreditColumns, ", ")
 // everyModel is the ARRAY JOIN that makes a row per model of a touch_credits row: the
 // model's name (model) and its credit (credit), 0 for a model that does not credit the
 // touch.
-var everyModel = fmt.Sprintf("ARRAY JOIN [%s] AS model, [%s] AS credit",
-	strings.Join(modelList(func(m string) string { return "'" + m + "'" }), ", "), creditColumns)
-
-// modelList is f of each model, in the order of model.Models.
-func modelList(f func(string) string) []string {
-	out := make([]string, len(model.Models))
-	for i, m := range model.Models {
-		out[i] = f(m)
-	}
-	return out
-}
+var everyModel = fmt.Sprintf("ARRAY JOIN ['%s'] AS model, [%s] AS credit", strings.Join(model.Models, "', '"), creditColumns)
 
 // revenueCurrency is the currency of a credited touch's revenue: a sale's, upper-cased
 // (empty: the site's currency); empty for leads and stages, which carry no revenue.

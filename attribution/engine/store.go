@@ -314,10 +314,9 @@ func (s *store) inventedDirect(ctx context.Context, site string) ([]string, erro
 	return out, rows.Err()
 }
 
-const creditCols = `site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, visitor_id, session_id, touch_at,
-	channel, source, medium, campaign, term, content, landing_page, country, device, value, currency, credit_first_click,
-	credit_last_click, credit_last_non_direct, credit_linear, credit_time_decay, credit_position_based, credit_data_driven,
-	removed, computed_at, version`
+var creditCols = `site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, visitor_id, session_id, touch_at,
+	channel, source, medium, campaign, term, content, landing_page, country, device, value, currency, ` +
+	strings.Join(model.CreditColumns, ", ") + `, removed, computed_at, version`
 
 // creditRow is one touch_credits row as computed: its conversion, credited touch and
 // credit per model, whose fields fill the columns when its block is written. A row is a

@@ -79,11 +79,8 @@ func creditTime(ctx context.Context, conn driver.Conn, db, base, site, origin st
 		return 0, err
 	}
 	start := time.Now()
-	cols := make([]string, len(model.Models))
-	for i, m := range model.Models {
-		cols[i] = "max(" + model.CreditColumn(m) + ")"
-	}
-	q := fmt.Sprintf("SELECT %s FROM %s.touch_credits WHERE site_id = ? AND conversion_id = ? AND removed = 0", strings.Join(cols, ", "), db)
+	q := fmt.Sprintf("SELECT max(%s) FROM %s.touch_credits WHERE site_id = ? AND conversion_id = ? AND removed = 0",
+		strings.Join(model.CreditColumns, "), max("), db)
 	credits := make([]float64, len(model.Models))
 	dest := make([]any, len(credits))
 	for i := range credits {
