@@ -74,11 +74,11 @@ func (e *Engine) Weights(ctx context.Context, st *site.Site, maxAge time.Duratio
 		return w.w, nil
 	}
 	to := time.Now()
-	paths, err := e.store.paths(ctx, st.ID, to.AddDate(-1, 0, 0), to)
+	journeys, err := e.store.journeys(ctx, st.ID, to.AddDate(-1, 0, 0), to)
 	if err != nil {
 		return nil, err
 	}
-	cw := model.Markov(paths)
+	cw := model.Markov(journeys)
 	e.mu.Lock()
 	e.weights[st.ID] = weightsEntry{w: cw, at: time.Now()}
 	e.mu.Unlock()

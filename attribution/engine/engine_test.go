@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/attrtest"
+	"touchpoint/attribution/model"
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 	"touchpoint/internal/testenv"
@@ -319,7 +320,7 @@ func TestChangedLookbackRebuilds(t *testing.T) {
 
 // The data-driven model's journeys count each session once whatever its row versions,
 // and leave out sessions folded into another one.
-func TestPathsReadEachSessionOnce(t *testing.T) {
+func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f := newFixture(t)
 	s := attrtest.Session{Site: "s1", Person: "p1", At: t0.Add(-48 * time.Hour), Channel: "Paid Search", Source: "google", Medium: "cpc"}
 	s.ID = f.db.Session(s)
@@ -333,17 +334,16 @@ func TestPathsReadEachSessionOnce(t *testing.T) {
 	f.session("third", "p3", t0.Add(-2*time.Hour), "Direct", "(direct)", "(none)")
 	f.conversion("c1", "lead", "p1", t0, 0)
 
-	paths, err := f.eng.store.paths(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
+	got, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]bool{}
-	for _, p := range paths {
-		got[fmt.Sprint(p.Channels, p.Converted)] = true
-	}
-	want := map[string]bool{"[Paid Search Email] true": true, "[Direct] false": true}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("journeys %v, want %v", got, want)
+	var want model.Journeys
+	want.Add([]string{"Paid Search", "Email"}, true)
+	want.Add([]string{"Direct"}, false)
+	want.Add([]string{"Direct"}, false)
+	if got.String() != want.String() {
+		t.Fatalf("journeys:\n%s\nwant:\n%s", got, &want)
 	}
 }
 

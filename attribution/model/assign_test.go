@@ -173,7 +173,7 @@ func TestAssignCreditsAddUpToOne(t *testing.T) {
 	channels := []string{"Direct", "Organic Search", "Paid Search", "Email", "Referral", "Organic Social", "AI Assistant"}
 	for seed := uint64(1); seed <= 3; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 42))
-		var paths []Path
+		var journeys Journeys
 		type conversion struct {
 			touches []Touch
 			at      time.Time
@@ -182,7 +182,7 @@ func TestAssignCreditsAddUpToOne(t *testing.T) {
 		for range 1000 {
 			n := rng.IntN(12)
 			touches := make([]Touch, n)
-			var path Path
+			var visited []string
 			for i := range touches {
 				// Offsets from 100 days before to 2 days after, often on the same second.
 				off := time.Duration(rng.IntN(102*24)-100*24) * time.Hour
@@ -191,13 +191,12 @@ func TestAssignCreditsAddUpToOne(t *testing.T) {
 				}
 				ch := channels[rng.IntN(len(channels))]
 				touches[i] = Touch{SessionID: string(rune('a' + rng.IntN(26))), Channel: ch, At: convAt.Add(off)}
-				path.Channels = append(path.Channels, ch)
+				visited = append(visited, ch)
 			}
-			path.Converted = rng.IntN(3) == 0
-			paths = append(paths, path)
+			journeys.Add(visited, rng.IntN(3) == 0)
 			convs = append(convs, conversion{touches, convAt})
 		}
-		weights := []ChannelWeights{nil, Markov(paths), {"Email": 1e-300, "Direct": 1}, {"Referral": 1e-17, "Email": 1}}
+		weights := []ChannelWeights{nil, Markov(&journeys), {"Email": 1e-300, "Direct": 1}, {"Referral": 1e-17, "Email": 1}}
 		for i, c := range convs {
 			window := Window(c.touches, c.at, time.Duration(1+rng.IntN(120))*24*time.Hour)
 			for _, m := range Models {

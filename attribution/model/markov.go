@@ -1,16 +1,66 @@
 package model
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
 
 // ChannelWeights are the data-driven weights per channel: Markov removal
 // effects normalised to add up to 1.
 type ChannelWeights map[string]float64
 
-// Path is one journey of a site: the channels of its touches, oldest first,
-// and whether it ended in a conversion.
-type Path struct {
-	Channels  []string
-	Converted bool
+// Journeys counts what Markov needs of a site's journeys: how often each state
+// follows another. It keeps no journey, so a site's can be counted as they are read.
+type Journeys struct {
+	index  map[string]int32     // channel -> its state
+	counts map[[2]int32]float64 // (from, to) -> transitions; see the states below
+}
+
+// The states beside the channels' (0, 1, ...), as Journeys counts them.
+const (
+	startState int32 = -1 - iota
+	conversionState
+	nullState
+)
+
+// Add counts one journey: the channels of its touches, oldest first, and whether it
+// ended in a conversion.
+func (j *Journeys) Add(channels []string, converted bool) {
+	if j.index == nil {
+		j.index, j.counts = map[string]int32{}, map[[2]int32]float64{}
+	}
+	from := startState
+	for _, ch := range channels {
+		to, ok := j.index[ch]
+		if !ok {
+			to = int32(len(j.index))
+			j.index[ch] = to
+		}
+		j.counts[[2]int32{from, to}]++
+		from = to
+	}
+	if converted {
+		j.counts[[2]int32{from, conversionState}]++
+	} else {
+		j.counts[[2]int32{from, nullState}]++
+	}
+}
+
+// String lists the counted transitions, one per line and sorted, as "from > to: count"
+// with the states (start), (conversion) and (null) beside the channels.
+func (j *Journeys) String() string {
+	name := map[int32]string{startState: "(start)", conversionState: "(conversion)", nullState: "(null)"}
+	for ch, i := range j.index {
+		name[i] = ch
+	}
+	var lines []string
+	for t, n := range j.counts {
+		lines = append(lines, fmt.Sprintf("%s > %s: %g", name[t[0]], name[t[1]], n))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
 
 // Markov computes data-driven channel weights from all journeys of a site.
@@ -29,15 +79,8 @@ type Path struct {
 // transitions between channels, r the transitions into conversion) is solved
 // by Gaussian elimination with partial pivoting, once for the full chain and
 // once per removed channel.
-func Markov(paths []Path) ChannelWeights {
-	index := map[string]int{}
-	for _, p := range paths {
-		for _, ch := range p.Channels {
-			if _, ok := index[ch]; !ok {
-				index[ch] = len(index)
-			}
-		}
-	}
+func Markov(j *Journeys) ChannelWeights {
+	index := j.index
 	k := len(index)
 	// Rows 0..k-1 are channels, row k is start; columns add conversion and null.
 	conv, null := k, k+1
@@ -45,18 +88,19 @@ func Markov(paths []Path) ChannelWeights {
 	for i := range counts {
 		counts[i] = make([]float64, k+2)
 	}
-	for _, p := range paths {
-		from := k
-		for _, ch := range p.Channels {
-			to := index[ch]
-			counts[from][to]++
-			from = to
+	state := func(s int32) int32 {
+		switch s {
+		case startState:
+			return int32(k)
+		case conversionState:
+			return int32(conv)
+		case nullState:
+			return int32(null)
 		}
-		if p.Converted {
-			counts[from][conv]++
-		} else {
-			counts[from][null]++
-		}
+		return s
+	}
+	for t, n := range j.counts {
+		counts[state(t[0])][state(t[1])] += n
 	}
 	for _, row := range counts {
 		total := 0.0
@@ -77,7 +121,7 @@ func Markov(paths []Path) ChannelWeights {
 	weights := make(ChannelWeights, k)
 	sum := 0.0
 	for ch, i := range index {
-		effect := 1 - conversionProbability(counts, i)/base
+		effect := 1 - conversionProbability(counts, int(i))/base
 		// Removing a state can only lower the probability; anything below
 		// zero or at the level of rounding noise is no effect.
 		if effect < 1e-12 {

@@ -8,13 +8,29 @@ import (
 	"testing"
 )
 
+// path is one journey as a test writes it: its channels, oldest first, and whether
+// it ended in a conversion.
+type path struct {
+	Channels  []string
+	Converted bool
+}
+
+// counted is Journeys with ps added.
+func counted(ps []path) *Journeys {
+	var j Journeys
+	for _, p := range ps {
+		j.Add(p.Channels, p.Converted)
+	}
+	return &j
+}
+
 // paths builds journeys from "A > B > conv; B > null; ...".
-func paths(t testing.TB, s string) []Path {
+func paths(t testing.TB, s string) []path {
 	t.Helper()
-	var ps []Path
+	var ps []path
 	for _, j := range strings.Split(s, ";") {
 		steps := strings.Split(j, ">")
-		var p Path
+		var p path
 		for i, st := range steps {
 			st = strings.TrimSpace(st)
 			if i == len(steps)-1 {
@@ -37,7 +53,7 @@ func paths(t testing.TB, s string) []Path {
 func TestMarkov(t *testing.T) {
 	f := func(journeys, want string) {
 		t.Helper()
-		if got := weightsString(Markov(paths(t, journeys))); got != want {
+		if got := weightsString(Markov(counted(paths(t, journeys)))); got != want {
 			t.Errorf("%q: got %s, want %s", journeys, got, want)
 		}
 	}
@@ -92,16 +108,16 @@ func TestMarkovAgreesWithIteration(t *testing.T) {
 	channels := []string{"A", "B", "C", "D", "E"}
 	for seed := uint64(1); seed <= 30; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 3))
-		var ps []Path
+		var ps []path
 		for range 1 + rng.IntN(40) {
-			var p Path
+			var p path
 			for range rng.IntN(6) {
 				p.Channels = append(p.Channels, channels[rng.IntN(len(channels))])
 			}
 			p.Converted = rng.IntN(2) == 0
 			ps = append(ps, p)
 		}
-		got := Markov(ps)
+		got := Markov(counted(ps))
 		want := iteratedWeights(ps)
 		if len(got) != len(want) {
 			t.Fatalf("seed %d: got %v, want %v", seed, got, want)
@@ -116,7 +132,7 @@ func TestMarkovAgreesWithIteration(t *testing.T) {
 
 // iteratedWeights is Markov computed the slow way: x <- Qx + r until it
 // stops changing, once per removed channel.
-func iteratedWeights(ps []Path) ChannelWeights {
+func iteratedWeights(ps []path) ChannelWeights {
 	const start, conv, null = "(start)", "(conv)", "(null)"
 	next := map[string]map[string]float64{}
 	out := map[string]float64{}
@@ -179,12 +195,12 @@ func iteratedWeights(ps []Path) ChannelWeights {
 }
 
 func ExampleMarkov() {
-	weights := Markov([]Path{
-		{Channels: []string{"Organic Search", "Paid Social", "Email"}, Converted: true},
-		{Channels: []string{"Organic Search"}},
-		{Channels: []string{"Paid Social", "Email"}},
-		{Channels: []string{"Email"}, Converted: true},
-	})
+	var journeys Journeys
+	journeys.Add([]string{"Organic Search", "Paid Social", "Email"}, true)
+	journeys.Add([]string{"Organic Search"}, false)
+	journeys.Add([]string{"Paid Social", "Email"}, false)
+	journeys.Add([]string{"Email"}, true)
+	weights := Markov(&journeys)
 	fmt.Println(weightsString(weights))
 
 	touches := []Touch{
