@@ -5,12 +5,10 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -310,8 +308,7 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 			for j < len(convs) && convs[j].Person == curPerson {
 				j++
 			}
-			slices.SortFunc(cur, func(a, b Session) int { return cmp.Or(a.At.Compare(b.At), strings.Compare(a.ID, b.ID)) })
-			if err := c.person(ctx, convs[i:j], cur); err != nil {
+			if err := c.person(ctx, convs[i:j], latestVersions(cur)); err != nil {
 				return err
 			}
 			i = j

@@ -318,6 +318,52 @@ func TestChangedLookbackRebuilds(t *testing.T) {
 	}
 }
 
+// Credit goes to each session's latest row version, as the stitcher writes them: a visit
+// written again with each batch, first under its visitor's own person and then under the
+// person that one was merged into; a session folded into another (deleted) or found to be
+// a bot's later; and one deleted and then written again by a restitch.
+func TestCreditGoesToEachSessionsLatestVersion(t *testing.T) {
+	f := newFixture(t)
+	at := func(h int) time.Time { return t0.Add(-time.Duration(h) * time.Hour) }
+	visit := attrtest.Session{Site: "s1", Person: "v-anon", At: at(48), Channel: "Paid Search", Source: "google", Medium: "cpc"}
+	visit.ID = f.db.Session(visit)
+	f.db.Session(visit)
+	visit.Person = "p1"
+	f.db.Session(visit)
+	f.alias("v-anon", "p1")
+	f.sess["visit"] = visit.ID
+
+	folded := attrtest.Session{Site: "s1", Person: "p1", At: at(24), Channel: "Referral", Source: "blog.example", Medium: "referral"}
+	folded.ID = f.db.Session(folded)
+	folded.Deleted = true
+	f.db.Session(folded)
+	f.sess["folded"] = folded.ID
+
+	bot := attrtest.Session{Site: "s1", Person: "p1", At: at(12), Channel: "Email", Source: "newsletter", Medium: "email"}
+	bot.ID = f.db.Session(bot)
+	bot.Bot = true
+	f.db.Session(bot)
+	f.sess["bot"] = bot.ID
+
+	back := attrtest.Session{Site: "s1", Person: "p1", At: at(6), Channel: "Organic Search", Source: "google", Medium: "organic"}
+	back.ID = f.db.Session(back)
+	back.Deleted = true
+	f.db.Session(back)
+	back.Deleted = false
+	f.db.Session(back)
+	f.sess["back"] = back.ID
+
+	f.conversion("c1", "lead", "p1", t0, 0)
+	f.rebuild()
+	c := f.credits("c1")
+	if got, want := fmt.Sprint(c["linear"]), "map[back:0.5 visit:0.5]"; got != want {
+		t.Fatalf("linear credit %s, want %s (all: %v)", got, want, c)
+	}
+	if got, want := fmt.Sprint(c["first_click"], c["last_click"]), "map[visit:1] map[back:1]"; got != want {
+		t.Fatalf("first and last click %s, want %s", got, want)
+	}
+}
+
 // The data-driven model's journeys count each session once whatever its row versions,
 // and leave out sessions folded into another one.
 func TestJourneysReadEachSessionOnce(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,7 @@ type Session struct {
 	Channel, Source, Medium, Campaign, Term string
 	Content, LandingPath                    string
 	Country, Device                         string
+	version                                 uint64 // of its row, while the sessions are read
 }
 
 // store reads the stitcher's tables and writes touch_credits. Persons are resolved to
@@ -162,16 +164,32 @@ func (sc *scope) creditedWhere() (string, []any) {
 // querySessions asks for the touchpoints (non-bot, not deleted) of the scope's persons,
 // ordered by person; eachSession reads them. Ordering each person's few sessions by time
 // is left to the caller: in ClickHouse it made the sort of a whole site a sixth slower.
+//
+// It reads every row version instead of FINAL, which took 1.6 times as long over a
+// whole site, and the caller keeps each session's latest version (latestVersions). That
+// is the version FINAL would give: a session's versions share its start and visitor, and
+// the person of each is the visitor's person when it was written, which person_aliases
+// resolves to the same current person. A session whose latest version is deleted or a
+// bot's is left out by id: only the versions of sessions ever deleted or flagged as a
+// bot's are grouped for that.
 func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driver.Rows, error) {
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term,
-			content, landing_path, country, device
-		FROM %s.sessions FINAL
-		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?`, s.db)
+			content, landing_path, country, device, version
+		FROM %[1]s.sessions
+		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?
+			AND session_id NOT IN (
+				SELECT session_id FROM %[1]s.sessions
+				WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND session_id IN (
+					SELECT session_id FROM %[1]s.sessions
+					WHERE site_id = ? AND (deleted = 1 OR is_bot = 1) AND started_at >= ? AND started_at <= ?)
+				GROUP BY session_id HAVING argMax(deleted = 1 OR is_bot = 1, version) = 1)`, s.db)
 	where, args := sc.personsWhere(s.db, site)
 	q := fmt.Sprintf(`SELECT person, sid, visitor_id, started_at, channel, source, medium, campaign, term, content, landing_path,
-			country, device
+			country, device, version
 		FROM (%s) WHERE %s ORDER BY person`, s.currentPerson(inner), where)
-	rows, err := s.conn.Query(ctx, q, append([]any{site, site, sc.sessionsFrom, sc.sessionsTo}, args...)...)
+	from, to := sc.sessionsFrom, sc.sessionsTo
+	all := append([]any{site, site, from, to, site, from, to, site, from, to}, args...)
+	rows, err := s.conn.Query(ctx, q, all...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read sessions: %w", err)
 	}
@@ -182,7 +200,7 @@ func eachSession(rows driver.Rows, f func(*Session) error) error {
 	var x Session
 	for rows.Next() {
 		if err := rows.Scan(&x.Person, &x.ID, &x.VisitorID, &x.At, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
-			&x.LandingPath, &x.Country, &x.Device); err != nil {
+			&x.LandingPath, &x.Country, &x.Device, &x.version); err != nil {
 			return err
 		}
 		if err := f(&x); err != nil {
@@ -190,6 +208,22 @@ func eachSession(rows driver.Rows, f func(*Session) error) error {
 		}
 	}
 	return rows.Err()
+}
+
+// latestVersions sorts one person's sessions as read by querySessions by start and id,
+// and keeps the latest version of each.
+func latestVersions(ss []Session) []Session {
+	slices.SortFunc(ss, func(a, b Session) int {
+		return cmp.Or(a.At.Compare(b.At), strings.Compare(a.ID, b.ID), cmp.Compare(a.version, b.version))
+	})
+	out := ss[:0]
+	for i := range ss {
+		if i+1 < len(ss) && ss[i+1].ID == ss[i].ID {
+			continue // an older version
+		}
+		out = append(out, ss[i])
+	}
+	return out
 }
 
 // journeys counts, for the data-driven model, the journey of every person (channels in
