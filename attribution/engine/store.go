@@ -169,31 +169,37 @@ func (sc *scope) creditedWhere() (string, []any) {
 // whole site, and the caller keeps each session's latest version (latestVersions). That
 // is the version FINAL would give: a session's versions share its start and visitor, and
 // the person of each is the visitor's person when it was written, which person_aliases
-// resolves to the same current person. A session whose latest version is deleted or a
-// bot's is left out by id: only the versions of sessions ever deleted or flagged as a
-// bot's are grouped for that.
+// resolves to the same current person.
 func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driver.Rows, error) {
+	live, liveArgs := liveVersions(s.db, site, sc.sessionsFrom, sc.sessionsTo)
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term,
 			content, landing_path, country, device, version
-		FROM %[1]s.sessions
-		WHERE site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?
+		FROM %s.sessions WHERE %s`, s.db, live)
+	where, args := sc.personsWhere(s.db, site)
+	q := fmt.Sprintf(`SELECT person, sid, visitor_id, started_at, channel, source, medium, campaign, term, content, landing_path,
+			country, device, version
+		FROM (%s) WHERE %s ORDER BY person`, s.currentPerson(inner), where)
+	rows, err := s.conn.Query(ctx, q, append(append([]any{site}, liveArgs...), args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read sessions: %w", err)
+	}
+	return rows, nil
+}
+
+// liveVersions is the condition, with its arguments, on rows of the sessions table that
+// keeps the site's sessions started in [from, to] whose latest version is neither deleted
+// nor a bot's, and of those the versions that are neither. The others are left out by id:
+// only the versions of sessions ever deleted or flagged as a bot's are grouped for that.
+// So a session deleted and written again later (by a restitch) counts.
+func liveVersions(db, site string, from, to time.Time) (string, []any) {
+	return fmt.Sprintf(`site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?
 			AND session_id NOT IN (
 				SELECT session_id FROM %[1]s.sessions
 				WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND session_id IN (
 					SELECT session_id FROM %[1]s.sessions
 					WHERE site_id = ? AND (deleted = 1 OR is_bot = 1) AND started_at >= ? AND started_at <= ?)
-				GROUP BY session_id HAVING argMax(deleted = 1 OR is_bot = 1, version) = 1)`, s.db)
-	where, args := sc.personsWhere(s.db, site)
-	q := fmt.Sprintf(`SELECT person, sid, visitor_id, started_at, channel, source, medium, campaign, term, content, landing_path,
-			country, device, version
-		FROM (%s) WHERE %s ORDER BY person`, s.currentPerson(inner), where)
-	from, to := sc.sessionsFrom, sc.sessionsTo
-	all := append([]any{site, site, from, to, site, from, to, site, from, to}, args...)
-	rows, err := s.conn.Query(ctx, q, all...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read sessions: %w", err)
-	}
-	return rows, nil
+				GROUP BY session_id HAVING argMax(deleted = 1 OR is_bot = 1, version) = 1)`, db),
+		[]any{site, from, to, site, from, to, site, from, to}
 }
 
 func eachSession(rows driver.Rows, f func(*Session) error) error {
@@ -228,14 +234,13 @@ func latestVersions(ss []Session) []Session {
 
 // journeys counts, for the data-driven model, the journey of every person (channels in
 // time order over the sessions started in [from, to]) and whether they converted. It reads
-// every row version instead of FINAL (much cheaper over a whole site): versions of one
-// session share its id, start and channel, so collecting distinct (start, id, channel)
-// triples gives each session once; sessions folded into another are left out by id.
-// arrayDistinct over groupArray does that about a third faster than groupUniqArray.
+// every row version instead of FINAL (much cheaper over a whole site), as querySessions
+// does: versions of one session share its id, start and channel, so collecting distinct
+// (start, id, channel) triples gives each session once. arrayDistinct over groupArray
+// does that about a third faster than groupUniqArray.
 func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (*model.Journeys, error) {
-	inner := fmt.Sprintf(`SELECT person_id, started_at, session_id, channel FROM %[1]s.sessions
-		WHERE site_id = ? AND is_bot = 0 AND started_at >= ? AND started_at <= ?
-			AND session_id NOT IN (SELECT session_id FROM %[1]s.sessions WHERE site_id = ? AND deleted = 1)`, s.db)
+	live, liveArgs := liveVersions(s.db, site, from, to)
+	inner := fmt.Sprintf(`SELECT person_id, started_at, session_id, channel FROM %s.sessions WHERE %s`, s.db, live)
 	convInner := fmt.Sprintf(`SELECT person_id FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
 	// Grouping by the path array in ClickHouse 18.16 is slower than sending each
 	// person's path, so paths are counted here. A path comes as one string, its channels
@@ -244,7 +249,7 @@ func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (
 	q := fmt.Sprintf(`SELECT arrayStringConcat(arrayMap(x -> x.3, arraySort(x -> x.1, arrayDistinct(groupArray((started_at, session_id, channel))))), '%s') AS path,
 			person IN (SELECT person FROM (%s)) AS converted
 		FROM (%s) GROUP BY person`, pathSeparator, s.currentPerson(convInner), s.currentPerson(inner))
-	rows, err := s.conn.Query(ctx, q, site, site, site, site, from, to, site)
+	rows, err := s.conn.Query(ctx, q, append([]any{site, site, site}, liveArgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read paths: %w", err)
 	}
