@@ -193,16 +193,13 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 
 // liveSessions is the condition selecting the rows of the site's sessions started on
 // days (ordered YYYY-MM-DD) that count as traffic, and its arguments: no bots, and no
-// session that a late event folded into another. A session that became a bot's, or was
-// folded (written once more with deleted = 1 and empty touchpoint fields), is left out by
-// id, so the rows counted are exactly those docs/sql.md counts with FINAL. Every row
-// version is read, which is cheaper than FINAL: a session's day and touchpoint fields
-// never change between its versions, so uniqExact(session_id) counts it once.
+// session that a late event folded into another (chstore.LiveSessions), so the sessions
+// counted are exactly those docs/sql.md counts with FINAL. A session's day and
+// touchpoint fields never change between its versions, so uniqExact(session_id) counts
+// it once.
 func liveSessions(db, site string, days []string) (string, []any) {
 	inRange, args := inDays("started_at", days)
-	cond := fmt.Sprintf(`site_id = ? AND is_bot = 0 AND deleted = 0 AND %[1]s
-		AND session_id NOT IN (SELECT session_id FROM %[2]s.sessions WHERE site_id = ? AND %[1]s AND (deleted = 1 OR is_bot = 1))`, inRange, db)
-	return cond, append(append(append([]any{site}, args...), site), args...)
+	return chstore.LiveSessions(db, site, inRange, args)
 }
 
 // creditSums are the credit columns of the report, named as in the rollup's query, for

@@ -38,6 +38,10 @@ func TestRollupsMatchTables(t *testing.T) {
 	ctx := context.Background()
 	conn, db := testenv.FreshDatabase(t)
 	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	// The sessions' versions stay apart, as they are until ClickHouse merges them.
+	if err := conn.Exec(ctx, "SYSTEM STOP MERGES "+db+".sessions"); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Date(2026, 9, 28, 0, 0, 0, 0, time.UTC) // the range spans a month boundary
 	rng := rand.New(rand.NewPCG(7, 11))
 	live := uint64(0) // sessions the report counts
@@ -47,14 +51,20 @@ func TestRollupsMatchTables(t *testing.T) {
 		for s := 0; s < 1+rng.IntN(4); s++ {
 			c := testChannels[rng.IntN(len(testChannels))]
 			bot, folded := rng.IntN(20) == 0, rng.IntN(12) == 0
-			id := d.Session(attrtest.Session{Site: "demo", Person: person, At: at, Channel: c.channel, Source: c.source, Medium: c.medium,
+			sess := attrtest.Session{Site: "demo", Person: person, At: at, Channel: c.channel, Source: c.source, Medium: c.medium,
 				Campaign: fmt.Sprintf("camp%d", rng.IntN(3)), Term: fmt.Sprintf("term%d", rng.IntN(4)),
-				Landing: fmt.Sprintf("/page%d", rng.IntN(3)), Bot: bot})
+				Landing: fmt.Sprintf("/page%d", rng.IntN(3)), Bot: bot}
+			sess.ID = d.Session(sess)
 			switch {
 			case folded:
 				// As the stitcher folds a session into another: written once more, deleted,
 				// without its touchpoint.
-				d.Session(attrtest.Session{ID: id, Site: "demo", Person: person, At: at, Deleted: true})
+				d.Session(attrtest.Session{ID: sess.ID, Site: "demo", Person: person, At: at, Deleted: true})
+				if p%2 == 0 && !bot {
+					// A restitch may write it again as it was: then it counts.
+					d.Session(sess)
+					live++
+				}
 			case !bot:
 				live++
 			}

@@ -171,7 +171,7 @@ func (sc *scope) creditedWhere() (string, []any) {
 // the person of each is the visitor's person when it was written, which person_aliases
 // resolves to the same current person.
 func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driver.Rows, error) {
-	live, liveArgs := liveVersions(s.db, site, sc.sessionsFrom, sc.sessionsTo)
+	live, liveArgs := liveSessions(s.db, site, sc.sessionsFrom, sc.sessionsTo)
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term,
 			content, landing_path, country, device, version
 		FROM %s.sessions WHERE %s`, s.db, live)
@@ -186,20 +186,9 @@ func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driv
 	return rows, nil
 }
 
-// liveVersions is the condition, with its arguments, on rows of the sessions table that
-// keeps the site's sessions started in [from, to] whose latest version is neither deleted
-// nor a bot's, and of those the versions that are neither. The others are left out by id:
-// only the versions of sessions ever deleted or flagged as a bot's are grouped for that.
-// So a session deleted and written again later (by a restitch) counts.
-func liveVersions(db, site string, from, to time.Time) (string, []any) {
-	return fmt.Sprintf(`site_id = ? AND deleted = 0 AND is_bot = 0 AND started_at >= ? AND started_at <= ?
-			AND session_id NOT IN (
-				SELECT session_id FROM %[1]s.sessions
-				WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND session_id IN (
-					SELECT session_id FROM %[1]s.sessions
-					WHERE site_id = ? AND (deleted = 1 OR is_bot = 1) AND started_at >= ? AND started_at <= ?)
-				GROUP BY session_id HAVING argMax(deleted = 1 OR is_bot = 1, version) = 1)`, db),
-		[]any{site, from, to, site, from, to, site, from, to}
+// liveSessions is chstore.LiveSessions for the sessions started in [from, to].
+func liveSessions(db, site string, from, to time.Time) (string, []any) {
+	return chstore.LiveSessions(db, site, "started_at >= ? AND started_at <= ?", []any{from, to})
 }
 
 func eachSession(rows driver.Rows, f func(*Session) error) error {
@@ -239,7 +228,7 @@ func latestVersions(ss []Session) []Session {
 // (start, id, channel) triples gives each session once. arrayDistinct over groupArray
 // does that about a third faster than groupUniqArray.
 func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (*model.Journeys, error) {
-	live, liveArgs := liveVersions(s.db, site, from, to)
+	live, liveArgs := liveSessions(s.db, site, from, to)
 	inner := fmt.Sprintf(`SELECT person_id, started_at, session_id, channel FROM %s.sessions WHERE %s`, s.db, live)
 	convInner := fmt.Sprintf(`SELECT person_id FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
 	// Grouping by the path array in ClickHouse 18.16 is slower than sending each
