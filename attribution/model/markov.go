@@ -80,8 +80,19 @@ func (j *Journeys) String() string {
 // by Gaussian elimination with partial pivoting, once for the full chain and
 // once per removed channel.
 func Markov(j *Journeys) ChannelWeights {
-	index := j.index
-	k := len(index)
+	// The states go in the order of the channels' names, whatever order the journeys came
+	// in, so the same journeys always give the same weights to the last bit: a rebuild
+	// must not change credit that nothing changed.
+	names := make([]string, 0, len(j.index))
+	for ch := range j.index {
+		names = append(names, ch)
+	}
+	slices.Sort(names)
+	k := len(names)
+	rowOf := make([]int32, k) // a channel's state -> its row
+	for r, ch := range names {
+		rowOf[j.index[ch]] = int32(r)
+	}
 	// Rows 0..k-1 are channels, row k is start; columns add conversion and null.
 	conv, null := k, k+1
 	counts := make([][]float64, k+1)
@@ -97,7 +108,7 @@ func Markov(j *Journeys) ChannelWeights {
 		case nullState:
 			return int32(null)
 		}
-		return s
+		return rowOf[s]
 	}
 	for t, n := range j.counts {
 		counts[state(t[0])][state(t[1])] += n
@@ -120,8 +131,8 @@ func Markov(j *Journeys) ChannelWeights {
 	}
 	weights := make(ChannelWeights, k)
 	sum := 0.0
-	for ch, i := range index {
-		effect := 1 - conversionProbability(counts, int(i))/base
+	for i, ch := range names {
+		effect := 1 - conversionProbability(counts, i)/base
 		// Removing a state can only lower the probability; anything below
 		// zero or at the level of rounding noise is no effect.
 		if effect < 1e-12 {

@@ -130,6 +130,33 @@ func TestMarkovAgreesWithIteration(t *testing.T) {
 	}
 }
 
+// TestMarkovIsExactlyRepeatable: the same journeys give the same weights to the last
+// bit, in whatever order they are counted, so that a rebuild over unchanged data writes
+// unchanged credit.
+func TestMarkovIsExactlyRepeatable(t *testing.T) {
+	channels := []string{"direct", "organic_search", "paid_search", "email", "organic_social", "referral", "display", "affiliates"}
+	rng := rand.New(rand.NewPCG(7, 7))
+	var ps []path
+	for range 5000 {
+		var p path
+		for range 1 + rng.IntN(5) {
+			p.Channels = append(p.Channels, channels[rng.IntN(len(channels))])
+		}
+		p.Converted = rng.IntN(3) == 0
+		ps = append(ps, p)
+	}
+	want := Markov(counted(ps))
+	for try := range 50 {
+		rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+		got := Markov(counted(ps))
+		for ch, w := range want {
+			if got[ch] != w {
+				t.Fatalf("try %d: channel %s weighs %v, first %v", try, ch, got[ch], w)
+			}
+		}
+	}
+}
+
 // iteratedWeights is Markov computed the slow way: x <- Qx + r until it
 // stops changing, once per removed channel.
 func iteratedWeights(ps []path) ChannelWeights {
