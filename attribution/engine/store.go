@@ -252,10 +252,13 @@ func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (
 	// person's path, so paths are counted here. A path comes as one string, its channels
 	// joined by a control character that channel names (channel.Group's) never hold:
 	// arrays of strings took the driver four times longer to read.
-	q := fmt.Sprintf(`SELECT arrayStringConcat(arrayMap(x -> x.3, arraySort(x -> x.1, arrayDistinct(groupArray((started_at, session_id, channel))))), '%s') AS path,
-			person IN (SELECT person FROM (%s)) AS converted
-		FROM (%s) GROUP BY person`, pathSeparator, s.currentPerson(convInner), s.currentPerson(inner))
-	rows, err := s.conn.Query(ctx, q, append([]any{site, site, site}, liveArgs...)...)
+	q := fmt.Sprintf(`WITH (SELECT groupUniqArray(channel) FROM %[1]s.sessions WHERE site_id = ? AND started_at >= ? AND started_at <= ?) AS names
+		SELECT arrayStringConcat(arrayMap(k -> names[k %% 65536], arraySort(arrayDistinct(groupArray(
+				toUInt64(started_at) * 4294967296 + cityHash64(reinterpretAsString(session_id)) %% 65536 * 65536 + indexOf(names, channel))))),
+				'%[2]s') AS path,
+			person IN (SELECT person FROM (%[3]s)) AS converted
+		FROM (%[4]s) GROUP BY person`, s.db, pathSeparator, s.currentPerson(convInner), s.currentPerson(inner))
+	rows, err := s.conn.Query(ctx, q, append([]any{site, from, to, site, site, site}, liveArgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read paths: %w", err)
 	}
