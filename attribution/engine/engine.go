@@ -91,7 +91,9 @@ type computation struct {
 	w        *writer
 	computed []Computed // for OnComputed
 	touches  []model.Touch
-	credits  []touchCredit // of the conversion being computed
+	window   []model.Touch  // one conversion's, reused
+	assigned []model.Credit // one model's, reused
+	credits  []touchCredit  // of the conversion being computed
 	notify   bool
 	rows     int
 }
@@ -170,16 +172,18 @@ func (c *computation) person(ctx context.Context, convs []Conversion, sessions [
 			window = []model.Touch{{At: fixed.At, Channel: fixed.Channel, Source: fixed.Source, Medium: fixed.Medium,
 				Campaign: fixed.Campaign, Term: fixed.Term}}
 		} else {
-			window = model.Window(c.touches, conv.At, lb)
+			c.window = model.AppendWindow(c.window[:0], c.touches, conv.At, lb)
+			window = c.window
 		}
 		old, seen := c.old[conv.ID]
 		var first, last *Session
 		c.credits = c.credits[:0]
 		for mi, m := range model.Models {
-			credits, err := model.Assign(m, window, model.Conversion{ID: conv.ID, At: conv.At, Value: conv.Value}, c.weights)
+			credits, err := model.AppendAssign(c.assigned[:0], m, window, model.Conversion{ID: conv.ID, At: conv.At, Value: conv.Value}, c.weights)
 			if err != nil {
 				return err
 			}
+			c.assigned = credits
 			for i := range credits {
 				s := find(&credits[i].Touch)
 				switch m {

@@ -226,3 +226,30 @@ func TestAssignCreditsAddUpToOne(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAssignKeepsWhatItAppendsTo: one buffer reused across models and conversions
+// gives each the credits Assign gives, after what the buffer already holds.
+func TestAppendAssignKeepsWhatItAppendsTo(t *testing.T) {
+	touches := journey(t, "s1/Email/-3d, s2/Direct/-2d, s3/Referral/-1d")
+	weights := ChannelWeights{"Email": 0.5, "Direct": 0, "Referral": 0.25}
+	buf := make([]Credit, 0, 2) // too small: appending must grow it
+	for _, m := range Models {
+		before := creditsString(buf)
+		var err error
+		buf, err = AppendAssign(buf, m, touches, Conversion{At: convAt}, weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := Assign(m, touches, Conversion{At: convAt}, weights)
+		n := len(buf) - len(want)
+		if got := creditsString(buf[:n]); got != before {
+			t.Errorf("%s: what the buffer held became %s, was %s", m, got, before)
+		}
+		if got, w := creditsString(buf[n:]), creditsString(want); got != w {
+			t.Errorf("%s: appended %s, Assign gives %s", m, got, w)
+		}
+	}
+	if _, err := AppendAssign(buf, "nope", touches, Conversion{}, nil); err == nil {
+		t.Error("an unknown model was accepted")
+	}
+}

@@ -85,16 +85,23 @@ type Conversion struct {
 // > 0, and add up to exactly 1 when summed in order; touches without credit
 // are omitted. weights are only read by the data_driven model.
 func Assign(model string, touches []Touch, conv Conversion, weights ChannelWeights) ([]Credit, error) {
+	return AppendAssign(nil, model, touches, conv, weights)
+}
+
+// AppendAssign is Assign appending the credits to dst: a rebuild assigns millions,
+// and Assign's results were a third of the bytes it allocated.
+func AppendAssign(dst []Credit, model string, touches []Touch, conv Conversion, weights ChannelWeights) ([]Credit, error) {
 	switch model {
 	case FirstClick, LastClick, LastNonDirect, Linear, TimeDecay, PositionBased, DataDriven:
 	default:
-		return nil, fmt.Errorf("unknown attribution model %q", model)
+		return dst, fmt.Errorf("unknown attribution model %q", model)
 	}
 	n := len(touches)
 	if n == 0 {
-		return nil, fmt.Errorf("cannot assign %s credit for conversion %q: no touches", model, conv.ID)
+		return dst, fmt.Errorf("cannot assign %s credit for conversion %q: no touches", model, conv.ID)
 	}
 
+	whole := func(t Touch) []Credit { return append(dst, Credit{Touch: t, Credit: 1}) }
 	switch model {
 	case FirstClick:
 		return whole(touches[0]), nil
@@ -109,12 +116,12 @@ func Assign(model string, touches []Touch, conv Conversion, weights ChannelWeigh
 		return whole(touches[n-1]), nil
 	}
 
-	// The fractional models write raw weights into the result and normalise
-	// in place: one allocation per call.
-	credits := make([]Credit, n)
+	// The fractional models write raw weights after dst and normalise in place.
+	start := len(dst)
 	for i := range touches {
-		credits[i].Touch = touches[i]
+		dst = append(dst, Credit{Touch: touches[i]})
 	}
+	credits := dst[start:]
 	switch model {
 	case Linear:
 		equal(credits)
@@ -127,11 +134,7 @@ func Assign(model string, touches []Touch, conv Conversion, weights ChannelWeigh
 			equal(credits)
 		}
 	}
-	return normalise(credits), nil
-}
-
-func whole(t Touch) []Credit {
-	return []Credit{{Touch: t, Credit: 1}}
+	return dst[:start+len(normalise(credits))], nil
 }
 
 func equal(credits []Credit) {

@@ -15,27 +15,30 @@ const DefaultLookback = 90 * 24 * time.Hour
 // do not count. When no touch remains, the conversion is credited to one explicit
 // NoTouchpoint touch at the conversion time. The input is not modified.
 func Window(touches []Touch, conv time.Time, lookback time.Duration) []Touch {
+	return AppendWindow(nil, touches, conv, lookback)
+}
+
+// AppendWindow is Window appending the touches to dst, for a caller that reuses one
+// buffer over millions of conversions.
+func AppendWindow(dst, touches []Touch, conv time.Time, lookback time.Duration) []Touch {
 	from := conv.Add(-lookback)
-	var in []Touch
+	start := len(dst)
 	for i := range touches {
 		at := touches[i].At
 		if at.After(from) && !at.After(conv) {
-			if in == nil {
-				in = make([]Touch, 0, len(touches)-i)
-			}
-			in = append(in, touches[i])
+			dst = append(dst, touches[i])
 		}
 	}
-	if len(in) == 0 {
-		return []Touch{NoTouch(conv)}
+	if len(dst) == start {
+		return append(dst, NoTouch(conv))
 	}
-	slices.SortStableFunc(in, func(a, b Touch) int {
+	slices.SortStableFunc(dst[start:], func(a, b Touch) int {
 		if c := a.At.Compare(b.At); c != 0 {
 			return c
 		}
 		return strings.Compare(a.SessionID, b.SessionID)
 	})
-	return in
+	return dst
 }
 
 // NoTouch is the touch credited for a conversion at conv without touchpoints.

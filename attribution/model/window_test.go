@@ -24,6 +24,10 @@ func TestWindow(t *testing.T) {
 		if s := strings.Join(ids, " "); s != want {
 			t.Errorf("%q lookback %v: got %q, want %q", touches, lookback, s, want)
 		}
+		held := Touch{SessionID: "held"}
+		if buf := AppendWindow([]Touch{held}, in, convAt, lookback); buf[0] != held || !slices.Equal(buf[1:], got) {
+			t.Errorf("%q lookback %v: appended to a buffer, got %v", touches, lookback, buf)
+		}
 	}
 	f("s1/Email/-3d, s2/Direct/-1d", DefaultLookback, "s1 s2")
 	f("s2/Direct/-1d, s1/Email/-3d", DefaultLookback, "s1 s2")
@@ -58,6 +62,10 @@ func TestWindowWithoutTouchesIsNoTouchpoint(t *testing.T) {
 			Campaign: "(no touchpoint)", Term: "(no touchpoint)"}}
 		if !slices.Equal(got, want) {
 			t.Errorf("%q: got %+v, want %+v", touches, got, want)
+		}
+		held := Touch{SessionID: "held"}
+		if buf := AppendWindow([]Touch{held}, journey(t, touches), convAt, lookback); !slices.Equal(buf, append([]Touch{held}, want...)) {
+			t.Errorf("%q: appended to a buffer, got %+v", touches, buf)
 		}
 	}
 	f("", DefaultLookback)
