@@ -232,7 +232,7 @@ func TestRebuildTwiceIsIdempotent(t *testing.T) {
 			if err := rows.Scan(&c, &s, &cr[0], &cr[1], &cr[2], &cr[3], &cr[4], &cr[5], &cr[6], &rm); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprintf("%s %s %.12f %d", c, s, cr, rm))
+			out = append(out, fmt.Sprintf("%s %s %v %d", c, s, cr, rm)) // %v: every bit of each credit
 		}
 		return out
 	}
