@@ -327,6 +327,54 @@ func TestChangedLookbackRebuilds(t *testing.T) {
 	}
 }
 
+// A rebuild marks removed a touch that dropped out of a conversion's window once: the
+// rebuilds after it write no more rows for it, and a wider window credits it again.
+func TestRebuildRemovesADroppedTouchOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Merges would fold the rows counted below.
+	if err := f.conn.Exec(ctx, "SYSTEM STOP MERGES "+f.db.Name+".touch_credits"); err != nil {
+		t.Fatal(err)
+	}
+	f.session("old", "p1", t0.Add(-20*24*time.Hour), "Paid Search", "google", "cpc")
+	f.session("new", "p1", t0.Add(-24*time.Hour), "Email", "newsletter", "email")
+	f.conversion("c1", "lead", "p1", t0, 0)
+	st := f.eng.sites.Get("s1") // 30 days
+	rows := func(session string) (n uint64, removed uint8) {
+		t.Helper()
+		err := f.conn.QueryRow(ctx, "SELECT count(), argMax(removed, version) FROM "+f.db.Name+
+			".touch_credits WHERE conversion_id = 'c1' AND session_id = ?", f.sess[session]).Scan(&n, &removed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, removed
+	}
+	f.rebuild()
+	st.LookbackDays = 7
+	f.rebuild()
+	if c := f.credits("c1"); c["first_click"]["new"] != 1 || len(c["first_click"]) != 1 {
+		t.Fatalf("with 7 days: %v", c)
+	}
+	if n, removed := rows("old"); n != 2 || removed != 1 {
+		t.Fatalf("the dropped touch has %d rows, the latest removed=%d; want its credit and one removal", n, removed)
+	}
+	f.rebuild()
+	if n, _ := rows("old"); n != 2 {
+		t.Fatalf("a rebuild that changed nothing wrote another row for the dropped touch: %d rows", n)
+	}
+	if n, removed := rows("new"); n != 3 || removed != 0 {
+		t.Fatalf("the credited touch has %d rows, the latest removed=%d; want one per rebuild, credited", n, removed)
+	}
+	st.LookbackDays = 30
+	f.rebuild()
+	if c := f.credits("c1"); c["first_click"]["old"] != 1 || !near(c["linear"]["old"], 0.5) || !near(c["linear"]["new"], 0.5) {
+		t.Fatalf("with 30 days again: %v", c)
+	}
+	if n, removed := rows("old"); n != 3 || removed != 0 {
+		t.Fatalf("the touch back in the window has %d rows, the latest removed=%d", n, removed)
+	}
+}
+
 // Credit goes to each session's latest row version, as the stitcher writes them: a visit
 // written again with each batch, first under its visitor's own person and then under the
 // person that one was merged into; a session folded into another (deleted) or found to be

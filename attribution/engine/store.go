@@ -316,11 +316,21 @@ func (s *store) creditedKeys(ctx context.Context, site string, sc *scope) (map[s
 // touches it read, for scopes too large to read them.
 func (s *store) removeDropped(ctx context.Context, site string, sc *scope, v uint64) error {
 	where, args := sc.creditedWhere()
-	// Without any credit older than v there is nothing to remove: a first rebuild skips
-	// the removal's read of every row twice, a few seconds over a million conversions.
+	// The removal reads every row of the range twice, FINAL among them: 7 s of ClickHouse's
+	// CPU over a million conversions. Two counts skip it when it would write nothing. A
+	// first rebuild finds no credit older than v. A rebuild over unchanged touches finds
+	// every credited pair written again at v or later. Pairs are compared by a 64-bit hash,
+	// read in 1.5 s: the removal would be skipped wrongly only if every dropped pair shared
+	// its hash with a written one, about 1 in 4 * 10^12 for one pair among 5 M.
 	var older uint64
 	err := s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT count() FROM %s.touch_credits WHERE site_id = ? AND %s AND version < ? AND removed = 0`,
 		s.db, where), append(append([]any{site}, args...), v)...).Scan(&older)
+	if err == nil && older > 0 {
+		err = s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT count() FROM %[1]s.touch_credits
+			WHERE site_id = ? AND %[2]s AND version < ? AND removed = 0 AND cityHash64(conversion_id, session_id) NOT IN (
+				SELECT cityHash64(conversion_id, session_id) FROM %[1]s.touch_credits WHERE site_id = ? AND %[2]s AND version >= ?)`,
+			s.db, where), append(append(append(append([]any{site}, args...), v, site), args...), v)...).Scan(&older)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot look for credit to remove: %w", err)
 	}
