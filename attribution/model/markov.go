@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -83,11 +84,7 @@ func Markov(j *Journeys) ChannelWeights {
 	// The states go in the order of the channels' names, whatever order the journeys came
 	// in, so the same journeys always give the same weights to the last bit: a rebuild
 	// must not change credit that nothing changed.
-	names := make([]string, 0, len(j.index))
-	for ch := range j.index {
-		names = append(names, ch)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(j.index))
 	k := len(names)
 	rowOf := make([]int32, k) // a channel's state -> its row
 	for r, ch := range names {
