@@ -63,8 +63,8 @@ type dayStates struct {
 // current is the condition selecting the current rollup rows of the built days, and
 // its arguments.
 func (ds dayStates) current() (string, []any) {
-	return `day >= toDate(?) AND day <= toDate(?) AND generation = arrayElement(?, indexOf(?, toString(day)))`,
-		[]any{ds.built[0], ds.built[len(ds.built)-1], ds.generations, ds.built}
+	return `day >= toDate(?) AND day <= toDate(?) AND generation = transform(toString(day), ?, ?, toUInt64(0))`,
+		[]any{ds.built[0], ds.built[len(ds.built)-1], ds.built, ds.generations}
 }
 
 // days reads the state of each day of [from, to] (YYYY-MM-DD) that has data.
@@ -135,7 +135,7 @@ func (s *Store) BuildRollups(ctx context.Context, site string, margin time.Durat
 			return i, err
 		}
 	}
-	return len(todo), nil
+	return len(todo), s.buildVisits(ctx, site)
 }
 
 // build writes the rollups of days (ordered) with a new generation, then records them.
@@ -174,14 +174,18 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 			return fmt.Errorf("cannot roll up credit: %w", err)
 		}
 	}
-	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation, format)")
+	fps, err := s.visitorsFingerprints(ctx, site, days, gen)
+	if err != nil {
+		return err
+	}
+	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".report_builds (site_id, day, built_from, generation, format, visitors_fp)")
 	if err != nil {
 		return fmt.Errorf("cannot record rollups: %w", err)
 	}
 	defer b.Abort()
 	for _, d := range days {
 		t, _ := time.Parse("2006-01-02", d)
-		if err := b.Append(site, t, builtFrom, gen, uint8(rollupFormat)); err != nil {
+		if err := b.Append(site, t, builtFrom, gen, uint8(rollupFormat), fps[d]); err != nil {
 			return err
 		}
 	}
