@@ -367,6 +367,15 @@ func parallel(fs ...func() error) error {
 // readTraffic adds each key's visitors and sessions to rows and returns the visitors of
 // all keys together when of.total asks for them.
 func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, of rowsOf, rows map[string]*tally) (uint64, error) {
+	if of.named && of.total && of.parent == "" && of.dim != drilldown && len(p.Filter.Dims) == 0 {
+		gens, ok, err := s.visitsPlan(ctx, p.Site, ds)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return s.readVisits(ctx, p.Site, ds, gens, of, rows)
+		}
+	}
 	q, args := s.trafficQuery(p.Site, ds, of, p.Filter)
 	if q == "" {
 		return 0, nil

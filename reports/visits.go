@@ -1,0 +1,278 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"touchpoint/internal/chstore"
+)
+
+// The visitors of a source report grouped by a dimension, unfiltered, come from
+// report_visits (migration 0091) rather than from merging the days' visitor hashes: over a
+// range [from, to], a visitor counts once for a key, on the first day of the range it
+// came with the key — a day whose previous visit with that key was before from. So the
+// visitors of a key are the sum over the range's days of those whose previous visit came
+// before from, which report_visits holds per day, key and day of the previous visit.
+
+// visitsTotal is report_visits' dimension of every session of a day, for the report's
+// total visitors (its key is empty).
+const visitsTotal = ""
+
+// visitsShare is how many visitor days one query of a build of the visitors' rollups
+// groups at most (a variable for tests).
+var visitsShare uint64 = 4_000_000
+
+// totalsFrom is the dimension whose traffic rows give the visitors of a day for the
+// totals: every session has one channel, so its rows together hold every visitor.
+const totalsFrom = "channel"
+
+// builtDay is the current build of a day: its generation, the fingerprint of its
+// visitors, and the xor of the fingerprints of every built day up to it (basis).
+type builtDay struct {
+	day       string
+	gen, fp   uint64
+	basis     uint64
+	visitGen  uint64 // the current report_visits rows of the day, 0 for none…
+	visitFrom uint64 // …and the basis they were built from
+}
+
+// builtDays reads the site's current builds of the days up to to (YYYY-MM-DD), in
+// order, with their bases and, for days from from on, their visits' builds.
+func (s *Store) builtDays(ctx context.Context, site, from, to string) ([]builtDay, error) {
+	q := fmt.Sprintf(`SELECT toString(day), gen, fp, vgen, vbasis FROM
+		(SELECT day, max(generation) AS gen, argMax(visitors_fp, generation) AS fp FROM %[1]s.report_builds
+			WHERE site_id = ? AND day <= toDate(?) GROUP BY day) AS builds
+		ANY LEFT JOIN
+		(SELECT day, max(generation) AS vgen, argMax(basis, generation) AS vbasis FROM %[1]s.report_visit_builds
+			WHERE site_id = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY day) AS visits
+		USING day
+		ORDER BY day`, s.DB)
+	var out []builtDay
+	var basis uint64
+	err := s.each(ctx, q, []any{site, to, site, from, to}, func(sc scanner) error {
+		var b builtDay
+		if err := sc.Scan(&b.day, &b.gen, &b.fp, &b.visitGen, &b.visitFrom); err != nil {
+			return err
+		}
+		basis ^= b.fp
+		b.basis = basis
+		out = append(out, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the rollups' builds: %w", err)
+	}
+	return out, nil
+}
+
+// current reports whether the day's report_visits rows were built from the current
+// builds of the days up to it.
+func (b builtDay) current() bool { return b.visitGen > 0 && b.visitFrom == b.basis }
+
+// buildVisits brings report_visits up to date: from the first built day whose rows are
+// not current, it builds the rows of every later day again, from the traffic rollups of
+// all days (a day's previous visits can be on any day before it).
+func (s *Store) buildVisits(ctx context.Context, site string) error {
+	days, err := s.builtDays(ctx, site, "1970-01-01", "2105-12-31") // every Date of ClickHouse 18.16
+	if err != nil {
+		return err
+	}
+	first := -1
+	for i, d := range days {
+		if !d.current() {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	gen := uint64(time.Now().UnixNano())
+	names, gens := make([]string, len(days)), make([]uint64, len(days))
+	for i, d := range days {
+		names[i], gens[i] = d.day, d.gen
+	}
+	// The traffic rows of dim of the builds read above, of the days from since on.
+	rows := func(dim, since string) (string, []any) {
+		return `site_id = ? AND dim = ? AND day >= toDate(?) AND day <= toDate(?) AND generation = transform(toString(day), ?, ?, toUInt64(0))`,
+			[]any{site, dim, since, names[len(names)-1], names, gens}
+	}
+	// pick selects the visitor hashes of dim's rows a query groups, as a condition on x:
+	// one share of them (x % shares = share), and only the visitors of the days built again
+	// (others cannot have rows there). Its arguments follow shares and share.
+	pick := func(dim string) (string, []any) {
+		if first == 0 {
+			return "x % ? = ?", nil
+		}
+		cond, args := rows(dim, names[first])
+		return fmt.Sprintf("x %% ? = ? AND x IN (SELECT arrayJoin(visitors) FROM %s.report_traffic WHERE %s)", s.DB, cond), args
+	}
+	// Grouping by visitor takes memory in proportion to the visitor days grouped: a query
+	// per share of the visitor hashes bounds it (about 250 bytes per visitor day).
+	all, allArgs := rows(totalsFrom, names[0])
+	cond, condArgs := pick(totalsFrom)
+	var grouped uint64
+	if err := s.Conn.QueryRow(ctx, fmt.Sprintf(`SELECT sum(length(arrayFilter(x -> %s, visitors))) FROM %s.report_traffic WHERE %s`, cond, s.DB, all),
+		append(append([]any{1, 0}, condArgs...), allArgs...)...).Scan(&grouped); err != nil {
+		return fmt.Errorf("cannot size the visitors' rollups: %w", err)
+	}
+	shares := 1 + grouped/visitsShare
+	for _, dim := range append(GroupByNames(), visitsTotal) {
+		from, key := dim, "key"
+		if dim == visitsTotal {
+			from, key = totalsFrom, "''"
+		}
+		all, allArgs := rows(from, names[0])
+		cond, condArgs := pick(from)
+		for share := range shares {
+			q := fmt.Sprintf(`INSERT INTO %[1]s.report_visits (site_id, day, dim, key, prev, share, visitors, generation)
+				SELECT ?, day, ?, key, prev, ?, count(), ? FROM (
+					SELECT key, h, arraySort(groupUniqArray(day)) AS days
+					FROM (SELECT day, %[2]s AS key, visitors FROM %[1]s.report_traffic WHERE %[3]s)
+					ARRAY JOIN arrayFilter(x -> %[4]s, visitors) AS h
+					GROUP BY key, h)
+				ARRAY JOIN days AS day, arrayPushFront(arrayPopBack(days), toDate(0)) AS prev
+				WHERE day >= toDate(?)
+				GROUP BY day, key, prev`, s.DB, key, all, cond)
+			args := append(append(append(append([]any{site, dim, share, gen}, allArgs...), shares, share), condArgs...), names[first])
+			if err := s.Conn.Exec(ctx, q, args...); err != nil {
+				return fmt.Errorf("cannot build the visitors' rollups: %w", err)
+			}
+		}
+	}
+	b, err := chstore.PrepareBatch(ctx, s.Conn, "INSERT INTO "+s.DB+".report_visit_builds (site_id, day, basis, generation)")
+	if err != nil {
+		return fmt.Errorf("cannot record the visitors' rollups: %w", err)
+	}
+	defer b.Abort()
+	for _, d := range days[first:] {
+		t, _ := time.Parse("2006-01-02", d.day)
+		if err := b.Append(site, t, d.basis, gen); err != nil {
+			return err
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("cannot record the visitors' rollups: %w", err)
+	}
+	return nil
+}
+
+// visitorsFingerprints reads the fingerprint of each day's visitors in the traffic
+// rollups a build (gen) wrote of days (ordered): the xor of a hash of every (day,
+// dimension, key, visitor hash), so it is the same for the same visitors, in any order,
+// and differs when any of them differs.
+func (s *Store) visitorsFingerprints(ctx context.Context, site string, days []string, gen uint64) (map[string]uint64, error) {
+	q := fmt.Sprintf(`SELECT toString(day), groupBitXor(cityHash64(day, dim, key, h)) FROM %s.report_traffic
+		ARRAY JOIN visitors AS h
+		WHERE site_id = ? AND dim != ? AND day >= toDate(?) AND day <= toDate(?) AND generation = ?
+		GROUP BY day`, s.DB)
+	out := make(map[string]uint64, len(days))
+	err := s.each(ctx, q, []any{site, drilldown, days[0], days[len(days)-1], gen}, func(sc scanner) error {
+		var d string
+		var fp uint64
+		if err := sc.Scan(&d, &fp); err != nil {
+			return err
+		}
+		out[d] = fp
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot fingerprint the rollups' visitors: %w", err)
+	}
+	return out, nil
+}
+
+// visitsPlan says whether the visitors of a report read report_visits, and with which
+// rows: every built day of the range has current rows, and no day read from the tables
+// comes before a built one (a day's rows count its visitors by their visits before it).
+func (s *Store) visitsPlan(ctx context.Context, site string, ds dayStates) (gens []uint64, ok bool, err error) {
+	if len(ds.built) == 0 || (len(ds.stale) > 0 && ds.stale[0] < ds.built[len(ds.built)-1]) {
+		return nil, false, nil
+	}
+	days, err := s.builtDays(ctx, site, ds.built[0], ds.built[len(ds.built)-1])
+	if err != nil {
+		return nil, false, err
+	}
+	byDay := make(map[string]builtDay, len(ds.built))
+	for _, d := range days {
+		byDay[d.day] = d
+	}
+	for i, d := range ds.built {
+		b, found := byDay[d]
+		if !found || b.gen != ds.generations[i] || !b.current() {
+			return nil, false, nil
+		}
+		gens = append(gens, b.visitGen)
+	}
+	return gens, true, nil
+}
+
+// visitsQuery counts visitors and sessions per key of a dimension (NoneKey for the empty
+// value) and of all keys together (t = 1), over the built days from report_visits and the
+// traffic rollups and over the days after them from sessions: a visitor of those days
+// counts when no built day of the range has it under the key. Its rows are k, t,
+// visitors and sessions.
+func (s *Store) visitsQuery(site string, ds dayStates, gens []uint64, of rowsOf) (string, []any) {
+	from, last := ds.built[0], ds.built[len(ds.built)-1]
+	named := func(k string) string { return fmt.Sprintf("if(%s = '', '%s', %[1]s)", k, NoneKey) }
+	current, currentArgs := ds.current()
+	parts := []string{
+		fmt.Sprintf(`SELECT if(dim = '', '', %s) AS k, toUInt8(dim = '') AS t, visitors AS v, toUInt64(0) AS n FROM %s.report_visits
+			WHERE site_id = ? AND dim IN (?, '') AND day >= toDate(?) AND day <= toDate(?) AND prev < toDate(?)
+				AND generation = transform(toString(day), ?, ?, toUInt64(0))`, named("key"), s.DB),
+		fmt.Sprintf(`SELECT %s AS k, toUInt8(0) AS t, toUInt64(0) AS v, sessions AS n FROM %s.report_traffic WHERE site_id = ? AND dim = ? AND %s`,
+			named("key"), s.DB, current),
+	}
+	args := append([]any{site, of.dim, from, last, from, ds.built, gens, site, of.dim}, currentArgs...)
+	if len(ds.stale) > 0 {
+		// Per key and stale visitor: its sessions there (n), whether it is a stale day's
+		// (here = 0), and whether a built day of the range has it (seen = 1). The built
+		// days' hashes are narrowed to those of any session of the stale days, a superset
+		// of the live ones that is cheaper to read.
+		live, liveArgs := liveSessions(s.DB, site, ds.stale)
+		inRange, rangeArgs := inDays("started_at", ds.stale)
+		parts = append(parts, fmt.Sprintf(`SELECT k, t, countIf(seen = 0) AS v, sum(sn) AS n FROM (
+				SELECT kt.1 AS k, kt.2 AS t, h, max(src) AS seen, min(src) AS here, sum(sn) AS sn FROM (
+					SELECT %[1]s AS key, cityHash64(visitor_id) AS h, toUInt8(0) AS src, uniqExact(session_id) AS sn
+						FROM %[2]s.sessions WHERE %[3]s GROUP BY key, h
+					UNION ALL
+					SELECT key, arrayJoin(arrayFilter(x -> x IN (
+							SELECT cityHash64(visitor_id) FROM %[2]s.sessions WHERE site_id = ? AND %[4]s), visitors)) AS h,
+						toUInt8(1) AS src, toUInt64(0) AS sn
+						FROM %[2]s.report_traffic WHERE site_id = ? AND dim = ? AND %[5]s)
+				ARRAY JOIN [(%[6]s, 0), ('', 1)] AS kt
+				GROUP BY k, t, h)
+			WHERE here = 0
+			GROUP BY k, t`, of.session.sql, s.DB, live, inRange, current, named("key")))
+		args = append(append(append(append(args, liveArgs...), site), rangeArgs...), site, of.dim)
+		args = append(args, currentArgs...)
+	}
+	return fmt.Sprintf("SELECT k, t, sum(v), sum(n) FROM (%s) GROUP BY k, t", strings.Join(parts, "\n\t\tUNION ALL\n\t\t")), args
+}
+
+// readVisits adds each key's visitors and sessions to rows from visitsQuery and returns
+// the visitors of all keys together.
+func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, gens []uint64, of rowsOf, rows map[string]*tally) (uint64, error) {
+	q, args := s.visitsQuery(site, ds, gens, of)
+	var total uint64
+	err := s.each(ctx, q, args, func(sc scanner) error {
+		var k string
+		var t uint8
+		var v, n uint64
+		if err := sc.Scan(&k, &t, &v, &n); err != nil {
+			return err
+		}
+		if t == 1 {
+			total = v
+		} else {
+			rows[k] = &tally{visitors: v, sessions: n}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot read traffic: %w", err)
+	}
+	return total, nil
+}

@@ -1,0 +1,184 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"touchpoint/attribution/attrtest"
+	"touchpoint/internal/testenv"
+)
+
+// The visitors of the source report over any range are exact when read from the
+// visitors' rollups: for ranges that start and end on every kind of day, with visitors
+// who come back under the same key or another, a day read from the tables after the built
+// ones (today, on a live site), a changed day between built ones, and a day built again
+// with the same visitors, which keeps the later days' rows.
+func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
+	ctx := context.Background()
+	conn, db := testenv.FreshDatabase(t)
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	store := &Store{Conn: conn, DB: db}
+	defer func(n uint64) { visitsShare = n }(visitsShare)
+	visitsShare = 300 // builds group the visitors in several shares, as on a large site
+	rng := rand.New(rand.NewPCG(3, 14))
+	start := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC) // the days span a month boundary
+	const days = 20
+	devices := []string{"mobile", "desktop", ""}
+	session := func(visitor string, day int) attrtest.Session {
+		c := testChannels[rng.IntN(len(testChannels))]
+		return attrtest.Session{ID: uuid.NewString(), Site: "demo", Visitor: visitor, Person: visitor,
+			At: start.AddDate(0, 0, day).Add(time.Duration(rng.IntN(24*60)) * time.Minute), Channel: c.channel, Source: c.source,
+			Medium: c.medium, Device: devices[rng.IntN(len(devices))], Bot: rng.IntN(40) == 0}
+	}
+	var ss []attrtest.Session
+	folded := map[string]bool{}
+	for v := 0; v < 400; v++ {
+		visitor := fmt.Sprintf("v%03d", v)
+		for n := 0; n < 1+rng.IntN(4); n++ {
+			s := session(visitor, rng.IntN(days-1)) // the last day is written later
+			ss = append(ss, s)
+			if rng.IntN(15) == 0 { // folded into another session by a late event
+				folded[s.ID] = true
+				ss = append(ss, attrtest.Session{ID: s.ID, Site: "demo", Visitor: visitor, Person: visitor, At: s.At, Deleted: true})
+			}
+		}
+	}
+	d.Sessions(ss)
+
+	// check compares the report's visitors and sessions, per key and in total, with
+	// docs/sql.md's count over sessions, for ranges starting and ending on many days, and
+	// wants the visitors' rollups read (or not) as visits says.
+	check := func(when string, visits bool) {
+		t.Helper()
+		for _, by := range []string{"channel", "device"} {
+			g, _ := LookupGroupBy(by)
+			for _, r := range [][2]int{{0, days - 1}, {0, 0}, {3, 9}, {5, 19}, {9, 10}, {12, 19}, {19, 19}, {1, 25}} {
+				from, to := start.AddDate(0, 0, r[0]), start.AddDate(0, 0, r[1])
+				p := Params{Site: "demo", From: from, To: to, Model: "linear", By: g, Currency: "EUR"}
+				ds, err := store.days(ctx, "demo", day(from), day(to))
+				if err != nil {
+					t.Fatal(err)
+				}
+				// A range of no built day has no visitors' rollups to read.
+				if _, ok, err := store.visitsPlan(ctx, "demo", ds); err != nil || ok != (visits && len(ds.built) > 0) {
+					t.Fatalf("%s, %s to %s: the visitors' rollups read: %v (%v), want %v", when, day(from), day(to), ok, err, visits)
+				}
+				got, err := store.Sources(ctx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string][2]uint64{}
+				var total uint64
+				q := fmt.Sprintf(`SELECT if(k = '', '%s', k), uniqExact(visitor_id), count() FROM (
+						SELECT %s AS k, visitor_id FROM (SELECT * FROM %s.sessions FINAL WHERE site_id = 'demo'
+							AND started_at >= toDateTime(?, 'UTC') AND started_at < toDateTime(?, 'UTC'))
+						WHERE deleted = 0 AND is_bot = 0)
+					GROUP BY k WITH TOTALS`, NoneKey, g.session, db)
+				rows, err := conn.Query(ctx, q, from, to.AddDate(0, 0, 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var k string
+					var v, n uint64
+					if err := rows.Scan(&k, &v, &n); err != nil {
+						t.Fatal(err)
+					}
+					want[k] = [2]uint64{v, n}
+				}
+				var k string
+				var n uint64
+				if err := rows.Totals(&k, &total, &n); err != nil && len(want) > 0 {
+					t.Fatal(err)
+				}
+				rows.Close()
+				if got.Totals.Visitors != total || len(got.Rows) != len(want) {
+					t.Fatalf("%s, by %s, %s to %s: %d visitors in %d rows, want %d in %v", when, by, day(from), day(to),
+						got.Totals.Visitors, len(got.Rows), total, want)
+				}
+				for _, row := range got.Rows {
+					if w := want[row.Key]; row.Visitors != w[0] || row.Sessions != w[1] {
+						t.Fatalf("%s, by %s, %s to %s, %s: %d visitors, %d sessions, want %d, %d", when, by, day(from), day(to),
+							row.Key, row.Visitors, row.Sessions, w[0], w[1])
+					}
+				}
+			}
+		}
+	}
+	build := func() {
+		t.Helper()
+		time.Sleep(1100 * time.Millisecond) // ClickHouse's clock, which dates changes, has one-second steps
+		if _, err := store.BuildRollups(ctx, "demo", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("before any build", false)
+	build()
+	check("after building every day", true)
+
+	// The last day, as today on a live site, is read from sessions: its visitors count
+	// unless a built day of the range has them under the key.
+	var last []attrtest.Session
+	for v := 0; v < 400; v += 3 {
+		last = append(last, session(fmt.Sprintf("v%03d", v), days-1))
+	}
+	last = append(last, session("new", days-1))
+	d.Sessions(last)
+	check("with the last day changed", true)
+
+	// A changed day between built ones: the visitors' rollups of the days after it count
+	// visits of its old visitors, so the report merges the days' visitors until it is built.
+	middle := session("v007", 8)
+	middle.Device, middle.Channel, middle.Source, middle.Medium = "tablet", "Email", "newsletter", "email"
+	d.Session(middle)
+	for _, r := range [][2]int{{5, 12}, {8, 9}} {
+		ds, err := store.days(ctx, "demo", day(start.AddDate(0, 0, r[0])), day(start.AddDate(0, 0, r[1])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := store.visitsPlan(ctx, "demo", ds); err != nil || ok {
+			t.Fatalf("days %v with day 8 changed: the visitors' rollups read (%v)", r, err)
+		}
+	}
+	build()
+	check("after building the changed days", true)
+
+	// A day written again with the same visitors, as a restitch writes sessions under a
+	// merged person: built again, it leaves the later days' visitors' rollups current.
+	before, err := store.builtDays(ctx, "demo", day(start), day(start.AddDate(0, 0, days-1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []attrtest.Session
+	for _, s := range ss {
+		if s.At.Format("2006-01-02") == day(start.AddDate(0, 0, 4)) && !folded[s.ID] {
+			s.Person = "merged"
+			again = append(again, s)
+		}
+	}
+	d.Sessions(again)
+	build()
+	after, err := store.builtDays(ctx, "demo", day(start), day(start.AddDate(0, 0, days-1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) == 0 || len(after) != len(before) {
+		t.Fatalf("%d sessions written again; %d built days, %d before", len(again), len(after), len(before))
+	}
+	for i := range before {
+		b, a := before[i], after[i]
+		if b.day == day(start.AddDate(0, 0, 4)) && a.gen == b.gen {
+			t.Fatalf("day %s not built again after its sessions were written again", a.day)
+		}
+		if a.fp != b.fp || a.visitGen != b.visitGen {
+			t.Fatalf("day %s: visitors' fingerprint %x, rollups %d after a build with the same visitors; before %x, %d",
+				a.day, a.fp, a.visitGen, b.fp, b.visitGen)
+		}
+	}
+	check("after a day was built again with the same visitors", true)
+}
