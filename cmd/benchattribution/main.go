@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -93,7 +94,32 @@ func main() {
 	fmt.Printf("attribution bench: daily rollups of %d days built in %.1f s\n", days, time.Since(start).Seconds())
 	timeReport(ctx, store, p, "from the daily rollups")
 	timeViews(ctx, store, p)
+	// On a live site today keeps changing, so the report reads it from sessions.
+	if err := addToday(ctx, conn, *db, end); err != nil {
+		log.Fatal(err)
+	}
+	timeReport(ctx, store, p, "from the daily rollups and today's sessions (a live site)")
+	month := p
+	month.From = end.AddDate(0, 0, -29)
+	timeReport(ctx, store, month, "of the last 30 days, from the daily rollups and today's sessions")
 	timeErasure(ctx, conn, *db)
+}
+
+// addToday writes sessions of today, as a live site has while the report is read: one of
+// every 200 stored sessions again, so most of today's visitors came before.
+func addToday(ctx context.Context, conn driver.Conn, db string, today time.Time) error {
+	const columns = `site_id, session_id, visitor_id, person_id, started_at, ended_at, landing_url, landing_path, referrer,
+		referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel, pageviews, events, is_bot,
+		first_event_id, deleted, version, country, device`
+	err := conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s.sessions (%[2]s)
+		SELECT site_id, generateUUIDv4(), visitor_id, person_id, toDateTime(?) + cityHash64(visitor_id) %% 80000, ended_at, landing_url,
+			landing_path, referrer, referrer_domain, source, medium, campaign, term, content, click_id_type, click_id, channel,
+			pageviews, events, is_bot, first_event_id, deleted, version, country, device
+		FROM %[1]s.sessions WHERE cityHash64(visitor_id, started_at) %% 200 = 7 AND deleted = 0`, db, columns), today)
+	if err != nil {
+		return fmt.Errorf("cannot write today's sessions: %w", err)
+	}
+	return nil
 }
 
 // timeErasure erases one converting person, as POST /api/v1/privacy/erase does, with the
@@ -215,8 +241,9 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 	var times []time.Duration
 	var slowest time.Duration
 	var slowestView string
+	best := make([]time.Duration, len(views)) // each view's faster ask
 	for round := 0; round < 2; round++ {
-		for _, q := range views {
+		for i, q := range views {
 			p, err := reports.ParseParams(q, time.Now())
 			if err != nil {
 				log.Fatal(err)
@@ -241,11 +268,25 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 				slowest, slowestView = took, q.Encode()
 			}
 			times = append(times, took)
+			if round == 0 || took < best[i] {
+				best[i] = took
+			}
 		}
 	}
 	slices.Sort(times)
 	fmt.Printf("attribution bench: %d report views of the dashboard (%d asks): p50 %s, p95 %s, max %s (target p95 <= 150 ms); slowest: %s\n",
 		len(views), len(times), benchstat.Quantile(times, 0.5), benchstat.Quantile(times, 0.95), benchstat.Quantile(times, 1), slowestView)
+	// The views over the target, slowest first: where to look next.
+	order := make([]int, len(views))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(best[b], best[a]) })
+	for _, i := range order {
+		if best[i] > 150*time.Millisecond {
+			fmt.Printf("attribution bench:   over 150 ms: %s (faster ask) %s\n", best[i].Round(time.Millisecond), views[i].Encode())
+		}
+	}
 }
 
 // waitForMerges waits until ClickHouse runs no merge in db, or for at most limit.
