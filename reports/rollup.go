@@ -154,6 +154,21 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 			return fmt.Errorf("cannot roll up traffic: %w", err)
 		}
 	}
+	// A row of an older build that this one did not write again (a value only a visitor
+	// since erased or flagged had that day) would keep its visitor hashes for good: an
+	// empty row of this generation replaces it when ClickHouse merges. Readers skip
+	// rows without sessions.
+	key := "site_id, day, dim, key, " + drillColumns
+	ofDays := "site_id = ? AND day >= toDate(?) AND day <= toDate(?) AND has(?, toString(day))"
+	tombstones := fmt.Sprintf(`INSERT INTO %[1]s.report_traffic (%[2]s, visitors, sessions, generation)
+		SELECT %[2]s, [], 0, ? FROM %[1]s.report_traffic
+		WHERE %[3]s AND generation < ? AND sessions > 0 AND (%[2]s) NOT IN (
+			SELECT %[2]s FROM %[1]s.report_traffic WHERE %[3]s AND generation = ?)
+		GROUP BY %[2]s`, s.DB, key, ofDays)
+	daysArgs := []any{site, days[0], days[len(days)-1], days}
+	if err := s.Conn.Exec(ctx, tombstones, append(append(append(append([]any{gen}, daysArgs...), gen), daysArgs...), gen)...); err != nil {
+		return fmt.Errorf("cannot roll up traffic: %w", err)
+	}
 	// The touches credited by any model, then a row per model that credits the touch.
 	latest, latestArgs := latestCredit(s.DB, site, "", days)
 	for _, sh := range rollupShapes(func(g GroupBy) string { return g.attribution }) {

@@ -431,7 +431,7 @@ func (s *Store) trafficQuery(site string, ds dayStates, of rowsOf, f Filter) (st
 		current, currentArgs := ds.current()
 		keyCond, keyArgs := of.rollupFilter(f)
 		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, visitors AS v, sessions AS n FROM %s.report_traffic
-			WHERE site_id = ? AND dim = ? AND %s%s`, named(of.rollup.sql), s.DB, current, keyCond))
+			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s%s`, named(of.rollup.sql), s.DB, current, keyCond))
 		args = append(append(append(append(args, of.rollup.args...), site, of.dim), currentArgs...), keyArgs...)
 	}
 	if len(ds.stale) > 0 {

@@ -222,8 +222,8 @@ func (s *Store) visitsQuery(site string, ds dayStates, gens []uint64, of rowsOf)
 		fmt.Sprintf(`SELECT if(dim = '', '', %s) AS k, toUInt8(dim = '') AS t, visitors AS v, toUInt64(0) AS n FROM %s.report_visits
 			WHERE site_id = ? AND dim IN (?, '') AND day >= toDate(?) AND day <= toDate(?) AND prev < toDate(?)
 				AND generation = transform(toString(day), ?, ?, toUInt64(0))`, named("key"), s.DB),
-		fmt.Sprintf(`SELECT %s AS k, toUInt8(0) AS t, toUInt64(0) AS v, sessions AS n FROM %s.report_traffic WHERE site_id = ? AND dim = ? AND %s`,
-			named("key"), s.DB, current),
+		fmt.Sprintf(`SELECT %s AS k, toUInt8(0) AS t, toUInt64(0) AS v, sessions AS n FROM %s.report_traffic
+			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s`, named("key"), s.DB, current),
 	}
 	args := append([]any{site, of.dim, from, last, from, ds.built, gens, site, of.dim}, currentArgs...)
 	if len(ds.stale) > 0 {

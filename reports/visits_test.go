@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"testing"
 	"time"
 
@@ -181,4 +182,65 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 		}
 	}
 	check("after a day was built again with the same visitors", true)
+}
+
+// A day built again keeps no visitor hash of its older build: a value that only a
+// visitor since erased (or folded away) had that day leaves no row with its hash once
+// ClickHouse merges, and no empty row in the report.
+func TestRebuiltDaysKeepNoOlderVisitorHashes(t *testing.T) {
+	ctx := context.Background()
+	conn, db := testenv.FreshDatabase(t)
+	d := &attrtest.DB{T: t, Conn: conn, Name: db}
+	store := &Store{Conn: conn, DB: db}
+	at := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	d.Session(attrtest.Session{Site: "demo", Visitor: "stays", Person: "stays", At: at, Channel: "Direct", Source: "(direct)", Landing: "/"})
+	gone := attrtest.Session{ID: uuid.NewString(), Site: "demo", Visitor: "gone", Person: "gone", At: at.Add(time.Hour),
+		Channel: "Email", Source: "newsletter", Medium: "email", Landing: "/only-gone"}
+	d.Session(gone)
+	build := func() {
+		t.Helper()
+		time.Sleep(1100 * time.Millisecond)
+		if n, err := store.BuildRollups(ctx, "demo", 0); err != nil || n != 1 {
+			t.Fatalf("built %d days (%v), want 1", n, err)
+		}
+	}
+	hashes := func() uint64 {
+		t.Helper()
+		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+db+".report_traffic FINAL"); err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+db+".report_traffic WHERE has(visitors, cityHash64('gone'))").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	build()
+	if n := hashes(); n == 0 {
+		t.Fatal("the visitor's hash is in no rollup row before it goes")
+	}
+	d.Session(attrtest.Session{ID: gone.ID, Site: "demo", Visitor: "gone", Person: "gone", At: gone.At, Deleted: true})
+	build()
+	if n := hashes(); n != 0 {
+		t.Fatalf("%d rollup rows keep the hash of a visitor whose sessions are gone", n)
+	}
+	for _, by := range []string{"landing_page", "channel"} {
+		g, _ := LookupGroupBy(by)
+		for _, f := range []string{"", "source=newsletter"} { // the visitors' rollups and the hashes
+			q, _ := url.ParseQuery(f)
+			filter, err := parseFilter(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := store.Sources(ctx, Params{Site: "demo", From: at, To: at, Model: "linear", By: g, Filter: filter, Currency: "EUR"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range r.Rows {
+				if row.Visitors == 0 || row.Sessions == 0 {
+					t.Fatalf("by %s %s: a row without traffic: %+v", by, f, row)
+				}
+			}
+		}
+	}
 }
