@@ -47,21 +47,25 @@ var CallGroupBys = []string{"channel", "source", "campaign", "keyword"}
 // Calls computes the calls report.
 func (s *Store) Calls(ctx context.Context, p Params) (*Calls, error) {
 	out := &Calls{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Rows: []CallRow{}}
-	latest, args := p.credited(s.DB)
+	const calls = "lead_type = 'call'"
+	latest, args := p.credited(s.DB, calls)
 	// Per row and call first: a call crediting two sessions of one row counts once there.
 	q := fmt.Sprintf(`SELECT if(k = '', '%[1]s', k) AS key, sum(credit), sumIf(credit, answered = 1), sumIf(credit, first = 1),
 			quantileIf(0.5)(duration, answered = 1)
 		FROM (
 			SELECT %[2]s AS k, conversion_id, any(conversion_type) = 'lead' AS first, sum(%[5]s) AS credit
-			FROM %[3]s.touch_credits WHERE %[4]s AND lead_type = 'call'
+			FROM %[3]s.touch_credits PREWHERE %[6]s WHERE %[4]s
 			GROUP BY k, conversion_id
 		) ANY LEFT JOIN (
-			SELECT conversion_id, visitParamExtractBool(props, 'answered') AS answered, visitParamExtractUInt(props, 'duration') AS duration
-			FROM %[3]s.conversions FINAL WHERE site_id = ? AND lead_type = 'call'
+			SELECT conversion_id, argMax(visitParamExtractBool(props, 'answered'), version) AS answered,
+				argMax(visitParamExtractUInt(props, 'duration'), version) AS duration
+			FROM %[3]s.conversions
+			WHERE site_id = ? AND conversion_id IN (SELECT conversion_id FROM %[3]s.conversions WHERE site_id = ? AND %[6]s)
+			GROUP BY conversion_id
 		) USING conversion_id
 		WHERE credit > 0
-		GROUP BY key WITH TOTALS`, NoneKey, p.By.attribution, s.DB, latest, model.CreditColumn(p.Model))
-	rows, err := s.Conn.Query(ctx, q, append(args, p.Site)...)
+		GROUP BY key WITH TOTALS`, NoneKey, p.By.attribution, s.DB, latest, model.CreditColumn(p.Model), calls)
+	rows, err := s.Conn.Query(ctx, q, append(args, p.Site, p.Site)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read calls: %w", err)
 	}

@@ -123,7 +123,7 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	where += typeCond
 	args = append(args, typeArgs...)
 	if len(p.Filter.Dims) > 0 {
-		latest, latestArgs := p.credited(s.DB)
+		latest, latestArgs := p.credited(s.DB, "")
 		cond, condArgs := p.Filter.attributions()
 		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM %s.touch_credits
 			WHERE %s AND conversion_type = 'lead'%s)`, s.DB, latest, cond)

@@ -285,7 +285,7 @@ func entering(es []entry, t []time.Time) []entry {
 // lifecycleEntries reads the conversions of the stages that occurred in the range with the
 // model's credit for them by key, sorted by person: a row per credited touch.
 func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string) ([]entry, error) {
-	latest, latestArgs := p.credited(s.DB)
+	latest, latestArgs := p.credited(s.DB, "")
 	cond, condArgs := p.Filter.attributions()
 	typeCond, typeArgs := p.Filter.leadType()
 	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %[1]s AS k,
@@ -361,7 +361,7 @@ func (s *Store) pipelineValue(ctx context.Context, p Params, stage string) (map[
 	if found == 0 {
 		return out, []Unconverted{}, nil
 	}
-	latest, latestArgs := p.credited(s.DB)
+	latest, latestArgs := p.credited(s.DB, "")
 	cond, condArgs := p.Filter.attributions()
 	q := fmt.Sprintf(`SELECT %[1]s AS k, upper(currency) AS c, toDate(occurred_at, 'UTC') AS d, sum(value * %[2]s)
 		FROM %[3]s.touch_credits WHERE %[4]s AND conversion_type = ?%[5]s GROUP BY k, c, d`, p.By.attribution, model.CreditColumn(p.Model),

@@ -111,7 +111,7 @@ func (s *Store) OfflineConversions(ctx context.Context, st *site.Site, platform 
 	if p.GclidOnly {
 		types = []string{"gclid"}
 	}
-	latest, latestArgs := p.credited(s.DB)
+	latest, latestArgs := p.credited(s.DB, "")
 	credited := fmt.Sprintf(`SELECT conversion_id, occurred_at, session_id, touch_at, %[1]s, value * %[1]s, currency
 		FROM %[2]s.touch_credits WHERE %[3]s AND conversion_type = ?`, model.CreditColumn(p.Model), s.DB, latest)
 	args := append(latestArgs, p.Type)

@@ -128,13 +128,14 @@ func day(t time.Time) string { return t.Format("2006-01-02") }
 func (p Params) end() time.Time { return p.To.AddDate(0, 0, 1) }
 
 // credited is the condition selecting the touches the model credits now (latestCredit) of
-// the conversions that occurred in the range, and its arguments.
-func (p Params) credited(db string) (string, []any) {
+// the conversions that occurred in the range, and meet only when it is not "", and its
+// arguments.
+func (p Params) credited(db, only string) (string, []any) {
 	var days []string
 	for d := p.From; !d.After(p.To); d = d.AddDate(0, 0, 1) {
 		days = append(days, day(d))
 	}
-	return latestCredit(db, p.Site, p.Model, days)
+	return latestCredit(db, p.Site, p.Model, days, only)
 }
 
 // LookupGroupBy returns the group-by of that name.

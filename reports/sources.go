@@ -483,7 +483,7 @@ func (s *Store) readCredit(ctx context.Context, p Params, ds dayStates, of rowsO
 		args = append(append(append(append(args, of.rollup.args...), p.Currency, p.Site, p.Model, of.dim), currentArgs...), keyArgs...)
 	}
 	if len(ds.stale) > 0 {
-		latest, largs := latestCredit(s.DB, p.Site, p.Model, ds.stale)
+		latest, largs := latestCredit(s.DB, p.Site, p.Model, ds.stale, "")
 		cond, condArgs := p.Filter.attributions()
 		credit := model.CreditColumn(p.Model)
 		parts = append(parts, fmt.Sprintf(`SELECT %s AS k, %s AS c, if(c = '', toDate(0), toDate(occurred_at, 'UTC')) AS d, %s
