@@ -82,7 +82,8 @@ func (s *Store) Series(ctx context.Context, p Params, interval string) (*Series,
 	}
 	// The traffic rows include each period's visitors, keyed "c" and "p".
 	buckets := rowsOf{dim: dim, rollup: bucket("day"), session: bucket("toDate(started_at, 'UTC')"),
-		attribution: bucket("toDate(occurred_at, 'UTC')"), cost: bucket("date"), parent: "substring(k, 1, 1)"}
+		attribution: bucket("toDate(occurred_at, 'UTC')"), cost: bucket("date"), parent: "substring(k, 1, 1)",
+		series: &seriesOf{from: p.From, days: n, interval: interval}}
 	window := p
 	window.From = prevFrom
 	ds, buckets, err := s.dayStates(ctx, window, buckets)

@@ -226,6 +226,7 @@ type rowsOf struct {
 	// parent, when set, is an SQL expression of a key (k) naming a group of keys whose
 	// visitors are wanted too, as rows of their own: the period of a series' bucket.
 	parent string
+	series *seriesOf // the buckets, when the rows are a series'
 }
 
 // byDimension are the rows of the source report grouped by g.
@@ -367,12 +368,15 @@ func parallel(fs ...func() error) error {
 // readTraffic adds each key's visitors and sessions to rows and returns the visitors of
 // all keys together when of.total asks for them.
 func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, of rowsOf, rows map[string]*tally) (uint64, error) {
-	if of.named && of.total && of.parent == "" && of.dim != drilldown && len(p.Filter.Dims) == 0 {
+	if of.dim != drilldown && (of.named && of.total && len(p.Filter.Dims) == 0 || of.series != nil && p.Filter.only(of.dim)) {
 		gens, ok, err := s.visitsPlan(ctx, p.Site, ds)
 		if err != nil {
 			return 0, err
 		}
-		if ok {
+		switch {
+		case ok && of.series != nil:
+			return 0, s.readSeriesVisits(ctx, p, ds, gens, of, rows)
+		case ok:
 			return s.readVisits(ctx, p.Site, ds, gens, of, rows)
 		}
 	}

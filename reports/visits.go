@@ -276,3 +276,156 @@ func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, gens 
 	}
 	return total, nil
 }
+
+// seriesOf are the buckets of a series' rows: each date of the current period (from on)
+// is in the bucket of its day, week or month; each date of the previous period (the days
+// days before it) in the bucket of the date moved days later. A row's key is the period
+// ("c" or "p") and the first day of its bucket, as Series keys them.
+type seriesOf struct {
+	from     time.Time
+	days     int
+	interval string
+	known    map[string][4]string // keys of the dates seen so far
+}
+
+// keys gives the bucket and period of date d (YYYY-MM-DD), and the first day of each
+// within the series' range, as dates of d's period.
+func (so *seriesOf) keys(d string) (bucket, period string, bucketFirst, periodFirst string) {
+	if k, ok := so.known[d]; ok {
+		return k[0], k[1], k[2], k[3]
+	}
+	defer func() {
+		if so.known == nil {
+			so.known = map[string][4]string{}
+		}
+		so.known[d] = [4]string{bucket, period, bucketFirst, periodFirst}
+	}()
+	t, _ := time.Parse("2006-01-02", d)
+	period, shift, first := "c", 0, so.from
+	if t.Before(so.from) {
+		period, shift, first = "p", so.days, so.from.AddDate(0, 0, -so.days)
+	}
+	moved := t.AddDate(0, 0, shift)
+	start := moved
+	switch so.interval {
+	case "week":
+		start = moved.AddDate(0, 0, -((int(moved.Weekday()) + 6) % 7))
+	case "month":
+		start = time.Date(moved.Year(), moved.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	bf := start
+	if bf.Before(so.from) {
+		bf = so.from
+	}
+	return period + day(start), period, day(bf.AddDate(0, 0, -shift)), day(first)
+}
+
+// readSeriesVisits adds the visitors and sessions of each bucket and period of a series
+// to rows, from report_visits for the built days, the built days' traffic rollups for
+// their sessions, and sessions for the days read from the tables after them: a visitor of
+// those counts in a bucket (a period) when no built day of it has the visitor. The series
+// is of every session (of.dim's rows together) or, with a filter on of.dim, of its value.
+func (s *Store) readSeriesVisits(ctx context.Context, p Params, ds dayStates, gens []uint64, of rowsOf, rows map[string]*tally) error {
+	visitsDim, keyCond, keyArgs := visitsTotal, "", []any(nil)
+	if len(p.Filter.Dims) > 0 {
+		visitsDim = of.dim
+		keyCond, keyArgs = of.rollupFilter(p.Filter)
+	}
+	current, currentArgs := ds.current()
+	type dayCount struct {
+		day, prev string // prev: of visits rows only
+		h, n      uint64 // h: of stale visitors only
+	}
+	var visits, sessions, stale []dayCount
+	lastBuilt := map[uint64]string{}
+	read := func(into *[]dayCount, q string, args []any, scan func(scanner, *dayCount) error) func() error {
+		return func() error {
+			return s.each(ctx, q, args, func(sc scanner) error {
+				var c dayCount
+				if err := scan(sc, &c); err != nil {
+					return err
+				}
+				*into = append(*into, c)
+				return nil
+			})
+		}
+	}
+	reads := []func() error{
+		read(&visits, fmt.Sprintf(`SELECT toString(day), toString(prev), sum(visitors) FROM %s.report_visits
+			WHERE site_id = ? AND dim = ? AND day >= toDate(?) AND day <= toDate(?) AND generation = transform(toString(day), ?, ?, toUInt64(0))%s
+			GROUP BY day, prev`, s.DB, keyCond), append([]any{p.Site, visitsDim, ds.built[0], ds.built[len(ds.built)-1], ds.built, gens}, keyArgs...),
+			func(sc scanner, c *dayCount) error { return sc.Scan(&c.day, &c.prev, &c.n) }),
+		read(&sessions, fmt.Sprintf(`SELECT toString(day), sum(sessions) FROM %s.report_traffic
+			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s%s GROUP BY day`, s.DB, current, keyCond),
+			append(append([]any{p.Site, of.dim}, currentArgs...), keyArgs...),
+			func(sc scanner, c *dayCount) error { return sc.Scan(&c.day, &c.n) }),
+	}
+	if len(ds.stale) > 0 {
+		// The last built day of each visitor of any session of the stale days. Every built
+		// day comes before the stale ones, so a stale visitor was in the built days of its
+		// bucket (its period) when its last built day is the bucket's (the period's) first
+		// day or later.
+		inRange, rangeArgs := inDays("started_at", ds.stale)
+		built := fmt.Sprintf(`SELECT h, toString(max(day)) FROM (
+				SELECT day, arrayJoin(arrayFilter(x -> x IN (
+					SELECT cityHash64(visitor_id) FROM %[1]s.sessions WHERE site_id = ? AND %[2]s), visitors)) AS h
+				FROM %[1]s.report_traffic WHERE site_id = ? AND dim = ? AND %[3]s%[4]s)
+			GROUP BY h`, s.DB, inRange, current, keyCond)
+		args := append(append(append(append([]any{p.Site}, rangeArgs...), p.Site, of.dim), currentArgs...), keyArgs...)
+		live, liveArgs := liveSessions(s.DB, p.Site, ds.stale)
+		cond, condArgs := p.Filter.sessions()
+		reads = append(reads, func() error {
+			return s.each(ctx, built, args, func(sc scanner) error {
+				var h uint64
+				var d string
+				err := sc.Scan(&h, &d)
+				lastBuilt[h] = d
+				return err
+			})
+		}, read(&stale, fmt.Sprintf(`SELECT toString(toDate(started_at, 'UTC')) AS d, cityHash64(visitor_id) AS h, uniqExact(session_id)
+			FROM %s.sessions WHERE %s%s GROUP BY d, h`, s.DB, live, cond), append(liveArgs, condArgs...),
+			func(sc scanner, c *dayCount) error { return sc.Scan(&c.day, &c.h, &c.n) }))
+	}
+	if err := parallel(reads...); err != nil {
+		return fmt.Errorf("cannot read traffic: %w", err)
+	}
+
+	so := of.series
+	row := func(k string) *tally {
+		if rows[k] == nil {
+			rows[k] = &tally{}
+		}
+		return rows[k]
+	}
+	for _, c := range visits {
+		b, pd, bf, pf := so.keys(c.day)
+		if c.prev < bf {
+			row(b).visitors += c.n
+		}
+		if c.prev < pf {
+			row(pd).visitors += c.n
+		}
+	}
+	for _, c := range sessions {
+		b, pd, _, _ := so.keys(c.day)
+		row(b).sessions += c.n
+		row(pd).sessions += c.n
+	}
+	counted := map[string]map[uint64]bool{} // per bucket and period, the stale visitors counted
+	for _, c := range stale {
+		b, pd, bf, pf := so.keys(c.day)
+		last, seen := lastBuilt[c.h]
+		for _, k := range [][2]string{{b, bf}, {pd, pf}} {
+			row(k[0]).sessions += c.n
+			if seen && last >= k[1] || counted[k[0]][c.h] {
+				continue
+			}
+			row(k[0]).visitors++
+			if counted[k[0]] == nil {
+				counted[k[0]] = map[uint64]bool{}
+			}
+			counted[k[0]][c.h] = true // once, also over several stale days
+		}
+	}
+	return nil
+}

@@ -111,6 +111,66 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 			}
 		}
 	}
+	// exact counts the visitors and sessions of the days from to to (YYYY-MM-DD) as
+	// docs/sql.md does, of the channel when it is not "".
+	exact := func(from, to, channel string) (visitors, sessions uint64) {
+		t.Helper()
+		err := conn.QueryRow(ctx, fmt.Sprintf(`SELECT uniqExact(visitor_id), count() FROM (SELECT * FROM %s.sessions FINAL
+				WHERE site_id = 'demo' AND started_at >= toDateTime(?, 'UTC') AND started_at < toDateTime(?, 'UTC') + 86400)
+			WHERE deleted = 0 AND is_bot = 0 AND (? = '' OR channel = ?)`, db), from+" 00:00:00", to+" 00:00:00", channel, channel).
+			Scan(&visitors, &sessions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return visitors, sessions
+	}
+	// checkSeries compares every point of series over ranges with the exact counts.
+	checkSeries := func(when string, visits bool) {
+		t.Helper()
+		for _, r := range [][2]int{{10, 19}, {5, 19}, {12, 16}} {
+			for _, interval := range []string{"day", "week", "month"} {
+				for _, channel := range []string{"", "Email"} {
+					p := Params{Site: "demo", From: start.AddDate(0, 0, r[0]), To: start.AddDate(0, 0, r[1]), Model: "linear", Currency: "EUR"}
+					if channel != "" {
+						g, _ := LookupGroupBy("channel")
+						p.Filter.Dims = []DimFilter{{By: g, Value: channel}}
+					}
+					n := int(p.To.Sub(p.From).Hours()/24) + 1
+					ds, err := store.days(ctx, "demo", day(p.From.AddDate(0, 0, -n)), day(p.To))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, ok, err := store.visitsPlan(ctx, "demo", ds); err != nil || ok != (visits && len(ds.built) > 0) {
+						t.Fatalf("%s, series of %v: the visitors' rollups read: %v (%v), want %v", when, r, ok, err, visits)
+					}
+					got, err := store.Series(ctx, p, interval)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, pt := range got.Points {
+						for _, x := range []struct {
+							from, to string
+							f        Figures
+						}{{pt.From, pt.To, pt.Current}, {pt.PreviousFrom, pt.PreviousTo, pt.Previous}} {
+							if v, n := exact(x.from, x.to, channel); x.f.Visitors != v || x.f.Sessions != n {
+								t.Fatalf("%s: series by %s of %v %q, %s to %s: %d visitors, %d sessions, want %d, %d",
+									when, interval, r, channel, x.from, x.to, x.f.Visitors, x.f.Sessions, v, n)
+							}
+						}
+					}
+					for _, x := range []struct {
+						from, to string
+						f        Figures
+					}{{got.From, got.To, got.Totals}, {got.PreviousFrom, got.PreviousTo, got.PreviousTotals}} {
+						if v, _ := exact(x.from, x.to, channel); x.f.Visitors != v {
+							t.Fatalf("%s: series by %s of %v %q, totals %s to %s: %d visitors, want %d", when, interval, r, channel,
+								x.from, x.to, x.f.Visitors, v)
+						}
+					}
+				}
+			}
+		}
+	}
 	build := func() {
 		t.Helper()
 		time.Sleep(1100 * time.Millisecond) // ClickHouse's clock, which dates changes, has one-second steps
@@ -119,8 +179,10 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 		}
 	}
 	check("before any build", false)
+	checkSeries("before any build", false)
 	build()
 	check("after building every day", true)
+	checkSeries("after building every day", true)
 
 	// The last day, as today on a live site, is read from sessions: its visitors count
 	// unless a built day of the range has them under the key.
@@ -131,6 +193,7 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 	last = append(last, session("new", days-1))
 	d.Sessions(last)
 	check("with the last day changed", true)
+	checkSeries("with the last day changed", true)
 
 	// A changed day between built ones: the visitors' rollups of the days after it count
 	// visits of its old visitors, so the report merges the days' visitors until it is built.
@@ -146,6 +209,7 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 			t.Fatalf("days %v with day 8 changed: the visitors' rollups read (%v)", r, err)
 		}
 	}
+	checkSeries("with a day between built ones changed", false)
 	build()
 	check("after building the changed days", true)
 
