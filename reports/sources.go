@@ -368,7 +368,8 @@ func parallel(fs ...func() error) error {
 // readTraffic adds each key's visitors and sessions to rows and returns the visitors of
 // all keys together when of.total asks for them.
 func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, of rowsOf, rows map[string]*tally) (uint64, error) {
-	if of.dim != drilldown && (of.named && of.total && len(p.Filter.Dims) == 0 || of.series != nil && p.Filter.only(of.dim)) {
+	sel, grouped := visitsFor(of, p.By, p.Filter)
+	if grouped || of.series != nil && of.dim != drilldown && p.Filter.only(of.dim) {
 		gens, ok, err := s.visitsPlan(ctx, p.Site, ds)
 		if err != nil {
 			return 0, err
@@ -377,7 +378,7 @@ func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, of rows
 		case ok && of.series != nil:
 			return 0, s.readSeriesVisits(ctx, p, ds, gens, of, rows)
 		case ok:
-			return s.readVisits(ctx, p.Site, ds, gens, of, rows)
+			return s.readVisits(ctx, p.Site, ds, gens, of, p.Filter, sel, rows)
 		}
 	}
 	q, args := s.trafficQuery(p.Site, ds, of, p.Filter)

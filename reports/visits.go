@@ -28,6 +28,88 @@ var visitsShare uint64 = 4_000_000
 // totals: every session has one channel, so its rows together hold every visitor.
 const totalsFrom = "channel"
 
+// drillSegments are the runs of the drill-down's dimensions (channel, source, campaign,
+// keyword) that a drill-down filters on and groups by, from the dimension it started at
+// to the one it groups by: report_visits has a dimension of each (segmentDim), its key
+// the run's values packed (chstore.Packed), so that a drill-down's visitors need no
+// merging of hashes either.
+var drillSegments = func() (out [][]GroupBy) {
+	var chain []GroupBy
+	for _, g := range groupBys {
+		if drilled(g.Name) {
+			chain = append(chain, g)
+		}
+	}
+	for i := range chain {
+		for j := i + 2; j <= len(chain); j++ {
+			out = append(out, chain[i:j])
+		}
+	}
+	return out
+}()
+
+// segmentDim is report_visits' dimension of a run of the drill-down's dimensions.
+func segmentDim(seg []GroupBy) string {
+	var names []string
+	for _, g := range seg {
+		names = append(names, g.Name)
+	}
+	return "drill:" + strings.Join(names, ",")
+}
+
+// packed is values as chstore.Packed packs them.
+func packed(values []string) string {
+	var b strings.Builder
+	for _, v := range values {
+		fmt.Fprintf(&b, "%d:%s", len(v), v)
+	}
+	return b.String()
+}
+
+// visitSel says which report_visits rows give a report's visitors: those of dim whose
+// key starts with prefix, each the value after it (packed as chstore.Packed packs a
+// column when segment is set), and the total's row (totalDim, totalKey).
+type visitSel struct {
+	dim, prefix        string
+	segment            bool
+	totalDim, totalKey string
+}
+
+// visitsFor says which report_visits rows give the visitors of a report grouped by g
+// under f whose rows are of: unfiltered, of g's dimension; on the drill-down's rows, of
+// the run of the filters' dimensions and g when they form one ending at g. ok is false
+// when none do.
+func visitsFor(of rowsOf, g GroupBy, f Filter) (sel visitSel, ok bool) {
+	if !of.named || !of.total || of.parent != "" {
+		return sel, false
+	}
+	if of.dim != drilldown {
+		return visitSel{dim: of.dim}, len(f.Dims) == 0
+	}
+	for _, seg := range drillSegments {
+		if seg[len(seg)-1].Name != g.Name || len(f.Dims) != len(seg)-1 {
+			continue
+		}
+		var values []string
+		for i, d := range f.Dims { // in the order of groupBys, as seg
+			if d.By.Name != seg[i].Name {
+				return sel, false
+			}
+			v := d.Value
+			if v == NoneKey {
+				v = ""
+			}
+			values = append(values, v)
+		}
+		sel = visitSel{dim: segmentDim(seg), prefix: packed(values), segment: true, totalDim: segmentDim(seg[:len(seg)-1]), totalKey: packed(values)}
+		if len(values) == 1 {
+			sel.totalDim, sel.totalKey = seg[0].Name, values[0]
+		}
+		return sel, true
+	}
+	return sel, false
+}
+
 // builtDay is the current build of a day: its generation, the fingerprint of its
 // visitors, and the xor of the fingerprints of every built day up to it (basis).
 type builtDay struct {
@@ -119,11 +201,21 @@ func (s *Store) buildVisits(ctx context.Context, site string) error {
 		return fmt.Errorf("cannot size the visitors' rollups: %w", err)
 	}
 	shares := 1 + grouped/visitsShare
-	for _, dim := range append(GroupByNames(), visitsTotal) {
-		from, key := dim, "key"
-		if dim == visitsTotal {
-			from, key = totalsFrom, "''"
+	type source struct{ dim, from, key string } // report_visits' dimension, of the traffic rows of from, by key
+	var sources []source
+	for _, dim := range GroupByNames() {
+		sources = append(sources, source{dim, dim, "key"})
+	}
+	sources = append(sources, source{visitsTotal, totalsFrom, "''"})
+	for _, seg := range drillSegments {
+		var cols []string
+		for _, g := range seg {
+			cols = append(cols, g.session) // the drill-down rows' columns are named as in sessions
 		}
+		sources = append(sources, source{segmentDim(seg), drilldown, chstore.Packed(cols...)})
+	}
+	for _, src := range sources {
+		dim, from, key := src.dim, src.from, src.key
 		all, allArgs := rows(from, names[0])
 		cond, condArgs := pick(from)
 		for share := range shares {
@@ -161,15 +253,15 @@ func (s *Store) buildVisits(ctx context.Context, site string) error {
 
 // visitorsFingerprints reads the fingerprint of each day's visitors in the traffic
 // rollups a build (gen) wrote of days (ordered): the xor of a hash of every (day,
-// dimension, key, visitor hash), so it is the same for the same visitors, in any order,
-// and differs when any of them differs.
+// dimension, key or drill-down values, visitor hash), so it is the same for the same
+// visitors, in any order, and differs when any of them differs.
 func (s *Store) visitorsFingerprints(ctx context.Context, site string, days []string, gen uint64) (map[string]uint64, error) {
-	q := fmt.Sprintf(`SELECT toString(day), groupBitXor(cityHash64(day, dim, key, h)) FROM %s.report_traffic
+	q := fmt.Sprintf(`SELECT toString(day), groupBitXor(cityHash64(day, dim, key, %s, h)) FROM %s.report_traffic
 		ARRAY JOIN visitors AS h
-		WHERE site_id = ? AND dim != ? AND day >= toDate(?) AND day <= toDate(?) AND generation = ?
-		GROUP BY day`, s.DB)
+		WHERE site_id = ? AND day >= toDate(?) AND day <= toDate(?) AND generation = ?
+		GROUP BY day`, drillColumns, s.DB)
 	out := make(map[string]uint64, len(days))
-	err := s.each(ctx, q, []any{site, drilldown, days[0], days[len(days)-1], gen}, func(sc scanner) error {
+	err := s.each(ctx, q, []any{site, days[0], days[len(days)-1], gen}, func(sc scanner) error {
 		var d string
 		var fp uint64
 		if err := sc.Scan(&d, &fp); err != nil {
@@ -209,23 +301,31 @@ func (s *Store) visitsPlan(ctx context.Context, site string, ds dayStates) (gens
 	return gens, true, nil
 }
 
-// visitsQuery counts visitors and sessions per key of a dimension (NoneKey for the empty
-// value) and of all keys together (t = 1), over the built days from report_visits and the
-// traffic rollups and over the days after them from sessions: a visitor of those days
-// counts when no built day of the range has it under the key. Its rows are k, t,
-// visitors and sessions.
-func (s *Store) visitsQuery(site string, ds dayStates, gens []uint64, of rowsOf) (string, []any) {
+// visitsQuery counts visitors and sessions per key of the rows (NoneKey for the empty
+// value) and of all keys together (t = 1), under f, over the built days from
+// report_visits (sel) and the traffic rollups, and over the days after them from
+// sessions: a visitor of those days counts when no built day of the range has it under
+// the key. Its rows are k, t, visitors and sessions.
+func (s *Store) visitsQuery(site string, ds dayStates, gens []uint64, of rowsOf, f Filter, sel visitSel) (string, []any) {
 	from, last := ds.built[0], ds.built[len(ds.built)-1]
 	named := func(k string) string { return fmt.Sprintf("if(%s = '', '%s', %[1]s)", k, NoneKey) }
-	current, currentArgs := ds.current()
-	parts := []string{
-		fmt.Sprintf(`SELECT if(dim = '', '', %s) AS k, toUInt8(dim = '') AS t, visitors AS v, toUInt64(0) AS n FROM %s.report_visits
-			WHERE site_id = ? AND dim IN (?, '') AND day >= toDate(?) AND day <= toDate(?) AND prev < toDate(?)
-				AND generation = transform(toString(day), ?, ?, toUInt64(0))`, named("key"), s.DB),
-		fmt.Sprintf(`SELECT %s AS k, toUInt8(0) AS t, toUInt64(0) AS v, sessions AS n FROM %s.report_traffic
-			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s`, named("key"), s.DB, current),
+	value := "rest" // the group's value in a row of sel.dim: what follows the prefix…
+	if sel.segment {
+		value = "substring(rest, position(rest, ':') + 1)" // …after its length
 	}
-	args := append([]any{site, of.dim, from, last, from, ds.built, gens, site, of.dim}, currentArgs...)
+	current, currentArgs := ds.current()
+	keyCond, keyArgs := of.rollupFilter(f)
+	parts := []string{
+		fmt.Sprintf(`SELECT if(t, '', if(g = '', '%s', g)) AS k, t, v, n FROM (
+				SELECT substring(key, length(?) + 1) AS rest, %s AS g, toUInt8(dim = ? AND key = ?) AS t, visitors AS v, toUInt64(0) AS n
+				FROM %s.report_visits
+				WHERE site_id = ? AND (dim = ? AND startsWith(key, ?) OR dim = ? AND key = ?) AND day >= toDate(?) AND day <= toDate(?)
+					AND prev < toDate(?) AND generation = transform(toString(day), ?, ?, toUInt64(0)))`, NoneKey, value, s.DB),
+		fmt.Sprintf(`SELECT %s AS k, toUInt8(0) AS t, toUInt64(0) AS v, sessions AS n FROM %s.report_traffic
+			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s%s`, named(of.rollup.sql), s.DB, current, keyCond),
+	}
+	args := []any{sel.prefix, sel.totalDim, sel.totalKey, site, sel.dim, sel.prefix, sel.totalDim, sel.totalKey, from, last, from, ds.built, gens}
+	args = append(append(append(append(args, of.rollup.args...), site, of.dim), currentArgs...), keyArgs...)
 	if len(ds.stale) > 0 {
 		// Per key and stale visitor: its sessions there (n), whether it is a stale day's
 		// (here = 0), and whether a built day of the range has it (seen = 1). The built
@@ -233,29 +333,30 @@ func (s *Store) visitsQuery(site string, ds dayStates, gens []uint64, of rowsOf)
 		// of the live ones that is cheaper to read.
 		live, liveArgs := liveSessions(s.DB, site, ds.stale)
 		inRange, rangeArgs := inDays("started_at", ds.stale)
+		cond, condArgs := f.sessions()
 		parts = append(parts, fmt.Sprintf(`SELECT k, t, countIf(seen = 0) AS v, sum(sn) AS n FROM (
 				SELECT kt.1 AS k, kt.2 AS t, h, max(src) AS seen, min(src) AS here, sum(sn) AS sn FROM (
 					SELECT %[1]s AS key, cityHash64(visitor_id) AS h, toUInt8(0) AS src, uniqExact(session_id) AS sn
-						FROM %[2]s.sessions WHERE %[3]s GROUP BY key, h
+						FROM %[2]s.sessions WHERE %[3]s%[7]s GROUP BY key, h
 					UNION ALL
-					SELECT key, arrayJoin(arrayFilter(x -> x IN (
+					SELECT %[8]s AS key, arrayJoin(arrayFilter(x -> x IN (
 							SELECT cityHash64(visitor_id) FROM %[2]s.sessions WHERE site_id = ? AND %[4]s), visitors)) AS h,
 						toUInt8(1) AS src, toUInt64(0) AS sn
-						FROM %[2]s.report_traffic WHERE site_id = ? AND dim = ? AND %[5]s)
+						FROM %[2]s.report_traffic WHERE site_id = ? AND dim = ? AND %[5]s%[9]s)
 				ARRAY JOIN [(%[6]s, 0), ('', 1)] AS kt
 				GROUP BY k, t, h)
 			WHERE here = 0
-			GROUP BY k, t`, of.session.sql, s.DB, live, inRange, current, named("key")))
-		args = append(append(append(append(args, liveArgs...), site), rangeArgs...), site, of.dim)
-		args = append(args, currentArgs...)
+			GROUP BY k, t`, of.session.sql, s.DB, live, inRange, current, named("key"), cond, of.rollup.sql, keyCond))
+		args = append(append(append(append(args, of.session.args...), liveArgs...), condArgs...), of.rollup.args...)
+		args = append(append(append(append(append(args, site), rangeArgs...), site, of.dim), currentArgs...), keyArgs...)
 	}
 	return fmt.Sprintf("SELECT k, t, sum(v), sum(n) FROM (%s) GROUP BY k, t", strings.Join(parts, "\n\t\tUNION ALL\n\t\t")), args
 }
 
 // readVisits adds each key's visitors and sessions to rows from visitsQuery and returns
 // the visitors of all keys together.
-func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, gens []uint64, of rowsOf, rows map[string]*tally) (uint64, error) {
-	q, args := s.visitsQuery(site, ds, gens, of)
+func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, gens []uint64, of rowsOf, f Filter, sel visitSel, rows map[string]*tally) (uint64, error) {
+	q, args := s.visitsQuery(site, ds, gens, of, f, sel)
 	var total uint64
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var k string

@@ -34,7 +34,8 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 		c := testChannels[rng.IntN(len(testChannels))]
 		return attrtest.Session{ID: uuid.NewString(), Site: "demo", Visitor: visitor, Person: visitor,
 			At: start.AddDate(0, 0, day).Add(time.Duration(rng.IntN(24*60)) * time.Minute), Channel: c.channel, Source: c.source,
-			Medium: c.medium, Device: devices[rng.IntN(len(devices))], Bot: rng.IntN(40) == 0}
+			Medium: c.medium, Campaign: []string{"", "spring", "autumn"}[rng.IntN(3)], Term: []string{"", "crm", "crm software"}[rng.IntN(3)],
+			Device: devices[rng.IntN(len(devices))], Bot: rng.IntN(40) == 0}
 	}
 	var ss []attrtest.Session
 	folded := map[string]bool{}
@@ -54,13 +55,28 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 	// check compares the report's visitors and sessions, per key and in total, with
 	// docs/sql.md's count over sessions, for ranges starting and ending on many days, and
 	// wants the visitors' rollups read (or not) as visits says.
+	// The views: grouped by a dimension, and drill-downs (from the dimension they start at,
+	// the empty campaign as (none)).
+	views := []struct{ by, filters string }{{"channel", ""}, {"device", ""}, {"source", "channel=Email"},
+		{"campaign", "channel=Paid Search&source=google"}, {"keyword", "channel=Referral&source=g2.com&campaign=(none)"},
+		{"keyword", "campaign=spring"}, {"campaign", "source=newsletter"}}
 	check := func(when string, visits bool) {
 		t.Helper()
-		for _, by := range []string{"channel", "device"} {
-			g, _ := LookupGroupBy(by)
+		for _, view := range views {
+			g, _ := LookupGroupBy(view.by)
+			q, _ := url.ParseQuery(view.filters)
+			f, err := parseFilter(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			of, _ := byDimension(g).rollupFor(f)
+			if _, ok := visitsFor(of, g, f); !ok {
+				t.Fatalf("by %s %s: no visitors' rollups answer it", view.by, view.filters)
+			}
+			filter, filterArgs := f.sessions()
 			for _, r := range [][2]int{{0, days - 1}, {0, 0}, {3, 9}, {5, 19}, {9, 10}, {12, 19}, {19, 19}, {1, 25}} {
 				from, to := start.AddDate(0, 0, r[0]), start.AddDate(0, 0, r[1])
-				p := Params{Site: "demo", From: from, To: to, Model: "linear", By: g, Currency: "EUR"}
+				p := Params{Site: "demo", From: from, To: to, Model: "linear", By: g, Filter: f, Currency: "EUR"}
 				ds, err := store.days(ctx, "demo", day(from), day(to))
 				if err != nil {
 					t.Fatal(err)
@@ -78,9 +94,9 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 				q := fmt.Sprintf(`SELECT if(k = '', '%s', k), uniqExact(visitor_id), count() FROM (
 						SELECT %s AS k, visitor_id FROM (SELECT * FROM %s.sessions FINAL WHERE site_id = 'demo'
 							AND started_at >= toDateTime(?, 'UTC') AND started_at < toDateTime(?, 'UTC'))
-						WHERE deleted = 0 AND is_bot = 0)
-					GROUP BY k WITH TOTALS`, NoneKey, g.session, db)
-				rows, err := conn.Query(ctx, q, from, to.AddDate(0, 0, 1))
+						WHERE deleted = 0 AND is_bot = 0%s)
+					GROUP BY k WITH TOTALS`, NoneKey, g.session, db, filter)
+				rows, err := conn.Query(ctx, q, append([]any{from, to.AddDate(0, 0, 1)}, filterArgs...)...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -98,13 +114,16 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 					t.Fatal(err)
 				}
 				rows.Close()
+				if r == [2]int{0, days - 1} && len(want) == 0 {
+					t.Fatalf("by %s %s: no traffic in the test data", view.by, view.filters)
+				}
 				if got.Totals.Visitors != total || len(got.Rows) != len(want) {
-					t.Fatalf("%s, by %s, %s to %s: %d visitors in %d rows, want %d in %v", when, by, day(from), day(to),
+					t.Fatalf("%s, by %s %s, %s to %s: %d visitors in %d rows, want %d in %v", when, view.by, view.filters, day(from), day(to),
 						got.Totals.Visitors, len(got.Rows), total, want)
 				}
 				for _, row := range got.Rows {
 					if w := want[row.Key]; row.Visitors != w[0] || row.Sessions != w[1] {
-						t.Fatalf("%s, by %s, %s to %s, %s: %d visitors, %d sessions, want %d, %d", when, by, day(from), day(to),
+						t.Fatalf("%s, by %s %s, %s to %s, %s: %d visitors, %d sessions, want %d, %d", when, view.by, view.filters, day(from), day(to),
 							row.Key, row.Visitors, row.Sessions, w[0], w[1])
 					}
 				}

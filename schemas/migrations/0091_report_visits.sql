@@ -10,7 +10,7 @@
 -- A day's rows depend on the days before it, so they are built from report_traffic's
 -- current rows of every day at once, and record which content of those days they were
 -- built from: report_builds.visitors_fp is a fingerprint of a built day's visitors (the
--- xor of a 64-bit hash of each day, dimension, key and visitor hash), and
+-- xor of a 64-bit hash of each day, dimension, key, drill-down values and visitor hash), and
 -- report_visit_builds.basis the xor of the fingerprints of every built day up to the
 -- day. A day's rows are current while its basis is that of the current builds: a day
 -- built again with the same visitors (a restitch changes persons, not visitors) keeps
@@ -20,7 +20,9 @@
 ALTER TABLE {db}.report_builds ADD COLUMN visitors_fp UInt64 DEFAULT 0;
 
 -- dim: channel, source, campaign, keyword, landing_page, country or device, with key the
--- value; or '' with key '' for every session of the day (the report's totals). A build
+-- value; '' with key '' for every session of the day (the report's totals); or 'drill:'
+-- and a run of the drill-down's dimensions (drill:channel,source), with key their values,
+-- each as its length in bytes, a colon and the value (11:Paid Search6:google). A build
 -- groups a large site's visitors in shares of their hashes, a row per share (share).
 CREATE TABLE IF NOT EXISTS {db}.report_visits
 (
