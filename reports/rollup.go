@@ -289,17 +289,16 @@ func latestCredit(db, site, m string, days []string, only string) (string, []any
 	if m != "" {
 		credited += " AND " + model.CreditColumn(m) + " > 0"
 	}
-	if only == "" {
-		cond := fmt.Sprintf(`%[1]s AND %[3]s AND cityHash64(conversion_id, version) IN (
-		SELECT cityHash64(any(conversion_id), max(version)) FROM %[2]s.touch_credits WHERE %[1]s GROUP BY cityHash64(conversion_id))`,
-			sel, db, credited)
-		return cond, append(args, args...)
+	narrow, all := "", append(args, args...)
+	if only != "" {
+		credited += " AND " + only
+		narrow = fmt.Sprintf(" AND conversion_id IN (SELECT conversion_id FROM %s.touch_credits PREWHERE %s WHERE %s)", db, only, sel)
+		all = append(all, args...)
 	}
-	cond := fmt.Sprintf(`%[1]s AND %[3]s AND %[4]s AND cityHash64(conversion_id, version) IN (
-		SELECT cityHash64(any(conversion_id), max(version)) FROM %[2]s.touch_credits WHERE %[1]s
-			AND conversion_id IN (SELECT conversion_id FROM %[2]s.touch_credits PREWHERE %[4]s WHERE %[1]s)
-		GROUP BY cityHash64(conversion_id))`, sel, db, credited, only)
-	return cond, append(append(args, args...), args...)
+	cond := fmt.Sprintf(`%[1]s AND %[3]s AND cityHash64(conversion_id, version) IN (
+		SELECT cityHash64(any(conversion_id), max(version)) FROM %[2]s.touch_credits WHERE %[1]s%[4]s GROUP BY cityHash64(conversion_id))`,
+		sel, db, credited, narrow)
+	return cond, all
 }
 
 // inDays is the condition that column (a DateTime) falls on one of days (YYYY-MM-DD,
