@@ -9,8 +9,9 @@ import (
 	"touchpoint/internal/chstore"
 )
 
-// The visitors of a source report grouped by a dimension, unfiltered, come from
-// report_visits (migration 0091) rather than from merging the days' visitor hashes: over a
+// The visitors of a source report grouped by a dimension, unfiltered or drilled down, and
+// of a series come from report_visits (migration 0091) rather than from merging the
+// days' visitor hashes (readTraffic chooses): over a
 // range [from, to], a visitor counts once for a key, on the first day of the range it
 // came with the key — a day whose previous visit with that key was before from. So the
 // visitors of a key are the sum over the range's days of those whose previous visit came
