@@ -35,8 +35,8 @@ export TP_KAFKA_REPLICATION_FACTOR=3 TP_KAFKA_MIN_INSYNC_REPLICAS=2
 SERVICES=(
   "cluster-stitcher1 http://127.0.0.1:18182/healthz -http.listen 127.0.0.1:18182"
   "cluster-stitcher2 http://127.0.0.1:18192/healthz -http.listen 127.0.0.1:18192"
-  "cluster-attribution1 http://127.0.0.1:18181/healthz -http.listen 127.0.0.1:18181"
-  "cluster-attribution2 http://127.0.0.1:18191/healthz -http.listen 127.0.0.1:18191"
+  "cluster-attribution1 http://127.0.0.1:18181/healthz -http.listen 127.0.0.1:18181 -metrics.listen 127.0.0.1:18184"
+  "cluster-attribution2 http://127.0.0.1:18191/healthz -http.listen 127.0.0.1:18191 -metrics.listen 127.0.0.1:18194"
   "cluster-collector1 http://127.0.0.1:18180/healthz -http.listen 127.0.0.1:18180 -metrics.listen 127.0.0.1:18183 -spool.dir CL/spool1"
   "cluster-collector2 http://127.0.0.1:18190/healthz -http.listen 127.0.0.1:18190 -metrics.listen 127.0.0.1:18193 -spool.dir CL/spool2"
 )
