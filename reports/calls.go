@@ -56,13 +56,13 @@ func (s *Store) Calls(ctx context.Context, p Params) (*Calls, error) {
 			SELECT %[2]s AS k, conversion_id, any(conversion_type) = 'lead' AS first, sum(%[5]s) AS credit
 			FROM %[3]s.touch_credits PREWHERE %[6]s WHERE %[4]s
 			GROUP BY k, conversion_id
-		) ANY LEFT JOIN (
+		) AS credited ANY LEFT JOIN (
 			SELECT conversion_id, argMax(visitParamExtractBool(props, 'answered'), version) AS answered,
 				argMax(visitParamExtractUInt(props, 'duration'), version) AS duration
 			FROM %[3]s.conversions
 			WHERE site_id = ? AND conversion_id IN (SELECT conversion_id FROM %[3]s.conversions WHERE site_id = ? AND %[6]s)
 			GROUP BY conversion_id
-		) USING conversion_id
+		) AS call_rows USING conversion_id
 		WHERE credit > 0
 		GROUP BY key WITH TOTALS`, NoneKey, p.By.attribution, s.DB, latest, model.CreditColumn(p.Model), calls)
 	rows, err := s.Conn.Query(ctx, q, append(args, p.Site, p.Site)...)
@@ -112,7 +112,7 @@ func (s *Store) readCallClicks(ctx context.Context, p Params, of rowsOf) (map[st
 	end := p.To.AddDate(0, 0, 1)
 	filter, fargs := p.Filter.sessions()
 	q := fmt.Sprintf(`SELECT k, uniqExact(event_id)
-		FROM (%[4]s)
+		FROM (%[4]s) AS clicks
 		ANY INNER JOIN (
 			SELECT toString(session_id) AS session_id, %[2]s AS k
 			FROM (
@@ -121,7 +121,7 @@ func (s *Store) readCallClicks(ctx context.Context, p Params, of rowsOf) (map[st
 					AND session_id IN (SELECT toUUID(session_id) FROM (%[4]s) WHERE session_id != '')
 				ORDER BY session_id, version DESC LIMIT 1 BY session_id)
 			WHERE deleted = 0 AND is_bot = 0%[3]s
-		) USING session_id
+		) AS clicked USING session_id
 		GROUP BY k`, s.DB, of.session.sql, filter, callClicks(s.DB), sessionKeyColumns)
 	clickArgs := []any{p.Site, p.From, end.Add(24 * time.Hour)}
 	args := append(append([]any{}, clickArgs...), of.session.args...)

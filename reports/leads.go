@@ -139,13 +139,13 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	// A person without a row in lead_scores has no points: 0 once the site scores leads.
 	list := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person, score, reasons, scored FROM (
 			SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
-		) ANY LEFT JOIN (
+		) AS leads ANY LEFT JOIN (
 			SELECT person, score, reasons, toUInt8(1) AS scored FROM (
 				SELECT person_id AS person, argMax(score, version) AS score, argMax(reasons, version) AS reasons,
 					argMax(deleted, version) AS deleted
 				FROM %s.lead_scores WHERE site_id = ? GROUP BY person_id)
 			WHERE deleted = 0
-		) USING person
+		) AS scores USING person
 		ORDER BY %s LIMIT ?, ?`, leads, where, s.DB, order)
 	count := fmt.Sprintf(`SELECT count() FROM (%s) WHERE %s`, leads, where)
 	err := parallel(func() error {
