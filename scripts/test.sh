@@ -21,6 +21,7 @@ echo "== lint"
 make --no-print-directory lint
 
 echo "== go test"
+tests_from=$(date -u +%s)
 go test -count=1 -timeout 15m ./...
 
 echo "== tracker-js"
@@ -30,8 +31,9 @@ echo "== dashboard"
 (cd reports/dashboard && npm test && npm run --silent test:browser)
 scripts/dashboard-live-test.sh
 
-echo "== schema on a current ClickHouse engine"
+echo "== schema, and the queries the Go tests made, on a current ClickHouse engine"
 scripts/chdb.sh scripts/check_schema.py schemas/testdata/views.sql docs/sql.md docs/tables.md docs/identity.md docs/scoring.md
+scripts/chdb.sh scripts/check_queries.py "$tests_from"
 
 # The cluster run (scripts/cluster.sh test, about 4 minutes) under CI, or when asked for.
 if [ "${CI:-}" = true ] || [ "${TP_CLUSTER_TEST:-}" = 1 ]; then
