@@ -25,9 +25,11 @@ def server(query: str) -> str:
 def main() -> int:
     since = int(sys.argv[1])
     server("SYSTEM FLUSH LOGS")
-    # A kind of query: its text with numbers left out, up to where two kinds differ.
+    # A kind of query: its text with numbers left out, up to where two kinds differ. The
+    # server cuts the text it logs at 100,000 bytes: such a query cannot be run again.
     rows = server(f"""SELECT any(query) AS q FROM system.query_log
         WHERE type = 2 AND event_time >= toDateTime({since}) AND query LIKE '%tp\\_test\\_%'
+            AND length(query) < 100000
         GROUP BY substring(replaceRegexpAll(query, '[0-9]+', 'N'), 1, 400) FORMAT JSONEachRow""")
     queries = []
     for line in rows.splitlines():
@@ -52,6 +54,8 @@ def main() -> int:
             try:
                 s.query(q)
             except Exception as e:  # chdb raises its own error types
+                if "Code: 395." in str(e):  # FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+                    continue  # a test's check of its data: the query ran, on empty tables
                 failed += 1
                 print(f"FAIL on ClickHouse {s.query('SELECT version()', 'CSV').data().strip()}: {str(e).splitlines()[0][:300]}\n{q[:1500]}\n",
                       file=sys.stderr)

@@ -99,7 +99,7 @@ func TestLateEventJoinsTwoSessions(t *testing.T) {
 const resolvedPersons = `SELECT uniqExact(if(current_person_id != '', current_person_id, person_id)) FROM (
 	SELECT site_id, person_id FROM %[1]s.sessions FINAL WHERE site_id = 'demo' AND has(?, visitor_id)
 	UNION ALL SELECT site_id, person_id FROM %[1]s.conversions FINAL WHERE site_id = 'demo' AND has(?, conversion_id)
-) ANY LEFT JOIN %[1]s.person_current USING (site_id, person_id)`
+) AS stored ANY LEFT JOIN %[1]s.person_current USING (site_id, person_id)`
 
 func TestIdentifyLaterKeepsEarlierSessions(t *testing.T) {
 	h := newHarness(t)

@@ -134,8 +134,8 @@ func TestBatchOfManyVisitors(t *testing.T) {
 	if n := h.count(`SELECT count() FROM %s.events FINAL WHERE url != concat('https://shop.example.com', path)`); n != 0 {
 		t.Fatalf("%d events whose path is not their URL's", n)
 	}
-	if n := h.count(`SELECT count() FROM (SELECT session_id, visitor_id FROM %[1]s.events FINAL)
-		ANY INNER JOIN (SELECT toString(session_id) AS session_id, visitor_id AS session_visitor FROM %[1]s.sessions FINAL) USING session_id
+	if n := h.count(`SELECT count() FROM (SELECT session_id, visitor_id FROM %[1]s.events FINAL) AS e
+		ANY INNER JOIN (SELECT toString(session_id) AS session_id, visitor_id AS session_visitor FROM %[1]s.sessions FINAL) AS s USING session_id
 		WHERE session_visitor = visitor_id`); n != uint64(len(evs)) {
 		t.Fatalf("%d of %d events in a session of their own visitor", n, len(evs))
 	}
