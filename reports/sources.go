@@ -369,16 +369,12 @@ func parallel(fs ...func() error) error {
 // all keys together when of.total asks for them.
 func (s *Store) readTraffic(ctx context.Context, p Params, ds dayStates, of rowsOf, rows map[string]*tally) (uint64, error) {
 	sel, grouped := visitsFor(of, p.By, p.Filter)
-	if grouped || of.series != nil && of.dim != drilldown && p.Filter.only(of.dim) {
-		gens, ok, err := s.visitsPlan(ctx, p.Site, ds)
-		if err != nil {
-			return 0, err
-		}
+	if ds.readsVisits() {
 		switch {
-		case ok && of.series != nil:
-			return 0, s.readSeriesVisits(ctx, p, ds, gens, of, rows)
-		case ok:
-			return s.readVisits(ctx, p.Site, ds, gens, of, p.Filter, sel, rows)
+		case of.series != nil && of.dim != drilldown && p.Filter.only(of.dim):
+			return 0, s.readSeriesVisits(ctx, p, ds, of, rows)
+		case grouped:
+			return s.readVisits(ctx, p.Site, ds, of, p.Filter, sel, rows)
 		}
 	}
 	q, args := s.trafficQuery(p.Site, ds, of, p.Filter)

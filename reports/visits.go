@@ -179,8 +179,9 @@ func (s *Store) buildVisits(ctx context.Context, site string) error {
 	}
 	// The traffic rows of dim of the builds read above, of the days from since on.
 	rows := func(dim, since string) (string, []any) {
-		return `site_id = ? AND dim = ? AND day >= toDate(?) AND day <= toDate(?) AND generation = transform(toString(day), ?, ?, toUInt64(0))`,
-			[]any{site, dim, since, names[len(names)-1], names, gens}
+		gen, genArgs := ofGenerations(names, gens)
+		return `site_id = ? AND dim = ? AND day >= toDate(?) AND day <= toDate(?) AND ` + gen,
+			append([]any{site, dim, since, names[len(names)-1]}, genArgs...)
 	}
 	// pick selects the visitor hashes of dim's rows a query groups, as a condition on x:
 	// one share of them (x % shares = share), and only the visitors of the days built again
@@ -277,29 +278,26 @@ func (s *Store) visitorsFingerprints(ctx context.Context, site string, days []st
 	return out, nil
 }
 
-// visitsPlan says whether the visitors of a report read report_visits, and with which
-// rows: every built day of the range has current rows, and no day read from the tables
-// comes before a built one (a day's rows count its visitors by their visits before it).
-func (s *Store) visitsPlan(ctx context.Context, site string, ds dayStates) (gens []uint64, ok bool, err error) {
+// readsVisits says whether the visitors of a report can read report_visits: every built
+// day of the range has current rows, and no day read from the tables comes before a
+// built one (a day's rows count its visitors by their visits before it).
+func (ds dayStates) readsVisits() bool {
 	if len(ds.built) == 0 || (len(ds.stale) > 0 && ds.stale[0] < ds.built[len(ds.built)-1]) {
-		return nil, false, nil
+		return false
 	}
-	days, err := s.builtDays(ctx, site, ds.built[0], ds.built[len(ds.built)-1])
-	if err != nil {
-		return nil, false, err
-	}
-	byDay := make(map[string]builtDay, len(ds.built))
-	for _, d := range days {
-		byDay[d.day] = d
-	}
-	for i, d := range ds.built {
-		b, found := byDay[d]
-		if !found || b.gen != ds.generations[i] || !b.current() {
-			return nil, false, nil
+	for _, g := range ds.visits {
+		if g == 0 {
+			return false
 		}
-		gens = append(gens, b.visitGen)
 	}
-	return gens, true, nil
+	return true
+}
+
+// currentVisits is the condition selecting the current report_visits rows of the built
+// days, and its arguments.
+func (ds dayStates) currentVisits() (string, []any) {
+	gen, genArgs := ofGenerations(ds.built, ds.visits)
+	return `day >= toDate(?) AND day <= toDate(?) AND ` + gen, append([]any{ds.built[0], ds.built[len(ds.built)-1]}, genArgs...)
 }
 
 // visitsQuery counts visitors and sessions per key of the rows (NoneKey for the empty
@@ -307,25 +305,25 @@ func (s *Store) visitsPlan(ctx context.Context, site string, ds dayStates) (gens
 // report_visits (sel) and the traffic rollups, and over the days after them from
 // sessions: a visitor of those days counts when no built day of the range has it under
 // the key. Its rows are k, t, visitors and sessions.
-func (s *Store) visitsQuery(site string, ds dayStates, gens []uint64, of rowsOf, f Filter, sel visitSel) (string, []any) {
-	from, last := ds.built[0], ds.built[len(ds.built)-1]
+func (s *Store) visitsQuery(site string, ds dayStates, of rowsOf, f Filter, sel visitSel) (string, []any) {
 	named := func(k string) string { return fmt.Sprintf("if(%s = '', '%s', %[1]s)", k, NoneKey) }
 	value := "rest" // the group's value in a row of sel.dim: what follows the prefix…
 	if sel.segment {
 		value = "substring(rest, position(rest, ':') + 1)" // …after its length
 	}
 	current, currentArgs := ds.current()
+	visits, visitsArgs := ds.currentVisits()
 	keyCond, keyArgs := of.rollupFilter(f)
 	parts := []string{
 		fmt.Sprintf(`SELECT if(t, '', if(g = '', '%s', g)) AS k, t, v, n FROM (
 				SELECT substring(key, length(?) + 1) AS rest, %s AS g, toUInt8(dim = ? AND key = ?) AS t, visitors AS v, toUInt64(0) AS n
 				FROM %s.report_visits
-				WHERE site_id = ? AND (dim = ? AND startsWith(key, ?) OR dim = ? AND key = ?) AND day >= toDate(?) AND day <= toDate(?)
-					AND prev < toDate(?) AND generation = transform(toString(day), ?, ?, toUInt64(0)))`, NoneKey, value, s.DB),
+				WHERE site_id = ? AND (dim = ? AND startsWith(key, ?) OR dim = ? AND key = ?) AND prev < toDate(?) AND %s)`,
+			NoneKey, value, s.DB, visits),
 		fmt.Sprintf(`SELECT %s AS k, toUInt8(0) AS t, toUInt64(0) AS v, sessions AS n FROM %s.report_traffic
 			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s%s`, named(of.rollup.sql), s.DB, current, keyCond),
 	}
-	args := []any{sel.prefix, sel.totalDim, sel.totalKey, site, sel.dim, sel.prefix, sel.totalDim, sel.totalKey, from, last, from, ds.built, gens}
+	args := append([]any{sel.prefix, sel.totalDim, sel.totalKey, site, sel.dim, sel.prefix, sel.totalDim, sel.totalKey, ds.built[0]}, visitsArgs...)
 	args = append(append(append(append(args, of.rollup.args...), site, of.dim), currentArgs...), keyArgs...)
 	if len(ds.stale) > 0 {
 		// Per key and stale visitor: its sessions there (n), whether it is a stale day's
@@ -356,8 +354,8 @@ func (s *Store) visitsQuery(site string, ds dayStates, gens []uint64, of rowsOf,
 
 // readVisits adds each key's visitors and sessions to rows from visitsQuery and returns
 // the visitors of all keys together.
-func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, gens []uint64, of rowsOf, f Filter, sel visitSel, rows map[string]*tally) (uint64, error) {
-	q, args := s.visitsQuery(site, ds, gens, of, f, sel)
+func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, of rowsOf, f Filter, sel visitSel, rows map[string]*tally) (uint64, error) {
+	q, args := s.visitsQuery(site, ds, of, f, sel)
 	var total uint64
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var k string
@@ -427,13 +425,14 @@ func (so *seriesOf) keys(d string) (bucket, period string, bucketFirst, periodFi
 // their sessions, and sessions for the days read from the tables after them: a visitor of
 // those counts in a bucket (a period) when no built day of it has the visitor. The series
 // is of every session (of.dim's rows together) or, with a filter on of.dim, of its value.
-func (s *Store) readSeriesVisits(ctx context.Context, p Params, ds dayStates, gens []uint64, of rowsOf, rows map[string]*tally) error {
+func (s *Store) readSeriesVisits(ctx context.Context, p Params, ds dayStates, of rowsOf, rows map[string]*tally) error {
 	visitsDim, keyCond, keyArgs := visitsTotal, "", []any(nil)
 	if len(p.Filter.Dims) > 0 {
 		visitsDim = of.dim
 		keyCond, keyArgs = of.rollupFilter(p.Filter)
 	}
 	current, currentArgs := ds.current()
+	visitRows, visitArgs := ds.currentVisits()
 	type dayCount struct {
 		day, prev string // prev: of visits rows only
 		h, n      uint64 // h: of stale visitors only
@@ -454,8 +453,8 @@ func (s *Store) readSeriesVisits(ctx context.Context, p Params, ds dayStates, ge
 	}
 	reads := []func() error{
 		read(&visits, fmt.Sprintf(`SELECT toString(day), toString(prev), sum(visitors) FROM %s.report_visits
-			WHERE site_id = ? AND dim = ? AND day >= toDate(?) AND day <= toDate(?) AND generation = transform(toString(day), ?, ?, toUInt64(0))%s
-			GROUP BY day, prev`, s.DB, keyCond), append([]any{p.Site, visitsDim, ds.built[0], ds.built[len(ds.built)-1], ds.built, gens}, keyArgs...),
+			WHERE site_id = ? AND dim = ? AND %s%s
+			GROUP BY day, prev`, s.DB, visitRows, keyCond), append(append([]any{p.Site, visitsDim}, visitArgs...), keyArgs...),
 			func(sc scanner, c *dayCount) error { return sc.Scan(&c.day, &c.prev, &c.n) }),
 		read(&sessions, fmt.Sprintf(`SELECT toString(day), sum(sessions) FROM %s.report_traffic
 			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s%s GROUP BY day`, s.DB, current, keyCond),
