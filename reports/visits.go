@@ -341,7 +341,7 @@ func (s *Store) visitsQuery(site string, ds dayStates, of rowsOf, f Filter, sel 
 					SELECT %[8]s AS key, arrayJoin(arrayFilter(x -> x IN (
 							SELECT cityHash64(visitor_id) FROM %[2]s.sessions WHERE site_id = ? AND %[4]s), visitors)) AS h,
 						toUInt8(1) AS src, toUInt64(0) AS sn
-						FROM %[2]s.report_traffic WHERE site_id = ? AND dim = ? AND %[5]s%[9]s)
+						FROM %[2]s.report_traffic PREWHERE site_id = ? AND dim = ? AND %[5]s%[9]s)
 				ARRAY JOIN [(%[6]s, 0), ('', 1)] AS kt
 				GROUP BY k, t, h)
 			WHERE here = 0
@@ -470,7 +470,7 @@ func (s *Store) readSeriesVisits(ctx context.Context, p Params, ds dayStates, of
 		built := fmt.Sprintf(`SELECT h, toString(max(day)) FROM (
 				SELECT day, arrayJoin(arrayFilter(x -> x IN (
 					SELECT cityHash64(visitor_id) FROM %[1]s.sessions WHERE site_id = ? AND %[2]s), visitors)) AS h
-				FROM %[1]s.report_traffic WHERE site_id = ? AND dim = ? AND %[3]s%[4]s)
+				FROM %[1]s.report_traffic PREWHERE site_id = ? AND dim = ? AND %[3]s%[4]s)
 			GROUP BY h`, s.DB, inRange, current, keyCond)
 		args := append(append(append(append([]any{p.Site}, rangeArgs...), p.Site, of.dim), currentArgs...), keyArgs...)
 		live, liveArgs := liveSessions(s.DB, p.Site, ds.stale)
