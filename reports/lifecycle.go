@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -83,9 +84,10 @@ type Lifecycle struct {
 // entry is a conversion a person entered the funnel with, under one key; as read, one of its
 // credited touches (entering sums them).
 type entry struct {
-	person, id, typ, key string
-	credit               float64
-	at                   time.Time
+	person, id, key string
+	lead            bool // a lead, not a later stage
+	credit          float64
+	at              time.Time
 }
 
 // personTimes is when a person first reached each stage (see stageTimes).
@@ -113,28 +115,6 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 			l.PipelineStage = "opportunity"
 		}
 	}
-	var entries []entry
-	var times []personTimes
-	var visitors map[string]uint64 // the source report's, by key
-	var allVisitors uint64
-	var pipeline map[string]*money
-	var unconv []Unconverted
-	err := parallel(func() (err error) {
-		entries, err = s.lifecycleEntries(ctx, p, l.Stages)
-		return err
-	}, func() (err error) {
-		times, err = s.stageTimes(ctx, p.Site, append(slices.Clone(l.Stages), l.ExitStages...))
-		return err
-	}, func() (err error) {
-		visitors, allVisitors, err = s.visitors(ctx, p)
-		return err
-	}, func() (err error) {
-		pipeline, unconv, err = s.pipelineValue(ctx, p, l.PipelineStage)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot read lifecycle: %w", err)
-	}
 	n := len(l.Stages)
 	stall := make([]time.Duration, n)
 	stallDays := map[string]int{}
@@ -153,17 +133,17 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	var stalled stalledPeople
 	none := make([]time.Time, n+len(l.ExitStages)) // the times of a person without stages
 	t := make([]time.Time, n)
-	// Both lists are sorted by person: each person's entries are a run, and their times
-	// are found by walking the times alongside. Maps by person took twice the Go time
-	// over a million people.
-	for i, j := 0, 0; i < len(entries); {
-		person := entries[i].person
-		end := i + 1
-		for end < len(entries) && entries[end].person == person {
-			end++
+	var times []personTimes
+	timesRead, timesOK := make(chan struct{}), false
+	j := 0
+	// count counts a person's entries once the times are read. Entries and times are both
+	// sorted by person: a person's times are found by walking the times alongside. Maps by
+	// person took twice the Go time over a million people.
+	count := func(es []entry) error {
+		if !timesOK {
+			return errNoTimes
 		}
-		es := entries[i:end]
-		i = end
+		person := es[0].person
 		for j < len(times) && times[j].person < person {
 			j++
 		}
@@ -173,7 +153,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		}
 		es = entering(es, tm[:n])
 		if len(es) == 0 {
-			continue
+			return nil
 		}
 		copy(t, tm[:n])
 		if !reached(t[0]) {
@@ -195,6 +175,66 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 			stalled.add(StalledPerson{PersonID: person, Stage: l.Stages[i], Since: since,
 				Days: credit6(now.Sub(since).Hours() / 24), ConversionID: first})
 		}
+		return nil
+	}
+	var visitors map[string]uint64 // the source report's, by key
+	var allVisitors uint64
+	var pipeline map[string]*money
+	var unconv []Unconverted
+	// Entries are counted as they are read once the times are; those read before wait in
+	// backlog. Keeping every entry until all were read took a quarter more Go time, and
+	// waiting for the times while reading would hold a connection the times may need.
+	var backlog []entry
+	flush := func() error {
+		for i := 0; i < len(backlog); {
+			end := i + 1
+			for end < len(backlog) && backlog[end].person == backlog[i].person {
+				end++
+			}
+			if err := count(backlog[i:end]); err != nil {
+				return err
+			}
+			i = end
+		}
+		backlog = nil
+		return nil
+	}
+	read := func(es []entry) error {
+		select {
+		case <-timesRead:
+			if err := flush(); err != nil {
+				return err
+			}
+			return count(es)
+		default:
+			backlog = append(backlog, es...)
+			return nil
+		}
+	}
+	err := parallel(func() error {
+		err := s.lifecycleEntries(ctx, p, l.Stages, read)
+		if err == nil {
+			<-timesRead
+			err = flush()
+		}
+		if errors.Is(err, errNoTimes) {
+			return nil // the times' own error says why
+		}
+		return err
+	}, func() (err error) {
+		defer close(timesRead)
+		times, err = s.stageTimes(ctx, p.Site, append(slices.Clone(l.Stages), l.ExitStages...))
+		timesOK = err == nil
+		return err
+	}, func() (err error) {
+		visitors, allVisitors, err = s.visitors(ctx, p)
+		return err
+	}, func() (err error) {
+		pipeline, unconv, err = s.pipelineValue(ctx, p, l.PipelineStage)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read lifecycle: %w", err)
 	}
 	out := &Lifecycle{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency,
 		Filters: p.Filter.Values(), Stages: l.Stages, ExitStages: l.ExitStages, StallAfterDays: stallDays,
@@ -247,7 +287,7 @@ func entering(es []entry, t []time.Time) []entry {
 	keep := es[:0:0]
 	if reached(t[0]) {
 		for _, e := range es {
-			if e.typ == "lead" {
+			if e.lead {
 				keep = append(keep, e)
 			}
 		}
@@ -259,7 +299,7 @@ func entering(es []entry, t []time.Time) []entry {
 			}
 		}
 		for _, e := range es {
-			if e.typ != "lead" && e.at.Equal(first) {
+			if !e.lead && e.at.Equal(first) {
 				keep = append(keep, e)
 			}
 		}
@@ -282,9 +322,13 @@ func entering(es []entry, t []time.Time) []entry {
 	return out
 }
 
+// errNoTimes stops reading entries when the stage times could not be read.
+var errNoTimes = errors.New("no stage times")
+
 // lifecycleEntries reads the conversions of the stages that occurred in the range with the
-// model's credit for them by key, sorted by person: a row per credited touch.
-func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string) ([]entry, error) {
+// model's credit for them by key, sorted by person, and gives f each person's rows: a row
+// per credited touch. f may change the rows but not keep them.
+func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string, f func([]entry) error) error {
 	latest, latestArgs := p.credited(s.DB, "")
 	cond, condArgs := p.Filter.attributions()
 	typeCond, typeArgs := p.Filter.leadType()
@@ -294,19 +338,29 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string)
 		latest, cond, typeCond))
 	// Touches are summed per conversion and key in Go (entering), where each person's rows
 	// are at hand: grouping by conversion in ClickHouse took twice as long as reading them.
-	q := fmt.Sprintf(`SELECT person, conversion_id, conversion_type, k, credit, occurred_at FROM (%s) ORDER BY person`, inner)
+	q := fmt.Sprintf(`SELECT person, conversion_id, conversion_type = 'lead', k, credit, occurred_at FROM (%s) ORDER BY person`, inner)
 	args := append(append(append(append([]any{p.Site}, latestArgs...), stages), condArgs...), typeArgs...)
-	var out []entry
+	var run []entry // the rows of one person
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var e entry
-		if err := sc.Scan(&e.person, &e.id, &e.typ, &e.key, &e.credit, &e.at); err != nil {
+		var lead uint8
+		if err := sc.Scan(&e.person, &e.id, &lead, &e.key, &e.credit, &e.at); err != nil {
 			return err
 		}
-		e.key = keyOf(e.key)
-		out = append(out, e)
+		e.lead, e.key = lead == 1, keyOf(e.key)
+		if len(run) > 0 && run[0].person != e.person {
+			if err := f(run); err != nil {
+				return err
+			}
+			run = run[:0]
+		}
+		run = append(run, e)
 		return nil
 	})
-	return out, err
+	if err == nil && len(run) > 0 {
+		err = f(run)
+	}
+	return err
 }
 
 // stageTimes reads when each person first reached each of the stages: a time per stage,
