@@ -21,10 +21,10 @@ import (
 const buildChunk = 31
 
 // rollupFormat is the format of the rollup rows this version builds, recorded in
-// report_builds.format: 1 with drill-down rows. A day built in an older format (an older
-// attribution service may still run beside this one) is stale: read from the tables and
-// built again.
-const rollupFormat = 1
+// report_builds.format: 1 with drill-down rows, 2 with the drill-down's values beside the
+// dimensions outside it. A day built in an older format (an older attribution service may
+// still run beside this one) is stale: read from the tables and built again.
+const rollupFormat = 2
 
 // drilldown is the rollups' dimension of the dashboard's drill-down (channel, source,
 // campaign, keyword): a row per combination of the four, in columns named as in sessions
@@ -195,22 +195,30 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 	if err := s.Conn.Exec(ctx, tombstones, append(append(append(append([]any{gen}, daysArgs...), gen), daysArgs...), gen)...); err != nil {
 		return fmt.Errorf("cannot roll up traffic: %w", err)
 	}
-	// The touches credited by any model, then a row per model that credits the touch.
+	// Each row's sums under every model at once, then a row per model that credits any of
+	// its touches: a row per touch and model before grouping (an ARRAY JOIN of the models)
+	// took twice as long.
+	var models []string
+	for i, m := range model.Models {
+		c := model.CreditColumns[i]
+		models = append(models, fmt.Sprintf("('%s', countIf(%s > 0), %s)", m, c, strings.Join(creditSumList(c, "value * "+c), ", ")))
+	}
 	latest, latestArgs := latestCredit(s.DB, site, "", days, "")
 	for _, sh := range rollupShapes(func(g GroupBy) string { return g.attribution }) {
 		credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
 				(site_id, day, model, dim, key, %[2]s, currency, leads, leads_form, leads_call, leads_chat, leads_other, sales, revenue, generation)
-			SELECT site_id, day, model, %[3]s, cur, %[4]s, ?
-			FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, model, conversion_type, lead_type, credit, value,
-					%[5]s AS cur, %[6]s
-				FROM (SELECT site_id, occurred_at, conversion_type, lead_type, value, currency, %[10]s, %[11]s
-					FROM %[1]s.touch_credits
-					WHERE %[7]s)
-				%[12]s
-				WHERE credit > 0)
-			%[8]s
-			GROUP BY site_id, day, model, %[9]s, cur`, s.DB, drillColumns, sh.columns, creditSums("credit", "value * credit"),
-			revenueCurrency, sh.inner, latest, sh.join, sh.group, creditColumns, attributionKeyColumns, everyModel)
+			SELECT site_id, day, m.1, %[3]s, cur, m.3, m.4, m.5, m.6, m.7, m.8, m.9, ?
+			FROM (SELECT site_id, day, %[4]s, cur, [%[5]s] AS models
+				FROM (SELECT site_id, toDate(occurred_at, 'UTC') AS day, conversion_type, lead_type, value, %[6]s,
+						%[7]s AS cur, %[8]s
+					FROM (SELECT site_id, occurred_at, conversion_type, lead_type, value, currency, %[6]s, %[9]s
+						FROM %[1]s.touch_credits
+						WHERE %[10]s))
+				%[11]s
+				GROUP BY site_id, day, %[12]s, cur)
+			ARRAY JOIN models AS m
+			WHERE m.2 > 0`, s.DB, drillColumns, rowColumns, sh.columns, strings.Join(models, ", "), creditColumns,
+			revenueCurrency, sh.inner, attributionKeyColumns, latest, sh.join, sh.group)
 		if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
 			return fmt.Errorf("cannot roll up credit: %w", err)
 		}
@@ -250,22 +258,28 @@ func liveSessions(db, site string, days []string) (string, []any) {
 // creditSums are the credit columns of the report, named as in the rollup's query, for
 // credit and revenue (SQL expressions of a row's credit under the model and its revenue).
 func creditSums(credit, revenue string) string {
-	return fmt.Sprintf(`sumIf(%[1]s, conversion_type = 'lead') AS c_leads,
-	sumIf(%[1]s, conversion_type = 'lead' AND lead_type = 'form') AS c_form,
-	sumIf(%[1]s, conversion_type = 'lead' AND lead_type = 'call') AS c_call,
-	sumIf(%[1]s, conversion_type = 'lead' AND lead_type = 'chat') AS c_chat,
-	sumIf(%[1]s, conversion_type = 'lead' AND lead_type NOT IN ('form', 'call', 'chat')) AS c_other,
-	sumIf(%[1]s, conversion_type = 'sale') AS c_sales,
-	sumIf(%[2]s, conversion_type = 'sale') AS c_revenue`, credit, revenue)
+	sums := creditSumList(credit, revenue)
+	for i, name := range []string{"c_leads", "c_form", "c_call", "c_chat", "c_other", "c_sales", "c_revenue"} {
+		sums[i] += " AS " + name
+	}
+	return strings.Join(sums, ",\n\t")
+}
+
+// creditSumList are the sums of creditSums, unnamed, in its order.
+func creditSumList(credit, revenue string) []string {
+	return []string{
+		fmt.Sprintf("sumIf(%s, conversion_type = 'lead')", credit),
+		fmt.Sprintf("sumIf(%s, conversion_type = 'lead' AND lead_type = 'form')", credit),
+		fmt.Sprintf("sumIf(%s, conversion_type = 'lead' AND lead_type = 'call')", credit),
+		fmt.Sprintf("sumIf(%s, conversion_type = 'lead' AND lead_type = 'chat')", credit),
+		fmt.Sprintf("sumIf(%s, conversion_type = 'lead' AND lead_type NOT IN ('form', 'call', 'chat'))", credit),
+		fmt.Sprintf("sumIf(%s, conversion_type = 'sale')", credit),
+		fmt.Sprintf("sumIf(%s, conversion_type = 'sale')", revenue),
+	}
 }
 
 // creditColumns are the credit columns of touch_credits, in the order of model.Models.
 var creditColumns = strings.Join(model.CreditColumns, ", ")
-
-// everyModel is the ARRAY JOIN that makes a row per model of a touch_credits row: the
-// model's name (model) and its credit (credit), 0 for a model that does not credit the
-// touch.
-var everyModel = fmt.Sprintf("ARRAY JOIN ['%s'] AS model, [%s] AS credit", strings.Join(model.Models, "', '"), creditColumns)
 
 // revenueCurrency is the currency of a credited touch's revenue: a sale's, upper-cased
 // (empty: the site's currency); empty for leads and stages, which carry no revenue.
@@ -274,25 +288,41 @@ const revenueCurrency = `if(conversion_type = 'sale', upper(currency), '')`
 // rollupShape is one kind of rollup rows, as parts of the query over sessions or
 // touch_credits that builds them: what its inner query selects besides the row's own
 // columns, how the outer one joins them, the columns it selects for dim, key and
-// drillColumns, and what it groups by besides the day (and model).
+// drillColumns (named as rowColumns), and what it groups by besides the day.
 type rollupShape struct{ inner, join, columns, group string }
 
-// rollupShapes are the rows per dimension value, for each dimension at once (an ARRAY
+// rollupShapes are the rows per dimension value, for several dimensions at once (an ARRAY
 // JOIN of (dimension, value) pairs), and the drill-down rows, grouped by the four values.
-// Two queries: one for both, with the four values beside every pair, was no faster.
+// The rows of the dimensions outside the drill-down (landing page, country, device) are
+// per value and drill-down values, so that a report filtered on one such dimension, or
+// grouped by it and filtered within the drill-down, reads rollups too; they are a query
+// of their own, as grouping every dimension's rows by the four values took twice as long.
 func rollupShapes(expr func(GroupBy) string) []rollupShape {
-	var pairs []string
+	var within, outside []string
 	for _, g := range groupBys {
-		pairs = append(pairs, fmt.Sprintf("('%s', %s)", g.Name, expr(g)))
+		pair := fmt.Sprintf("('%s', %s)", g.Name, expr(g))
+		if drilled(g.Name) {
+			within = append(within, pair)
+		} else {
+			outside = append(outside, pair)
+		}
 	}
 	alias := func(g GroupBy) string { return "d_" + g.Name }
+	values := drillList(func(g GroupBy) string { return expr(g) + " AS " + alias(g) })
+	as := func(f func(GroupBy) string) string { // the drill-down columns of the row
+		return drillList(func(g GroupBy) string { return f(g) + " AS r_" + g.Name })
+	}
 	return []rollupShape{
-		{inner: "[" + strings.Join(pairs, ", ") + "] AS dims", join: "ARRAY JOIN dims AS dk",
-			columns: "dk.1 AS dim, dk.2 AS key, " + drillList(func(GroupBy) string { return "''" }), group: "dim, key"},
-		{inner: drillList(func(g GroupBy) string { return expr(g) + " AS " + alias(g) }),
-			columns: "'" + drilldown + "', '', " + drillList(alias), group: drillList(alias)},
+		{inner: "[" + strings.Join(within, ", ") + "] AS dims", join: "ARRAY JOIN dims AS dk",
+			columns: "dk.1 AS dim, dk.2 AS key, " + as(func(GroupBy) string { return "''" }), group: "dim, key"},
+		{inner: "[" + strings.Join(outside, ", ") + "] AS dims, " + values, join: "ARRAY JOIN dims AS dk",
+			columns: "dk.1 AS dim, dk.2 AS key, " + as(alias), group: "dim, key, " + drillList(alias)},
+		{inner: values, columns: "'" + drilldown + "' AS dim, '' AS key, " + as(alias), group: drillList(alias)},
 	}
 }
+
+// rowColumns are the columns a rollupShape's columns name: dim, key and the drill-down's.
+var rowColumns = "dim, key, " + drillList(func(g GroupBy) string { return "r_" + g.Name })
 
 // latestCredit is the condition selecting the current touch_credits rows of conversions
 // that occurred on days (ordered YYYY-MM-DD) whose touch model m credits (any model when

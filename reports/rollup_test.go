@@ -53,7 +53,8 @@ func TestRollupsMatchTables(t *testing.T) {
 			bot, folded := rng.IntN(20) == 0, rng.IntN(12) == 0
 			sess := attrtest.Session{Site: "demo", Person: person, At: at, Channel: c.channel, Source: c.source, Medium: c.medium,
 				Campaign: fmt.Sprintf("camp%d", rng.IntN(3)), Term: fmt.Sprintf("term%d", rng.IntN(4)),
-				Landing: fmt.Sprintf("/page%d", rng.IntN(3)), Bot: bot}
+				Landing: fmt.Sprintf("/page%d", rng.IntN(3)), Country: []string{"DE", "FR", ""}[rng.IntN(3)],
+				Device: []string{"mobile", "desktop"}[rng.IntN(2)], Bot: bot}
 			sess.ID = d.Session(sess)
 			switch {
 			case folded:
@@ -109,11 +110,19 @@ func TestRollupsMatchTables(t *testing.T) {
 			}
 		}
 		// The dashboard's drill-down: grouped by one of channel, source, campaign and
-		// keyword, filtered on others (the drill-down rows), and on a dimension outside it.
-		for _, v := range []struct{ by, filters string }{
-			{"source", "channel=Paid Search"}, {"campaign", "channel=Paid Search&source=google"},
-			{"keyword", "channel=Paid Search&campaign=camp1"}, {"channel", "keyword=term2&source=google"},
-			{"campaign", "channel=Email&source=(none)"}, {"source", "channel=Email&country=DE"},
+		// keyword, filtered on others (the drill-down rows); filtered on a dimension outside
+		// it, or grouped by one and filtered within it (that dimension's rows); and on two
+		// dimensions outside it, which no rollup rows answer.
+		for _, v := range []struct {
+			by, filters string
+			rollups     bool
+		}{
+			{"source", "channel=Paid Search", true}, {"campaign", "channel=Paid Search&source=google", true},
+			{"keyword", "channel=Paid Search&campaign=camp1", true}, {"channel", "keyword=term2&source=google", true},
+			{"campaign", "channel=Email&source=(none)", true}, {"source", "channel=Email&country=DE", true},
+			{"landing_page", "channel=Email", true}, {"source", "device=mobile", true}, {"keyword", "country=(none)", true},
+			{"device", "device=desktop&source=google", true}, {"country", "campaign=camp2&channel=Paid Search", true},
+			{"channel", "country=FR&device=mobile", false}, {"country", "landing_page=/page1&campaign=camp2", false},
 		} {
 			q, _ := url.ParseQuery(v.filters)
 			f, err := parseFilter(q)
@@ -121,6 +130,9 @@ func TestRollupsMatchTables(t *testing.T) {
 				t.Fatal(err)
 			}
 			g, _ := LookupGroupBy(v.by)
+			if _, ok := byDimension(g).rollupFor(f); ok != v.rollups {
+				t.Fatalf("by %s %s: rollup rows answer it: %v, want %v", v.by, v.filters, ok, v.rollups)
+			}
 			p := Params{Site: "demo", From: start, To: start.AddDate(0, 0, 12), Model: model.Linear, By: g, Filter: f, Currency: "EUR"}
 			r, err := store.Sources(ctx, p)
 			if err != nil {
@@ -169,8 +181,10 @@ func TestRollupsMatchTables(t *testing.T) {
 	if tot := fromTables["channel/linear"].Totals; tot.Leads == 0 || tot.Revenue == 0 || len(tot.Unconverted) == 0 {
 		t.Fatalf("no leads, converted and unconverted revenue in the test data: %+v", tot)
 	}
-	if r := fromTables["campaign?channel=Paid Search&source=google"]; len(r.Rows) == 0 || r.Totals.Visitors == 0 || r.Totals.Leads == 0 {
-		t.Fatalf("no traffic or leads in the test data's drill-down: %+v", r.Totals)
+	for _, k := range []string{"campaign?channel=Paid Search&source=google", "source?device=mobile", "landing_page?channel=Email"} {
+		if r := fromTables[k]; len(r.Rows) == 0 || r.Totals.Visitors == 0 || r.Totals.Leads == 0 {
+			t.Fatalf("%s: no traffic or leads in the test data: %+v", k, r.Totals)
+		}
 	}
 	for k, r := range fromTables {
 		if strings.Contains(k, "?") {

@@ -6,6 +6,7 @@
 package reports
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -250,34 +251,44 @@ func (s *Store) dayStates(ctx context.Context, p Params, of rowsOf) (dayStates, 
 }
 
 // rollupFor says which rollup rows answer a report of these rows under f: those of
-// of.dim when every filter is on it, else the drill-down rows when of.dim and every
-// filter are drilled dimensions. ok is false when none do.
+// of.dim when every filter is on it; else, when of.dim and the filters are drilled
+// dimensions, the drill-down rows; else, when they hold one dimension outside the
+// drill-down (landing page, country, device), that dimension's rows, which carry the
+// drill-down's values. ok is false when none do.
 func (of rowsOf) rollupFor(f Filter) (_ rowsOf, ok bool) {
 	if f.only(of.dim) {
 		return of, true
 	}
-	if !drilled(of.dim) {
-		return of, false
-	}
+	dims, outside := []string{of.dim}, ""
 	for _, d := range f.Dims {
-		if !drilled(d.By.Name) {
-			return of, false
+		dims = append(dims, d.By.Name)
+	}
+	for _, dim := range dims {
+		switch {
+		case drilled(dim) || dim == outside:
+		case outside == "":
+			outside = dim
+		default:
+			return of, false // two dimensions outside the drill-down
 		}
 	}
-	if of.named {
-		// Keys are of.dim's values: its drill-down column, which is named as in sessions.
+	if of.named && of.dim != outside {
+		// Keys are of.dim's values: a drill-down column, which is named as in sessions.
 		of.rollup = of.session
 	}
-	of.dim = drilldown
+	of.dim = cmp.Or(outside, drilldown)
 	return of, true
 }
 
-// rollupFilter is the condition f gives on the rollup rows of of.dim.
+// rollupFilter is the condition f gives on the rollup rows of of.dim: on the key for
+// of.dim's own values, on the drill-down columns (named as in sessions) for the others.
 func (of rowsOf) rollupFilter(f Filter) (string, []any) {
-	if of.dim == drilldown {
-		return f.sessions() // the drill-down columns are named as in sessions
-	}
-	return f.where(func(GroupBy) string { return "key" })
+	return f.where(func(g GroupBy) string {
+		if g.Name == of.dim {
+			return "key"
+		}
+		return g.session
+	})
 }
 
 // collect reads the figures of each key of the report's rows, (unallocated cost)
