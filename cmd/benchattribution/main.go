@@ -40,6 +40,15 @@ var channels = []struct{ channel, source, medium string }{
 	{"AI Assistant", "chatgpt.com", "referral"}, {"Direct", "(direct)", "(none)"},
 }
 
+// The sessions' other dimensions, so that every grouping of the report has several keys:
+// landing pages, paid search keywords, countries (the first ones more often) and devices.
+var (
+	pages     = []string{"/", "/pricing", "/demo", "/blog/attribution", "/blog/utm", "/features", "/integrations", "/contact"}
+	keywords  = []string{"attribution software", "marketing attribution", "utm tracking", "lead source tracking", "call tracking"}
+	countries = []string{"US", "US", "US", "DE", "DE", "GB", "FR", "NL", "CA", "AU"}
+	devices   = []string{"desktop", "desktop", "mobile", "mobile", "tablet"}
+)
+
 func main() {
 	addr := flag.String("clickhouse.addr", "127.0.0.1:9000", "ClickHouse native address")
 	db := flag.String("database", "tp_bench_attribution", "scratch database (dropped and recreated)")
@@ -208,8 +217,8 @@ func timeReport(ctx context.Context, store *reports.Store, p reports.Params, whe
 
 // timeViews asks for every report the dashboard shows, as its views ask for them: the
 // source report by each grouping under several models (the Compare view is two of them),
-// filtered and drilled down, over time against the previous period, the lifecycle and the
-// calls report. Each is asked twice; it prints the percentiles over all of them and the
+// filtered (on drilled dimensions and on others) and drilled down, over time against the
+// previous period, the lifecycle and the calls report. Each is asked twice; it prints the percentiles over all of them and the
 // slowest view.
 func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 	from, to := base.From.Format("2006-01-02"), base.To.Format("2006-01-02")
@@ -230,6 +239,8 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 	view("report", "sources", "by", "campaign", "model", model.Linear, "channel", "Paid Search", "source", "google")
 	view("report", "sources", "by", "keyword", "model", model.Linear, "channel", "Paid Search", "campaign", "campaign-a")
 	view("report", "sources", "by", "channel", "model", model.Linear, "lead_type", "form")
+	view("report", "sources", "by", "landing_page", "model", model.Linear, "channel", "Email")
+	view("report", "sources", "by", "source", "model", model.Linear, "device", "mobile")
 	for _, interval := range []string{"day", "week", "month"} {
 		view("report", "series", "interval", interval, "model", model.Linear)
 	}
@@ -315,7 +326,7 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 	newS := func() error {
 		sb, err = chstore.PrepareBatch(ctx, conn, "INSERT INTO "+db+`.sessions (site_id, session_id, visitor_id, person_id, started_at, ended_at,
 			landing_url, landing_path, referrer, referrer_domain, source, medium, campaign, term, content, click_id_type, click_id,
-			channel, pageviews, events, is_bot, first_event_id, deleted, version)`)
+			channel, pageviews, events, is_bot, first_event_id, deleted, version, country, device)`)
 		return err
 	}
 	newC := func() error {
@@ -332,9 +343,13 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 	version := uint64(time.Now().UnixNano())
 	session := func(person string, at time.Time) error {
 		ch := channels[r.IntN(len(channels))]
-		if err := sb.Append("bench", uuid.New(), person, person, at, at.Add(3*time.Minute), "https://www.example.com/", "/", "", "",
-			ch.source, ch.medium, "campaign-"+string(rune('a'+r.IntN(8))), "", "", "", "", ch.channel, uint32(3), uint32(3), uint8(0),
-			uuid.Nil, uint8(0), version); err != nil {
+		page, term := pages[r.IntN(len(pages))], ""
+		if ch.channel == "Paid Search" {
+			term = keywords[r.IntN(len(keywords))]
+		}
+		if err := sb.Append("bench", uuid.New(), person, person, at, at.Add(3*time.Minute), "https://www.example.com"+page, page, "", "",
+			ch.source, ch.medium, "campaign-"+string(rune('a'+r.IntN(8))), term, "", "", "", ch.channel, uint32(3), uint32(3), uint8(0),
+			uuid.Nil, uint8(0), version, countries[r.IntN(len(countries))], devices[r.IntN(len(devices))]); err != nil {
 			return err
 		}
 		ns++
