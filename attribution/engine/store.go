@@ -252,7 +252,9 @@ func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (
 	// person's path, so paths are counted here. A path comes as one string, its channels
 	// joined by a control character that channel names (channel.Group's) never hold:
 	// arrays of strings took the driver four times longer to read.
-	q := fmt.Sprintf(`WITH (SELECT groupUniqArray(channel) FROM %[1]s.sessions WHERE site_id = ? AND started_at >= ? AND started_at <= ?) AS names
+	// The channel names are sorted: ClickHouse may evaluate names once for indexOf and
+	// again for names[…], and groupUniqArray's order can differ between the two.
+	q := fmt.Sprintf(`WITH (SELECT arraySort(groupUniqArray(channel)) FROM %[1]s.sessions WHERE site_id = ? AND started_at >= ? AND started_at <= ?) AS names
 		SELECT arrayStringConcat(arrayMap(k -> names[k %% 65536], arraySort(arrayDistinct(groupArray(
 				toUInt64(started_at) * 4294967296 + cityHash64(reinterpretAsString(session_id)) %% 65536 * 65536 + indexOf(names, channel))))),
 				'%[2]s') AS path,
