@@ -218,8 +218,8 @@ func timeReport(ctx context.Context, store *reports.Store, p reports.Params, whe
 // timeViews asks for every report the dashboard shows, as its views ask for them: the
 // source report by each grouping under several models (the Compare view is two of them),
 // filtered (on drilled dimensions and on others) and drilled down, over time against the
-// previous period, the lifecycle and the calls report. Each is asked twice; it prints the percentiles over all of them and the
-// slowest view.
+// previous period, the lifecycle and the calls report. Each is asked twice; it prints the
+// percentiles over all of them and the slowest view.
 func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 	from, to := base.From.Format("2006-01-02"), base.To.Format("2006-01-02")
 	var views []url.Values
