@@ -195,14 +195,9 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 	if err := s.Conn.Exec(ctx, tombstones, append(append(append(append([]any{gen}, daysArgs...), gen), daysArgs...), gen)...); err != nil {
 		return fmt.Errorf("cannot roll up traffic: %w", err)
 	}
-	// Each row's sums under every model at once, then a row per model that credits any of
-	// its touches: a row per touch and model before grouping (an ARRAY JOIN of the models)
-	// took more than twice as long.
-	var models []string
-	for i, m := range model.Models {
-		c := model.CreditColumns[i]
-		models = append(models, fmt.Sprintf("('%s', countIf(%s > 0), %s)", m, c, strings.Join(creditSumList(c, "value * "+c), ", ")))
-	}
+	// Each row's sums under every model at once (everyModel), then a row per model that
+	// credits any of its touches: a row per touch and model before grouping (an ARRAY JOIN
+	// of the models) took more than twice as long.
 	latest, latestArgs := latestCredit(s.DB, site, "", days, "")
 	for _, sh := range rollupShapes(func(g GroupBy) string { return g.attribution }) {
 		credit := fmt.Sprintf(`INSERT INTO %[1]s.report_credit
@@ -217,7 +212,7 @@ func (s *Store) build(ctx context.Context, site string, days []string, builtFrom
 				%[11]s
 				GROUP BY site_id, day, %[12]s, cur)
 			ARRAY JOIN models AS m
-			WHERE m.2 > 0`, s.DB, drillColumns, rowColumns, sh.columns, strings.Join(models, ", "), creditColumns,
+			WHERE m.2 > 0`, s.DB, drillColumns, rowColumns, sh.columns, everyModel, creditColumns,
 			revenueCurrency, sh.inner, attributionKeyColumns, latest, sh.join, sh.group)
 		if err := s.Conn.Exec(ctx, credit, append([]any{gen}, latestArgs...)...); err != nil {
 			return fmt.Errorf("cannot roll up credit: %w", err)
@@ -280,6 +275,17 @@ func creditSumList(credit, revenue string) []string {
 
 // creditColumns are the credit columns of touch_credits, in the order of model.Models.
 var creditColumns = strings.Join(model.CreditColumns, ", ")
+
+// everyModel is, per model, a tuple of its name, how many touches it credits and its
+// creditSums, as aggregates over touch_credits rows.
+var everyModel = func() string {
+	var models []string
+	for i, m := range model.Models {
+		c := model.CreditColumns[i]
+		models = append(models, fmt.Sprintf("('%s', countIf(%s > 0), %s)", m, c, strings.Join(creditSumList(c, "value * "+c), ", ")))
+	}
+	return strings.Join(models, ", ")
+}()
 
 // revenueCurrency is the currency of a credited touch's revenue: a sale's, upper-cased
 // (empty: the site's currency); empty for leads and stages, which carry no revenue.

@@ -331,23 +331,19 @@ func (s *Store) visitsQuery(site string, ds dayStates, of rowsOf, f Filter, sel 
 		// days' hashes are narrowed to those of any session of the stale days, a superset
 		// of the live ones that is cheaper to read.
 		live, liveArgs := liveSessions(s.DB, site, ds.stale)
-		inRange, rangeArgs := inDays("started_at", ds.stale)
 		cond, condArgs := f.sessions()
+		built, builtArgs := s.builtVisitorsOfStale(site, ds, of, f)
 		parts = append(parts, fmt.Sprintf(`SELECT k, t, countIf(seen = 0) AS v, sum(sn) AS n FROM (
 				SELECT kt.1 AS k, kt.2 AS t, h, max(src) AS seen, min(src) AS here, sum(sn) AS sn FROM (
 					SELECT %[1]s AS key, cityHash64(visitor_id) AS h, toUInt8(0) AS src, uniqExact(session_id) AS sn
-						FROM %[2]s.sessions WHERE %[3]s%[7]s GROUP BY key, h
+						FROM %[2]s.sessions WHERE %[3]s%[4]s GROUP BY key, h
 					UNION ALL
-					SELECT %[8]s AS key, arrayJoin(arrayFilter(x -> x IN (
-							SELECT cityHash64(visitor_id) FROM %[2]s.sessions WHERE site_id = ? AND %[4]s), visitors)) AS h,
-						toUInt8(1) AS src, toUInt64(0) AS sn
-						FROM %[2]s.report_traffic PREWHERE site_id = ? AND dim = ? AND %[5]s%[9]s)
+					SELECT rk AS key, h, toUInt8(1) AS src, toUInt64(0) AS sn FROM (%[5]s))
 				ARRAY JOIN [(%[6]s, 0), ('', 1)] AS kt
 				GROUP BY k, t, h)
 			WHERE here = 0
-			GROUP BY k, t`, of.session.sql, s.DB, live, inRange, current, named("key"), cond, of.rollup.sql, keyCond))
-		args = append(append(append(append(args, of.session.args...), liveArgs...), condArgs...), of.rollup.args...)
-		args = append(append(append(append(append(args, site), rangeArgs...), site, of.dim), currentArgs...), keyArgs...)
+			GROUP BY k, t`, of.session.sql, s.DB, live, cond, built, named("key")))
+		args = append(append(append(append(args, of.session.args...), liveArgs...), condArgs...), builtArgs...)
 	}
 	return fmt.Sprintf("SELECT k, t, sum(v), sum(n) FROM (%s) GROUP BY k, t", strings.Join(parts, "\n\t\tUNION ALL\n\t\t")), args
 }
@@ -375,6 +371,22 @@ func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, of ro
 		return 0, fmt.Errorf("cannot read traffic: %w", err)
 	}
 	return total, nil
+}
+
+// builtVisitorsOfStale selects, from the built days' traffic rollups of the rows under f,
+// each row's day and key (of.rollup, as rk: an alias key would hide the column key from
+// the filter) with each of its visitor hashes (h) that a session of the stale days has: a
+// superset of the stale days' live visitors, cheaper to read.
+func (s *Store) builtVisitorsOfStale(site string, ds dayStates, of rowsOf, f Filter) (string, []any) {
+	inRange, rangeArgs := inDays("started_at", ds.stale)
+	current, currentArgs := ds.current()
+	keyCond, keyArgs := of.rollupFilter(f)
+	q := fmt.Sprintf(`SELECT day, %[1]s AS rk, arrayJoin(arrayFilter(x -> x IN (
+			SELECT cityHash64(visitor_id) FROM %[2]s.sessions WHERE site_id = ? AND %[3]s), visitors)) AS h
+		FROM %[2]s.report_traffic PREWHERE site_id = ? AND dim = ? AND %[4]s%[5]s`, of.rollup.sql, s.DB, inRange, current, keyCond)
+	args := append(append([]any{}, of.rollup.args...), site)
+	args = append(append(append(append(args, rangeArgs...), site, of.dim), currentArgs...), keyArgs...)
+	return q, args
 }
 
 // seriesOf are the buckets of a series' rows: each date of the current period (from on)
@@ -466,13 +478,8 @@ func (s *Store) readSeriesVisits(ctx context.Context, p Params, ds dayStates, of
 		// day comes before the stale ones, so a stale visitor was in the built days of its
 		// bucket (its period) when its last built day is the bucket's (the period's) first
 		// day or later.
-		inRange, rangeArgs := inDays("started_at", ds.stale)
-		built := fmt.Sprintf(`SELECT h, toString(max(day)) FROM (
-				SELECT day, arrayJoin(arrayFilter(x -> x IN (
-					SELECT cityHash64(visitor_id) FROM %[1]s.sessions WHERE site_id = ? AND %[2]s), visitors)) AS h
-				FROM %[1]s.report_traffic PREWHERE site_id = ? AND dim = ? AND %[3]s%[4]s)
-			GROUP BY h`, s.DB, inRange, current, keyCond)
-		args := append(append(append(append([]any{p.Site}, rangeArgs...), p.Site, of.dim), currentArgs...), keyArgs...)
+		built, args := s.builtVisitorsOfStale(p.Site, ds, of, p.Filter)
+		built = fmt.Sprintf("SELECT h, toString(max(day)) FROM (%s) GROUP BY h", built)
 		live, liveArgs := liveSessions(s.DB, p.Site, ds.stale)
 		cond, condArgs := p.Filter.sessions()
 		reads = append(reads, func() error {
