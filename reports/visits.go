@@ -58,6 +58,25 @@ func segmentDim(seg []GroupBy) string {
 	return "drill:" + strings.Join(names, ",")
 }
 
+// visitPairs are the pairs of a dimension outside the drill-down (landing page, country,
+// device) and a drilled one: report_visits has a dimension of each pair in both orders
+// (pairDim), so that a report filtered on one and grouped by the other needs no merging
+// of hashes (the outside dimension's rows carry the drill-down's values).
+func visitPairs() (out [][2]GroupBy) {
+	for _, o := range groupBys {
+		for _, in := range groupBys {
+			if !drilled(o.Name) && drilled(in.Name) {
+				out = append(out, [2]GroupBy{o, in})
+			}
+		}
+	}
+	return out
+}
+
+// pairDim is report_visits' dimension of the visitors of a report filtered on f and
+// grouped by g, for a pair of visitPairs: its key is both values, f's first, packed.
+func pairDim(f, g GroupBy) string { return "pair:" + f.Name + "," + g.Name }
+
 // packed is values as chstore.Packed packs them.
 func packed(values []string) string {
 	var b strings.Builder
@@ -83,6 +102,13 @@ type visitSel struct {
 func visitsFor(of rowsOf, g GroupBy, f Filter) (sel visitSel, ok bool) {
 	if !of.named || !of.total || of.parent != "" {
 		return sel, false
+	}
+	if len(f.Dims) == 1 && drilled(f.Dims[0].By.Name) != drilled(g.Name) { // a pair's
+		by, v := f.Dims[0].By, f.Dims[0].Value
+		if v == NoneKey {
+			v = ""
+		}
+		return visitSel{dim: pairDim(by, g), prefix: packed([]string{v}), segment: true, totalDim: by.Name, totalKey: v}, true
 	}
 	if of.dim != drilldown {
 		return visitSel{dim: of.dim}, len(f.Dims) == 0
@@ -111,8 +137,13 @@ func visitsFor(of rowsOf, g GroupBy, f Filter) (sel visitSel, ok bool) {
 	return sel, false
 }
 
+// visitsFormat is the format of the report_visits rows this version builds, the start of
+// every basis: rows built in an older format (without the pairs' dimensions) are not
+// current, so every day is built again once.
+const visitsFormat uint64 = 2
+
 // builtDay is the current build of a day: its generation, the fingerprint of its
-// visitors, and the xor of the fingerprints of every built day up to it (basis).
+// visitors, and visitsFormat xor the fingerprints of every built day up to it (basis).
 type builtDay struct {
 	day       string
 	gen, fp   uint64
@@ -133,7 +164,7 @@ func (s *Store) builtDays(ctx context.Context, site, from, to string) ([]builtDa
 		USING day
 		ORDER BY day`, s.DB)
 	var out []builtDay
-	var basis uint64
+	basis := visitsFormat
 	err := s.each(ctx, q, []any{site, to, site, from, to}, func(sc scanner) error {
 		var b builtDay
 		if err := sc.Scan(&b.day, &b.gen, &b.fp, &b.visitGen, &b.visitFrom); err != nil {
@@ -203,34 +234,56 @@ func (s *Store) buildVisits(ctx context.Context, site string) error {
 		return fmt.Errorf("cannot size the visitors' rollups: %w", err)
 	}
 	shares := 1 + grouped/visitsShare
-	type source struct{ dim, from, key string } // report_visits' dimension, of the traffic rows of from, by key
+	// A source groups the visitor hashes of the traffic rows of from by key (an SQL
+	// expression of the rows, named gk), and writes the rows of each of out: a dimension
+	// of report_visits and its key, an SQL expression of gk.
+	type output struct{ dim, key string }
+	type source struct {
+		from, key string
+		out       []output
+	}
 	var sources []source
 	for _, dim := range GroupByNames() {
-		sources = append(sources, source{dim, dim, "key"})
+		sources = append(sources, source{dim, "key", []output{{dim, "gk"}}})
 	}
-	sources = append(sources, source{visitsTotal, totalsFrom, "''"})
+	sources = append(sources, source{totalsFrom, "''", []output{{visitsTotal, "gk"}}})
 	for _, seg := range drillSegments {
 		var cols []string
 		for _, g := range seg {
 			cols = append(cols, g.session) // the drill-down rows' columns are named as in sessions
 		}
-		sources = append(sources, source{segmentDim(seg), drilldown, chstore.Packed(cols...)})
+		sources = append(sources, source{drilldown, chstore.Packed(cols...), []output{{segmentDim(seg), "gk"}}})
+	}
+	// A pair's visitors are grouped once and written under both orders of its dimensions.
+	for _, p := range visitPairs() {
+		outside, in := p[0], p[1]
+		sources = append(sources, source{outside.Name, "(key, " + in.session + ")", []output{
+			{pairDim(outside, in), chstore.Packed("gk.1", "gk.2")}, {pairDim(in, outside), chstore.Packed("gk.2", "gk.1")}}})
 	}
 	for _, src := range sources {
-		dim, from, key := src.dim, src.from, src.key
-		all, allArgs := rows(from, names[0])
-		cond, condArgs := pick(from)
+		all, allArgs := rows(src.from, names[0])
+		cond, condArgs := pick(src.from)
+		var outs []string
+		var outArgs []any
+		for _, o := range src.out {
+			outs = append(outs, fmt.Sprintf("(?, %s)", o.key))
+			outArgs = append(outArgs, o.dim)
+		}
 		for share := range shares {
+			// The rows are written under each output once grouped by gk: packing the keys
+			// of every visitor day took a third of the time of a pair's query.
 			q := fmt.Sprintf(`INSERT INTO %[1]s.report_visits (site_id, day, dim, key, prev, share, visitors, generation)
-				SELECT ?, day, ?, key, prev, ?, count(), ? FROM (
-					SELECT key, h, arraySort(groupUniqArray(day)) AS days
-					FROM (SELECT day, %[2]s AS key, visitors FROM %[1]s.report_traffic WHERE %[3]s)
-					ARRAY JOIN arrayFilter(x -> %[4]s, visitors) AS h
-					GROUP BY key, h)
-				ARRAY JOIN days AS day, arrayPushFront(arrayPopBack(days), toDate(0)) AS prev
-				WHERE day >= toDate(?)
-				GROUP BY day, key, prev`, s.DB, key, all, cond)
-			args := append(append(append(append([]any{site, dim, share, gen}, allArgs...), shares, share), condArgs...), names[first])
+				SELECT ?, day, tupleElement(arrayJoin([%[5]s]) AS o, 1), tupleElement(o, 2), prev, ?, n, ? FROM (
+					SELECT day, gk, prev, count() AS n FROM (
+						SELECT gk, h, arraySort(groupUniqArray(day)) AS days
+						FROM (SELECT day, %[2]s AS gk, visitors FROM %[1]s.report_traffic WHERE %[3]s)
+						ARRAY JOIN arrayFilter(x -> %[4]s, visitors) AS h
+						GROUP BY gk, h)
+					ARRAY JOIN days AS day, arrayPushFront(arrayPopBack(days), toDate(0)) AS prev
+					WHERE day >= toDate(?)
+					GROUP BY day, gk, prev)`, s.DB, src.key, all, cond, strings.Join(outs, ", "))
+			args := append(append(append(append(append([]any{site}, outArgs...), share, gen), allArgs...), shares, share), condArgs...)
+			args = append(args, names[first])
 			if err := s.Conn.Exec(ctx, q, args...); err != nil {
 				return fmt.Errorf("cannot build the visitors' rollups: %w", err)
 			}

@@ -55,11 +55,14 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 	// check compares the report's visitors and sessions, per key and in total, with
 	// docs/sql.md's count over sessions, for ranges starting and ending on many days, and
 	// wants the visitors' rollups read (or not) as visits says.
-	// The views: grouped by a dimension, and drill-downs (from the dimension they start at,
-	// the empty campaign as (none)).
+	// The views: grouped by a dimension, drill-downs (from the dimension they start at,
+	// the empty campaign as (none)), and pairs of a dimension outside the drill-down and a
+	// drilled one.
 	views := []struct{ by, filters string }{{"channel", ""}, {"device", ""}, {"source", "channel=Email"},
 		{"campaign", "channel=Paid Search&source=google"}, {"keyword", "channel=Referral&source=g2.com&campaign=(none)"},
-		{"keyword", "campaign=spring"}, {"campaign", "source=newsletter"}}
+		{"keyword", "campaign=spring"}, {"campaign", "source=newsletter"},
+		// A dimension outside the drill-down and a drilled one, each filtering the other.
+		{"source", "device=mobile"}, {"device", "channel=Email"}, {"keyword", "device=(none)"}, {"device", "campaign=(none)"}}
 	check := func(when string, visits bool) {
 		t.Helper()
 		for _, view := range views {
