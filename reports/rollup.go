@@ -70,9 +70,15 @@ func (ds dayStates) current() (string, []any) {
 
 // ofGenerations is the condition that a rollup row is of the generation gens gives its
 // day (days: YYYY-MM-DD, in the order of gens), and its arguments. transform looks the
-// day up in a hash table: indexOf over the days took three times as long.
+// day up in a hash table (indexOf over the days took three times as long), by its
+// number: making a string of every row's day took a third of a visitors' read.
 func ofGenerations(days []string, gens []uint64) (string, []any) {
-	return "generation = transform(toString(day), ?, ?, toUInt64(0))", []any{days, gens}
+	nums := make([]uint16, len(days))
+	for i, d := range days {
+		t, _ := time.Parse(time.DateOnly, d) // as ClickHouse wrote it
+		nums[i] = uint16(t.Unix() / 86400)
+	}
+	return "generation = transform(toUInt16(day), ?, ?, toUInt64(0))", []any{nums, gens}
 }
 
 // days reads the state of each day of [from, to] (YYYY-MM-DD) that has data, and of its
