@@ -234,31 +234,41 @@ func (s *Store) buildVisits(ctx context.Context, site string) error {
 		return fmt.Errorf("cannot size the visitors' rollups: %w", err)
 	}
 	shares := 1 + grouped/visitsShare
-	// A source groups the visitor hashes of the traffic rows of from by key (an SQL
-	// expression of the rows, named gk), and writes the rows of each of out: a dimension
-	// of report_visits and its key, an SQL expression of gk.
+	// A source groups the visitor hashes of the traffic rows of from by their values of
+	// cols (SQL expressions of the rows; gk is their tuple, or the one value), and writes
+	// the rows of each of out: a dimension of report_visits and its key, an SQL
+	// expression of gk.
 	type output struct{ dim, key string }
 	type source struct {
-		from, key string
-		out       []output
+		from string
+		cols []string
+		out  []output
 	}
 	var sources []source
 	for _, dim := range GroupByNames() {
-		sources = append(sources, source{dim, "key", []output{{dim, "gk"}}})
+		sources = append(sources, source{dim, []string{"key"}, []output{{dim, "gk"}}})
 	}
-	sources = append(sources, source{totalsFrom, "''", []output{{visitsTotal, "gk"}}})
+	sources = append(sources, source{totalsFrom, []string{"''"}, []output{{visitsTotal, "gk"}}})
+	elems := func(order ...int) (out []string) { // gk's elements, by place from 1
+		for _, i := range order {
+			out = append(out, fmt.Sprintf("gk.%d", i))
+		}
+		return out
+	}
 	for _, seg := range drillSegments {
 		var cols []string
-		for _, g := range seg {
+		var order []int
+		for i, g := range seg {
 			cols = append(cols, g.session) // the drill-down rows' columns are named as in sessions
+			order = append(order, i+1)
 		}
-		sources = append(sources, source{drilldown, chstore.Packed(cols...), []output{{segmentDim(seg), "gk"}}})
+		sources = append(sources, source{drilldown, cols, []output{{segmentDim(seg), chstore.Packed(elems(order...)...)}}})
 	}
 	// A pair's visitors are grouped once and written under both orders of its dimensions.
 	for _, p := range visitPairs() {
 		outside, in := p[0], p[1]
-		sources = append(sources, source{outside.Name, "(key, " + in.session + ")", []output{
-			{pairDim(outside, in), chstore.Packed("gk.1", "gk.2")}, {pairDim(in, outside), chstore.Packed("gk.2", "gk.1")}}})
+		sources = append(sources, source{outside.Name, []string{"key", in.session}, []output{
+			{pairDim(outside, in), chstore.Packed(elems(1, 2)...)}, {pairDim(in, outside), chstore.Packed(elems(2, 1)...)}}})
 	}
 	for _, src := range sources {
 		all, allArgs := rows(src.from, names[0])
@@ -269,21 +279,32 @@ func (s *Store) buildVisits(ctx context.Context, site string) error {
 			outs = append(outs, fmt.Sprintf("(?, %s)", o.key))
 			outArgs = append(outArgs, o.dim)
 		}
+		cols := strings.Join(src.cols, ", ")
+		gk := cols
+		if len(src.cols) > 1 {
+			gk = "(" + cols + ")"
+		}
 		for share := range shares {
-			// The rows are written under each output once grouped by gk: packing the keys
-			// of every visitor day took a third of the time of a pair's query.
+			// The visitors are grouped by a 64-bit hash of the key, joined to the key once
+			// counted: a quarter faster than grouping by the strings. Two keys of a
+			// dimension would have to share their hash for their visitors to count as one
+			// key's, about 1 in 10^11 for 10,000 keys. The rows are written under each
+			// output once grouped: packing the keys of every visitor day took a third of
+			// the time of a pair's query.
 			q := fmt.Sprintf(`INSERT INTO %[1]s.report_visits (site_id, day, dim, key, prev, share, visitors, generation)
 				SELECT ?, day, tupleElement(arrayJoin([%[5]s]) AS o, 1), tupleElement(o, 2), prev, ?, n, ? FROM (
-					SELECT day, gk, prev, count() AS n FROM (
-						SELECT gk, h, arraySort(groupUniqArray(day)) AS days
-						FROM (SELECT day, %[2]s AS gk, visitors FROM %[1]s.report_traffic WHERE %[3]s)
+					SELECT day, kh, prev, count() AS n FROM (
+						SELECT kh, h, arraySort(groupUniqArray(day)) AS days
+						FROM (SELECT day, cityHash64(%[2]s) AS kh, visitors FROM %[1]s.report_traffic WHERE %[3]s)
 						ARRAY JOIN arrayFilter(x -> %[4]s, visitors) AS h
-						GROUP BY gk, h)
+						GROUP BY kh, h)
 					ARRAY JOIN days AS day, arrayPushFront(arrayPopBack(days), toDate(0)) AS prev
 					WHERE day >= toDate(?)
-					GROUP BY day, gk, prev)`, s.DB, src.key, all, cond, strings.Join(outs, ", "))
+					GROUP BY day, kh, prev)
+				ANY INNER JOIN (SELECT DISTINCT cityHash64(%[2]s) AS kh, %[6]s AS gk FROM %[1]s.report_traffic WHERE %[3]s) USING kh`,
+				s.DB, cols, all, cond, strings.Join(outs, ", "), gk)
 			args := append(append(append(append(append([]any{site}, outArgs...), share, gen), allArgs...), shares, share), condArgs...)
-			args = append(args, names[first])
+			args = append(append(args, names[first]), allArgs...)
 			if err := s.Conn.Exec(ctx, q, args...); err != nil {
 				return fmt.Errorf("cannot build the visitors' rollups: %w", err)
 			}
