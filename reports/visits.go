@@ -300,8 +300,8 @@ func (s *Store) buildVisits(ctx context.Context, site string) error {
 						GROUP BY kh, h)
 					ARRAY JOIN days AS day, arrayPushFront(arrayPopBack(days), toDate(0)) AS prev
 					WHERE day >= toDate(?)
-					GROUP BY day, kh, prev)
-				ANY INNER JOIN (SELECT DISTINCT cityHash64(%[2]s) AS kh, %[6]s AS gk FROM %[1]s.report_traffic WHERE %[3]s) USING kh`,
+					GROUP BY day, kh, prev) AS counted
+				ANY INNER JOIN (SELECT DISTINCT cityHash64(%[2]s) AS kh, %[6]s AS gk FROM %[1]s.report_traffic WHERE %[3]s) AS keys USING kh`,
 				s.DB, cols, all, cond, strings.Join(outs, ", "), gk)
 			args := append(append(append(append(append([]any{site}, outArgs...), share, gen), allArgs...), shares, share), condArgs...)
 			args = append(append(args, names[first]), allArgs...)
