@@ -88,27 +88,34 @@ func packed(values []string) string {
 
 // visitSel says which report_visits rows give a report's visitors: those of dim whose
 // key starts with prefix, each the value after it (packed as chstore.Packed packs a
-// column when segment is set), and the total's row (totalDim, totalKey).
+// column when segment is set), and the total's row (totalDim, totalKey). When one is set,
+// the report's one key is the filter's value, totalKey, and its visitors are the total's.
 type visitSel struct {
 	dim, prefix        string
-	segment            bool
+	segment, one       bool
 	totalDim, totalKey string
 }
 
 // visitsFor says which report_visits rows give the visitors of a report grouped by g
-// under f whose rows are of: unfiltered, of g's dimension; on the drill-down's rows, of
-// the run of the filters' dimensions and g when they form one ending at g. ok is false
-// when none do.
+// under f whose rows are of: unfiltered, of g's dimension; filtered on g alone, the row
+// of the filter's value; filtered on one dimension of a pair (visitPairs) and grouped by
+// the other, the pair's; on the drill-down's rows, of the run of the filters' dimensions
+// and g when they form one ending at g. ok is false when none do.
 func visitsFor(of rowsOf, g GroupBy, f Filter) (sel visitSel, ok bool) {
 	if !of.named || !of.total || of.parent != "" {
 		return sel, false
 	}
-	if len(f.Dims) == 1 && drilled(f.Dims[0].By.Name) != drilled(g.Name) { // a pair's
+	if len(f.Dims) == 1 {
 		by, v := f.Dims[0].By, f.Dims[0].Value
 		if v == NoneKey {
 			v = ""
 		}
-		return visitSel{dim: pairDim(by, g), prefix: packed([]string{v}), segment: true, totalDim: by.Name, totalKey: v}, true
+		switch {
+		case by.Name == g.Name && of.dim == g.Name:
+			return visitSel{one: true, totalDim: g.Name, totalKey: v}, true
+		case drilled(by.Name) != drilled(g.Name): // a pair's
+			return visitSel{dim: pairDim(by, g), prefix: packed([]string{v}), segment: true, totalDim: by.Name, totalKey: v}, true
+		}
 	}
 	if of.dim != drilldown {
 		return visitSel{dim: of.dim}, len(f.Dims) == 0
@@ -388,16 +395,21 @@ func (s *Store) visitsQuery(site string, ds dayStates, of rowsOf, f Filter, sel 
 	current, currentArgs := ds.current()
 	visits, visitsArgs := ds.currentVisits()
 	keyCond, keyArgs := of.rollupFilter(f)
+	keyRows, keyRowArgs := "dim = ? AND startsWith(key, ?) OR ", []any{sel.dim, sel.prefix}
+	if sel.one {
+		keyRows, keyRowArgs = "", nil // the total's rows are the key's
+	}
 	parts := []string{
 		fmt.Sprintf(`SELECT if(t, '', if(g = '', '%s', g)) AS k, t, v, n FROM (
 				SELECT substring(key, length(?) + 1) AS rest, %s AS g, toUInt8(dim = ? AND key = ?) AS t, visitors AS v, toUInt64(0) AS n
 				FROM %s.report_visits
-				WHERE site_id = ? AND (dim = ? AND startsWith(key, ?) OR dim = ? AND key = ?) AND prev < toDate(?) AND %s)`,
-			NoneKey, value, s.DB, visits),
+				WHERE site_id = ? AND (%sdim = ? AND key = ?) AND prev < toDate(?) AND %s)`,
+			NoneKey, value, s.DB, keyRows, visits),
 		fmt.Sprintf(`SELECT %s AS k, toUInt8(0) AS t, toUInt64(0) AS v, sessions AS n FROM %s.report_traffic
 			WHERE site_id = ? AND dim = ? AND sessions > 0 AND %s%s`, named(of.rollup.sql), s.DB, current, keyCond),
 	}
-	args := append([]any{sel.prefix, sel.totalDim, sel.totalKey, site, sel.dim, sel.prefix, sel.totalDim, sel.totalKey, ds.built[0]}, visitsArgs...)
+	args := append(append([]any{sel.prefix, sel.totalDim, sel.totalKey, site}, keyRowArgs...), sel.totalDim, sel.totalKey, ds.built[0])
+	args = append(args, visitsArgs...)
 	args = append(append(append(append(args, of.rollup.args...), site, of.dim), currentArgs...), keyArgs...)
 	if len(ds.stale) > 0 {
 		// Per key and stale visitor: its sessions there (n), whether it is a stale day's
@@ -443,6 +455,9 @@ func (s *Store) readVisits(ctx context.Context, site string, ds dayStates, of ro
 	})
 	if err != nil {
 		return 0, fmt.Errorf("cannot read traffic: %w", err)
+	}
+	if r := rows[keyOf(sel.totalKey)]; sel.one && r != nil {
+		r.visitors = total
 	}
 	return total, nil
 }

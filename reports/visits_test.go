@@ -56,13 +56,15 @@ func TestVisitorsOfAnyRangeAreExact(t *testing.T) {
 	// docs/sql.md's count over sessions, for ranges starting and ending on many days, and
 	// wants the visitors' rollups read (or not) as visits says.
 	// The views: grouped by a dimension, drill-downs (from the dimension they start at,
-	// the empty campaign as (none)), and pairs of a dimension outside the drill-down and a
-	// drilled one.
+	// the empty campaign as (none)), pairs of a dimension outside the drill-down and a
+	// drilled one, and one key of a dimension.
 	views := []struct{ by, filters string }{{"channel", ""}, {"device", ""}, {"source", "channel=Email"},
 		{"campaign", "channel=Paid Search&source=google"}, {"keyword", "channel=Referral&source=g2.com&campaign=(none)"},
 		{"keyword", "campaign=spring"}, {"campaign", "source=newsletter"},
 		// A dimension outside the drill-down and a drilled one, each filtering the other.
-		{"source", "device=mobile"}, {"device", "channel=Email"}, {"keyword", "device=(none)"}, {"device", "campaign=(none)"}}
+		{"source", "device=mobile"}, {"device", "channel=Email"}, {"keyword", "device=(none)"}, {"device", "campaign=(none)"},
+		// Filtered on the dimension grouped by: one key.
+		{"channel", "channel=Email"}, {"device", "device=(none)"}}
 	check := func(when string, visits bool) {
 		t.Helper()
 		for _, view := range views {
