@@ -110,7 +110,8 @@ func TestClickHouseOutageLosesAndDoublesNothing(t *testing.T) {
 	h.waitCount(30*time.Second, `SELECT count() FROM %s.events FINAL`, uint64(len(evs)/3))
 	stopCH()
 	h.send(evs[len(evs)/3:]...)
-	time.Sleep(30 * time.Second)
+	// Long enough for the stitcher's retries to reach their longest wait (5 s, after 11 s).
+	time.Sleep(15 * time.Second)
 	startCH()
 	h.checkCounts(60*time.Second, len(evs), sessions, len(evs))
 }
@@ -245,8 +246,8 @@ func waitingFor(t *testing.T, base string) (int, []string) {
 
 // kafkaOutage is how long the broker stays down: longer than kafka-go's retries (three
 // attempts within about two seconds, after which its reader reports errors to Fetch) and
-// than the consumer group's 30 s session, so that the group is formed anew.
-const kafkaOutage = 45 * time.Second
+// than the consumer group's 10 s session (kafkabus), so that the group is formed anew.
+const kafkaOutage = 15 * time.Second
 
 // The stitcher process starts before Kafka and ClickHouse, says on /readyz that it waits
 // for both, and works once they are up; a broker killed for longer than the client's
