@@ -67,7 +67,7 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 	defer hookSrv.Close()
 
 	siteID := "e2e-" + uuid.NewString()[:8]
-	sitesFile, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
+	sitesFile, collector, attribution, live := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
 		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf",
 		"webhook_url": %q, "webhook_secret": "e2e-hook-secret",
 		"scoring": {"engagement": [{"name": "Pricing page", "path": "/pricing", "points": 10}, {"name": "Demo request", "form": "demo", "points": 30}],
@@ -301,7 +301,11 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 		}
 	}
 	// The first rebuild may move data-driven credit: it refreshes the site's channel
-	// weights, which the live engine caches. A second rebuild must change nothing.
+	// weights, which the live engine caches. A second rebuild must change nothing. The live
+	// service stops first: it recomputes a person's conversions when a stitcher writes their
+	// sessions again (on a cluster, the other stitcher reconciles the merged person a moment
+	// later), with weights cached before the phone's session existed.
+	live.Stop()
 	rebuild()
 	first := snapshot()
 	rebuild()
@@ -366,8 +370,9 @@ func getJSON(t *testing.T, url string, out any) {
 
 // startServices starts a collector and an attribution service (on database db) of their
 // own for one site, configured by the JSON object site, with the development admin token.
-// It returns the site file and the services' base URLs once both answer.
-func startServices(t *testing.T, db, site string, attributionArgs ...string) (sitesFile, collector, attribution string) {
+// It returns the site file, the services' base URLs once both answer, and the attribution
+// service's process.
+func startServices(t *testing.T, db, site string, attributionArgs ...string) (sitesFile, collector, attribution string, live *testenv.Process) {
 	t.Helper()
 	sitesFile = filepath.Join(t.TempDir(), "sites.json")
 	sites := `{"admin_token_sha256": "cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c", "sites": [` + site + `]}`
@@ -378,12 +383,12 @@ func startServices(t *testing.T, db, site string, attributionArgs ...string) (si
 	attributionAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	testenv.Start(t, testenv.Binary(t, "./cmd/collector"), "-http.listen", collectorAddr, "-metrics.listen", "", "-sites", sitesFile,
 		"-spool.dir", t.TempDir())
-	testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), append([]string{"-http.listen", attributionAddr, "-metrics.listen", "", "-sites", sitesFile,
+	live = testenv.Start(t, testenv.Binary(t, "./cmd/attribution"), append([]string{"-http.listen", attributionAddr, "-metrics.listen", "", "-sites", sitesFile,
 		"-clickhouse.database", db, "-poll", "200ms"}, attributionArgs...)...)
 	collector, attribution = "http://"+collectorAddr, "http://"+attributionAddr
 	waitHealthy(t, collector+"/healthz")
 	waitHealthy(t, attribution+"/healthz")
-	return sitesFile, collector, attribution
+	return sitesFile, collector, attribution, live
 }
 
 func waitHealthy(t *testing.T, url string) {

@@ -28,7 +28,7 @@ func TestCallThroughTwilioIsCreditedToTheAd(t *testing.T) {
 	t.Setenv("TP_LEASES_ADDR", leaseStore)
 	siteID := "e2e-calls-" + uuid.NewString()[:8]
 	const token = "e2e-twilio-token"
-	_, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
+	_, collector, attribution, _ := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
 		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf",
 		"call_tracking": {"country_code": "1", "twilio_auth_token": %q,
 			"pools": [{"id": "main", "numbers": ["+15550100001", "+15550100002"], "default": "(555) 010-0000"}]}}`, siteID, token))

@@ -23,7 +23,7 @@ func TestPaymentReturnSearchAndBotThroughPublicAPIs(t *testing.T) {
 	testenv.CollectorURL(t) // the shared stack (Kafka, stitcher) must run
 	conn, db := testenv.ClickHouse(t)
 	siteID := "e2e-" + uuid.NewString()[:8]
-	_, collector, _ := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
+	_, collector, _, _ := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"], "lookback_days": 30,
 		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf"}`, siteID))
 	ctx := context.Background()
 	query := func(q string, args ...any) uint64 {

@@ -57,7 +57,7 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer crm.Close()
 	siteID := "e2e-erase-" + uuid.NewString()[:8]
-	_, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"],
+	_, collector, attribution, _ := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"],
 		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf",
 		"webhook_url": %q, "webhook_secret": "s"}`, siteID, crm.URL), "-privacy.grace", "3s", "-rollup.interval", "1s", "-rollup.margin", "1s")
 

@@ -40,7 +40,7 @@ func TestBrowserCannotOverwriteCRMConversion(t *testing.T) {
 	testenv.CollectorURL(t) // the shared stack (Kafka, stitcher) must run
 	conn, db := testenv.ClickHouse(t)
 	siteID := "e2e-sec-" + uuid.NewString()[:8]
-	_, collector, attribution := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"],
+	_, collector, attribution, _ := startServices(t, db, fmt.Sprintf(`{"id": %q, "origins": ["http://127.0.0.1:*"],
 		"secret_sha256": "cd577fe2561ebff23505db0bb006300c7cdecbd46bc0e03c449afafaca2c25bf"}`, siteID))
 
 	now := time.Now().UTC().Truncate(time.Second)

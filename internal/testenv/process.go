@@ -60,6 +60,17 @@ func (p *Process) Write(b []byte) (int, error) {
 	return p.out.Write(b)
 }
 
+// Stop sends SIGTERM, then SIGKILL after 10 s, and waits for the process to exit.
+func (p *Process) Stop() {
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.Cmd.Process.Kill()
+		<-p.done
+	}
+}
+
 // Output is what the process printed so far.
 func (p *Process) Output() string {
 	p.mu.Lock()
@@ -79,13 +90,7 @@ func Start(t testing.TB, bin string, args ...string) *Process {
 	}
 	go func() { p.err = p.Cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.Cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			p.Cmd.Process.Kill()
-			<-p.done
-		}
+		p.Stop()
 		if t.Failed() {
 			t.Logf("%s output:\n%s", filepath.Base(bin), p.Output())
 		}
