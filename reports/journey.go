@@ -146,10 +146,10 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	var target []journeyConversion
 	var err error
 	if conversionID != "" {
-		target, err = s.journeyConversions(ctx, st.ID, "conversion_id = ?", conversionID)
+		target, err = s.journeyConversions(ctx, st.ID, "conversion_id = ?", []any{conversionID}, "1")
 	} else {
 		idents := fmt.Sprintf("SELECT person_id FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 = ?", s.DB)
-		target, err = s.journeyConversions(ctx, st.ID, fmt.Sprintf("(email_sha256 = ? OR person IN (SELECT person FROM (%s)))",
+		target, err = s.journeyConversions(ctx, st.ID, "1", nil, fmt.Sprintf("(email_sha256 = ? OR person IN (SELECT person FROM (%s)))",
 			chstore.CurrentPerson(s.DB, idents)), emailSHA256, st.ID, st.ID, emailSHA256)
 	}
 	if err != nil {
@@ -160,8 +160,13 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	}
 	conv := pickConversion(target)
 	all := []journeyConversion{conv}
+	ids, idsArgs := chstore.PersonIDs(s.DB, "person_id", st.ID, conv.person)
 	if conv.person != "" { // calls nobody's session made have no person
-		if all, err = s.journeyConversions(ctx, st.ID, "person = ?", conv.person); err != nil {
+		// A conversion's versions may belong to different people (a CRM changed its
+		// email): the ids of those that ever were the person's are picked, then their
+		// current version must be.
+		pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.conversions WHERE site_id = ? AND %s)", s.DB, ids)
+		if all, err = s.journeyConversions(ctx, st.ID, pick, append([]any{st.ID}, idsArgs...), "person = ?", conv.person); err != nil {
 			return nil, err
 		}
 	}
@@ -179,17 +184,24 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	from := conv.OccurredAt.Add(-time.Duration(st.LookbackDays) * 24 * time.Hour)
 	j.WindowFrom = from
 	// Bots' sessions are no touchpoints, but their visitors' events are shown (marked).
+	// Only the rows of the person's ids are read, and deleted ones: FINAL then merges
+	// each session's versions among those. A session's live versions all resolve to its
+	// one current person; a version that deletes it (folded into another session, or
+	// gone in a restitch) may carry no person, so deleted versions all stay in. Reading
+	// every session of the lookback window took seconds on a large site.
 	inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
 			country, device
 		FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
 				referrer, country, device, deleted, is_bot
 			FROM %s.sessions FINAL
+			PREWHERE %s OR deleted = 1
 			WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
-		WHERE deleted = 0`, s.DB)
+		WHERE deleted = 0`, s.DB, ids)
 	q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
 		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
 	visitors := map[string]bool{}
-	err = s.each(ctx, q, []any{st.ID, st.ID, from, conv.OccurredAt, conv.person}, func(sc scanner) error {
+	args := append(append([]any{st.ID}, idsArgs...), st.ID, from, conv.OccurredAt, conv.person)
+	err = s.each(ctx, q, args, func(sc scanner) error {
 		var t JourneyTouch
 		var visitor string
 		var bot uint8
@@ -273,15 +285,16 @@ func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[str
 	return out, truncated, nil
 }
 
-// journeyConversions returns the site's conversions matching where, a condition on the
+// journeyConversions returns the site's conversions that pick, a condition on their id
+// ("1": all of them), picks and whose current version matches where, a condition on the
 // conversions table's columns plus `person` (the current person).
-func (s *Store) journeyConversions(ctx context.Context, site, where string, args ...any) ([]journeyConversion, error) {
+func (s *Store) journeyConversions(ctx context.Context, site, pick string, pickArgs []any, where string, args ...any) ([]journeyConversion, error) {
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, props
-		FROM %s.conversions FINAL WHERE site_id = ?`, s.DB)
+		FROM %s.conversions FINAL WHERE site_id = ? AND %s`, s.DB, pick)
 	q := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person, value, currency, props
 		FROM (%s) WHERE %s ORDER BY occurred_at, conversion_id`, chstore.CurrentPerson(s.DB, inner), where)
 	var out []journeyConversion
-	err := s.each(ctx, q, append([]any{site, site}, args...), func(sc scanner) error {
+	err := s.each(ctx, q, append(append([]any{site, site}, pickArgs...), args...), func(sc scanner) error {
 		var c journeyConversion
 		var props string
 		if err := sc.Scan(&c.ConversionID, &c.Type, &c.LeadType, &c.OccurredAt, &c.person, &c.Value, &c.Currency, &props); err != nil {

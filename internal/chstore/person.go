@@ -20,3 +20,12 @@ func CurrentPerson(db, inner string) string {
 // max_query_size (256 KiB by default), and a UUID takes about 40 bytes there. A query
 // that binds a list n times binds MaxListLen/n ids.
 const MaxListLen = 2000
+
+// PersonIDs is a condition on the column col of raw person ids, with its arguments, that
+// keeps the ids person_aliases resolves to the current person of site: the person's own
+// id and those merged into it. A reader of one person's rows skips everyone else's with
+// it before CurrentPerson resolves the rest.
+func PersonIDs(db, col, site, person string) (string, []any) {
+	return fmt.Sprintf(`%s IN (SELECT ? UNION ALL
+		SELECT person_id FROM %s.person_aliases FINAL WHERE site_id = ? AND current_person_id = ?)`, col, db), []any{person, site, person}
+}

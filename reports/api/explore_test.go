@@ -129,6 +129,44 @@ func TestJourneyTimeline(t *testing.T) {
 	}
 }
 
+// A journey reads only its person's rows, yet gives what reading every row would: the
+// sessions of ids merged into the person, not a session a later version deleted (a
+// restitch writes that version without a person), not a conversion a later version moved
+// to someone else, nothing of other people.
+func TestJourneyReadsOnlyItsPersonsRows(t *testing.T) {
+	w := newWorld(t)
+	d := w.db
+	d.Alias("s1", "P-old", "P")
+	own := d.Session(attrtest.Session{Site: "s1", Person: "P", At: oct(1, 9), Channel: "Paid Search", Source: "google", Medium: "cpc"})
+	merged := d.Session(attrtest.Session{Site: "s1", Person: "P-old", Visitor: "v-P-phone", At: oct(1, 12), Channel: "Email", Source: "newsletter", Medium: "email"})
+	gone := d.Session(attrtest.Session{Site: "s1", Person: "P", At: oct(1, 15), Channel: "Display", Source: "ads", Medium: "display"})
+	d.Session(attrtest.Session{ID: gone, Site: "s1", Visitor: "v-P", At: oct(1, 15), Deleted: true})
+	d.Session(attrtest.Session{Site: "s1", Person: "Q", At: oct(1, 16), Channel: "Direct"})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "moved", Type: "lead", LeadType: "form", Person: "P", At: oct(1, 17)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "moved", Type: "lead", LeadType: "form", Person: "Q", At: oct(1, 17)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "before", Type: "lead", LeadType: "call", Person: "P-old", At: oct(1, 18)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-P", Type: "sale", Person: "P", At: oct(2, 10), Value: 90})
+	w.rebuild("s1")
+
+	var j reports.Journey
+	if code := get(t, w.srv.URL+"/api/v1/journeys?site=s1&conversion_id=sale-P", "demo-admin", &j); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	var touches, convs []string
+	for _, tp := range j.Touchpoints {
+		touches = append(touches, tp.SessionID)
+	}
+	for _, c := range j.Conversions {
+		convs = append(convs, c.ConversionID)
+	}
+	if j.PersonID != "P" || strings.Join(touches, " ") != own+" "+merged || strings.Join(convs, " ") != "before sale-P" {
+		t.Fatalf("person %s, touchpoints %v (want %s %s), conversions %v", j.PersonID, touches, own, merged, convs)
+	}
+	if j.Touchpoints[1].Credits["last_click"] != 1 {
+		t.Fatalf("credits %+v", j.Touchpoints)
+	}
+}
+
 // A report that cannot be computed says why, never "see the service log".
 func TestErrorsSayWhatWentWrong(t *testing.T) {
 	conn, _ := testenv.FreshDatabase(t)
