@@ -114,6 +114,9 @@ func main() {
 	timeErasure(ctx, conn, *db)
 }
 
+// lookbackDays is the bench site's attribution window.
+const lookbackDays = 90
+
 // addToday writes sessions of today, as a live site has while the report is read: one of
 // every 200 stored sessions again, so most of today's visitors came before.
 func addToday(ctx context.Context, conn driver.Conn, db string, today time.Time) error {
@@ -159,7 +162,7 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 	}
 	fmt.Printf("attribution bench: loaded %d conversions and %d sessions in %s\n", convs, sessions, time.Since(start).Round(time.Millisecond))
 
-	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: 90}}})
+	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: lookbackDays}}})
 	eng := engine.New(conn, db, sites)
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
@@ -248,6 +251,9 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 	view("report", "lifecycle", "by", "source")
 	view("report", "lifecycle", "by", "channel", "channel", "Paid Search")
 	view("report", "calls", "by", "channel", "model", model.LastClick)
+	// A person's journey, from the conversions of the report (two of the million).
+	view("report", "journey", "conversion_id", "c00500000")
+	view("report", "journey", "conversion_id", "c00999999")
 
 	var times []time.Duration
 	var slowest time.Duration
@@ -270,6 +276,8 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 				_, err = store.Lifecycle(ctx, p, site.Lifecycle{}, time.Now())
 			case "calls":
 				_, err = store.Calls(ctx, p)
+			case "journey":
+				_, err = store.Journey(ctx, &site.Site{ID: p.Site, LookbackDays: lookbackDays}, q.Get("conversion_id"), "")
 			}
 			if err != nil {
 				log.Fatalf("report view %s: %v", q.Encode(), err)
