@@ -641,15 +641,18 @@ func startDemo(t *testing.T) *demoRun {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	start := time.Now()
 	ds := demo.Generate(demo.Options{Site: "demo", Visitors: 5000, Weeks: 10, End: time.Now(), Seed: 1})
 	c := &demo.Client{Collector: "http://" + collector, Attribution: "http://" + attribution, Site: "demo", Secret: "demo-secret",
 		AdminToken: "demo-admin"}
 	if err := c.Send(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
+	sent := time.Since(start)
 	if err := demo.WaitAttributed(ctx, conn, db, ds); err != nil {
 		t.Fatal(err)
 	}
+	attributed := time.Since(start)
 	// The reports read every day from its rollup once built: wait for that, so the
 	// comparisons cover the rollups (the other way is the same query as the views').
 	testenv.Eventually(t, 2*time.Minute, "the rollups of every day", func() (bool, error) {
@@ -660,5 +663,7 @@ func startDemo(t *testing.T) *demoRun {
 			USING day WHERE built <= changed`, db)).Scan(&stale)
 		return err == nil && stale == 0, err
 	})
+	t.Logf("demo data sent in %s, attributed after %s, rolled up after %s", sent.Round(time.Millisecond),
+		attributed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	return &demoRun{conn: conn, db: db, api: "http://" + attribution, ds: ds}
 }
