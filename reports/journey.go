@@ -159,65 +159,83 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		return nil, ErrNotFound
 	}
 	conv := pickConversion(target)
+	j := &Journey{Site: st.ID, PersonID: conv.person, Conversion: conv.JourneyConversion}
+	from := conv.OccurredAt.Add(-time.Duration(st.LookbackDays) * 24 * time.Hour)
+	j.WindowFrom = from
 	all := []journeyConversion{conv}
+	var credits map[string]map[string]float64
+	type session struct {
+		JourneyTouch
+		visitor string
+		bot     bool
+	}
+	var sessions []session
 	ids, idsArgs := chstore.PersonIDs(s.DB, "person_id", st.ID, conv.person)
-	if conv.person != "" { // calls nobody's session made have no person
+	// The reads below need only the conversion: side by side, a journey waits for the
+	// slowest of them instead of their sum (on a cluster, each is a round of shards).
+	err = parallel(func() (err error) {
+		if conv.person == "" { // calls nobody's session made have no person
+			return nil
+		}
 		// A conversion's versions may belong to different people (a CRM changed its
 		// email): the ids of those that ever were the person's are picked, then their
 		// current version must be.
 		pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.conversions WHERE site_id = ? AND %s)", s.DB, ids)
-		if all, err = s.journeyConversions(ctx, st.ID, pick, append([]any{st.ID}, idsArgs...), "person = ?", conv.person); err != nil {
-			return nil, err
+		all, err = s.journeyConversions(ctx, st.ID, pick, append([]any{st.ID}, idsArgs...), "person = ?", conv.person)
+		return err
+	}, func() (err error) {
+		j.Score, err = s.PersonScore(ctx, st.ID, conv.person)
+		return err
+	}, func() (err error) {
+		credits, err = s.credits(ctx, st.ID, conv.ConversionID)
+		return err
+	}, func() error {
+		// Bots' sessions are no touchpoints, but their visitors' events are shown (marked).
+		// Only the rows of the person's ids are read, and deleted ones: FINAL then merges
+		// each session's versions among those. A session's live versions all resolve to
+		// its one current person; a version that deletes it (folded into another session,
+		// or gone in a restitch) may carry no person, so deleted versions all stay in.
+		// Reading every session of the lookback window took seconds on a large site.
+		inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
+				country, device
+			FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
+					referrer, country, device, deleted, is_bot
+				FROM %s.sessions FINAL
+				PREWHERE %s OR deleted = 1
+				WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
+			WHERE deleted = 0`, s.DB, ids)
+		q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
+			FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
+		args := append(append([]any{st.ID}, idsArgs...), st.ID, from, conv.OccurredAt, conv.person)
+		err := s.each(ctx, q, args, func(sc scanner) error {
+			var x session
+			var bot uint8
+			if err := sc.Scan(&x.SessionID, &x.visitor, &bot, &x.StartedAt, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term,
+				&x.LandingPage, &x.Referrer, &x.Country, &x.Device); err != nil {
+				return err
+			}
+			x.bot = bot == 1
+			sessions = append(sessions, x)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("cannot read the journey's sessions: %w", err)
 		}
-	}
-	j := &Journey{Site: st.ID, PersonID: conv.person, Conversion: conv.JourneyConversion}
-	if j.Score, err = s.PersonScore(ctx, st.ID, conv.person); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	for _, c := range all {
 		j.Conversions = append(j.Conversions, c.JourneyConversion)
 	}
-	credits, err := s.credits(ctx, st.ID, conv.ConversionID)
-	if err != nil {
-		return nil, err
-	}
-	from := conv.OccurredAt.Add(-time.Duration(st.LookbackDays) * 24 * time.Hour)
-	j.WindowFrom = from
-	// Bots' sessions are no touchpoints, but their visitors' events are shown (marked).
-	// Only the rows of the person's ids are read, and deleted ones: FINAL then merges
-	// each session's versions among those. A session's live versions all resolve to its
-	// one current person; a version that deletes it (folded into another session, or
-	// gone in a restitch) may carry no person, so deleted versions all stay in. Reading
-	// every session of the lookback window took seconds on a large site.
-	inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
-			country, device
-		FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
-				referrer, country, device, deleted, is_bot
-			FROM %s.sessions FINAL
-			PREWHERE %s OR deleted = 1
-			WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
-		WHERE deleted = 0`, s.DB, ids)
-	q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
-		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
 	visitors := map[string]bool{}
-	args := append(append([]any{st.ID}, idsArgs...), st.ID, from, conv.OccurredAt, conv.person)
-	err = s.each(ctx, q, args, func(sc scanner) error {
-		var t JourneyTouch
-		var visitor string
-		var bot uint8
-		if err := sc.Scan(&t.SessionID, &visitor, &bot, &t.StartedAt, &t.Channel, &t.Source, &t.Medium, &t.Campaign, &t.Term,
-			&t.LandingPage, &t.Referrer, &t.Country, &t.Device); err != nil {
-			return err
+	for _, x := range sessions {
+		visitors[x.visitor] = true
+		if !x.bot {
+			x.Credits = creditsFor(credits[x.SessionID])
+			j.Touchpoints = append(j.Touchpoints, x.JourneyTouch)
 		}
-		visitors[visitor] = true
-		if bot == 0 {
-			t.Credits = creditsFor(credits[t.SessionID])
-			j.Touchpoints = append(j.Touchpoints, t)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the journey's sessions: %w", err)
 	}
 	if j.Events, j.EventsTruncated, err = s.journeyEvents(ctx, st.ID, visitors, from, conv.OccurredAt); err != nil {
 		return nil, err
