@@ -34,6 +34,7 @@ type table struct {
 var tables = []table{
 	{"events", []column{{"visitor_id", visitors}, {"person_id", persons}}, true, "received_at"},
 	{"sessions", []column{{"visitor_id", visitors}, {"person_id", persons}}, true, "started_at"},
+	{"person_sessions", []column{{"visitor_id", visitors}, {"person_id", persons}}, true, "started_at"},
 	{"identities", []column{{"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true, "linked_at"},
 	{"server_links", []column{{"visitor_id", visitors}, {"email_sha256", emails}, {"user_id", users}}, true, "linked_at"},
 	{"person_aliases", []column{{"person_id", persons}, {"current_person_id", persons}}, true, ""},

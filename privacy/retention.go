@@ -10,14 +10,16 @@ import (
 )
 
 // raw are the tables retention applies to, with the time column that ages their rows:
-// the journey data (events and sessions, a session by its start; the tracking numbers
-// visitors held, by when they gave them back), the webhook delivery log and the deliveries
-// themselves (by when they were made), whose payloads name the person. Conversions,
+// the journey data (events and sessions, a session by its start, also in person_sessions;
+// the tracking numbers visitors held, by when they gave them back), the webhook delivery
+// log and the deliveries themselves (by when they were made), whose payloads name the
+// person. Conversions,
 // their credit (touch_credits) and the identity graph are kept: they are the site's record
 // of leads and sales and their credit.
 var raw = []struct{ table, at string }{
 	{"events", "ts"},
 	{"sessions", "started_at"},
+	{"person_sessions", "started_at"},
 	{"number_leases", "leased_to"},
 	{"webhook_deliveries", "at"},
 	{"delivery_queue", "created_at"},

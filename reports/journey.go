@@ -191,22 +191,24 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		return err
 	}, func() error {
 		// Bots' sessions are no touchpoints, but their visitors' events are shown (marked).
-		// Only the rows of the person's ids are read, and deleted ones: FINAL then merges
-		// each session's versions among those. A session's live versions all resolve to
-		// its one current person; a version that deletes it (folded into another session,
-		// or gone in a restitch) may carry no person, so deleted versions all stay in.
-		// Reading every session of the lookback window took seconds on a large site.
+		// Only the sessions person_sessions places under the person's ids are read, by
+		// their start and visitor, the sort key: every version of a session shares them,
+		// so FINAL merges all of them, a later one that deleted the session (with no
+		// person) included. Reading every session of the lookback window took seconds
+		// on a large site.
+		placed := fmt.Sprintf(`SELECT toDate(started_at), visitor_id FROM %s.person_sessions
+			WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND %s`, s.DB, ids)
 		inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
 				country, device
 			FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
 					referrer, country, device, deleted, is_bot
 				FROM %s.sessions FINAL
-				PREWHERE %s OR deleted = 1
+				PREWHERE (toDate(started_at), visitor_id) IN (%s)
 				WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
-			WHERE deleted = 0`, s.DB, ids)
+			WHERE deleted = 0`, s.DB, placed)
 		q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
 			FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
-		args := append(append([]any{st.ID}, idsArgs...), st.ID, from, conv.OccurredAt, conv.person)
+		args := append(append([]any{st.ID, st.ID, from, conv.OccurredAt}, idsArgs...), st.ID, from, conv.OccurredAt, conv.person)
 		err := s.each(ctx, q, args, func(sc scanner) error {
 			var x session
 			var bot uint8

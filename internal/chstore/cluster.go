@@ -31,6 +31,7 @@ var shardKeys = map[string]string{
 	"number_leases":       "site_id, number", // every lease of a number on one shard, for matching calls
 	"person_aliases":      "site_id, person_id",
 	"person_merges":       "site_id, person_id",
+	"person_sessions":     "site_id, person_id",
 	"conversions":         "site_id, conversion_id",
 	"attributions":        "site_id, conversion_id", // until migration 0090 folds it into touch_credits
 	"touch_credits":       "site_id, conversion_id",

@@ -132,7 +132,7 @@ func TestJourneyTimeline(t *testing.T) {
 // A journey reads only its person's rows, yet gives what reading every row would: the
 // sessions of ids merged into the person, not a session a later version deleted (a
 // restitch writes that version without a person), not a conversion a later version moved
-// to someone else, nothing of other people.
+// to someone else, nothing of other people, even from the person's browser.
 func TestJourneyReadsOnlyItsPersonsRows(t *testing.T) {
 	w := newWorld(t)
 	d := w.db
@@ -142,6 +142,8 @@ func TestJourneyReadsOnlyItsPersonsRows(t *testing.T) {
 	gone := d.Session(attrtest.Session{Site: "s1", Person: "P", At: oct(1, 15), Channel: "Display", Source: "ads", Medium: "display"})
 	d.Session(attrtest.Session{ID: gone, Site: "s1", Visitor: "v-P", At: oct(1, 15), Deleted: true})
 	d.Session(attrtest.Session{Site: "s1", Person: "Q", At: oct(1, 16), Channel: "Direct"})
+	// The same browser that day, under someone the person was never merged with.
+	d.Session(attrtest.Session{Site: "s1", Person: "R", Visitor: "v-P", At: oct(1, 20), Channel: "Direct"})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "moved", Type: "lead", LeadType: "form", Person: "P", At: oct(1, 17)})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "moved", Type: "lead", LeadType: "form", Person: "Q", At: oct(1, 17)})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "before", Type: "lead", LeadType: "call", Person: "P-old", At: oct(1, 18)})
