@@ -78,15 +78,28 @@ func (w *world) post(path, contentType, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// getOK decodes the answer to an admin's GET of path into out; it must be 200 OK.
+func (w *world) getOK(path string, out any) {
+	w.t.Helper()
+	if code := get(w.t, w.srv.URL+path, "demo-admin", out); code != 200 {
+		w.t.Fatalf("%s: status %d", path, code)
+	}
+}
+
 // sources returns the source report for the query (site, model, by; October).
 func (w *world) sources(query string) reports.Sources {
 	w.t.Helper()
 	var got reports.Sources
-	url := w.srv.URL + "/api/v1/reports/sources?from=2026-10-01&to=2026-10-31&" + query
-	if code := get(w.t, url, "demo-admin", &got); code != 200 {
-		w.t.Fatalf("%s: status %d", url, code)
-	}
+	w.getOK("/api/v1/reports/sources?from=2026-10-01&to=2026-10-31&"+query, &got)
 	return got
+}
+
+// journey returns the journey to the conversion of site s1.
+func (w *world) journey(conversionID string) reports.Journey {
+	w.t.Helper()
+	var j reports.Journey
+	w.getOK("/api/v1/journeys?site=s1&conversion_id="+conversionID, &j)
+	return j
 }
 
 // A small known data set: three people, one bot, two leads, one sale, two days of cost.

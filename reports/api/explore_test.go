@@ -107,10 +107,7 @@ func TestJourneyTimeline(t *testing.T) {
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-P", Type: "sale", Person: "P", At: oct(6, 10), Value: 90})
 	w.rebuild("s1")
 
-	var j reports.Journey
-	if code := get(t, w.srv.URL+"/api/v1/journeys?site=s1&conversion_id=form-P", "demo-admin", &j); code != 200 {
-		t.Fatalf("status %d", code)
-	}
+	j := w.journey("form-P")
 	var got []string
 	for _, e := range j.Events {
 		s := e.Type + " " + e.Path + e.Name + e.Link
@@ -150,10 +147,7 @@ func TestJourneyReadsOnlyItsPersonsRows(t *testing.T) {
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-P", Type: "sale", Person: "P", At: oct(2, 10), Value: 90})
 	w.rebuild("s1")
 
-	var j reports.Journey
-	if code := get(t, w.srv.URL+"/api/v1/journeys?site=s1&conversion_id=sale-P", "demo-admin", &j); code != 200 {
-		t.Fatalf("status %d", code)
-	}
+	j := w.journey("sale-P")
 	var touches, convs []string
 	for _, tp := range j.Touchpoints {
 		touches = append(touches, tp.SessionID)
