@@ -305,8 +305,8 @@ func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[str
 	return out, truncated, nil
 }
 
-// journeyConversions returns the site's conversions that pick, a condition on their id
-// ("1": all of them), picks and whose current version matches where, a condition on the
+// journeyConversions returns the site's conversions that pick selects (a condition on
+// their id; "1" for all) whose current version matches where, a condition on the
 // conversions table's columns plus `person` (the current person).
 func (s *Store) journeyConversions(ctx context.Context, site, pick string, pickArgs []any, where string, args ...any) ([]journeyConversion, error) {
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, props
