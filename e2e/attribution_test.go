@@ -302,9 +302,9 @@ func TestAttributionThroughPublicAPIs(t *testing.T) {
 	}
 	// The first rebuild may move data-driven credit: it refreshes the site's channel
 	// weights, which the live engine caches. A second rebuild must change nothing. The live
-	// service stops first: it recomputes a person's conversions when a stitcher writes their
-	// sessions again (on a cluster, the other stitcher reconciles the merged person a moment
-	// later), with weights cached before the phone's session existed.
+	// service stops first: it recomputes a person's conversions when a stitcher writes them
+	// or the person's merge again (on a cluster, the other stitcher reconciles the merged
+	// person a moment later), with weights cached before the phone's session existed.
 	live.Stop()
 	rebuild()
 	first := snapshot()
