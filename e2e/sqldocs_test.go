@@ -653,15 +653,21 @@ func startDemo(t *testing.T) *demoRun {
 		t.Fatal(err)
 	}
 	attributed := time.Since(start)
-	// The reports read every day from its rollup once built: wait for that, so the
-	// comparisons cover the rollups (the other way is the same query as the views').
+	// The reports read every day from its rollups once built, visitors included: wait for
+	// that, so the comparisons cover the rollups (the other way is the same query as the
+	// views').
 	testenv.Eventually(t, 2*time.Minute, "the rollups of every day", func() (bool, error) {
-		var stale uint64
+		var stale, noVisitors uint64
 		err := conn.QueryRow(ctx, fmt.Sprintf(`SELECT count() FROM
 			(SELECT day, max(changed_at) AS changed FROM %[1]s.report_changes WHERE site_id = 'demo' GROUP BY day) AS changes
 			ANY LEFT JOIN (SELECT day, max(built_from) AS built FROM %[1]s.report_builds WHERE site_id = 'demo' GROUP BY day) AS builds
 			USING day WHERE built <= changed`, db)).Scan(&stale)
-		return err == nil && stale == 0, err
+		if err == nil {
+			err = conn.QueryRow(ctx, fmt.Sprintf(`SELECT uniqExact(day) FROM %[1]s.report_builds WHERE site_id = 'demo'
+				AND day NOT IN (SELECT day FROM %[1]s.report_visit_builds WHERE site_id = 'demo')`, db)).Scan(&noVisitors)
+		}
+		return err == nil && stale == 0 && noVisitors == 0, fmt.Errorf("%d days to roll up, %d without their visitors' rollups (%v)",
+			stale, noVisitors, err)
 	})
 	t.Logf("demo data sent in %s, attributed after %s, rolled up after %s", sent.Round(time.Millisecond),
 		attributed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
