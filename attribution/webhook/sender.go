@@ -64,8 +64,12 @@ type Sender struct {
 	pending  map[string]*Delivery // by site + id
 	inflight map[string]bool
 	later    map[string]Delivery // a newer version that came while the delivery was in flight
-	overflow bool                // pending rows were left in the table for want of room
-	seen     uint64              // highest version read from the queue
+	// ended holds the version of each delivery this sender ended (delivered, failed,
+	// dropped) lately: a read of the queue that started before that save returns it as
+	// still pending, and it is not sent again.
+	ended    map[string]uint64
+	overflow bool   // pending rows were left in the table for want of room
+	seen     uint64 // highest version read from the queue
 	wake     chan struct{}
 }
 
@@ -95,6 +99,7 @@ func NewSender(queue Queue, targets map[string]Target, timeout time.Duration) *S
 		pending:     map[string]*Delivery{},
 		inflight:    map[string]bool{},
 		later:       map[string]Delivery{},
+		ended:       map[string]uint64{},
 		wake:        make(chan struct{}, 1),
 	}
 }
@@ -142,6 +147,12 @@ func (s *Sender) merge(d Delivery) {
 			s.later[k] = d
 		}
 		return
+	}
+	if v, ok := s.ended[k]; ok {
+		if d.Version <= v {
+			return
+		}
+		delete(s.ended, k) // sent again since
 	}
 	if cur, ok := s.pending[k]; ok && cur.Version >= d.Version {
 		return
@@ -258,6 +269,13 @@ func (s *Sender) refresh(ctx context.Context) {
 	// Versions are clocks of several processes: look a little further back than the
 	// newest one seen.
 	since, full := s.seen-min(s.seen, uint64(time.Minute)), s.overflow && len(s.pending) < s.MaxInMemory/2
+	// A read that started before a delivery ended is seconds old: a minute before the
+	// look back, its end need not be kept.
+	for k, v := range s.ended {
+		if v < since-min(since, uint64(time.Minute)) {
+			delete(s.ended, k)
+		}
+	}
 	s.mu.Unlock()
 	var ds []Delivery
 	var err error
@@ -374,6 +392,7 @@ func (s *Sender) finish(ctx context.Context, d *Delivery) {
 		s.pending[k] = d
 	} else {
 		delete(s.pending, k)
+		s.ended[k] = d.Version
 	}
 	s.seen = max(s.seen, d.Version)
 }
@@ -395,6 +414,7 @@ func (s *Sender) forget(k string, version uint64) {
 	if d, ok := s.pending[k]; ok && d.Version <= version {
 		delete(s.pending, k)
 	}
+	s.ended[k] = max(s.ended[k], version)
 }
 
 // post sends req and reads the start of the answer. Its error never includes the URL,

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ type memQueue struct {
 	rows     map[string]Delivery
 	attempts []Attempt
 	saves    int
+	stale    []Delivery // returned by Since too, as by a read that started before later saves
 }
 
 func newMemQueue() *memQueue { return &memQueue{rows: map[string]Delivery{}} }
@@ -57,7 +59,7 @@ func (m *memQueue) Since(_ context.Context, v uint64) ([]Delivery, error) {
 			out = append(out, d)
 		}
 	}
-	return out, nil
+	return append(out, m.stale...), nil
 }
 
 func (m *memQueue) Record(_ context.Context, a Attempt) error {
@@ -370,6 +372,34 @@ func TestPendingDeliveriesResumeAfterRestart(t *testing.T) {
 	if d := w.q.get("d"); d.Attempts != 2 {
 		t.Fatalf("after the restart: %+v", d)
 	}
+}
+
+// A read of the queue that started before a delivery's last save (a slow query, a replica
+// a moment behind) returns it as it was, pending: the sender, which delivered it
+// meanwhile, does not send it again.
+func TestStaleReadSendsNothingTwice(t *testing.T) {
+	var calls atomic.Int32
+	w := newWorld(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }, nil)
+	ds := []Delivery{{Site: "demo", ID: "d", Target: TargetWebhook, Event: LeadCreated, ConversionID: "c-d", Payload: []byte(`{}`), State: Pending}}
+	if err := w.q.Save(context.Background(), ds...); err != nil {
+		t.Fatal(err)
+	}
+	w.s.Enqueue(ds...)
+	waitFor(t, "delivered", func() bool { return w.q.get("d").State == Delivered })
+	w.q.mu.Lock()
+	w.q.stale = ds
+	w.q.mu.Unlock()
+	time.Sleep(10 * w.s.Poll)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d calls for one delivery", n)
+	}
+	// A newer version, "send again", is sent.
+	d := w.q.get("d")
+	d.State, d.Attempts = Pending, 0
+	if err := w.q.Save(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "sent again", func() bool { return calls.Load() == 2 })
 }
 
 // "Send again" of a failed delivery, written to the queue by another process, is seen by
