@@ -191,7 +191,7 @@ func TestBrokerAndReplicaKilledUnderLoad(t *testing.T) {
 			time.Since(at).Round(100*time.Millisecond))
 	}
 	check(l.after, "posted after the kill, with kafka2 and ch1 down")
-	if n, _, err := count(`SELECT count(), 0 FROM %s.conversions FINAL WHERE site_id = 'demo' AND conversion_id IN (SELECT arrayJoin(?))`,
+	if n, _, err := count(`SELECT count(), toUInt64(0) FROM %s.conversions FINAL WHERE site_id = 'demo' AND conversion_id IN (SELECT arrayJoin(?))`,
 		l.all.sales); err == nil {
 		t.Logf("%d of the %d sales posted before the kill readable while ch1 is down", n-uint64(len(l.after.sales)), len(l.all.sales)-len(l.after.sales))
 	}
