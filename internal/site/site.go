@@ -56,6 +56,7 @@ type Site struct {
 
 	secret   []byte          // SecretSHA256 decoded; nil when none is configured
 	excluded *referrer.Hosts // ExcludedReferrers read
+	origins  []originParts   // Origins read: every browser request is checked against them
 }
 
 // Config is the whole configuration file.
@@ -163,10 +164,13 @@ func validate(c Config) (*snapshot, error) {
 		if d, err := hex.DecodeString(s.SecretSHA256); err == nil && len(d) == sha256.Size {
 			s.secret = d
 		}
+		s.origins = nil
 		for _, o := range s.Origins {
-			if _, ok := parseOrigin(o, true); !ok {
+			pat, ok := parseOrigin(o, true)
+			if !ok {
 				return nil, fmt.Errorf("site %q: origin %q is not scheme://host[:port] (\"*\" for one host label or the port)", s.ID, o)
 			}
+			s.origins = append(s.origins, pat)
 		}
 		if s.Currency = strings.ToUpper(strings.TrimSpace(s.Currency)); s.Currency == "" {
 			s.Currency = DefaultCurrency
@@ -251,8 +255,8 @@ func (s *Site) AllowsOrigin(origin string) bool {
 	if !ok {
 		return false
 	}
-	for _, p := range s.Origins {
-		if pat, ok := parseOrigin(p, true); ok && pat.matches(o) {
+	for _, pat := range s.origins {
+		if pat.matches(o) {
 			return true
 		}
 	}

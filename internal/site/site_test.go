@@ -8,8 +8,18 @@ import (
 	"testing"
 )
 
+// configured is the site of a file that holds only s.
+func configured(t *testing.T, s Site) *Site {
+	t.Helper()
+	r, err := New(Config{Sites: []Site{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Get(s.ID)
+}
+
 func TestAllowsOrigin(t *testing.T) {
-	s := &Site{Origins: []string{"http://localhost:*", "https://*.example.com", "https://example.com"}}
+	s := configured(t, Site{ID: "a", Origins: []string{"http://localhost:*", "https://*.example.com", "https://example.com"}})
 	f := func(origin string, want bool) {
 		t.Helper()
 		if got := s.AllowsOrigin(origin); got != want {
@@ -46,7 +56,7 @@ func TestAllowsOrigin(t *testing.T) {
 	f("https://www.example.com\x00", false)
 	f("null", false)
 
-	v6 := &Site{Origins: []string{"http://[::1]:*", "http://127.0.0.1:*"}}
+	v6 := configured(t, Site{ID: "b", Origins: []string{"http://[::1]:*", "http://127.0.0.1:*"}})
 	for origin, want := range map[string]bool{"http://[::1]:8080": true, "http://[::1]": true, "http://[::2]:8080": false,
 		"http://127.0.0.1:8080": true, "http://127.0.0.1:8080.evil.example": false, "http://127.0.0.1.evil.example:8080": false} {
 		if got := v6.AllowsOrigin(origin); got != want {
