@@ -13,9 +13,8 @@ import (
 // the journey data (events and sessions, a session by its start, also in person_sessions;
 // the tracking numbers visitors held, by when they gave them back), the webhook delivery
 // log and the deliveries themselves (by when they were made), whose payloads name the
-// person. Conversions,
-// their credit (touch_credits) and the identity graph are kept: they are the site's record
-// of leads and sales and their credit.
+// person. Conversions, their credit (touch_credits) and the identity graph are kept: they
+// are the site's record of leads and sales and their credit.
 var raw = []struct{ table, at string }{
 	{"events", "ts"},
 	{"sessions", "started_at"},

@@ -164,24 +164,14 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	j.WindowFrom = from
 	all := []journeyConversion{conv}
 	var credits map[string]map[string]float64
-	type session struct {
-		JourneyTouch
-		visitor string
-		bot     bool
-	}
-	var sessions []session
-	ids, idsArgs := chstore.PersonIDs(s.DB, "person_id", st.ID, conv.person)
+	var sessions []journeySession
 	// The reads below need only the conversion: side by side, a journey waits for the
 	// slowest of them instead of their sum (on a cluster, each is a round of shards).
 	err = parallel(func() (err error) {
 		if conv.person == "" { // calls nobody's session made have no person
 			return nil
 		}
-		// A conversion's versions may belong to different people (a CRM changed its
-		// email): the ids of those that ever were the person's are picked, then their
-		// current version must be.
-		pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.conversions WHERE site_id = ? AND %s)", s.DB, ids)
-		all, err = s.journeyConversions(ctx, st.ID, pick, append([]any{st.ID}, idsArgs...), "person = ?", conv.person)
+		all, err = s.personConversions(ctx, st.ID, conv.person)
 		return err
 	}, func() (err error) {
 		j.Score, err = s.PersonScore(ctx, st.ID, conv.person)
@@ -189,41 +179,9 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	}, func() (err error) {
 		credits, err = s.credits(ctx, st.ID, conv.ConversionID)
 		return err
-	}, func() error {
-		// Bots' sessions are no touchpoints, but their visitors' events are shown (marked).
-		// Only the sessions person_sessions places under the person's ids are read, by
-		// their start and visitor, the sort key: every version of a session shares them,
-		// so FINAL merges all of them, a later one that deleted the session (with no
-		// person) included. Reading every session of the lookback window took seconds
-		// on a large site.
-		placed := fmt.Sprintf(`SELECT toDate(started_at), visitor_id FROM %s.person_sessions
-			WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND %s`, s.DB, ids)
-		inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
-				country, device
-			FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
-					referrer, country, device, deleted, is_bot
-				FROM %s.sessions FINAL
-				PREWHERE (toDate(started_at), visitor_id) IN (%s)
-				WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
-			WHERE deleted = 0`, s.DB, placed)
-		q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
-			FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
-		args := append(append([]any{st.ID, st.ID, from, conv.OccurredAt}, idsArgs...), st.ID, from, conv.OccurredAt, conv.person)
-		err := s.each(ctx, q, args, func(sc scanner) error {
-			var x session
-			var bot uint8
-			if err := sc.Scan(&x.SessionID, &x.visitor, &bot, &x.StartedAt, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term,
-				&x.LandingPage, &x.Referrer, &x.Country, &x.Device); err != nil {
-				return err
-			}
-			x.bot = bot == 1
-			sessions = append(sessions, x)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("cannot read the journey's sessions: %w", err)
-		}
-		return nil
+	}, func() (err error) {
+		sessions, err = s.journeySessions(ctx, st.ID, conv.person, from, conv.OccurredAt)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -303,6 +261,61 @@ func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[str
 	}
 	slices.Reverse(out)
 	return out, truncated, nil
+}
+
+// personConversions returns the conversions whose current version is the person's. A
+// conversion's versions may belong to different people (a CRM changed its email): the ids
+// of those that ever were the person's are picked, then their current version must be.
+func (s *Store) personConversions(ctx context.Context, site, person string) ([]journeyConversion, error) {
+	ids, idsArgs := chstore.PersonIDs(s.DB, "person_id", site, person)
+	pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.conversions WHERE site_id = ? AND %s)", s.DB, ids)
+	return s.journeyConversions(ctx, site, pick, append([]any{site}, idsArgs...), "person = ?", person)
+}
+
+// journeySession is a session of a journey: a touchpoint unless a bot's, whose visitor's
+// events are still shown (marked).
+type journeySession struct {
+	JourneyTouch
+	visitor string
+	bot     bool
+}
+
+// journeySessions reads the person's sessions that started from from to to, in order.
+// Only the sessions person_sessions places under the person's ids are read, by their
+// start and visitor, the sort key: every version of a session shares them, so FINAL merges
+// all of them, a later one that deleted the session (with no person) included. Reading
+// every session of the lookback window took seconds on a large site.
+func (s *Store) journeySessions(ctx context.Context, site, person string, from, to time.Time) ([]journeySession, error) {
+	ids, idsArgs := chstore.PersonIDs(s.DB, "person_id", site, person)
+	placed := fmt.Sprintf(`SELECT toDate(started_at), visitor_id FROM %s.person_sessions
+		WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND %s`, s.DB, ids)
+	inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
+			country, device
+		FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
+				referrer, country, device, deleted, is_bot
+			FROM %s.sessions FINAL
+			PREWHERE (toDate(started_at), visitor_id) IN (%s)
+			WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
+		WHERE deleted = 0`, s.DB, placed)
+	q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
+		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
+	args := append(append([]any{site, site, from, to}, idsArgs...), site, from, to, person)
+	var out []journeySession
+	err := s.each(ctx, q, args, func(sc scanner) error {
+		var x journeySession
+		var bot uint8
+		if err := sc.Scan(&x.SessionID, &x.visitor, &bot, &x.StartedAt, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term,
+			&x.LandingPage, &x.Referrer, &x.Country, &x.Device); err != nil {
+			return err
+		}
+		x.bot = bot == 1
+		out = append(out, x)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the journey's sessions: %w", err)
+	}
+	return out, nil
 }
 
 // journeyConversions returns the site's conversions that pick selects (a condition on
