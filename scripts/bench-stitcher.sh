@@ -8,4 +8,5 @@ set -euo pipefail
 cd "$TP_ROOT"
 go build -o bin/ ./cmd/benchstitcher
 echo "== stitcher ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-bin/benchstitcher -events "${TP_BENCH_STITCHER_EVENTS:-2000000}" "$@" 2>&1 | { grep -v '^pre-loaded' || true; }
+bin/benchstitcher -events "${TP_BENCH_STITCHER_EVENTS:-2000000}" \
+  -clickhouse.pid "$(cat "$TP_RUN/clickhouse.pid" 2>/dev/null || echo 0)" -kafka.pid "$(cat "$TP_RUN/kafka.pid" 2>/dev/null || echo 0)" "$@" 2>&1 | { grep -v '^pre-loaded' || true; }

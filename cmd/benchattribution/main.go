@@ -171,28 +171,18 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 		}
 		pprof.StartCPUProfile(f)
 	}
-	chCPU := func() time.Duration {
-		if chPID == 0 {
-			return 0
-		}
-		t, err := benchstat.ProcessCPU(chPID)
-		if err != nil {
-			log.Printf("attribution bench: no CPU time of ClickHouse: %v", err)
-			chPID = 0
-		}
-		return t
-	}
-	start, goCPU, ch := time.Now(), benchstat.SelfUsage().CPU(), chCPU()
+	clickhouse := &benchstat.Process{Name: "ClickHouse", PID: chPID}
+	start, goCPU, ch := time.Now(), benchstat.SelfUsage().CPU(), clickhouse.CPU()
 	heap := benchstat.WatchHeap()
 	n, rows, err := eng.Rebuild(ctx, "bench", end.AddDate(0, 0, -120), end)
 	if err != nil {
 		log.Fatal(err)
 	}
-	took, peak, goCPU, ch := time.Since(start), heap(), benchstat.SelfUsage().CPU()-goCPU, chCPU()-ch
+	took, peak, goCPU, ch := time.Since(start), heap(), benchstat.SelfUsage().CPU()-goCPU, clickhouse.CPU()-ch
 	pprof.StopCPUProfile()
 	fmt.Printf("attribution bench: rebuild of %d conversions x %d models: %d rows (a row per touch) in %.1f s (%.0f conversions/s, %.0f rows/s; target <= 30 s), Go heap peak %d MiB (target <= 1024)\n",
 		n, len(model.Models), rows, took.Seconds(), float64(n)/took.Seconds(), float64(rows)/took.Seconds(), peak>>20)
-	if chPID != 0 {
+	if clickhouse.Metered() {
 		fmt.Printf("attribution bench: CPU time in the rebuild: Go %.1f s, ClickHouse %.1f s (its queries, inserts and merges), against %.1f s of wall time\n",
 			goCPU.Seconds(), ch.Seconds(), took.Seconds())
 	} else {

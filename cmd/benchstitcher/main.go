@@ -1,8 +1,9 @@
 // Command benchstitcher measures the stitcher: Kafka → ClickHouse events/s when a
 // fresh consumer group drains a pre-loaded topic into a fresh database, and the p99 time
 // from an event's produce to it being queryable in ClickHouse under a steady live load.
-// The events/s are given sustained, mid-drain, and from start to end of the drain.
-// It prints figures and never fails on them.
+// The events/s are given sustained, mid-drain, and from start to end of the drain, with
+// the CPU time an event took in the stitcher and, given their process ids, in a local
+// ClickHouse server and Kafka broker. It prints figures and never fails on them.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"log"
 	"math/rand"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -38,6 +40,8 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the drain phase to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile at the end of the drain phase to this file")
 	keep := flag.Bool("keep", false, "keep the benchmark database and topic")
+	chPID := flag.Int("clickhouse.pid", 0, "process id of a ClickHouse server on this machine, to report its CPU time in the drain (0: none)")
+	kafkaPID := flag.Int("kafka.pid", 0, "process id of a Kafka broker on this machine, to report its CPU time in the drain (0: none)")
 	cfg := stitcher.RegisterFlags(flag.CommandLine)
 	kc := kafkabus.RegisterFlags(flag.CommandLine)
 	chc := chstore.RegisterFlags(flag.CommandLine)
@@ -93,6 +97,12 @@ func main() {
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
+	others := []*benchstat.Process{{Name: "ClickHouse", PID: *chPID}, {Name: "the Kafka broker", PID: *kafkaPID}}
+	others0 := make([]time.Duration, len(others))
+	for i, o := range others {
+		others0[i] = o.CPU()
+	}
+	merges0 := merges(ctx, conn)
 	start, ru0 := time.Now(), benchstat.SelfUsage()
 	heap := benchstat.WatchHeap()
 	go func() {
@@ -125,6 +135,11 @@ func main() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	total, ru1, peak := time.Since(start), benchstat.SelfUsage(), heap()
+	merged := merges(ctx, conn).minus(merges0)
+	othersCPU := make([]time.Duration, len(others))
+	for i, o := range others {
+		othersCPU[i] = o.CPU() - others0[i]
+	}
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -149,6 +164,21 @@ func main() {
 	fmt.Printf("stitcher CPU in the drain: %.1f µs/event (user %s, system %s, %d page faults)\n",
 		float64((user+sys).Microseconds())/float64(*n), user.Round(time.Millisecond), sys.Round(time.Millisecond), ru1.MinorFaults-ru0.MinorFaults)
 	fmt.Printf("stitcher Go heap peak in the drain: %d MiB (target <= 1024)\n", peak>>20)
+	// What the events cost the other processes on the machine, and the rate their CPU
+	// together would allow on its cores with nothing else running.
+	perEvent := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(*n) }
+	all := perEvent(user + sys)
+	for i, o := range others {
+		if o.Metered() {
+			fmt.Printf("%s CPU in the drain: %.1f µs/event\n", o.Name, perEvent(othersCPU[i]))
+			all += perEvent(othersCPU[i])
+		}
+	}
+	fmt.Printf("ClickHouse merges in the drain: %d rows merged in %.1f s of merge time\n", merged.rows, merged.took.Seconds())
+	if all > perEvent(user+sys) {
+		fmt.Printf("CPU of the drain's processes together: %.1f µs/event, at most %.0f events/s on %d cores\n",
+			all, float64(runtime.NumCPU())*1e6/all, runtime.NumCPU())
+	}
 
 	// Phase 2: live load at a steady rate; time from produce to queryable.
 	lat := latency(ctx, w, conn, chc.Database, *rate, *dur)
@@ -161,6 +191,26 @@ func main() {
 	slices.Sort(lat)
 	fmt.Printf("event to queryable: p50 %s, p99 %s, max %s over %d events at %d/s (batch.flush %s)\n",
 		benchstat.Quantile(lat, 0.5), benchstat.Quantile(lat, 0.99), benchstat.Quantile(lat, 1), len(lat), *rate, cfg.FlushEvery)
+}
+
+// mergeCounts are ClickHouse's counts of its merges so far (system.events, this server's).
+type mergeCounts struct {
+	rows uint64
+	took time.Duration
+}
+
+func (a mergeCounts) minus(b mergeCounts) mergeCounts {
+	return mergeCounts{a.rows - b.rows, a.took - b.took}
+}
+
+func merges(ctx context.Context, conn driver.Conn) mergeCounts {
+	var rows, ms uint64
+	err := conn.QueryRow(ctx, `SELECT sumIf(value, event = 'MergedRows'), sumIf(value, event = 'MergesTimeMilliseconds')
+		FROM system.events`).Scan(&rows, &ms)
+	if err != nil {
+		log.Printf("no merge counts: %v", err)
+	}
+	return mergeCounts{rows, time.Duration(ms) * time.Millisecond}
 }
 
 // mark is when the stored event count first reached a point of the drain.

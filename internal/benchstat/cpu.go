@@ -2,6 +2,7 @@ package benchstat
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"strconv"
 	"strings"
@@ -52,3 +53,27 @@ func ProcessCPU(pid int) (time.Duration, error) {
 	const tick = 10 * time.Millisecond // USER_HZ, 100 on every Linux platform Go supports
 	return time.Duration(ticks) * tick, nil
 }
+
+// Process meters another local process's CPU time beside a benchmark's own: a ClickHouse
+// server's, a Kafka broker's. PID 0 meters nothing; after a failed read (the process
+// ended) it meters nothing either, and says why once.
+type Process struct {
+	Name string
+	PID  int
+}
+
+// CPU is the process's CPU time so far, 0 when it is not metered.
+func (p *Process) CPU() time.Duration {
+	if p.PID == 0 {
+		return 0
+	}
+	t, err := ProcessCPU(p.PID)
+	if err != nil {
+		log.Printf("no CPU time of %s: %v", p.Name, err)
+		p.PID = 0
+	}
+	return t
+}
+
+// Metered reports whether CPU reads the process's time.
+func (p *Process) Metered() bool { return p.PID != 0 }

@@ -33,3 +33,19 @@ func TestProcessCPUReadsTheProcessTime(t *testing.T) {
 		t.Fatal("no error for a process that does not exist")
 	}
 }
+
+// A process that ended is no longer metered: its figure is left out rather than printed
+// as a difference of nonsense.
+func TestProcessStopsMeteringWhenTheProcessEnds(t *testing.T) {
+	self := &Process{Name: "this test", PID: os.Getpid()}
+	if self.CPU() <= 0 || !self.Metered() {
+		t.Fatal("this process's CPU time not read")
+	}
+	gone := &Process{Name: "a process that ended", PID: 1 << 30}
+	if got := gone.CPU(); got != 0 || gone.Metered() {
+		t.Fatalf("a process that does not exist: %v, metered %v; want 0, not metered", got, gone.Metered())
+	}
+	if none := (&Process{}); none.CPU() != 0 || none.Metered() {
+		t.Fatal("no process given, yet metered")
+	}
+}
