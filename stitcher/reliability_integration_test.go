@@ -75,6 +75,7 @@ func TestReplayedEventsAreCountedOnce(t *testing.T) {
 }
 
 func TestStitcherKilledMidStreamLosesAndDoublesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	bin := testenv.Binary(t, "./cmd/stitcher")
 	start := func() *testenv.Process {
@@ -100,6 +101,7 @@ func TestStitcherKilledMidStreamLosesAndDoublesNothing(t *testing.T) {
 }
 
 func TestClickHouseOutageLosesAndDoublesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	addr, stopCH, startCH := testenv.PrivateClickHouse(t)
 	conn := testenv.MigratedAt(t, addr, "touchpoint")
