@@ -5,7 +5,8 @@ import "strings"
 // originParts is a browser origin, or an origin pattern, cut into its parts, lower-cased.
 type originParts struct {
 	scheme string
-	labels []string // host labels; one element for an IPv6 literal
+	host   string   // a host name, an IPv4 address or a bracketed IPv6 literal
+	labels []string // a pattern's host labels, one for an IPv6 literal; nil for an origin
 	port   string   // "" for the scheme's default port
 }
 
@@ -35,7 +36,7 @@ func parseOrigin(s string, pattern bool) (originParts, bool) {
 				return o, false
 			}
 		}
-		o.labels = []string{host}
+		o.host = host
 	} else {
 		if i := strings.IndexByte(rest, ':'); i >= 0 {
 			host, o.port = rest[:i], rest[i+1:]
@@ -43,12 +44,17 @@ func parseOrigin(s string, pattern bool) (originParts, bool) {
 				return o, false
 			}
 		}
-		o.labels = strings.Split(host, ".")
-		for _, l := range o.labels {
+		for rest, more := host, true; more; {
+			var l string
+			l, rest, more = strings.Cut(rest, ".")
 			if !(pattern && l == "*") && (l == "" || !isToken(l, "-_")) {
 				return o, false
 			}
 		}
+		o.host = host
+	}
+	if pattern {
+		o.labels = hostLabels(o.host)
 	}
 	if o.port != "" && !(pattern && o.port == "*") && (len(o.port) > 5 || !isToken(o.port, "") || strings.Trim(o.port, "0123456789") != "") {
 		return o, false
@@ -61,17 +67,35 @@ func parseOrigin(s string, pattern bool) (originParts, bool) {
 	return o, true
 }
 
-// matches reports whether origin o fits pattern p.
+// hostLabels are the labels of a host, an IPv6 literal being one.
+func hostLabels(host string) []string {
+	if strings.HasPrefix(host, "[") {
+		return []string{host}
+	}
+	return strings.Split(host, ".")
+}
+
+// matches reports whether origin o fits pattern p. It walks o's host label by label rather
+// than splitting it: it runs on every browser request.
 func (p originParts) matches(o originParts) bool {
-	if p.scheme != o.scheme || len(p.labels) != len(o.labels) {
+	if p.scheme != o.scheme || p.port != o.port && p.port != "*" {
 		return false
 	}
-	for i, l := range p.labels {
-		if l != "*" && l != o.labels[i] {
+	if strings.HasPrefix(o.host, "[") {
+		return len(p.labels) == 1 && (p.labels[0] == "*" || p.labels[0] == o.host)
+	}
+	rest, more := o.host, true
+	for _, l := range p.labels {
+		if !more {
+			return false // o has fewer labels
+		}
+		var label string
+		label, rest, more = strings.Cut(rest, ".")
+		if l != "*" && l != label {
 			return false
 		}
 	}
-	return p.port == o.port || p.port == "*"
+	return !more // else o has more labels
 }
 
 // isToken reports whether s is made of ASCII letters, digits and the bytes of extra only.

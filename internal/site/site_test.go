@@ -56,12 +56,27 @@ func TestAllowsOrigin(t *testing.T) {
 	f("https://www.example.com\x00", false)
 	f("null", false)
 
-	v6 := configured(t, Site{ID: "b", Origins: []string{"http://[::1]:*", "http://127.0.0.1:*"}})
+	v6 := configured(t, Site{ID: "b", Origins: []string{"http://[::1]:*", "http://127.0.0.1:*", "http://[::ffff:10.0.0.1]"}})
 	for origin, want := range map[string]bool{"http://[::1]:8080": true, "http://[::1]": true, "http://[::2]:8080": false,
-		"http://127.0.0.1:8080": true, "http://127.0.0.1:8080.evil.example": false, "http://127.0.0.1.evil.example:8080": false} {
+		"http://127.0.0.1:8080": true, "http://127.0.0.1:8080.evil.example": false, "http://127.0.0.1.evil.example:8080": false,
+		"http://[::ffff:10.0.0.1]": true, "http://[::ffff:10.0.0.2]": false, "http://10.0.0.1": false} {
 		if got := v6.AllowsOrigin(origin); got != want {
 			t.Fatalf("AllowsOrigin(%q) = %v, want %v", origin, got, want)
 		}
+	}
+
+	// A label pattern stands for exactly one label: neither none nor two.
+	sub := configured(t, Site{ID: "c", Origins: []string{"https://*.example.com", "http://*:*"}})
+	for origin, want := range map[string]bool{"https://www.example.com": true, "https://example.com": false,
+		"https://a.b.example.com": false, "https://www.example.com.": false, "http://localhost:3000": true,
+		"http://[::1]:3000": true, "http://www.example.com": false} {
+		if got := sub.AllowsOrigin(origin); got != want {
+			t.Fatalf("AllowsOrigin(%q) = %v, want %v", origin, got, want)
+		}
+	}
+	// It runs on every browser request: a lower-case origin costs no allocation.
+	if n := testing.AllocsPerRun(100, func() { s.AllowsOrigin("https://www.example.com") }); n != 0 {
+		t.Fatalf("AllowsOrigin allocates %v times a call", n)
 	}
 }
 
