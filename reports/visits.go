@@ -414,24 +414,24 @@ func (s *Store) visitsQuery(site string, ds dayStates, of rowsOf, f Filter, sel 
 	args = append(args, visitsArgs...)
 	args = append(append(append(append(args, of.rollup.args...), site, of.dim), currentArgs...), keyArgs...)
 	if len(ds.stale) > 0 {
-		// Per key and stale visitor: its sessions there (n), whether it is a stale day's
-		// (here = 0), and whether a built day of the range has it (seen = 1). The built
-		// days' hashes are narrowed to those of any session of the stale days, a superset
-		// of the live ones that is cheaper to read.
+		// Per key and stale visitor (and per stale visitor for the total, t = 1): its
+		// sessions there (sn), and whether a built day of the range has it (seen). The built
+		// days' hashes are narrowed to those of any session of the stale days, a superset of
+		// the live ones that is cheaper to read, and looked up in a set of one 64-bit hash of
+		// (t, key, visitor) each: grouping them with the stale rows, or a set of the tuples
+		// themselves, took a third longer.
 		live, liveArgs := liveSessions(s.DB, site, ds.stale)
 		cond, condArgs := f.sessions()
 		built, builtArgs := s.builtVisitorsOfStale(site, ds, of, f)
 		parts = append(parts, fmt.Sprintf(`SELECT k, t, countIf(seen = 0) AS v, sum(sn) AS n FROM (
-				SELECT kt.1 AS k, kt.2 AS t, h, max(src) AS seen, min(src) AS here, sum(sn) AS sn FROM (
-					SELECT %[1]s AS key, cityHash64(visitor_id) AS h, toUInt8(0) AS src, uniqExact(session_id) AS sn
-						FROM %[2]s.sessions WHERE %[3]s%[4]s GROUP BY key, h
-					UNION ALL
-					SELECT rk AS key, h, toUInt8(1) AS src, toUInt64(0) AS sn FROM (%[5]s))
-				ARRAY JOIN [(%[6]s, 0), ('', 1)] AS kt
-				GROUP BY k, t, h)
-			WHERE here = 0
-			GROUP BY k, t`, of.session.sql, s.DB, live, cond, built, named("key")))
-		args = append(append(append(append(args, of.session.args...), liveArgs...), condArgs...), builtArgs...)
+				SELECT kt.1 AS k, kt.2 AS t, kt.3 AS key, h, sum(sn) AS sn, cityHash64(t, key, h) IN (
+						SELECT arrayJoin([cityHash64(toUInt8(0), rk, h), cityHash64(toUInt8(1), '', h)]) FROM (%[5]s)) AS seen
+				FROM (SELECT %[1]s AS sk, cityHash64(visitor_id) AS h, uniqExact(session_id) AS sn
+					FROM %[2]s.sessions WHERE %[3]s%[4]s GROUP BY sk, h)
+				ARRAY JOIN [(%[6]s, toUInt8(0), sk), ('', toUInt8(1), '')] AS kt
+				GROUP BY k, t, key, h)
+			GROUP BY k, t`, of.session.sql, s.DB, live, cond, built, named("sk")))
+		args = append(append(append(append(args, builtArgs...), of.session.args...), liveArgs...), condArgs...)
 	}
 	return fmt.Sprintf("SELECT k, t, sum(v), sum(n) FROM (%s) GROUP BY k, t", strings.Join(parts, "\n\t\tUNION ALL\n\t\t")), args
 }
