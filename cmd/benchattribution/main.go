@@ -102,7 +102,7 @@ func main() {
 	}
 	fmt.Printf("attribution bench: daily rollups of %d days built in %.1f s\n", days, time.Since(start).Seconds())
 	timeReport(ctx, store, p, "from the daily rollups")
-	timeViews(ctx, store, p)
+	timeViews(ctx, store, p, "settled site")
 	// On a live site today keeps changing, so the report reads it from sessions.
 	if err := addToday(ctx, conn, *db, end); err != nil {
 		log.Fatal(err)
@@ -111,6 +111,7 @@ func main() {
 	month := p
 	month.From = end.AddDate(0, 0, -29)
 	timeReport(ctx, store, month, "of the last 30 days, from the daily rollups and today's sessions")
+	timeViews(ctx, store, p, "live site, today read from sessions")
 	timeErasure(ctx, conn, *db)
 }
 
@@ -212,8 +213,8 @@ func timeReport(ctx context.Context, store *reports.Store, p reports.Params, whe
 // source report by each grouping under several models (the Compare view is two of them),
 // filtered (on drilled dimensions and on others) and drilled down, over time against the
 // previous period, the lifecycle and the calls report. Each is asked twice; it prints the
-// percentiles over all of them and the slowest view.
-func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
+// percentiles over all of them and the slowest views. state says what state the site is in.
+func timeViews(ctx context.Context, store *reports.Store, base reports.Params, state string) {
 	from, to := base.From.Format("2006-01-02"), base.To.Format("2006-01-02")
 	var views []url.Values
 	view := func(kv ...string) {
@@ -283,18 +284,25 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params) {
 		}
 	}
 	slices.Sort(times)
-	fmt.Printf("attribution bench: %d report views of the dashboard (%d asks): p50 %s, p95 %s, max %s (target p95 <= 150 ms); slowest: %s\n",
-		len(views), len(times), benchstat.Quantile(times, 0.5), benchstat.Quantile(times, 0.95), benchstat.Quantile(times, 1), slowestView)
+	fmt.Printf("attribution bench: %d report views of the dashboard, %s (%d asks): p50 %s, p95 %s, max %s (target p95 <= 150 ms); slowest: %s\n",
+		len(views), state, len(times), benchstat.Quantile(times, 0.5), benchstat.Quantile(times, 0.95), benchstat.Quantile(times, 1), slowestView)
 	// The views over the target, slowest first: where to look next.
 	order := make([]int, len(views))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(best[b], best[a]) })
+	over := 0
 	for _, i := range order {
 		if best[i] > 150*time.Millisecond {
-			fmt.Printf("attribution bench:   over 150 ms: %s (faster ask) %s\n", best[i].Round(time.Millisecond), views[i].Encode())
+			over++
+			if over <= 10 {
+				fmt.Printf("attribution bench:   over 150 ms: %s (faster ask) %s\n", best[i].Round(time.Millisecond), views[i].Encode())
+			}
 		}
+	}
+	if over > 10 {
+		fmt.Printf("attribution bench:   and %d more views over 150 ms\n", over-10)
 	}
 }
 
