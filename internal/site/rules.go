@@ -24,8 +24,8 @@ type LeadRule struct {
 // LeadTypes are the lead types a conversion can have.
 var LeadTypes = map[string]bool{"form": true, "call": true, "chat": true, "other": true}
 
-// OwnDomains are the domains of the site itself: the hosts of its origins (a "*" label and
-// the port left out), its cookie domain and its domains. A referrer on one of them (or on a
+// OwnDomains are the domains of the site itself: the hosts of its origins as New read them
+// (a "*" label and the port left out), its cookie domain and its domains. A referrer on one of them (or on a
 // subdomain) is the same site.
 func (s *Site) OwnDomains() []string {
 	var out []string
@@ -35,14 +35,12 @@ func (s *Site) OwnDomains() []string {
 			out = append(out, d)
 		}
 	}
-	for _, o := range s.Origins {
-		if p, ok := parseOrigin(o, true); ok {
-			labels := p.labels
-			for len(labels) > 0 && labels[0] == "*" {
-				labels = labels[1:]
-			}
-			add(strings.Join(labels, "."))
+	for _, p := range s.origins {
+		labels := p.labels
+		for len(labels) > 0 && labels[0] == "*" {
+			labels = labels[1:]
 		}
+		add(strings.Join(labels, "."))
 	}
 	add(s.CookieDomain)
 	for _, d := range s.Domains {

@@ -346,3 +346,13 @@ func TestLifecycleAndScoring(t *testing.T) {
 	f(`{"id": "a", "scoring": {"engagement": [{"name": "p", "path": "/pricing", "points": 5, "maxx": 10}]}}`, `unknown field "maxx"`)
 	f(`{"id": "a", "scoring": {"engagement": [{"name": "p", "points": 5}]}}`, "give at least one of")
 }
+
+// A referrer on one of the site's own hosts is no referral: the hosts of its origins
+// (without a "*" label or the port), its cookie domain and its domains.
+func TestOwnDomains(t *testing.T) {
+	s := configured(t, Site{ID: "a", Origins: []string{"https://*.example.com", "http://localhost:*", "https://shop.example.org:8443"},
+		CookieDomain: ".Example.com", Domains: []string{"example.net"}})
+	if got, want := strings.Join(s.OwnDomains(), " "), "example.com localhost shop.example.org example.com example.net"; got != want {
+		t.Fatalf("OwnDomains = %q, want %q", got, want)
+	}
+}
