@@ -167,15 +167,16 @@ func main() {
 	// What the events cost the other processes on the machine, and the rate their CPU
 	// together would allow on its cores with nothing else running.
 	perEvent := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(*n) }
-	all := perEvent(user + sys)
+	all, metered := perEvent(user+sys), false
 	for i, o := range others {
 		if o.Metered() {
 			fmt.Printf("%s CPU in the drain: %.1f µs/event\n", o.Name, perEvent(othersCPU[i]))
 			all += perEvent(othersCPU[i])
+			metered = true
 		}
 	}
 	fmt.Printf("ClickHouse merges in the drain: %d rows merged in %.1f s of merge time\n", merged.rows, merged.took.Seconds())
-	if all > perEvent(user+sys) {
+	if metered {
 		fmt.Printf("CPU of the drain's processes together: %.1f µs/event, at most %.0f events/s on %d cores\n",
 			all, float64(runtime.NumCPU())*1e6/all, runtime.NumCPU())
 	}
