@@ -282,9 +282,10 @@ func (r *LifecycleRow) setVisitors(v uint64) {
 
 // entering keeps the entries a person enters the funnel with, their first one first: their
 // leads, or without any lead ever, their first stage if it was in the range. t holds when
-// the person first reached each stage, lead first.
+// the person first reached each stage, lead first. It keeps them in es, in place: a new
+// slice per person was half of the report's allocations.
 func entering(es []entry, t []time.Time) []entry {
-	keep := es[:0:0]
+	keep := es[:0]
 	if reached(t[0]) {
 		for _, e := range es {
 			if e.lead {
