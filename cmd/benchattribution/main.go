@@ -112,6 +112,7 @@ func main() {
 	month.From = end.AddDate(0, 0, -29)
 	timeReport(ctx, store, month, "of the last 30 days, from the daily rollups and today's sessions")
 	timeViews(ctx, store, p, "live site, today read from sessions")
+	timeViews(ctx, store, month, "live site, last 30 days (the dashboard's default range)")
 	timeErasure(ctx, conn, *db)
 }
 
@@ -241,6 +242,7 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params, s
 	view("report", "series", "interval", "week", "model", model.Linear, "channel", "Email")
 	view("report", "lifecycle", "by", "source")
 	view("report", "lifecycle", "by", "channel", "channel", "Paid Search")
+	view("report", "lifecycle", "by", "source", "model", model.Linear) // about four credited touches a lead
 	view("report", "calls", "by", "channel", "model", model.LastClick)
 	// A person's journey, from the conversions of the report (two of the million).
 	view("report", "journey", "conversion_id", "c00500000")
