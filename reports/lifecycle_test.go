@@ -33,31 +33,31 @@ func TestStalledPeopleKeepsTheLongestStalled(t *testing.T) {
 // A person enters the funnel with their leads, earliest first, each lead's credited
 // touches summed per key; without any lead, with the first later stage they reached.
 func TestEnteringSumsEachConversionsTouchesPerKey(t *testing.T) {
-	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
-	lead := func(id, key string, credit float64, at time.Time) entry {
+	day := func(d int) int64 { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC).Unix() }
+	lead := func(id, key string, credit float64, at int64) entry {
 		return entry{person: "p", id: id, key: key, lead: true, credit: credit, at: at}
 	}
-	stage := func(id, key string, credit float64, at time.Time) entry {
+	stage := func(id, key string, credit float64, at int64) entry {
 		return entry{person: "p", id: id, key: key, credit: credit, at: at}
 	}
 	for _, c := range []struct {
 		name string
 		rows []entry
-		t    []time.Time // when the person first reached each stage, lead first
+		t    []int64 // when the person first reached each stage, lead first (0: not reached)
 		want []entry
 	}{
 		{"two leads, touches under a key summed",
 			[]entry{lead("c2", "google", 0.25, day(5)), lead("c1", "email", 0.5, day(2)), stage("c3", "google", 1, day(9)),
 				lead("c2", "email", 0.5, day(5)), lead("c1", "google", 0.25, day(2)), lead("c2", "google", 0.25, day(5)), lead("c1", "google", 0.25, day(2))},
-			[]time.Time{day(2), day(9)},
+			[]int64{day(2), day(9)},
 			[]entry{lead("c1", "email", 0.5, day(2)), lead("c1", "google", 0.5, day(2)), lead("c2", "email", 0.5, day(5)), lead("c2", "google", 0.5, day(5))}},
 		{"no lead ever: the first later stage",
 			[]entry{stage("c4", "email", 1, day(12)), stage("c3", "google", 0.5, day(9)), stage("c3", "google", 0.5, day(9))},
-			[]time.Time{{}, day(9), day(12)},
+			[]int64{0, day(9), day(12)},
 			[]entry{stage("c3", "google", 1, day(9))}},
 		{"a lead before the range: nothing in it enters",
 			[]entry{stage("c3", "google", 1, day(9))},
-			[]time.Time{day(1), day(9)},
+			[]int64{day(1), day(9)},
 			[]entry{}},
 	} {
 		got := entering(slices.Clone(c.rows), c.t)
