@@ -25,8 +25,8 @@ type LeadRule struct {
 var LeadTypes = map[string]bool{"form": true, "call": true, "chat": true, "other": true}
 
 // OwnDomains are the domains of the site itself: the hosts of its origins as New read them
-// (a "*" label and the port left out), its cookie domain and its domains. A referrer on one of them (or on a
-// subdomain) is the same site.
+// (a "*" label and the port left out), its cookie domain and its domains. A referrer on one
+// of them (or on a subdomain) is the same site.
 func (s *Site) OwnDomains() []string {
 	var out []string
 	add := func(d string) {
