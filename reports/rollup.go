@@ -342,7 +342,8 @@ var rowColumns = "dim, key, " + drillList(func(g GroupBy) string { return "r_" +
 // rows, such as its lead type), and its arguments. Every row of one computation of a
 // conversion carries the same version, touches that lost their credit included
 // (removed = 1), so the current credit is the rows of the conversion's highest version:
-// cheaper to find than FINAL on large tables. A row is matched by one 64-bit hash of its
+// cheaper to find than FINAL on large tables, and cheaper still in touch_credit_versions,
+// a row per computation rather than per touch. A row is matched by one 64-bit hash of its
 // conversion id and version, which took half the time of matching the pair, or the id's
 // hash and the version; a stale row would need the hash of its id and version to equal
 // that of another conversion's latest computation. With only, the highest versions are
@@ -364,7 +365,7 @@ func latestCredit(db, site, m string, days []string, only string) (string, []any
 		all = append(all, args...)
 	}
 	cond := fmt.Sprintf(`%[1]s AND %[3]s AND cityHash64(conversion_id, version) IN (
-		SELECT cityHash64(any(conversion_id), max(version)) FROM %[2]s.touch_credits WHERE %[1]s%[4]s GROUP BY cityHash64(conversion_id))`,
+		SELECT cityHash64(any(conversion_id), max(version)) FROM %[2]s.touch_credit_versions WHERE %[1]s%[4]s GROUP BY cityHash64(conversion_id))`,
 		sel, db, credited, narrow)
 	return cond, all
 }

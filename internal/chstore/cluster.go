@@ -24,36 +24,37 @@ import (
 // spans shards and is read from all of them, as every query does. Conversions and their
 // credits are sharded by conversion; other tables by their key's first columns.
 var shardKeys = map[string]string{
-	"events":              "site_id, visitor_id",
-	"sessions":            "site_id, visitor_id",
-	"identities":          "site_id, visitor_id",
-	"server_links":        "site_id, visitor_id",
-	"number_leases":       "site_id, number", // every lease of a number on one shard, for matching calls
-	"person_aliases":      "site_id, person_id",
-	"person_merges":       "site_id, person_id",
-	"person_sessions":     "site_id, person_id",
-	"conversions":         "site_id, conversion_id",
-	"attributions":        "site_id, conversion_id", // until migration 0090 folds it into touch_credits
-	"touch_credits":       "site_id, conversion_id",
-	"ad_costs":            "site_id, date",
-	"webhook_deliveries":  "site_id, conversion_id",
-	"delivery_queue":      "site_id, delivery_id",
-	"attribution_state":   "site_id, name",
-	"leases":              "name",
-	"report_changes":      "site_id, day",
-	"report_builds":       "site_id, day",
-	"report_traffic":      "site_id, day",
-	"report_credit":       "site_id, day",
-	"report_visits":       "site_id, day",
-	"report_visit_builds": "site_id, day",
-	"fx_rates":            "site_id, currency",
-	"api_tokens":          "token_id",
-	"erased_identifiers":  "site_id, id_sha256",
-	"privacy_erasures":    "site_id", // erasure_id is a UUID, which cityHash64 of ClickHouse 18.16 refuses
-	"site_settings":       "site_id",
-	"scoring_rules":       "site_id",
-	"lead_scores":         "site_id, person_id",
-	"lead_score_history":  "site_id, person_id",
+	"events":                "site_id, visitor_id",
+	"sessions":              "site_id, visitor_id",
+	"identities":            "site_id, visitor_id",
+	"server_links":          "site_id, visitor_id",
+	"number_leases":         "site_id, number", // every lease of a number on one shard, for matching calls
+	"person_aliases":        "site_id, person_id",
+	"person_merges":         "site_id, person_id",
+	"person_sessions":       "site_id, person_id",
+	"conversions":           "site_id, conversion_id",
+	"attributions":          "site_id, conversion_id", // until migration 0090 folds it into touch_credits
+	"touch_credits":         "site_id, conversion_id",
+	"touch_credit_versions": "site_id, conversion_id",
+	"ad_costs":              "site_id, date",
+	"webhook_deliveries":    "site_id, conversion_id",
+	"delivery_queue":        "site_id, delivery_id",
+	"attribution_state":     "site_id, name",
+	"leases":                "name",
+	"report_changes":        "site_id, day",
+	"report_builds":         "site_id, day",
+	"report_traffic":        "site_id, day",
+	"report_credit":         "site_id, day",
+	"report_visits":         "site_id, day",
+	"report_visit_builds":   "site_id, day",
+	"fx_rates":              "site_id, currency",
+	"api_tokens":            "token_id",
+	"erased_identifiers":    "site_id, id_sha256",
+	"privacy_erasures":      "site_id", // erasure_id is a UUID, which cityHash64 of ClickHouse 18.16 refuses
+	"site_settings":         "site_id",
+	"scoring_rules":         "site_id",
+	"lead_scores":           "site_id, person_id",
+	"lead_score_history":    "site_id, person_id",
 }
 
 // LocalSuffix names the replicated table under each Distributed one.

@@ -119,6 +119,10 @@ SELECT throwIf(count() != 3 OR uniqExact(person_id) != 1 OR any(person_id) != 'p
 SELECT throwIf(abs(sumIf(revenue_site, model = 'linear') - 80) > 1e-9 OR anyIf(currency, model = 'linear') != 'USD'
     OR anyIf(visitor_id, model = 'first_click') != '' OR anyIf(session_id, model = 'first_click') != '')
 FROM {db}.attributions_current WHERE conversion_id = 'sale-usd';
+-- touch_credit_versions: the highest version of each conversion, at its time.
+SELECT throwIf(count() != 2 OR maxIf(version, conversion_id = 'lead-fixed') != 20 OR maxIf(version, conversion_id = 'sale-usd') != 30
+    OR anyIf(occurred_at, conversion_id = 'sale-usd') != toDateTime('2026-10-04 12:00:00', 'UTC'))
+FROM (SELECT conversion_id, occurred_at, max(version) AS version FROM {db}.touch_credit_versions WHERE site_id = 'fx' GROUP BY conversion_id, occurred_at);
 
 -- Cost: each campaign's tree counted once, the latest import, converted.
 SELECT throwIf(count() != 3) FROM {db}.campaign_costs WHERE site_id = 'fx';
