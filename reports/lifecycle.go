@@ -84,7 +84,7 @@ type Lifecycle struct {
 // entry is a conversion a person entered the funnel with, under one key; as read, one of its
 // credited touches (entering sums them).
 type entry struct {
-	person  uint64 // personHash of the person
+	hash    uint64 // personHash of the person
 	id, key string
 	lead    bool // a lead, not a later stage
 	credit  float64
@@ -153,7 +153,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		if !timesOK {
 			return errNoTimes
 		}
-		h := es[0].person
+		h := es[0].hash
 		for j < len(times) && times[j].hash < h {
 			j++
 		}
@@ -198,7 +198,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	flush := func() error {
 		for i := 0; i < len(backlog); {
 			end := i + 1
-			for end < len(backlog) && backlog[end].person == backlog[i].person {
+			for end < len(backlog) && backlog[end].hash == backlog[i].hash {
 				end++
 			}
 			if err := count(backlog[i:end]); err != nil {
@@ -353,11 +353,11 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string,
 		var e entry
 		var lead uint8
 		var at time.Time
-		if err := sc.Scan(&e.person, &e.id, &lead, &e.key, &e.credit, &at); err != nil {
+		if err := sc.Scan(&e.hash, &e.id, &lead, &e.key, &e.credit, &at); err != nil {
 			return err
 		}
 		e.lead, e.key, e.at = lead == 1, keyOf(e.key), at.Unix()
-		if len(run) > 0 && run[0].person != e.person {
+		if len(run) > 0 && run[0].hash != e.hash {
 			if err := f(run); err != nil {
 				return err
 			}

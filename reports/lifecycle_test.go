@@ -35,10 +35,10 @@ func TestStalledPeopleKeepsTheLongestStalled(t *testing.T) {
 func TestEnteringSumsEachConversionsTouchesPerKey(t *testing.T) {
 	day := func(d int) int64 { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC).Unix() }
 	lead := func(id, key string, credit float64, at int64) entry {
-		return entry{person: 1, id: id, key: key, lead: true, credit: credit, at: at}
+		return entry{hash: 1, id: id, key: key, lead: true, credit: credit, at: at}
 	}
 	stage := func(id, key string, credit float64, at int64) entry {
-		return entry{person: 1, id: id, key: key, credit: credit, at: at}
+		return entry{hash: 1, id: id, key: key, credit: credit, at: at}
 	}
 	for _, c := range []struct {
 		name string
