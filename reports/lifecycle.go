@@ -57,6 +57,9 @@ type StalledPerson struct {
 	Days     float64   `json:"days"`
 	// ConversionID is the conversion the person entered the funnel with: their journey.
 	ConversionID string `json:"conversion_id"`
+
+	conv uint64 // convHash of ConversionID, and its time: the id is found once listed
+	at   int64
 }
 
 // Lifecycle is the lifecycle report.
@@ -84,11 +87,12 @@ type Lifecycle struct {
 // entry is a conversion a person entered the funnel with, under one key; as read, one of its
 // credited touches (entering sums them).
 type entry struct {
-	hash    uint64 // personHash of the person
-	id, key string
-	lead    bool // a lead, not a later stage
-	credit  float64
-	at      int64 // Unix seconds
+	hash   uint64 // personHash of the person
+	conv   uint64 // convHash of the conversion
+	key    string
+	lead   bool // a lead, not a later stage
+	credit float64
+	at     int64 // Unix seconds
 }
 
 // personTimes is when a person first reached each stage (see stageTimes), in Unix seconds,
@@ -106,6 +110,12 @@ type personTimes struct {
 // million strings fewer to decode. Two people would be counted as one only if their ids
 // shared a hash: about one chance in 40 million among a million people.
 const personHash = "cityHash64(person)"
+
+// convHash is the expression of the 64-bit hash by which the entries name their
+// conversion, for the same reason: only the listed stalled people need the id, which
+// conversionIDs finds. Two conversions of one person would be summed as one only if their
+// ids shared a hash.
+const convHash = "cityHash64(conversion_id)"
 
 // Lifecycle follows the people who entered the funnel in the range through the site's
 // stages, each under the keys of the touches the model credits for their entry, with that
@@ -170,10 +180,10 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 			t[0] = es[0].at // entered with a later stage: that is their lead
 		}
 		exits := tm[n:]
-		first := es[0].id // the person's first entry in the range carries their stages
+		first := es[0].conv // the person's first entry in the range carries their stages
 		var carried float64
 		for _, e := range es {
-			if e.id == first {
+			if e.conv == first {
 				get(e.key).add(t, exits, now, stall, e.credit)
 				carried += e.credit
 			} else {
@@ -183,7 +193,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		}
 		if i, since := total.add(t, exits, now, stall, carried); i >= 0 {
 			stalled.add(StalledPerson{PersonID: person, Stage: l.Stages[i], Since: since,
-				Days: credit6(now.Sub(since).Hours() / 24), ConversionID: first})
+				Days: credit6(now.Sub(since).Hours() / 24), conv: first, at: es[0].at})
 		}
 		return nil
 	}
@@ -279,6 +289,9 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	out.Totals.PipelineValue = cents(pipe.sum)
 	out.Totals.setVisitors(allVisitors)
 	out.StalledPeople = stalled.longest()
+	if err := s.conversionIDs(ctx, p.Site, out.StalledPeople); err != nil {
+		return nil, fmt.Errorf("cannot read lifecycle: %w", err)
+	}
 	return out, nil
 }
 
@@ -316,12 +329,12 @@ func entering(es []entry, t []int64) []entry {
 		}
 	}
 	slices.SortFunc(keep, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.id, b.id), strings.Compare(a.key, b.key))
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.conv, b.conv), strings.Compare(a.key, b.key))
 	})
 	// A conversion's touches under one key are one entry, with their credit summed.
 	out := keep[:0]
 	for _, e := range keep {
-		if n := len(out); n > 0 && out[n-1].id == e.id && out[n-1].key == e.key {
+		if n := len(out); n > 0 && out[n-1].conv == e.conv && out[n-1].key == e.key {
 			out[n-1].credit += e.credit
 			continue
 		}
@@ -346,14 +359,14 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string,
 		latest, cond, typeCond))
 	// Touches are summed per conversion and key in Go (entering), where each person's rows
 	// are at hand: grouping by conversion in ClickHouse took twice as long as reading them.
-	q := fmt.Sprintf(`SELECT %[1]s AS h, conversion_id, conversion_type = 'lead', k, credit, occurred_at FROM (%[2]s) ORDER BY h`, personHash, inner)
+	q := fmt.Sprintf(`SELECT %[1]s AS h, %[2]s, conversion_type = 'lead', k, credit, occurred_at FROM (%[3]s) ORDER BY h`, personHash, convHash, inner)
 	args := append(append(append(append([]any{p.Site}, latestArgs...), stages), condArgs...), typeArgs...)
 	var run []entry // the rows of one person
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var e entry
 		var lead uint8
 		var at time.Time
-		if err := sc.Scan(&e.hash, &e.id, &lead, &e.key, &e.credit, &at); err != nil {
+		if err := sc.Scan(&e.hash, &e.conv, &lead, &e.key, &e.credit, &at); err != nil {
 			return err
 		}
 		e.lead, e.key, e.at = lead == 1, keyOf(e.key), at.Unix()
@@ -368,6 +381,33 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string,
 	})
 	if err == nil && len(run) > 0 {
 		err = f(run)
+	}
+	return err
+}
+
+// conversionIDs sets the ConversionID of the stalled people from their conversions' hash
+// and time, in one read of the credit versions at those times.
+func (s *Store) conversionIDs(ctx context.Context, siteID string, people []StalledPerson) error {
+	if len(people) == 0 {
+		return nil
+	}
+	var times []time.Time
+	for _, p := range people {
+		times = append(times, time.Unix(p.at, 0).UTC())
+	}
+	ids := map[uint64]string{}
+	q := fmt.Sprintf(`SELECT DISTINCT %s, conversion_id FROM %s.touch_credit_versions WHERE site_id = ? AND occurred_at IN (SELECT arrayJoin(?))`, convHash, s.DB)
+	err := s.each(ctx, q, []any{siteID, times}, func(sc scanner) error {
+		var h uint64
+		var id string
+		if err := sc.Scan(&h, &id); err != nil {
+			return err
+		}
+		ids[h] = id
+		return nil
+	})
+	for i := range people {
+		people[i].ConversionID = ids[people[i].conv]
 	}
 	return err
 }

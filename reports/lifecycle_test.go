@@ -34,11 +34,11 @@ func TestStalledPeopleKeepsTheLongestStalled(t *testing.T) {
 // touches summed per key; without any lead, with the first later stage they reached.
 func TestEnteringSumsEachConversionsTouchesPerKey(t *testing.T) {
 	day := func(d int) int64 { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC).Unix() }
-	lead := func(id, key string, credit float64, at int64) entry {
-		return entry{hash: 1, id: id, key: key, lead: true, credit: credit, at: at}
+	lead := func(conv uint64, key string, credit float64, at int64) entry {
+		return entry{hash: 1, conv: conv, key: key, lead: true, credit: credit, at: at}
 	}
-	stage := func(id, key string, credit float64, at int64) entry {
-		return entry{hash: 1, id: id, key: key, credit: credit, at: at}
+	stage := func(conv uint64, key string, credit float64, at int64) entry {
+		return entry{hash: 1, conv: conv, key: key, credit: credit, at: at}
 	}
 	for _, c := range []struct {
 		name string
@@ -47,16 +47,16 @@ func TestEnteringSumsEachConversionsTouchesPerKey(t *testing.T) {
 		want []entry
 	}{
 		{"two leads, touches under a key summed",
-			[]entry{lead("c2", "google", 0.25, day(5)), lead("c1", "email", 0.5, day(2)), stage("c3", "google", 1, day(9)),
-				lead("c2", "email", 0.5, day(5)), lead("c1", "google", 0.25, day(2)), lead("c2", "google", 0.25, day(5)), lead("c1", "google", 0.25, day(2))},
+			[]entry{lead(2, "google", 0.25, day(5)), lead(1, "email", 0.5, day(2)), stage(3, "google", 1, day(9)),
+				lead(2, "email", 0.5, day(5)), lead(1, "google", 0.25, day(2)), lead(2, "google", 0.25, day(5)), lead(1, "google", 0.25, day(2))},
 			[]int64{day(2), day(9)},
-			[]entry{lead("c1", "email", 0.5, day(2)), lead("c1", "google", 0.5, day(2)), lead("c2", "email", 0.5, day(5)), lead("c2", "google", 0.5, day(5))}},
+			[]entry{lead(1, "email", 0.5, day(2)), lead(1, "google", 0.5, day(2)), lead(2, "email", 0.5, day(5)), lead(2, "google", 0.5, day(5))}},
 		{"no lead ever: the first later stage",
-			[]entry{stage("c4", "email", 1, day(12)), stage("c3", "google", 0.5, day(9)), stage("c3", "google", 0.5, day(9))},
+			[]entry{stage(4, "email", 1, day(12)), stage(3, "google", 0.5, day(9)), stage(3, "google", 0.5, day(9))},
 			[]int64{0, day(9), day(12)},
-			[]entry{stage("c3", "google", 1, day(9))}},
+			[]entry{stage(3, "google", 1, day(9))}},
 		{"a lead before the range: nothing in it enters",
-			[]entry{stage("c3", "google", 1, day(9))},
+			[]entry{stage(3, "google", 1, day(9))},
 			[]int64{day(1), day(9)},
 			[]entry{}},
 	} {

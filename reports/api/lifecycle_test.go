@@ -95,9 +95,10 @@ func TestLifecycleOfConfiguredStages(t *testing.T) {
 	}
 	var people []string
 	for _, p := range lc.StalledPeople {
-		people = append(people, p.PersonID+":"+p.Stage)
+		people = append(people, p.PersonID+":"+p.Stage+":"+p.ConversionID)
 	}
-	if got, _ := json.Marshal(people); string(got) != `["A:lead","C:mql","D:mql"]` || math.Abs(lc.StalledPeople[0].Days-(17+14.0/24)) > 1e-5 {
+	// Each with the conversion they entered with: D, without a lead, entered with mql.
+	if got, _ := json.Marshal(people); string(got) != `["A:lead:lead-A","C:mql:lead-C","D:mql:mql-D"]` || math.Abs(lc.StalledPeople[0].Days-(17+14.0/24)) > 1e-5 {
 		t.Fatalf("stalled people %s %+v", got, lc.StalledPeople)
 	}
 	// Each links to a journey.
