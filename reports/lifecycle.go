@@ -84,8 +84,7 @@ type Lifecycle struct {
 	StalledTotal  int             `json:"stalled_total"`
 }
 
-// entry is a conversion a person entered the funnel with, under one key; as read, one of its
-// credited touches (entering sums them).
+// entry is one credited touch of a conversion of a stage, under one key.
 type entry struct {
 	hash   uint64 // personHash of the person
 	conv   uint64 // convHash of the conversion
@@ -99,16 +98,21 @@ type entry struct {
 // 0 for a stage not reached. Seconds rather than time.Time hold a million people's stages
 // in a third of the memory, which the garbage collector need not scan.
 type personTimes struct {
-	hash   uint64 // personHash of person
 	person string
 	t      []int64
 }
 
+// stageTimes holds the people's stage times, and where each person's are by personHash.
+type stageTimes struct {
+	people []personTimes
+	index  personIndex
+}
+
 // personHash is the ClickHouse expression of the 64-bit hash by which the lifecycle's
-// entries and stage times are sorted and matched. The entries, a row per credited touch,
-// then carry no person id: over a million leads under the linear model that is four
-// million strings fewer to decode. Two people would be counted as one only if their ids
-// shared a hash: about one chance in 40 million among a million people.
+// entries are matched with the stage times. The entries, a row per credited touch, then
+// carry no person id: over a million leads under the linear model that is four million
+// strings fewer to decode. Two people would be counted as one only if their ids shared a
+// hash: about one chance in 40 million among a million people.
 const personHash = "cityHash64(person)"
 
 // convHash is the expression of the 64-bit hash by which the entries name their
@@ -152,51 +156,8 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	}
 	total := newStageAgg(n, len(l.ExitStages))
 	var stalled stalledPeople
-	t := make([]int64, n)
-	var times []personTimes
-	timesRead, timesOK := make(chan struct{}), false
-	j := 0
-	// count counts a person's entries once the times are read. Entries and times are both
-	// sorted by personHash: a person's times are found by walking the times alongside. Maps
-	// by person took twice the Go time over a million people.
-	count := func(es []entry) error {
-		if !timesOK {
-			return errNoTimes
-		}
-		h := es[0].hash
-		for j < len(times) && times[j].hash < h {
-			j++
-		}
-		if j == len(times) || times[j].hash != h {
-			return nil // without any stage, no conversion enters them (see entering)
-		}
-		tm, person := times[j].t, times[j].person
-		es = entering(es, tm[:n])
-		if len(es) == 0 {
-			return nil
-		}
-		copy(t, tm[:n])
-		if !reached(t[0]) {
-			t[0] = es[0].at // entered with a later stage: that is their lead
-		}
-		exits := tm[n:]
-		first := es[0].conv // the person's first entry in the range carries their stages
-		var carried float64
-		for _, e := range es {
-			if e.conv == first {
-				get(e.key).add(t, exits, now, stall, e.credit)
-				carried += e.credit
-			} else {
-				get(e.key).counts[0] += e.credit
-				total.counts[0] += e.credit
-			}
-		}
-		if i, since := total.add(t, exits, now, stall, carried); i >= 0 {
-			stalled.add(StalledPerson{PersonID: person, Stage: l.Stages[i], Since: since,
-				Days: credit6(now.Sub(since).Hours() / 24), conv: first, at: es[0].at})
-		}
-		return nil
-	}
+	var in *entrants
+	timesRead := make(chan struct{})
 	var visitors map[string]uint64 // the source report's, by key
 	var allVisitors uint64
 	var pipeline map[string]*money
@@ -206,30 +167,26 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	// waiting for the times while reading would hold a connection the times may need.
 	var backlog []entry
 	flush := func() error {
-		for i := 0; i < len(backlog); {
-			end := i + 1
-			for end < len(backlog) && backlog[end].hash == backlog[i].hash {
-				end++
-			}
-			if err := count(backlog[i:end]); err != nil {
-				return err
-			}
-			i = end
+		if in == nil {
+			return errNoTimes
+		}
+		for _, e := range backlog {
+			in.add(e)
 		}
 		backlog = nil
 		return nil
 	}
-	read := func(es []entry) error {
+	read := func(e entry) error {
 		select {
 		case <-timesRead:
 			if err := flush(); err != nil {
 				return err
 			}
-			return count(es)
+			in.add(e)
 		default:
-			backlog = append(backlog, es...)
-			return nil
+			backlog = append(backlog, e)
 		}
+		return nil
 	}
 	err := parallel(func() error {
 		err := s.lifecycleEntries(ctx, p, l.Stages, read)
@@ -241,10 +198,12 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 			return nil // the times' own error says why
 		}
 		return err
-	}, func() (err error) {
+	}, func() error {
 		defer close(timesRead)
-		times, err = s.stageTimes(ctx, p.Site, append(slices.Clone(l.Stages), l.ExitStages...))
-		timesOK = err == nil
+		times, err := s.stageTimes(ctx, p.Site, append(slices.Clone(l.Stages), l.ExitStages...))
+		if err == nil {
+			in = newEntrants(times, n)
+		}
 		return err
 	}, func() (err error) {
 		visitors, allVisitors, err = s.visitors(ctx, p)
@@ -255,6 +214,33 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read lifecycle: %w", err)
+	}
+	// Each person counts under the keys of their first entry; their other entries count as
+	// leads only.
+	t := make([]int64, n)
+	for i, f := range in.first {
+		if f.head < 0 {
+			continue
+		}
+		tm := in.times.people[i].t
+		copy(t, tm[:n])
+		if !reached(t[0]) {
+			t[0] = f.at // entered with a later stage: that is their lead
+		}
+		var carried float64
+		for c := f.head; c >= 0; c = in.credits[c].next {
+			kc := in.credits[c]
+			get(in.keys[kc.key]).add(t, tm[n:], now, stall, kc.credit)
+			carried += kc.credit
+		}
+		if st, since := total.add(t, tm[n:], now, stall, carried); st >= 0 {
+			stalled.add(StalledPerson{PersonID: in.times.people[i].person, Stage: l.Stages[st], Since: since,
+				Days: credit6(now.Sub(since).Hours() / 24), conv: f.conv, at: f.at})
+		}
+	}
+	for k, c := range in.others {
+		get(in.keys[k]).counts[0] += c
+		total.counts[0] += c
 	}
 	out := &Lifecycle{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency,
 		Filters: p.Filter.Values(), Stages: l.Stages, ExitStages: l.ExitStages, StallAfterDays: stallDays,
@@ -303,53 +289,112 @@ func (r *LifecycleRow) setVisitors(v uint64) {
 	}
 }
 
-// entering keeps the entries a person enters the funnel with, their first one first: their
-// leads, or without any lead ever, their first stage if it was in the range. t holds when
-// the person first reached each stage, lead first. It keeps them in es, in place: a new
-// slice per person was half of the report's allocations.
-func entering(es []entry, t []int64) []entry {
-	keep := es[:0]
-	if reached(t[0]) {
-		for _, e := range es {
-			if e.lead {
-				keep = append(keep, e)
-			}
+// entrants follows the entries of the people with stage times, read in any order: each
+// person's first entry in the range (the earliest, then by conversion hash) with its
+// credit by key, and the credit of their other entries, which count as leads only.
+// Sorting the entries by person took ClickHouse half its time on them.
+type entrants struct {
+	times   *stageTimes
+	stages  int
+	first   []firstEntry // by person, as in times
+	credits []keyCredit  // the first entries' credit by key, a list per entry
+	keys    []string
+	keyIdx  map[string]int32
+	others  []float64 // by key
+	// The person of the last touch and their place (-1: no stage times; seen: any touch
+	// yet). A conversion's touches are read together, as touch_credits is sorted by
+	// conversion: under the linear model that is 0.8 million lookups rather than 4 million.
+	last    uint64
+	lastIdx int32
+	seen    bool
+}
+
+// firstEntry is a person's first entry so far: its time, its conversion, and the start of
+// its list in credits (-1: none yet).
+type firstEntry struct {
+	at   int64
+	conv uint64
+	head int32
+}
+
+// keyCredit is an entry's credit under one key, and the next of its list (-1: the last).
+type keyCredit struct {
+	key, next int32
+	credit    float64
+}
+
+func newEntrants(times *stageTimes, stages int) *entrants {
+	x := &entrants{times: times, stages: stages, first: make([]firstEntry, len(times.people)), keyIdx: map[string]int32{}}
+	for i := range x.first {
+		x.first[i].head = -1
+	}
+	return x
+}
+
+// add counts one credited touch.
+func (x *entrants) add(e entry) {
+	if !x.seen || e.hash != x.last {
+		i, ok := x.times.index.get(e.hash)
+		if !ok {
+			i = -1
 		}
-	} else {
-		var first int64
-		for _, at := range t[1:] {
-			if reached(at) && (first == 0 || at < first) {
-				first = at
-			}
+		x.last, x.lastIdx, x.seen = e.hash, i, true
+	}
+	i := x.lastIdx
+	if i < 0 || !enters(e, x.times.people[i].t[:x.stages]) {
+		return // without any stage, no conversion enters them
+	}
+	k, ok := x.keyIdx[e.key]
+	if !ok {
+		k = int32(len(x.keys))
+		x.keys, x.keyIdx[e.key] = append(x.keys, e.key), k
+		x.others = append(x.others, 0)
+	}
+	f := &x.first[i]
+	switch {
+	case f.head >= 0 && e.conv == f.conv: // another touch of the first entry
+	case f.head < 0 || e.at < f.at || e.at == f.at && e.conv < f.conv:
+		// A new first entry: the one it replaces counts as leads only.
+		for c := f.head; c >= 0; c = x.credits[c].next {
+			x.others[x.credits[c].key] += x.credits[c].credit
 		}
-		for _, e := range es {
-			if !e.lead && e.at == first {
-				keep = append(keep, e)
-			}
+		*f = firstEntry{at: e.at, conv: e.conv, head: -1}
+	default: // a later entry
+		x.others[k] += e.credit
+		return
+	}
+	for c := f.head; c >= 0; c = x.credits[c].next {
+		if x.credits[c].key == k {
+			x.credits[c].credit += e.credit
+			return
 		}
 	}
-	slices.SortFunc(keep, func(a, b entry) int {
-		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.conv, b.conv), strings.Compare(a.key, b.key))
-	})
-	// A conversion's touches under one key are one entry, with their credit summed.
-	out := keep[:0]
-	for _, e := range keep {
-		if n := len(out); n > 0 && out[n-1].conv == e.conv && out[n-1].key == e.key {
-			out[n-1].credit += e.credit
-			continue
-		}
-		out = append(out, e)
+	x.credits = append(x.credits, keyCredit{key: k, next: f.head, credit: e.credit})
+	f.head = int32(len(x.credits) - 1)
+}
+
+// enters reports whether a person enters the funnel with the entry's conversion, given when
+// they first reached each stage (t, lead first): with each of their leads, or without any
+// lead ever, with the first stage they reached.
+func enters(e entry, t []int64) bool {
+	if reached(t[0]) || e.lead {
+		return e.lead && reached(t[0])
 	}
-	return out
+	var first int64
+	for _, at := range t[1:] {
+		if reached(at) && (first == 0 || at < first) {
+			first = at
+		}
+	}
+	return e.at == first
 }
 
 // errNoTimes stops reading entries when the stage times could not be read.
 var errNoTimes = errors.New("no stage times")
 
 // lifecycleEntries reads the conversions of the stages that occurred in the range with the
-// model's credit for them by key, sorted by personHash, and gives f each person's rows: a
-// row per credited touch. f may change the rows but not keep them.
-func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string, f func([]entry) error) error {
+// model's credit for them by key, and gives f each row, a credited touch, in no order.
+func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string, f func(entry) error) error {
 	latest, latestArgs := p.credited(s.DB, "")
 	cond, condArgs := p.Filter.attributions()
 	typeCond, typeArgs := p.Filter.leadType()
@@ -357,32 +402,22 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string,
 			%[2]s AS credit
 		FROM %[3]s.touch_credits WHERE %[4]s AND has(?, conversion_type)%[5]s%[6]s`, p.By.attribution, model.CreditColumn(p.Model), s.DB,
 		latest, cond, typeCond))
-	// Touches are summed per conversion and key in Go (entering), where each person's rows
-	// are at hand: grouping by conversion in ClickHouse took twice as long as reading them.
-	q := fmt.Sprintf(`SELECT %[1]s AS h, %[2]s, conversion_type = 'lead', k, credit, occurred_at FROM (%[3]s) ORDER BY h`, personHash, convHash, inner)
+	// Touches are summed per conversion and key in Go (entrants): grouping by conversion in
+	// ClickHouse took twice as long as reading them.
+	q := fmt.Sprintf(`SELECT %[1]s, %[2]s, conversion_type = 'lead', k, credit, occurred_at FROM (%[3]s)`, personHash, convHash, inner)
 	args := append(append(append(append([]any{p.Site}, latestArgs...), stages), condArgs...), typeArgs...)
-	var run []entry // the rows of one person
-	err := s.each(ctx, q, args, func(sc scanner) error {
-		var e entry
-		var lead uint8
-		var at time.Time
+	// The row is scanned into the same variables each time: declared in the function, they
+	// escaped to the heap at each row, a fifth of the report's Go time under linear.
+	var e entry
+	var lead uint8
+	var at time.Time
+	return s.each(ctx, q, args, func(sc scanner) error {
 		if err := sc.Scan(&e.hash, &e.conv, &lead, &e.key, &e.credit, &at); err != nil {
 			return err
 		}
 		e.lead, e.key, e.at = lead == 1, keyOf(e.key), at.Unix()
-		if len(run) > 0 && run[0].hash != e.hash {
-			if err := f(run); err != nil {
-				return err
-			}
-			run = run[:0]
-		}
-		run = append(run, e)
-		return nil
+		return f(e)
 	})
-	if err == nil && len(run) > 0 {
-		err = f(run)
-	}
-	return err
 }
 
 // conversionIDs sets the ConversionID of the stalled people from their conversions' hash
@@ -413,30 +448,35 @@ func (s *Store) conversionIDs(ctx context.Context, siteID string, people []Stall
 }
 
 // stageTimes reads when each person first reached each of the stages: a time per stage,
-// in the order of stages, 0 for one not reached; sorted by personHash.
-func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) ([]personTimes, error) {
+// in the order of stages, 0 for one not reached.
+func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) (*stageTimes, error) {
 	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, indexOf(?, type) AS stage, occurred_at FROM %s.conversions FINAL
 		WHERE site_id = ? AND is_bot = 0 AND stage > 0`, s.DB))
 	// The earliest of each stage is taken in Go, over each person's rows: grouping by person
-	// and stage in ClickHouse took five times as long as reading the rows in order.
-	q := fmt.Sprintf(`SELECT %[1]s AS h, person, stage, occurred_at FROM (%[2]s) ORDER BY h`, personHash, inner)
-	var out []personTimes
-	var room []int64 // the people's times are cut from it, a thousand people at a time
+	// and stage in ClickHouse took five times as long as reading the rows.
+	// Unsorted, the times are ready sooner: sorting them kept more entries waiting for them
+	// than it saved.
+	q := fmt.Sprintf(`SELECT %[1]s, person, stage, occurred_at FROM (%[2]s)`, personHash, inner)
+	out := &stageTimes{}
+	var room []int64    // the people's times are cut from it, a thousand people at a time
+	var h, stage uint64 // scanned into the same variables each time, as in lifecycleEntries
+	var person string
+	var at time.Time
 	err := s.each(ctx, q, []any{siteID, stages, siteID}, func(sc scanner) error {
-		var h, stage uint64
-		var person string
-		var at time.Time
 		if err := sc.Scan(&h, &person, &stage, &at); err != nil {
 			return err
 		}
-		if len(out) == 0 || out[len(out)-1].hash != h {
+		i, ok := out.index.get(h)
+		if !ok {
 			if len(room) < len(stages) {
 				room = make([]int64, 1000*len(stages))
 			}
-			out = append(out, personTimes{h, person, room[:len(stages):len(stages)]})
+			i = int32(len(out.people))
+			out.index.put(h, i)
+			out.people = append(out.people, personTimes{person, room[:len(stages):len(stages)]})
 			room = room[len(stages):]
 		}
-		if t, sec := out[len(out)-1].t, at.Unix(); !reached(t[stage-1]) || sec < t[stage-1] {
+		if t, sec := out.people[i].t, at.Unix(); !reached(t[stage-1]) || sec < t[stage-1] {
 			t[stage-1] = sec
 		}
 		return nil
