@@ -227,11 +227,11 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		if !reached(t[0]) {
 			t[0] = f.at // entered with a later stage: that is their lead
 		}
-		var carried float64
+		var carried exactSum
 		for c := f.head; c >= 0; c = in.credits[c].next {
 			kc := in.credits[c]
 			get(in.keys[kc.key]).add(t, tm[n:], now, stall, kc.credit)
-			carried += kc.credit
+			carried.plus(kc.credit)
 		}
 		if st, since := total.add(t, tm[n:], now, stall, carried); st >= 0 {
 			stalled.add(StalledPerson{PersonID: in.times.people[i].person, Stage: l.Stages[st], Since: since,
@@ -239,8 +239,8 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		}
 	}
 	for k, c := range in.others {
-		get(in.keys[k]).counts[0] += c
-		total.counts[0] += c
+		get(in.keys[k]).counts[0].plus(c)
+		total.counts[0].plus(c)
 	}
 	out := &Lifecycle{Site: p.Site, Model: p.Model, By: p.By.Name, From: day(p.From), To: day(p.To), Currency: p.Currency,
 		Filters: p.Filter.Values(), Stages: l.Stages, ExitStages: l.ExitStages, StallAfterDays: stallDays,
@@ -300,7 +300,7 @@ type entrants struct {
 	credits []keyCredit  // the first entries' credit by key, a list per entry
 	keys    []string
 	keyIdx  map[string]int32
-	others  []float64 // by key
+	others  []exactSum // by key
 	// The person of the last touch and their place (-1: no stage times; seen: any touch
 	// yet). A conversion's touches are read together, as touch_credits is sorted by
 	// conversion: under the linear model that is 0.8 million lookups rather than 4 million.
@@ -320,7 +320,7 @@ type firstEntry struct {
 // keyCredit is an entry's credit under one key, and the next of its list (-1: the last).
 type keyCredit struct {
 	key, next int32
-	credit    float64
+	credit    exactSum
 }
 
 func newEntrants(times *stageTimes, stages int) *entrants {
@@ -348,7 +348,7 @@ func (x *entrants) add(e entry) {
 	if !ok {
 		k = int32(len(x.keys))
 		x.keys, x.keyIdx[e.key] = append(x.keys, e.key), k
-		x.others = append(x.others, 0)
+		x.others = append(x.others, exactSum{})
 	}
 	f := &x.first[i]
 	switch {
@@ -356,20 +356,21 @@ func (x *entrants) add(e entry) {
 	case f.head < 0 || e.at < f.at || e.at == f.at && e.conv < f.conv:
 		// A new first entry: the one it replaces counts as leads only.
 		for c := f.head; c >= 0; c = x.credits[c].next {
-			x.others[x.credits[c].key] += x.credits[c].credit
+			x.others[x.credits[c].key].plus(x.credits[c].credit)
 		}
 		*f = firstEntry{at: e.at, conv: e.conv, head: -1}
 	default: // a later entry
-		x.others[k] += e.credit
+		x.others[k].add(e.credit)
 		return
 	}
 	for c := f.head; c >= 0; c = x.credits[c].next {
 		if x.credits[c].key == k {
-			x.credits[c].credit += e.credit
+			x.credits[c].credit.add(e.credit)
 			return
 		}
 	}
-	x.credits = append(x.credits, keyCredit{key: k, next: f.head, credit: e.credit})
+	x.credits = append(x.credits, keyCredit{key: k, next: f.head})
+	x.credits[len(x.credits)-1].credit.add(e.credit)
 	f.head = int32(len(x.credits) - 1)
 }
 
@@ -590,14 +591,14 @@ func (s *stalledPeople) longest() []StalledPerson {
 }
 
 type stageAgg struct {
-	counts, stalled []float64
-	exits           []float64
+	counts, stalled []exactSum
+	exits           []exactSum
 	days            [][]float64 // between stage i and i+1, once per person
 	velocity        []float64   // from lead to the last stage
 }
 
 func newStageAgg(stages, exits int) *stageAgg {
-	return &stageAgg{counts: make([]float64, stages), stalled: make([]float64, stages), exits: make([]float64, exits),
+	return &stageAgg{counts: make([]exactSum, stages), stalled: make([]exactSum, stages), exits: make([]exactSum, exits),
 		days: make([][]float64, stages-1)}
 }
 
@@ -608,18 +609,18 @@ func reached(t int64) bool { return t > 0 }
 // add counts a person's stages t and exits (Unix seconds) with the weight w, the credit of
 // their entry; it returns the stage the person is stalled in and since when (-1: not
 // stalled).
-func (a *stageAgg) add(t, exits []int64, now time.Time, stall []time.Duration, w float64) (int, time.Time) {
+func (a *stageAgg) add(t, exits []int64, now time.Time, stall []time.Duration, w exactSum) (int, time.Time) {
 	furthest := -1
 	for i := range t {
 		if reached(t[i]) {
-			a.counts[i] += w
+			a.counts[i].plus(w)
 			furthest = i
 		}
 	}
 	left := false
 	for i, at := range exits {
 		if reached(at) {
-			a.exits[i] += w
+			a.exits[i].plus(w)
 			if furthest >= 0 && at >= t[furthest] {
 				left = true
 			}
@@ -636,7 +637,7 @@ func (a *stageAgg) add(t, exits []int64, now time.Time, stall []time.Duration, w
 	}
 	if furthest >= 0 && furthest < last && !left {
 		if since := time.Unix(t[furthest], 0).UTC(); now.Sub(since) > stall[furthest] {
-			a.stalled[furthest] += w
+			a.stalled[furthest].plus(w)
 			return furthest, since
 		}
 	}
@@ -647,12 +648,12 @@ func (a *stageAgg) row(key string, l site.Lifecycle) LifecycleRow {
 	r := LifecycleRow{Key: key, Counts: map[string]float64{}, Rates: map[string]*float64{}, MedianDays: map[string]*float64{}, Stalled: map[string]float64{}}
 	stages := l.Stages
 	for i, st := range stages {
-		r.Counts[st] = credit6(a.counts[i])
-		r.Stalled[st] = credit6(a.stalled[i]) // 0 for the last stage: nowhere further to go
+		r.Counts[st] = credit6(a.counts[i].float())
+		r.Stalled[st] = credit6(a.stalled[i].float()) // 0 for the last stage: nowhere further to go
 		if i+1 < len(stages) {
 			name := st + "_" + stages[i+1]
-			if credit6(a.counts[i]) > 0 {
-				v := credit6(a.counts[i+1] / a.counts[i])
+			if from := a.counts[i].float(); credit6(from) > 0 {
+				v := credit6(a.counts[i+1].float() / from)
 				r.Rates[name] = &v
 			} else {
 				r.Rates[name] = nil
@@ -661,7 +662,7 @@ func (a *stageAgg) row(key string, l site.Lifecycle) LifecycleRow {
 		}
 	}
 	for i, st := range l.ExitStages {
-		r.Counts[st] = credit6(a.exits[i])
+		r.Counts[st] = credit6(a.exits[i].float())
 	}
 	r.Velocity = Velocity{Median: quantile(a.velocity, 0.5), P75: quantile(a.velocity, 0.75)}
 	return r

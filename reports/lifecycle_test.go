@@ -77,11 +77,11 @@ func TestEntrantsSumEachConversionsTouchesPerKey(t *testing.T) {
 			first, others := credits{}, credits{}
 			f := x.first[0]
 			for i := f.head; i >= 0; i = x.credits[i].next {
-				first[x.keys[x.credits[i].key]] += x.credits[i].credit
+				first[x.keys[x.credits[i].key]] += x.credits[i].credit.float()
 			}
 			for k, v := range x.others {
-				if v != 0 {
-					others[x.keys[k]] = v
+				if v != (exactSum{}) {
+					others[x.keys[k]] = v.float()
 				}
 			}
 			if f.at != c.at || !reflect.DeepEqual(first, c.first) || !reflect.DeepEqual(others, c.others) {
