@@ -200,7 +200,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		return err
 	}, func() error {
 		defer close(timesRead)
-		times, err := s.stageTimes(ctx, p.Site, append(slices.Clone(l.Stages), l.ExitStages...))
+		times, err := s.stageTimes(ctx, p, l.Stages, append(slices.Clone(l.Stages), l.ExitStages...))
 		if err == nil {
 			in = newEntrants(times, n)
 		}
@@ -449,21 +449,27 @@ func (s *Store) conversionIDs(ctx context.Context, siteID string, people []Stall
 }
 
 // stageTimes reads when each person first reached each of the stages: a time per stage,
-// in the order of stages, 0 for one not reached.
-func (s *Store) stageTimes(ctx context.Context, siteID string, stages []string) (*stageTimes, error) {
+// in the order of stages, 0 for one not reached. It reads only the people who could enter
+// the funnel in the range: those with a conversion of its stages (entering) in it, bots and
+// replaced rows included, as a wider set does no harm. Over the last 30 days of the bench
+// that is 240,000 rows of 800,000 and a fifth of the report's time; over 200 days, almost
+// everyone, for 0.1–0.15 s more ClickHouse CPU.
+func (s *Store) stageTimes(ctx context.Context, p Params, entering, stages []string) (*stageTimes, error) {
+	inRange := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id FROM %s.conversions
+		WHERE site_id = ? AND occurred_at >= ? AND occurred_at < ? AND has(?, type)`, s.DB))
 	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, indexOf(?, type) AS stage, occurred_at FROM %s.conversions FINAL
 		WHERE site_id = ? AND is_bot = 0 AND stage > 0`, s.DB))
 	// The earliest of each stage is taken in Go, over each person's rows: grouping by person
 	// and stage in ClickHouse took five times as long as reading the rows.
 	// Unsorted, the times are ready sooner: sorting them kept more entries waiting for them
 	// than it saved.
-	q := fmt.Sprintf(`SELECT %[1]s, person, stage, occurred_at FROM (%[2]s)`, personHash, inner)
+	q := fmt.Sprintf(`SELECT %[1]s AS h, person, stage, occurred_at FROM (%[2]s) WHERE h IN (SELECT %[1]s FROM (%[3]s))`, personHash, inner, inRange)
 	out := &stageTimes{}
 	var room []int64    // the people's times are cut from it, a thousand people at a time
 	var h, stage uint64 // scanned into the same variables each time, as in lifecycleEntries
 	var person string
 	var at time.Time
-	err := s.each(ctx, q, []any{siteID, stages, siteID}, func(sc scanner) error {
+	err := s.each(ctx, q, []any{p.Site, stages, p.Site, p.Site, p.Site, p.From, p.end(), entering}, func(sc scanner) error {
 		if err := sc.Scan(&h, &person, &stage, &at); err != nil {
 			return err
 		}

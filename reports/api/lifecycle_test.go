@@ -129,6 +129,13 @@ func TestLifecycleOfConfiguredStages(t *testing.T) {
 	if rows["Email"].PipelineValue != 1000 || rows["Paid Search"].PipelineValue != 0 || rows["Email"].Counts["lead"] != 2 {
 		t.Fatalf("last click rows %+v", rows)
 	}
+	// From Oct 3, B enters with their lead and D with their mql (D never had a lead). C
+	// reached mql in the range, but their lead was before it: C does not enter.
+	var late reports.Lifecycle
+	get(t, w.srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-10-03&to=2026-10-31&model=first_click", "demo-admin", &late)
+	if c := late.Totals.Counts; c["lead"] != 2 || c["mql"] != 2 || c["customer"] != 0 {
+		t.Fatalf("from Oct 3: %v", c)
+	}
 	// Nobody stalled in a range without leads: an empty list, not null.
 	var raw map[string]any
 	get(t, w.srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-09-01&to=2026-09-30", "demo-admin", &raw)
