@@ -378,8 +378,11 @@ func (x *entrants) add(e entry) {
 // they first reached each stage (t, lead first): with each of their leads, or without any
 // lead ever, with the first stage they reached.
 func enters(e entry, t []int64) bool {
-	if reached(t[0]) || e.lead {
-		return e.lead && reached(t[0])
+	if reached(t[0]) {
+		return e.lead
+	}
+	if e.lead {
+		return false // a lead the stage times lack (a bot's, for one) enters no one
 	}
 	var first int64
 	for _, at := range t[1:] {
