@@ -106,6 +106,53 @@ type personTimes struct {
 type stageTimes struct {
 	people []personTimes
 	index  personIndex
+	stages int
+	room   []int64 // the people's times are cut from it, a thousand people at a time
+	// Rows waiting to be added, their people's hashes and places: found a batch at a time
+	// (personIndex.getAll).
+	pending []timeRow
+	hashes  []uint64
+	places  []int32
+}
+
+// timeRow is a time a person reached a stage (1 for the first): a row of stageTimes'
+// query.
+type timeRow struct {
+	hash, stage uint64
+	person      string
+	at          int64
+}
+
+// add adds a row, once flushed: the person's time of the stage is the earliest of theirs.
+func (x *stageTimes) add(r timeRow) {
+	x.pending, x.hashes = append(x.pending, r), append(x.hashes, r.hash)
+	if len(x.pending) == lookupBatch {
+		x.flush()
+	}
+}
+
+// flush adds the pending rows.
+func (x *stageTimes) flush() {
+	x.places = x.index.getAll(x.hashes, x.places[:0])
+	for j, r := range x.pending {
+		i, ok := x.places[j], x.places[j] >= 0
+		if !ok {
+			i, ok = x.index.get(r.hash) // added by an earlier row of the batch
+		}
+		if !ok {
+			if len(x.room) < x.stages {
+				x.room = make([]int64, 1000*x.stages)
+			}
+			i = int32(len(x.people))
+			x.index.put(r.hash, i)
+			x.people = append(x.people, personTimes{r.person, x.room[:x.stages:x.stages]})
+			x.room = x.room[x.stages:]
+		}
+		if t := x.people[i].t; !reached(t[r.stage-1]) || r.at < t[r.stage-1] {
+			t[r.stage-1] = r.at
+		}
+	}
+	x.pending, x.hashes = x.pending[:0], x.hashes[:0]
 }
 
 // personHash is the ClickHouse expression of the 64-bit hash by which the lifecycle's
@@ -192,7 +239,9 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 		err := s.lifecycleEntries(ctx, p, l.Stages, read)
 		if err == nil {
 			<-timesRead
-			err = flush()
+			if err = flush(); err == nil {
+				in.flush()
+			}
 		}
 		if errors.Is(err, errNoTimes) {
 			return nil // the times' own error says why
@@ -301,12 +350,11 @@ type entrants struct {
 	keys    []string
 	keyIdx  map[string]int32
 	others  []exactSum // by key
-	// The person of the last touch and their place (-1: no stage times; seen: any touch
-	// yet). A conversion's touches are read together, as touch_credits is sorted by
-	// conversion: under the linear model that is 0.8 million lookups rather than 4 million.
-	last    uint64
-	lastIdx int32
-	seen    bool
+	// Touches waiting to be counted, their people's hashes, and their people's places:
+	// found a batch at a time (personIndex.getAll).
+	pending []entry
+	hashes  []uint64
+	places  []int32
 }
 
 // firstEntry is a person's first entry so far: its time, its conversion, and the start of
@@ -331,16 +379,25 @@ func newEntrants(times *stageTimes, stages int) *entrants {
 	return x
 }
 
-// add counts one credited touch.
+// add counts one credited touch, once flushed.
 func (x *entrants) add(e entry) {
-	if !x.seen || e.hash != x.last {
-		i, ok := x.times.index.get(e.hash)
-		if !ok {
-			i = -1
-		}
-		x.last, x.lastIdx, x.seen = e.hash, i, true
+	x.pending, x.hashes = append(x.pending, e), append(x.hashes, e.hash)
+	if len(x.pending) == lookupBatch {
+		x.flush()
 	}
-	i := x.lastIdx
+}
+
+// flush counts the pending touches.
+func (x *entrants) flush() {
+	x.places = x.times.index.getAll(x.hashes, x.places[:0])
+	for j := range x.pending {
+		x.count(&x.pending[j], x.places[j])
+	}
+	x.pending, x.hashes = x.pending[:0], x.hashes[:0]
+}
+
+// count counts one credited touch of the person at place i (-1: none).
+func (x *entrants) count(e *entry, i int32) {
 	if i < 0 || !enters(e, x.times.people[i].t[:x.stages]) {
 		return // without any stage, no conversion enters them
 	}
@@ -377,7 +434,7 @@ func (x *entrants) add(e entry) {
 // enters reports whether a person enters the funnel with the entry's conversion, given when
 // they first reached each stage (t, lead first): with each of their leads, or without any
 // lead ever, with the first stage they reached.
-func enters(e entry, t []int64) bool {
+func enters(e *entry, t []int64) bool {
 	if reached(t[0]) {
 		return e.lead
 	}
@@ -467,30 +524,18 @@ func (s *Store) stageTimes(ctx context.Context, p Params, entering, stages []str
 	// Unsorted, the times are ready sooner: sorting them kept more entries waiting for them
 	// than it saved.
 	q := fmt.Sprintf(`SELECT %[1]s AS h, person, stage, occurred_at FROM (%[2]s) WHERE h IN (SELECT %[1]s FROM (%[3]s))`, personHash, inner, inRange)
-	out := &stageTimes{}
-	var room []int64    // the people's times are cut from it, a thousand people at a time
-	var h, stage uint64 // scanned into the same variables each time, as in lifecycleEntries
-	var person string
+	out := &stageTimes{stages: len(stages)}
+	var r timeRow // scanned into the same variables each time, as in lifecycleEntries
 	var at time.Time
 	err := s.each(ctx, q, []any{p.Site, stages, p.Site, p.Site, p.Site, p.From, p.end(), entering}, func(sc scanner) error {
-		if err := sc.Scan(&h, &person, &stage, &at); err != nil {
+		if err := sc.Scan(&r.hash, &r.person, &r.stage, &at); err != nil {
 			return err
 		}
-		i, ok := out.index.get(h)
-		if !ok {
-			if len(room) < len(stages) {
-				room = make([]int64, 1000*len(stages))
-			}
-			i = int32(len(out.people))
-			out.index.put(h, i)
-			out.people = append(out.people, personTimes{person, room[:len(stages):len(stages)]})
-			room = room[len(stages):]
-		}
-		if t, sec := out.people[i].t, at.Unix(); !reached(t[stage-1]) || sec < t[stage-1] {
-			t[stage-1] = sec
-		}
+		r.at = at.Unix()
+		out.add(r)
 		return nil
 	})
+	out.flush()
 	return out, err
 }
 

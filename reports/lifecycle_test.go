@@ -74,6 +74,7 @@ func TestEntrantsSumEachConversionsTouchesPerKey(t *testing.T) {
 			for _, i := range rng.Perm(len(c.rows)) {
 				x.add(c.rows[i])
 			}
+			x.flush()
 			first, others := credits{}, credits{}
 			f := x.first[0]
 			for i := f.head; i >= 0; i = x.credits[i].next {
@@ -88,5 +89,77 @@ func TestEntrantsSumEachConversionsTouchesPerKey(t *testing.T) {
 				t.Fatalf("%s: first at %d %v, others %v; want at %d %v, others %v", c.name, f.at, first, others, c.at, c.first, c.others)
 			}
 		}
+	}
+}
+
+// Touches are counted, and stage times kept, a batch at a time: the same as one at a time,
+// people's rows within a batch and across batches alike.
+func TestBatchesCountAsRowsOneByOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const people, stages = 40, 3
+	var rows []timeRow
+	for range 5 * lookupBatch {
+		p, stage := rng.Uint64N(people), 1+rng.Uint64N(stages)
+		if p >= people-10 {
+			stage = 2 + rng.Uint64N(stages-1) // without a lead, these enter with a later stage
+		}
+		rows = append(rows, timeRow{hash: 1000 + p, stage: stage, person: fmt.Sprint("p", p), at: 1 + rng.Int64N(100)})
+	}
+	earliest := map[string][]int64{}
+	for _, r := range rows {
+		t := earliest[r.person]
+		if t == nil {
+			t = make([]int64, stages)
+			earliest[r.person] = t
+		}
+		if t[r.stage-1] == 0 || r.at < t[r.stage-1] {
+			t[r.stage-1] = r.at
+		}
+	}
+	times := &stageTimes{stages: stages}
+	for _, r := range rows {
+		times.add(r)
+	}
+	times.flush()
+	got := map[string][]int64{}
+	for _, p := range times.people {
+		got[p.person] = p.t
+	}
+	if !reflect.DeepEqual(got, earliest) {
+		t.Fatalf("stage times %v, want the earliest of each person and stage %v", got, earliest)
+	}
+	for _, r := range rows {
+		if i, ok := times.index.get(r.hash); !ok || times.people[i].person != r.person {
+			t.Fatalf("%s not found by their hash", r.person)
+		}
+	}
+
+	var touches []entry
+	for c := range uint64(3 * lookupBatch) { // a conversion's touches together, as they are read
+		p := 1000 + rng.Uint64N(people+5) // some without stage times
+		for range 1 + rng.IntN(4) {
+			touches = append(touches, entry{hash: p, conv: c, key: fmt.Sprint("k", rng.IntN(6)), lead: rng.IntN(4) > 0,
+				credit: float64(rng.IntN(8)) / 8, at: 1 + rng.Int64N(100)})
+		}
+	}
+	batched, single := newEntrants(times, stages), newEntrants(times, stages)
+	for _, e := range touches {
+		batched.add(e)
+		single.add(e)
+		single.flush()
+	}
+	batched.flush()
+	if !reflect.DeepEqual(batched.first, single.first) || !reflect.DeepEqual(batched.credits, single.credits) ||
+		!reflect.DeepEqual(batched.others, single.others) || !reflect.DeepEqual(batched.keys, single.keys) {
+		t.Fatal("touches counted in batches differ from touches counted one by one")
+	}
+	var entered int
+	for _, f := range batched.first {
+		if f.head >= 0 {
+			entered++
+		}
+	}
+	if entered == 0 || entered == people {
+		t.Fatalf("%d of %d people entered: the case tests too little", entered, people)
 	}
 }
