@@ -72,9 +72,8 @@ func TestEntrantsSumEachConversionsTouchesPerKey(t *testing.T) {
 			times.index.put(7, 0)
 			x := newEntrants(times, len(c.t))
 			for _, i := range rng.Perm(len(c.rows)) {
-				x.add(c.rows[i])
+				x.add([]entry{c.rows[i]})
 			}
-			x.flush()
 			first, others := credits{}, credits{}
 			f := x.first[0]
 			for i := f.head; i >= 0; i = x.credits[i].next {
@@ -143,12 +142,10 @@ func TestBatchesCountAsRowsOneByOne(t *testing.T) {
 		}
 	}
 	batched, single := newEntrants(times, stages), newEntrants(times, stages)
+	batched.add(touches)
 	for _, e := range touches {
-		batched.add(e)
-		single.add(e)
-		single.flush()
+		single.add([]entry{e})
 	}
-	batched.flush()
 	if !reflect.DeepEqual(batched.first, single.first) || !reflect.DeepEqual(batched.credits, single.credits) ||
 		!reflect.DeepEqual(batched.others, single.others) || !reflect.DeepEqual(batched.keys, single.keys) {
 		t.Fatal("touches counted in batches differ from touches counted one by one")
