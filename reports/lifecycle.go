@@ -126,7 +126,7 @@ type timeRow struct {
 // add adds a row, once flushed: the person's time of the stage is the earliest of theirs.
 func (x *stageTimes) add(r timeRow) {
 	x.pending, x.hashes = append(x.pending, r), append(x.hashes, r.hash)
-	if len(x.pending) == lookupBatch {
+	if len(x.pending) == rowBatch {
 		x.flush()
 	}
 }
@@ -154,6 +154,10 @@ func (x *stageTimes) flush() {
 	}
 	x.pending, x.hashes = x.pending[:0], x.hashes[:0]
 }
+
+// rowBatch is how many rows of entries or stage times are read before they are counted
+// together.
+const rowBatch = 4096
 
 // personHash is the ClickHouse expression of the 64-bit hash by which the lifecycle's
 // entries are matched with the stage times. The entries, a row per credited touch, then
@@ -219,7 +223,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	err := parallel(func() error {
 		defer close(batches)
 		var backlog [][]entry
-		batch := make([]entry, 0, entryBatch)
+		batch := make([]entry, 0, rowBatch)
 		send := func(wait bool) error {
 			if wait {
 				<-timesRead
@@ -242,7 +246,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 			return nil
 		}
 		err := s.lifecycleEntries(ctx, p, l.Stages, func(e entry) error {
-			if batch = append(batch, e); len(batch) < entryBatch {
+			if batch = append(batch, e); len(batch) < rowBatch {
 				return nil
 			}
 			err := send(false)
@@ -250,7 +254,7 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 			case batch = <-free:
 				batch = batch[:0]
 			default:
-				batch = make([]entry, 0, entryBatch)
+				batch = make([]entry, 0, rowBatch)
 			}
 			return err
 		})
@@ -399,9 +403,6 @@ func newEntrants(times *stageTimes, stages int) *entrants {
 	}
 	return x
 }
-
-// entryBatch is how many entries are read before they are counted together.
-const entryBatch = 4096
 
 // add counts a batch of credited touches.
 func (x *entrants) add(batch []entry) {

@@ -97,7 +97,7 @@ func TestBatchesCountAsRowsOneByOne(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const people, stages = 40, 3
 	var rows []timeRow
-	for range 5 * lookupBatch {
+	for range 5 * rowBatch {
 		p, stage := rng.Uint64N(people), 1+rng.Uint64N(stages)
 		if p >= people-10 {
 			stage = 2 + rng.Uint64N(stages-1) // without a lead, these enter with a later stage
@@ -134,7 +134,7 @@ func TestBatchesCountAsRowsOneByOne(t *testing.T) {
 	}
 
 	var touches []entry
-	for c := range uint64(3 * lookupBatch) { // a conversion's touches together, as they are read
+	for c := range uint64(3 * rowBatch) { // a conversion's touches together, as they are read
 		p := 1000 + rng.Uint64N(people+5) // some without stage times
 		for range 1 + rng.IntN(4) {
 			touches = append(touches, entry{hash: p, conv: c, key: fmt.Sprint("k", rng.IntN(6)), lead: rng.IntN(4) > 0,

@@ -50,15 +50,12 @@ func (x *personIndex) put(h uint64, i int32) {
 	x.n++
 }
 
-// lookupBatch is how many rows wait for their people's places at most (see getAll).
-const lookupBatch = 256
-
 // getAll appends the place of each of hashes (-1: absent) to places. Looked up in a loop
 // of their own rather than one per row read, one lookup's cache miss overlaps the next's:
-// the lifecycle's lookups took two fifths of the time. A hash equal to the
-// one before it is looked up once: a conversion's touches are read together, as
-// touch_credits is sorted by conversion, so under the linear model that is 0.8 million
-// lookups rather than 4 million.
+// the lifecycle's lookups took two fifths of the time. A hash equal to the one before it
+// is looked up once: a conversion's touches are read together, as touch_credits is
+// sorted by conversion, so under the linear model that is 0.8 million lookups rather
+// than 4 million.
 func (x *personIndex) getAll(hashes []uint64, places []int32) []int32 {
 	var last uint64
 	var place int32
