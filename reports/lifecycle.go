@@ -156,8 +156,8 @@ func (x *stageTimes) flush() {
 }
 
 // rowBatch is how many rows of entries or stage times are read before they are counted
-// together.
-const rowBatch = 4096
+// together (a variable for tests).
+var rowBatch = 4096
 
 // personHash is the ClickHouse expression of the 64-bit hash by which the lifecycle's
 // entries are matched with the stage times. The entries, a row per credited touch, then

@@ -1,12 +1,15 @@
 package reports
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"touchpoint/internal/site"
 )
 
 // The lifecycle report lists the people stalled longest, in order, and counts them all;
@@ -158,5 +161,31 @@ func TestBatchesCountAsRowsOneByOne(t *testing.T) {
 	}
 	if entered == 0 || entered == people {
 		t.Fatalf("%d of %d people entered: the case tests too little", entered, people)
+	}
+}
+
+// The lifecycle's answer does not depend on how its entries are batched: all in one
+// batch, or a few at a time, read before the stage times or after them.
+func TestLifecycleIsTheSameInAnyBatchSize(t *testing.T) {
+	store, _ := exploreData(t)
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) // leads before Oct 2 are stalled
+	defer func(n int) { rowBatch = n }(rowBatch)
+	for _, q := range []string{"from=2026-09-21&to=2026-10-12&model=linear&by=source", "from=2026-09-28&to=2026-10-12&by=campaign"} {
+		var want *Lifecycle
+		for _, n := range []int{4096, 1, 7} {
+			rowBatch = n
+			got, err := store.Lifecycle(context.Background(), params(t, q), site.Lifecycle{}, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want = got
+			} else if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: batches of %d give %+v, one batch %+v", q, n, got.Totals, want.Totals)
+			}
+		}
+		if want.Totals.Counts["lead"] == 0 || want.StalledTotal == 0 {
+			t.Fatalf("%s: %v leads, %d stalled: the case tests too little", q, want.Totals.Counts["lead"], want.StalledTotal)
+		}
 	}
 }
