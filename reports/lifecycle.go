@@ -208,78 +208,21 @@ func (s *Store) Lifecycle(ctx context.Context, p Params, l site.Lifecycle, now t
 	total := newStageAgg(n, len(l.ExitStages))
 	var stalled stalledPeople
 	var in *entrants
-	timesRead := make(chan struct{})
-	var visitors map[string]uint64 // the source report's, by key
+	times := make(chan *entrants, 1) // nil when the stage times could not be read
+	var visitors map[string]uint64   // the source report's, by key
 	var allVisitors uint64
 	var pipeline map[string]*money
 	var unconv []Unconverted
-	// Entries are read in batches and counted in a goroutine of their own: reading and
-	// counting in one made the report a twelfth slower on two cores, over 200 days under the
-	// linear model (four million touches). Batches read before the times are wait in
-	// backlog: waiting for the times while reading would hold a connection the times may
-	// need.
-	batches := make(chan []entry, 4)
-	free := make(chan []entry, 8) // counted batches, to fill again
-	err := parallel(func() error {
-		defer close(batches)
-		var backlog [][]entry
-		batch := make([]entry, 0, rowBatch)
-		send := func(wait bool) error {
-			if wait {
-				<-timesRead
-			} else {
-				select {
-				case <-timesRead:
-				default:
-					backlog = append(backlog, batch)
-					return nil
-				}
-			}
-			if in == nil {
-				return errNoTimes
-			}
-			for _, b := range backlog {
-				batches <- b
-			}
-			backlog = nil
-			batches <- batch
-			return nil
-		}
-		err := s.lifecycleEntries(ctx, p, l.Stages, func(e entry) error {
-			if batch = append(batch, e); len(batch) < rowBatch {
-				return nil
-			}
-			err := send(false)
-			select {
-			case batch = <-free:
-				batch = batch[:0]
-			default:
-				batch = make([]entry, 0, rowBatch)
-			}
-			return err
-		})
-		if err == nil {
-			err = send(true)
-		}
-		if errors.Is(err, errNoTimes) {
-			return nil // the times' own error says why
-		}
+	err := parallel(func() (err error) {
+		in, err = s.countEntries(ctx, p, l.Stages, times)
 		return err
 	}, func() error {
-		for b := range batches {
-			in.add(b)
-			select {
-			case free <- b:
-			default:
-			}
-		}
-		return nil
-	}, func() error {
-		defer close(timesRead)
-		times, err := s.stageTimes(ctx, p, l.Stages, append(slices.Clone(l.Stages), l.ExitStages...))
+		st, err := s.stageTimes(ctx, p, l.Stages, append(slices.Clone(l.Stages), l.ExitStages...))
+		var x *entrants
 		if err == nil {
-			in = newEntrants(times, n)
+			x = newEntrants(st, n)
 		}
+		times <- x
 		return err
 	}, func() (err error) {
 		visitors, allVisitors, err = s.visitors(ctx, p)
@@ -472,6 +415,80 @@ func enters(e *entry, t []int64) bool {
 
 // errNoTimes stops reading entries when the stage times could not be read.
 var errNoTimes = errors.New("no stage times")
+
+// countEntries reads the lifecycle's entries in batches and counts them in a goroutine of
+// their own, into the entrants that times gives once the stage times are read (nil, and no
+// error, when they could not be: their own error says why). Reading and counting in one
+// goroutine made the report a twelfth slower on two cores, over 200 days under the linear
+// model (four million touches). Batches read before the times wait in backlog: waiting for
+// the times while reading would hold a connection the times may need.
+func (s *Store) countEntries(ctx context.Context, p Params, stages []string, times <-chan *entrants) (*entrants, error) {
+	var in *entrants
+	received := false
+	batches := make(chan []entry, 4)
+	free := make(chan []entry, 8) // counted batches, to fill again
+	var backlog [][]entry
+	batch := make([]entry, 0, rowBatch)
+	// send passes the batch on to be counted, the backlog first; before the times, unless
+	// wait is set, it keeps it in the backlog.
+	send := func(wait bool) error {
+		if !received {
+			if wait {
+				in = <-times
+			} else {
+				select {
+				case in = <-times:
+				default:
+					backlog = append(backlog, batch)
+					return nil
+				}
+			}
+			received = true
+		}
+		if in == nil {
+			return errNoTimes
+		}
+		for _, b := range backlog {
+			batches <- b
+		}
+		backlog = nil
+		batches <- batch
+		return nil
+	}
+	err := parallel(func() error {
+		defer close(batches)
+		err := s.lifecycleEntries(ctx, p, stages, func(e entry) error {
+			if batch = append(batch, e); len(batch) < rowBatch {
+				return nil
+			}
+			err := send(false)
+			select {
+			case batch = <-free:
+				batch = batch[:0]
+			default:
+				batch = make([]entry, 0, rowBatch)
+			}
+			return err
+		})
+		if err == nil {
+			err = send(true)
+		}
+		return err
+	}, func() error {
+		for b := range batches {
+			in.add(b)
+			select {
+			case free <- b:
+			default:
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errNoTimes) {
+		return nil, nil
+	}
+	return in, err
+}
 
 // lifecycleEntries reads the conversions of the stages that occurred in the range with the
 // model's credit for them by key, and gives f each row, a credited touch, in no order.
