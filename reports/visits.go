@@ -77,15 +77,6 @@ func visitPairs() (out [][2]GroupBy) {
 // grouped by g, for a pair of visitPairs: its key is both values, f's first, packed.
 func pairDim(f, g GroupBy) string { return "pair:" + f.Name + "," + g.Name }
 
-// packed is values as chstore.Packed packs them.
-func packed(values []string) string {
-	var b strings.Builder
-	for _, v := range values {
-		fmt.Fprintf(&b, "%d:%s", len(v), v)
-	}
-	return b.String()
-}
-
 // visitSel says which report_visits rows give a report's visitors: those of dim whose
 // key starts with prefix, each the value after it (packed as chstore.Packed packs a
 // column when segment is set), and the total's row (totalDim, totalKey). When one is set,
@@ -114,7 +105,7 @@ func visitsFor(of rowsOf, g GroupBy, f Filter) (sel visitSel, ok bool) {
 		case by.Name == g.Name && of.dim == g.Name:
 			return visitSel{one: true, totalDim: g.Name, totalKey: v}, true
 		case drilled(by.Name) != drilled(g.Name): // a pair's
-			return visitSel{dim: pairDim(by, g), prefix: packed([]string{v}), segment: true, totalDim: by.Name, totalKey: v}, true
+			return visitSel{dim: pairDim(by, g), prefix: chstore.Pack(v), segment: true, totalDim: by.Name, totalKey: v}, true
 		}
 	}
 	if of.dim != drilldown {
@@ -135,7 +126,7 @@ func visitsFor(of rowsOf, g GroupBy, f Filter) (sel visitSel, ok bool) {
 			}
 			values = append(values, v)
 		}
-		sel = visitSel{dim: segmentDim(seg), prefix: packed(values), segment: true, totalDim: segmentDim(seg[:len(seg)-1]), totalKey: packed(values)}
+		sel = visitSel{dim: segmentDim(seg), prefix: chstore.Pack(values...), segment: true, totalDim: segmentDim(seg[:len(seg)-1]), totalKey: chstore.Pack(values...)}
 		if len(values) == 1 {
 			sel.totalDim, sel.totalKey = seg[0].Name, values[0]
 		}

@@ -19,6 +19,18 @@ func Packed(cols ...string) string {
 	return "concat(" + strings.Join(args, ", ") + ")"
 }
 
+// Pack packs values in Go as Packed does in SQL: to compare with, or look up, packed
+// columns.
+func Pack(values ...string) string {
+	var b strings.Builder
+	for _, v := range values {
+		b.WriteString(strconv.Itoa(len(v)))
+		b.WriteByte(':')
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
 // Unpack sets fields, in the order of Packed's columns, from a string Packed made. The
 // fields share the packed string's memory.
 func Unpack(text string, fields ...*string) error {

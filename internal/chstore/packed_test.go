@@ -34,6 +34,9 @@ func TestPackedRoundTripsThroughClickHouse(t *testing.T) {
 		if got != want {
 			t.Errorf("packed %q, unpacked %q", want, got)
 		}
+		if p := chstore.Pack(want[:]...); p != text {
+			t.Errorf("%q: Pack made %q, ClickHouse %q", want, p, text)
+		}
 	}
 }
 
