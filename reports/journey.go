@@ -148,9 +148,10 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	if conversionID != "" {
 		target, err = s.journeyConversions(ctx, st.ID, "conversion_id = ?", []any{conversionID}, "1")
 	} else {
-		idents := fmt.Sprintf("SELECT person_id FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 = ?", s.DB)
-		target, err = s.journeyConversions(ctx, st.ID, "1", nil, fmt.Sprintf("(email_sha256 = ? OR person IN (SELECT person FROM (%s)))",
-			chstore.CurrentPerson(s.DB, idents)), emailSHA256, st.ID, st.ID, emailSHA256)
+		idents, identArgs := chstore.CurrentPerson(s.DB, st.ID,
+			fmt.Sprintf("SELECT person_id FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 = ?", s.DB), st.ID, emailSHA256)
+		target, err = s.journeyConversions(ctx, st.ID, "1", nil, fmt.Sprintf("(email_sha256 = ? OR person IN (SELECT person FROM (%s)))", idents),
+			append([]any{emailSHA256}, identArgs...)...)
 	}
 	if err != nil {
 		return nil, err
@@ -297,9 +298,10 @@ func (s *Store) journeySessions(ctx context.Context, site, person string, from, 
 			PREWHERE (toDate(started_at), visitor_id) IN (%s)
 			WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
 		WHERE deleted = 0`, s.DB, placed)
+	resolved, args := chstore.CurrentPerson(s.DB, site, inner, append(append([]any{site, from, to}, idsArgs...), site, from, to)...)
 	q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
-		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, chstore.CurrentPerson(s.DB, inner))
-	args := append(append([]any{site, site, from, to}, idsArgs...), site, from, to, person)
+		FROM (%s) WHERE person = ? ORDER BY started_at, sid`, resolved)
+	args = append(args, person)
 	var out []journeySession
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var x journeySession
@@ -324,10 +326,11 @@ func (s *Store) journeySessions(ctx context.Context, site, person string, from, 
 func (s *Store) journeyConversions(ctx context.Context, site, pick string, pickArgs []any, where string, args ...any) ([]journeyConversion, error) {
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, props
 		FROM %s.conversions FINAL WHERE site_id = ? AND %s`, s.DB, pick)
+	resolved, resolvedArgs := chstore.CurrentPerson(s.DB, site, inner, append([]any{site}, pickArgs...)...)
 	q := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person, value, currency, props
-		FROM (%s) WHERE %s ORDER BY occurred_at, conversion_id`, chstore.CurrentPerson(s.DB, inner), where)
+		FROM (%s) WHERE %s ORDER BY occurred_at, conversion_id`, resolved, where)
 	var out []journeyConversion
-	err := s.each(ctx, q, append(append([]any{site, site}, pickArgs...), args...), func(sc scanner) error {
+	err := s.each(ctx, q, append(resolvedArgs, args...), func(sc scanner) error {
 		var c journeyConversion
 		var props string
 		if err := sc.Scan(&c.ConversionID, &c.Type, &c.LeadType, &c.OccurredAt, &c.person, &c.Value, &c.Currency, &props); err != nil {

@@ -115,10 +115,13 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	if lq.Stages == nil {
 		lq.Stages = site.DefaultStages
 	}
+	// A bot's lead is not listed, as no report counts it.
+	leads, args := chstore.CurrentPerson(s.DB, p.Site, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
+		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB), p.Site)
 	// Filters apply after FINAL: a corrected conversion may no longer be a lead, or of
 	// another type or date.
 	where := "type = 'lead' AND occurred_at >= ? AND occurred_at < ?"
-	args := []any{p.Site, p.Site, p.From, p.end()}
+	args = append(args, p.From, p.end())
 	typeCond, typeArgs := p.Filter.leadType()
 	where += typeCond
 	args = append(args, typeArgs...)
@@ -129,9 +132,6 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 			WHERE %s AND conversion_type = 'lead'%s)`, s.DB, latest, cond)
 		args = append(append(args, latestArgs...), condArgs...)
 	}
-	// A bot's lead is not listed, as no report counts it.
-	leads := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
-		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB))
 	order := "occurred_at DESC, conversion_id"
 	if lq.Order == "score" && lq.Scored {
 		order = "score DESC, " + order
@@ -230,10 +230,10 @@ func (s *Store) leadStages(ctx context.Context, site string, stages []string, le
 	for _, l := range leads {
 		persons = append(persons, l.PersonID)
 	}
-	inner := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, type FROM %s.conversions FINAL WHERE site_id = ?`, s.DB))
-	q := fmt.Sprintf(`SELECT person, groupUniqArray(type) FROM (%s) WHERE has(?, person) AND has(?, type) GROUP BY person`, inner)
+	resolved, args := chstore.CurrentPerson(s.DB, site, fmt.Sprintf(`SELECT person_id, type FROM %s.conversions FINAL WHERE site_id = ?`, s.DB), site)
+	q := fmt.Sprintf(`SELECT person, groupUniqArray(type) FROM (%s) WHERE has(?, person) AND has(?, type) GROUP BY person`, resolved)
 	furthest := map[string]string{}
-	err := s.each(ctx, q, []any{site, site, persons, stages[1:]}, func(sc scanner) error {
+	err := s.each(ctx, q, append(args, persons, stages[1:]), func(sc scanner) error {
 		var person string
 		var types []string
 		if err := sc.Scan(&person, &types); err != nil {

@@ -275,8 +275,8 @@ func (s *Scorer) merged(ctx context.Context, siteID string, old map[string]store
 func (s *Scorer) active(ctx context.Context, siteID string, since time.Time) ([]string, error) {
 	inner := fmt.Sprintf(`SELECT person_id FROM %[1]s.events WHERE site_id = ? AND received_at >= ?
 		UNION ALL SELECT person_id FROM %[1]s.conversions WHERE site_id = ? AND received_at >= ?`, s.DB)
-	q := fmt.Sprintf(`SELECT DISTINCT person FROM (%s) WHERE person != ''`, chstore.CurrentPerson(s.DB, inner))
-	rows, err := s.Conn.Query(ctx, q, siteID, siteID, since, siteID, since)
+	resolved, args := chstore.CurrentPerson(s.DB, siteID, inner, siteID, since, siteID, since)
+	rows, err := s.Conn.Query(ctx, fmt.Sprintf(`SELECT DISTINCT person FROM (%s) WHERE person != ''`, resolved), args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read active persons: %w", err)
 	}
@@ -309,17 +309,18 @@ func (s *Scorer) activities(ctx context.Context, siteID string, persons []string
 		}
 		return nil
 	}
-	filter, args := "", []any{siteID, siteID, siteID, siteID}
+	events, eventArgs := chstore.CurrentPerson(s.DB, siteID, fmt.Sprintf(`SELECT person_id, ts AS at, toUInt8(0) AS conv, event_type AS type,
+			'' AS lead_type, path, event_name, form, props, traits
+		FROM %s.events FINAL WHERE site_id = ? AND is_bot = 0`, s.DB), siteID)
+	convs, convArgs := chstore.CurrentPerson(s.DB, siteID, fmt.Sprintf(`SELECT person_id, occurred_at AS at, toUInt8(1) AS conv, type,
+			lead_type, '' AS path, '' AS event_name, '' AS form, props, '' AS traits
+		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB), siteID)
+	filter := ""
 	if persons != nil {
 		filter = " AND has(?, person)"
-		args = []any{siteID, siteID, persons, siteID, siteID, persons}
+		eventArgs, convArgs = append(eventArgs, persons), append(convArgs, persons)
 	}
-	events := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, ts AS at, toUInt8(0) AS conv, event_type AS type,
-			'' AS lead_type, path, event_name, form, props, traits
-		FROM %s.events FINAL WHERE site_id = ? AND is_bot = 0`, s.DB))
-	convs := chstore.CurrentPerson(s.DB, fmt.Sprintf(`SELECT person_id, occurred_at AS at, toUInt8(1) AS conv, type,
-			lead_type, '' AS path, '' AS event_name, '' AS form, props, '' AS traits
-		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB))
+	args := append(eventArgs, convArgs...)
 	cols := "person, at, conv, type, lead_type, path, event_name, form, props, traits"
 	q := fmt.Sprintf(`SELECT %[1]s FROM (
 			SELECT %[1]s FROM (%[2]s) WHERE person != ''%[4]s

@@ -68,8 +68,6 @@ type store struct {
 	db   string
 }
 
-func (s *store) currentPerson(inner string) string { return chstore.CurrentPerson(s.db, inner) }
-
 const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, received_ms,
 	call_touch, call_channel, call_source, call_medium, call_campaign`
 
@@ -113,9 +111,10 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 			visitParamExtractString(props, 'channel') AS call_channel, visitParamExtractString(props, 'source') AS call_source,
 			visitParamExtractString(props, 'medium') AS call_medium, visitParamExtractString(props, 'campaign') AS call_campaign
 		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, uint64(event.ServerRank-1), s.db) // a bot's conversion earns no credit
-	where, args := q.where(s.db, site)
-	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, s.currentPerson(inner), where)
-	rows, err := s.conn.Query(ctx, sql, append([]any{site, site}, args...)...)
+	resolved, args := chstore.CurrentPerson(s.db, site, inner, site)
+	where, whereArgs := q.where(s.db, site)
+	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, resolved, where)
+	rows, err := s.conn.Query(ctx, sql, append(args, whereArgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read conversions: %w", err)
 	}
@@ -148,9 +147,9 @@ func (sc *scope) personsWhere(db, site string) (string, []any) {
 	if sc.persons != nil {
 		return "has(?, person)", []any{sc.persons}
 	}
-	inner := chstore.CurrentPerson(db, fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", db))
-	return fmt.Sprintf("person IN (SELECT person FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", inner),
-		[]any{site, site, sc.from, sc.to}
+	resolved, args := chstore.CurrentPerson(db, site, fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", db), site)
+	return fmt.Sprintf("person IN (SELECT person FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", resolved),
+		append(args, sc.from, sc.to)
 }
 
 // creditedWhere is the condition on touch_credits rows that picks the scope's conversions.
@@ -179,11 +178,12 @@ func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driv
 	inner := fmt.Sprintf(`SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term,
 			content, landing_path, country, device, version
 		FROM %s.sessions WHERE %s`, s.db, live)
-	where, args := sc.personsWhere(s.db, site)
+	resolved, args := chstore.CurrentPerson(s.db, site, inner, liveArgs...)
+	where, whereArgs := sc.personsWhere(s.db, site)
 	// Packed after the persons are picked: only their sessions' text is copied.
 	q := fmt.Sprintf(`SELECT person, started_at, version, %s AS text FROM (%s) WHERE %s ORDER BY person`,
-		sessionText, s.currentPerson(inner), where)
-	rows, err := s.conn.Query(ctx, q, append(append([]any{site}, liveArgs...), args...)...)
+		sessionText, resolved, where)
+	rows, err := s.conn.Query(ctx, q, append(args, whereArgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read sessions: %w", err)
 	}
@@ -247,7 +247,8 @@ func latestVersions(ss []Session) []Session {
 func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (*model.Journeys, error) {
 	live, liveArgs := liveSessions(s.db, site, from, to)
 	inner := fmt.Sprintf(`SELECT person_id, started_at, session_id, channel FROM %s.sessions WHERE %s`, s.db, live)
-	convInner := fmt.Sprintf(`SELECT person_id FROM %s.conversions FINAL WHERE site_id = ?`, s.db)
+	convs, convArgs := chstore.CurrentPerson(s.db, site, fmt.Sprintf(`SELECT person_id FROM %s.conversions FINAL WHERE site_id = ?`, s.db), site)
+	resolved, args := chstore.CurrentPerson(s.db, site, inner, liveArgs...)
 	// Grouping by the path array in ClickHouse 18.16 is slower than sending each
 	// person's path, so paths are counted here. A path comes as one string, its channels
 	// joined by a control character that channel names (channel.Group's) never hold:
@@ -259,8 +260,8 @@ func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (
 				toUInt64(started_at) * 4294967296 + cityHash64(reinterpretAsString(session_id)) %% 65536 * 65536 + indexOf(names, channel))))),
 				'%[2]s') AS path,
 			person IN (SELECT person FROM (%[3]s)) AS converted
-		FROM (%[4]s) GROUP BY person`, s.db, pathSeparator, s.currentPerson(convInner), s.currentPerson(inner))
-	rows, err := s.conn.Query(ctx, q, append([]any{site, from, to, site, site, site}, liveArgs...)...)
+		FROM (%[4]s) GROUP BY person`, s.db, pathSeparator, convs, resolved)
+	rows, err := s.conn.Query(ctx, q, append(append([]any{site, from, to}, convArgs...), args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read paths: %w", err)
 	}
@@ -733,8 +734,8 @@ func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]st
 func (s *store) newSessions(ctx context.Context, site string, wm uint64) (map[string]time.Time, uint64, error) {
 	inner := fmt.Sprintf(`SELECT person_id, started_at, version FROM %s.sessions
 		WHERE site_id = ? AND version > ? AND is_bot = 0`, s.db)
-	q := fmt.Sprintf(`SELECT person, min(started_at), max(version) FROM (%s) GROUP BY person`, s.currentPerson(inner))
-	rows, err := s.conn.Query(ctx, q, site, site, wm)
+	resolved, args := chstore.CurrentPerson(s.db, site, inner, site, wm)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT person, min(started_at), max(version) FROM (%s) GROUP BY person`, resolved), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read new sessions: %w", err)
 	}

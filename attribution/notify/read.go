@@ -72,9 +72,10 @@ func (n *Notifier) emailHashes(ctx context.Context, site string, persons []strin
 	if len(persons) == 0 {
 		return out, nil
 	}
-	inner := fmt.Sprintf("SELECT person_id, email_sha256, linked_at FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 != ''", n.DB)
+	resolved, args := chstore.CurrentPerson(n.DB, site,
+		fmt.Sprintf("SELECT person_id, email_sha256, linked_at FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 != ''", n.DB), site)
 	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, email_sha256, max(linked_at) AS at FROM (%s) WHERE has(?, person)
-		GROUP BY person, email_sha256 ORDER BY person, at DESC, email_sha256`, chstore.CurrentPerson(n.DB, inner)), site, site, persons)
+		GROUP BY person, email_sha256 ORDER BY person, at DESC, email_sha256`, resolved), append(args, persons)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the email hashes of persons: %w", err)
 	}
@@ -106,8 +107,9 @@ func (n *Notifier) browserTrail(ctx context.Context, site string, persons []stri
 	inner := fmt.Sprintf(`SELECT person_id, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id FROM %s.events
 		WHERE site_id = ? AND ts >= ? AND ts <= ? AND origin IN ('web', 'pixel', 'import') AND is_bot = 0
 			AND (fbc != '' OR fbp != '' OR user_agent != '' OR click_id_type = 'fbclid')`, n.DB)
+	resolved, args := chstore.CurrentPerson(n.DB, site, inner, site, from.UTC(), to.UTC())
 	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id
-		FROM (%s) WHERE has(?, person) ORDER BY person, ts`, chstore.CurrentPerson(n.DB, inner)), site, site, from.UTC(), to.UTC(), persons)
+		FROM (%s) WHERE has(?, person) ORDER BY person, ts`, resolved), append(args, persons)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the browser ids of persons: %w", err)
 	}

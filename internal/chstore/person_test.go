@@ -1,0 +1,74 @@
+package chstore_test
+
+import (
+	"context"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"touchpoint/internal/chstore"
+	"touchpoint/internal/testenv"
+)
+
+// Rows resolve to the person their id was last merged into on their own site; ids
+// without an alias, and those whose latest alias is empty, stay who they are. The inner
+// query's arguments come first, then the site's.
+func TestCurrentPersonResolvesTheSitesLatestAliases(t *testing.T) {
+	conn, db := testenv.FreshDatabase(t)
+	ctx := context.Background()
+	aliases := [][4]any{ // site, person, current person, version
+		{"a", "p2", "p1", uint64(1)},
+		{"a", "p3", "p2", uint64(1)}, // an older merge…
+		{"a", "p3", "p1", uint64(2)}, // …rewritten by a later one
+		{"a", "p4", "p9", uint64(1)},
+		{"a", "p4", "", uint64(2)},
+		{"b", "p5", "p1", uint64(1)}, // another site's
+	}
+	b, err := chstore.PrepareBatch(ctx, conn, "INSERT INTO "+db+".person_aliases (site_id, person_id, current_person_id, updated_at, version)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range aliases {
+		if err := b.Append(a[0], a[1], a[2], time.Now(), a[3]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"p1": "p1", "p2": "p1", "p3": "p1", "p4": "p4", "p5": "p5"}
+	q, args := chstore.CurrentPerson(db, "a", "SELECT person_id, n FROM (SELECT arrayJoin(?) AS person_id, ? AS n)",
+		[]string{"p1", "p2", "p3", "p4", "p5"}, 7)
+	if got := currentPersons(t, conn, "SELECT person_id, person, n FROM ("+q+")", args); !maps.Equal(got, want) {
+		t.Errorf("current persons %v, want %v", got, want)
+	}
+}
+
+// currentPersons reads the person of each id from q's rows (id, person, n), whose n must
+// be 7.
+func currentPersons(t *testing.T, conn driver.Conn, q string, args []any) map[string]string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var id, person string
+		var n uint8
+		if err := rows.Scan(&id, &person, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 7 {
+			t.Errorf("%s: n = %d, want the inner query's 7", id, n)
+		}
+		got[id] = person
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
