@@ -1,8 +1,11 @@
 package chstore
 
 import (
+	"context"
 	"fmt"
 	"slices"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // CurrentPerson wraps the query inner, which must select person_id, so that it also
@@ -16,12 +19,26 @@ import (
 // join's 0.3 s, and reading one conversion 7 s against 0.2 s. Without aliases the map
 // was cheaper: 0.35 s against 0.53 s over 10 million sessions.
 func CurrentPerson(db, site, inner string, innerArgs ...any) (string, []any) {
-	q := fmt.Sprintf(`SELECT *, if(current_person_id != '', current_person_id, person_id) AS person
+	return joinAliases(db, inner, ""), append(slices.Clip(innerArgs), site)
+}
+
+// CurrentPersonOfFew is CurrentPerson for an inner query that reads a few rows, a
+// person's: only the aliases of their ids are joined, found by person_aliases' key, not
+// the whole site's. Inner is read twice, so its arguments come twice: inner's, the
+// site's, then inner's again. A journey's reads took 0.2 s of CPU each with a million
+// aliases, most of it building their table.
+func CurrentPersonOfFew(db, site, inner string, innerArgs ...any) (string, []any) {
+	q := joinAliases(db, inner, fmt.Sprintf(" AND person_id IN (SELECT person_id FROM (%s))", inner))
+	return q, append(append(slices.Clip(innerArgs), site), innerArgs...)
+}
+
+// joinAliases is CurrentPerson's query, the aliases restricted by cond.
+func joinAliases(db, inner, cond string) string {
+	return fmt.Sprintf(`SELECT *, if(current_person_id != '', current_person_id, person_id) AS person
 		FROM (%s) AS unresolved
 		ANY LEFT JOIN (SELECT person_id, current_person_id FROM %s.person_aliases FINAL
-			WHERE site_id = ? AND current_person_id != '') AS aliases
-		USING person_id`, inner, db)
-	return q, append(slices.Clip(innerArgs), site)
+			WHERE site_id = ? AND current_person_id != ''%s) AS aliases
+		USING person_id`, inner, db, cond)
 }
 
 // MaxListLen bounds the ids bound into one query: ClickHouse refuses queries longer than
@@ -29,11 +46,25 @@ func CurrentPerson(db, site, inner string, innerArgs ...any) (string, []any) {
 // that binds a list n times binds MaxListLen/n ids.
 const MaxListLen = 2000
 
-// PersonIDs is a condition on the column col of raw person ids, with its arguments, that
-// keeps the ids person_aliases resolves to the current person of site: the person's own
-// id and those merged into it. A reader of one person's rows skips everyone else's with
-// it before CurrentPerson resolves the rest.
-func PersonIDs(db, col, site, person string) (string, []any) {
-	return fmt.Sprintf(`%s IN (SELECT ? UNION ALL
-		SELECT person_id FROM %s.person_aliases FINAL WHERE site_id = ? AND current_person_id = ?)`, col, db), []any{person, site, person}
+// PersonIDs returns the person ids that person_aliases resolves to the current person
+// of site: the person's own id first, then those merged into it. A reader of one person's
+// rows skips everyone else's with them (col IN (SELECT arrayJoin(?))): a row is the
+// person's when its id is one of them. Read once rather than in each query that needs
+// them, they spare each a read of the site's aliases: 0.06-0.09 s of CPU with a million.
+func PersonIDs(ctx context.Context, conn driver.Conn, db, site, person string) ([]string, error) {
+	ids := []string{person}
+	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT person_id FROM %s.person_aliases FINAL
+		WHERE site_id = ? AND current_person_id = ? AND person_id != ?`, db), site, person, person)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the ids merged into a person: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("cannot read the ids merged into a person: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -3,6 +3,7 @@ package chstore_test
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,6 +18,40 @@ import (
 // query's arguments come first, then the site's.
 func TestCurrentPersonResolvesTheSitesLatestAliases(t *testing.T) {
 	conn, db := testenv.FreshDatabase(t)
+	insertAliases(t, conn, db)
+	want := map[string]string{"p1": "p1", "p2": "p1", "p3": "p1", "p4": "p4", "p5": "p5"}
+	for name, resolve := range map[string]func(db, site, inner string, args ...any) (string, []any){
+		"CurrentPerson": chstore.CurrentPerson, "CurrentPersonOfFew": chstore.CurrentPersonOfFew} {
+		q, args := resolve(db, "a", "SELECT person_id, n FROM (SELECT arrayJoin(?) AS person_id, ? AS n)",
+			[]string{"p1", "p2", "p3", "p4", "p5"}, 7)
+		if got := currentPersons(t, conn, "SELECT person_id, person, n FROM ("+q+")", args); !maps.Equal(got, want) {
+			t.Errorf("%s: current persons %v, want %v", name, got, want)
+		}
+	}
+}
+
+// A person's ids are their own and those whose latest alias on the site is the person.
+func TestPersonIDsAreTheIdsResolvedToThePerson(t *testing.T) {
+	conn, db := testenv.FreshDatabase(t)
+	ctx := context.Background()
+	insertAliases(t, conn, db)
+	for person, want := range map[string][]string{"p1": {"p1", "p2", "p3"}, "p4": {"p4"}, "p9": {"p9"}} {
+		ids, err := chstore.PersonIDs(ctx, conn, db, "a", person)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) > 0 {
+			slices.Sort(ids[1:]) // the person's own id first, the rest in no order
+		}
+		if !slices.Equal(ids, want) {
+			t.Errorf("ids of %s: %v, want %v", person, ids, want)
+		}
+	}
+}
+
+// insertAliases writes the aliases of site a, and one of site b.
+func insertAliases(t *testing.T, conn driver.Conn, db string) {
+	t.Helper()
 	ctx := context.Background()
 	aliases := [][4]any{ // site, person, current person, version
 		{"a", "p2", "p1", uint64(1)},
@@ -37,12 +72,6 @@ func TestCurrentPersonResolvesTheSitesLatestAliases(t *testing.T) {
 	}
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
-	}
-	want := map[string]string{"p1": "p1", "p2": "p1", "p3": "p1", "p4": "p4", "p5": "p5"}
-	q, args := chstore.CurrentPerson(db, "a", "SELECT person_id, n FROM (SELECT arrayJoin(?) AS person_id, ? AS n)",
-		[]string{"p1", "p2", "p3", "p4", "p5"}, 7)
-	if got := currentPersons(t, conn, "SELECT person_id, person, n FROM ("+q+")", args); !maps.Equal(got, want) {
-		t.Errorf("current persons %v, want %v", got, want)
 	}
 }
 
