@@ -1,6 +1,7 @@
 // Command benchattribution measures the attribution performance targets (README, Performance) on this machine:
 // it fills a scratch database with N conversions of people with ~5 sessions each (plus
-// as many sessions of people who never convert), times a full rebuild of every model, and
+// as many sessions of people who never convert), and an alias per person with a
+// conversion, as identified people have (docs/identity.md), times a full rebuild of every model, and
 // times the source report and every report view of the dashboard over all sessions, and
 // the erasure of one person. It prints
 // figures; it never fails on time.
@@ -162,7 +163,7 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("attribution bench: loaded %d conversions and %d sessions in %s\n", convs, sessions, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("attribution bench: loaded %d conversions, %d sessions and %d aliases in %s\n", convs, sessions, convs, time.Since(start).Round(time.Millisecond))
 
 	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: lookbackDays}}})
 	eng := engine.New(conn, db, sites)
@@ -325,10 +326,13 @@ func waitForMerges(ctx context.Context, conn driver.Conn, db string, limit time.
 }
 
 // fill writes persons with sessions and one conversion each, and people without conversions.
+// A person with a conversion has left an email address, so they have an alias: the own id
+// of their email, merged into their person id. The aliases match no row, but every read of
+// current persons looks rows up among them.
 func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extra int, end time.Time) (int, error) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const batchSize = 200000
-	var sb, cb driver.Batch
+	var sb, cb, ab driver.Batch
 	var err error
 	ns, nc := 0, 0
 	newS := func() error {
@@ -342,11 +346,14 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 			received_at, visitor_id, person_id, email_sha256, user_id, session_id, value, currency, props, event_id, origin, version)`)
 		return err
 	}
-	if err := newS(); err != nil {
-		return 0, err
+	newA := func() error {
+		ab, err = chstore.PrepareBatch(ctx, conn, "INSERT INTO "+db+".person_aliases (site_id, person_id, current_person_id, updated_at, version)")
+		return err
 	}
-	if err := newC(); err != nil {
-		return 0, err
+	for _, f := range []func() error{newS, newC, newA} {
+		if err := f(); err != nil {
+			return 0, err
+		}
 	}
 	version := uint64(time.Now().UnixNano())
 	session := func(person string, at time.Time) error {
@@ -390,17 +397,29 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 			uuid.Nil, "server", version); err != nil {
 			return 0, err
 		}
+		if err := ab.Append("bench", fmt.Sprintf("e%08d", i), person, convAt, version); err != nil {
+			return 0, err
+		}
 		nc++
 		if nc%batchSize == 0 {
 			if err := cb.Send(); err != nil {
 				return 0, err
 			}
+			if err := ab.Send(); err != nil {
+				return 0, err
+			}
 			if err := newC(); err != nil {
+				return 0, err
+			}
+			if err := newA(); err != nil {
 				return 0, err
 			}
 		}
 	}
 	if err := sb.Send(); err != nil {
+		return 0, err
+	}
+	if err := ab.Send(); err != nil {
 		return 0, err
 	}
 	return ns, cb.Send()
