@@ -5,6 +5,9 @@
 # instances of each service. Everything listens on loopback, on ports apart from the
 # single-node stack's (docs/deploy.md lists them), with its data in $TP_STACK_DIR/cluster.
 #
+# The services run from bin/ as it is: `make cluster-test` builds it first; after a change,
+# run `make build` before `cluster.sh up` or `test`.
+#
 # Usage: cluster.sh fetch|up|down|status|test|kill NAME
 #   test  starts a fresh cluster, runs the end-to-end tests on it (including killing a
 #         broker and a ClickHouse replica under load), stops it and prints how long it took.
