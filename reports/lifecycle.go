@@ -160,10 +160,11 @@ func (x *stageTimes) flush() {
 var rowBatch = 4096
 
 // personHash is the ClickHouse expression of the 64-bit hash by which the lifecycle's
-// entries are matched with the stage times. The entries, a row per credited touch, then
-// carry no person id: over a million leads under the linear model that is four million
-// strings fewer to decode. Two people would be counted as one only if their ids shared a
-// hash: about one chance in 40 million among a million people.
+// entries are matched with the stage times: the person_hash of chstore.CurrentPersonHash,
+// by which the entries and the people in the range are read. The entries, a row per
+// credited touch, then carry no person id: over a million leads under the linear model
+// that is four million strings fewer to decode. Two people would be counted as one only
+// if their ids shared a hash: about one chance in 40 million among a million people.
 const personHash = "cityHash64(person)"
 
 // convHash is the expression of the 64-bit hash by which the entries name their
@@ -496,13 +497,13 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string,
 	latest, latestArgs := p.credited(s.DB, "")
 	cond, condArgs := p.Filter.attributions()
 	typeCond, typeArgs := p.Filter.leadType()
-	inner, args := chstore.CurrentPerson(s.DB, p.Site, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %[1]s AS k,
+	inner, args := chstore.CurrentPersonHash(s.DB, p.Site, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %[1]s AS k,
 			%[2]s AS credit
 		FROM %[3]s.touch_credits WHERE %[4]s AND has(?, conversion_type)%[5]s%[6]s`, p.By.attribution, model.CreditColumn(p.Model), s.DB,
 		latest, cond, typeCond), append(append(append(latestArgs, stages), condArgs...), typeArgs...)...)
 	// Touches are summed per conversion and key in Go (entrants): grouping by conversion in
 	// ClickHouse took twice as long as reading them.
-	q := fmt.Sprintf(`SELECT %[1]s, %[2]s, conversion_type = 'lead', k, credit, occurred_at FROM (%[3]s)`, personHash, convHash, inner)
+	q := fmt.Sprintf(`SELECT person_hash, %s, conversion_type = 'lead', k, credit, occurred_at FROM (%s)`, convHash, inner)
 	// The row is scanned into the same variables each time: declared in the function, they
 	// escaped to the heap at each row, a fifth of the report's Go time under linear.
 	var e entry
@@ -551,7 +552,7 @@ func (s *Store) conversionIDs(ctx context.Context, siteID string, people []Stall
 // that is 240,000 rows of 800,000 and a fifth of the report's time; over 200 days, almost
 // everyone, for 0.1–0.15 s more ClickHouse CPU.
 func (s *Store) stageTimes(ctx context.Context, p Params, entering, stages []string) (*stageTimes, error) {
-	inRange, inRangeArgs := chstore.CurrentPerson(s.DB, p.Site, fmt.Sprintf(`SELECT person_id FROM %s.conversions
+	inRange, inRangeArgs := chstore.CurrentPersonHash(s.DB, p.Site, fmt.Sprintf(`SELECT person_id FROM %s.conversions
 		WHERE site_id = ? AND occurred_at >= ? AND occurred_at < ? AND has(?, type)`, s.DB), p.Site, p.From, p.end(), entering)
 	inner, args := chstore.CurrentPerson(s.DB, p.Site, fmt.Sprintf(`SELECT person_id, indexOf(?, type) AS stage, occurred_at FROM %s.conversions FINAL
 		WHERE site_id = ? AND is_bot = 0 AND stage > 0`, s.DB), stages, p.Site)
@@ -559,7 +560,7 @@ func (s *Store) stageTimes(ctx context.Context, p Params, entering, stages []str
 	// and stage in ClickHouse took five times as long as reading the rows.
 	// Unsorted, the times are ready sooner: sorting them kept more entries waiting for them
 	// than it saved.
-	q := fmt.Sprintf(`SELECT %[1]s AS h, person, stage, occurred_at FROM (%[2]s) WHERE h IN (SELECT %[1]s FROM (%[3]s))`, personHash, inner, inRange)
+	q := fmt.Sprintf(`SELECT %s AS h, person, stage, occurred_at FROM (%s) WHERE h IN (SELECT person_hash FROM (%s))`, personHash, inner, inRange)
 	out := &stageTimes{stages: len(stages)}
 	var r timeRow // scanned into the same variables each time, as in lifecycleEntries
 	var at time.Time

@@ -28,6 +28,12 @@ func TestCurrentPersonResolvesTheSitesLatestAliases(t *testing.T) {
 			t.Errorf("%s: current persons %v, want %v", name, got, want)
 		}
 	}
+	q, args := chstore.CurrentPersonHash(db, "a", "SELECT person_id, n FROM (SELECT arrayJoin(?) AS person_id, ? AS n)",
+		[]string{"p1", "p2", "p3", "p4", "p5"}, 7)
+	named := "transform(person_hash, [cityHash64('p1'), cityHash64('p4'), cityHash64('p5')], ['p1', 'p4', 'p5'], 'another')"
+	if got := currentPersons(t, conn, "SELECT person_id, "+named+", n FROM ("+q+")", args); !maps.Equal(got, want) {
+		t.Errorf("CurrentPersonHash: current persons %v, want %v", got, want)
+	}
 }
 
 // A person's ids are their own and those whose latest alias on the site is the person.
