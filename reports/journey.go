@@ -166,7 +166,7 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 	all := []journeyConversion{conv}
 	var credits map[string]map[string]float64
 	var sessions []journeySession
-	ids, err := chstore.PersonIDs(ctx, s.Conn, s.DB, st.ID, conv.person)
+	ids, idsArgs, err := chstore.PersonIDs(ctx, s.Conn, s.DB, "person_id", st.ID, conv.person)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		if conv.person == "" { // calls nobody's session made have no person
 			return nil
 		}
-		all, err = s.personConversions(ctx, st.ID, conv.person, ids)
+		all, err = s.personConversions(ctx, st.ID, conv.person, ids, idsArgs)
 		return err
 	}, func() (err error) {
 		j.Score, err = s.PersonScore(ctx, st.ID, conv.person)
@@ -185,7 +185,7 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		credits, err = s.credits(ctx, st.ID, conv.ConversionID)
 		return err
 	}, func() (err error) {
-		sessions, err = s.journeySessions(ctx, st.ID, ids, from, conv.OccurredAt)
+		sessions, err = s.journeySessions(ctx, st.ID, ids, idsArgs, from, conv.OccurredAt)
 		return err
 	})
 	if err != nil {
@@ -268,21 +268,18 @@ func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[str
 	return out, truncated, nil
 }
 
-// personIDs is the condition that a row's person_id is one of ids (chstore.PersonIDs).
-const personIDs = "person_id IN (SELECT arrayJoin(?))"
-
 // personConversions returns the conversions whose current version is the person's, ids
-// being theirs (chstore.PersonIDs). A conversion's versions may belong to different
-// people (a CRM changed its email): the ids of those that ever were the person's are
-// picked, then their current version must be.
-func (s *Store) personConversions(ctx context.Context, site, person string, ids []string) ([]journeyConversion, error) {
-	pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.conversions WHERE site_id = ? AND %s)", s.DB, personIDs)
-	// A current version is the person's when its person id is one of ids: no need to join
+// being the condition that keeps the person's ids (chstore.PersonIDs). A conversion's
+// versions may belong to different people (a CRM changed its email): the ids of those
+// that ever were the person's are picked, then their current version must be.
+func (s *Store) personConversions(ctx context.Context, site, person, ids string, idsArgs []any) ([]journeyConversion, error) {
+	pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.conversions WHERE site_id = ? AND %s)", s.DB, ids)
+	// A current version is the person's when ids keeps its person id: no need to join
 	// the site's aliases, 0.17 s of CPU with a million of them.
 	theirs := func(_, _, inner string, innerArgs ...any) (string, []any) {
-		return fmt.Sprintf("SELECT *, if(%s, ?, '') AS person FROM (%s)", personIDs, inner), append([]any{ids, person}, innerArgs...)
+		return fmt.Sprintf("SELECT *, if(%s, ?, '') AS person FROM (%s)", ids, inner), append(append(slices.Clip(idsArgs), person), innerArgs...)
 	}
-	return s.journeyConversions(ctx, site, theirs, pick, []any{site, ids}, "person = ?", person)
+	return s.journeyConversions(ctx, site, theirs, pick, append([]any{site}, idsArgs...), "person = ?", person)
 }
 
 // journeySession is a session of a journey: a touchpoint unless a bot's, whose visitor's
@@ -293,15 +290,15 @@ type journeySession struct {
 	bot     bool
 }
 
-// journeySessions reads the sessions of the person whose ids are ids (chstore.PersonIDs)
-// that started from from to to, in order. Only the sessions person_sessions places under
-// those ids are read, by their
-// start and visitor, the sort key: every version of a session shares them, so FINAL merges
-// all of them, a later one that deleted the session (with no person) included. Reading
-// every session of the lookback window took seconds on a large site.
-func (s *Store) journeySessions(ctx context.Context, site string, ids []string, from, to time.Time) ([]journeySession, error) {
+// journeySessions reads the sessions that started from from to to, in order, of the
+// person whose ids the condition ids keeps (chstore.PersonIDs). Only the sessions
+// person_sessions places under those ids are read, by their start and visitor, the sort
+// key: every version of a session shares them, so FINAL merges all of them, a later one
+// that deleted the session (with no person) included. Reading every session of the
+// lookback window took seconds on a large site.
+func (s *Store) journeySessions(ctx context.Context, site, ids string, idsArgs []any, from, to time.Time) ([]journeySession, error) {
 	placed := fmt.Sprintf(`SELECT toDate(started_at), visitor_id FROM %s.person_sessions
-		WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND %s`, s.DB, personIDs)
+		WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND %s`, s.DB, ids)
 	inner := fmt.Sprintf(`SELECT person_id, sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer,
 			country, device
 		FROM (SELECT person_id, toString(session_id) AS sid, visitor_id, started_at, channel, source, medium, campaign, term, landing_path,
@@ -310,12 +307,13 @@ func (s *Store) journeySessions(ctx context.Context, site string, ids []string, 
 			PREWHERE (toDate(started_at), visitor_id) IN (%s)
 			WHERE site_id = ? AND started_at >= ? AND started_at <= ?)
 		WHERE deleted = 0`, s.DB, placed)
-	// A session is the person's when its person id is one of ids: the current person of the
+	// A session is the person's when ids keeps its person id: the current person of the
 	// others is someone else. Joining the site's aliases to resolve every session read
 	// took 0.17 s of CPU more with a million aliases.
 	q := fmt.Sprintf(`SELECT sid, visitor_id, is_bot, started_at, channel, source, medium, campaign, term, landing_path, referrer, country, device
-		FROM (%s) WHERE %s ORDER BY started_at, sid`, inner, personIDs)
-	args := []any{site, from, to, ids, site, from, to, ids}
+		FROM (%s) WHERE %s ORDER BY started_at, sid`, inner, ids)
+	args := append(append([]any{site, from, to}, idsArgs...), site, from, to)
+	args = append(args, idsArgs...)
 	var out []journeySession
 	err := s.each(ctx, q, args, func(sc scanner) error {
 		var x journeySession
