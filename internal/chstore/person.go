@@ -68,6 +68,11 @@ const MaxListLen = 2000
 // (MaxListLen) gets that subquery.
 func PersonIDs(ctx context.Context, conn driver.Conn, db, col, site, person string) (string, []any, error) {
 	ids := []string{person}
+	if person == "" {
+		// Nobody's rows (a call no session made). An alias whose latest version is empty
+		// marks an id that is its own person again, not one merged into nobody.
+		return col + " IN (SELECT arrayJoin(?))", []any{ids}, nil
+	}
 	merged := fmt.Sprintf("SELECT person_id FROM %s.person_aliases FINAL WHERE site_id = ? AND current_person_id = ?", db)
 	rows, err := conn.Query(ctx, merged+" AND person_id != ?", site, person, person)
 	if err != nil {

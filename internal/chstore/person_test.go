@@ -59,8 +59,8 @@ func TestPersonIDsKeepTheIdsResolvedToThePerson(t *testing.T) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
-	candidates := []string{"p1", "p2", "p3", "p4", "p5", "p8", "p9", many[0], many[len(many)-1]}
-	for person, want := range map[string][]string{"p1": {"p1", "p2", "p3"}, "p4": {"p4"}, "p9": {"p9"},
+	candidates := []string{"", "p1", "p2", "p3", "p4", "p5", "p8", "p9", many[0], many[len(many)-1]}
+	for person, want := range map[string][]string{"p1": {"p1", "p2", "p3"}, "p4": {"p4"}, "p9": {"p9"}, "": {""},
 		"p8": {many[0], many[len(many)-1], "p8"}} {
 		cond, args, err := chstore.PersonIDs(ctx, conn, db, "person_id", "a", person)
 		if err != nil {
