@@ -29,10 +29,12 @@ import (
 	"touchpoint/internal/benchstat"
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/envflag"
+	"touchpoint/internal/event"
 	"touchpoint/internal/gctune"
 	"touchpoint/internal/site"
 	"touchpoint/privacy"
 	"touchpoint/reports"
+	"touchpoint/stitcher/identity"
 )
 
 var channels = []struct{ channel, source, medium string }{
@@ -146,7 +148,7 @@ func timeErasure(ctx context.Context, conn driver.Conn, db string) {
 	}
 	svc := &privacy.Service{Conn: conn, DB: db}
 	start := time.Now()
-	rows, err := svc.Erase(ctx, "bench", privacy.Identifier{VisitorID: "p00000042"})
+	rows, err := svc.Erase(ctx, "bench", privacy.Identifier{VisitorID: benchVisitor(42)})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -325,6 +327,13 @@ func waitForMerges(ctx context.Context, conn driver.Conn, db string, limit time.
 	fmt.Printf("attribution bench: waited %s for ClickHouse's merges\n", time.Since(start).Round(time.Second))
 }
 
+// benchVisitor is the visitor id of the bench's i-th person: a UUID, as the tracker's are.
+// Their person id is the visitor's own id, as the stitcher gives it, so ids have the
+// length they have on a real site and an erasure by visitor id finds them.
+func benchVisitor(i int) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "bench visitor %d", i)).String()
+}
+
 // fill writes persons with sessions and one conversion each, and people without conversions.
 // A person with a conversion has left an email address, so they have an alias: the own id
 // of their email, merged into their person id. The aliases match no row, but every read of
@@ -356,13 +365,13 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 		}
 	}
 	version := uint64(time.Now().UnixNano())
-	session := func(person string, at time.Time) error {
+	session := func(visitor, person string, at time.Time) error {
 		ch := channels[r.IntN(len(channels))]
 		page, term := pages[r.IntN(len(pages))], ""
 		if ch.channel == "Paid Search" {
 			term = keywords[r.IntN(len(keywords))]
 		}
-		if err := sb.Append("bench", uuid.New(), person, person, at, at.Add(3*time.Minute), "https://www.example.com"+page, page, "", "",
+		if err := sb.Append("bench", uuid.New(), visitor, person, at, at.Add(3*time.Minute), "https://www.example.com"+page, page, "", "",
 			ch.source, ch.medium, "campaign-"+string(rune('a'+r.IntN(8))), term, "", "", "", ch.channel, uint32(3), uint32(3), uint8(0),
 			uuid.Nil, uint8(0), version, countries[r.IntN(len(countries))], devices[r.IntN(len(devices))]); err != nil {
 			return err
@@ -378,11 +387,12 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 	}
 	span := 100 * 24 * time.Hour
 	for i := 0; i < convs+extra/max(touches, 1); i++ {
-		person := fmt.Sprintf("p%08d", i)
+		visitor := benchVisitor(i)
+		person := identity.OwnID("bench", identity.Key{Kind: identity.Visitor, Value: visitor})
 		convAt := end.Add(-time.Duration(r.Int64N(int64(span))))
 		k := 1 + r.IntN(2*touches-1) // 1..2t-1, mean t
 		for j := 0; j < k; j++ {
-			if err := session(person, convAt.Add(-time.Duration(r.Int64N(int64(60*24*time.Hour))))); err != nil {
+			if err := session(visitor, person, convAt.Add(-time.Duration(r.Int64N(int64(60*24*time.Hour))))); err != nil {
 				return 0, err
 			}
 		}
@@ -393,11 +403,13 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 		if r.IntN(5) == 0 {
 			typ, value = "sale", float64(100+r.IntN(5000))
 		}
-		if err := cb.Append("bench", fmt.Sprintf("c%08d", i), typ, "form", convAt, convAt, person, person, "", "", "", value, "EUR", "{}",
+		email := event.EmailSHA256(fmt.Sprintf("person%d@example.com", i))
+		if err := cb.Append("bench", fmt.Sprintf("c%08d", i), typ, "form", convAt, convAt, visitor, person, email, "", "", value, "EUR", "{}",
 			uuid.Nil, "server", version); err != nil {
 			return 0, err
 		}
-		if err := ab.Append("bench", fmt.Sprintf("e%08d", i), person, convAt, version); err != nil {
+		emailID := identity.OwnID("bench", identity.Key{Kind: identity.Email, Value: email})
+		if err := ab.Append("bench", emailID, person, convAt, version); err != nil {
 			return 0, err
 		}
 		nc++
