@@ -423,7 +423,9 @@ func TestCreditGoesToEachSessionsLatestVersion(t *testing.T) {
 }
 
 // The data-driven model's journeys count each session once whatever its row versions,
-// and leave out sessions whose latest version is deleted or a bot's.
+// and leave out sessions whose latest version is deleted or a bot's. A person's path
+// holds the sessions of the ids merged into them, and their conversions under those ids
+// make them converted.
 func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f := newFixture(t)
 	f.keepVersions()
@@ -447,15 +449,21 @@ func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f.session("other", "p2", t0.Add(-time.Hour), "Direct", "(direct)", "(none)")
 	f.session("third", "p3", t0.Add(-2*time.Hour), "Direct", "(direct)", "(none)")
 	f.conversion("c1", "lead", "p1", t0, 0)
+	f.session("phone", "p1-phone", t0.Add(-30*time.Hour), "Paid Social", "facebook", "paid_social")
+	f.alias("p1-phone", "p1")
+	f.session("tablet", "p4", t0.Add(-3*time.Hour), "Referral", "g2.com", "referral")
+	f.conversion("c4", "lead", "p4-laptop", t0, 0)
+	f.alias("p4-laptop", "p4")
 
 	got, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want model.Journeys
-	want.Add([]string{"Paid Search", "Organic Search", "Email"}, true)
+	want.Add([]string{"Paid Search", "Paid Social", "Organic Search", "Email"}, true)
 	want.Add([]string{"Direct"}, false)
 	want.Add([]string{"Direct"}, false)
+	want.Add([]string{"Referral"}, true)
 	if got.String() != want.String() {
 		t.Fatalf("journeys:\n%s\nwant:\n%s", got, &want)
 	}
