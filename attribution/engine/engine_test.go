@@ -251,6 +251,22 @@ func TestRebuildTwiceIsIdempotent(t *testing.T) {
 // A person merged into another after the lead was credited: the watcher recomputes the
 // lead with the merged person's earlier touch, and the touch that lost first-click credit
 // keeps the credit of the models that still give it some.
+// A rebuild credits a conversion written under an id merged into a person with the
+// sessions of every id of theirs.
+func TestRebuildCreditsTheMergedPerson(t *testing.T) {
+	f := newFixture(t)
+	f.session("phone", "p-phone", t0.Add(-24*time.Hour), "Paid Social", "linkedin", "paid_social")
+	f.session("laptop", "p-laptop", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("lead-p", "lead", "p-phone", t0, 0)
+	f.alias("p-phone", "p-laptop")
+	if n, _ := f.rebuild(); n != 1 {
+		t.Fatalf("rebuilt %d conversions, want 1", n)
+	}
+	if c := f.credits("lead-p"); c["first_click"]["phone"] != 1 || c["last_click"]["laptop"] != 1 {
+		t.Fatalf("credit %v, want first click phone and last click laptop", c)
+	}
+}
+
 func TestMergeRecomputesLead(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

@@ -143,12 +143,16 @@ type scope struct {
 }
 
 // personsWhere is the condition on resolved sessions that picks the scope's persons.
+// Over a range, the persons are matched by the hashes of their ids, a set of numbers:
+// over the bench's 10 million sessions that took 1-2 s less of ClickHouse CPU than a
+// set of ids. A person whose id shared a hash with one of the scope would only have
+// their sessions read: without a conversion in the scope, they earn no credit.
 func (sc *scope) personsWhere(db, site string) (string, []any) {
 	if sc.persons != nil {
 		return "has(?, person)", []any{sc.persons}
 	}
-	resolved, args := chstore.CurrentPerson(db, site, fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", db), site)
-	return fmt.Sprintf("person IN (SELECT person FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", resolved),
+	resolved, args := chstore.CurrentPersonHash(db, site, fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", db), site)
+	return fmt.Sprintf("cityHash64(person) IN (SELECT person_hash FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", resolved),
 		append(args, sc.from, sc.to)
 }
 
