@@ -67,9 +67,8 @@ const MaxListLen = 2000
 // PersonIDs is the condition on the column col of raw person ids that keeps the ids
 // person_aliases resolves to the current person of site, with its arguments: a row is
 // the person's when its id is the person's own or one merged into it. The ids are read
-// here, once, and bound: a subquery in each condition read the site's aliases each time,
-// 0.06-0.09 s of CPU with a million. A person with more ids than a query binds twice
-// (MaxListLen) gets that subquery.
+// here, once, and bound, rather than read again by a subquery in each condition. A
+// person with more ids than a query binds twice (MaxListLen) gets that subquery.
 func PersonIDs(ctx context.Context, conn driver.Conn, db, col, site, person string) (string, []any, error) {
 	ids := []string{person}
 	if person == "" {
@@ -77,8 +76,14 @@ func PersonIDs(ctx context.Context, conn driver.Conn, db, col, site, person stri
 		// marks an id that is its own person again, not one merged into nobody.
 		return col + " IN (SELECT arrayJoin(?))", []any{ids}, nil
 	}
-	merged := fmt.Sprintf("SELECT person_id FROM %s.person_aliases FINAL WHERE site_id = ? AND current_person_id = ?", db)
-	rows, err := conn.Query(ctx, merged+" AND person_id != ?", site, person, person)
+	// The ids that ever pointed to the person are found without FINAL, reading only
+	// current_person_id first (PREWHERE); FINAL then reads their latest versions by the
+	// table's key. FINAL over the whole site took 0.10-0.16 s with a million aliases,
+	// this 0.01-0.02 s.
+	merged := fmt.Sprintf(`SELECT person_id FROM %[1]s.person_aliases FINAL WHERE site_id = ? AND current_person_id = ?
+		AND person_id IN (SELECT person_id FROM %[1]s.person_aliases PREWHERE current_person_id = ? WHERE site_id = ?)`, db)
+	mergedArgs := []any{site, person, person, site}
+	rows, err := conn.Query(ctx, merged+" AND person_id != ?", append(mergedArgs, person)...)
 	if err != nil {
 		return "", nil, fmt.Errorf("cannot read the ids merged into a person: %w", err)
 	}
@@ -94,7 +99,7 @@ func PersonIDs(ctx context.Context, conn driver.Conn, db, col, site, person stri
 		return "", nil, fmt.Errorf("cannot read the ids merged into a person: %w", err)
 	}
 	if len(ids) > MaxListLen/2 {
-		return fmt.Sprintf("%s IN (SELECT ? UNION ALL %s)", col, merged), []any{person, site, person}, nil
+		return fmt.Sprintf("%s IN (SELECT ? UNION ALL %s)", col, merged), append([]any{person}, mergedArgs...), nil
 	}
 	return col + " IN (SELECT arrayJoin(?))", []any{ids}, nil
 }
