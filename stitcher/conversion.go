@@ -17,7 +17,8 @@ const conversionColumns = `site_id, conversion_id, type, lead_type, occurred_at,
 // caller's first call, type call for the others) or of a browser form submit that is a lead (lead.Rules), whose id is
 // the event id. Other events give nil. The version is the receive time, so a replay writes
 // the same row and a conversion posted again with corrections replaces the earlier one;
-// rows of server calls and imports rank above browser rows (event.ServerRank). The email
+// rows of server calls and imports rank above browser rows (event.ServerRank), and an
+// ended call's row above its ringing one (event.CallEndedRank). The email
 // and user id of a browser whose identity link was refused are not kept: they are only its
 // claim. A browser's conversion from a client the collector flagged as a bot is kept
 // flagged (is_bot), so attribution and reports leave it out.
@@ -66,9 +67,7 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 		version += event.ServerRank
 	}
 	if e.Type == event.Call && bytes.Contains(e.Props, []byte(`"ended":true`)) {
-		// A call's webhooks can arrive within one millisecond: its ended state (status,
-		// duration) always replaces the ringing one.
-		version += callEndedRank
+		version += event.CallEndedRank
 	}
 	// The address itself is in the traits only for sites that keep addresses (keep_pii,
 	// webhook_include_email).
@@ -85,6 +84,3 @@ func conversionValues(in *incoming, personID, sessionID string) []any {
 		email, user, sessionID, value, currency, props, in.id, e.Origin, bot, version, address,
 	}
 }
-
-// callEndedRank is added to the version of an ended call's row (see conversionValues).
-const callEndedRank = 1 << 61

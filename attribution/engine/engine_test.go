@@ -532,6 +532,57 @@ func TestNewConversionIsCreditedAtOnce(t *testing.T) {
 	}
 }
 
+// An ended call's row ranks above its ringing one in its version, but the watermark of
+// new conversions is a time: a conversion received after the call is credited by the
+// first pass that sees it, also where the watermark was stored with the rank.
+func TestConversionAfterAnEndedCallIsCreditedAtOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.eng.Settle = 300 * time.Millisecond
+	st := f.eng.sites.Get("s1")
+	pass := func() {
+		t.Helper()
+		if err := f.eng.pass(ctx, st, false); err != nil { // not a sweep: only the watermark finds conversions
+			t.Fatal(err)
+		}
+	}
+	write := func(id, typ, leadType string, version uint64) {
+		t.Helper()
+		b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
+			received_at, visitor_id, person_id, value, currency, origin, version)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Append("s1", id, typ, leadType, t0, t0, "v-p1", "p1", 0.0, "EUR", "server", version); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass() // first start
+	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	write("call:twilio:CA1", "lead", "call", event.ServerRank+event.CallEndedRank+1000)
+	pass()
+	time.Sleep(350 * time.Millisecond)
+	pass() // the watermark passes the call
+	write("c1", "lead", "form", event.ServerRank+2000)
+	pass()
+	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
+		t.Fatalf("c1, received after an ended call: %v", c)
+	}
+
+	// A watermark stored with the rank is read as the time it holds.
+	if err := f.eng.store.setState(ctx, "s1", map[string]uint64{"conversions": event.CallEndedRank + 2500}); err != nil {
+		t.Fatal(err)
+	}
+	write("c2", "lead", "form", event.ServerRank+3000)
+	pass()
+	if c := f.credits("c2"); c["first_click"]["search"] != 1 {
+		t.Fatalf("c2, received after a watermark stored with the rank: %v", c)
+	}
+}
+
 // A conversion credited while the watermark stays below it — held back by another that
 // became visible later but was received earlier, still settling — is not credited again
 // when the watermark moves on: before, the two could take turns settling at every pass and

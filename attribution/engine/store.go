@@ -25,8 +25,10 @@ type Conversion struct {
 	Currency           string
 	EmailSHA256        string
 	UserID             string
-	// Received is when the row was received, in ms: its version without the rank that puts
-	// server rows above browser rows (event.ServerRank), so it orders rows as written.
+	// Received is the row's version without the rank that puts server rows above browser
+	// rows (event.ServerRank), so it orders rows as written: an ended call's row after its
+	// ringing one (event.CallEndedRank), even within one millisecond. event.ReceivedMs of it
+	// is when the row was received, in ms: the watermark of new conversions.
 	Received uint64
 	// Fixed is the only touch of a call that no session made (fixedTouch); nil otherwise.
 	Fixed *Session
@@ -74,7 +76,7 @@ const conversionCols = `conversion_id, type, lead_type, occurred_at, person, val
 // conversionQuery picks conversions of one site; fields left zero do not filter.
 type conversionQuery struct {
 	from, to   time.Time // occurred in [from, to), when to is set
-	newerThan  uint64    // received after this time in ms (Conversion.Received)
+	newerThan  uint64    // received after this time in ms (event.ReceivedMs of Conversion.Received)
 	persons    []string  // of these current persons, when not nil
 	ids        []string  // with these conversion ids, when not nil
 	uncredited bool      // without any credit row yet
@@ -88,7 +90,7 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 		conds, args = append(conds, "occurred_at >= ? AND occurred_at < ?"), append(args, q.from, q.to)
 	}
 	if q.newerThan > 0 {
-		conds, args = append(conds, "received_ms > ?"), append(args, q.newerThan)
+		conds, args = append(conds, fmt.Sprintf("bitAnd(received_ms, %d) > ?", uint64(event.CallEndedRank-1))), append(args, q.newerThan)
 	}
 	if q.persons != nil {
 		conds, args = append(conds, "has(?, person)"), append(args, q.persons)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 )
 
@@ -159,6 +160,11 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			}
 			changed[name] = v
 		}
+		if name == "conversions" {
+			// Before the ended-call rank was masked, an ended call set this watermark above
+			// every receive time to come; new conversions then waited for the sweep.
+			v = event.ReceivedMs(v)
+		}
 		wm[name] = v
 	}
 	next := map[string]uint64{}
@@ -182,13 +188,14 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			first = now
 			e.firstSeen[c.ID] = now
 		}
+		ms := event.ReceivedMs(c.Received)
 		if now.Sub(first) < e.Settle {
-			if !waiting || c.Received-1 < below {
-				waiting, below = true, c.Received-1
+			if !waiting || ms-1 < below {
+				waiting, below = true, ms-1
 			}
 		} else {
 			delete(e.firstSeen, c.ID)
-			next["conversions"] = max(next["conversions"], c.Received)
+			next["conversions"] = max(next["conversions"], ms)
 		}
 		if received, ok := ahead[c.ID]; ok && received == c.Received {
 			continue // credited by an earlier pass
@@ -282,7 +289,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 	}
 	for id, received := range ahead {
-		if received <= max(wm["conversions"], changed["conversions"]) {
+		if event.ReceivedMs(received) <= max(wm["conversions"], changed["conversions"]) {
 			delete(ahead, id)
 		}
 	}

@@ -136,6 +136,15 @@ func (e *Enriched) Trusted() bool { return e.Origin == OriginServer || e.Origin 
 // server's, whatever order they arrive in. Versions stay below 2^63.
 const ServerRank = 1 << 62
 
+// CallEndedRank is added to the version of an ended call's row: a call's webhooks can
+// arrive within one millisecond, and its ended state (status, duration) always replaces
+// the ringing one.
+const CallEndedRank = 1 << 61
+
+// ReceivedMs is the receive time in milliseconds of a touchpoint.conversions row: its
+// version without the ranks above.
+func ReceivedMs(version uint64) uint64 { return version & (CallEndedRank - 1) }
+
 // Key is the Kafka message key: one visitor's events stay on one partition, in order.
 // Events without a visitor id (consent pending, server calls by email) key by event id.
 func (e *Enriched) Key() []byte {
