@@ -67,6 +67,32 @@ func (f *fixture) alias(person, current string) {
 	f.db.Alias("s1", person, current)
 }
 
+// watchPass runs a pass of the watcher over s1 that is not a sweep: only the watermark
+// finds new conversions.
+func (f *fixture) watchPass() {
+	f.t.Helper()
+	if err := f.eng.pass(context.Background(), f.eng.sites.Get("s1"), false); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// writeConversion writes a lead of p1 with its version: the receive time in ms, plus
+// event.ServerRank for a server's row and event.CallEndedRank for an ended call's.
+func (f *fixture) writeConversion(id, leadType, origin string, version uint64) {
+	f.t.Helper()
+	b, err := f.conn.PrepareBatch(context.Background(), "INSERT INTO "+f.db.Name+`.conversions (site_id, conversion_id, type, lead_type,
+		occurred_at, received_at, visitor_id, person_id, value, currency, origin, version)`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Append("s1", id, "lead", leadType, t0, t0, "v-p1", "p1", 0.0, "EUR", origin, version); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // credits returns model -> session label (or "" for the no-touchpoint touch) -> credit.
 func (f *fixture) credits(convID string) map[string]map[string]float64 {
 	f.t.Helper()
@@ -489,44 +515,23 @@ func TestJourneysReadEachSessionOnce(t *testing.T) {
 // that becomes visible only after it is credited too: the watermark waits for it.
 func TestNewConversionIsCreditedAtOnce(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	f.eng.Settle = 300 * time.Millisecond
-	st := f.eng.sites.Get("s1")
-	pass := func() {
-		t.Helper()
-		if err := f.eng.pass(ctx, st, false); err != nil { // not a sweep: only the watermark finds conversions
-			t.Fatal(err)
-		}
-	}
 	// Browser conversions received at these milliseconds (their version).
-	write := func(id string, received uint64) {
-		t.Helper()
-		b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
-			received_at, visitor_id, person_id, value, currency, origin, version)`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Append("s1", id, "lead", "form", t0, t0, "v-p1", "p1", 0.0, "EUR", "web", received); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Send(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pass() // first start: nothing yet
+	write := func(id string, received uint64) { f.writeConversion(id, "form", "web", received) }
+	f.watchPass() // first start: nothing yet
 	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
 	write("old", 1000)
-	pass()
+	f.watchPass()
 	time.Sleep(350 * time.Millisecond)
-	pass() // the watermark passes old
+	f.watchPass() // the watermark passes old
 
 	write("c1", 3000)
-	pass()
+	f.watchPass()
 	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
 		t.Fatalf("c1 after the pass that saw it: %v", c)
 	}
 	write("c0", 2000) // received before c1, visible after it (the stitcher's partitions interleave)
-	pass()
+	f.watchPass()
 	if c := f.credits("c0"); c["first_click"]["search"] != 1 {
 		t.Fatalf("c0, received before c1 and visible after it: %v", c)
 	}
@@ -537,47 +542,25 @@ func TestNewConversionIsCreditedAtOnce(t *testing.T) {
 // first pass that sees it, also where the watermark was stored with the rank.
 func TestConversionAfterAnEndedCallIsCreditedAtOnce(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	f.eng.Settle = 300 * time.Millisecond
-	st := f.eng.sites.Get("s1")
-	pass := func() {
-		t.Helper()
-		if err := f.eng.pass(ctx, st, false); err != nil { // not a sweep: only the watermark finds conversions
-			t.Fatal(err)
-		}
-	}
-	write := func(id, typ, leadType string, version uint64) {
-		t.Helper()
-		b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
-			received_at, visitor_id, person_id, value, currency, origin, version)`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Append("s1", id, typ, leadType, t0, t0, "v-p1", "p1", 0.0, "EUR", "server", version); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Send(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pass() // first start
+	f.watchPass() // first start
 	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
-	write("call:twilio:CA1", "lead", "call", event.ServerRank+event.CallEndedRank+1000)
-	pass()
+	f.writeConversion("call:twilio:CA1", "call", "server", event.ServerRank+event.CallEndedRank+1000)
+	f.watchPass()
 	time.Sleep(350 * time.Millisecond)
-	pass() // the watermark passes the call
-	write("c1", "lead", "form", event.ServerRank+2000)
-	pass()
+	f.watchPass() // the watermark passes the call
+	f.writeConversion("c1", "form", "server", event.ServerRank+2000)
+	f.watchPass()
 	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
 		t.Fatalf("c1, received after an ended call: %v", c)
 	}
 
 	// A watermark stored with the rank is read as the time it holds.
-	if err := f.eng.store.setState(ctx, "s1", map[string]uint64{"conversions": event.CallEndedRank + 2500}); err != nil {
+	if err := f.eng.store.setState(context.Background(), "s1", map[string]uint64{"conversions": event.CallEndedRank + 2500}); err != nil {
 		t.Fatal(err)
 	}
-	write("c2", "lead", "form", event.ServerRank+3000)
-	pass()
+	f.writeConversion("c2", "form", "server", event.ServerRank+3000)
+	f.watchPass()
 	if c := f.credits("c2"); c["first_click"]["search"] != 1 {
 		t.Fatalf("c2, received after a watermark stored with the rank: %v", c)
 	}
@@ -591,32 +574,17 @@ func TestCreditedConversionIsNotCreditedAgain(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.eng.Settle = 300 * time.Millisecond
-	st := f.eng.sites.Get("s1")
-	if err := f.eng.pass(ctx, st, false); err != nil { // first start
-		t.Fatal(err)
-	}
+	f.watchPass() // first start
 	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
 	f.conversion("a", "lead", "p1", t0, 0)
 	pass := func() {
 		t.Helper()
-		if err := f.eng.pass(ctx, st, false); err != nil {
-			t.Fatal(err)
-		}
+		f.watchPass()
 		time.Sleep(350 * time.Millisecond)
 	}
 	pass() // a waits
 	// b was received before a, and is written now (the stitcher's partitions interleave).
-	b, err := f.conn.PrepareBatch(ctx, "INSERT INTO "+f.db.Name+`.conversions (site_id, conversion_id, type, lead_type, occurred_at,
-		received_at, visitor_id, person_id, value, currency, origin, version)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Append("s1", "b", "lead", "form", t0, t0, "v-p1", "p1", 0.0, "EUR", "server", uint64(event.ServerRank)+1); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
+	f.writeConversion("b", "form", "server", event.ServerRank+1)
 	for range 4 {
 		pass()
 	}
