@@ -160,12 +160,12 @@ func (x *stageTimes) flush() {
 var rowBatch = 4096
 
 // personHash is the ClickHouse expression of the 64-bit hash by which the lifecycle's
-// entries are matched with the stage times: the person_hash of chstore.CurrentPersonHash,
-// by which the entries and the people in the range are read. The entries, a row per
+// entries are matched with the stage times (chstore.PersonHash): the person_hash of
+// chstore.CurrentPersonHash, by which the entries and the people in the range are read. The entries, a row per
 // credited touch, then carry no person id: over a million leads under the linear model
 // that is four million strings fewer to decode. Two people would be counted as one only
 // if their ids shared a hash: about one chance in 40 million among a million people.
-const personHash = "cityHash64(person)"
+const personHash = chstore.PersonHash
 
 // convHash is the expression of the 64-bit hash by which the entries name their
 // conversion, for the same reason: only the listed stalled people need the id, which

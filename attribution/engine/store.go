@@ -90,7 +90,7 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 		conds, args = append(conds, "occurred_at >= ? AND occurred_at < ?"), append(args, q.from, q.to)
 	}
 	if q.newerThan > 0 {
-		conds, args = append(conds, fmt.Sprintf("bitAnd(received_ms, %d) > ?", uint64(event.CallEndedRank-1))), append(args, q.newerThan)
+		conds, args = append(conds, fmt.Sprintf("bitAnd(received_ms, %d) > ?", uint64(event.ReceivedMask))), append(args, q.newerThan)
 	}
 	if q.persons != nil {
 		conds, args = append(conds, "has(?, person)"), append(args, q.persons)
@@ -154,7 +154,7 @@ func (sc *scope) personsWhere(db, site string) (string, []any) {
 		return "has(?, person)", []any{sc.persons}
 	}
 	resolved, args := chstore.CurrentPersonHash(db, site, fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", db), site)
-	return fmt.Sprintf("cityHash64(person) IN (SELECT person_hash FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", resolved),
+	return fmt.Sprintf("%s IN (SELECT person_hash FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", chstore.PersonHash, resolved),
 		append(args, sc.from, sc.to)
 }
 

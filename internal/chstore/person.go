@@ -50,6 +50,10 @@ func CurrentPersonHash(db, site, inner string, innerArgs ...any) (string, []any)
 	return q, append(slices.Clip(innerArgs), site)
 }
 
+// PersonHash is the expression, over CurrentPerson's column person, of the hash that
+// CurrentPersonHash gives as person_hash: rows resolved either way match by it.
+const PersonHash = "cityHash64(person)"
+
 // joinAliases is CurrentPerson's query, the aliases restricted by cond.
 func joinAliases(db, inner, cond string) string {
 	return fmt.Sprintf(`SELECT *, if(current_person_id != '', current_person_id, person_id) AS person

@@ -141,9 +141,12 @@ const ServerRank = 1 << 62
 // the ringing one.
 const CallEndedRank = 1 << 61
 
-// ReceivedMs is the receive time in milliseconds of a touchpoint.conversions row: its
-// version without the ranks above.
-func ReceivedMs(version uint64) uint64 { return version & (CallEndedRank - 1) }
+// ReceivedMask keeps the receive time in milliseconds of a touchpoint.conversions row's
+// version: the bits below the ranks above.
+const ReceivedMask = CallEndedRank - 1
+
+// ReceivedMs is the receive time in milliseconds of a touchpoint.conversions row.
+func ReceivedMs(version uint64) uint64 { return version & ReceivedMask }
 
 // Key is the Kafka message key: one visitor's events stay on one partition, in order.
 // Events without a visitor id (consent pending, server calls by email) key by event id.
