@@ -241,24 +241,82 @@ func noTouchpoint(at time.Time) *Session {
 }
 
 // blockRows is the rows of one block the writer sends. A block's rows keep the sessions
-// they point to alive until it is written, and the sessions are most of the heap: over a
-// million conversions, blocks of 50,000 rows kept the heap at its limit and the garbage
-// collector took two thirds of the rebuild's CPU; at 6,000 rows the rebuild took 30 %
-// less time, and at 3,000 ClickHouse spent more on the smaller blocks than Go saved.
+// and conversions they point to alive until it is written: over a million conversions,
+// blocks of 50,000 rows kept the heap at its limit and the garbage collector took two
+// thirds of the rebuild's CPU; at 6,000 rows the rebuild took 30 % less time, and at
+// 3,000 ClickHouse spent more on the smaller blocks than Go saved.
 const blockRows = 6000
 
-// sessionChunk is the most sessions compute allocates room for at a time: a rebuild
-// reads millions, a pass of Watch a handful.
-const sessionChunk = 4096
+// rowChunk is the most sessions or conversions compute allocates room for at a time: a
+// rebuild reads millions, a pass of Watch a handful.
+const rowChunk = 4096
 
-// compute attributes the conversions that read returns, of one site, reading the
+// personRows holds one person's sessions or conversions, in chunks that are never reused:
+// the rows of blocks not yet written point to those of earlier persons.
+type personRows[T any] struct {
+	rows  []T
+	chunk int // room allocated at a time, doubling up to rowChunk
+}
+
+// next starts the rows of the next person.
+func (p *personRows[T]) next() { p.rows = p.rows[len(p.rows):] }
+
+func (p *personRows[T]) add(x *T) {
+	if len(p.rows) == cap(p.rows) {
+		p.chunk = min(max(2*p.chunk, 16), rowChunk)
+		room := make([]T, len(p.rows), len(p.rows)+p.chunk)
+		copy(room, p.rows)
+		p.rows = room
+	}
+	p.rows = append(p.rows, *x)
+}
+
+// conversionStream gives conversions ordered by person, then time and id (sortByPerson's
+// order; querySessions orders by person alike); next reports false at the end.
+type conversionStream interface {
+	next(c *Conversion) (bool, error)
+	Close() error
+}
+
+// sliceConversions streams conversions held in memory.
+type sliceConversions []Conversion
+
+func (s *sliceConversions) next(c *Conversion) (bool, error) {
+	if len(*s) == 0 {
+		return false, nil
+	}
+	*c, *s = (*s)[0], (*s)[1:]
+	return true, nil
+}
+
+func (s *sliceConversions) Close() error { return nil }
+
+// rowConversions streams the rows of queryConversions, counting them. A rebuild reads a
+// million conversions: held in memory for its whole length, they were most of what the
+// garbage collector marked at each of its cycles.
+type rowConversions struct {
+	rows driver.Rows
+	n    int
+}
+
+func (r *rowConversions) next(c *Conversion) (bool, error) {
+	if !r.rows.Next() {
+		return false, r.rows.Err()
+	}
+	r.n++
+	return true, scanConversion(r.rows, c)
+}
+
+func (r *rowConversions) Close() error { return r.rows.Close() }
+
+// compute attributes the conversions that open streams, of one site, reading the
 // touchpoints of their persons; sc names the same persons and conversions for the
 // queries. The data-driven weights are recomputed when older than weightsAge.
-func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conversion, error), sc *scope, notify bool,
-	weightsAge time.Duration) (int, error) {
+func (e *Engine) compute(ctx context.Context, st *site.Site, open func(context.Context) (conversionStream, error), sc *scope,
+	notify bool, weightsAge time.Duration) (int, error) {
 	// The touchpoints are asked for first: ClickHouse sorts them by person (seconds over a
 	// whole site, on one core) while the conversions, the weights and the current credit
-	// are read. Returning early cancels the query instead of reading it to its end.
+	// are read. Returning early cancels the queries instead of reading them to their end.
 	qctx, cancel := context.WithCancel(ctx)
 	sessions, err := e.store.querySessions(qctx, st.ID, sc)
 	if err != nil {
@@ -267,11 +325,19 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 	}
 	defer sessions.Close()
 	defer cancel()
-	convs, err := read()
-	if err != nil || len(convs) == 0 {
+	convs, err := open(qctx)
+	if err != nil {
 		return 0, err
 	}
-	sortByPerson(convs)
+	defer func() {
+		cancel() // first: closing a stream not read to its end reads the rest
+		convs.Close()
+	}()
+	var conv Conversion // the next conversion to compute, while more
+	more, err := convs.next(&conv)
+	if err != nil || !more {
+		return 0, err
+	}
 	weights, err := e.Weights(ctx, st, weightsAge)
 	if err != nil {
 		return 0, err
@@ -290,67 +356,53 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, read func() ([]Conv
 		notify: notify && e.OnComputed != nil}
 	defer c.w.wait() // never leave a batch in flight behind
 
-	// Walk conversions and the person-ordered session stream side by side.
-	i := 0
-	var cur []Session
-	chunk := 16 // room for sessions allocated at a time, doubling up to sessionChunk
-	curPerson := ""
-	flushPerson := func() error {
-		for i < len(convs) && convs[i].Person < curPerson {
-			// Conversions of persons without any session: everything goes to (no touchpoint).
-			j := i
-			for j < len(convs) && convs[j].Person == convs[i].Person {
-				j++
+	// Walk the conversions and the person-ordered sessions side by side.
+	var own personRows[Conversion]
+	var cur personRows[Session]
+	// through computes the conversions of the persons up to person, whose sessions cur
+	// holds; those of earlier persons have no sessions. Without a person (last), it
+	// computes every conversion left.
+	through := func(person string, last bool) error {
+		for more && (last || conv.Person <= person) {
+			p := conv.Person
+			own.next()
+			for more && conv.Person == p {
+				own.add(&conv)
+				var err error
+				if more, err = convs.next(&conv); err != nil {
+					return err
+				}
 			}
-			if err := c.person(ctx, convs[i:j], nil); err != nil {
+			var touches []Session
+			if !last && p == person {
+				touches = latestVersions(cur.rows)
+			}
+			if err := c.person(ctx, own.rows, touches); err != nil {
 				return err
 			}
-			i = j
-		}
-		if i < len(convs) && convs[i].Person == curPerson {
-			j := i
-			for j < len(convs) && convs[j].Person == curPerson {
-				j++
-			}
-			if err := c.person(ctx, convs[i:j], latestVersions(cur)); err != nil {
-				return err
-			}
-			i = j
 		}
 		return nil
 	}
+	started := false
 	err = eachSession(sessions, func(s *Session) error {
-		if s.Person != curPerson {
-			if err := flushPerson(); err != nil {
+		if started && s.Person != cur.rows[0].Person {
+			if err := through(cur.rows[0].Person, false); err != nil {
 				return err
 			}
-			// The rows of blocks not yet written point to the sessions of earlier persons:
-			// each person's go after them, in chunks that are never reused.
-			curPerson, cur = s.Person, cur[len(cur):]
+			cur.next()
 		}
-		if len(cur) == cap(cur) {
-			room := make([]Session, len(cur), len(cur)+chunk)
-			copy(room, cur)
-			cur, chunk = room, min(2*chunk, sessionChunk)
-		}
-		cur = append(cur, *s)
+		started = true
+		cur.add(s)
 		return nil
 	})
+	if err == nil && started {
+		err = through(cur.rows[0].Person, false)
+	}
+	if err == nil {
+		err = through("", true)
+	}
 	if err != nil {
 		return 0, err
-	}
-	if err := flushPerson(); err != nil {
-		return 0, err
-	}
-	for i < len(convs) {
-		j := i
-		for j < len(convs) && convs[j].Person == convs[i].Person {
-			j++
-		}
-		if err := c.person(ctx, convs[i:j], nil); err != nil {
-			return 0, err
-		}
-		i = j
 	}
 	// Told before the rows are written: once they are, a pass done again after a failure
 	// would see nothing new or changed.
@@ -382,19 +434,20 @@ func (e *Engine) Rebuild(ctx context.Context, siteID string, from, to time.Time)
 	}
 	end := to.AddDate(0, 0, 1)
 	start := time.Now()
-	var cs []Conversion
-	read := func() (_ []Conversion, err error) {
-		cs, err = e.store.conversions(ctx, st.ID, conversionQuery{from: from, to: end})
+	cs := &rowConversions{}
+	open := func(ctx context.Context) (conversionStream, error) {
+		var err error
+		cs.rows, err = e.store.queryConversions(ctx, st.ID, conversionQuery{from: from, to: end})
 		return cs, err
 	}
 	// A rebuild uses fresh data-driven weights (age 0).
-	n, err := e.compute(ctx, st, read, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: end, from: from, to: end}, false, 0)
+	n, err := e.compute(ctx, st, open, &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: end, from: from, to: end}, false, 0)
 	if err != nil {
 		return 0, 0, err
 	}
 	log.Printf("attribution: rebuilt %s %s..%s: %d conversions, %d rows in %s",
-		st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), len(cs), n, time.Since(start).Round(time.Millisecond))
-	return len(cs), n, nil
+		st.ID, from.Format("2006-01-02"), to.Format("2006-01-02"), cs.n, n, time.Since(start).Round(time.Millisecond))
+	return cs.n, n, nil
 }
 
 // ComputeConversions (re)computes the given conversions of one site now.
@@ -420,5 +473,7 @@ func (e *Engine) ComputeConversions(ctx context.Context, st *site.Site, cs []Con
 		plist = append(plist, p)
 	}
 	sc := &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: to, persons: plist, ids: ids}
-	return e.compute(ctx, st, func() ([]Conversion, error) { return cs, nil }, sc, notify, 10*time.Minute)
+	sortByPerson(cs)
+	open := func(context.Context) (conversionStream, error) { return (*sliceConversions)(&cs), nil }
+	return e.compute(ctx, st, open, sc, notify, 10*time.Minute)
 }

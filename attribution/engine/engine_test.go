@@ -191,6 +191,56 @@ func TestRebuildCreditsEveryModel(t *testing.T) {
 	}
 }
 
+// A rebuild walks the conversions and the sessions person by person: persons with
+// conversions and no sessions come before, between and after those with sessions, some
+// persons have sessions and no conversion, one has two conversions. Each conversion is
+// credited once under every model, to its own person's sessions only; computing the same
+// conversions by the list (ComputeConversions) gives the same.
+func TestRebuildWalksPersonsWithAndWithoutSessions(t *testing.T) {
+	f := newFixture(t)
+	f.session("b", "pb", t0.Add(-48*time.Hour), "Organic Search", "google", "organic")
+	f.session("d", "pd", t0.Add(-24*time.Hour), "Email", "newsletter", "email") // no conversion
+	f.session("e", "pe", t0.Add(-2*time.Hour), "Paid Social", "facebook", "paid_social")
+	f.session("g", "pg", t0.Add(-time.Hour), "Referral", "blog.example", "referral") // no conversion, last
+	want := map[string]string{"lead-a": "", "lead-b1": "b", "lead-b2": "b", "lead-c": "", "lead-e": "e", "lead-f": "", "lead-h": ""}
+	for id := range want {
+		person := "p" + strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(id, "lead-"), "1"), "2")
+		at := t0
+		if id == "lead-b2" {
+			at = t0.Add(time.Hour)
+		}
+		f.conversion(id, "lead", person, at, 0)
+	}
+	check := func(how string) {
+		t.Helper()
+		for id, label := range want {
+			got := f.credits(id)
+			if len(got) != len(model.Models) {
+				t.Fatalf("%s: %s credited under %d models, want %d: %v", how, id, len(got), len(model.Models), got)
+			}
+			for m, touches := range got {
+				if len(touches) != 1 || touches[label] != 1 {
+					t.Fatalf("%s: %s under %s credits %v, want all to %q", how, id, m, touches, label)
+				}
+			}
+		}
+	}
+	if n, _ := f.rebuild(); n != len(want) {
+		t.Fatalf("rebuilt %d conversions, want %d", n, len(want))
+	}
+	check("rebuild")
+
+	cs, err := f.eng.store.conversions(context.Background(), "s1", conversionQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(cs) // ComputeConversions orders them itself
+	if _, err := f.eng.ComputeConversions(context.Background(), f.eng.sites.Get("s1"), cs, false); err != nil {
+		t.Fatal(err)
+	}
+	check("by the list")
+}
+
 // A lead whose only session is a bot's (a headless browser submitting a form) has no
 // touchpoint: every model credits "(no touchpoint)" in every dimension, never an invented
 // Direct visit. A touch's country and device go into its attribution rows.

@@ -107,6 +107,25 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 
 // conversions returns the site's conversions that q picks, ordered by person and time.
 func (s *store) conversions(ctx context.Context, site string, q conversionQuery) ([]Conversion, error) {
+	rows, err := s.queryConversions(ctx, site, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Conversion
+	var c Conversion
+	for rows.Next() {
+		if err := scanConversion(rows, &c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// queryConversions asks for the site's conversions that q picks, ordered by person, time
+// and id (as sortByPerson orders them); scanConversion reads each.
+func (s *store) queryConversions(ctx context.Context, site string, q conversionQuery) (driver.Rows, error) {
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id,
 			bitAnd(version, %d) AS received_ms,
 			if(lead_type = 'call', visitParamExtractString(props, 'touch'), '') AS call_touch,
@@ -120,19 +139,18 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read conversions: %w", err)
 	}
-	defer rows.Close()
-	var out []Conversion
-	for rows.Next() {
-		var c Conversion
-		var touch, ch, src, med, camp string
-		if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Received,
-			&touch, &ch, &src, &med, &camp); err != nil {
-			return nil, err
-		}
-		c.Fixed = fixedTouch(touch, ch, src, med, camp, c.At)
-		out = append(out, c)
+	return rows, nil
+}
+
+// scanConversion reads the current row of queryConversions into c.
+func scanConversion(rows driver.Rows, c *Conversion) error {
+	var touch, ch, src, med, camp string
+	if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Received,
+		&touch, &ch, &src, &med, &camp); err != nil {
+		return fmt.Errorf("cannot read conversions: %w", err)
 	}
-	return out, rows.Err()
+	c.Fixed = fixedTouch(touch, ch, src, med, camp, c.At)
+	return nil
 }
 
 // scope is what one computation covers: the touchpoints it reads and the conversions
