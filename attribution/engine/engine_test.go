@@ -202,14 +202,13 @@ func TestRebuildWalksPersonsWithAndWithoutSessions(t *testing.T) {
 	f.session("d", "pd", t0.Add(-24*time.Hour), "Email", "newsletter", "email") // no conversion
 	f.session("e", "pe", t0.Add(-2*time.Hour), "Paid Social", "facebook", "paid_social")
 	f.session("g", "pg", t0.Add(-time.Hour), "Referral", "blog.example", "referral") // no conversion, last
-	want := map[string]string{"lead-a": "", "lead-b1": "b", "lead-b2": "b", "lead-c": "", "lead-e": "e", "lead-f": "", "lead-h": ""}
-	for id := range want {
-		person := "p" + strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(id, "lead-"), "1"), "2")
-		at := t0
-		if id == "lead-b2" {
-			at = t0.Add(time.Hour)
-		}
-		f.conversion(id, "lead", person, at, 0)
+	// Each conversion's person, and the session credited ("" for none: no touchpoint).
+	convs := []struct{ id, person, label string }{{"lead-a", "pa", ""}, {"lead-b1", "pb", "b"}, {"lead-b2", "pb", "b"},
+		{"lead-c", "pc", ""}, {"lead-e", "pe", "e"}, {"lead-f", "pf", ""}, {"lead-h", "ph", ""}}
+	want := map[string]string{}
+	for i, c := range convs {
+		f.conversion(c.id, "lead", c.person, t0.Add(time.Duration(i)*time.Minute), 0)
+		want[c.id] = c.label
 	}
 	check := func(how string) {
 		t.Helper()
