@@ -383,19 +383,17 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, open func(context.C
 		}
 		return nil
 	}
-	started := false
 	err = eachSession(sessions, func(s *Session) error {
-		if started && s.Person != cur.rows[0].Person {
+		if len(cur.rows) > 0 && s.Person != cur.rows[0].Person {
 			if err := through(cur.rows[0].Person, false); err != nil {
 				return err
 			}
 			cur.next()
 		}
-		started = true
 		cur.add(s)
 		return nil
 	})
-	if err == nil && started {
+	if err == nil && len(cur.rows) > 0 {
 		err = through(cur.rows[0].Person, false)
 	}
 	if err == nil {
