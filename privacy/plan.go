@@ -40,6 +40,7 @@ var tables = []table{
 	{"person_aliases", []column{{"person_id", persons}, {"current_person_id", persons}}, true, ""},
 	{"person_merges", []column{{"person_id", persons}, {"merged_into", persons}, {"visitor_id", visitors}, {"email_sha256", emails}, {"user_id", users}}, true, "merged_at"},
 	{"conversions", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true, "received_at"},
+	{"person_conversions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true, "received_at"},
 	{"touch_credits", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}}, true, "occurred_at"},
 	{"touch_credit_versions", []column{{"conversion_id", conversions}}, true, "occurred_at"},
 	{"webhook_deliveries", []column{{"conversion_id", conversions}}, false, ""},

@@ -271,9 +271,10 @@ func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[str
 // personConversions returns the conversions whose current version is the person's, ids
 // being the condition that keeps the person's ids (chstore.PersonIDs). A conversion's
 // versions may belong to different people (a CRM changed its email): the ids of those
-// that ever were the person's are picked, then their current version must be.
+// that ever were the person's are picked, by the key of person_conversions, then their
+// current version must be.
 func (s *Store) personConversions(ctx context.Context, site, person, ids string, idsArgs []any) ([]journeyConversion, error) {
-	pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.conversions WHERE site_id = ? AND %s)", s.DB, ids)
+	pick := fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.person_conversions WHERE site_id = ? AND %s)", s.DB, ids)
 	// A current version is the person's when ids keeps its person id: no need to join
 	// the site's aliases, 0.17 s of CPU with a million of them.
 	theirs := func(_, _, inner string, innerArgs ...any) (string, []any) {

@@ -2,10 +2,11 @@ package chstore_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/testenv"
@@ -90,22 +91,70 @@ func TestCreditVersionsOfStoredCredit(t *testing.T) {
 	if done, err := chstore.Migrate(ctx, conn, db); err != nil {
 		t.Fatalf("migrating: %v (after %v)", err, done)
 	}
-	rows, err := conn.Query(ctx, "SELECT conversion_id, occurred_at, max(version) FROM "+db+".touch_credit_versions GROUP BY conversion_id, occurred_at ORDER BY conversion_id, occurred_at")
+	got := lines(t, conn, "SELECT concat(conversion_id, ' ', toString(toDate(occurred_at)), ' ', toString(max(version))) FROM "+db+
+		".touch_credit_versions GROUP BY conversion_id, occurred_at ORDER BY conversion_id, occurred_at")
+	if want := []string{"c1 2026-10-04 20", "c2 2026-10-04 5", "c2 2026-11-04 7"}; !slices.Equal(got, want) {
+		t.Errorf("versions %q, want %q", got, want)
+	}
+}
+
+// person_conversions holds every conversion under each person id any of its versions was
+// stored under: its migration fills it from the conversions stored before it, its view
+// from every later insert, and a journey lists a person's conversions by it.
+func TestPersonConversions(t *testing.T) {
+	conn, db := testenv.FreshDatabase(t)
+	ctx := context.Background()
+	insert := func(rows ...[2]string) {
+		t.Helper()
+		b, err := chstore.PrepareBatch(ctx, conn, "INSERT INTO "+db+".conversions (site_id, conversion_id, person_id, received_at, version)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if err := b.Append("s", r[0], r[1], time.Date(2026, 10, 4, 12, 0, i, 0, time.UTC), uint64(i+1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// c1's CRM record moved to another person (a changed email); c2 has no person.
+	insert([2]string{"c1", "p1"}, [2]string{"c1", "p2"}, [2]string{"c2", ""}, [2]string{"c3", "p1"})
+	// As stored before the migration: no rows, and the migration not applied.
+	for _, st := range []string{"TRUNCATE TABLE " + db + ".person_conversions", "TRUNCATE TABLE " + db + ".schema_migrations"} {
+		if err := conn.Exec(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if done, err := chstore.Migrate(ctx, conn, db); err != nil {
+		t.Fatalf("migrating: %v (after %v)", err, done)
+	}
+	insert([2]string{"c4", "p3"}, [2]string{"c3", "p1"}) // c3 again: the key folds it
+	got := lines(t, conn, "SELECT concat(person_id, ' ', conversion_id) FROM "+db+".person_conversions FINAL ORDER BY person_id, conversion_id")
+	if want := []string{"p1 c1", "p1 c3", "p2 c1", "p3 c4"}; !slices.Equal(got, want) {
+		t.Errorf("person_conversions %q, want %q", got, want)
+	}
+}
+
+// lines returns the rows of a query of one String column.
+func lines(t *testing.T, conn driver.Conn, q string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var got []string
+	var out []string
 	for rows.Next() {
-		var conv string
-		var at time.Time
-		var v uint64
-		if err := rows.Scan(&conv, &at, &v); err != nil {
+		var s string
+		if err := rows.Scan(&s); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, fmt.Sprintf("%s %s %d", conv, at.UTC().Format("2006-01-02"), v))
+		out = append(out, s)
 	}
-	if want := []string{"c1 2026-10-04 20", "c2 2026-10-04 5", "c2 2026-11-04 7"}; !slices.Equal(got, want) {
-		t.Errorf("versions %q, want %q", got, want)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return out
 }

@@ -32,6 +32,7 @@ var shardKeys = map[string]string{
 	"person_aliases":        "site_id, person_id",
 	"person_merges":         "site_id, person_id",
 	"person_sessions":       "site_id, person_id",
+	"person_conversions":    "site_id, person_id",
 	"conversions":           "site_id, conversion_id",
 	"attributions":          "site_id, conversion_id", // until migration 0090 folds it into touch_credits
 	"touch_credits":         "site_id, conversion_id",
