@@ -91,7 +91,7 @@ func TestCreditVersionsOfStoredCredit(t *testing.T) {
 	if done, err := chstore.Migrate(ctx, conn, db); err != nil {
 		t.Fatalf("migrating: %v (after %v)", err, done)
 	}
-	got := lines(t, conn, "SELECT concat(conversion_id, ' ', toString(toDate(occurred_at)), ' ', toString(max(version))) FROM "+db+
+	got := lines(t, conn, "SELECT concat(conversion_id, ' ', toString(toDate(occurred_at, 'UTC')), ' ', toString(max(version))) FROM "+db+
 		".touch_credit_versions GROUP BY conversion_id, occurred_at ORDER BY conversion_id, occurred_at")
 	if want := []string{"c1 2026-10-04 20", "c2 2026-10-04 5", "c2 2026-11-04 7"}; !slices.Equal(got, want) {
 		t.Errorf("versions %q, want %q", got, want)
