@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,9 +38,10 @@ func RepoRoot(t testing.TB) string {
 }
 
 // FreePort returns a loopback TCP port nobody listens on right now, for a server a test
-// starts. It is below Linux's ephemeral range (32768 and up by default): a port from that
-// range was taken by some outgoing connection of a test running beside, before the
-// server could bind it ("Address already in use").
+// starts, and never the same one twice in a test binary. It is below Linux's ephemeral
+// range (32768 and up by default): a port from that range was taken by some outgoing
+// connection of a test running beside, before the server could bind it ("Address already
+// in use").
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 1000 {
@@ -49,11 +51,19 @@ func FreePort(t testing.TB) int {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
+		// Two servers started one after the other were once given the same port: the one
+		// that bound it answered for both, and the other's requests got its 404s.
+		if _, given := givenPorts.LoadOrStore(port, true); given {
+			continue
+		}
 		return port
 	}
 	t.Fatal("no free loopback port between 20000 and 32000")
 	return 0
 }
+
+// givenPorts are the ports FreePort returned.
+var givenPorts sync.Map
 
 // PrivateKafka runs a single-node broker of the test's own (see KafkaServer) and returns
 // its address and functions that stop it (SIGTERM, waits for exit) and start it again.
