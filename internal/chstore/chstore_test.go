@@ -3,6 +3,7 @@ package chstore_test
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,6 +135,29 @@ func TestPersonConversions(t *testing.T) {
 	got := lines(t, conn, "SELECT concat(person_id, ' ', conversion_id) FROM "+db+".person_conversions FINAL ORDER BY person_id, conversion_id")
 	if want := []string{"p1 c1", "p1 c3", "p2 c1", "p3 c4"}; !slices.Equal(got, want) {
 		t.Errorf("person_conversions %q, want %q", got, want)
+	}
+}
+
+// More reads at once than the pool has connections wait their turn, however long the
+// others take, instead of failing after a few seconds: nine reads of 6 s each, one more
+// than the pool's eight connections, all answer.
+func TestReadsWaitForAFreeConnection(t *testing.T) {
+	conn, _ := testenv.ClickHouse(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 9)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var n uint64
+			errs[i] = conn.QueryRow(context.Background(), "SELECT count() FROM (SELECT sleep(2) FROM numbers(3)) SETTINGS max_block_size = 1").Scan(&n)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("read %d: %v", i, err)
+		}
 	}
 }
 
