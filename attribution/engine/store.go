@@ -93,10 +93,10 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 		conds, args = append(conds, fmt.Sprintf("bitAnd(received_ms, %d) > ?", uint64(event.ReceivedMask))), append(args, q.newerThan)
 	}
 	if q.persons != nil {
-		conds, args = append(conds, "has(?, person)"), append(args, q.persons)
+		conds, args = append(conds, inList("person")), append(args, q.persons)
 	}
 	if q.ids != nil {
-		conds, args = append(conds, "has(?, conversion_id)"), append(args, q.ids)
+		conds, args = append(conds, inList("conversion_id")), append(args, q.ids)
 	}
 	if q.uncredited {
 		conds = append(conds, fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.touch_credits WHERE site_id = ?)", db))
@@ -169,17 +169,23 @@ type scope struct {
 // their sessions read: without a conversion in the scope, they earn no credit.
 func (sc *scope) personsWhere(db, site string) (string, []any) {
 	if sc.persons != nil {
-		return "has(?, person)", []any{sc.persons}
+		return inList("person"), []any{sc.persons}
 	}
 	resolved, args := chstore.CurrentPersonHash(db, site, fmt.Sprintf("SELECT person_id, occurred_at FROM %s.conversions FINAL WHERE site_id = ?", db), site)
 	return fmt.Sprintf("%s IN (SELECT person_hash FROM (%s) WHERE occurred_at >= ? AND occurred_at < ?)", chstore.PersonHash, resolved),
 		append(args, sc.from, sc.to)
 }
 
+// inList is the condition that column is one of a bound list of values. A set, unlike
+// has(list, column), costs the same for a list of 2,000 as for one, and picks rows by the
+// table's key: reading the current credit of 2,000 conversions over a million took 53 s
+// with has() and 1.7 s with the set.
+func inList(column string) string { return column + " IN (SELECT arrayJoin(?))" }
+
 // creditedWhere is the condition on touch_credits rows that picks the scope's conversions.
 func (sc *scope) creditedWhere() (string, []any) {
 	if sc.ids != nil {
-		return "has(?, conversion_id)", []any{sc.ids}
+		return inList("conversion_id"), []any{sc.ids}
 	}
 	return "occurred_at >= ? AND occurred_at < ?", []any{sc.from, sc.to}
 }
