@@ -291,24 +291,6 @@ func (s *sliceConversions) next(c *Conversion) (bool, error) {
 
 func (s *sliceConversions) Close() error { return nil }
 
-// rowConversions streams the rows of queryConversions, counting them. A rebuild reads a
-// million conversions: held in memory for its whole length, they were most of what the
-// garbage collector marked at each of its cycles.
-type rowConversions struct {
-	rows driver.Rows
-	n    int
-}
-
-func (r *rowConversions) next(c *Conversion) (bool, error) {
-	if !r.rows.Next() {
-		return false, r.rows.Err()
-	}
-	r.n++
-	return true, scanConversion(r.rows, c)
-}
-
-func (r *rowConversions) Close() error { return r.rows.Close() }
-
 // compute attributes the conversions that open streams, of one site, reading the
 // touchpoints of their persons; sc names the same persons and conversions for the
 // queries. The data-driven weights are recomputed when older than weightsAge.

@@ -26,11 +26,10 @@ func (n *Notifier) touches(ctx context.Context, site string, ids []string, from,
 	if len(list) == 0 {
 		return out, nil
 	}
-	// A set of the ids, not has(list, …), which compares every row with every id.
 	rows, err := n.Conn.Query(ctx, `SELECT toString(session_id) AS sid, started_at, channel, source, medium, campaign, term, content,
 			landing_url, landing_path, referrer, click_id_type, click_id
 		FROM `+n.DB+`.sessions FINAL
-		WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND toString(session_id) IN (SELECT arrayJoin(?))`, site, from.UTC(), to.UTC(), list)
+		WHERE site_id = ? AND started_at >= ? AND started_at <= ? AND `+chstore.InList("toString(session_id)"), site, from.UTC(), to.UTC(), list)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the touches of computed conversions: %w", err)
 	}
@@ -50,7 +49,7 @@ func (n *Notifier) touches(ctx context.Context, site string, ids []string, from,
 // emails returns the addresses the conversions carried (kept for sites that send them).
 func (n *Notifier) emails(ctx context.Context, site string, ids []string) (map[string]string, error) {
 	rows, err := n.Conn.Query(ctx, `SELECT conversion_id, email FROM `+n.DB+`.conversions FINAL
-		WHERE site_id = ? AND conversion_id IN (SELECT arrayJoin(?)) AND email != ''`, site, ids)
+		WHERE site_id = ? AND `+chstore.InList("conversion_id")+` AND email != ''`, site, ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the addresses of conversions: %w", err)
 	}
@@ -75,8 +74,8 @@ func (n *Notifier) emailHashes(ctx context.Context, site string, persons []strin
 	}
 	resolved, args := chstore.CurrentPerson(n.DB, site,
 		fmt.Sprintf("SELECT person_id, email_sha256, linked_at FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 != ''", n.DB), site)
-	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, email_sha256, max(linked_at) AS at FROM (%s) WHERE person IN (SELECT arrayJoin(?))
-		GROUP BY person, email_sha256 ORDER BY person, at DESC, email_sha256`, resolved), append(args, persons)...)
+	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, email_sha256, max(linked_at) AS at FROM (%s) WHERE %s
+		GROUP BY person, email_sha256 ORDER BY person, at DESC, email_sha256`, resolved, chstore.InList("person")), append(args, persons)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the email hashes of persons: %w", err)
 	}
@@ -110,7 +109,7 @@ func (n *Notifier) browserTrail(ctx context.Context, site string, persons []stri
 			AND (fbc != '' OR fbp != '' OR user_agent != '' OR click_id_type = 'fbclid')`, n.DB)
 	resolved, args := chstore.CurrentPerson(n.DB, site, inner, site, from.UTC(), to.UTC())
 	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id
-		FROM (%s) WHERE person IN (SELECT arrayJoin(?)) ORDER BY person, ts`, resolved), append(args, persons)...)
+		FROM (%s) WHERE %s ORDER BY person, ts`, resolved, chstore.InList("person")), append(args, persons)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the browser ids of persons: %w", err)
 	}
