@@ -70,7 +70,13 @@ func main() {
 		fmt.Printf("rebuilt %d conversions (%d rows) in %s\n", n, rows, time.Since(start).Round(time.Millisecond))
 		return
 	}
-	if err := serve(ctx, cfg, sites, conn, *chc); err != nil {
+	// Connect fails only on bad configuration, which the first pool already passed.
+	reportsConn, err := chstore.Connect(*chc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reportsConn.Close()
+	if err := serve(ctx, cfg, sites, pools{jobs: conn, reports: reportsConn}, *chc); err != nil {
 		log.Fatal(err)
 	}
 	log.Print("attribution: stopped")

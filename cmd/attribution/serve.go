@@ -82,6 +82,14 @@ func registerFlags(fs *flag.FlagSet) *config {
 // leaseName is the lease of a site's jobs.
 func leaseName(site string) string { return "attribution/" + site }
 
+// pools are the service's two pools of ClickHouse connections. The reports API has its
+// own: a lifecycle report holds four or five connections for seconds, and the engine
+// must not queue behind a few of them for its own. They still share ClickHouse's CPU.
+type pools struct {
+	jobs    driver.Conn // the engine, the CRM webhooks and every other job
+	reports driver.Conn // the reports API
+}
+
 // serve runs the service until ctx is done: the reports API with the dashboard and, unless
 // it serves reports only, the jobs — the engine crediting conversions as they arrive, the
 // sender of CRM webhooks and Meta events and the rollups of the source report — for the
@@ -89,8 +97,8 @@ func leaseName(site string) string { return "attribution/" + site }
 // a time.
 // While ClickHouse is away everything waits for it, /readyz says so and report queries
 // are answered 503.
-func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.Conn, ch chstore.Config) error {
-	db := ch.Database
+func serve(ctx context.Context, cfg *config, sites *site.Registry, pool pools, ch chstore.Config) error {
+	db, conn := ch.Database, pool.jobs
 	ready := health.NewReadiness("attribution", "clickhouse")
 	if cfg.MetricsListen != "" {
 		health.Serve(cfg.MetricsListen, ready)
@@ -105,13 +113,13 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 	sender.MaxAttempts, sender.MaxRefused, sender.Workers = cfg.WebhookTries, cfg.WebhookRefuse, cfg.WebhookConc
 	sender.Backoff = webhook.ExpBackoff(cfg.WebhookRetry, 10*time.Minute)
 	eng.OnComputed = (&notify.Notifier{Conn: conn, DB: db, Queue: queue, Sender: sender, Meta: metaTarget, Score: scorer.Person}).Computed
-	store := &reports.Store{Conn: conn, DB: db}
+	store := &reports.Store{Conn: pool.reports, DB: db}
 	priv := &privacy.Service{Conn: conn, DB: db, Auth: ch, Grace: cfg.ErasureGrace, Ctx: ctx}
 	sender.Erased = priv.ConversionErased
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ready.Public())
-	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: conn, DB: db},
+	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: pool.reports, DB: db},
 		Deliveries: queue, Resent: sender.Enqueue, Dashboard: dashboard.Handler(), Unavailable: ready.Err}).Handler())
 	srv := &http.Server{
 		Addr:              cfg.Listen,
@@ -144,7 +152,7 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, conn driver.C
 		defer func() { release(); <-leasesDone }() // released before the service exits
 		go sender.Run(ctx)
 		go eng.Watch(ctx, cfg.Poll)
-		go rollUp(ctx, store, sites, runs, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
+		go rollUp(ctx, &reports.Store{Conn: conn, DB: db}, sites, runs, cfg.RollupEvery, cfg.RollupMargin, ready.Err)
 		go score(ctx, scorer, sites, runs, cfg.ScoreEvery, ready.Err)
 		go retain(ctx, priv, sites, runs, cfg.RetainEvery, ready.Err)
 		log.Printf("attribution: serving on %s, running the jobs of the sites it holds the lease of as %s", cfg.Listen, leases.Holder())
