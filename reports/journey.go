@@ -245,7 +245,7 @@ func (s *Store) journeyEvents(ctx context.Context, site string, visitors map[str
 	// visitParamExtractString reads the flat props the tracker sends on both engines.
 	q := fmt.Sprintf(`SELECT ts, event_type, session_id, path, title, event_name, visitParamExtractString(props, 'href'), is_bot
 		FROM %s.events FINAL
-		WHERE site_id = ? AND ts >= ? AND ts <= ? AND visitor_id IN (SELECT arrayJoin(?)) AND event_type != 'conversion'
+		WHERE site_id = ? AND ts >= ? AND ts <= ? AND `+chstore.InList("visitor_id")+` AND event_type != 'conversion'
 		ORDER BY ts DESC, event_id DESC LIMIT ?`, s.DB)
 	err := s.each(ctx, q, []any{site, from, to, ids, MaxJourneyEvents + 1}, func(sc scanner) error {
 		var e JourneyEvent

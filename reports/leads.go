@@ -195,7 +195,7 @@ func (s *Store) leadTouches(ctx context.Context, site string, leads []Lead) erro
 	q := fmt.Sprintf(`SELECT conversion_id, %[1]s, %[2]s, %[3]s, touch_at, channel, source, medium, campaign, term, landing_page FROM (
 			SELECT conversion_id, touch_at, channel, source, medium, campaign, term, landing_page, %[1]s, %[2]s, %[3]s, removed
 			FROM %[4]s.touch_credits FINAL
-			WHERE site_id = ? AND conversion_id IN (SELECT arrayJoin(?)))
+			WHERE site_id = ? AND `+chstore.InList("conversion_id")+`)
 		WHERE removed = 0`, model.CreditColumn(model.FirstClick), model.CreditColumn(model.LastClick), model.CreditColumn(model.Linear), s.DB)
 	err := s.each(ctx, q, []any{site, ids}, func(sc scanner) error {
 		var id string
@@ -231,7 +231,7 @@ func (s *Store) leadStages(ctx context.Context, site string, stages []string, le
 		persons = append(persons, l.PersonID)
 	}
 	resolved, args := chstore.CurrentPerson(s.DB, site, fmt.Sprintf(`SELECT person_id, type FROM %s.conversions FINAL WHERE site_id = ?`, s.DB), site)
-	q := fmt.Sprintf(`SELECT person, groupUniqArray(type) FROM (%s) WHERE has(?, person) AND has(?, type) GROUP BY person`, resolved)
+	q := fmt.Sprintf(`SELECT person, groupUniqArray(type) FROM (%s) WHERE `+chstore.InList("person")+` AND has(?, type) GROUP BY person`, resolved)
 	furthest := map[string]string{}
 	err := s.each(ctx, q, append(args, persons, stages[1:]), func(sc scanner) error {
 		var person string

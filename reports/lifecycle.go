@@ -529,7 +529,7 @@ func (s *Store) conversionIDs(ctx context.Context, siteID string, people []Stall
 		times = append(times, time.Unix(p.at, 0).UTC())
 	}
 	ids := map[uint64]string{}
-	q := fmt.Sprintf(`SELECT DISTINCT %s, conversion_id FROM %s.touch_credit_versions WHERE site_id = ? AND occurred_at IN (SELECT arrayJoin(?))`, convHash, s.DB)
+	q := fmt.Sprintf(`SELECT DISTINCT %s, conversion_id FROM %s.touch_credit_versions WHERE site_id = ? AND `+chstore.InList("occurred_at"), convHash, s.DB)
 	err := s.each(ctx, q, []any{siteID, times}, func(sc scanner) error {
 		var h uint64
 		var id string

@@ -317,7 +317,7 @@ func (s *Scorer) activities(ctx context.Context, siteID string, persons []string
 		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB), siteID)
 	filter := ""
 	if persons != nil {
-		filter = " AND has(?, person)"
+		filter = " AND " + chstore.InList("person")
 		eventArgs, convArgs = append(eventArgs, persons), append(convArgs, persons)
 	}
 	args := append(eventArgs, convArgs...)

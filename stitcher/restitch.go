@@ -103,7 +103,7 @@ func (st *Restitcher) visitorsBetween(ctx context.Context, siteID string, from, 
 func (st *Restitcher) storedRows(ctx context.Context, siteID string, vids []string, lo, hi time.Time) (map[string][]storedRow, error) {
 	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, path, referrer, is_bot, session_id,
 			person_id, origin, form, received_at, version
-		FROM %s.events WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts < ? AND origin != 'server'`, st.db)
+		FROM %s.events WHERE site_id = ? AND `+chstore.InList("visitor_id")+` AND ts >= ? AND ts < ? AND origin != 'server'`, st.db)
 	rows, err := st.conn.Query(ctx, q, siteID, vids, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read events: %w", err)
@@ -324,7 +324,7 @@ func decideStored(rules lead.Rules, r *storedRow, hasEmail bool) (isLead bool, l
 // storedConversions reads the current browser conversion rows of the given event ids.
 func (st *Restitcher) storedConversions(ctx context.Context, siteID string, eventIDs []string) (map[string]storedConversion, error) {
 	q := fmt.Sprintf(`SELECT toString(event_id), conversion_id, type, lead_type, session_id, is_bot, email_sha256 != ''
-		FROM %s.conversions FINAL WHERE site_id = ? AND origin IN ('web', 'pixel', 'import') AND toString(event_id) IN (SELECT arrayJoin(?))`, st.db)
+		FROM %s.conversions FINAL WHERE site_id = ? AND origin IN ('web', 'pixel', 'import') AND `+chstore.InList("toString(event_id)"), st.db)
 	rows, err := st.conn.Query(ctx, q, siteID, eventIDs)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read conversions: %w", err)
@@ -351,7 +351,7 @@ func (st *Restitcher) rewriteConversions(ctx context.Context, siteID string, ids
 		SELECT site_id, conversion_id, type, transform(conversion_id, ?, ?, lead_type), occurred_at, received_at, visitor_id, person_id,
 			email_sha256, user_id, transform(conversion_id, ?, ?, session_id), value, currency, props, event_id, origin,
 			toUInt8(has(?, conversion_id)), version + 1, email
-		FROM %[1]s.conversions FINAL WHERE site_id = ? AND conversion_id IN (SELECT arrayJoin(?))`, st.db, conversionColumns)
+		FROM %[1]s.conversions FINAL WHERE site_id = ? AND `+chstore.InList("conversion_id"), st.db, conversionColumns)
 	if len(bots) == 0 {
 		bots = []string{""} // an empty array literal has no type ClickHouse can compare
 	}
@@ -389,7 +389,7 @@ func (st *Restitcher) removeCredit(ctx context.Context, siteID string, ids []str
 		SELECT site_id, conversion_id, conversion_type, lead_type, occurred_at, person_id, visitor_id, session_id, touch_at, channel,
 			source, medium, campaign, term, content, landing_page, country, device, value, currency, toFloat64(0), toFloat64(0),
 			toFloat64(0), toFloat64(0), toFloat64(0), toFloat64(0), toFloat64(0), toUInt8(1), now(), toUInt64(?)
-		FROM %[1]s.touch_credits FINAL WHERE site_id = ? AND removed = 0 AND conversion_id IN (SELECT arrayJoin(?))`, st.db)
+		FROM %[1]s.touch_credits FINAL WHERE site_id = ? AND removed = 0 AND `+chstore.InList("conversion_id"), st.db)
 	for chunk := range slices.Chunk(ids, maxListLen) {
 		if err := st.conn.Exec(ctx, q, uint64(time.Now().UnixNano()), siteID, chunk); err != nil {
 			return fmt.Errorf("cannot remove credit: %w", err)

@@ -69,7 +69,7 @@ func NewClickHouseStore(conn driver.Conn, db string) Store { return &clickHouse{
 
 func (c *clickHouse) sessions(ctx context.Context, site string, vids []string, since int64) ([]storedSession, error) {
 	q := fmt.Sprintf(`SELECT visitor_id, session_id, toUnixTimestamp(started_at), toUnixTimestamp(ended_at), deleted, version
-		FROM %s.sessions WHERE site_id = ? AND started_at >= toDateTime(?) AND visitor_id IN (SELECT arrayJoin(?))`, c.db)
+		FROM %s.sessions WHERE site_id = ? AND started_at >= toDateTime(?) AND `+chstore.InList("visitor_id"), c.db)
 	rows, err := c.conn.Query(ctx, q, site, since, vids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read sessions: %w", err)
@@ -111,7 +111,7 @@ func (c *clickHouse) events(ctx context.Context, site string, from map[string]in
 	}
 	q := fmt.Sprintf(`SELECT visitor_id, event_id, toUnixTimestamp(ts), event_type, url, referrer, is_bot, session_id, version,
 			country, device
-		FROM %s.events WHERE site_id = ? AND visitor_id IN (SELECT arrayJoin(?)) AND ts >= toDateTime(?) AND origin != 'server'`, c.db)
+		FROM %s.events WHERE site_id = ? AND `+chstore.InList("visitor_id")+` AND ts >= toDateTime(?) AND origin != 'server'`, c.db)
 	rows, err := c.conn.Query(ctx, q, site, vids, low)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read events: %w", err)
@@ -152,7 +152,7 @@ func (c *clickHouse) events(ctx context.Context, site string, from map[string]in
 }
 
 func (c *clickHouse) links(ctx context.Context, site string, vids, emails, users []string) ([]identity.Link, error) {
-	where := `WHERE site_id = ? AND (visitor_id IN (SELECT arrayJoin(?)) OR email_sha256 IN (SELECT arrayJoin(?)) OR user_id IN (SELECT arrayJoin(?)))`
+	where := `WHERE site_id = ? AND (` + chstore.InList("visitor_id") + ` OR ` + chstore.InList("email_sha256") + ` OR ` + chstore.InList("user_id") + `)`
 	q := fmt.Sprintf(`SELECT visitor_id, email_sha256, user_id, 0 FROM %[1]s.identities %[2]s
 		UNION ALL SELECT visitor_id, email_sha256, user_id, 1 FROM %[1]s.server_links %[2]s`, c.db, where)
 	vids, emails, users = nonEmpty(vids), nonEmpty(emails), nonEmpty(users)
@@ -188,7 +188,7 @@ func nonEmpty(s []string) []string {
 
 func (c *clickHouse) aliases(ctx context.Context, site string, ids []string) (map[string]string, error) {
 	q := fmt.Sprintf(`SELECT person_id, argMax(current_person_id, version) FROM %s.person_aliases
-		WHERE site_id = ? AND person_id IN (SELECT arrayJoin(?)) GROUP BY person_id`, c.db)
+		WHERE site_id = ? AND `+chstore.InList("person_id")+` GROUP BY person_id`, c.db)
 	rows, err := c.conn.Query(ctx, q, site, ids)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read person aliases: %w", err)
@@ -295,7 +295,7 @@ func (c *clickHouse) moveEvents(ctx context.Context, rws []rewrite, version uint
 		url, path, referrer, title, event_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content,
 		click_id_type, click_id, props, country, region, city, browser, os, device, is_bot,
 		screen, language, timezone, ip, origin, form, traits, fbc, fbp, user_agent, toUInt64(?)
-		FROM %[1]s.events FINAL WHERE site_id = ? AND toString(event_id) IN (SELECT arrayJoin(?))`, c.db, eventColumns)
+		FROM %[1]s.events FINAL WHERE site_id = ? AND `+chstore.InList("toString(event_id)"), c.db, eventColumns)
 	for site, v := range bySite {
 		// Each id is bound twice: half the usual list length keeps the query short enough.
 		for i := 0; i < len(v[0]); i += maxListLen / 2 {

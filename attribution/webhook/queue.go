@@ -186,7 +186,7 @@ func (s *Store) Made(ctx context.Context, site string, conversionIDs []string) (
 		return nil, nil
 	}
 	rows, err := s.Conn.Query(ctx, "SELECT delivery_id, target, event, conversion_id, state, created_at FROM "+s.DB+
-		".delivery_queue FINAL WHERE site_id = ? AND has(?, conversion_id)", site, conversionIDs)
+		".delivery_queue FINAL WHERE site_id = ? AND "+chstore.InList("conversion_id"), site, conversionIDs)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the deliveries of conversions: %w", err)
 	}

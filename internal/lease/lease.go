@@ -284,7 +284,7 @@ func (l *Leases) write(ctx context.Context, names []string, released bool) error
 func (l *Leases) read(ctx context.Context, names []string) (map[string]map[string]*candidate, error) {
 	out := map[string]map[string]*candidate{}
 	rows, err := l.conn.Query(ctx, fmt.Sprintf(`SELECT name, holder, started_at, beat, state, released FROM %s.leases FINAL
-		WHERE name IN (SELECT arrayJoin(?)) AND updated_at >= ?`, l.db), names, time.Now().Add(-10*l.ttl))
+		WHERE `+chstore.InList("name")+` AND updated_at >= ?`, l.db), names, time.Now().Add(-10*l.ttl))
 	if err != nil {
 		return nil, err
 	}
