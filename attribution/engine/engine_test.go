@@ -586,6 +586,27 @@ func TestNewConversionIsCreditedAtOnce(t *testing.T) {
 	}
 }
 
+// A session written after its person's conversion was credited, but started before it (a
+// late one: another device's, or one the stitcher wrote late), moves the credit at the
+// next pass; a pass with nothing new changes nothing.
+func TestLateSessionMovesTheCredit(t *testing.T) {
+	f := newFixture(t)
+	f.watchPass() // first start: nothing yet
+	f.session("search", "p1", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("c1", "lead", "p1", t0, 0)
+	f.watchPass()
+	if c := f.credits("c1"); c["first_click"]["search"] != 1 {
+		t.Fatalf("c1 credited first: %v", c)
+	}
+	f.watchPass()
+	f.session("ad", "p1", t0.Add(-3*time.Hour), "Paid Search", "google", "cpc")
+	f.session("after", "p1", t0.Add(time.Hour), "Email", "newsletter", "email") // after the lead: no touch of it
+	f.watchPass()
+	if c := f.credits("c1"); c["first_click"]["ad"] != 1 || c["last_click"]["search"] != 1 || len(c["linear"]) != 2 {
+		t.Fatalf("c1 after the late session: %v", c)
+	}
+}
+
 // An ended call's row ranks above its ringing one in its version, but the watermark of
 // new conversions is a time: a conversion received after the call is credited by the
 // first pass that sees it, also where the watermark was stored with the rank.

@@ -73,6 +73,9 @@ type store struct {
 const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, received_ms,
 	call_touch, call_channel, call_source, call_medium, call_campaign`
 
+// receivedMs is the receive time in milliseconds of a conversions row (event.ReceivedMs).
+var receivedMs = fmt.Sprintf("bitAnd(version, %d)", uint64(event.ReceivedMask))
+
 // conversionQuery picks conversions of one site; fields left zero do not filter.
 type conversionQuery struct {
 	from, to   time.Time // occurred in [from, to), when to is set
@@ -80,6 +83,21 @@ type conversionQuery struct {
 	persons    []string  // of these current persons, when not nil
 	ids        []string  // with these conversion ids, when not nil
 	uncredited bool      // without any credit row yet
+}
+
+// few is, for a query of new conversions, a condition on the stored rows that keeps the
+// conversions it may pick, whole, and its arguments; "" for other queries. Every pass of
+// the engine asks for the conversions received since the last one: over a million,
+// resolving them all to find the few took 0.6 s of ClickHouse at each pass. A conversion
+// whose current row is new has a new row, so the conversions with any new row hold the
+// answer; the current row of each is still chosen among all of its rows (a server's older
+// row outranks a browser's newer one).
+func (q conversionQuery) few(db, site string) (string, []any) {
+	if q.newerThan == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM %s.conversions PREWHERE %s > ? WHERE site_id = ?)`,
+		db, receivedMs), []any{q.newerThan, site}
 }
 
 // where is the condition on the resolved conversions (columns of the conversions table
@@ -127,13 +145,17 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 // queryConversions asks for the site's conversions that q picks, ordered by person, time
 // and id (as sortByPerson orders them); scanConversion reads each.
 func (s *store) queryConversions(ctx context.Context, site string, q conversionQuery) (driver.Rows, error) {
+	few, fewArgs := q.few(s.db, site)
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id,
 			bitAnd(version, %d) AS received_ms,
 			if(lead_type = 'call', visitParamExtractString(props, 'touch'), '') AS call_touch,
 			visitParamExtractString(props, 'channel') AS call_channel, visitParamExtractString(props, 'source') AS call_source,
 			visitParamExtractString(props, 'medium') AS call_medium, visitParamExtractString(props, 'campaign') AS call_campaign
-		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, uint64(event.ServerRank-1), s.db) // a bot's conversion earns no credit
+		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0%s`, uint64(event.ServerRank-1), s.db, few) // a bot's conversion earns no credit
 	resolved, args := chstore.CurrentPerson(s.db, site, inner, site)
+	if few != "" {
+		resolved, args = chstore.CurrentPersonOfFew(s.db, site, inner, append([]any{site}, fewArgs...)...)
+	}
 	where, whereArgs := q.where(s.db, site)
 	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, resolved, where)
 	rows, err := s.conn.Query(ctx, sql, append(args, whereArgs...)...)
@@ -750,11 +772,27 @@ func (s *store) maxVersion(ctx context.Context, site, table string) (uint64, err
 	return v, err
 }
 
+// written reports whether table has rows of the site whose version, read through the
+// expression version, is above wm. Every pass of the engine asks, and the answer is mostly
+// no: over the bench's ten million sessions and million conversions, reading the one
+// column says so in 5-15 ms, where resolving the rows' persons to find none took 0.36 s
+// for the sessions and 0.59 s for the conversions.
+func (s *store) written(ctx context.Context, site, table, version string, wm uint64) (bool, error) {
+	var n uint64
+	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s PREWHERE %s > ? WHERE site_id = ?", s.db, table, version), wm, site).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("cannot read %s: %w", table, err)
+	}
+	return n > 0, nil
+}
+
 // mergedPersons returns the current persons of merges written after version wm, and the
 // highest version seen.
 func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]string, uint64, error) {
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT current_person_id, version FROM %s.person_aliases FINAL
-		WHERE site_id = ? AND version > ?`, s.db), site, wm)
+	// Only the ids with a row written since are read with FINAL, not every alias each pass.
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT current_person_id, version FROM %[1]s.person_aliases FINAL
+		WHERE site_id = ? AND person_id IN (SELECT person_id FROM %[1]s.person_aliases WHERE site_id = ? AND version > ?) AND version > ?`, s.db),
+		site, site, wm, wm)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read person merges: %w", err)
 	}
@@ -780,15 +818,19 @@ func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]st
 // newSessions returns, per current person, the earliest start of sessions written after
 // version wm, and the highest version seen.
 func (s *store) newSessions(ctx context.Context, site string, wm uint64) (map[string]time.Time, uint64, error) {
-	inner := fmt.Sprintf(`SELECT person_id, started_at, version FROM %s.sessions
-		WHERE site_id = ? AND version > ? AND is_bot = 0`, s.db)
-	resolved, args := chstore.CurrentPerson(s.db, site, inner, site, wm)
+	out := map[string]time.Time{}
+	if ok, err := s.written(ctx, site, "sessions", "version", wm); err != nil || !ok {
+		return out, wm, err
+	}
+	// Few sessions are new at each pass: only their ids' aliases are joined.
+	inner := fmt.Sprintf(`SELECT person_id, started_at, version FROM %s.sessions PREWHERE version > ?
+		WHERE site_id = ? AND is_bot = 0`, s.db)
+	resolved, args := chstore.CurrentPersonOfFew(s.db, site, inner, wm, site)
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT person, min(started_at), max(version) FROM (%s) GROUP BY person`, resolved), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read new sessions: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]time.Time{}
 	top := wm
 	for rows.Next() {
 		var p string

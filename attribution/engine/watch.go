@@ -173,7 +173,11 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 
 	// New and changed conversions, credited at once: the stitcher writes a batch's
 	// conversions after its sessions and identities, so their journey is there to read.
-	cs, err := e.store.conversions(ctx, st.ID, conversionQuery{newerThan: wm["conversions"]})
+	var cs []Conversion
+	newer, err := e.store.written(ctx, st.ID, "conversions", receivedMs, wm["conversions"])
+	if err == nil && newer {
+		cs, err = e.store.conversions(ctx, st.ID, conversionQuery{newerThan: wm["conversions"]})
+	}
 	if err != nil {
 		return err
 	}
