@@ -62,6 +62,9 @@ func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }
 
+// liveWeightsAge is how old the data-driven weights may be when the watcher credits.
+const liveWeightsAge = 10 * time.Minute
+
 // Weights returns the site's data-driven channel weights, recomputed from the paths of
 // every person over the last year when older than maxAge.
 func (e *Engine) Weights(ctx context.Context, st *site.Site, maxAge time.Duration) (model.ChannelWeights, error) {
@@ -455,5 +458,5 @@ func (e *Engine) ComputeConversions(ctx context.Context, st *site.Site, cs []Con
 	sc := &scope{sessionsFrom: from.Add(-lookback(st)), sessionsTo: to, persons: plist, ids: ids}
 	sortByPerson(cs)
 	open := func(context.Context) (conversionStream, error) { return (*sliceConversions)(&cs), nil }
-	return e.compute(ctx, st, open, sc, notify, 10*time.Minute)
+	return e.compute(ctx, st, open, sc, notify, liveWeightsAge)
 }

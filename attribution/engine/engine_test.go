@@ -607,6 +607,44 @@ func TestLateSessionMovesTheCredit(t *testing.T) {
 	}
 }
 
+// A new conversion is credited ahead of the reports (ClickHouse's priority 1, read back
+// from the server's query log); a recomputation, here after a merge, at the reports' pace.
+func TestNewConversionsGoAheadOfTheReports(t *testing.T) {
+	f := newFixture(t)
+	f.watchPass() // first start: nothing yet
+	f.session("laptop", "p-laptop", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("lead-1", "lead", "p-laptop", t0, 0)
+	f.watchPass()
+	f.session("phone", "p-phone", t0.Add(-2*time.Hour), "Paid Social", "linkedin", "paid_social")
+	f.alias("p-phone", "p-laptop")
+	f.watchPass()
+	if c := f.credits("lead-1"); c["first_click"]["phone"] != 1 {
+		t.Fatalf("lead-1 after the merge: %v", c)
+	}
+	ctx := context.Background()
+	if err := f.conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.conn.Query(ctx, `SELECT Settings.Values[indexOf(Settings.Names, 'priority')] FROM system.query_log
+		WHERE type = 2 AND event_date >= yesterday() AND query LIKE ? AND written_rows > 0 ORDER BY event_time, query_start_time`,
+		"INSERT INTO "+f.db.Name+".touch_credits %")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p)
+	}
+	if !slices.Equal(got, []string{"1", ""}) {
+		t.Fatalf("the credit inserts ran at priorities %q, want the new lead's at 1 and the recomputation's at none", got)
+	}
+}
+
 // An ended call's row ranks above its ringing one in its version, but the watermark of
 // new conversions is a time: a conversion received after the call is credited by the
 // first pass that sees it, also where the watermark was stored with the rank.

@@ -84,7 +84,8 @@ func leaseName(site string) string { return "attribution/" + site }
 
 // pools are the service's two pools of ClickHouse connections. The reports API has its
 // own: a lifecycle report holds four or five connections for seconds, and the engine
-// must not queue behind a few of them for its own. They still share ClickHouse's CPU.
+// must not queue behind a few of them for its own. (On ClickHouse's CPU, new conversions
+// go first too: see Engine.Watch.)
 type pools struct {
 	jobs    driver.Conn // the engine, the CRM webhooks and every other job
 	reports driver.Conn // the reports API
@@ -119,8 +120,12 @@ func serve(ctx context.Context, cfg *config, sites *site.Registry, pool pools, c
 	tokens := &apitoken.Store{Conn: conn, DB: db, Sites: sites, MaxAge: cfg.TokensMaxAge}
 	mux := http.NewServeMux()
 	mux.Handle("GET /readyz", ready.Public())
-	mux.Handle("/", (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: pool.reports, DB: db},
-		Deliveries: queue, Resent: sender.Enqueue, Dashboard: dashboard.Handler(), Unavailable: ready.Err}).Handler())
+	apiHandler := (&api.Server{Sites: sites, Reports: store, Tokens: tokens, Privacy: priv, Scoring: &scoring.Store{Conn: pool.reports, DB: db},
+		Deliveries: queue, Resent: sender.Enqueue, Dashboard: dashboard.Handler(), Unavailable: ready.Err}).Handler()
+	// The API's queries give way to the crediting of new conversions (chstore.PriorityReports).
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiHandler.ServeHTTP(w, r.WithContext(chstore.WithPriority(r.Context(), chstore.PriorityReports)))
+	}))
 	srv := &http.Server{
 		Addr:              cfg.Listen,
 		Handler:           mux,

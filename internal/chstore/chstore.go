@@ -116,6 +116,20 @@ func Connect(c Config) (driver.Conn, error) {
 	return conn, nil
 }
 
+// Query priorities, ClickHouse's priority setting: while a query of a smaller number runs,
+// those of larger numbers pause (a second at most at a time, so they still advance);
+// queries without one (0) neither pause nor make others pause.
+const (
+	PriorityCrediting = 1 // the engine crediting new conversions
+	PriorityReports   = 2 // the reports API
+)
+
+// WithPriority returns ctx whose queries run at priority p (see PriorityCrediting). It
+// replaces any other per-query settings of ctx: none are used elsewhere.
+func WithPriority(ctx context.Context, p int) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"priority": p}))
+}
+
 // PrepareBatch starts an INSERT whose Send outlives ctx's cancellation. The driver
 // watches a batch's context and closes its TCP connection when the context ends; when
 // that happens just after Send returned (an HTTP request finishing, a deferred cancel),
