@@ -621,25 +621,7 @@ func TestNewConversionsGoAheadOfTheReports(t *testing.T) {
 	if c := f.credits("lead-1"); c["first_click"]["phone"] != 1 {
 		t.Fatalf("lead-1 after the merge: %v", c)
 	}
-	ctx := context.Background()
-	if err := f.conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := f.conn.Query(ctx, `SELECT Settings.Values[indexOf(Settings.Names, 'priority')] FROM system.query_log
-		WHERE type = 2 AND event_date >= yesterday() AND query LIKE ? AND written_rows > 0 ORDER BY event_time, query_start_time`,
-		"INSERT INTO "+f.db.Name+".touch_credits %")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, p)
-	}
+	got := testenv.Priorities(t, f.conn, "INSERT INTO "+f.db.Name+".touch_credits %")
 	if !slices.Equal(got, []string{"1", ""}) {
 		t.Fatalf("the credit inserts ran at priorities %q, want the new lead's at 1 and the recomputation's at none", got)
 	}

@@ -83,26 +83,9 @@ func TestCreditsWhileReportsHoldEveryConnection(t *testing.T) {
 	// Busy CPUs, unlike busy connections, cannot be timed reliably here; the server's query
 	// log says what ClickHouse runs first: the crediting of the new sale (priority 1), then
 	// the reports (2).
-	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		t.Fatal(err)
-	}
 	priorities := func(like string) []string {
 		t.Helper()
-		rows, err := conn.Query(ctx, `SELECT DISTINCT Settings.Values[indexOf(Settings.Names, 'priority')] FROM system.query_log
-			WHERE type = 2 AND event_date >= yesterday() AND query LIKE ? AND (written_rows > 0 OR read_rows > 0) ORDER BY 1`, like)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, p)
-		}
-		return out
+		return slices.Compact(slices.Sorted(slices.Values(testenv.Priorities(t, conn, like))))
 	}
 	if got := priorities("INSERT INTO " + db + ".touch_credits %"); !slices.Equal(got, []string{"1"}) {
 		t.Errorf("the new sale's credit was written at priorities %q, want 1", got)
