@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"touchpoint/internal/chstore"
 	"touchpoint/internal/testenv"
 )
@@ -92,7 +90,7 @@ func TestCreditVersionsOfStoredCredit(t *testing.T) {
 	if done, err := chstore.Migrate(ctx, conn, db); err != nil {
 		t.Fatalf("migrating: %v (after %v)", err, done)
 	}
-	got := lines(t, conn, "SELECT concat(conversion_id, ' ', toString(toDate(occurred_at, 'UTC')), ' ', toString(max(version))) FROM "+db+
+	got := testenv.Strings(t, conn, "SELECT concat(conversion_id, ' ', toString(toDate(occurred_at, 'UTC')), ' ', toString(max(version))) FROM "+db+
 		".touch_credit_versions GROUP BY conversion_id, occurred_at ORDER BY conversion_id, occurred_at")
 	if want := []string{"c1 2026-10-04 20", "c2 2026-10-04 5", "c2 2026-11-04 7"}; !slices.Equal(got, want) {
 		t.Errorf("versions %q, want %q", got, want)
@@ -132,7 +130,7 @@ func TestPersonConversions(t *testing.T) {
 		t.Fatalf("migrating: %v (after %v)", err, done)
 	}
 	insert([2]string{"c4", "p3"}, [2]string{"c3", "p1"}) // c3 again: the key folds it
-	got := lines(t, conn, "SELECT concat(person_id, ' ', conversion_id) FROM "+db+".person_conversions FINAL ORDER BY person_id, conversion_id")
+	got := testenv.Strings(t, conn, "SELECT concat(person_id, ' ', conversion_id) FROM "+db+".person_conversions FINAL ORDER BY person_id, conversion_id")
 	if want := []string{"p1 c1", "p1 c3", "p2 c1", "p3 c4"}; !slices.Equal(got, want) {
 		t.Errorf("person_conversions %q, want %q", got, want)
 	}
@@ -159,26 +157,4 @@ func TestReadsWaitForAFreeConnection(t *testing.T) {
 			t.Errorf("read %d: %v", i, err)
 		}
 	}
-}
-
-// lines returns the rows of a query of one String column.
-func lines(t *testing.T, conn driver.Conn, q string) []string {
-	t.Helper()
-	rows, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

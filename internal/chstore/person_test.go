@@ -66,20 +66,8 @@ func TestPersonIDsKeepTheIdsResolvedToThePerson(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := conn.Query(ctx, "SELECT person_id FROM (SELECT arrayJoin(?) AS person_id) WHERE "+cond+" AND "+cond+" ORDER BY person_id",
+		got := testenv.Strings(t, conn, "SELECT person_id FROM (SELECT arrayJoin(?) AS person_id) WHERE "+cond+" AND "+cond+" ORDER BY person_id",
 			append(append([]any{candidates}, args...), args...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, id)
-		}
-		rows.Close()
 		if !slices.Equal(got, want) {
 			t.Errorf("ids kept for %s: %v, want %v", person, got, want)
 		}

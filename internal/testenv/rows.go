@@ -55,32 +55,37 @@ func RowsContaining(t testing.TB, conn driver.Conn, db string, needles []string)
 	return out
 }
 
-// Priorities returns the ClickHouse priority ("" for none) of each finished query whose
-// text is like pattern and that read or wrote rows, in the order they started, from the
-// server's query log.
-func Priorities(t testing.TB, conn driver.Conn, like string) []string {
+// Strings returns the values of a query of one String column, in its order.
+func Strings(t testing.TB, conn driver.Conn, q string, args ...any) []string {
 	t.Helper()
-	ctx := context.Background()
-	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := conn.Query(ctx, `SELECT Settings.Values[indexOf(Settings.Names, 'priority')] FROM system.query_log
-		WHERE type = 2 AND event_date >= yesterday() AND query LIKE ? AND (written_rows > 0 OR read_rows > 0)
-		ORDER BY query_start_time, event_time`, like)
+	rows, err := conn.Query(context.Background(), q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, p)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Priorities returns the ClickHouse priority ("" for none) of each finished query whose
+// text is like pattern and that read or wrote rows, in the order they started, from the
+// server's query log.
+func Priorities(t testing.TB, conn driver.Conn, like string) []string {
+	t.Helper()
+	if err := conn.Exec(context.Background(), "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	return Strings(t, conn, `SELECT Settings.Values[indexOf(Settings.Names, 'priority')] FROM system.query_log
+		WHERE type = 2 AND event_date >= yesterday() AND query LIKE ? AND (written_rows > 0 OR read_rows > 0)
+		ORDER BY query_start_time, event_time`, like)
 }
