@@ -96,8 +96,7 @@ func (q conversionQuery) few(db, site string) (string, []any) {
 	if q.newerThan == 0 {
 		return "", nil
 	}
-	return fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM %s.conversions PREWHERE %s > ? WHERE site_id = ?)`,
-		db, receivedMs), []any{q.newerThan, site}
+	return " AND conversion_id IN (SELECT conversion_id " + newerRows(db, "conversions", receivedMs) + ")", []any{q.newerThan, site}
 }
 
 // where is the condition on the resolved conversions (columns of the conversions table
@@ -779,20 +778,27 @@ func (s *store) maxVersion(ctx context.Context, site, table string) (uint64, err
 // for the sessions and 0.59 s for the conversions.
 func (s *store) written(ctx context.Context, site, table, version string, wm uint64) (bool, error) {
 	var n uint64
-	err := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM %s.%s PREWHERE %s > ? WHERE site_id = ?", s.db, table, version), wm, site).Scan(&n)
+	err := s.conn.QueryRow(ctx, "SELECT count() "+newerRows(s.db, table, version), wm, site).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("cannot read %s: %w", table, err)
 	}
 	return n > 0, nil
 }
 
+// newerRows is the FROM clause of the rows of a site in db.table whose version, read
+// through the expression version, is above a watermark: its arguments are the watermark,
+// then the site. Only the one column is read for rows that do not pass.
+func newerRows(db, table, version string) string {
+	return fmt.Sprintf("FROM %s.%s PREWHERE %s > ? WHERE site_id = ?", db, table, version)
+}
+
 // mergedPersons returns the current persons of merges written after version wm, and the
 // highest version seen.
 func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]string, uint64, error) {
 	// Only the ids with a row written since are read with FINAL, not every alias each pass.
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT current_person_id, version FROM %[1]s.person_aliases FINAL
-		WHERE site_id = ? AND person_id IN (SELECT person_id FROM %[1]s.person_aliases WHERE site_id = ? AND version > ?) AND version > ?`, s.db),
-		site, site, wm, wm)
+	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT current_person_id, version FROM %s.person_aliases FINAL
+		WHERE site_id = ? AND person_id IN (SELECT person_id %s) AND version > ?`, s.db, newerRows(s.db, "person_aliases", "version")),
+		site, wm, site, wm)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read person merges: %w", err)
 	}
@@ -823,8 +829,7 @@ func (s *store) newSessions(ctx context.Context, site string, wm uint64) (map[st
 		return out, wm, err
 	}
 	// Few sessions are new at each pass: only their ids' aliases are joined.
-	inner := fmt.Sprintf(`SELECT person_id, started_at, version FROM %s.sessions PREWHERE version > ?
-		WHERE site_id = ? AND is_bot = 0`, s.db)
+	inner := "SELECT person_id, started_at, version " + newerRows(s.db, "sessions", "version") + " AND is_bot = 0"
 	resolved, args := chstore.CurrentPersonOfFew(s.db, site, inner, wm, site)
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT person, min(started_at), max(version) FROM (%s) GROUP BY person`, resolved), args...)
 	if err != nil {

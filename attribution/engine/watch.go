@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"log"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -170,7 +172,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		wm[name] = v
 	}
 	next := map[string]uint64{}
-	todo := map[string]Conversion{}
+	todo := map[string]Conversion{} // recomputations: merges, late sessions, the sweep
 	now := time.Now()
 
 	// New and changed conversions, credited at once: the stitcher writes a batch's
@@ -187,7 +189,6 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	// become visible after it (another stitcher's batch) and must still be found.
 	waiting, below := false, uint64(0)
 	var fresh []Conversion // new conversions credited in this pass
-	isFresh := map[string]struct{}{}
 	ahead := e.ahead[st.ID]
 	for _, c := range cs {
 		first, ok := e.firstSeen[c.ID]
@@ -208,9 +209,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			continue // credited by an earlier pass
 		}
 		e.waitFor(st.ID, c.ID, now)
-		todo[c.ID] = c
 		fresh = append(fresh, c)
-		isFresh[c.ID] = struct{}{}
 	}
 	if waiting {
 		next["conversions"] = min(max(next["conversions"], wm["conversions"]), below)
@@ -265,7 +264,10 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 	}
 
-	if len(todo) > 0 {
+	for _, c := range fresh {
+		delete(todo, c.ID) // credited as new
+	}
+	if len(fresh) > 0 || len(todo) > 0 {
 		// New conversions first, and ahead of the reports (chstore.PriorityCrediting): with
 		// four lifecycle reports asked over and over on two cores, a new sale was credited
 		// after 7-24 s, and ahead of them after 2-5 s, while the reports took 30 % longer.
@@ -275,22 +277,14 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		if _, err := e.Weights(ctx, st, liveWeightsAge); err != nil {
 			return err
 		}
-		var first, rest []Conversion
-		for _, c := range todo {
-			if _, ok := isFresh[c.ID]; ok {
-				first = append(first, c)
-			} else {
-				rest = append(rest, c)
-			}
-		}
 		fctx := ctx
-		if len(first) <= chunkSize {
+		if len(fresh) <= chunkSize {
 			fctx = chstore.WithPriority(ctx, chstore.PriorityCrediting)
 		}
-		if err := e.computeAll(fctx, st, first); err != nil {
+		if err := e.computeAll(fctx, st, fresh); err != nil {
 			return err
 		}
-		if err := e.computeAll(ctx, st, rest); err != nil {
+		if err := e.computeAll(ctx, st, slices.Collect(maps.Values(todo))); err != nil {
 			return err
 		}
 	}
