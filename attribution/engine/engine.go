@@ -45,6 +45,7 @@ type Engine struct {
 	// them (held back by others still settling): their received time by id, so they are
 	// not credited again at every pass until it passes them.
 	ahead    map[string]map[string]uint64
+	backlogs map[string]*backlog     // per site, new conversions waiting for credit (see backlog)
 	recorded map[string]siteSettings // per site, the settings last written to site_settings
 }
 
@@ -57,7 +58,7 @@ type weightsEntry struct {
 func New(conn driver.Conn, db string, sites *site.Registry) *Engine {
 	return &Engine{store: &store{conn: conn, db: db}, sites: sites, Settle: 2 * time.Second,
 		weights: map[string]weightsEntry{}, firstSeen: map[string]time.Time{}, waiting: map[string]map[string]time.Time{},
-		ahead: map[string]map[string]uint64{}, recorded: map[string]siteSettings{}}
+		ahead: map[string]map[string]uint64{}, backlogs: map[string]*backlog{}, recorded: map[string]siteSettings{}}
 }
 
 func lookback(st *site.Site) time.Duration { return time.Duration(st.LookbackDays) * 24 * time.Hour }

@@ -70,9 +70,9 @@ func (e *Engine) waitFor(site, id string, now time.Time) {
 	}
 }
 
-// stillWaiting makes missing, the site's conversions without any credit, and those
-// settling the ones that wait: others were credited meanwhile, or replaced.
-func (e *Engine) stillWaiting(site string, missing []Conversion, now time.Time) {
+// stillWaiting makes missing, the site's conversions without any credit, those settling
+// and those queued in b the ones that wait: others were credited meanwhile, or replaced.
+func (e *Engine) stillWaiting(site string, missing []Conversion, now time.Time, b *backlog) {
 	keep := map[string]bool{}
 	for _, c := range missing {
 		keep[c.ID] = true
@@ -81,7 +81,8 @@ func (e *Engine) stillWaiting(site string, missing []Conversion, now time.Time) 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for id := range e.waiting[site] {
-		if _, settling := e.firstSeen[id]; !keep[id] && !settling {
+		_, settling := e.firstSeen[id]
+		if _, queued := b.queued[id]; !keep[id] && !settling && !queued {
 			delete(e.waiting[site], id)
 		}
 	}

@@ -45,7 +45,9 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 			}
 			sctx, stop, ok := e.runs(ctx, st.ID)
 			if !ok {
+				// Another instance credits the site now: what this one queued goes stale.
 				delete(checked, st.ID)
+				delete(e.backlogs, st.ID)
 				continue
 			}
 			start := time.Now()
@@ -177,10 +179,17 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 
 	// New and changed conversions, credited at once: the stitcher writes a batch's
 	// conversions after its sessions and identities, so their journey is there to read.
+	// A backlog's are read once: its watermark is kept here.
+	b := e.backlogs[st.ID]
+	if b == nil {
+		b = &backlog{}
+		e.backlogs[st.ID] = b
+	}
+	from := max(wm["conversions"], b.readTo)
 	var cs []Conversion
-	newer, err := e.store.written(ctx, st.ID, "conversions", receivedMs, wm["conversions"])
+	newer, err := e.store.written(ctx, st.ID, "conversions", receivedMs, from)
 	if err == nil && newer {
-		cs, err = e.store.conversions(ctx, st.ID, conversionQuery{newerThan: wm["conversions"]})
+		cs, err = e.store.conversions(ctx, st.ID, conversionQuery{newerThan: from})
 	}
 	if err != nil {
 		return err
@@ -205,23 +214,26 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			delete(e.firstSeen, c.ID)
 			next["conversions"] = max(next["conversions"], ms)
 		}
-		if received, ok := ahead[c.ID]; ok && received == c.Received {
-			continue // credited by an earlier pass
+		if received, ok := ahead[c.ID]; ok && received == c.Received || b.has(c) {
+			continue // credited by an earlier pass, or queued
 		}
 		e.waitFor(st.ID, c.ID, now)
 		fresh = append(fresh, c)
 	}
 	if waiting {
-		next["conversions"] = min(max(next["conversions"], wm["conversions"]), below)
+		next["conversions"] = min(max(next["conversions"], from), below)
 	}
+	fresh = b.split(fresh)
 	if sweep {
 		missing, err := e.store.conversions(ctx, st.ID, conversionQuery{uncredited: true})
 		if err != nil {
 			return err
 		}
-		e.stillWaiting(st.ID, missing, now)
+		e.stillWaiting(st.ID, missing, now, b)
 		for _, c := range missing {
-			todo[c.ID] = c
+			if _, queued := b.queued[c.ID]; !queued {
+				todo[c.ID] = c
+			}
 		}
 	}
 
@@ -267,25 +279,31 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	for _, c := range fresh {
 		delete(todo, c.ID) // credited as new
 	}
-	if len(fresh) > 0 || len(todo) > 0 {
+	for id := range todo {
+		b.drop(id) // recomputed now, with the person and sessions it has now
+	}
+	if len(fresh) > 0 || len(todo) > 0 || len(b.queued) > 0 {
 		// New conversions first, and ahead of the reports (chstore.PriorityCrediting): with
 		// four lifecycle reports asked over and over on two cores, a new sale was credited
 		// after 7-24 s, and ahead of them after 2-5 s, while the reports took 30 % longer.
-		// A backlog (an import, ClickHouse back after an outage) would pause the reports
-		// for minutes: it goes at the reports' pace, as do recomputations (merges, late
-		// sessions, the sweep) and the data-driven weights' refresh.
+		// Recomputations (merges, late sessions, the sweep), the data-driven weights'
+		// refresh and the backlog go at the reports' pace: a backlog at priority would
+		// pause them for minutes.
 		if _, err := e.Weights(ctx, st, liveWeightsAge); err != nil {
 			return err
 		}
-		fctx := ctx
-		if len(fresh) <= chunkSize {
-			fctx = chstore.WithPriority(ctx, chstore.PriorityCrediting)
-		}
-		if err := e.computeAll(fctx, st, fresh); err != nil {
+		if err := e.computeAll(chstore.WithPriority(ctx, chstore.PriorityCrediting), st, fresh); err != nil {
 			return err
 		}
 		if err := e.computeAll(ctx, st, slices.Collect(maps.Values(todo))); err != nil {
 			return err
+		}
+		for first := true; len(b.queued) > 0 && (first || time.Since(now) < backlogTime); first = false {
+			cs := b.next(chunkSize)
+			if err := e.computeAll(ctx, st, cs); err != nil {
+				return err
+			}
+			b.done(cs)
 		}
 	}
 	if ahead == nil && len(fresh) > 0 {
@@ -295,13 +313,19 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	for _, c := range fresh {
 		ahead[c.ID] = c.Received
 	}
+	// The watermark stored stays below the backlog: a restart reads it again.
+	readTo := max(from, next["conversions"])
+	b.readTo, next["conversions"] = 0, readTo
+	if oldest, ok := b.oldest(); ok {
+		b.readTo, next["conversions"] = readTo, min(readTo, oldest-1)
+	}
 	for k, v := range next {
 		if v > wm[k] {
 			changed[k] = v
 		}
 	}
 	for id, received := range ahead {
-		if event.ReceivedMs(received) <= max(wm["conversions"], changed["conversions"]) {
+		if event.ReceivedMs(received) <= max(from, changed["conversions"]) {
 			delete(ahead, id)
 		}
 	}
@@ -310,10 +334,6 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 	return e.store.setState(ctx, st.ID, changed)
 }
-
-// chunkSize is about how many conversions the watcher credits at a time (a person's are
-// never split).
-const chunkSize = 2000
 
 // computeAll credits cs, in chunks that keep the person and conversion lists of each
 // query small.
