@@ -365,6 +365,10 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 		}
 	}
 	version := uint64(time.Now().UnixNano())
+	// A conversion's version is its receive time in milliseconds and its rank, as the
+	// stitcher writes it (a server's, imported now): the attribution service's watermark
+	// is a receive time.
+	received := event.ServerRank + uint64(time.Now().UnixMilli())
 	session := func(visitor, person string, at time.Time) error {
 		ch := channels[r.IntN(len(channels))]
 		page, term := pages[r.IntN(len(pages))], ""
@@ -405,7 +409,7 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 		}
 		email := event.EmailSHA256(fmt.Sprintf("person%d@example.com", i))
 		if err := cb.Append("bench", fmt.Sprintf("c%08d", i), typ, "form", convAt, convAt, visitor, person, email, "", "", value, "EUR", "{}",
-			uuid.Nil, "server", version); err != nil {
+			uuid.Nil, "server", received); err != nil {
 			return 0, err
 		}
 		emailID := identity.OwnID("bench", identity.Key{Kind: identity.Email, Value: email})
