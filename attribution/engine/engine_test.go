@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/attribution/model"
@@ -867,5 +868,28 @@ func TestOnComputedTellsNewAndChangedConversions(t *testing.T) {
 	if u.New || !u.FirstOrLastChanged() || u.Conversion.ID != "lead-n" || u.First.ID != f.sess["phone"] || u.PrevFirst != f.sess["laptop"] ||
 		u.Last.ID != f.sess["mail"] || u.PrevLast != f.sess["mail"] || u.Touches != 3 {
 		t.Fatalf("after the merge: %+v", u)
+	}
+}
+
+// Lists of persons or conversions longer than a query can bind (an import's thousands of
+// new sessions at one pass) are read a part at a time: as one list, ClickHouse refused the
+// query (max_query_size) at every pass.
+func TestConversionsOfThousandsOfPersons(t *testing.T) {
+	f := newFixture(t)
+	f.conversion("c1", "lead", "p1", t0, 0)
+	f.conversion("c2", "lead", "p2", t0.Add(time.Hour), 0)
+	persons, ids := []string{"p2"}, []string{"c2"}
+	for len(persons) < 8000 {
+		persons, ids = append(persons, uuid.NewString()), append(ids, uuid.NewString())
+	}
+	persons, ids = append(persons, "p1"), append(ids, "c1")
+	for name, q := range map[string]conversionQuery{"persons": {persons: persons}, "ids": {ids: ids}} {
+		cs, err := f.eng.store.conversions(context.Background(), "s1", q)
+		if err != nil {
+			t.Fatalf("by %s: %v", name, err)
+		}
+		if len(cs) != 2 || cs[0].ID != "c1" || cs[1].ID != "c2" {
+			t.Fatalf("by %s: %+v, want c1 and c2 in the order of their persons", name, cs)
+		}
 	}
 }

@@ -99,6 +99,23 @@ func (q conversionQuery) few(db, site string) (string, []any) {
 	return " AND conversion_id IN (SELECT conversion_id " + newerRows(db, "conversions", receivedMs) + ")", []any{q.newerThan, site}
 }
 
+// parts splits q into queries of at most chstore.MaxListLen persons or ids; q lists one of
+// them, not both.
+func (q conversionQuery) parts() []conversionQuery {
+	var out []conversionQuery
+	for part := range slices.Chunk(q.persons, chstore.MaxListLen) {
+		p := q
+		p.persons = part
+		out = append(out, p)
+	}
+	for part := range slices.Chunk(q.ids, chstore.MaxListLen) {
+		p := q
+		p.ids = part
+		out = append(out, p)
+	}
+	return out
+}
+
 // where is the condition on the resolved conversions (columns of the conversions table
 // plus `person` and `received_ms`) and its arguments.
 func (q conversionQuery) where(db, site string) (string, []any) {
@@ -124,6 +141,21 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 
 // conversions returns the site's conversions that q picks, ordered by person and time.
 func (s *store) conversions(ctx context.Context, site string, q conversionQuery) ([]Conversion, error) {
+	// Longer lists than a query can bind are read a part at a time: the thirty thousand
+	// new sessions of an import asked for their persons' conversions in one query, which
+	// ClickHouse refused at every pass, and the site's crediting stopped.
+	if len(q.persons) > chstore.MaxListLen || len(q.ids) > chstore.MaxListLen {
+		var out []Conversion
+		for _, part := range q.parts() {
+			cs, err := s.conversions(ctx, site, part)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cs...)
+		}
+		sortByPerson(out)
+		return out, nil
+	}
 	rows, err := s.queryConversions(ctx, site, q)
 	if err != nil {
 		return nil, err
