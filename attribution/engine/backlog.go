@@ -21,13 +21,19 @@ var (
 )
 
 // backlog is a site's queue of new conversions waiting for credit, oldest received first.
-// The watermark stored stays below the first of them, so that a restart reads them again;
-// readTo is the receive time up to which new conversions were read, and are either
-// credited or queued.
+// It holds their ids: each chunk is read again when its turn comes, so that it is credited
+// as it is then (its person merged, its row replaced or erased meanwhile). The watermark
+// stored stays below the first of them, so that a restart reads them again; readTo is the
+// receive time up to which new conversions were read, and are either credited or queued.
 type backlog struct {
-	cs     []Conversion
-	queued map[string]uint64 // received time of the queued copy, by id: a newer copy replaces it
+	ids    []queued
+	queued map[string]uint64 // by id, the receive time of the row queued last
 	readTo uint64
+}
+
+type queued struct {
+	id       string
+	received uint64
 }
 
 // split returns the new conversions to credit at once: all of them, or when there are more
@@ -38,74 +44,78 @@ func (b *backlog) split(cs []Conversion) []Conversion {
 	}
 	slices.SortFunc(cs, func(x, y Conversion) int { return y.At.Compare(x.At) })
 	k := min(liveFirst, len(cs))
-	later := slices.Clone(cs[k:])
+	later := make([]queued, 0, len(cs)-k)
+	for _, c := range cs[k:] {
+		later = append(later, queued{c.ID, c.Received})
+	}
 	slices.SortStableFunc(later, byReceived)
 	if b.queued == nil {
 		b.queued = map[string]uint64{}
 	}
-	sorted := len(b.cs) == 0 || len(later) == 0 || byReceived(later[0], b.cs[len(b.cs)-1]) >= 0
-	for _, c := range later {
-		b.queued[c.ID] = c.Received
-	}
 	for _, c := range cs[:k] {
-		b.drop(c.ID) // an older copy queued
+		delete(b.queued, c.ID) // an older row queued
 	}
-	b.cs = append(b.cs, later...)
+	sorted := len(b.ids) == 0 || len(later) == 0 || byReceived(later[0], b.ids[len(b.ids)-1]) >= 0
+	for _, q := range later {
+		b.queued[q.id] = q.received
+	}
+	b.ids = append(b.ids, later...)
 	if !sorted {
-		slices.SortStableFunc(b.cs, byReceived)
+		slices.SortStableFunc(b.ids, byReceived)
 	}
 	return cs[:k:k]
 }
 
-func byReceived(x, y Conversion) int {
-	return cmp.Compare(event.ReceivedMs(x.Received), event.ReceivedMs(y.Received))
+func byReceived(x, y queued) int {
+	return cmp.Compare(event.ReceivedMs(x.received), event.ReceivedMs(y.received))
 }
 
-// has reports whether c, this very copy, is queued.
+// has reports whether c, this very row, is queued.
 func (b *backlog) has(c Conversion) bool {
 	r, ok := b.queued[c.ID]
 	return ok && r == c.Received
 }
 
-// drop takes conversion id out of the queue: a newer copy, or a recomputation, credits it.
-func (b *backlog) drop(id string) { delete(b.queued, id) }
+// current reports whether the queue's entry q is still queued.
+func (b *backlog) current(q queued) bool {
+	r, ok := b.queued[q.id]
+	return ok && r == q.received
+}
 
-// next returns the first n conversions queued; they stay queued until done.
-func (b *backlog) next(n int) []Conversion {
-	var out []Conversion
-	for i := 0; i < len(b.cs) && len(out) < n; i++ {
-		if b.has(b.cs[i]) {
-			out = append(out, b.cs[i])
+// next returns the ids of the first n conversions queued; they stay queued until done.
+func (b *backlog) next(n int) []string {
+	var out []string
+	for i := 0; i < len(b.ids) && len(out) < n; i++ {
+		if b.current(b.ids[i]) {
+			out = append(out, b.ids[i].id)
 		}
 	}
 	return out
 }
 
 // done takes credited conversions out of the queue.
-func (b *backlog) done(cs []Conversion) {
-	for _, c := range cs {
-		if b.has(c) {
-			delete(b.queued, c.ID)
-		}
+func (b *backlog) done(ids []string) {
+	for _, id := range ids {
+		delete(b.queued, id)
 	}
 	b.trim()
 }
 
-// trim drops the conversions at the head of the queue that are no longer queued.
+// trim drops the entries at the head of the queue that are no longer queued.
 func (b *backlog) trim() {
-	for len(b.cs) > 0 && !b.has(b.cs[0]) {
-		b.cs = b.cs[1:]
+	for len(b.ids) > 0 && !b.current(b.ids[0]) {
+		b.ids = b.ids[1:]
 	}
-	if len(b.cs) == 0 {
-		b.cs = nil // let the array go
+	if len(b.ids) == 0 {
+		b.ids = nil // let the array go
 	}
 }
 
 // oldest returns the receive time of the first conversion queued.
 func (b *backlog) oldest() (uint64, bool) {
 	b.trim()
-	if len(b.cs) == 0 {
+	if len(b.ids) == 0 {
 		return 0, false
 	}
-	return event.ReceivedMs(b.cs[0].Received), true
+	return event.ReceivedMs(b.ids[0].received), true
 }

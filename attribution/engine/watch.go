@@ -280,7 +280,9 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		delete(todo, c.ID) // credited as new
 	}
 	for id := range todo {
-		b.drop(id) // recomputed now, with the person and sessions it has now
+		if _, ok := b.queued[id]; ok {
+			delete(todo, id) // credited with the backlog, as it is then
+		}
 	}
 	if len(fresh) > 0 || len(todo) > 0 || len(b.queued) > 0 {
 		// New conversions first, and ahead of the reports (chstore.PriorityCrediting): with
@@ -299,11 +301,15 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			return err
 		}
 		for first := true; len(b.queued) > 0 && (first || time.Since(now) < backlogTime); first = false {
-			cs := b.next(chunkSize)
+			ids := b.next(chunkSize)
+			cs, err := e.store.conversions(ctx, st.ID, conversionQuery{ids: ids})
+			if err != nil {
+				return err
+			}
 			if err := e.computeAll(ctx, st, cs); err != nil {
 				return err
 			}
-			b.done(cs)
+			b.done(ids)
 		}
 	}
 	if ahead == nil && len(fresh) > 0 {
