@@ -83,6 +83,10 @@ type conversionQuery struct {
 	persons    []string  // of these current persons, when not nil
 	ids        []string  // with these conversion ids, when not nil
 	uncredited bool      // without any credit row yet
+	// Of the current persons a query gives (its arguments in personsOfArgs), when not "":
+	// the persons of an import's new sessions are too many to list.
+	personsOf     string
+	personsOfArgs []any
 }
 
 // few is, for a query of new conversions, a condition on the stored rows that keeps the
@@ -128,6 +132,9 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 	}
 	if q.persons != nil {
 		conds, args = append(conds, chstore.InList("person")), append(args, q.persons)
+	}
+	if q.personsOf != "" {
+		conds, args = append(conds, "person IN ("+q.personsOf+")"), append(args, q.personsOfArgs...)
 	}
 	if q.ids != nil {
 		conds, args = append(conds, chstore.InList("conversion_id")), append(args, q.ids)
@@ -827,10 +834,8 @@ func newerRows(db, table, version string) string {
 // mergedPersons returns the current persons of merges written after version wm, and the
 // highest version seen.
 func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]string, uint64, error) {
-	// Only the ids with a row written since are read with FINAL, not every alias each pass.
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT current_person_id, version FROM %s.person_aliases FINAL
-		WHERE site_id = ? AND person_id IN (SELECT person_id %s) AND version > ?`, s.db, newerRows(s.db, "person_aliases", "version")),
-		site, wm, site, wm)
+	q, args := s.merged(site, wm)
+	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read person merges: %w", err)
 	}
@@ -853,6 +858,23 @@ func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]st
 	return out, top, rows.Err()
 }
 
+// merged is the query of the current persons of merges written after version wm, and the
+// version of each merge, and its arguments.
+func (s *store) merged(site string, wm uint64) (string, []any) {
+	// Only the ids with a row written since are read with FINAL, not every alias each pass.
+	return fmt.Sprintf(`SELECT current_person_id, version FROM %s.person_aliases FINAL
+		WHERE site_id = ? AND person_id IN (SELECT person_id %s) AND version > ?`, s.db, newerRows(s.db, "person_aliases", "version")),
+		[]any{site, wm, site, wm}
+}
+
+// withSessions is the query of the current persons of the sessions written after version
+// wm, with their start and version, and its arguments.
+func (s *store) withSessions(site string, wm uint64) (string, []any) {
+	// Few sessions are new at each pass: only their ids' aliases are joined.
+	inner := "SELECT person_id, started_at, version " + newerRows(s.db, "sessions", "version") + " AND is_bot = 0"
+	return chstore.CurrentPersonOfFew(s.db, site, inner, wm, site)
+}
+
 // newSessions returns, per current person, the earliest start of sessions written after
 // version wm, and the highest version seen.
 func (s *store) newSessions(ctx context.Context, site string, wm uint64) (map[string]time.Time, uint64, error) {
@@ -860,9 +882,7 @@ func (s *store) newSessions(ctx context.Context, site string, wm uint64) (map[st
 	if ok, err := s.written(ctx, site, "sessions", "version", wm); err != nil || !ok {
 		return out, wm, err
 	}
-	// Few sessions are new at each pass: only their ids' aliases are joined.
-	inner := "SELECT person_id, started_at, version " + newerRows(s.db, "sessions", "version") + " AND is_bot = 0"
-	resolved, args := chstore.CurrentPersonOfFew(s.db, site, inner, wm, site)
+	resolved, args := s.withSessions(site, wm)
 	rows, err := s.conn.Query(ctx, fmt.Sprintf(`SELECT person, min(started_at), max(version) FROM (%s) GROUP BY person`, resolved), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read new sessions: %w", err)

@@ -187,9 +187,10 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 	from := max(wm["conversions"], b.readTo)
 	var cs []Conversion
-	newer, err := e.store.written(ctx, st.ID, "conversions", receivedMs, from)
+	fctx := chstore.WithPriority(ctx, chstore.PriorityCrediting)
+	newer, err := e.store.written(fctx, st.ID, "conversions", receivedMs, from)
 	if err == nil && newer {
-		cs, err = e.store.conversions(ctx, st.ID, conversionQuery{newerThan: from})
+		cs, err = e.store.conversions(fctx, st.ID, conversionQuery{newerThan: from})
 	}
 	if err != nil {
 		return err
@@ -224,6 +225,36 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		next["conversions"] = min(max(next["conversions"], from), below)
 	}
 	fresh = b.split(fresh)
+	// New conversions first, and ahead of the reports (chstore.PriorityCrediting): with
+	// four lifecycle reports asked over and over on two cores, a new sale was credited
+	// after 7-24 s, and ahead of them after 2-5 s, while the reports took 30 % longer.
+	// Before the merges and late sessions are looked for, too: the thirty thousand new
+	// sessions of an import took seconds to look up.
+	if len(fresh) > 0 {
+		if _, err := e.Weights(ctx, st, liveWeightsAge); err != nil {
+			return err
+		}
+		if err := e.computeAll(fctx, st, fresh); err != nil {
+			return err
+		}
+		if ahead == nil {
+			ahead = map[string]uint64{}
+			e.ahead[st.ID] = ahead
+		}
+		for _, c := range fresh {
+			ahead[c.ID] = c.Received
+		}
+	}
+	// A recomputation, unless the conversion is queued, or new: written after this pass
+	// read the new ones, and never credited, the next pass credits it as new (a backlog's
+	// thousands among them, when an import is written meanwhile).
+	recompute := func(c Conversion) {
+		_, queued := b.queued[c.ID]
+		credited, ok := ahead[c.ID]
+		if !queued && (event.ReceivedMs(c.Received) <= from || ok && credited == c.Received) {
+			todo[c.ID] = c
+		}
+	}
 	if sweep {
 		missing, err := e.store.conversions(ctx, st.ID, conversionQuery{uncredited: true})
 		if err != nil {
@@ -231,9 +262,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 		e.stillWaiting(st.ID, missing, now, b)
 		for _, c := range missing {
-			if _, queued := b.queued[c.ID]; !queued {
-				todo[c.ID] = c
-			}
+			recompute(c)
 		}
 	}
 
@@ -243,13 +272,16 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		return err
 	}
 	next["merges"] = top
+	// The persons are named by the query that found them, not listed: an import's can be
+	// tens of thousands, and reading them a list at a time took seconds.
 	if len(merged) > 0 {
-		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{persons: merged})
+		q, args := e.store.merged(st.ID, wm["merges"])
+		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{personsOf: "SELECT current_person_id FROM (" + q + ")", personsOfArgs: args})
 		if err != nil {
 			return err
 		}
 		for _, c := range cs {
-			todo[c.ID] = c
+			recompute(c)
 		}
 	}
 
@@ -260,18 +292,15 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 	next["sessions"] = top
 	if len(earliest) > 0 {
-		persons := make([]string, 0, len(earliest))
-		for p := range earliest {
-			persons = append(persons, p)
-		}
-		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{persons: persons})
+		q, args := e.store.withSessions(st.ID, wm["sessions"])
+		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{personsOf: "SELECT person FROM (" + q + ")", personsOfArgs: args})
 		if err != nil {
 			return err
 		}
 		lb := lookback(st)
 		for _, c := range cs {
 			if at := earliest[c.Person]; !at.After(c.At) && c.At.Sub(at) < lb {
-				todo[c.ID] = c
+				recompute(c)
 			}
 		}
 	}
@@ -279,22 +308,11 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	for _, c := range fresh {
 		delete(todo, c.ID) // credited as new
 	}
-	for id := range todo {
-		if _, ok := b.queued[id]; ok {
-			delete(todo, id) // credited with the backlog, as it is then
-		}
-	}
-	if len(fresh) > 0 || len(todo) > 0 || len(b.queued) > 0 {
-		// New conversions first, and ahead of the reports (chstore.PriorityCrediting): with
-		// four lifecycle reports asked over and over on two cores, a new sale was credited
-		// after 7-24 s, and ahead of them after 2-5 s, while the reports took 30 % longer.
+	if len(todo) > 0 || len(b.queued) > 0 {
 		// Recomputations (merges, late sessions, the sweep), the data-driven weights'
 		// refresh and the backlog go at the reports' pace: a backlog at priority would
 		// pause them for minutes.
 		if _, err := e.Weights(ctx, st, liveWeightsAge); err != nil {
-			return err
-		}
-		if err := e.computeAll(chstore.WithPriority(ctx, chstore.PriorityCrediting), st, fresh); err != nil {
 			return err
 		}
 		if err := e.computeAll(ctx, st, slices.Collect(maps.Values(todo))); err != nil {
@@ -311,13 +329,6 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 			}
 			b.done(ids)
 		}
-	}
-	if ahead == nil && len(fresh) > 0 {
-		ahead = map[string]uint64{}
-		e.ahead[st.ID] = ahead
-	}
-	for _, c := range fresh {
-		ahead[c.ID] = c.Received
 	}
 	// The watermark stored stays below the backlog: a restart reads it again.
 	readTo := max(from, next["conversions"])
