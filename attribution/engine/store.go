@@ -136,9 +136,6 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 	if q.personsOf != "" {
 		conds, args = append(conds, "person IN ("+q.personsOf+")"), append(args, q.personsOfArgs...)
 	}
-	if q.ids != nil {
-		conds, args = append(conds, chstore.InList("conversion_id")), append(args, q.ids)
-	}
 	if q.uncredited {
 		conds = append(conds, fmt.Sprintf("conversion_id NOT IN (SELECT conversion_id FROM %s.touch_credits WHERE site_id = ?)", db))
 		args = append(args, site)
@@ -184,15 +181,22 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 // and id (as sortByPerson orders them); scanConversion reads each.
 func (s *store) queryConversions(ctx context.Context, site string, q conversionQuery) (driver.Rows, error) {
 	few, fewArgs := q.few(s.db, site)
+	// Conversions asked for by id are picked by the table's key, before their rows are
+	// merged and their people resolved: over half a million conversions, picking them
+	// after took 1.3 s for each chunk of a backlog.
+	byID, innerArgs := "", []any{site}
+	if q.ids != nil {
+		byID, innerArgs = " AND "+chstore.InList("conversion_id"), append(innerArgs, q.ids)
+	}
 	inner := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id, value, currency, email_sha256, user_id,
 			bitAnd(version, %d) AS received_ms,
 			if(lead_type = 'call', visitParamExtractString(props, 'touch'), '') AS call_touch,
 			visitParamExtractString(props, 'channel') AS call_channel, visitParamExtractString(props, 'source') AS call_source,
 			visitParamExtractString(props, 'medium') AS call_medium, visitParamExtractString(props, 'campaign') AS call_campaign
-		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0%s`, uint64(event.ServerRank-1), s.db, few) // a bot's conversion earns no credit
-	resolved, args := chstore.CurrentPerson(s.db, site, inner, site)
+		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0%s%s`, uint64(event.ServerRank-1), s.db, byID, few) // a bot's conversion earns no credit
+	resolved, args := chstore.CurrentPerson(s.db, site, inner, innerArgs...)
 	if few != "" {
-		resolved, args = chstore.CurrentPersonOfFew(s.db, site, inner, append([]any{site}, fewArgs...)...)
+		resolved, args = chstore.CurrentPersonOfFew(s.db, site, inner, append(innerArgs, fewArgs...)...)
 	}
 	where, whereArgs := q.where(s.db, site)
 	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, resolved, where)

@@ -225,11 +225,22 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		next["conversions"] = min(max(next["conversions"], from), below)
 	}
 	fresh = b.split(fresh)
+	// The merges and late sessions written so far are found before the new conversions
+	// are credited, which then read them: those written later are the next pass's.
+	merged, mergesTop, err := e.store.mergedPersons(ctx, st.ID, wm["merges"])
+	if err != nil {
+		return err
+	}
+	earliest, sessionsTop, err := e.store.newSessions(ctx, st.ID, wm["sessions"])
+	if err != nil {
+		return err
+	}
+	next["merges"], next["sessions"] = mergesTop, sessionsTop
 	// New conversions first, and ahead of the reports (chstore.PriorityCrediting): with
 	// four lifecycle reports asked over and over on two cores, a new sale was credited
 	// after 7-24 s, and ahead of them after 2-5 s, while the reports took 30 % longer.
-	// Before the merges and late sessions are looked for, too: the thirty thousand new
-	// sessions of an import took seconds to look up.
+	// Before the conversions of merged people and late sessions are looked up, too: those
+	// of an import's thirty thousand new sessions took seconds.
 	if len(fresh) > 0 {
 		if _, err := e.Weights(ctx, st, liveWeightsAge); err != nil {
 			return err
@@ -266,14 +277,9 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 		}
 	}
 
-	// Persons merged since the last pass: all their conversions.
-	merged, top, err := e.store.mergedPersons(ctx, st.ID, wm["merges"])
-	if err != nil {
-		return err
-	}
-	next["merges"] = top
-	// The persons are named by the query that found them, not listed: an import's can be
-	// tens of thousands, and reading them a list at a time took seconds.
+	// Persons merged since the last pass: all their conversions. The persons are named by
+	// the query that found them, not listed: an import's can be tens of thousands, and
+	// reading them a list at a time took seconds.
 	if len(merged) > 0 {
 		q, args := e.store.merged(st.ID, wm["merges"])
 		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{personsOf: "SELECT current_person_id FROM (" + q + ")", personsOfArgs: args})
@@ -286,11 +292,6 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 
 	// Sessions written since the last pass that start before one of the person's conversions.
-	earliest, top, err := e.store.newSessions(ctx, st.ID, wm["sessions"])
-	if err != nil {
-		return err
-	}
-	next["sessions"] = top
 	if len(earliest) > 0 {
 		q, args := e.store.withSessions(st.ID, wm["sessions"])
 		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{personsOf: "SELECT person FROM (" + q + ")", personsOfArgs: args})
@@ -306,7 +307,9 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	}
 
 	for _, c := range fresh {
-		delete(todo, c.ID) // credited as new
+		if t, ok := todo[c.ID]; ok && t.Person == c.Person {
+			delete(todo, c.ID) // credited as new, after the merges and sessions were found
+		}
 	}
 	if len(todo) > 0 || len(b.queued) > 0 {
 		// Recomputations (merges, late sessions, the sweep), the data-driven weights'
