@@ -835,31 +835,15 @@ func newerRows(db, table, version string) string {
 	return fmt.Sprintf("FROM %s.%s PREWHERE %s > ? WHERE site_id = ?", db, table, version)
 }
 
-// mergedPersons returns the current persons of merges written after version wm, and the
-// highest version seen.
-func (s *store) mergedPersons(ctx context.Context, site string, wm uint64) ([]string, uint64, error) {
+// mergesSince returns whether merges were written after version wm, and the highest
+// version seen.
+func (s *store) mergesSince(ctx context.Context, site string, wm uint64) (bool, uint64, error) {
 	q, args := s.merged(site, wm)
-	rows, err := s.conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("cannot read person merges: %w", err)
+	var n, top uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count(), max(version) FROM ("+q+")", args...).Scan(&n, &top); err != nil {
+		return false, 0, fmt.Errorf("cannot read person merges: %w", err)
 	}
-	defer rows.Close()
-	seen := map[string]bool{}
-	var out []string
-	top := wm
-	for rows.Next() {
-		var p string
-		var v uint64
-		if err := rows.Scan(&p, &v); err != nil {
-			return nil, 0, err
-		}
-		top = max(top, v)
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out, top, rows.Err()
+	return n > 0, max(top, wm), nil
 }
 
 // merged is the query of the current persons of merges written after version wm, and the

@@ -227,7 +227,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	fresh = b.split(fresh)
 	// The merges and late sessions written so far are found before the new conversions
 	// are credited, which then read them: those written later are the next pass's.
-	merged, mergesTop, err := e.store.mergedPersons(ctx, st.ID, wm["merges"])
+	merged, mergesTop, err := e.store.mergesSince(ctx, st.ID, wm["merges"])
 	if err != nil {
 		return err
 	}
@@ -280,7 +280,7 @@ func (e *Engine) pass(ctx context.Context, st *site.Site, sweep bool) error {
 	// Persons merged since the last pass: all their conversions. The persons are named by
 	// the query that found them, not listed: an import's can be tens of thousands, and
 	// reading them a list at a time took seconds.
-	if len(merged) > 0 {
+	if merged {
 		q, args := e.store.merged(st.ID, wm["merges"])
 		cs, err := e.store.conversions(ctx, st.ID, conversionQuery{personsOf: "SELECT current_person_id FROM (" + q + ")", personsOfArgs: args})
 		if err != nil {
