@@ -71,10 +71,7 @@ func byReceived(x, y queued) int {
 }
 
 // has reports whether c, this very row, is queued.
-func (b *backlog) has(c Conversion) bool {
-	r, ok := b.queued[c.ID]
-	return ok && r == c.Received
-}
+func (b *backlog) has(c Conversion) bool { return b.current(queued{c.ID, c.Received}) }
 
 // current reports whether the queue's entry q is still queued.
 func (b *backlog) current(q queued) bool {
