@@ -42,7 +42,7 @@ var tables = []table{
 	{"conversions", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}, {"email_sha256", emails}, {"user_id", users}}, true, "received_at"},
 	{"person_conversions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true, "received_at"},
 	{"touch_credits", []column{{"conversion_id", conversions}, {"visitor_id", visitors}, {"person_id", persons}}, true, "occurred_at"},
-	{"touch_credit_versions", []column{{"conversion_id", conversions}}, true, "occurred_at"},
+	{"touch_credit_versions", []column{{"conversion_id", conversions}, {"person_id", persons}}, true, "occurred_at"},
 	{"webhook_deliveries", []column{{"conversion_id", conversions}}, false, ""},
 	{"number_leases", []column{{"visitor_id", visitors}}, true, "leased_from"},
 	{"lead_scores", []column{{"person_id", persons}}, true, ""},

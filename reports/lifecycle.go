@@ -160,12 +160,12 @@ func (x *stageTimes) flush() {
 var rowBatch = 4096
 
 // personHash is the ClickHouse expression of the 64-bit hash by which the lifecycle's
-// entries are matched with the stage times (chstore.PersonHash): the person_hash of
-// chstore.CurrentPersonHash, by which the entries and the people in the range are read. The entries, a row per
-// credited touch, then carry no person id: over a million leads under the linear model
-// that is four million strings fewer to decode. Two people would be counted as one only
-// if their ids shared a hash: about one chance in 40 million among a million people.
-const personHash = chstore.PersonHash
+// entries are matched with the stage times: both read the person of touch_credits, or of
+// touch_credit_versions, which hold the same. The entries, a row per credited touch, then
+// carry no person id: over a million leads under the linear model that is four million
+// strings fewer to decode. Two people would be counted as one only if their ids shared a
+// hash: about one chance in 40 million among a million people.
+const personHash = "cityHash64(person_id)"
 
 // convHash is the expression of the 64-bit hash by which the entries name their
 // conversion, for the same reason: only the listed stalled people need the id, which
@@ -493,17 +493,18 @@ func (s *Store) countEntries(ctx context.Context, p Params, stages []string, tim
 
 // lifecycleEntries reads the conversions of the stages that occurred in the range with the
 // model's credit for them by key, and gives f each row, a credited touch, in no order.
+// Each touch carries its conversion's person as credited, already resolved through merges
+// (see stageTimes).
 func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string, f func(entry) error) error {
 	latest, latestArgs := p.credited(s.DB, "")
 	cond, condArgs := p.Filter.attributions()
 	typeCond, typeArgs := p.Filter.leadType()
-	inner, args := chstore.CurrentPersonHash(s.DB, p.Site, fmt.Sprintf(`SELECT person_id, conversion_id, conversion_type, occurred_at, %[1]s AS k,
-			%[2]s AS credit
-		FROM %[3]s.touch_credits WHERE %[4]s AND has(?, conversion_type)%[5]s%[6]s`, p.By.attribution, model.CreditColumn(p.Model), s.DB,
-		latest, cond, typeCond), append(append(append(latestArgs, stages), condArgs...), typeArgs...)...)
 	// Touches are summed per conversion and key in Go (entrants): grouping by conversion in
 	// ClickHouse took twice as long as reading them.
-	q := fmt.Sprintf(`SELECT person_hash, %s, conversion_type = 'lead', k, credit, occurred_at FROM (%s)`, convHash, inner)
+	q := fmt.Sprintf(`SELECT %[1]s, %[2]s, conversion_type = 'lead', %[3]s, %[4]s, occurred_at
+		FROM %[5]s.touch_credits WHERE %[6]s AND has(?, conversion_type)%[7]s%[8]s`, personHash, convHash, p.By.attribution,
+		model.CreditColumn(p.Model), s.DB, latest, cond, typeCond)
+	args := append(append(append(latestArgs, stages), condArgs...), typeArgs...)
 	// The row is scanned into the same variables each time: declared in the function, they
 	// escaped to the heap at each row, a fifth of the report's Go time under linear.
 	var e entry
@@ -546,25 +547,42 @@ func (s *Store) conversionIDs(ctx context.Context, siteID string, people []Stall
 }
 
 // stageTimes reads when each person first reached each of the stages: a time per stage,
-// in the order of stages, 0 for one not reached. It reads only the people who could enter
-// the funnel in the range: those with a conversion of its stages (entering) in it, bots and
-// replaced rows included, as a wider set does no harm. Over the last 30 days of the bench
-// that is 240,000 rows of 800,000 and a fifth of the report's time; over 200 days, almost
-// everyone, for 0.1–0.15 s more ClickHouse CPU.
+// in the order of stages, 0 for one not reached. It reads the conversions as they were
+// last credited (touch_credit_versions, a row per computation, the latest of each
+// conversion): with their person already resolved through merges, as the attribution
+// service computes a person's conversions again when persons merge, and without bots'
+// conversions, which earn no credit. Reading conversions and resolving their persons
+// through person_aliases took three times as long over the last 30 days of the bench,
+// with a million aliases (1.2 s of ClickHouse's time against 0.4 s); over 200 days, when
+// almost everyone is read, as long (1.2–1.5 s against 1.25 s).
+//
+// It reads only the people who could enter the funnel in the range: those with a
+// conversion of its stages (entering) in it, replaced rows included, as a wider set does
+// no harm. Their conversions are picked first, with every version of each: picking only
+// their rows would count for them a conversion whose latest version is someone else's.
+// Over 30 days that is 240,000 people of 800,000, and the report waits for their times:
+// taking the latest version of every conversion first took 0.7 s, and the report half a
+// second longer.
 func (s *Store) stageTimes(ctx context.Context, p Params, entering, stages []string) (*stageTimes, error) {
-	inRange, inRangeArgs := chstore.CurrentPersonHash(s.DB, p.Site, fmt.Sprintf(`SELECT person_id FROM %s.conversions
-		WHERE site_id = ? AND occurred_at >= ? AND occurred_at < ? AND has(?, type)`, s.DB), p.Site, p.From, p.end(), entering)
-	inner, args := chstore.CurrentPerson(s.DB, p.Site, fmt.Sprintf(`SELECT person_id, indexOf(?, type) AS stage, occurred_at FROM %s.conversions FINAL
-		WHERE site_id = ? AND is_bot = 0 AND stage > 0`, s.DB), stages, p.Site)
+	inRange := fmt.Sprintf(`SELECT %s FROM %s.touch_credit_versions
+		WHERE site_id = ? AND occurred_at >= ? AND occurred_at < ? AND has(?, conversion_type)`, personHash, s.DB)
+	inRangeArgs := []any{p.Site, p.From, p.end(), entering}
 	// The earliest of each stage is taken in Go, over each person's rows: grouping by person
 	// and stage in ClickHouse took five times as long as reading the rows.
 	// Unsorted, the times are ready sooner: sorting them kept more entries waiting for them
 	// than it saved.
-	q := fmt.Sprintf(`SELECT %s AS h, person, stage, occurred_at FROM (%s) WHERE h IN (SELECT person_hash FROM (%s))`, personHash, inner, inRange)
+	q := fmt.Sprintf(`SELECT cityHash64(person) AS h, person, stage, at FROM (
+			SELECT argMax(person_id, version) AS person, indexOf(?, argMax(conversion_type, version)) AS stage,
+				argMax(occurred_at, version) AS at
+			FROM %[1]s.touch_credit_versions
+			WHERE site_id = ? AND %[2]s IN (SELECT %[2]s FROM %[1]s.touch_credit_versions WHERE site_id = ? AND %[3]s IN (%[4]s))
+			GROUP BY %[2]s HAVING stage > 0)
+		WHERE h IN (%[4]s)`, s.DB, convHash, personHash, inRange)
+	args := append(append([]any{stages, p.Site, p.Site}, inRangeArgs...), inRangeArgs...)
 	out := &stageTimes{stages: len(stages)}
 	var r timeRow // scanned into the same variables each time, as in lifecycleEntries
 	var at time.Time
-	err := s.each(ctx, q, append(args, inRangeArgs...), func(sc scanner) error {
+	err := s.each(ctx, q, args, func(sc scanner) error {
 		if err := sc.Scan(&r.hash, &r.person, &r.stage, &at); err != nil {
 			return err
 		}

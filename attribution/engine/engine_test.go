@@ -394,6 +394,86 @@ func TestMergeRecomputesLead(t *testing.T) {
 	}
 }
 
+// The lifecycle report counts people as their conversions were last credited: once a
+// pass has computed a merged person's conversions again, the stage recorded under the id
+// merged away counts for the lead of the person it was merged into.
+func TestMergeMovesStagesInLifecycle(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.session("laptop", "p-laptop", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("lead-l", "lead", "p-laptop", t0, 0)
+	f.conversion("won-c", "customer", "p-crm", t0.Add(48*time.Hour), 0) // the CRM's record, before it knew the visitor
+	st := f.eng.sites.Get("s1")
+	p, err := reports.ParseParams(url.Values{"site": {"s1"}, "from": {"2026-09-01"}, "to": {"2026-10-31"}, "by": {"channel"}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := func() (lead, customer, organicCustomer float64) {
+		t.Helper()
+		lc, err := (&reports.Store{Conn: f.conn, DB: f.db.Name}).Lifecycle(ctx, p, site.Lifecycle{}, t0.Add(72*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range lc.Rows {
+			if r.Key == "Organic Search" {
+				organicCustomer = r.Counts["customer"]
+			}
+		}
+		return lc.Totals.Counts["lead"], lc.Totals.Counts["customer"], organicCustomer
+	}
+	if err := f.eng.pass(ctx, st, true); err != nil {
+		t.Fatal(err)
+	}
+	// Two people: the customer without a lead enters with that stage.
+	if lead, customer, organic := stages(); lead != 2 || customer != 1 || organic != 0 {
+		t.Fatalf("before the merge: %v leads, %v customers, %v of them organic; want 2, 1, 0", lead, customer, organic)
+	}
+	f.alias("p-crm", "p-laptop")
+	if err := f.eng.pass(ctx, st, false); err != nil {
+		t.Fatal(err)
+	}
+	if lead, customer, organic := stages(); lead != 1 || customer != 1 || organic != 1 {
+		t.Fatalf("after the merge: %v leads, %v customers, %v of them organic; want 1, 1, 1", lead, customer, organic)
+	}
+}
+
+// A conversion sent again with another person, time and type counts for its latest
+// person only, though its earlier computation keeps a row under its earlier time.
+func TestLifecycleCountsAConversionForItsLatestPerson(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.session("laptop", "p-a", t0.Add(-time.Hour), "Organic Search", "google", "organic")
+	f.conversion("lead-a", "lead", "p-a", t0, 0)
+	f.conversion("deal", "customer", "p-a", t0.Add(24*time.Hour), 0)
+	st := f.eng.sites.Get("s1")
+	p, err := reports.ParseParams(url.Values{"site": {"s1"}, "from": {"2026-09-01"}, "to": {"2026-10-31"}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals := func() map[string]float64 {
+		t.Helper()
+		lc, err := (&reports.Store{Conn: f.conn, DB: f.db.Name}).Lifecycle(ctx, p, site.Lifecycle{}, t0.Add(72*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lc.Totals.Counts
+	}
+	if err := f.eng.pass(ctx, st, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := totals(); c["lead"] != 1 || c["customer"] != 1 {
+		t.Fatalf("before: %v leads, %v customers; want 1, 1", c["lead"], c["customer"])
+	}
+	// The CRM moves the deal to another person, who lost it.
+	f.conversion("deal", "closed_lost", "p-b", t0.Add(48*time.Hour), 0)
+	if err := f.eng.pass(ctx, st, false); err != nil {
+		t.Fatal(err)
+	}
+	if c := totals(); c["lead"] != 1 || c["customer"] != 0 || c["closed_lost"] != 0 {
+		t.Fatalf("after: %v leads, %v customers, %v lost; want 1, 0, 0", c["lead"], c["customer"], c["closed_lost"])
+	}
+}
+
 // A site whose lookback window shrank is rebuilt when the engine starts: a touch now
 // outside the window loses its credit to (no touchpoint).
 func TestChangedLookbackRebuilds(t *testing.T) {
