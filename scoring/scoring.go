@@ -292,8 +292,8 @@ func (s *Scorer) active(ctx context.Context, siteID string, since time.Time) ([]
 	return out, rows.Err()
 }
 
-// maxPersons bounds the person ids of one activities query, which binds them twice.
-const maxPersons = chstore.MaxListLen / 2
+// maxPersons bounds the person ids of one activities query, which binds them five times.
+const maxPersons = chstore.MaxListLen / 5
 
 // activities calls each with every person's activities in time order, events before
 // conversions at the same second; persons nil reads everyone. Bots' events and
@@ -309,24 +309,7 @@ func (s *Scorer) activities(ctx context.Context, siteID string, persons []string
 		}
 		return nil
 	}
-	events, eventArgs := chstore.CurrentPerson(s.DB, siteID, fmt.Sprintf(`SELECT person_id, ts AS at, toUInt8(0) AS conv, event_type AS type,
-			'' AS lead_type, path, event_name, form, props, traits
-		FROM %s.events FINAL WHERE site_id = ? AND is_bot = 0`, s.DB), siteID)
-	convs, convArgs := chstore.CurrentPerson(s.DB, siteID, fmt.Sprintf(`SELECT person_id, occurred_at AS at, toUInt8(1) AS conv, type,
-			lead_type, '' AS path, '' AS event_name, '' AS form, props, '' AS traits
-		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB), siteID)
-	filter := ""
-	if persons != nil {
-		filter = " AND " + chstore.InList("person")
-		eventArgs, convArgs = append(eventArgs, persons), append(convArgs, persons)
-	}
-	args := append(eventArgs, convArgs...)
-	cols := "person, at, conv, type, lead_type, path, event_name, form, props, traits"
-	q := fmt.Sprintf(`SELECT %[1]s FROM (
-			SELECT %[1]s FROM (%[2]s) WHERE person != ''%[4]s
-			UNION ALL
-			SELECT %[1]s FROM (%[3]s) WHERE person != ''%[4]s)
-		ORDER BY person, at, conv`, cols, events, convs, filter)
+	q, args := s.activitiesQuery(siteID, persons)
 	rows, err := s.Conn.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("cannot read activities: %w", err)
@@ -365,6 +348,46 @@ func (s *Scorer) activities(ctx context.Context, siteID string, persons []string
 		each(cur, acts)
 	}
 	return nil
+}
+
+// activitiesQuery is the query of activities, and its arguments: every person's rows,
+// or those of persons, with the current person of each. Events and conversions are
+// resolved together, the site's aliases joined once.
+//
+// The rows of persons are picked by their ids (PREWHERE) before anything else: their own
+// ids and those merged into them. Reading every event to resolve its person took 7.5 s
+// for a thousand persons over ten million events; picking them first, 1.6 s. Their
+// events' versions are then merged by grouping the few rows picked, where FINAL read the
+// key of every event again: 0.9 s for up to a thousand persons.
+func (s *Scorer) activitiesQuery(siteID string, persons []string) (string, []any) {
+	events := fmt.Sprintf(`SELECT person_id, ts AS at, toUInt8(0) AS conv, event_type AS type, '' AS lead_type, path, event_name,
+			form, props, traits
+		FROM %s.events FINAL WHERE site_id = ? AND is_bot = 0`, s.DB)
+	mine, mineArgs, filter := "", []any{}, ""
+	if persons != nil {
+		mine = fmt.Sprintf(` PREWHERE person_id IN (SELECT arrayJoin(?) UNION ALL
+			SELECT person_id FROM %s.person_aliases WHERE site_id = ? AND current_person_id IN (SELECT arrayJoin(?)))`, s.DB)
+		mineArgs, filter = []any{persons, siteID, persons}, " AND "+chstore.InList("person")
+		// Aliased unlike the columns: ClickHouse would read argMax(person_id, version)
+		// for person_id in PREWHERE.
+		events = fmt.Sprintf(`SELECT pid AS person_id, at, conv, type, lead_type, path, event_name, form, props, traits FROM (
+			SELECT argMax(person_id, version) AS pid, argMax(ts, version) AS at, toUInt8(0) AS conv,
+				argMax(event_type, version) AS type, '' AS lead_type, argMax(path, version) AS path,
+				argMax(event_name, version) AS event_name, argMax(form, version) AS form, argMax(props, version) AS props,
+				argMax(traits, version) AS traits
+			FROM %s.events%s WHERE site_id = ?
+			GROUP BY toDate(ts), visitor_id, event_id HAVING argMax(is_bot, version) = 0)`, s.DB, mine)
+	}
+	convs := fmt.Sprintf(`SELECT person_id, occurred_at AS at, toUInt8(1) AS conv, type, lead_type, '' AS path, '' AS event_name,
+			'' AS form, props, '' AS traits
+		FROM %s.conversions FINAL%s WHERE site_id = ? AND is_bot = 0`, s.DB, mine)
+	resolved, args := chstore.CurrentPerson(s.DB, siteID, fmt.Sprintf("SELECT * FROM (%s) UNION ALL SELECT * FROM (%s)", events, convs),
+		append(append(append(slices.Clone(mineArgs), siteID), mineArgs...), siteID)...)
+	if persons != nil {
+		args = append(args, persons)
+	}
+	return fmt.Sprintf(`SELECT person, at, conv, type, lead_type, path, event_name, form, props, traits FROM (%s)
+		WHERE person != ''%s ORDER BY person, at, conv`, resolved, filter), args
 }
 
 // writer collects the rows of a pass.

@@ -61,12 +61,23 @@ func day(d, h int) time.Time { return time.Date(2026, 10, d, h, 0, 0, 0, time.UT
 // event inserts an event with a form or traits, received now.
 func (f *fixture) event(person, typ, path string, at time.Time, form, traits string) {
 	f.t.Helper()
+	f.version(uuid.New(), person, typ, path, at, form, traits, false)
+}
+
+// version inserts a version of the event id, as a replay of it does: a later version
+// replaces the earlier ones.
+func (f *fixture) version(id uuid.UUID, person, typ, path string, at time.Time, form, traits string, bot bool) {
+	f.t.Helper()
 	b, err := chstore.PrepareBatch(context.Background(), f.conn, "INSERT INTO "+f.db.Name+`.events
-		(site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, path, props, form, traits, version)`)
+		(site_id, event_id, event_type, visitor_id, person_id, session_id, ts, received_at, path, props, form, traits, is_bot, version)`)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := b.Append(f.st.ID, uuid.New(), typ, "v-"+person, person, "", at, f.now, path, "{}", form, traits, uint64(time.Now().UnixNano())); err != nil {
+	isBot := uint8(0)
+	if bot {
+		isBot = 1
+	}
+	if err := b.Append(f.st.ID, id, typ, "v-"+person, person, "", at, f.now, path, "{}", form, traits, isBot, uint64(time.Now().UnixNano())); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := b.Send(); err != nil {
@@ -157,6 +168,41 @@ func (f *fixture) history(person string) []string {
 		out = append(out, c)
 	}
 	return out
+}
+
+// An event's versions count once, as its latest version says: a replayed event once, an
+// event whose latest version is a bot's not at all. The first pass reads everyone, the
+// next the persons with new activity.
+func TestEventVersionsCountOnce(t *testing.T) {
+	f := newFixture(t, testRules)
+	pricing := func() int {
+		t.Helper()
+		for _, r := range f.scores()["p"].Reasons {
+			if r.Rule == "Pricing page" {
+				return r.Times
+			}
+		}
+		return 0
+	}
+	first := uuid.New()
+	f.version(first, "p", event.Pageview, "/pricing", day(1, 10), "", "", false)
+	f.event("p", event.Pageview, "/", day(1, 10), "", "")
+	f.pass()
+	if n := pricing(); n != 1 {
+		t.Fatalf("first pass: %d pricing visits, want 1", n)
+	}
+	f.now = f.now.Add(time.Minute)
+	f.version(first, "p", event.Pageview, "/pricing", day(1, 10), "", "", false) // replayed
+	f.event("p", event.Pageview, "/pricing/teams", day(2, 10), "", "")
+	crawled := uuid.New()
+	f.version(crawled, "p", event.Pageview, "/pricing/enterprise", day(2, 11), "", "", false)
+	f.version(crawled, "p", event.Pageview, "/pricing/enterprise", day(2, 11), "", "", true) // found to be a bot's
+	if r := f.pass(); r.Scored != 1 {
+		t.Fatalf("second pass %+v: p scored again", r)
+	}
+	if n := pricing(); n != 2 {
+		t.Fatalf("second pass: %d pricing visits, want 2", n)
+	}
 }
 
 // People are scored from their events and conversions with caps, once-only and negative
