@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -116,12 +117,12 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 		lq.Stages = site.DefaultStages
 	}
 	// A bot's lead is not listed, as no report counts it.
-	leads, args := chstore.CurrentPerson(s.DB, p.Site, fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
-		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB), p.Site)
+	leads := fmt.Sprintf(`SELECT conversion_id, type, lead_type, occurred_at, person_id
+		FROM %s.conversions FINAL WHERE site_id = ? AND is_bot = 0`, s.DB)
 	// Filters apply after FINAL: a corrected conversion may no longer be a lead, or of
 	// another type or date.
 	where := "type = 'lead' AND occurred_at >= ? AND occurred_at < ?"
-	args = append(args, p.From, p.end())
+	args := []any{p.Site, p.From, p.end()}
 	typeCond, typeArgs := p.Filter.leadType()
 	where += typeCond
 	args = append(args, typeArgs...)
@@ -132,42 +133,17 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 			WHERE %s AND conversion_type = 'lead'%s)`, s.DB, latest, cond)
 		args = append(append(args, latestArgs...), condArgs...)
 	}
-	order := "occurred_at DESC, conversion_id"
-	if lq.Order == "score" && lq.Scored {
-		order = "score DESC, " + order
-	}
-	// A person without a row in lead_scores has no points: 0 once the site scores leads.
-	list := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person, score, reasons, scored FROM (
-			SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
-		) AS leads ANY LEFT JOIN (
-			SELECT person, score, reasons, toUInt8(1) AS scored FROM (
-				SELECT person_id AS person, argMax(score, version) AS score, argMax(reasons, version) AS reasons,
-					argMax(deleted, version) AS deleted
-				FROM %s.lead_scores WHERE site_id = ? GROUP BY person_id)
-			WHERE deleted = 0
-		) AS scores USING person
-		ORDER BY %s LIMIT ?, ?`, leads, where, s.DB, order)
+	// The leads' persons are resolved through their aliases only where the list needs
+	// them: counting needs none; newest first, the page is found first and only its
+	// persons are resolved; by score, every lead's person is. Resolving every lead's
+	// person took 0.65-0.85 s over a million conversions with a million aliases, finding
+	// the page 0.15 s.
 	count := fmt.Sprintf(`SELECT count() FROM (%s) WHERE %s`, leads, where)
 	err := parallel(func() error {
-		return s.each(ctx, list, append(append([]any{}, args...), p.Site, lq.Offset, lq.Limit), func(sc scanner) error {
-			var l Lead
-			var score float64
-			var reasons string
-			var scored uint8
-			if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID, &score, &reasons, &scored); err != nil {
-				return err
-			}
-			l.Stage = "lead"
-			l.Reasons = []rules.Reason{}
-			if lq.Scored {
-				l.Score = &score
-				if scored == 1 && json.Unmarshal([]byte(reasons), &l.Reasons) != nil {
-					l.Reasons = []rules.Reason{}
-				}
-			}
-			out.Leads = append(out.Leads, l)
-			return nil
-		})
+		if lq.Order == "score" && lq.Scored {
+			return s.leadsByScore(ctx, lq, leads, where, args, out)
+		}
+		return s.newestLeads(ctx, lq, leads, where, args, out)
 	}, func() error {
 		return s.Conn.QueryRow(ctx, count, args...).Scan(&out.Total)
 	})
@@ -183,21 +159,118 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	return out, nil
 }
 
+// newestOrder orders the lead list newest first, then by conversion id.
+const newestOrder = "occurred_at DESC, conversion_id"
+
+// scoresOf is the query of a site's current lead scores by person (its argument), from
+// lead_scores in database %s. A person without a row has no points: 0 once the site
+// scores leads.
+const scoresOf = `SELECT person, score, reasons, toUInt8(1) AS scored FROM (
+		SELECT person_id AS person, argMax(score, version) AS score, argMax(reasons, version) AS reasons,
+			argMax(deleted, version) AS deleted
+		FROM %s.lead_scores WHERE site_id = ? GROUP BY person_id)
+	WHERE deleted = 0`
+
+// newLead is a lead of the list with its person's score (scored: the person has one).
+func newLead(lq LeadQuery, l Lead, score float64, reasons string, scored uint8) Lead {
+	l.Stage = "lead"
+	l.Reasons = []rules.Reason{}
+	if lq.Scored {
+		l.Score = &score
+		if scored == 1 && json.Unmarshal([]byte(reasons), &l.Reasons) != nil {
+			l.Reasons = []rules.Reason{}
+		}
+	}
+	return l
+}
+
+// leadsByScore lists the page of leads (rows of leads that meet where), best scored first.
+func (s *Store) leadsByScore(ctx context.Context, lq LeadQuery, leads, where string, args []any, out *Leads) error {
+	resolved, resolvedArgs := chstore.CurrentPerson(s.DB, lq.Site, leads, args[0])
+	q := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person, score, reasons, scored FROM (
+			SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
+		) AS leads ANY LEFT JOIN (%s) AS scores USING person
+		ORDER BY score DESC, %s LIMIT ?, ?`, resolved, where, fmt.Sprintf(scoresOf, s.DB), newestOrder)
+	return s.each(ctx, q, append(append(resolvedArgs, args[1:]...), lq.Site, lq.Offset, lq.Limit), func(sc scanner) error {
+		var l Lead
+		var score float64
+		var reasons string
+		var scored uint8
+		if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID, &score, &reasons, &scored); err != nil {
+			return err
+		}
+		out.Leads = append(out.Leads, newLead(lq, l, score, reasons, scored))
+		return nil
+	})
+}
+
+// newestLeads lists the page of leads (rows of leads that meet where), newest first: the
+// page, then its persons resolved with their scores.
+func (s *Store) newestLeads(ctx context.Context, lq LeadQuery, leads, where string, args []any, out *Leads) error {
+	var page []Lead
+	var ids []string
+	q := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person_id FROM (%s) WHERE %s ORDER BY %s LIMIT ?, ?`,
+		leads, where, newestOrder)
+	err := s.each(ctx, q, append(slices.Clone(args), lq.Offset, lq.Limit), func(sc scanner) error {
+		var l Lead
+		if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID); err != nil {
+			return err
+		}
+		page, ids = append(page, l), append(ids, l.PersonID)
+		return nil
+	})
+	if err != nil || len(page) == 0 {
+		return err
+	}
+	type scoredPerson struct {
+		person, reasons string
+		score           float64
+		scored          uint8
+	}
+	persons := map[string]scoredPerson{}
+	resolved, resolvedArgs := chstore.CurrentPersonOfFew(s.DB, lq.Site, "SELECT arrayJoin(?) AS person_id", ids)
+	q = fmt.Sprintf(`SELECT person_id, person, score, reasons, scored FROM (SELECT person_id, person FROM (%s)) AS ids
+		ANY LEFT JOIN (%s) AS scores USING person`, resolved, fmt.Sprintf(scoresOf, s.DB))
+	err = s.each(ctx, q, append(resolvedArgs, lq.Site), func(sc scanner) error {
+		var id string
+		var x scoredPerson
+		if err := sc.Scan(&id, &x.person, &x.score, &x.reasons, &x.scored); err != nil {
+			return err
+		}
+		persons[id] = x
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range page {
+		x := persons[l.PersonID]
+		l.PersonID = x.person
+		out.Leads = append(out.Leads, newLead(lq, l, x.score, x.reasons, x.scored))
+	}
+	return nil
+}
+
 // leadTouches fills in the first and last touch of leads and their number of touches
 // (the linear model credits each once).
 func (s *Store) leadTouches(ctx context.Context, site string, leads []Lead) error {
 	at := map[string]*Lead{}
 	ids := make([]string, len(leads))
+	times := make([]time.Time, len(leads))
 	for i := range leads {
 		at[leads[i].ConversionID] = &leads[i]
-		ids[i] = leads[i].ConversionID
+		ids[i], times[i] = leads[i].ConversionID, leads[i].OccurredAt
 	}
+	// The credit of a conversion is at its time (touch_credits is partitioned by month of
+	// it): naming the times picks the leads' months and days. By id alone, each month's
+	// granules of the ids were read, 2.4 million rows and 2.1 s over a million conversions.
+	// A lead whose time was corrected gets its touches once its credit is computed again.
 	q := fmt.Sprintf(`SELECT conversion_id, %[1]s, %[2]s, %[3]s, touch_at, channel, source, medium, campaign, term, landing_page FROM (
 			SELECT conversion_id, touch_at, channel, source, medium, campaign, term, landing_page, %[1]s, %[2]s, %[3]s, removed
 			FROM %[4]s.touch_credits FINAL
-			WHERE site_id = ? AND `+chstore.InList("conversion_id")+`)
+			WHERE site_id = ? AND `+chstore.InList("occurred_at")+` AND `+chstore.InList("conversion_id")+`)
 		WHERE removed = 0`, model.CreditColumn(model.FirstClick), model.CreditColumn(model.LastClick), model.CreditColumn(model.Linear), s.DB)
-	err := s.each(ctx, q, []any{site, ids}, func(sc scanner) error {
+	err := s.each(ctx, q, []any{site, times, ids}, func(sc scanner) error {
 		var id string
 		var first, last, linear float64
 		var t LeadTouch
@@ -230,7 +303,12 @@ func (s *Store) leadStages(ctx context.Context, site string, stages []string, le
 	for _, l := range leads {
 		persons = append(persons, l.PersonID)
 	}
-	resolved, args := chstore.CurrentPerson(s.DB, site, fmt.Sprintf(`SELECT person_id, type FROM %s.conversions FINAL WHERE site_id = ?`, s.DB), site)
+	// The persons' conversions are picked by their ids, their own and those merged into
+	// them, before FINAL and the aliases: reading every conversion took 0.65 s over a
+	// million, this 0.35 s.
+	mine, mineArgs := chstore.OfPersons(s.DB, site, persons)
+	resolved, args := chstore.CurrentPerson(s.DB, site, fmt.Sprintf(`SELECT person_id, type FROM %s.conversions FINAL PREWHERE %s
+		WHERE site_id = ?`, s.DB, mine), append(mineArgs, site)...)
 	q := fmt.Sprintf(`SELECT person, groupUniqArray(type) FROM (%s) WHERE `+chstore.InList("person")+` AND has(?, type) GROUP BY person`, resolved)
 	furthest := map[string]string{}
 	err := s.each(ctx, q, append(args, persons, stages[1:]), func(sc scanner) error {

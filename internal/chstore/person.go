@@ -63,6 +63,18 @@ func joinAliases(db, inner, cond string) string {
 		USING id_hash`, inner, db, cond)
 }
 
+// OfPersons is the condition on a table's stored person_id that keeps the rows of
+// persons (current ids): the persons' own ids and every id merged into them, and its
+// arguments, binding persons twice. A reader picks the rows with it in PREWHERE, before
+// FINAL merges them and CurrentPerson resolves them, and keeps those resolved to one of
+// persons: reading every row of a large table to resolve its person cost seconds. The
+// aliases are read without FINAL: an earlier alias of an id only widens the set.
+func OfPersons(db, site string, persons []string) (string, []any) {
+	return fmt.Sprintf(`person_id IN (SELECT arrayJoin(?) UNION ALL
+			SELECT person_id FROM %s.person_aliases WHERE site_id = ? AND current_person_id IN (SELECT arrayJoin(?)))`, db),
+		[]any{persons, site, persons}
+}
+
 // MaxListLen bounds the ids bound into one query: ClickHouse refuses queries longer than
 // max_query_size (256 KiB by default), and a UUID takes about 40 bytes there. A query
 // that binds a list n times binds MaxListLen/n ids.

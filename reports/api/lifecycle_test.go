@@ -203,6 +203,34 @@ func TestLeadListByScore(t *testing.T) {
 	}
 }
 
+// A lead made under a person id since merged into another is listed with the person it
+// belongs to now: their score and the furthest stage of all their ids, in either order.
+func TestLeadListShowsMergedPerson(t *testing.T) {
+	w := newWorld(t, siteFrom(t, `{"id": "s1", "scoring": {"engagement": [{"name": "Pricing page", "path": "/pricing", "points": 10}]}}`))
+	d := w.db
+	d.Session(attrtest.Session{Site: "s1", Person: "phone", At: oct(1, 9), Channel: "Direct", Source: "(direct)", Medium: "(none)"})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-phone", Type: "lead", LeadType: "form", Person: "phone", At: oct(2, 10)})
+	d.Event(attrtest.Event{Site: "s1", Person: "laptop", Type: event.Pageview, Path: "/pricing", At: oct(3, 9)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "won-laptop", Type: "customer", Person: "laptop", At: oct(9, 10)})
+	d.Alias("s1", "phone", "laptop")
+	w.rebuild("s1")
+	sc := &scoring.Scorer{Conn: w.conn, DB: w.db.Name, Now: func() time.Time { return oct(20, 0) }}
+	if _, err := sc.Pass(context.Background(), w.sites.Get("s1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []string{"newest", "score"} {
+		var got reports.Leads
+		w.getOK("/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31&order="+order, &got)
+		if len(got.Leads) != 1 || got.Total != 1 {
+			t.Fatalf("%s: lead list %+v", order, got)
+		}
+		l := got.Leads[0]
+		if l.ConversionID != "lead-phone" || l.PersonID != "laptop" || l.Stage != "customer" || l.Score == nil || *l.Score != 10 {
+			t.Fatalf("%s: lead %+v (score %v), want lead-phone of laptop, a customer scoring 10", order, l, l.Score)
+		}
+	}
+}
+
 // Rules set through the API replace the site file's at the next pass (everyone is
 // rescored), bad rules are refused with the reason, and clearing them brings back the
 // file's.
