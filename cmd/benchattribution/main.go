@@ -216,8 +216,9 @@ func timeReport(ctx context.Context, store *reports.Store, p reports.Params, whe
 // timeViews asks for every report the dashboard shows, as its views ask for them: the
 // source report by each grouping under several models (the Compare view is two of them),
 // filtered (on drilled dimensions and on others) and drilled down, over time against the
-// previous period, the lifecycle and the calls report. Each is asked twice; it prints the
-// percentiles over all of them and the slowest views. state says what state the site is in.
+// previous period, the lifecycle and the calls report, the lead list. Each is asked
+// twice; it prints the percentiles over all of them and the slowest views. state says
+// what state the site is in.
 func timeViews(ctx context.Context, store *reports.Store, base reports.Params, state string) {
 	from, to := base.From.Format("2006-01-02"), base.To.Format("2006-01-02")
 	var views []url.Values
@@ -247,6 +248,8 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params, s
 	view("report", "lifecycle", "by", "channel", "channel", "Paid Search")
 	view("report", "lifecycle", "by", "source", "model", model.Linear) // about four credited touches a lead
 	view("report", "calls", "by", "channel", "model", model.LastClick)
+	view("report", "leads") // the lead list, newest first
+	view("report", "leads", "model", model.Linear, "channel", "Paid Search")
 	// A person's journey, from the conversions of the report (two of the million).
 	view("report", "journey", "conversion_id", "c00500000")
 	view("report", "journey", "conversion_id", "c00999999")
@@ -272,6 +275,9 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params, s
 				_, err = store.Lifecycle(ctx, p, site.Lifecycle{}, time.Now())
 			case "calls":
 				_, err = store.Calls(ctx, p)
+			case "leads":
+				lq := reports.LeadQuery{Params: p, Limit: 50}
+				_, err = store.Leads(ctx, lq)
 			case "journey":
 				_, err = store.Journey(ctx, &site.Site{ID: p.Site, LookbackDays: lookbackDays}, q.Get("conversion_id"), "")
 			}
