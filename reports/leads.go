@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -122,16 +121,16 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	// Filters apply after FINAL: a corrected conversion may no longer be a lead, or of
 	// another type or date.
 	where := "type = 'lead' AND occurred_at >= ? AND occurred_at < ?"
-	args := []any{p.Site, p.From, p.end()}
+	whereArgs := []any{p.From, p.end()}
 	typeCond, typeArgs := p.Filter.leadType()
 	where += typeCond
-	args = append(args, typeArgs...)
+	whereArgs = append(whereArgs, typeArgs...)
 	if len(p.Filter.Dims) > 0 {
 		latest, latestArgs := p.credited(s.DB, "")
 		cond, condArgs := p.Filter.attributions()
 		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM %s.touch_credits
 			WHERE %s AND conversion_type = 'lead'%s)`, s.DB, latest, cond)
-		args = append(append(args, latestArgs...), condArgs...)
+		whereArgs = append(append(whereArgs, latestArgs...), condArgs...)
 	}
 	// The leads' persons are resolved through their aliases only where the list needs
 	// them: counting needs none; newest first, the page is found first and only its
@@ -141,11 +140,11 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	count := fmt.Sprintf(`SELECT count() FROM (%s) WHERE %s`, leads, where)
 	err := parallel(func() error {
 		if lq.Order == "score" && lq.Scored {
-			return s.leadsByScore(ctx, lq, leads, where, args, out)
+			return s.leadsByScore(ctx, lq, leads, where, whereArgs, out)
 		}
-		return s.newestLeads(ctx, lq, leads, where, args, out)
+		return s.newestLeads(ctx, lq, leads, where, whereArgs, out)
 	}, func() error {
-		return s.Conn.QueryRow(ctx, count, args...).Scan(&out.Total)
+		return s.Conn.QueryRow(ctx, count, append([]any{p.Site}, whereArgs...)...).Scan(&out.Total)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot list leads: %w", err)
@@ -184,14 +183,15 @@ func newLead(lq LeadQuery, l Lead, score float64, reasons string, scored uint8) 
 	return l
 }
 
-// leadsByScore lists the page of leads (rows of leads that meet where), best scored first.
-func (s *Store) leadsByScore(ctx context.Context, lq LeadQuery, leads, where string, args []any, out *Leads) error {
-	resolved, resolvedArgs := chstore.CurrentPerson(s.DB, lq.Site, leads, args[0])
+// leadsByScore lists the page of leads (rows of the site's leads that meet where), best
+// scored first.
+func (s *Store) leadsByScore(ctx context.Context, lq LeadQuery, leads, where string, whereArgs []any, out *Leads) error {
+	resolved, args := chstore.CurrentPerson(s.DB, lq.Site, leads, lq.Site)
 	q := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person, score, reasons, scored FROM (
 			SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
 		) AS leads ANY LEFT JOIN (%s) AS scores USING person
 		ORDER BY score DESC, %s LIMIT ?, ?`, resolved, where, fmt.Sprintf(scoresOf, s.DB), newestOrder)
-	return s.each(ctx, q, append(append(resolvedArgs, args[1:]...), lq.Site, lq.Offset, lq.Limit), func(sc scanner) error {
+	return s.each(ctx, q, append(append(args, whereArgs...), lq.Site, lq.Offset, lq.Limit), func(sc scanner) error {
 		var l Lead
 		var score float64
 		var reasons string
@@ -204,14 +204,14 @@ func (s *Store) leadsByScore(ctx context.Context, lq LeadQuery, leads, where str
 	})
 }
 
-// newestLeads lists the page of leads (rows of leads that meet where), newest first: the
-// page, then its persons resolved with their scores.
-func (s *Store) newestLeads(ctx context.Context, lq LeadQuery, leads, where string, args []any, out *Leads) error {
+// newestLeads lists the page of leads (rows of the site's leads that meet where), newest
+// first: the page, then its persons resolved with their scores.
+func (s *Store) newestLeads(ctx context.Context, lq LeadQuery, leads, where string, whereArgs []any, out *Leads) error {
 	var page []Lead
 	var ids []string
 	q := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person_id FROM (%s) WHERE %s ORDER BY %s LIMIT ?, ?`,
 		leads, where, newestOrder)
-	err := s.each(ctx, q, append(slices.Clone(args), lq.Offset, lq.Limit), func(sc scanner) error {
+	err := s.each(ctx, q, append(append([]any{lq.Site}, whereArgs...), lq.Offset, lq.Limit), func(sc scanner) error {
 		var l Lead
 		if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID); err != nil {
 			return err
