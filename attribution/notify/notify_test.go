@@ -48,9 +48,11 @@ func TestNotifierQueuesWebhooksAndMetaEvents(t *testing.T) {
 		EmailSHA256: email, Email: "ann@example.com"})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-old", Type: "sale", Person: "ann", At: now.Add(-10 * 24 * time.Hour), Value: 99, Currency: "USD"})
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sql-1", Type: "sql", Person: "ann", At: now.Add(-30 * time.Minute)})
-	// Bob: no touchpoint, a sale by his user id only, his address linked by an identify.
+	// Bob: no touchpoint, a sale by his user id only, his address linked by an identify on
+	// his phone, whose person id has since been merged into his.
 	d.Conversion(attrtest.Conversion{Site: "s1", ID: "sale-bob", Type: "sale", Person: "bob", At: now.Add(-time.Hour), Value: 10, UserID: "u-7"})
-	d.Identity("s1", "bob", event.EmailSHA256("bob@example.com"), now.Add(-3*time.Hour))
+	d.Identity("s1", "bob-phone", event.EmailSHA256("bob@example.com"), now.Add(-3*time.Hour))
+	d.Alias("s1", "bob-phone", "bob")
 
 	q := &webhook.Store{Conn: conn, DB: db}
 	n := &Notifier{Conn: conn, DB: db, Queue: q, Meta: &meta.Target{Sites: sites, URL: "https://graph.example/v25.0"}, Now: func() time.Time { return now }}

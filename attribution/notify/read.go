@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"touchpoint/attribution/meta"
@@ -65,32 +66,49 @@ func (n *Notifier) emails(ctx context.Context, site string, ids []string) (map[s
 	return out, rows.Err()
 }
 
+// personChunk bounds the persons of one query that picks their rows by their ids
+// (chstore.OfPersons binds them twice) and keeps the rows resolved to them (once).
+const personChunk = chstore.MaxListLen / 3
+
+// eachChunk calls read with the distinct persons, a chunk of at most personChunk at a time.
+func eachChunk(persons []string, read func([]string) error) error {
+	for part := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(persons))), personChunk) {
+		if err := read(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // emailHashes returns the email hashes linked to each of the persons, the latest linked
-// first, at most five.
+// first, at most five. The persons' links are picked by their ids before FINAL and their
+// persons' aliases: reading every link of the site cost a read of the whole table at
+// each batch of conversions.
 func (n *Notifier) emailHashes(ctx context.Context, site string, persons []string) (map[string][]string, error) {
 	out := map[string][]string{}
-	if len(persons) == 0 {
-		return out, nil
-	}
-	resolved, args := chstore.CurrentPerson(n.DB, site,
-		fmt.Sprintf("SELECT person_id, email_sha256, linked_at FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 != ''", n.DB), site)
-	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, email_sha256, max(linked_at) AS at FROM (%s) WHERE %s
-		GROUP BY person, email_sha256 ORDER BY person, at DESC, email_sha256`, resolved, chstore.InList("person")), append(args, persons)...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the email hashes of persons: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p, h string
-		var at time.Time
-		if err := rows.Scan(&p, &h, &at); err != nil {
-			return nil, fmt.Errorf("cannot read the email hashes of persons: %w", err)
+	err := eachChunk(persons, func(part []string) error {
+		mine, mineArgs := chstore.OfPersons(n.DB, site, part)
+		resolved, args := chstore.CurrentPerson(n.DB, site, fmt.Sprintf(`SELECT person_id, email_sha256, linked_at FROM %s.identities FINAL
+			PREWHERE %s WHERE site_id = ? AND email_sha256 != ''`, n.DB, mine), append(mineArgs, site)...)
+		rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, email_sha256, max(linked_at) AS at FROM (%s) WHERE %s
+			GROUP BY person, email_sha256 ORDER BY person, at DESC, email_sha256`, resolved, chstore.InList("person")), append(args, part)...)
+		if err != nil {
+			return fmt.Errorf("cannot read the email hashes of persons: %w", err)
 		}
-		if len(out[p]) < 5 {
-			out[p] = append(out[p], h)
+		defer rows.Close()
+		for rows.Next() {
+			var p, h string
+			var at time.Time
+			if err := rows.Scan(&p, &h, &at); err != nil {
+				return fmt.Errorf("cannot read the email hashes of persons: %w", err)
+			}
+			if len(out[p]) < 5 {
+				out[p] = append(out[p], h)
+			}
 		}
-	}
-	return out, rows.Err()
+		return rows.Err()
+	})
+	return out, err
 }
 
 // clue is one browser event that tells something Meta matches on.
@@ -102,28 +120,35 @@ type clue struct {
 }
 
 // browserTrail reads, per person, the browser events in [from, to] that carry a Meta
-// cookie, a user agent or an fbclid, in time order.
+// cookie, a user agent or an fbclid, in time order. The persons' events are picked by
+// their ids before their persons are resolved: the window is 90 days and more, and every
+// browser event of it was resolved at each batch of conversions.
 func (n *Notifier) browserTrail(ctx context.Context, site string, persons []string, from, to time.Time) (map[string][]clue, error) {
-	inner := fmt.Sprintf(`SELECT person_id, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id FROM %s.events
-		WHERE site_id = ? AND ts >= ? AND ts <= ? AND origin IN ('web', 'pixel', 'import') AND is_bot = 0
-			AND (fbc != '' OR fbp != '' OR user_agent != '' OR click_id_type = 'fbclid')`, n.DB)
-	resolved, args := chstore.CurrentPerson(n.DB, site, inner, site, from.UTC(), to.UTC())
-	rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id
-		FROM (%s) WHERE %s ORDER BY person, ts`, resolved, chstore.InList("person")), append(args, persons)...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the browser ids of persons: %w", err)
-	}
-	defer rows.Close()
 	out := map[string][]clue{}
-	for rows.Next() {
-		var p string
-		var c clue
-		if err := rows.Scan(&p, &c.at, &c.fbc, &c.fbp, &c.ip, &c.ua, &c.url, &c.clickType, &c.clickID); err != nil {
-			return nil, fmt.Errorf("cannot read the browser ids of persons: %w", err)
+	err := eachChunk(persons, func(part []string) error {
+		mine, mineArgs := chstore.OfPersons(n.DB, site, part)
+		inner := fmt.Sprintf(`SELECT person_id, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id FROM %s.events
+			PREWHERE %s
+			WHERE site_id = ? AND ts >= ? AND ts <= ? AND origin IN ('web', 'pixel', 'import') AND is_bot = 0
+				AND (fbc != '' OR fbp != '' OR user_agent != '' OR click_id_type = 'fbclid')`, n.DB, mine)
+		resolved, args := chstore.CurrentPerson(n.DB, site, inner, append(mineArgs, site, from.UTC(), to.UTC())...)
+		rows, err := n.Conn.Query(ctx, fmt.Sprintf(`SELECT person, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id
+			FROM (%s) WHERE %s ORDER BY person, ts`, resolved, chstore.InList("person")), append(args, part)...)
+		if err != nil {
+			return fmt.Errorf("cannot read the browser ids of persons: %w", err)
 		}
-		out[p] = append(out[p], c)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var p string
+			var c clue
+			if err := rows.Scan(&p, &c.at, &c.fbc, &c.fbp, &c.ip, &c.ua, &c.url, &c.clickType, &c.clickID); err != nil {
+				return fmt.Errorf("cannot read the browser ids of persons: %w", err)
+			}
+			out[p] = append(out[p], c)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // browserAt is what the trail tells at the time of a conversion: the latest of each id
