@@ -3,7 +3,8 @@
 -- attribution service computes a person's conversions again when persons merge. The
 -- lifecycle report reads when each person reached each stage here, a row per conversion,
 -- rather than from conversions, whose person ids it had to resolve through person_aliases:
--- over a million conversions with a million aliases, 0.45 s against 1.2 s.
+-- over the last 30 days of a million conversions with a million aliases, 0.4 s against
+-- 1.2 s.
 -- The table is derived from touch_credits: it is dropped and filled again.
 DROP TABLE IF EXISTS {db}.touch_credit_versions_of_credits;
 
