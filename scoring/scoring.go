@@ -301,13 +301,9 @@ const maxPersons = chstore.MaxListLen / 5
 func (s *Scorer) activities(ctx context.Context, siteID string, persons []string, each func(string, []rules.Activity)) error {
 	if len(persons) > maxPersons {
 		// Each person once, in one of the chunks, so that each is called once.
-		persons = slices.Compact(slices.Sorted(slices.Values(persons)))
-		for chunk := range slices.Chunk(persons, maxPersons) {
-			if err := s.activities(ctx, siteID, chunk, each); err != nil {
-				return err
-			}
-		}
-		return nil
+		return chstore.EachChunk(persons, maxPersons, func(chunk []string) error {
+			return s.activities(ctx, siteID, chunk, each)
+		})
 	}
 	q, args := s.activitiesQuery(siteID, persons)
 	rows, err := s.Conn.Query(ctx, q, args...)
@@ -363,10 +359,10 @@ func (s *Scorer) activitiesQuery(siteID string, persons []string) (string, []any
 	events := fmt.Sprintf(`SELECT person_id, ts AS at, toUInt8(0) AS conv, event_type AS type, '' AS lead_type, path, event_name,
 			form, props, traits
 		FROM %s.events FINAL WHERE site_id = ? AND is_bot = 0`, s.DB)
-	mine, mineArgs, filter := "", []any{}, ""
+	pick, pickArgs, filter := "", []any{}, ""
 	if persons != nil {
-		mine, mineArgs = chstore.OfPersons(s.DB, siteID, persons)
-		mine, filter = " PREWHERE "+mine, " AND "+chstore.InList("person")
+		mine, mineArgs := chstore.OfPersons(s.DB, siteID, persons)
+		pick, pickArgs, filter = " PREWHERE "+mine, mineArgs, " AND "+chstore.InList("person")
 		// Aliased unlike the columns: ClickHouse would read argMax(person_id, version)
 		// for person_id in PREWHERE.
 		events = fmt.Sprintf(`SELECT pid AS person_id, at, conv, type, lead_type, path, event_name, form, props, traits FROM (
@@ -375,13 +371,13 @@ func (s *Scorer) activitiesQuery(siteID string, persons []string) (string, []any
 				argMax(event_name, version) AS event_name, argMax(form, version) AS form, argMax(props, version) AS props,
 				argMax(traits, version) AS traits
 			FROM %s.events%s WHERE site_id = ?
-			GROUP BY toDate(ts), visitor_id, event_id HAVING argMax(is_bot, version) = 0)`, s.DB, mine)
+			GROUP BY toDate(ts), visitor_id, event_id HAVING argMax(is_bot, version) = 0)`, s.DB, pick)
 	}
 	convs := fmt.Sprintf(`SELECT person_id, occurred_at AS at, toUInt8(1) AS conv, type, lead_type, '' AS path, '' AS event_name,
 			'' AS form, props, '' AS traits
-		FROM %s.conversions FINAL%s WHERE site_id = ? AND is_bot = 0`, s.DB, mine)
+		FROM %s.conversions FINAL%s WHERE site_id = ? AND is_bot = 0`, s.DB, pick)
 	resolved, args := chstore.CurrentPerson(s.DB, siteID, fmt.Sprintf("SELECT * FROM (%s) UNION ALL SELECT * FROM (%s)", events, convs),
-		append(append(append(slices.Clone(mineArgs), siteID), mineArgs...), siteID)...)
+		append(append(append(slices.Clone(pickArgs), siteID), pickArgs...), siteID)...)
 	if persons != nil {
 		args = append(args, persons)
 	}

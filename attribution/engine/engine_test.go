@@ -68,6 +68,24 @@ func (f *fixture) alias(person, current string) {
 	f.db.Alias("s1", person, current)
 }
 
+// lifecycle reads s1's lifecycle report of September and October, with query's other
+// parameters, as of three days after t0.
+func (f *fixture) lifecycle(query url.Values) *reports.Lifecycle {
+	f.t.Helper()
+	query.Set("site", "s1")
+	query.Set("from", "2026-09-01")
+	query.Set("to", "2026-10-31")
+	p, err := reports.ParseParams(query, t0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	lc, err := (&reports.Store{Conn: f.conn, DB: f.db.Name}).Lifecycle(context.Background(), p, site.Lifecycle{}, t0.Add(72*time.Hour))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return lc
+}
+
 // watchPass runs a pass of the watcher over s1 that is not a sweep: only the watermark
 // finds new conversions.
 func (f *fixture) watchPass() {
@@ -404,16 +422,9 @@ func TestMergeMovesStagesInLifecycle(t *testing.T) {
 	f.conversion("lead-l", "lead", "p-laptop", t0, 0)
 	f.conversion("won-c", "customer", "p-crm", t0.Add(48*time.Hour), 0) // the CRM's record, before it knew the visitor
 	st := f.eng.sites.Get("s1")
-	p, err := reports.ParseParams(url.Values{"site": {"s1"}, "from": {"2026-09-01"}, "to": {"2026-10-31"}, "by": {"channel"}}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	stages := func() (lead, customer, organicCustomer float64) {
 		t.Helper()
-		lc, err := (&reports.Store{Conn: f.conn, DB: f.db.Name}).Lifecycle(ctx, p, site.Lifecycle{}, t0.Add(72*time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
+		lc := f.lifecycle(url.Values{"by": {"channel"}})
 		for _, r := range lc.Rows {
 			if r.Key == "Organic Search" {
 				organicCustomer = r.Counts["customer"]
@@ -446,17 +457,9 @@ func TestLifecycleCountsAConversionForItsLatestPerson(t *testing.T) {
 	f.conversion("lead-a", "lead", "p-a", t0, 0)
 	f.conversion("deal", "customer", "p-a", t0.Add(24*time.Hour), 0)
 	st := f.eng.sites.Get("s1")
-	p, err := reports.ParseParams(url.Values{"site": {"s1"}, "from": {"2026-09-01"}, "to": {"2026-10-31"}}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	totals := func() map[string]float64 {
 		t.Helper()
-		lc, err := (&reports.Store{Conn: f.conn, DB: f.db.Name}).Lifecycle(ctx, p, site.Lifecycle{}, t0.Add(72*time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lc.Totals.Counts
+		return f.lifecycle(url.Values{}).Totals.Counts
 	}
 	if err := f.eng.pass(ctx, st, true); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"touchpoint/attribution/meta"
@@ -70,23 +69,13 @@ func (n *Notifier) emails(ctx context.Context, site string, ids []string) (map[s
 // (chstore.OfPersons binds them twice) and keeps the rows resolved to them (once).
 const personChunk = chstore.MaxListLen / 3
 
-// eachChunk calls read with the distinct persons, a chunk of at most personChunk at a time.
-func eachChunk(persons []string, read func([]string) error) error {
-	for part := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(persons))), personChunk) {
-		if err := read(part); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // emailHashes returns the email hashes linked to each of the persons, the latest linked
 // first, at most five. The persons' links are picked by their ids before FINAL and their
 // persons' aliases: reading every link of the site cost a read of the whole table at
 // each batch of conversions.
 func (n *Notifier) emailHashes(ctx context.Context, site string, persons []string) (map[string][]string, error) {
 	out := map[string][]string{}
-	err := eachChunk(persons, func(part []string) error {
+	err := chstore.EachChunk(persons, personChunk, func(part []string) error {
 		mine, mineArgs := chstore.OfPersons(n.DB, site, part)
 		resolved, args := chstore.CurrentPerson(n.DB, site, fmt.Sprintf(`SELECT person_id, email_sha256, linked_at FROM %s.identities FINAL
 			PREWHERE %s WHERE site_id = ? AND email_sha256 != ''`, n.DB, mine), append(mineArgs, site)...)
@@ -125,7 +114,7 @@ type clue struct {
 // browser event of it was resolved at each batch of conversions.
 func (n *Notifier) browserTrail(ctx context.Context, site string, persons []string, from, to time.Time) (map[string][]clue, error) {
 	out := map[string][]clue{}
-	err := eachChunk(persons, func(part []string) error {
+	err := chstore.EachChunk(persons, personChunk, func(part []string) error {
 		mine, mineArgs := chstore.OfPersons(n.DB, site, part)
 		inner := fmt.Sprintf(`SELECT person_id, ts, fbc, fbp, ip, user_agent, url, click_id_type, click_id FROM %s.events
 			PREWHERE %s

@@ -276,8 +276,11 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params, s
 			case "calls":
 				_, err = store.Calls(ctx, p)
 			case "leads":
-				lq := reports.LeadQuery{Params: p, Limit: 50}
-				_, err = store.Leads(ctx, lq)
+				var lq reports.LeadQuery
+				if lq, err = reports.ParseLeadQuery(q, time.Now()); err == nil {
+					lq.Params = p
+					_, err = store.Leads(ctx, lq)
+				}
 			case "journey":
 				_, err = store.Journey(ctx, &site.Site{ID: p.Site, LookbackDays: lookbackDays}, q.Get("conversion_id"), "")
 			}

@@ -75,6 +75,17 @@ func OfPersons(db, site string, persons []string) (string, []any) {
 		[]any{persons, site, persons}
 }
 
+// EachChunk calls read with the distinct ids, at most n at a time: each id once, in one
+// chunk, for queries that bind a list (OfPersons, InList).
+func EachChunk(ids []string, n int, read func([]string) error) error {
+	for part := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(ids))), n) {
+		if err := read(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MaxListLen bounds the ids bound into one query: ClickHouse refuses queries longer than
 // max_query_size (256 KiB by default), and a UUID takes about 40 bytes there. A query
 // that binds a list n times binds MaxListLen/n ids.
