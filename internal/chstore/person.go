@@ -75,6 +75,42 @@ func OfPersons(db, site string, persons []string) (string, []any) {
 		[]any{persons, site, persons}
 }
 
+// IDsOf reads the ids that are persons' (current ids): each person's own id and every
+// id merged into them, each mapped to its person. The merged ids are found as OfPersons
+// finds them, then their latest aliases kept only where they still name one of persons.
+// With the ids bound, a reader picks rows by a key on person ids (person_conversions')
+// and maps each row's stored id to its person itself: joining the aliases in the query
+// read them again for each subquery that needed them.
+func IDsOf(ctx context.Context, conn driver.Conn, db, site string, persons []string) (map[string]string, error) {
+	out := make(map[string]string, len(persons))
+	for _, p := range persons {
+		out[p] = p
+	}
+	err := EachChunk(persons, MaxListLen/2, func(part []string) error {
+		// ClickHouse 18.16 knows no alias of a select in HAVING.
+		rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT person_id, argMax(current_person_id, version)
+			FROM %[1]s.person_aliases
+			WHERE site_id = ? AND person_id IN (SELECT person_id FROM %[1]s.person_aliases PREWHERE %[2]s WHERE site_id = ?)
+			GROUP BY person_id HAVING %[3]s`, db, InList("current_person_id"), InList("argMax(current_person_id, version)")), site, part, site, part)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, current string
+			if err := rows.Scan(&id, &current); err != nil {
+				return err
+			}
+			out[id] = current
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the ids merged into persons: %w", err)
+	}
+	return out, nil
+}
+
 // EachChunk calls read with the distinct ids, at most n at a time: each id once, in one
 // chunk, for queries that bind a list (OfPersons, InList).
 func EachChunk(ids []string, n int, read func([]string) error) error {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,38 @@ func TestLeadListShowsMergedPerson(t *testing.T) {
 		if l.ConversionID != "lead-phone" || l.PersonID != "laptop" || l.Stage != "customer" || l.Score == nil || *l.Score != 10 {
 			t.Fatalf("%s: lead %+v (score %v), want lead-phone of laptop, a customer scoring 10", order, l, l.Score)
 		}
+	}
+}
+
+// A lead's stage is the furthest its person reached under any of their ids, as each
+// conversion and alias stands now: not by an earlier version of a conversion recorded
+// under the person and since corrected to someone else, nor by an id merged into the
+// person once and into someone else since.
+func TestLeadStageIsOfConversionsAsTheyStand(t *testing.T) {
+	w := newWorld(t, site.Site{ID: "s1"})
+	d := w.db
+	// Both versions of the corrected conversion stay stored, as until ClickHouse merges.
+	if err := w.conn.Exec(context.Background(), "SYSTEM STOP MERGES "+d.Name+".conversions"); err != nil {
+		t.Fatal(err)
+	}
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-ann", Type: "lead", LeadType: "form", Person: "ann", At: oct(2, 10)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-bob", Type: "lead", LeadType: "form", Person: "bob", At: oct(1, 10)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "opp-tablet", Type: "opportunity", Person: "tablet", At: oct(5, 10)})
+	d.Alias("s1", "tablet", "ann")
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "won-kiosk", Type: "customer", Person: "kiosk", At: oct(6, 10)})
+	d.Alias("s1", "kiosk", "ann")
+	d.Alias("s1", "kiosk", "bob")
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "deal", Type: "customer", Person: "ann", At: oct(7, 10)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "deal", Type: "customer", Person: "carl", At: oct(7, 10)})
+	w.rebuild("s1")
+	var got reports.Leads
+	w.getOK("/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", &got)
+	var stages []string
+	for _, l := range got.Leads {
+		stages = append(stages, l.PersonID+":"+l.Stage)
+	}
+	if want := []string{"ann:opportunity", "bob:customer"}; !slices.Equal(stages, want) {
+		t.Fatalf("stages %v, want %v", stages, want)
 	}
 }
 
