@@ -505,13 +505,15 @@ func (s *Store) lifecycleEntries(ctx context.Context, p Params, stages []string,
 		FROM %[5]s.touch_credits WHERE %[6]s AND has(?, conversion_type)%[7]s%[8]s`, personHash, convHash, p.By.attribution,
 		model.CreditColumn(p.Model), s.DB, latest, cond, typeCond)
 	args := append(append(append(latestArgs, stages), condArgs...), typeArgs...)
-	// The row is scanned into the same variables each time: declared in the function, they
-	// escaped to the heap at each row, a fifth of the report's Go time under linear.
+	// The row is scanned into the same variables each time, through the same list of
+	// them: declared in the function, they escaped to the heap at each row, a fifth of the
+	// report's Go time under linear; a list made at each row was another twentieth.
 	var e entry
 	var lead uint8
 	var at time.Time
+	dest := []any{&e.hash, &e.conv, &lead, &e.key, &e.credit, &at}
 	return s.each(ctx, q, args, func(sc scanner) error {
-		if err := sc.Scan(&e.hash, &e.conv, &lead, &e.key, &e.credit, &at); err != nil {
+		if err := sc.Scan(dest...); err != nil {
 			return err
 		}
 		e.lead, e.key, e.at = lead == 1, keyOf(e.key), at.Unix()
@@ -582,8 +584,9 @@ func (s *Store) stageTimes(ctx context.Context, p Params, entering, stages []str
 	out := &stageTimes{stages: len(stages)}
 	var r timeRow // scanned into the same variables each time, as in lifecycleEntries
 	var at time.Time
+	dest := []any{&r.hash, &r.person, &r.stage, &at}
 	err := s.each(ctx, q, args, func(sc scanner) error {
-		if err := sc.Scan(&r.hash, &r.person, &r.stage, &at); err != nil {
+		if err := sc.Scan(dest...); err != nil {
 			return err
 		}
 		r.at = at.Unix()
