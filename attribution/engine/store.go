@@ -178,7 +178,7 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 }
 
 // queryConversions asks for the site's conversions that q picks, ordered by person, time
-// and id (as sortByPerson orders them); scanConversion reads each.
+// and id (as sortByPerson orders them); rowConversions reads each.
 func (s *store) queryConversions(ctx context.Context, site string, q conversionQuery) (driver.Rows, error) {
 	few, fewArgs := q.few(s.db, site)
 	// Conversions asked for by id are picked by the table's key, before their rows are
@@ -207,31 +207,36 @@ func (s *store) queryConversions(ctx context.Context, site string, q conversionQ
 	return rows, nil
 }
 
-// scanConversion reads the current row of queryConversions into c.
-func scanConversion(rows driver.Rows, c *Conversion) error {
-	var touch, ch, src, med, camp string
-	if err := rows.Scan(&c.ID, &c.Type, &c.LeadType, &c.At, &c.Person, &c.Value, &c.Currency, &c.EmailSHA256, &c.UserID, &c.Received,
-		&touch, &ch, &src, &med, &camp); err != nil {
-		return fmt.Errorf("cannot read conversions: %w", err)
-	}
-	c.Fixed = fixedTouch(touch, ch, src, med, camp, c.At)
-	return nil
-}
-
 // rowConversions streams the rows of queryConversions, counting them. A rebuild reads a
 // million conversions: held in memory for its whole length, they were most of what the
 // garbage collector marked at each of its cycles.
 type rowConversions struct {
 	rows driver.Rows
 	n    int
+	// Each row is scanned into the same variables, through the same list of them (dest):
+	// a list and five strings made at each row were a million allocations of a rebuild.
+	c                         Conversion
+	touch, ch, src, med, camp string
+	dest                      []any
 }
 
+// next reads the next row into c; false at the end.
 func (r *rowConversions) next(c *Conversion) (bool, error) {
 	if !r.rows.Next() {
 		return false, r.rows.Err()
 	}
 	r.n++
-	return true, scanConversion(r.rows, c)
+	if r.dest == nil {
+		x := &r.c
+		r.dest = []any{&x.ID, &x.Type, &x.LeadType, &x.At, &x.Person, &x.Value, &x.Currency, &x.EmailSHA256, &x.UserID, &x.Received,
+			&r.touch, &r.ch, &r.src, &r.med, &r.camp}
+	}
+	if err := r.rows.Scan(r.dest...); err != nil {
+		return false, fmt.Errorf("cannot read conversions: %w", err)
+	}
+	*c = r.c
+	c.Fixed = fixedTouch(r.touch, r.ch, r.src, r.med, r.camp, c.At)
+	return true, nil
 }
 
 func (r *rowConversions) Close() error { return r.rows.Close() }
@@ -309,8 +314,9 @@ func liveSessions(db, site string, from, to time.Time) (string, []any) {
 func eachSession(rows driver.Rows, f func(*Session) error) error {
 	var x Session
 	var text string
+	dest := []any{&x.Person, &x.At, &x.version, &text} // one list for every row, as rowConversions
 	for rows.Next() {
-		if err := rows.Scan(&x.Person, &x.At, &x.version, &text); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		if err := chstore.Unpack(text, &x.ID, &x.VisitorID, &x.Channel, &x.Source, &x.Medium, &x.Campaign, &x.Term, &x.Content,
