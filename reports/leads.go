@@ -130,9 +130,11 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	if len(p.Filter.Dims) > 0 {
 		latest, latestArgs := p.credited(s.DB, "")
 		cond, condArgs := p.Filter.attributions()
+		// The leads' rows that match are picked first (PREWHERE): the current credit is
+		// then looked up for them alone.
 		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM %s.touch_credits
-			WHERE %s AND conversion_type = 'lead'%s)`, s.DB, latest, cond)
-		whereArgs = append(append(whereArgs, latestArgs...), condArgs...)
+			PREWHERE conversion_type = 'lead'%s WHERE %s)`, s.DB, cond, latest)
+		whereArgs = append(append(whereArgs, condArgs...), latestArgs...)
 	}
 	// The leads' persons are resolved through their aliases only where the list needs
 	// them: counting needs none; newest first, the page is found first and only its
