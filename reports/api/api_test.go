@@ -374,6 +374,33 @@ func TestJourneyByEmailStaysOutOfURLs(t *testing.T) {
 	}
 }
 
+// A journey by email is of the person the address identifies, under any id merged into
+// them, or of a conversion that carries the address: not of an id merged into them once
+// and into someone else since.
+func TestJourneyByEmailFindsThePersonItIdentifies(t *testing.T) {
+	w := newWorld(t)
+	d := w.db
+	dan, fay := event.EmailSHA256("dan@example.com"), event.EmailSHA256("fay@example.com")
+	d.Session(attrtest.Session{Site: "s1", Person: "dan-phone", At: oct(1, 9), Channel: "Direct", Source: "(direct)", Medium: "(none)"})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-dan", Type: "lead", LeadType: "form", Person: "dan-phone", At: oct(3, 12)})
+	d.Identity("s1", "dan-laptop", dan, oct(2, 9))
+	d.Alias("s1", "dan-phone", "dan")
+	d.Alias("s1", "dan-laptop", "dan")
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-gus", Type: "lead", LeadType: "form", Person: "dan-old", At: oct(4, 12)})
+	d.Alias("s1", "dan-old", "dan")
+	d.Alias("s1", "dan-old", "gus")
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-fay", Type: "lead", LeadType: "form", Person: "fay", At: oct(5, 12), EmailSHA256: fay})
+	w.rebuild("s1")
+	for _, c := range []struct{ hash, conv, person string }{{dan, "lead-dan", "dan"}, {fay, "lead-fay", "fay"}} {
+		var j reports.Journey
+		w.getOK("/api/v1/journeys?site=s1&email_sha256="+c.hash, &j)
+		if j.Conversion.ConversionID != c.conv || j.PersonID != c.person || len(j.Conversions) != 1 {
+			t.Fatalf("journey of %s: %s of %s, %d conversions; want %s of %s", c.person, j.Conversion.ConversionID, j.PersonID,
+				len(j.Conversions), c.conv, c.person)
+		}
+	}
+}
+
 // Identifiers that look like SQL, or like the driver's placeholders, are only ever bound
 // values: each finds exactly its own conversion, and a lookalike finds nothing.
 func TestHostileIdentifiersAreBoundValues(t *testing.T) {
