@@ -179,7 +179,7 @@ func (s *Store) Journey(ctx context.Context, st *site.Site, conversionID, emailS
 		j.Score, err = s.PersonScore(ctx, st.ID, conv.person)
 		return err
 	}, func() (err error) {
-		credits, err = s.credits(ctx, st.ID, conv.ConversionID)
+		credits, err = s.credits(ctx, st.ID, conv.ConversionID, conv.OccurredAt)
 		return err
 	}, func() (err error) {
 		sessions, err = s.journeySessions(ctx, st.ID, ids, idsArgs, from, conv.OccurredAt)
@@ -400,12 +400,16 @@ func (s *Store) journeyConversions(ctx context.Context, site string, resolve res
 }
 
 // credits returns a conversion's current credit per credited session: the credit of each
-// model that credits it.
-func (s *Store) credits(ctx context.Context, site, conversionID string) (map[string]map[string]float64, error) {
-	q := fmt.Sprintf(`SELECT session_id, %s FROM %s.touch_credits FINAL
-		WHERE site_id = ? AND conversion_id = ? AND removed = 0`, creditColumns, s.DB)
+// model that credits it. The current rows are those of the conversion's latest
+// computation (see latestCredit), found at its time, as the lead list finds its leads'
+// (leadTouches): FINAL by the id alone read a granule of every month's parts, 0.08-0.18 s
+// on the bench.
+func (s *Store) credits(ctx context.Context, site, conversionID string, at time.Time) (map[string]map[string]float64, error) {
+	const picked = "site_id = ? AND occurred_at = ? AND conversion_id = ?"
+	q := fmt.Sprintf(`SELECT session_id, %[1]s FROM %[2]s.touch_credits
+		WHERE %[3]s AND removed = 0 AND version = (SELECT max(version) FROM %[2]s.touch_credit_versions WHERE %[3]s)`, creditColumns, s.DB, picked)
 	out := map[string]map[string]float64{}
-	err := s.each(ctx, q, []any{site, conversionID}, func(sc scanner) error {
+	err := s.each(ctx, q, []any{site, at, conversionID, site, at, conversionID}, func(sc scanner) error {
 		var sid string
 		c := make([]float64, len(model.Models))
 		dest := []any{&sid}

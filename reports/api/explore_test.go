@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http/httptest"
 	"net/url"
@@ -124,6 +125,31 @@ func TestJourneyTimeline(t *testing.T) {
 	if j.Events[0].Title != "Pricing <b>" || j.Events[0].SessionID != s1 || j.Events[5].SessionID != s2 {
 		t.Fatalf("events %+v", j.Events)
 	}
+}
+
+// A journey's credit is the conversion's latest: a touch its next computation no longer
+// credits (its session deleted since) has none, and the touch left has all of it.
+func TestJourneyShowsTheLatestCredit(t *testing.T) {
+	w := newWorld(t)
+	d := w.db
+	first := d.Session(attrtest.Session{Site: "s1", Person: "P", At: oct(1, 9), Channel: "Paid Search", Source: "google", Medium: "cpc"})
+	gone := d.Session(attrtest.Session{Site: "s1", Person: "P", At: oct(2, 9), Channel: "Email", Source: "newsletter", Medium: "email"})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-P", Type: "lead", LeadType: "form", Person: "P", At: oct(3, 10)})
+	credit := func(want map[string]float64) {
+		t.Helper()
+		got := map[string]float64{}
+		for _, tp := range w.journey("lead-P").Touchpoints {
+			got[tp.SessionID] = tp.Credits["linear"]
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("linear credit by session %v, want %v", got, want)
+		}
+	}
+	w.rebuild("s1")
+	credit(map[string]float64{first: 0.5, gone: 0.5})
+	d.Session(attrtest.Session{ID: gone, Site: "s1", Visitor: "v-P", At: oct(2, 9), Deleted: true})
+	w.rebuild("s1")
+	credit(map[string]float64{first: 1})
 }
 
 // A journey reads only its person's rows, yet gives what reading every row would: the
