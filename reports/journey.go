@@ -403,7 +403,8 @@ func (s *Store) journeyConversions(ctx context.Context, site string, resolve res
 // model that credits it. The current rows are those of the conversion's latest
 // computation (see latestCredit), found at its time, as the lead list finds its leads'
 // (leadTouches): FINAL by the id alone read a granule of every month's parts, 0.08-0.18 s
-// on the bench.
+// on the bench. A conversion whose time was corrected shows its credit once that is
+// computed again (seconds).
 func (s *Store) credits(ctx context.Context, site, conversionID string, at time.Time) (map[string]map[string]float64, error) {
 	const picked = "site_id = ? AND occurred_at = ? AND conversion_id = ?"
 	q := fmt.Sprintf(`SELECT session_id, %[1]s FROM %[2]s.touch_credits
