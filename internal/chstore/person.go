@@ -75,10 +75,20 @@ func OfPersons(db, site string, persons []string) (string, []any) {
 		[]any{persons, site, persons}
 }
 
+// ConversionsUnder is the condition on the conversions table's key that keeps the
+// conversions any version of which was recorded under an id that ids (a condition on
+// person_id, its arguments after the site's) keeps, found by person_conversions' key. All
+// their versions are kept, so a reader that merges them (FINAL) and resolves the person
+// of the current one can tell a conversion since moved to someone else: picking rows by
+// their stored person id before FINAL would keep only the earlier version.
+func ConversionsUnder(db, ids string) string {
+	return fmt.Sprintf("conversion_id IN (SELECT conversion_id FROM %s.person_conversions WHERE site_id = ? AND %s)", db, ids)
+}
+
 // IDsOf reads the ids that are persons' (current ids): each person's own id and every
 // id merged into them, each mapped to its person. The merged ids are found as OfPersons
 // finds them, then their latest aliases kept only where they still name one of persons.
-// With the ids bound, a reader picks rows by a key on person ids (person_conversions')
+// With the ids bound, a reader picks rows by a key on person ids (ConversionsUnder)
 // and maps each row's stored id to its person itself: joining the aliases in the query
 // read them again for each subquery that needed them.
 func IDsOf(ctx context.Context, conn driver.Conn, db, site string, persons []string) (map[string]string, error) {
