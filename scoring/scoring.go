@@ -359,10 +359,14 @@ func (s *Scorer) activitiesQuery(siteID string, persons []string) (string, []any
 	events := fmt.Sprintf(`SELECT person_id, ts AS at, toUInt8(0) AS conv, event_type AS type, '' AS lead_type, path, event_name,
 			form, props, traits
 		FROM %s.events FINAL WHERE site_id = ? AND is_bot = 0`, s.DB)
-	pick, pickArgs, filter := "", []any{}, ""
+	// Conversions are picked with all their versions (chstore.ConversionsUnder): one
+	// corrected to someone else since would count, by its earlier version, for the person
+	// it was first recorded under.
+	pick, pickArgs, convPick, convPickArgs, filter := "", []any{}, "", []any{}, ""
 	if persons != nil {
 		mine, mineArgs := chstore.OfPersons(s.DB, siteID, persons)
 		pick, pickArgs, filter = " PREWHERE "+mine, mineArgs, " AND "+chstore.InList("person")
+		convPick, convPickArgs = " PREWHERE "+chstore.ConversionsUnder(s.DB, mine), append([]any{siteID}, mineArgs...)
 		// Aliased unlike the columns: ClickHouse would read argMax(person_id, version)
 		// for person_id in PREWHERE.
 		events = fmt.Sprintf(`SELECT pid AS person_id, at, conv, type, lead_type, path, event_name, form, props, traits FROM (
@@ -375,9 +379,9 @@ func (s *Scorer) activitiesQuery(siteID string, persons []string) (string, []any
 	}
 	convs := fmt.Sprintf(`SELECT person_id, occurred_at AS at, toUInt8(1) AS conv, type, lead_type, '' AS path, '' AS event_name,
 			'' AS form, props, '' AS traits
-		FROM %s.conversions FINAL%s WHERE site_id = ? AND is_bot = 0`, s.DB, pick)
+		FROM %s.conversions FINAL%s WHERE site_id = ? AND is_bot = 0`, s.DB, convPick)
 	resolved, args := chstore.CurrentPerson(s.DB, siteID, fmt.Sprintf("SELECT * FROM (%s) UNION ALL SELECT * FROM (%s)", events, convs),
-		append(append(append(slices.Clone(pickArgs), siteID), pickArgs...), siteID)...)
+		append(append(append(slices.Clone(pickArgs), siteID), convPickArgs...), siteID)...)
 	if persons != nil {
 		args = append(args, persons)
 	}

@@ -205,6 +205,38 @@ func TestEventVersionsCountOnce(t *testing.T) {
 	}
 }
 
+// A conversion counts for the person its current version is of: one corrected to someone
+// else stops counting for the person it was first recorded under at their next pass,
+// even while both versions are stored (as until ClickHouse merges them).
+func TestACorrectedConversionCountsForItsCurrentPerson(t *testing.T) {
+	f := newFixture(t, `{"engagement": [{"name": "Lead", "conversion": "lead", "points": 10}]}`)
+	if err := f.conn.Exec(context.Background(), "SYSTEM STOP MERGES "+f.db.Name+".conversions"); err != nil {
+		t.Fatal(err)
+	}
+	leads := func(person string) int {
+		t.Helper()
+		for _, r := range f.scores()[person].Reasons {
+			if r.Rule == "Lead" {
+				return r.Times
+			}
+		}
+		return 0
+	}
+	f.event("ann", event.Pageview, "/", day(1, 9), "", "")
+	f.db.Conversion(attrtest.Conversion{Site: "s1", ID: "deal", Type: "lead", LeadType: "form", Person: "ann", At: day(2, 9)})
+	f.pass()
+	if n := leads("ann"); n != 1 {
+		t.Fatalf("first pass: ann has %d leads, want 1", n)
+	}
+	f.db.Conversion(attrtest.Conversion{Site: "s1", ID: "deal", Type: "lead", LeadType: "form", Person: "carl", At: day(2, 9)})
+	f.now = f.now.Add(time.Minute)
+	f.event("ann", event.Pageview, "/", day(3, 9), "", "") // ann's next pass
+	f.pass()
+	if n := leads("ann"); n != 0 {
+		t.Fatalf("after the correction: ann has %d leads, want 0", n)
+	}
+}
+
 // People are scored from their events and conversions with caps, once-only and negative
 // rules and fit from traits; a lead whose score reaches the threshold gets one mql stage
 // from scoring, unless the CRM recorded one; scores follow new activity, merges, decay and
