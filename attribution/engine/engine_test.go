@@ -644,6 +644,31 @@ func TestJourneysReadEachSessionOnce(t *testing.T) {
 	}
 }
 
+// A site's own channel names reach the paths whatever they hold, and a range without
+// sessions has no journeys.
+func TestJourneysKeepTheSitesChannelNames(t *testing.T) {
+	f := newFixture(t)
+	odd := `Partner's "best" \ deals`
+	f.session("partner", "p1", t0.Add(-2*time.Hour), odd, "partner.example", "referral")
+	f.session("direct", "p1", t0.Add(-time.Hour), "Direct", "(direct)", "(none)")
+	f.conversion("c1", "lead", "p1", t0, 0)
+	got, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want model.Journeys
+	want.Add([]string{odd, "Direct"}, true)
+	if got.String() != want.String() {
+		t.Fatalf("journeys:\n%s\nwant:\n%s", got, &want)
+	}
+	if got, err = f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, 2), t0.AddDate(0, 0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != (&model.Journeys{}).String() {
+		t.Fatalf("journeys of a range without sessions:\n%s", got)
+	}
+}
+
 // A new conversion is credited by the first pass that sees it, and one received before it
 // that becomes visible only after it is credited too: the watermark waits for it.
 func TestNewConversionIsCreditedAtOnce(t *testing.T) {
