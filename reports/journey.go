@@ -290,13 +290,7 @@ func (s *Store) personConversions(ctx context.Context, site, person, ids string,
 func (s *Store) conversionsOfEmail(ctx context.Context, site, emailSHA256 string) ([]journeyConversion, error) {
 	idents, identArgs := chstore.CurrentPersonOfFew(s.DB, site,
 		fmt.Sprintf("SELECT person_id FROM %s.identities FINAL WHERE site_id = ? AND email_sha256 = ?", s.DB), site, emailSHA256)
-	var persons []string
-	err := s.each(ctx, fmt.Sprintf("SELECT DISTINCT person FROM (%s) WHERE person != ''", idents), identArgs, func(sc scanner) error {
-		var p string
-		err := sc.Scan(&p)
-		persons = append(persons, p)
-		return err
-	})
+	persons, err := s.readStrings(ctx, fmt.Sprintf("SELECT DISTINCT person FROM (%s) WHERE person != ''", idents), identArgs)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the persons of an email: %w", err)
 	}
@@ -404,14 +398,14 @@ func (s *Store) journeyConversions(ctx context.Context, site string, resolve res
 
 // credits returns a conversion's current credit per credited session: the credit of each
 // model that credits it. The current rows are those of the conversion's latest
-// computation (see latestCredit), found at its time, as the lead list finds its leads'
+// computation (latestRows), found at its time, as the lead list finds its leads'
 // (leadTouches): FINAL by the id alone read a granule of every month's parts, 0.08-0.18 s
 // on the bench. A conversion whose time was corrected shows its credit once that is
 // computed again (seconds).
 func (s *Store) credits(ctx context.Context, site, conversionID string, at time.Time) (map[string]map[string]float64, error) {
 	const picked = "site_id = ? AND occurred_at = ? AND conversion_id = ?"
-	q := fmt.Sprintf(`SELECT session_id, %[1]s FROM %[2]s.touch_credits
-		WHERE %[3]s AND removed = 0 AND version = (SELECT max(version) FROM %[2]s.touch_credit_versions WHERE %[3]s)`, creditColumns, s.DB, picked)
+	q := fmt.Sprintf(`SELECT session_id, %s FROM %s.touch_credits WHERE %s AND removed = 0 AND %s`,
+		creditColumns, s.DB, picked, latestRows(s.DB, picked))
 	out := map[string]map[string]float64{}
 	err := s.each(ctx, q, []any{site, at, conversionID, site, at, conversionID}, func(sc scanner) error {
 		var sid string

@@ -148,17 +148,9 @@ func (s *Store) BuildRollups(ctx context.Context, site string, margin time.Durat
 		return 0, fmt.Errorf("cannot read ClickHouse's clock: %w", err)
 	}
 	builtFrom := now.Add(-margin)
-	var todo []string
 	q := fmt.Sprintf(`SELECT toString(day) FROM %s WHERE changed < ? AND (gen = 0 OR built <= changed OR format < ?) ORDER BY day`,
 		s.dayJoin("1"))
-	err := s.each(ctx, q, []any{site, site, builtFrom, rollupFormat}, func(sc scanner) error {
-		var d string
-		if err := sc.Scan(&d); err != nil {
-			return err
-		}
-		todo = append(todo, d)
-		return nil
-	})
+	todo, err := s.readStrings(ctx, q, []any{site, site, builtFrom, rollupFormat})
 	if err != nil {
 		return 0, fmt.Errorf("cannot find days to roll up: %w", err)
 	}
@@ -364,10 +356,16 @@ func latestCredit(db, site, m string, days []string, only string) (string, []any
 		narrow = fmt.Sprintf(" AND conversion_id IN (SELECT conversion_id FROM %s.touch_credits PREWHERE %s WHERE %s)", db, only, sel)
 		all = append(all, args...)
 	}
-	cond := fmt.Sprintf(`%[1]s AND %[3]s AND cityHash64(conversion_id, version) IN (
-		SELECT cityHash64(any(conversion_id), max(version)) FROM %[2]s.touch_credit_versions WHERE %[1]s%[4]s GROUP BY cityHash64(conversion_id))`,
-		sel, db, credited, narrow)
-	return cond, all
+	return fmt.Sprintf("%s AND %s AND %s", sel, credited, latestRows(db, sel+narrow)), all
+}
+
+// latestRows is the condition that keeps the touch_credits rows of the latest computation
+// of each conversion that has a row in touch_credit_versions meeting where (see
+// latestCredit); where's arguments come after those of the rows' own condition.
+func latestRows(db, where string) string {
+	return fmt.Sprintf(`cityHash64(conversion_id, version) IN (
+		SELECT cityHash64(any(conversion_id), max(version)) FROM %s.touch_credit_versions WHERE %s GROUP BY cityHash64(conversion_id))`,
+		db, where)
 }
 
 // inDays is the condition that column (a DateTime) falls on one of days (YYYY-MM-DD,

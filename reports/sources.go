@@ -549,3 +549,17 @@ func (s *Store) each(ctx context.Context, q string, args []any, f func(scanner) 
 	}
 	return rows.Err()
 }
+
+// readStrings reads the rows of a query of one String column.
+func (s *Store) readStrings(ctx context.Context, q string, args []any) ([]string, error) {
+	var out []string
+	err := s.each(ctx, q, args, func(sc scanner) error {
+		var v string
+		if err := sc.Scan(&v); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
