@@ -110,7 +110,10 @@ func (w *world) journey(conversionID string) reports.Journey {
 //	C: Oct 4 Paid Search (google/cpc brand, /pricing), no conversion
 //	bot: Oct 4 Direct — never counted; a deleted session of C — never counted
 //	cost: google/cpc brand 100 on Oct 1, 50 on Oct 2
-func newTestServer(t *testing.T) *httptest.Server {
+func newTestServer(t *testing.T) *httptest.Server { return newTestWorld(t).srv }
+
+// newTestWorld is the world newTestServer serves, for tests that need more than its server.
+func newTestWorld(t *testing.T) *world {
 	w := newWorld(t)
 	d := w.db
 	day := oct
@@ -135,7 +138,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 		t.Fatalf("cost import: %d %v", code, out)
 	}
 	w.rebuild("s1")
-	return w.srv
+	return w
 }
 
 // post sends body with the admin token and decodes the answer into out.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"touchpoint/attribution/attrtest"
 	"touchpoint/internal/site"
@@ -82,6 +86,28 @@ func TestLeadList(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A server that does not tell how many rows the page's query sorted before its LIMIT
+// still gives the lead list's total: it is counted.
+func TestLeadListCountsWhereTheServerGivesNoTotal(t *testing.T) {
+	w := newTestWorld(t)
+	w.store.Conn = withoutProfileInfo{w.store.Conn}
+	for query, want := range map[string]uint64{"": 2, "limit=1": 2, "offset=2": 2, "lead_type=call": 1,
+		"channel=Email&model=last_click": 1, "channel=Email&model=first_click": 0} {
+		var got reports.Leads
+		if code := get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31&"+query, "demo-admin", &got); code != 200 || got.Total != want {
+			t.Fatalf("%s: status %d, total %d, want %d", query, code, got.Total, want)
+		}
+	}
+}
+
+// withoutProfileInfo is a connection whose queries never tell the caller their profile
+// (rows_before_limit among it), as a server that does not send it.
+type withoutProfileInfo struct{ driver.Conn }
+
+func (c withoutProfileInfo) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
+	return c.Conn.Query(clickhouse.Context(ctx, clickhouse.WithProfileInfo(func(*clickhouse.ProfileInfo) {})), q, args...)
 }
 
 // A journey shows what the person did in its window, in order: pages, forms, call and
