@@ -266,6 +266,14 @@ func TestSourcesAndLifecycleAgreeOnLeads(t *testing.T) {
 	if lc.Totals.Counts["mql"] != 1 {
 		t.Fatalf("mql %v, want 1", lc.Totals.Counts["mql"])
 	}
+	// Filtered, the people whose leads match count with every stage they reached.
+	for q, want := range map[string][2]float64{"channel=Paid+Search": {2, 1}, "channel=Email": {1, 0}, "lead_type=call": {1, 1}} {
+		var lc reports.Lifecycle
+		get(t, w.srv.URL+"/api/v1/reports/lifecycle?site=s1&from=2026-10-02&to=2026-10-31&by=channel&"+q, "demo-admin", &lc)
+		if c := lc.Totals.Counts; c["lead"] != want[0] || c["mql"] != want[1] {
+			t.Fatalf("%s: %v leads and %v mql, want %v", q, c["lead"], c["mql"], want)
+		}
+	}
 }
 
 // Every row has a key, money is in cents and credit in six decimals, an empty range is
