@@ -600,7 +600,7 @@ func TestCreditGoesToEachSessionsLatestVersion(t *testing.T) {
 // The data-driven model's journeys count each session once whatever its row versions,
 // and leave out sessions whose latest version is deleted or a bot's. A person's path
 // holds the sessions of the ids merged into them, and their conversions under those ids
-// make them converted.
+// make them converted. A site read in several passes gives the same journeys.
 func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f := newFixture(t)
 	f.keepVersions()
@@ -630,17 +630,21 @@ func TestJourneysReadEachSessionOnce(t *testing.T) {
 	f.conversion("c4", "lead", "p4-laptop", t0, 0)
 	f.alias("p4-laptop", "p4")
 
-	got, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want model.Journeys
 	want.Add([]string{"Paid Search", "Paid Social", "Organic Search", "Email"}, true)
 	want.Add([]string{"Direct"}, false)
 	want.Add([]string{"Direct"}, false)
 	want.Add([]string{"Referral"}, true)
-	if got.String() != want.String() {
-		t.Fatalf("journeys:\n%s\nwant:\n%s", got, &want)
+	// In one pass, and in passes of at most two rows each (a site larger than a pass).
+	for _, limit := range []uint64{0, 2} {
+		f.eng.store.pathLimit = limit
+		got, err := f.eng.store.journeys(context.Background(), "s1", t0.AddDate(0, 0, -10), t0.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Fatalf("journeys in passes of %d rows:\n%s\nwant:\n%s", limit, got, &want)
+		}
 	}
 }
 

@@ -66,8 +66,9 @@ type Session struct {
 // store reads the stitcher's tables and writes touch_credits. Persons are resolved to
 // their current person through person_aliases at query time, so merges count at once.
 type store struct {
-	conn driver.Conn
-	db   string
+	conn      driver.Conn
+	db        string
+	pathLimit uint64 // session rows per pass of journeys; 0 for defaultPathRows
 }
 
 const conversionCols = `conversion_id, type, lead_type, occurred_at, person, value, currency, email_sha256, user_id, received_ms,
@@ -347,78 +348,6 @@ func latestVersions(ss []Session) []Session {
 	}
 	return out
 }
-
-// journeys counts, for the data-driven model, the journey of every person (channels in
-// time order over the sessions started in [from, to]) and whether they converted. It reads
-// every row version instead of FINAL (much cheaper over a whole site), as querySessions
-// does: versions of one session share its id, start and channel, so collecting distinct
-// keys of them gives each session once.
-//
-// A session's key is one number: its start in the high 32 bits, then 16 bits of a hash of
-// its id, then its channel's place in the list of the range's channels (channel.Group
-// makes a few dozen at most). Collecting numbers took ClickHouse half the CPU of
-// collecting (start, id, channel) tuples. Two sessions of one person that start in the
-// same second on the same channel, one pair in 65,536 of those, count once.
-//
-// Persons are grouped by the hash of their current id (chstore.CurrentPersonHash), which
-// is all a path needs: over a year of the bench's 10 million sessions that took 6.0-6.2 s
-// of ClickHouse CPU against 8.4-8.7 s by id. Two persons would share a path only if
-// their ids shared a hash.
-func (s *store) journeys(ctx context.Context, site string, from, to time.Time) (*model.Journeys, error) {
-	var j model.Journeys
-	// The range's channel names come first, bound to the paths' query as a constant:
-	// transform looks a constant list up in a hash table, where indexOf over the list a
-	// subquery gave took ClickHouse 3 s of CPU over a year of the bench's 10 million
-	// sessions (9.5 s in all).
-	var names []string
-	err := s.conn.QueryRow(ctx, fmt.Sprintf(`SELECT arraySort(groupUniqArray(channel)) FROM %s.sessions
-		WHERE site_id = ? AND started_at >= ? AND started_at <= ?`, s.db), site, from, to).Scan(&names)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read paths: %w", err)
-	}
-	if len(names) == 0 {
-		return &j, nil
-	}
-	live, liveArgs := liveSessions(s.db, site, from, to)
-	inner := fmt.Sprintf(`SELECT person_id, started_at, session_id, channel FROM %s.sessions WHERE %s`, s.db, live)
-	convs, convArgs := chstore.CurrentPersonHash(s.db, site, fmt.Sprintf(`SELECT person_id FROM %s.conversions FINAL WHERE site_id = ?`, s.db), site)
-	resolved, args := chstore.CurrentPersonHash(s.db, site, inner, liveArgs...)
-	// Grouping by the path array in ClickHouse 18.16 is slower than sending each
-	// person's path, so paths are counted here. A path comes as one string, its channels
-	// joined by a control character that channel names (channel.Group's) never hold:
-	// arrays of strings took the driver four times longer to read. A channel named since
-	// the names were read has place 0, the name ''.
-	q := fmt.Sprintf(`SELECT arrayStringConcat(arrayMap(k -> names[k %% 65536], arraySort(arrayDistinct(groupArray(
-				toUInt64(started_at) * 4294967296 + cityHash64(reinterpretAsString(session_id)) %% 65536 * 65536
-					+ transform(channel, names, arrayEnumerate(names), 0))))),
-				'%[1]s') AS path,
-			person_hash IN (SELECT person_hash FROM (%[2]s)) AS converted
-		FROM (%[3]s) GROUP BY person_hash`, pathSeparator, convs, resolved)
-	rows, err := s.conn.Query(ctx, "WITH ? AS names "+q, append(append([]any{names}, convArgs...), args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read paths: %w", err)
-	}
-	defer rows.Close()
-	var path string
-	var converted uint8
-	var channels []string
-	for rows.Next() {
-		if err := rows.Scan(&path, &converted); err != nil {
-			return nil, err
-		}
-		channels = channels[:0]
-		for rest, more := path, true; more; {
-			var ch string
-			ch, rest, more = strings.Cut(rest, pathSeparator)
-			channels = append(channels, ch)
-		}
-		j.Add(channels, converted == 1)
-	}
-	return &j, rows.Err()
-}
-
-// pathSeparator joins the channels of a path as journeys reads it.
-const pathSeparator = "\x1f"
 
 // creditedKeys returns the touches that currently carry credit for each conversion of
 // the scope, so a recomputation can remove touches that dropped out.
