@@ -15,8 +15,8 @@ type ChannelWeights map[string]float64
 // Journeys counts what Markov needs of a site's journeys: how often each state
 // follows another. It keeps no journey, so a site's can be counted as they are read.
 type Journeys struct {
-	index  map[string]int32     // channel -> its state
-	counts map[[2]int32]float64 // (from, to) -> transitions; see the states below
+	index  map[string]int32 // channel -> its state
+	counts [][]float64      // [from+specialStates][to+specialStates] -> transitions; see the states below
 }
 
 // The states beside the channels' (0, 1, ...), as Journeys counts them.
@@ -24,13 +24,14 @@ const (
 	startState int32 = -1 - iota
 	conversionState
 	nullState
+	specialStates = 3 // the states above; counts' rows and columns start with them
 )
 
 // Add counts one journey: the channels of its touches, oldest first, and whether it
 // ended in a conversion.
 func (j *Journeys) Add(channels []string, converted bool) {
 	if j.index == nil {
-		j.index, j.counts = map[string]int32{}, map[[2]int32]float64{}
+		j.index = map[string]int32{}
 	}
 	from := startState
 	for _, ch := range channels {
@@ -39,13 +40,38 @@ func (j *Journeys) Add(channels []string, converted bool) {
 			to = int32(len(j.index))
 			j.index[ch] = to
 		}
-		j.counts[[2]int32{from, to}]++
+		j.count(from, to)
 		from = to
 	}
 	if converted {
-		j.counts[[2]int32{from, conversionState}]++
+		j.count(from, conversionState)
 	} else {
-		j.counts[[2]int32{from, nullState}]++
+		j.count(from, nullState)
+	}
+}
+
+// count counts one transition. The counts are a table, grown as states appear: a site's
+// journeys add tens of millions of transitions between a few dozen states, and adding
+// journeys took a half more time with the counts in a map.
+func (j *Journeys) count(from, to int32) {
+	f, t := int(from)+specialStates, int(to)+specialStates
+	if f >= len(j.counts) {
+		j.counts = append(j.counts, make([][]float64, f+1-len(j.counts))...)
+	}
+	if row := j.counts[f]; t >= len(row) {
+		j.counts[f] = append(row, make([]float64, t+1-len(row))...)
+	}
+	j.counts[f][t]++
+}
+
+// each calls f with every transition counted and its count.
+func (j *Journeys) each(f func(from, to int32, n float64)) {
+	for from, row := range j.counts {
+		for to, n := range row {
+			if n > 0 {
+				f(int32(from-specialStates), int32(to-specialStates), n)
+			}
+		}
 	}
 }
 
@@ -57,9 +83,9 @@ func (j *Journeys) String() string {
 		name[i] = ch
 	}
 	var lines []string
-	for t, n := range j.counts {
-		lines = append(lines, fmt.Sprintf("%s > %s: %g", name[t[0]], name[t[1]], n))
-	}
+	j.each(func(from, to int32, n float64) {
+		lines = append(lines, fmt.Sprintf("%s > %s: %g", name[from], name[to], n))
+	})
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
@@ -107,9 +133,9 @@ func Markov(j *Journeys) ChannelWeights {
 		}
 		return rowOf[s]
 	}
-	for t, n := range j.counts {
-		counts[state(t[0])][state(t[1])] += n
-	}
+	j.each(func(from, to int32, n float64) {
+		counts[state(from)][state(to)] += n
+	})
 	for _, row := range counts {
 		total := 0.0
 		for _, c := range row {
