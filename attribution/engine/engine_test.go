@@ -881,6 +881,36 @@ func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 	}
 }
 
+// A write's rows of one month, however they interleave with other months', land in one
+// part of touch_credits: ClickHouse merges fewer parts after a rebuild.
+func TestWriterWritesAMonthsRowsInOnePart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.conn.Exec(ctx, "SYSTEM STOP MERGES "+f.db.Name+".touch_credits"); err != nil {
+		t.Fatal(err)
+	}
+	w := f.eng.store.newWriter(3, "s1", t0, 1)
+	for i := 0; i < 3000; i++ {
+		c := &Conversion{ID: fmt.Sprintf("c%04d", i), Type: "lead", At: t0.AddDate(0, -(i % maxLanes), 0), Person: "p"}
+		if err := w.row(ctx, c, &Session{ID: "x", At: c.At}, &modelCredits{1}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var parts string
+	err := f.conn.QueryRow(ctx, `SELECT arrayStringConcat(groupArray(concat(partition, ': ', toString(n))), ', ') FROM (
+		SELECT partition, count() AS n FROM system.parts WHERE database = ? AND table = 'touch_credits' AND active
+		GROUP BY partition ORDER BY partition)`, f.db.Name).Scan(&parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "202607: 1, 202608: 1, 202609: 1, 202610: 1"; parts != want {
+		t.Fatalf("parts by month %q, want %q", parts, want)
+	}
+}
+
 // Credit that an earlier version gave to an invented Direct touch (no session id,
 // channel Direct) is computed again when the engine starts: it moves to
 // "(no touchpoint)", and no Direct credit is left.

@@ -124,10 +124,27 @@ const (
 	PriorityReports   = 2 // the reports API
 )
 
-// WithPriority returns ctx whose queries run at priority p (see PriorityCrediting). It
-// replaces any other per-query settings of ctx: none are used elsewhere.
+// WithPriority returns ctx whose queries run at priority p (see PriorityCrediting).
 func WithPriority(ctx context.Context, p int) context.Context {
-	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"priority": p}))
+	return WithSetting(ctx, "priority", p)
+}
+
+// settingsKey holds the per-query settings WithSetting put on a context.
+type settingsKey struct{}
+
+// WithSetting returns ctx whose queries run with the ClickHouse setting name = value,
+// beside those WithSetting (or WithPriority) put on ctx before: the driver's own option
+// replaces a context's settings as a whole.
+func WithSetting(ctx context.Context, name string, value any) context.Context {
+	all := clickhouse.Settings{name: value}
+	if had, ok := ctx.Value(settingsKey{}).(clickhouse.Settings); ok {
+		for k, v := range had {
+			if k != name {
+				all[k] = v
+			}
+		}
+	}
+	return clickhouse.Context(context.WithValue(ctx, settingsKey{}, all), clickhouse.WithSettings(all))
 }
 
 // PrepareBatch starts an INSERT whose Send outlives ctx's cancellation. The driver

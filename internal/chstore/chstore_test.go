@@ -37,6 +37,21 @@ func TestBatchOutlivesItsContext(t *testing.T) {
 	}
 }
 
+// Per-query settings add up: a setting put on a context that runs at a priority keeps the
+// priority, and a setting given again takes its new value.
+func TestSettingsAddUp(t *testing.T) {
+	conn, _ := testenv.FreshDatabase(t)
+	ctx := chstore.WithPriority(context.Background(), chstore.PriorityReports)
+	ctx = chstore.WithSetting(ctx, "max_threads", 3)
+	ctx = chstore.WithSetting(ctx, "max_threads", 1)
+	var got string
+	err := conn.QueryRow(ctx, `SELECT arrayStringConcat(groupArray(concat(name, '=', value)), ' ') FROM (
+		SELECT name, value FROM system.settings WHERE name IN ('priority', 'max_threads') ORDER BY name)`).Scan(&got)
+	if want := "max_threads=1 priority=2"; err != nil || got != want {
+		t.Fatalf("settings %q (%v), want %q", got, err, want)
+	}
+}
+
 // Migrations applied by another process before this one recorded them apply again
 // without error: ALTER ... ADD COLUMN of a column that is there counts as done.
 func TestMigrationsApplyOverAnAppliedSchema(t *testing.T) {
