@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,8 +276,28 @@ func (p *personRows[T]) add(x *T) {
 	p.rows = append(p.rows, *x)
 }
 
-// conversionStream gives conversions ordered by person, then time and id (sortByPerson's
-// order; querySessions orders by person alike); next reports false at the end.
+// eachPerson calls f with each person's sessions among rows, the sessions of one hash: one
+// person's, or those of several whose ids share the hash, mixed, which it puts in order
+// of id first (personOrder).
+func eachPerson(hash uint64, rows []Session, f func(p personKey, sessions []Session, last bool) error) error {
+	if slices.ContainsFunc(rows, func(s Session) bool { return s.Person != rows[0].Person }) {
+		slices.SortStableFunc(rows, func(a, b Session) int { return strings.Compare(a.Person, b.Person) })
+	}
+	for len(rows) > 0 {
+		n := 1
+		for n < len(rows) && rows[n].Person == rows[0].Person {
+			n++
+		}
+		if err := f(personKey{hash, rows[0].Person}, rows[:n], false); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// conversionStream gives conversions ordered by person (personOrder), then time and id
+// (sortByPerson's order); next reports false at the end.
 type conversionStream interface {
 	next(c *Conversion) (bool, error)
 	Close() error
@@ -342,48 +363,54 @@ func (e *Engine) compute(ctx context.Context, st *site.Site, open func(context.C
 		notify: notify && e.OnComputed != nil}
 	defer c.w.wait() // never leave a batch in flight behind
 
-	// Walk the conversions and the person-ordered sessions side by side.
+	// Walk the conversions and the sessions side by side, both in personOrder.
 	var own personRows[Conversion]
-	var cur personRows[Session]
-	// through computes the conversions of the persons up to person, whose sessions cur
-	// holds; those of earlier persons have no sessions. Without a person (last), it
-	// computes every conversion left.
-	through := func(person string, last bool) error {
-		for more && (last || conv.Person <= person) {
-			p := conv.Person
+	var cur personRows[Session] // sessions of one hash: one person's, but for a shared hash
+	var curHash uint64
+	convKey := keyOf(conv.Person)
+	// through computes the conversions of the persons up to p, whose sessions are touches;
+	// those of earlier persons have no sessions. With last, it computes every conversion
+	// left.
+	through := func(p personKey, touches []Session, last bool) error {
+		for more && (last || convKey.compare(p) <= 0) {
+			person := conv.Person
 			own.next()
-			for more && conv.Person == p {
+			for more && conv.Person == person {
 				own.add(&conv)
 				var err error
 				if more, err = convs.next(&conv); err != nil {
 					return err
 				}
 			}
-			var touches []Session
-			if !last && p == person {
-				touches = latestVersions(cur.rows)
+			if more {
+				convKey = keyOf(conv.Person)
 			}
-			if err := c.person(ctx, own.rows, touches); err != nil {
+			var ts []Session
+			if !last && person == p.id {
+				ts = latestVersions(touches)
+			}
+			if err := c.person(ctx, own.rows, ts); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	err = eachSession(sessions, func(s *Session) error {
-		if len(cur.rows) > 0 && s.Person != cur.rows[0].Person {
-			if err := through(cur.rows[0].Person, false); err != nil {
+	err = eachSession(sessions, func(hash uint64, s *Session) error {
+		if len(cur.rows) > 0 && hash != curHash {
+			if err := eachPerson(curHash, cur.rows, through); err != nil {
 				return err
 			}
 			cur.next()
 		}
+		curHash = hash
 		cur.add(s)
 		return nil
 	})
 	if err == nil && len(cur.rows) > 0 {
-		err = through(cur.rows[0].Person, false)
+		err = eachPerson(curHash, cur.rows, through)
 	}
 	if err == nil {
-		err = through("", true)
+		err = through(personKey{}, nil, true)
 	}
 	if err != nil {
 		return 0, err

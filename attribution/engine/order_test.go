@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"touchpoint/attribution/model"
+	"touchpoint/internal/testenv"
 )
 
 // A block goes to ClickHouse in the table's key order (conversion, session within the
@@ -71,5 +72,48 @@ func TestRowsHoldEveryModel(t *testing.T) {
 		if !strings.Contains(creditCols, model.CreditColumn(m)) || strings.Index(creditCols, model.CreditColumn(m)) < strings.Index(creditCols, "credit_"+model.Models[max(i-1, 0)]) {
 			t.Fatalf("credit columns %q out of the models' order at %s", creditCols, m)
 		}
+	}
+}
+
+// The engine orders persons by the hash ClickHouse sorts the sessions by: the two must
+// agree on every id, or a person's conversions would meet no sessions.
+func TestPersonOrderHashesAsClickHouse(t *testing.T) {
+	conn, _ := testenv.FreshDatabase(t)
+	ids := []string{"", "a", "p1", "crm-4711", "3f2b8c1e-9d4a-4b7e-8f10-2c6d5e7a9b01", "ü-person-ñ",
+		strings.Repeat("x", 16), strings.Repeat("y", 17), strings.Repeat("z", 33), strings.Repeat("w", 64), strings.Repeat("v", 65),
+		strings.Repeat("u", 200)}
+	var want []uint64
+	if err := conn.QueryRow(context.Background(), "SELECT arrayMap(x -> cityHash64(x), ?)", ids).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		if got := keyOf(id).hash; got != want[i] {
+			t.Errorf("hash of %q: %d, ClickHouse's %d", id, got, want[i])
+		}
+	}
+}
+
+// The sessions of persons whose ids share a hash come mixed: each person's are handed on
+// together, in order of id, each keeping the order they came in.
+func TestEachPersonSplitsPersonsSharingAHash(t *testing.T) {
+	rows := []Session{{Person: "b", ID: "b1"}, {Person: "a", ID: "a1"}, {Person: "b", ID: "b2"}, {Person: "a", ID: "a2"}}
+	var got []string
+	err := eachPerson(7, rows, func(p personKey, ss []Session, last bool) error {
+		var ids []string
+		for _, s := range ss {
+			ids = append(ids, s.ID)
+		}
+		got = append(got, fmt.Sprintf("%d/%s: %s", p.hash, p.id, strings.Join(ids, " ")))
+		return nil
+	})
+	if want := []string{"7/a: a1 a2", "7/b: b1 b2"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("persons %q (%v), want %q", got, err, want)
+	}
+	got = nil
+	if err := eachPerson(9, []Session{{Person: "b", ID: "b1"}}, func(p personKey, ss []Session, _ bool) error {
+		got = append(got, fmt.Sprintf("%d/%s: %d", p.hash, p.id, len(ss)))
+		return nil
+	}); err != nil || !slices.Equal(got, []string{"9/b: 1"}) {
+		t.Fatalf("one person: %q (%v)", got, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/go-faster/city"
 
 	"touchpoint/attribution/model"
 	"touchpoint/internal/chstore"
@@ -61,6 +62,22 @@ type Session struct {
 	Content, LandingPath                    string
 	Country, Device                         string
 	version                                 uint64 // of its row, while the sessions are read
+}
+
+// personKey is a person as the engine orders them, the personOrder of the sessions and
+// conversions it walks side by side: by ClickHouse's cityHash64 of the id, then (ids
+// sharing a hash) by the id. ClickHouse sorts a whole site's sessions by a number much
+// faster than by their persons' ids.
+type personKey struct {
+	hash uint64
+	id   string
+}
+
+func keyOf(person string) personKey { return personKey{city.CH64([]byte(person)), person} }
+
+// compare orders persons in personOrder.
+func (k personKey) compare(o personKey) int {
+	return cmp.Or(cmp.Compare(k.hash, o.hash), strings.Compare(k.id, o.id))
 }
 
 // store reads the stitcher's tables and writes touch_credits. Persons are resolved to
@@ -144,7 +161,7 @@ func (q conversionQuery) where(db, site string) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// conversions returns the site's conversions that q picks, ordered by person and time.
+// conversions returns the site's conversions that q picks, ordered by person (personOrder) and time.
 func (s *store) conversions(ctx context.Context, site string, q conversionQuery) ([]Conversion, error) {
 	// Longer lists than a query can bind are read a part at a time: the thirty thousand
 	// new sessions of an import asked for their persons' conversions in one query, which
@@ -178,8 +195,8 @@ func (s *store) conversions(ctx context.Context, site string, q conversionQuery)
 	}
 }
 
-// queryConversions asks for the site's conversions that q picks, ordered by person, time
-// and id (as sortByPerson orders them); rowConversions reads each.
+// queryConversions asks for the site's conversions that q picks, ordered by person
+// (personOrder), time and id, as sortByPerson orders them; rowConversions reads each.
 func (s *store) queryConversions(ctx context.Context, site string, q conversionQuery) (driver.Rows, error) {
 	few, fewArgs := q.few(s.db, site)
 	// Conversions asked for by id are picked by the table's key, before their rows are
@@ -200,7 +217,8 @@ func (s *store) queryConversions(ctx context.Context, site string, q conversionQ
 		resolved, args = chstore.CurrentPersonOfFew(s.db, site, inner, append(innerArgs, fewArgs...)...)
 	}
 	where, whereArgs := q.where(s.db, site)
-	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY person, occurred_at, conversion_id", conversionCols, resolved, where)
+	sql := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s ORDER BY cityHash64(person), person, occurred_at, conversion_id", conversionCols,
+		resolved, where)
 	rows, err := s.conn.Query(ctx, sql, append(args, whereArgs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read conversions: %w", err)
@@ -274,8 +292,11 @@ func (sc *scope) creditedWhere() (string, []any) {
 }
 
 // querySessions asks for the touchpoints (non-bot, not deleted) of the scope's persons,
-// ordered by person; eachSession reads them. Ordering each person's few sessions by time
-// is left to the caller: in ClickHouse it made the sort of a whole site a sixth slower.
+// ordered by the hash of their person (personOrder; persons sharing a hash come mixed);
+// eachSession reads them. Over a whole site, sorting by the hash alone took ClickHouse
+// 2.5 s less CPU than sorting by the ids (14 s against 16.5 s for the query). Ordering
+// each person's few sessions by time is left to the caller: in ClickHouse it made the
+// sort of a whole site a sixth slower.
 //
 // It reads every row version instead of FINAL, which took 1.6 times as long over a
 // whole site, and the caller keeps each session's latest version (latestVersions). That
@@ -296,7 +317,7 @@ func (s *store) querySessions(ctx context.Context, site string, sc *scope) (driv
 	// Packed after the persons are picked: only their sessions' text is copied, and only
 	// their ids turned into text (for the whole site's sessions that took 1.2-1.7 s more of
 	// ClickHouse's CPU in a rebuild).
-	q := fmt.Sprintf(`SELECT person, started_at, version, %s AS text FROM (%s) WHERE %s ORDER BY person`,
+	q := fmt.Sprintf(`SELECT cityHash64(person) AS hash, person, started_at, version, %s AS text FROM (%s) WHERE %s ORDER BY hash`,
 		sessionText, resolved, where)
 	rows, err := s.conn.Query(ctx, q, append(args, whereArgs...)...)
 	if err != nil {
@@ -314,10 +335,12 @@ func liveSessions(db, site string, from, to time.Time) (string, []any) {
 	return chstore.LiveSessions(db, site, "started_at >= ? AND started_at <= ?", []any{from, to})
 }
 
-func eachSession(rows driver.Rows, f func(*Session) error) error {
+// eachSession gives f each session of querySessions' rows with the hash of its person.
+func eachSession(rows driver.Rows, f func(uint64, *Session) error) error {
 	var x Session
+	var hash uint64
 	var text string
-	dest := []any{&x.Person, &x.At, &x.version, &text} // one list for every row, as rowConversions
+	dest := []any{&hash, &x.Person, &x.At, &x.version, &text} // one list for every row, as rowConversions
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return err
@@ -326,7 +349,7 @@ func eachSession(rows driver.Rows, f func(*Session) error) error {
 			&x.LandingPath, &x.Country, &x.Device); err != nil {
 			return fmt.Errorf("cannot read sessions: %w", err)
 		}
-		if err := f(&x); err != nil {
+		if err := f(hash, &x); err != nil {
 			return err
 		}
 	}

@@ -1,11 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"log"
 	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"touchpoint/internal/chstore"
@@ -373,14 +374,10 @@ func (e *Engine) computeAll(ctx context.Context, st *site.Site, cs []Conversion)
 	return nil
 }
 
+// sortByPerson orders conversions as queryConversions does: by person (personOrder), time
+// and id.
 func sortByPerson(cs []Conversion) {
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].Person != cs[j].Person {
-			return cs[i].Person < cs[j].Person
-		}
-		if !cs[i].At.Equal(cs[j].At) {
-			return cs[i].At.Before(cs[j].At)
-		}
-		return cs[i].ID < cs[j].ID
+	slices.SortFunc(cs, func(a, b Conversion) int {
+		return cmp.Or(keyOf(a.Person).compare(keyOf(b.Person)), a.At.Compare(b.At), strings.Compare(a.ID, b.ID))
 	})
 }
