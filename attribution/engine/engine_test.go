@@ -56,9 +56,12 @@ func (f *fixture) conversion(id, typ, person string, at time.Time, value float64
 
 // keepVersions stops ClickHouse's merges of the sessions table, so that the versions a
 // test writes stay apart, as they are until a merge: a merge would hide what is tested.
-func (f *fixture) keepVersions() {
+func (f *fixture) keepVersions() { f.stopMerges("sessions") }
+
+// stopMerges stops ClickHouse's merges of one of the test database's tables.
+func (f *fixture) stopMerges(table string) {
 	f.t.Helper()
-	if err := f.conn.Exec(context.Background(), "SYSTEM STOP MERGES "+f.db.Name+".sessions"); err != nil {
+	if err := f.conn.Exec(context.Background(), "SYSTEM STOP MERGES "+f.db.Name+"."+table); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -886,9 +889,7 @@ func TestWriterWritesEveryRowOncePerMonthBatch(t *testing.T) {
 func TestWriterWritesAMonthsRowsInOnePart(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if err := f.conn.Exec(ctx, "SYSTEM STOP MERGES "+f.db.Name+".touch_credits"); err != nil {
-		t.Fatal(err)
-	}
+	f.stopMerges("touch_credits")
 	w := f.eng.store.newWriter(3, "s1", t0, 1)
 	for i := 0; i < 3000; i++ {
 		c := &Conversion{ID: fmt.Sprintf("c%04d", i), Type: "lead", At: t0.AddDate(0, -(i % maxLanes), 0), Person: "p"}

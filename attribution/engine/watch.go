@@ -6,6 +6,7 @@ import (
 	"log"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -375,9 +376,27 @@ func (e *Engine) computeAll(ctx context.Context, st *site.Site, cs []Conversion)
 }
 
 // sortByPerson orders conversions as queryConversions does: by person (personOrder), time
-// and id.
+// and id. Each person's key is made once, not at each comparison.
 func sortByPerson(cs []Conversion) {
-	slices.SortFunc(cs, func(a, b Conversion) int {
-		return cmp.Or(keyOf(a.Person).compare(keyOf(b.Person)), a.At.Compare(b.At), strings.Compare(a.ID, b.ID))
-	})
+	keys := make([]personKey, len(cs))
+	for i := range cs {
+		keys[i] = keyOf(cs[i].Person)
+	}
+	sort.Sort(byPerson{cs, keys})
+}
+
+// byPerson sorts conversions with their persons' keys.
+type byPerson struct {
+	cs   []Conversion
+	keys []personKey
+}
+
+func (b byPerson) Len() int { return len(b.cs) }
+func (b byPerson) Less(i, j int) bool {
+	x, y := &b.cs[i], &b.cs[j]
+	return cmp.Or(b.keys[i].compare(b.keys[j]), x.At.Compare(y.At), strings.Compare(x.ID, y.ID)) < 0
+}
+func (b byPerson) Swap(i, j int) {
+	b.cs[i], b.cs[j] = b.cs[j], b.cs[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
 }
