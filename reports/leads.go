@@ -130,13 +130,9 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 	where += typeCond
 	whereArgs = append(whereArgs, typeArgs...)
 	if len(p.Filter.Dims) > 0 {
-		latest, latestArgs := p.credited(s.DB, "")
-		cond, condArgs := p.Filter.attributions()
-		// The leads' rows that match are picked first (PREWHERE): the current credit is
-		// then looked up for them alone.
-		where += fmt.Sprintf(` AND conversion_id IN (SELECT conversion_id FROM %s.touch_credits
-			PREWHERE conversion_type = 'lead'%s WHERE %s)`, s.DB, cond, latest)
-		whereArgs = append(append(whereArgs, condArgs...), latestArgs...)
+		matching, matchingArgs := s.leadsCreditedTo(p)
+		where += " AND cityHash64(conversion_id) IN (" + matching + ")"
+		whereArgs = append(whereArgs, matchingArgs...)
 	}
 	// The leads' persons are resolved through their aliases only where the list needs
 	// them: newest first, the page is found first and only its persons are resolved; by
@@ -175,6 +171,22 @@ func (s *Store) Leads(ctx context.Context, lq LeadQuery) (*Leads, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// leadsCreditedTo is the query of the 64-bit hashes (cityHash64) of the conversion ids of
+// the leads in p's range whose current credit under p's model has a touch that meets p's
+// filter: the highest version among a lead's touch_credits rows (its latest computation)
+// must be that of such a touch. The leads' rows are grouped once for it. Looking each
+// matching row's computation up among the latest ones (latestCredit) took a third longer
+// over 200 days of a million conversions (0.8-1.0 s against 0.6 s for a channel, 0.45-0.55
+// against 0.35 over 30 days). Two leads would be judged together only if their ids shared
+// a hash.
+func (s *Store) leadsCreditedTo(p Params) (string, []any) {
+	cond, condArgs := p.Filter.attributions()
+	q := fmt.Sprintf(`SELECT cityHash64(conversion_id) AS h FROM %s.touch_credits PREWHERE conversion_type = 'lead'
+		WHERE site_id = ? AND occurred_at >= ? AND occurred_at < ?
+		GROUP BY h HAVING maxIf(version, removed = 0 AND %s > 0%s) = max(version)`, s.DB, model.CreditColumn(p.Model), cond)
+	return q, append([]any{p.Site, p.From, p.end()}, condArgs...)
 }
 
 // pageTotal is how many rows a page's query sorted before its LIMIT, as ClickHouse tells

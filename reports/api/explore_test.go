@@ -88,6 +88,56 @@ func TestLeadList(t *testing.T) {
 	}
 }
 
+// Filtered, the lead list holds the leads whose current credit has a matching touch: an
+// earlier computation stays stored beside the current one until ClickHouse merges them,
+// and a touch it credited no longer counts once the lead is credited again without it.
+func TestLeadListFiltersOnTheCurrentCredit(t *testing.T) {
+	w := newWorld(t)
+	d := w.db
+	// Merges would fold the earlier computations away, and the test would prove nothing.
+	for _, table := range []string{"touch_credits", "touch_credit_versions"} {
+		if err := w.conn.Exec(context.Background(), "SYSTEM STOP MERGES "+d.Name+"."+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Session(attrtest.Session{Site: "s1", Person: "A", At: oct(1, 9), Channel: "Paid Search", Source: "google", Medium: "cpc"})
+	gone := attrtest.Session{Site: "s1", Person: "B", At: oct(1, 9), Channel: "Organic Search", Source: "google", Medium: "organic"}
+	gone.ID = d.Session(gone)
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-A", Type: "lead", LeadType: "form", Person: "A", At: oct(3, 12)})
+	d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-B", Type: "lead", LeadType: "form", Person: "B", At: oct(3, 13)})
+	w.rebuild("s1")
+	// A visit that becomes lead-A's last touch; lead-B's only visit is deleted.
+	d.Session(attrtest.Session{Site: "s1", Person: "A", At: oct(2, 9), Channel: "Email", Source: "newsletter", Medium: "email"})
+	gone.Deleted = true
+	d.Session(gone)
+	w.rebuild("s1")
+	var computations uint64
+	if err := w.conn.QueryRow(context.Background(), "SELECT uniqExact(conversion_id, version) FROM "+d.Name+".touch_credits").Scan(&computations); err != nil || computations != 4 {
+		t.Fatalf("%d computations stored (%v), want both of each lead", computations, err)
+	}
+	for query, want := range map[string]string{
+		"model=last_click&channel=Paid+Search":         "",
+		"model=last_click&channel=Email":               "lead-A",
+		"model=first_click&channel=Paid+Search":        "lead-A",
+		"model=linear&channel=Organic+Search":          "",
+		"model=linear&source=google":                   "lead-A",
+		"model=linear&channel=%28no+touchpoint%29":     "lead-B",
+		"model=last_click&channel=%28no+touchpoint%29": "lead-B",
+	} {
+		var got reports.Leads
+		if code := get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31&"+query, "demo-admin", &got); code != 200 {
+			t.Fatalf("%s: status %d", query, code)
+		}
+		var ids []string
+		for _, l := range got.Leads {
+			ids = append(ids, l.ConversionID)
+		}
+		if strings.Join(ids, ",") != want || got.Total != uint64(len(ids)) {
+			t.Errorf("%s: %v of %d, want %q", query, ids, got.Total, want)
+		}
+	}
+}
+
 // A server that does not tell how many rows the page's query sorted before its LIMIT
 // still gives the lead list's total: it is counted.
 func TestLeadListCountsWhereTheServerGivesNoTotal(t *testing.T) {
