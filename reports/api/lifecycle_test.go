@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -190,8 +191,16 @@ func TestLeadListByScore(t *testing.T) {
 	if a.Score == nil || *a.Score != 0 || len(a.Reasons) != 0 {
 		t.Fatalf("A %+v", a)
 	}
-	if code := get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", "demo-admin", &got); code != 200 || got.Leads[0].PersonID != "C" {
+	// Newest first, each lead carries its person's score too.
+	if code := get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", "demo-admin", &got); code != 200 || len(got.Leads) != 3 {
 		t.Fatalf("newest first %d %+v", code, got.Leads)
+	}
+	var newest []string
+	for _, l := range got.Leads {
+		newest = append(newest, fmt.Sprintf("%s:%v:%d", l.PersonID, *l.Score, len(l.Reasons)))
+	}
+	if s := strings.Join(newest, " "); s != "C:15:1 B:20:1 A:0:0" {
+		t.Fatalf("newest first %s, want C:15:1 B:20:1 A:0:0 (person:score:reasons)", s)
 	}
 	// The journey carries the stored score; a person without points has none.
 	var j reports.Journey
