@@ -165,7 +165,7 @@ func loadAndRebuild(ctx context.Context, conn driver.Conn, db string, convs, tou
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("attribution bench: loaded %d conversions, %d sessions and %d aliases in %s\n", convs, sessions, convs, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("attribution bench: loaded %d conversions, %d sessions, %d aliases and %d lead scores in %s\n", convs, sessions, convs, convs, time.Since(start).Round(time.Millisecond))
 
 	sites, _ := site.New(site.Config{Sites: []site.Site{{ID: "bench", LookbackDays: lookbackDays}}})
 	eng := engine.New(conn, db, sites)
@@ -216,9 +216,9 @@ func timeReport(ctx context.Context, store *reports.Store, p reports.Params, whe
 // timeViews asks for every report the dashboard shows, as its views ask for them: the
 // source report by each grouping under several models (the Compare view is two of them),
 // filtered (on drilled dimensions and on others) and drilled down, over time against the
-// previous period, the lifecycle and the calls report, the lead list. Each is asked
-// twice; it prints the percentiles over all of them and the slowest views. state says
-// what state the site is in.
+// previous period, the lifecycle and the calls report, the lead list (newest first,
+// filtered, best scored first). Each is asked twice; it prints the percentiles over all
+// of them and the slowest views. state says what state the site is in.
 func timeViews(ctx context.Context, store *reports.Store, base reports.Params, state string) {
 	from, to := base.From.Format("2006-01-02"), base.To.Format("2006-01-02")
 	var views []url.Values
@@ -250,6 +250,7 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params, s
 	view("report", "calls", "by", "channel", "model", model.LastClick)
 	view("report", "leads") // the lead list, newest first
 	view("report", "leads", "model", model.Linear, "channel", "Paid Search")
+	view("report", "leads", "order", "score")
 	// A person's journey, from the conversions of the report (two of the million).
 	view("report", "journey", "conversion_id", "c00500000")
 	view("report", "journey", "conversion_id", "c00999999")
@@ -278,7 +279,7 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params, s
 			case "leads":
 				var lq reports.LeadQuery
 				if lq, err = reports.ParseLeadQuery(q, time.Now()); err == nil {
-					lq.Params = p
+					lq.Params, lq.Scored = p, true
 					_, err = store.Leads(ctx, lq)
 				}
 			case "journey":
@@ -343,7 +344,8 @@ func benchVisitor(i int) string {
 	return uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "bench visitor %d", i)).String()
 }
 
-// fill writes persons with sessions and one conversion each, and people without conversions.
+// fill writes persons with sessions, one conversion and a lead score each, and people
+// without conversions.
 // A person with a conversion has left an email address, so they have an alias: the own id
 // of their email, merged into their person id. The aliases match no row, but every read of
 // current persons looks rows up among them.
@@ -447,5 +449,15 @@ func fill(ctx context.Context, conn driver.Conn, db string, convs, touches, extr
 	if err := ab.Send(); err != nil {
 		return 0, err
 	}
-	return ns, cb.Send()
+	if err := cb.Send(); err != nil {
+		return 0, err
+	}
+	// Every person with a conversion has a lead score, as on a site that scores leads:
+	// engagement points for pricing page views and fit points for a role.
+	return ns, conn.Exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s.lead_scores (site_id, person_id, engagement, fit, score, reasons, updated_at, version)
+		SELECT 'bench', person_id, toFloat64(10 * n), toFloat64(f), toFloat64(10 * n + f),
+			concat('[{"kind":"engagement","rule":"Pricing page","points":', toString(10 * n), ',"times":', toString(n), '}',
+				if(f > 0, ',{"kind":"fit","rule":"Marketing leader","points":15,"value":"Head of Marketing"}', ''), ']'),
+			now(), toUInt64(1)
+		FROM (SELECT DISTINCT person_id, 1 + cityHash64(person_id) %% 6 AS n, 15 * (cityHash64(person_id) %% 2) AS f FROM %[1]s.conversions)`, db))
 }
