@@ -105,7 +105,7 @@ func main() {
 	}
 	fmt.Printf("attribution bench: daily rollups of %d days built in %.1f s\n", days, time.Since(start).Seconds())
 	timeReport(ctx, store, p, "from the daily rollups")
-	timeViews(ctx, store, p, "settled site")
+	timeViews(ctx, store, p, *convs, "settled site")
 	// On a live site today keeps changing, so the report reads it from sessions.
 	if err := addToday(ctx, conn, *db, end); err != nil {
 		log.Fatal(err)
@@ -114,8 +114,8 @@ func main() {
 	month := p
 	month.From = end.AddDate(0, 0, -29)
 	timeReport(ctx, store, month, "of the last 30 days, from the daily rollups and today's sessions")
-	timeViews(ctx, store, p, "live site, today read from sessions")
-	timeViews(ctx, store, month, "live site, last 30 days (the dashboard's default range)")
+	timeViews(ctx, store, p, *convs, "live site, today read from sessions")
+	timeViews(ctx, store, month, *convs, "live site, last 30 days (the dashboard's default range)")
 	timeErasure(ctx, conn, *db)
 }
 
@@ -218,8 +218,9 @@ func timeReport(ctx context.Context, store *reports.Store, p reports.Params, whe
 // filtered (on drilled dimensions and on others) and drilled down, over time against the
 // previous period, the lifecycle and the calls report, the lead list (newest first,
 // filtered, best scored first). Each is asked twice; it prints the percentiles over all
-// of them and the slowest views. state says what state the site is in.
-func timeViews(ctx context.Context, store *reports.Store, base reports.Params, state string) {
+// of them and the slowest views. convs is how many conversions the bench wrote; state
+// says what state the site is in.
+func timeViews(ctx context.Context, store *reports.Store, base reports.Params, convs int, state string) {
 	from, to := base.From.Format("2006-01-02"), base.To.Format("2006-01-02")
 	var views []url.Values
 	view := func(kv ...string) {
@@ -251,9 +252,9 @@ func timeViews(ctx context.Context, store *reports.Store, base reports.Params, s
 	view("report", "leads") // the lead list, newest first
 	view("report", "leads", "model", model.Linear, "channel", "Paid Search")
 	view("report", "leads", "order", "score")
-	// A person's journey, from the conversions of the report (two of the million).
-	view("report", "journey", "conversion_id", "c00500000")
-	view("report", "journey", "conversion_id", "c00999999")
+	// A person's journey, from the conversions of the report (two of the bench's).
+	view("report", "journey", "conversion_id", fmt.Sprintf("c%08d", convs/2))
+	view("report", "journey", "conversion_id", fmt.Sprintf("c%08d", convs-1))
 
 	var times []time.Duration
 	var slowest time.Duration
