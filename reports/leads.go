@@ -290,9 +290,9 @@ func (s *Store) resolvePage(ctx context.Context, site string, page []Lead) error
 }
 
 // setScores sets the score of each lead of a page from its (resolved) person's; it sets
-// those fields alone: leadTouches and leadStages fill others meanwhile. Only
-// the page's persons' scores are read, by the table's key: reading every person's took
-// 0.9-1.0 s and half a gigabyte of memory on a site with a million scored people.
+// those fields alone: leadTouches and leadStages fill others meanwhile. Only the page's
+// persons' scores are read, by the table's key: reading every person's took 0.9-1.0 s
+// and half a gigabyte of memory on a site with a million scored people.
 func (s *Store) setScores(ctx context.Context, lq LeadQuery, page []Lead) error {
 	type score struct {
 		score   float64
