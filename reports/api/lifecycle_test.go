@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"touchpoint/attribution/attrtest"
+	"touchpoint/internal/chstore"
 	"touchpoint/internal/event"
 	"touchpoint/internal/site"
 	"touchpoint/reports"
@@ -210,6 +211,50 @@ func TestLeadListByScore(t *testing.T) {
 	}
 	if code := get(t, w.srv.URL+"/api/v1/journeys?site=s1&conversion_id=lead-A", "demo-admin", &j); code != 200 || j.Score != nil {
 		t.Fatalf("journey without points %d %+v", code, j.Score)
+	}
+}
+
+// A person whose latest score row is deleted has no points, in either order of the list,
+// while ClickHouse still keeps the earlier row beside it.
+func TestLeadListIgnoresDeletedScores(t *testing.T) {
+	w := newWorld(t, siteFrom(t, `{"id": "s1", "scoring": {"engagement": [{"name": "Pricing page", "path": "/pricing", "points": 10}]}}`))
+	d := w.db
+	ctx := context.Background()
+	if err := w.conn.Exec(ctx, "SYSTEM STOP MERGES "+d.Name+".lead_scores"); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []string{"A", "B"} {
+		d.Session(attrtest.Session{Site: "s1", Person: p, At: oct(1, 9), Channel: "Direct", Source: "(direct)", Medium: "(none)"})
+		d.Conversion(attrtest.Conversion{Site: "s1", ID: "lead-" + p, Type: "lead", LeadType: "form", Person: p, At: oct(2+i, 10)})
+	}
+	w.rebuild("s1")
+	for _, r := range []struct {
+		person  string
+		score   float64
+		deleted uint8
+		version uint64
+	}{{"A", 50, 0, 1}, {"A", 0, 1, 2}, {"B", 20, 0, 1}} {
+		reasons := fmt.Sprintf(`[{"kind":"engagement","rule":"Pricing page","points":%v,"times":1}]`, r.score)
+		b, err := chstore.PrepareBatch(ctx, w.conn, "INSERT INTO "+d.Name+".lead_scores (site_id, person_id, score, engagement, reasons, deleted, version)")
+		if err == nil {
+			if err = b.Append("s1", r.person, r.score, r.score, reasons, r.deleted, r.version); err == nil {
+				err = b.Send()
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, order := range []string{"newest", "score"} {
+		var got reports.Leads
+		w.getOK("/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31&order="+order, &got)
+		var listed []string
+		for _, l := range got.Leads {
+			listed = append(listed, fmt.Sprintf("%s:%v:%d", l.PersonID, *l.Score, len(l.Reasons)))
+		}
+		if s := strings.Join(listed, " "); s != "B:20:1 A:0:0" {
+			t.Errorf("%s: %s, want B:20:1 A:0:0 (person:score:reasons)", order, s)
+		}
 	}
 }
 
