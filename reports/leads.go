@@ -222,23 +222,29 @@ func (t *pageTotal) covers(offset, n int) bool {
 // newestOrder orders the lead list newest first, then by conversion id.
 const newestOrder = "occurred_at DESC, conversion_id"
 
-// scoresOf is the query of a site's current lead scores by person (its argument), from
-// lead_scores in database %s, by which the list orders its leads. A person without a
-// row has no points: 0 once the site scores leads. The listed leads' reasons are read for
-// them alone (setScores). FINAL merges the table's versions as it reads them in the
-// order of its key: grouping them by person took four times as long (0.35-0.4 s for a
-// million people).
-const scoresOf = `SELECT person_id AS person, score FROM %s.lead_scores FINAL WHERE site_id = ? AND deleted = 0`
+// scoresOf is the query of a site's current lead scores by the hash of their person
+// (chstore.PersonHash, as person_hash), from lead_scores in database %s (its argument),
+// by which the list orders its leads. A person without a row has no points: 0 once the
+// site scores leads. The listed leads' reasons are read for them alone (setScores).
+// FINAL merges the table's versions as it reads them in the order of its key: grouping
+// them by person took four times as long (0.35-0.4 s for a million people). Joined by a
+// number rather than by the person's id, and with only the range's leads resolved, the
+// list took a quarter less time on a site with a million scored people (0.86-1.05 s
+// against 1.1-1.47 s, over 30 and 200 days); two people would share a score only if their
+// ids shared a hash.
+const scoresOf = `SELECT cityHash64(person_id) AS person_hash, score FROM %s.lead_scores FINAL WHERE site_id = ? AND deleted = 0`
 
 // leadsByScore lists the page of leads (rows of the site's leads that meet where), best
 // scored first, with their persons resolved; setScores gives them their scores.
 func (s *Store) leadsByScore(ctx context.Context, lq LeadQuery, leads, where string, whereArgs []any, total *pageTotal, out *Leads) error {
-	resolved, args := chstore.CurrentPerson(s.DB, lq.Site, leads, lq.Site)
+	// The leads are picked before their persons are resolved: only theirs are looked up.
+	picked := fmt.Sprintf("SELECT * FROM (%s) WHERE %s", leads, where)
+	resolved, args := chstore.CurrentPerson(s.DB, lq.Site, picked, append([]any{lq.Site}, whereArgs...)...)
 	q := fmt.Sprintf(`SELECT conversion_id, occurred_at, lead_type, person FROM (
-			SELECT conversion_id, occurred_at, lead_type, person FROM (%s) WHERE %s
-		) AS leads ANY LEFT JOIN (%s) AS scores USING person
-		ORDER BY score DESC, %s LIMIT ?, ?`, resolved, where, fmt.Sprintf(scoresOf, s.DB), newestOrder)
-	return s.each(total.counting(ctx), q, append(append(args, whereArgs...), lq.Site, lq.Offset, lq.Limit), func(sc scanner) error {
+			SELECT conversion_id, occurred_at, lead_type, person, %s AS person_hash FROM (%s)
+		) AS leads ANY LEFT JOIN (%s) AS scores USING person_hash
+		ORDER BY score DESC, %s LIMIT ?, ?`, chstore.PersonHash, resolved, fmt.Sprintf(scoresOf, s.DB), newestOrder)
+	return s.each(total.counting(ctx), q, append(args, lq.Site, lq.Offset, lq.Limit), func(sc scanner) error {
 		var l Lead
 		if err := sc.Scan(&l.ConversionID, &l.OccurredAt, &l.LeadType, &l.PersonID); err != nil {
 			return err

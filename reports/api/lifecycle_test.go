@@ -192,6 +192,19 @@ func TestLeadListByScore(t *testing.T) {
 	if a.Score == nil || *a.Score != 0 || len(a.Reasons) != 0 {
 		t.Fatalf("A %+v", a)
 	}
+	// Over a shorter range, filtered by the lead type and by a touch, in the same order.
+	for query, want := range map[string]string{"lead_type=form": "B,C", "channel=Direct": "B,C", "channel=Email": "",
+		"lead_type=call": ""} {
+		var f reports.Leads
+		w.getOK("/api/v1/leads?site=s1&from=2026-10-03&to=2026-10-31&order=score&"+query, &f)
+		var ids []string
+		for _, l := range f.Leads {
+			ids = append(ids, l.PersonID)
+		}
+		if strings.Join(ids, ",") != want || f.Total != uint64(len(ids)) {
+			t.Errorf("%s: %v of %d, want %s", query, ids, f.Total, want)
+		}
+	}
 	// Newest first, each lead carries its person's score too.
 	if code := get(t, w.srv.URL+"/api/v1/leads?site=s1&from=2026-10-01&to=2026-10-31", "demo-admin", &got); code != 200 || len(got.Leads) != 3 {
 		t.Fatalf("newest first %d %+v", code, got.Leads)
