@@ -62,10 +62,10 @@ func (d sqlDoc) sql(t *testing.T, heading string) string {
 // sqlRow is a result row by column name.
 type sqlRow map[string]any
 
-// query runs a documented query on the test's database.
-func (p *demoRun) query(t *testing.T, q string) []sqlRow {
+// query runs a documented query (with its arguments, if any) on the test's database.
+func (p *demoRun) query(t *testing.T, q string, args ...any) []sqlRow {
 	t.Helper()
-	rows, err := p.conn.Query(context.Background(), strings.ReplaceAll(q, "touchpoint.", p.db+"."))
+	rows, err := p.conn.Query(context.Background(), strings.ReplaceAll(q, "touchpoint.", p.db+"."), args...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, q)
 	}
@@ -91,6 +91,32 @@ func (p *demoRun) query(t *testing.T, q string) []sqlRow {
 		t.Fatalf("%v\n%s", err, q)
 	}
 	return out
+}
+
+// explainPerson logs what the tables hold about a person on whom the docs' SQL and the API
+// disagree: every version of the conversions that resolve to them, the alias rows of the
+// ids those were written under and of the person, and those conversions'
+// person_conversions rows, so that a disagreement seen once can be traced to its rows.
+func (p *demoRun) explainPerson(t *testing.T, person string) {
+	t.Helper()
+	convs := `SELECT conversion_id FROM touchpoint.conversions_current WHERE site_id = 'demo' AND person_id = ?`
+	for _, q := range []string{
+		`SELECT conversion_id, type, person_id, version, is_bot, origin FROM touchpoint.conversions
+			WHERE conversion_id IN (` + convs + `) ORDER BY conversion_id, version`,
+		`SELECT person_id, current_person_id, version FROM touchpoint.person_aliases
+			WHERE person_id IN (SELECT person_id FROM touchpoint.conversions WHERE conversion_id IN (` + convs + `))
+				OR person_id = ? OR current_person_id = ? ORDER BY person_id, version`,
+		`SELECT person_id, conversion_id FROM touchpoint.person_conversions WHERE conversion_id IN (` + convs + `)
+			ORDER BY conversion_id, person_id`,
+	} {
+		args := make([]any, strings.Count(q, "?"))
+		for i := range args {
+			args[i] = person
+		}
+		for _, r := range p.query(t, q, args...) {
+			t.Logf("person %s: %v", person, r)
+		}
+	}
 }
 
 func (r sqlRow) str(c string) string {
